@@ -1,0 +1,4 @@
+/** Time is injected everywhere so tests never freeze global time. */
+export type Clock = () => Date;
+
+export const systemClock: Clock = () => new Date();
