@@ -1,0 +1,110 @@
+import type {
+  AppTransactionInfoResponse,
+  ConsumptionRequest,
+  ConsumptionRequestV1,
+  HistoryResponse,
+  OrderLookupResponse,
+  RefundHistoryResponse,
+  TransactionHistoryQuery,
+  TransactionInfoResponse,
+  UpdateAppAccountTokenRequest,
+} from './models.js';
+import { millis, segment, type EnvSend } from './request.js';
+
+export interface TransactionEndpoints {
+  getTransactionInfo(transactionId: string): Promise<TransactionInfoResponse>;
+  /** One page; see `iterateTransactionHistory` for all of them. */
+  getTransactionHistory(transactionId: string, query?: TransactionHistoryQuery): Promise<HistoryResponse>;
+  /** One page; see `iterateRefundHistory` for all of them. */
+  getRefundHistory(transactionId: string, revision?: string): Promise<RefundHistoryResponse>;
+  lookUpOrderId(orderId: string): Promise<OrderLookupResponse>;
+  getAppTransactionInfo(transactionId: string): Promise<AppTransactionInfoResponse>;
+  setAppAccountToken(originalTransactionId: string, request: UpdateAppAccountTokenRequest): Promise<void>;
+  /** Send Consumption Information, current (v2) endpoint. */
+  sendConsumptionInformation(transactionId: string, request: ConsumptionRequest): Promise<void>;
+  /** @deprecated Apple's v1 Send Consumption Information body; use `sendConsumptionInformation`. */
+  sendConsumptionData(transactionId: string, request: ConsumptionRequestV1): Promise<void>;
+  finishTransaction(transactionId: string): Promise<void>;
+}
+
+export function transactionHistoryQuery(query: TransactionHistoryQuery): URLSearchParams {
+  const params = new URLSearchParams();
+  if (query.revision !== undefined) params.append('revision', query.revision);
+  if (query.startDate !== undefined) params.append('startDate', String(millis(query.startDate)));
+  if (query.endDate !== undefined) params.append('endDate', String(millis(query.endDate)));
+  for (const id of query.productIds ?? []) params.append('productId', id);
+  for (const type of query.productTypes ?? []) params.append('productType', type);
+  if (query.sort !== undefined) params.append('sort', query.sort);
+  for (const group of query.subscriptionGroupIdentifiers ?? []) params.append('subscriptionGroupIdentifier', group);
+  if (query.inAppOwnershipType !== undefined) params.append('inAppOwnershipType', query.inAppOwnershipType);
+  if (query.revoked !== undefined) params.append('revoked', String(query.revoked));
+  return params;
+}
+
+export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints {
+  return {
+    getTransactionInfo: (transactionId) =>
+      send({
+        endpoint: 'getTransactionInfo',
+        method: 'GET',
+        path: `/inApps/v1/transactions/${segment(transactionId)}`,
+        expectBody: true,
+      }),
+    getTransactionHistory: (transactionId, query = {}) =>
+      send({
+        endpoint: 'getTransactionHistory',
+        method: 'GET',
+        path: `/inApps/${query.version ?? 'v2'}/history/${segment(transactionId)}`,
+        query: transactionHistoryQuery(query),
+        expectBody: true,
+      }),
+    getRefundHistory: (transactionId, revision) =>
+      send({
+        endpoint: 'getRefundHistory',
+        method: 'GET',
+        path: `/inApps/v2/refund/lookup/${segment(transactionId)}`,
+        query: new URLSearchParams(revision === undefined ? {} : { revision }),
+        expectBody: true,
+      }),
+    lookUpOrderId: (orderId) =>
+      send({ endpoint: 'lookUpOrderId', method: 'GET', path: `/inApps/v1/lookup/${segment(orderId)}`, expectBody: true }),
+    getAppTransactionInfo: (transactionId) =>
+      send({
+        endpoint: 'getAppTransactionInfo',
+        method: 'GET',
+        path: `/inApps/v1/transactions/appTransactions/${segment(transactionId)}`,
+        expectBody: true,
+      }),
+    setAppAccountToken: (originalTransactionId, request) =>
+      send({
+        endpoint: 'setAppAccountToken',
+        method: 'PUT',
+        path: `/inApps/v1/transactions/${segment(originalTransactionId)}/appAccountToken`,
+        json: request,
+        expectBody: false,
+      }),
+    sendConsumptionInformation: (transactionId, request) =>
+      send({
+        endpoint: 'sendConsumptionInformation',
+        method: 'PUT',
+        path: `/inApps/v2/transactions/consumption/${segment(transactionId)}`,
+        json: request,
+        expectBody: false,
+      }),
+    sendConsumptionData: (transactionId, request) =>
+      send({
+        endpoint: 'sendConsumptionData',
+        method: 'PUT',
+        path: `/inApps/v1/transactions/consumption/${segment(transactionId)}`,
+        json: request,
+        expectBody: false,
+      }),
+    finishTransaction: (transactionId) =>
+      send({
+        endpoint: 'finishTransaction',
+        method: 'POST',
+        path: `/inApps/v1/transactions/${segment(transactionId)}/finish`,
+        expectBody: false,
+      }),
+  };
+}
