@@ -1,0 +1,199 @@
+// Structural checks of an x5c chain (everything except time and revocation), done
+// once per (leaf, intermediate) pair and then cached.
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  Certificate,
+  KeyUsage,
+  KeyUsageFlags,
+  AuthorityInfoAccessSyntax,
+  id_ce_keyUsage,
+  id_pe_authorityInfoAccess,
+  id_ad_ocsp,
+} from '@peculiar/asn1-x509';
+import { VerificationError } from './errors.js';
+
+export const APPLE_INTERMEDIATE_MARKER_OID = '1.2.840.113635.100.6.2.1';
+export const APPLE_LEAF_MARKER_OID = '1.2.840.113635.100.6.11.1';
+
+export type CertificateRole = 'leaf' | 'intermediate' | 'root';
+
+/** One certificate in both parsed forms: OpenSSL for crypto, ASN.1 for extensions. */
+export interface ParsedCertificate {
+  role: CertificateRole;
+  der: Buffer;
+  x509: X509Certificate;
+  asn: Certificate;
+  notBeforeMs: number;
+  notAfterMs: number;
+  ocspUrl: string | undefined;
+}
+
+export interface TrustedRoot {
+  der: Buffer;
+  base64: string;
+  certificate: ParsedCertificate;
+}
+
+export interface VerifiedChain {
+  rootBase64: string;
+  leafKey: KeyObject;
+  leaf: ParsedCertificate;
+  intermediate: ParsedCertificate;
+  root: ParsedCertificate;
+  /** Latest notBefore and earliest notAfter of the three certificates. */
+  notBeforeMs: number;
+  notAfterMs: number;
+}
+
+function chainError(message: string): VerificationError {
+  return new VerificationError('INVALID_CHAIN', message);
+}
+
+function findOcspUrl(asn: Certificate): string | undefined {
+  const extension = asn.tbsCertificate.extensions?.find((e) => e.extnID === id_pe_authorityInfoAccess);
+  if (!extension) return undefined;
+  const access = AsnConvert.parse(extension.extnValue, AuthorityInfoAccessSyntax);
+  return access.find((item) => item.accessMethod === id_ad_ocsp)?.accessLocation.uniformResourceIdentifier;
+}
+
+export function parseCertificate(der: Buffer, role: CertificateRole): ParsedCertificate {
+  let x509: X509Certificate;
+  let asn: Certificate;
+  try {
+    x509 = new X509Certificate(der);
+    asn = AsnConvert.parse(der, Certificate);
+  } catch (cause) {
+    throw new VerificationError('INVALID_CHAIN', `the ${role} certificate is not valid DER X.509`, { cause });
+  }
+  const validity = asn.tbsCertificate.validity;
+  let ocspUrl: string | undefined;
+  try {
+    ocspUrl = findOcspUrl(asn);
+  } catch (cause) {
+    throw new VerificationError('INVALID_CHAIN', `the ${role} certificate has a malformed AIA extension`, {
+      cause,
+    });
+  }
+  return {
+    role,
+    der,
+    x509,
+    asn,
+    notBeforeMs: validity.notBefore.getTime().getTime(),
+    notAfterMs: validity.notAfter.getTime().getTime(),
+    ocspUrl,
+  };
+}
+
+function hasExtension(cert: ParsedCertificate, oid: string): boolean {
+  return cert.asn.tbsCertificate.extensions?.some((e) => e.extnID === oid) ?? false;
+}
+
+function keyUsageAllows(cert: ParsedCertificate, flag: KeyUsageFlags): boolean {
+  const extension = cert.asn.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_keyUsage);
+  // No keyUsage extension means no restriction (RFC 5280 §4.2.1.3).
+  if (!extension) return true;
+  const usage = AsnConvert.parse(extension.extnValue, KeyUsage);
+  return (usage.toNumber() & flag) !== 0;
+}
+
+function checkIssuedBy(child: ParsedCertificate, issuer: ParsedCertificate): void {
+  if (child.x509.issuer !== issuer.x509.subject) {
+    throw chainError(`the ${child.role} certificate's issuer does not name the ${issuer.role} certificate`);
+  }
+  if (!child.x509.verify(issuer.x509.publicKey)) {
+    throw chainError(`the ${child.role} certificate is not signed by the ${issuer.role} certificate`);
+  }
+}
+
+function decodeCertificate(base64: string, role: CertificateRole): Buffer {
+  const der = Buffer.from(base64, 'base64');
+  if (der.length === 0) throw new VerificationError('MALFORMED_JWS', `x5c entry for the ${role} is empty`);
+  return der;
+}
+
+export function createTrustedRoots(roots: readonly Uint8Array[]): TrustedRoot[] {
+  return roots.map((bytes) => {
+    const der = Buffer.from(bytes);
+    return { der, base64: der.toString('base64'), certificate: parseCertificate(der, 'root') };
+  });
+}
+
+/**
+ * Checks that x5c is [leaf, intermediate, root] with the root byte-identical to a
+ * trusted one, each certificate signed by the next, the CA flags and Apple's markers in
+ * place. Validity dates are left to the caller, which knows the effective time.
+ */
+export function verifyChainStructure(x5c: readonly string[], trustedRoots: readonly TrustedRoot[]): VerifiedChain {
+  const [leafB64, intermediateB64, rootB64] = x5c;
+  if (x5c.length !== 3 || leafB64 === undefined || intermediateB64 === undefined || rootB64 === undefined) {
+    throw new VerificationError('INVALID_CHAIN_LENGTH', `x5c must hold exactly 3 certificates, got ${x5c.length}`);
+  }
+  const rootDer = decodeCertificate(rootB64, 'root');
+  const trusted = trustedRoots.find((candidate) => candidate.der.equals(rootDer));
+  if (!trusted) {
+    throw new VerificationError('UNTRUSTED_ROOT', 'x5c[2] is not one of the trusted root certificates');
+  }
+  const root = trusted.certificate;
+  const intermediate = parseCertificate(decodeCertificate(intermediateB64, 'intermediate'), 'intermediate');
+  const leaf = parseCertificate(decodeCertificate(leafB64, 'leaf'), 'leaf');
+
+  checkIssuedBy(intermediate, root);
+  checkIssuedBy(leaf, intermediate);
+  if (!intermediate.x509.ca) throw chainError('the intermediate certificate is not a CA');
+  if (!keyUsageAllows(intermediate, KeyUsageFlags.keyCertSign)) {
+    throw chainError('the intermediate certificate may not sign certificates (keyUsage lacks keyCertSign)');
+  }
+  if (leaf.x509.ca) throw chainError('the leaf certificate is a CA');
+  if (!keyUsageAllows(leaf, KeyUsageFlags.digitalSignature)) {
+    throw chainError('the leaf certificate may not sign data (keyUsage lacks digitalSignature)');
+  }
+  if (!hasExtension(intermediate, APPLE_INTERMEDIATE_MARKER_OID)) {
+    throw new VerificationError(
+      'MISSING_APPLE_MARKER',
+      `the intermediate certificate lacks Apple's extension ${APPLE_INTERMEDIATE_MARKER_OID}`,
+    );
+  }
+  if (!hasExtension(leaf, APPLE_LEAF_MARKER_OID)) {
+    throw new VerificationError(
+      'MISSING_APPLE_MARKER',
+      `the leaf certificate lacks Apple's extension ${APPLE_LEAF_MARKER_OID}`,
+    );
+  }
+  const leafKey = leaf.x509.publicKey;
+  if (leafKey.asymmetricKeyType !== 'ec' || leafKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new VerificationError('UNSUPPORTED_ALGORITHM', 'the leaf key is not an EC P-256 key as ES256 requires');
+  }
+  return {
+    rootBase64: trusted.base64,
+    leafKey,
+    leaf,
+    intermediate,
+    root,
+    notBeforeMs: Math.max(leaf.notBeforeMs, intermediate.notBeforeMs, root.notBeforeMs),
+    notAfterMs: Math.min(leaf.notAfterMs, intermediate.notAfterMs, root.notAfterMs),
+  };
+}
+
+export const CLOCK_SKEW_MS = 60_000;
+
+/** Throws CERTIFICATE_EXPIRED naming the first certificate not valid at `atMs`. */
+export function checkValidityAt(chain: VerifiedChain, atMs: number, what: string): void {
+  if (atMs >= chain.notBeforeMs - CLOCK_SKEW_MS && atMs <= chain.notAfterMs + CLOCK_SKEW_MS) return;
+  const at = new Date(atMs).toISOString();
+  for (const cert of [chain.leaf, chain.intermediate, chain.root]) {
+    if (atMs < cert.notBeforeMs - CLOCK_SKEW_MS) {
+      throw new VerificationError(
+        'CERTIFICATE_EXPIRED',
+        `the ${cert.role} certificate is not yet valid at ${what} ${at} (valid from ${new Date(cert.notBeforeMs).toISOString()})`,
+      );
+    }
+    if (atMs > cert.notAfterMs + CLOCK_SKEW_MS) {
+      throw new VerificationError(
+        'CERTIFICATE_EXPIRED',
+        `the ${cert.role} certificate has expired at ${what} ${at} (valid until ${new Date(cert.notAfterMs).toISOString()})`,
+      );
+    }
+  }
+}

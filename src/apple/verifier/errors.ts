@@ -1,0 +1,36 @@
+export const VERIFICATION_ERROR_CODES = [
+  'UNSUPPORTED_ALGORITHM',
+  'MALFORMED_JWS',
+  'INVALID_CHAIN_LENGTH',
+  'UNTRUSTED_ROOT',
+  'INVALID_CHAIN',
+  'MISSING_APPLE_MARKER',
+  'CERTIFICATE_EXPIRED',
+  'CERTIFICATE_REVOKED',
+  'OCSP_UNAVAILABLE',
+  'OCSP_INVALID',
+  'INVALID_SIGNATURE',
+  'WRONG_BUNDLE_ID',
+  'WRONG_APP_APPLE_ID',
+  'WRONG_ENVIRONMENT',
+  'NESTED_MISMATCH',
+  'MALFORMED_PAYLOAD',
+] as const;
+
+export type VerificationErrorCode = (typeof VERIFICATION_ERROR_CODES)[number];
+
+/**
+ * Any refusal of signed data. Only an unreachable OCSP responder is retryable: the
+ * data may be fine, so the webhook answers 503 and Apple sends it again later.
+ */
+export class VerificationError extends Error {
+  override readonly name = 'VerificationError';
+  readonly code: VerificationErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: VerificationErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.retryable = code === 'OCSP_UNAVAILABLE';
+  }
+}

@@ -1,0 +1,72 @@
+import { VerificationError } from './errors.js';
+import { isObject, type JsonObject } from './payload.js';
+
+/** A compact JWS split into what verification needs, nothing decoded beyond the header. */
+export interface CompactJws {
+  x5c: readonly string[];
+  /** `header.payload`, the bytes the signature covers. */
+  signingInput: string;
+  payloadSegment: string;
+  signature: Buffer;
+}
+
+const ES256_SIGNATURE_BYTES = 64;
+
+function malformed(message: string): VerificationError {
+  return new VerificationError('MALFORMED_JWS', message);
+}
+
+function decodeJson(segment: string, what: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch (cause) {
+    throw new VerificationError('MALFORMED_JWS', `the JWS ${what} is not base64url-encoded JSON`, { cause });
+  }
+}
+
+export function splitCompactJws(jws: unknown): CompactJws {
+  if (typeof jws !== 'string') throw malformed('the JWS is not a string');
+  const firstDot = jws.indexOf('.');
+  const lastDot = jws.lastIndexOf('.');
+  if (firstDot <= 0 || lastDot === firstDot || jws.indexOf('.', firstDot + 1) !== lastDot) {
+    throw malformed('the JWS does not have the three parts of the compact serialization');
+  }
+  const header = decodeJson(jws.slice(0, firstDot), 'header');
+  if (!isObject(header)) throw malformed('the JWS header is not a JSON object');
+  if (header.alg !== 'ES256') {
+    throw new VerificationError('UNSUPPORTED_ALGORITHM', `the JWS alg must be ES256, got ${JSON.stringify(header.alg)}`);
+  }
+  // Nothing here understands critical header extensions, so none may be required.
+  if (header.crit !== undefined) throw malformed('the JWS header carries crit, which is not supported');
+  const x5c = header.x5c;
+  if (!Array.isArray(x5c) || !x5c.every((entry) => typeof entry === 'string')) {
+    throw malformed('the JWS header has no x5c array of base64 certificates');
+  }
+  if (x5c.length !== 3) {
+    throw new VerificationError('INVALID_CHAIN_LENGTH', `x5c must hold exactly 3 certificates, got ${x5c.length}`);
+  }
+  const signature = Buffer.from(jws.slice(lastDot + 1), 'base64url');
+  if (signature.length !== ES256_SIGNATURE_BYTES) {
+    throw new VerificationError(
+      'INVALID_SIGNATURE',
+      `an ES256 signature is ${ES256_SIGNATURE_BYTES} bytes, got ${signature.length}`,
+    );
+  }
+  return {
+    x5c: x5c as string[],
+    signingInput: jws.slice(0, lastDot),
+    payloadSegment: jws.slice(firstDot + 1, lastDot),
+    signature,
+  };
+}
+
+export function decodePayload(segment: string): JsonObject {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch (cause) {
+    throw new VerificationError('MALFORMED_PAYLOAD', 'the JWS payload is not base64url-encoded JSON', { cause });
+  }
+  if (!isObject(payload)) throw new VerificationError('MALFORMED_PAYLOAD', 'the JWS payload is not a JSON object');
+  return payload;
+}

@@ -1,0 +1,211 @@
+import { verify as cryptoVerify } from 'node:crypto';
+import type { Clock } from '../../clock.js';
+import type {
+  AppTransaction,
+  JWSRenewalInfoDecodedPayload,
+  JWSTransactionDecodedPayload,
+  SignedDataVerifier,
+  VerifiedNotification,
+} from '../types.js';
+import {
+  CLOCK_SKEW_MS,
+  checkValidityAt,
+  createTrustedRoots,
+  verifyChainStructure,
+  type ParsedCertificate,
+  type VerifiedChain,
+} from './chain.js';
+import { VerificationError } from './errors.js';
+import { checkIdentity, notificationIdentity, type AppIdentity } from './identity.js';
+import { decodePayload, splitCompactJws } from './jws.js';
+import { createLruCache } from './lru-cache.js';
+import { checkOcsp } from './ocsp.js';
+import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, type JsonObject } from './payload.js';
+
+export interface SignedDataVerifierOptions {
+  /** Trusted roots, DER. */
+  rootCertificates: readonly Uint8Array[];
+  bundleId: string;
+  /** Required to accept Production payloads. */
+  appAppleId?: number;
+  environments: readonly string[];
+  /** OCSP and validity now (true), or validity at the payload's signedDate (false). */
+  onlineChecks: boolean;
+  clock?: Clock;
+  fetch?: typeof fetch;
+  ocspTimeoutMs?: number;
+  chainCache?: { maxEntries?: number; ttlMs?: number };
+}
+
+const DEFAULT_CHAIN_CACHE_ENTRIES = 64;
+const DEFAULT_CHAIN_CACHE_TTL_MS = 60 * 60 * 1000;
+const DEFAULT_OCSP_TIMEOUT_MS = 5_000;
+
+interface DecodedJws {
+  payload: JsonObject;
+}
+
+export function createSignedDataVerifier(options: SignedDataVerifierOptions): SignedDataVerifier {
+  if (options.rootCertificates.length === 0) throw new Error('at least one trusted root certificate is required');
+  if (options.environments.length === 0) throw new Error('at least one accepted environment is required');
+  if (!options.bundleId) throw new Error('bundleId is required');
+
+  const trustedRoots = createTrustedRoots(options.rootCertificates);
+  const clock = options.clock ?? (() => new Date());
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const ocspTimeoutMs = options.ocspTimeoutMs ?? DEFAULT_OCSP_TIMEOUT_MS;
+  const cacheTtlMs = options.chainCache?.ttlMs ?? DEFAULT_CHAIN_CACHE_TTL_MS;
+  const chainCache = createLruCache<VerifiedChain>(options.chainCache?.maxEntries ?? DEFAULT_CHAIN_CACHE_ENTRIES);
+  // Good OCSP answers, keyed by the certificate's base64 DER, valid until nextUpdate.
+  const ocspCache = createLruCache<true>((options.chainCache?.maxEntries ?? DEFAULT_CHAIN_CACHE_ENTRIES) * 2);
+  const ocspInFlight = new Map<string, Promise<number>>();
+  const identity: AppIdentity = {
+    bundleId: options.bundleId,
+    environments: options.environments,
+    ...(options.appAppleId === undefined ? {} : { appAppleId: options.appAppleId }),
+  };
+
+  async function ocspGoodUntil(certificate: ParsedCertificate, issuer: ParsedCertificate, nowMs: number) {
+    const key = certificate.der.toString('base64');
+    const cached = ocspCache.get(key, nowMs);
+    if (cached) return Number.POSITIVE_INFINITY;
+    let pending = ocspInFlight.get(key);
+    if (!pending) {
+      // Concurrent first sightings of one certificate share a single request.
+      pending = checkOcsp({ certificate, issuer, nowMs, fetch: fetchImpl, timeoutMs: ocspTimeoutMs })
+        .then(({ validUntilMs }) => {
+          ocspCache.set(key, true, validUntilMs);
+          return validUntilMs;
+        })
+        .finally(() => ocspInFlight.delete(key));
+      ocspInFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Online checks for a chain not in the cache; resolves to when its verdict expires. */
+  async function checkChainNow(chain: VerifiedChain, nowMs: number): Promise<number> {
+    checkValidityAt(chain, nowMs, 'now');
+    const [intermediateUntil, leafUntil] = await Promise.all([
+      ocspGoodUntil(chain.intermediate, chain.root, nowMs),
+      ocspGoodUntil(chain.leaf, chain.intermediate, nowMs),
+    ]);
+    return Math.min(nowMs + cacheTtlMs, chain.notAfterMs + CLOCK_SKEW_MS, intermediateUntil, leafUntil);
+  }
+
+  /** Signature, chain and time; the steady state is one ECDSA verification. */
+  async function verifySigned(jws: string): Promise<DecodedJws> {
+    const parts = splitCompactJws(jws);
+    const nowMs = clock().getTime();
+    const cacheKey = `${parts.x5c[0]}.${parts.x5c[1]}`;
+    let chain = chainCache.get(cacheKey, nowMs);
+    const cached = chain !== undefined && chain.rootBase64 === parts.x5c[2];
+    if (!cached) chain = verifyChainStructure(parts.x5c, trustedRoots);
+    const verified = chain as VerifiedChain;
+
+    const signatureOk = cryptoVerify(
+      'sha256',
+      Buffer.from(parts.signingInput, 'latin1'),
+      { key: verified.leafKey, dsaEncoding: 'ieee-p1363' },
+      parts.signature,
+    );
+    if (!signatureOk) throw new VerificationError('INVALID_SIGNATURE', 'the JWS signature does not verify with the leaf key');
+
+    const payload = decodePayload(parts.payloadSegment);
+    if (options.onlineChecks) {
+      if (cached) checkValidityAt(verified, nowMs, 'now');
+      else chainCache.set(cacheKey, verified, await checkChainNow(verified, nowMs));
+    } else {
+      const signedDate = payload.signedDate;
+      if (typeof signedDate !== 'number' || !Number.isFinite(signedDate)) {
+        throw new VerificationError('MALFORMED_PAYLOAD', 'signedDate must be a number to check certificate validity');
+      }
+      // The structural verdict does not depend on time, so it is cached before the
+      // date check: the same chain may be valid for a payload signed on another day.
+      if (!cached) chainCache.set(cacheKey, verified, nowMs + cacheTtlMs);
+      checkValidityAt(verified, signedDate, 'signedDate');
+    }
+    return { payload };
+  }
+
+  async function verifyTransaction(jws: string): Promise<JWSTransactionDecodedPayload> {
+    const transaction = asTransaction((await verifySigned(jws)).payload);
+    checkIdentity(identity, transaction, 'transaction', false);
+    return transaction;
+  }
+
+  async function verifyRenewalInfo(jws: string): Promise<JWSRenewalInfoDecodedPayload> {
+    const renewalInfo = asRenewalInfo((await verifySigned(jws)).payload);
+    checkIdentity(identity, renewalInfo, 'renewal info', false);
+    return renewalInfo;
+  }
+
+  async function verifyAppTransaction(jws: string): Promise<AppTransaction> {
+    const appTransaction = asAppTransaction((await verifySigned(jws)).payload);
+    checkIdentity(identity, appTransactionIdentity(appTransaction), 'app transaction', true);
+    return appTransaction;
+  }
+
+  async function verifyNotification(signedPayload: string): Promise<VerifiedNotification> {
+    const payload = asNotification((await verifySigned(signedPayload)).payload);
+    const claimed = notificationIdentity(payload);
+    checkIdentity(identity, claimed, 'notification', true);
+    const result: VerifiedNotification = { payload };
+
+    const signedTransactionInfo = payload.data?.signedTransactionInfo;
+    if (signedTransactionInfo !== undefined) {
+      const transaction = asTransaction((await verifySigned(signedTransactionInfo)).payload);
+      agree('transaction', transaction.bundleId, claimed.bundleId, transaction.environment, claimed.environment);
+      checkIdentity(identity, transaction, 'transaction', false);
+      result.transaction = transaction;
+    }
+    const signedRenewalInfo = payload.data?.signedRenewalInfo;
+    if (signedRenewalInfo !== undefined) {
+      const renewalInfo = asRenewalInfo((await verifySigned(signedRenewalInfo)).payload);
+      agree('renewal info', undefined, undefined, renewalInfo.environment, claimed.environment);
+      if (result.transaction && result.transaction.originalTransactionId !== renewalInfo.originalTransactionId) {
+        throw new VerificationError(
+          'NESTED_MISMATCH',
+          `renewal info originalTransactionId ${renewalInfo.originalTransactionId} differs from the transaction's ${result.transaction.originalTransactionId}`,
+        );
+      }
+      checkIdentity(identity, renewalInfo, 'renewal info', false);
+      result.renewalInfo = renewalInfo;
+    }
+    const signedAppTransactionInfo = payload.appData?.signedAppTransactionInfo;
+    if (signedAppTransactionInfo !== undefined) {
+      const appTransaction = asAppTransaction((await verifySigned(signedAppTransactionInfo)).payload);
+      const nested = appTransactionIdentity(appTransaction);
+      agree('app transaction', nested.bundleId, claimed.bundleId, nested.environment, claimed.environment);
+      checkIdentity(identity, nested, 'app transaction', true);
+      result.appTransaction = appTransaction;
+    }
+    return result;
+  }
+
+  return { verifyNotification, verifyTransaction, verifyRenewalInfo, verifyAppTransaction };
+}
+
+function appTransactionIdentity(appTransaction: AppTransaction) {
+  return {
+    bundleId: appTransaction.bundleId,
+    appAppleId: appTransaction.appAppleId,
+    environment: appTransaction.environment ?? appTransaction.receiptType,
+  };
+}
+
+/** A nested JWS must speak for the same app and environment as its notification. */
+function agree(what: string, bundleId: unknown, outerBundleId: unknown, environment: unknown, outerEnvironment: unknown) {
+  if (bundleId !== undefined && bundleId !== outerBundleId) {
+    throw new VerificationError(
+      'NESTED_MISMATCH',
+      `${what} bundleId ${JSON.stringify(bundleId)} differs from the notification's ${JSON.stringify(outerBundleId)}`,
+    );
+  }
+  if (environment !== outerEnvironment) {
+    throw new VerificationError(
+      'NESTED_MISMATCH',
+      `${what} environment ${JSON.stringify(environment)} differs from the notification's ${JSON.stringify(outerEnvironment)}`,
+    );
+  }
+}
