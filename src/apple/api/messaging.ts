@@ -39,7 +39,7 @@ export function createMessagingEndpoints(send: EnvSend): MessagingEndpoints {
     `/inApps/v1/messaging/default/${segment(productId)}/${segment(locale)}`;
   const realtime = '/inApps/v1/messaging/realtime/url';
   return {
-    uploadImage: (imageIdentifier, data, imageSize) =>
+    uploadImage: async (imageIdentifier, data, imageSize) =>
       send({
         endpoint: 'uploadImage',
         method: 'PUT',
@@ -48,17 +48,17 @@ export function createMessagingEndpoints(send: EnvSend): MessagingEndpoints {
         binary: { data, contentType: 'image/png' },
         expectBody: false,
       }),
-    deleteImage: (imageIdentifier) =>
+    deleteImage: async (imageIdentifier) =>
       send({ endpoint: 'deleteImage', method: 'DELETE', path: image(imageIdentifier), expectBody: false }),
-    getImageList: () =>
+    getImageList: async () =>
       send({ endpoint: 'getImageList', method: 'GET', path: '/inApps/v1/messaging/image/list', expectBody: true }),
-    uploadMessage: (messageIdentifier, request) =>
+    uploadMessage: async (messageIdentifier, request) =>
       send({ endpoint: 'uploadMessage', method: 'PUT', path: message(messageIdentifier), json: request, expectBody: false }),
-    deleteMessage: (messageIdentifier) =>
+    deleteMessage: async (messageIdentifier) =>
       send({ endpoint: 'deleteMessage', method: 'DELETE', path: message(messageIdentifier), expectBody: false }),
-    getMessageList: () =>
+    getMessageList: async () =>
       send({ endpoint: 'getMessageList', method: 'GET', path: '/inApps/v1/messaging/message/list', expectBody: true }),
-    configureDefaultMessage: (productId, locale, request) =>
+    configureDefaultMessage: async (productId, locale, request) =>
       send({
         endpoint: 'configureDefaultMessage',
         method: 'PUT',
@@ -66,15 +66,15 @@ export function createMessagingEndpoints(send: EnvSend): MessagingEndpoints {
         json: request,
         expectBody: false,
       }),
-    getDefaultMessage: (productId, locale) =>
+    getDefaultMessage: async (productId, locale) =>
       send({ endpoint: 'getDefaultMessage', method: 'GET', path: defaults(productId, locale), expectBody: true }),
-    deleteDefaultMessage: (productId, locale) =>
+    deleteDefaultMessage: async (productId, locale) =>
       send({ endpoint: 'deleteDefaultMessage', method: 'DELETE', path: defaults(productId, locale), expectBody: false }),
-    configureRealtimeURL: (request) =>
+    configureRealtimeURL: async (request) =>
       send({ endpoint: 'configureRealtimeURL', method: 'PUT', path: realtime, json: request, expectBody: false }),
-    getRealtimeURL: () => send({ endpoint: 'getRealtimeURL', method: 'GET', path: realtime, expectBody: true }),
-    deleteRealtimeURL: () => send({ endpoint: 'deleteRealtimeURL', method: 'DELETE', path: realtime, expectBody: false }),
-    initiatePerformanceTest: (request) =>
+    getRealtimeURL: async () => send({ endpoint: 'getRealtimeURL', method: 'GET', path: realtime, expectBody: true }),
+    deleteRealtimeURL: async () => send({ endpoint: 'deleteRealtimeURL', method: 'DELETE', path: realtime, expectBody: false }),
+    initiatePerformanceTest: async (request) =>
       send({
         endpoint: 'initiatePerformanceTest',
         method: 'POST',
@@ -82,7 +82,7 @@ export function createMessagingEndpoints(send: EnvSend): MessagingEndpoints {
         json: request,
         expectBody: true,
       }),
-    getPerformanceTestResults: (requestId) =>
+    getPerformanceTestResults: async (requestId) =>
       send({
         endpoint: 'getPerformanceTestResults',
         method: 'GET',

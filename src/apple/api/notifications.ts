@@ -25,7 +25,7 @@ function historyBody(request: NotificationHistoryRequest): Record<string, unknow
 
 export function createNotificationEndpoints(send: EnvSend): NotificationEndpoints {
   return {
-    getNotificationHistory: (request, paginationToken) =>
+    getNotificationHistory: async (request, paginationToken) =>
       send({
         endpoint: 'getNotificationHistory',
         method: 'POST',
@@ -34,9 +34,9 @@ export function createNotificationEndpoints(send: EnvSend): NotificationEndpoint
         json: historyBody(request),
         expectBody: true,
       }),
-    requestTestNotification: () =>
+    requestTestNotification: async () =>
       send({ endpoint: 'requestTestNotification', method: 'POST', path: '/inApps/v1/notifications/test', expectBody: true }),
-    getTestNotificationStatus: (testNotificationToken) =>
+    getTestNotificationStatus: async (testNotificationToken) =>
       send({
         endpoint: 'getTestNotificationStatus',
         method: 'GET',

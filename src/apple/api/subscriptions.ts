@@ -24,7 +24,7 @@ export interface SubscriptionEndpoints {
 
 export function createSubscriptionEndpoints(send: EnvSend): SubscriptionEndpoints {
   return {
-    getAllSubscriptionStatuses: (transactionId, status = []) => {
+    getAllSubscriptionStatuses: async (transactionId, status = []) => {
       const query = new URLSearchParams();
       for (const value of status) query.append('status', String(value));
       return send({
@@ -35,7 +35,7 @@ export function createSubscriptionEndpoints(send: EnvSend): SubscriptionEndpoint
         expectBody: true,
       });
     },
-    extendSubscriptionRenewalDate: (originalTransactionId, request) =>
+    extendSubscriptionRenewalDate: async (originalTransactionId, request) =>
       send({
         endpoint: 'extendSubscriptionRenewalDate',
         method: 'PUT',
@@ -43,7 +43,7 @@ export function createSubscriptionEndpoints(send: EnvSend): SubscriptionEndpoint
         json: request,
         expectBody: true,
       }),
-    extendRenewalDateForAllActiveSubscribers: (request) =>
+    extendRenewalDateForAllActiveSubscribers: async (request) =>
       send({
         endpoint: 'extendRenewalDateForAllActiveSubscribers',
         method: 'POST',
@@ -51,7 +51,7 @@ export function createSubscriptionEndpoints(send: EnvSend): SubscriptionEndpoint
         json: request,
         expectBody: true,
       }),
-    getStatusOfSubscriptionRenewalDateExtensions: (requestIdentifier, productId) =>
+    getStatusOfSubscriptionRenewalDateExtensions: async (requestIdentifier, productId) =>
       send({
         endpoint: 'getStatusOfSubscriptionRenewalDateExtensions',
         method: 'GET',

@@ -43,14 +43,14 @@ export function transactionHistoryQuery(query: TransactionHistoryQuery): URLSear
 
 export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints {
   return {
-    getTransactionInfo: (transactionId) =>
+    getTransactionInfo: async (transactionId) =>
       send({
         endpoint: 'getTransactionInfo',
         method: 'GET',
         path: `/inApps/v1/transactions/${segment(transactionId)}`,
         expectBody: true,
       }),
-    getTransactionHistory: (transactionId, query = {}) =>
+    getTransactionHistory: async (transactionId, query = {}) =>
       send({
         endpoint: 'getTransactionHistory',
         method: 'GET',
@@ -58,7 +58,7 @@ export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints 
         query: transactionHistoryQuery(query),
         expectBody: true,
       }),
-    getRefundHistory: (transactionId, revision) =>
+    getRefundHistory: async (transactionId, revision) =>
       send({
         endpoint: 'getRefundHistory',
         method: 'GET',
@@ -66,16 +66,16 @@ export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints 
         query: new URLSearchParams(revision === undefined ? {} : { revision }),
         expectBody: true,
       }),
-    lookUpOrderId: (orderId) =>
+    lookUpOrderId: async (orderId) =>
       send({ endpoint: 'lookUpOrderId', method: 'GET', path: `/inApps/v1/lookup/${segment(orderId)}`, expectBody: true }),
-    getAppTransactionInfo: (transactionId) =>
+    getAppTransactionInfo: async (transactionId) =>
       send({
         endpoint: 'getAppTransactionInfo',
         method: 'GET',
         path: `/inApps/v1/transactions/appTransactions/${segment(transactionId)}`,
         expectBody: true,
       }),
-    setAppAccountToken: (originalTransactionId, request) =>
+    setAppAccountToken: async (originalTransactionId, request) =>
       send({
         endpoint: 'setAppAccountToken',
         method: 'PUT',
@@ -83,7 +83,7 @@ export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints 
         json: request,
         expectBody: false,
       }),
-    sendConsumptionInformation: (transactionId, request) =>
+    sendConsumptionInformation: async (transactionId, request) =>
       send({
         endpoint: 'sendConsumptionInformation',
         method: 'PUT',
@@ -91,7 +91,7 @@ export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints 
         json: request,
         expectBody: false,
       }),
-    sendConsumptionData: (transactionId, request) =>
+    sendConsumptionData: async (transactionId, request) =>
       send({
         endpoint: 'sendConsumptionData',
         method: 'PUT',
@@ -99,7 +99,7 @@ export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints 
         json: request,
         expectBody: false,
       }),
-    finishTransaction: (transactionId) =>
+    finishTransaction: async (transactionId) =>
       send({
         endpoint: 'finishTransaction',
         method: 'POST',
