@@ -1,0 +1,232 @@
+import type {
+  Environment,
+  JWSRenewalInfoDecodedPayload,
+  JWSTransactionDecodedPayload,
+  NotificationTypeV2,
+  OwnershipType,
+  ProductType,
+  Subtype,
+  SubscriptionStatus,
+} from '../apple/types.js';
+
+// Pure merge rules the ingest applies inside one database transaction. Apple delivers
+// late, out of order and repeatedly, so every merge is the maximum of a total order on
+// records: the fold over any permutation of the same updates, with any duplicates,
+// gives the same record (commutative, associative, idempotent).
+
+/** Where a stored record came from; the database fills it, the merge rules ignore its meaning. */
+export type RecordSource = 'v2' | 'v1' | 'api';
+
+/** One App Store transaction as stored; mirrors the `transactions` table. */
+export interface StoredTransaction {
+  transactionId: string;
+  originalTransactionId: string;
+  webOrderLineItemId: string | null;
+  bundleId: string;
+  productId: string;
+  subscriptionGroupIdentifier: string | null;
+  productType: ProductType;
+  environment: Environment;
+  purchaseDate: Date;
+  originalPurchaseDate: Date | null;
+  expiresDate: Date | null;
+  quantity: number | null;
+  ownershipType: OwnershipType | null;
+  revocationDate: Date | null;
+  revocationReason: number | null;
+  isUpgraded: boolean;
+  offerType: number | null;
+  offerIdentifier: string | null;
+  appAccountToken: string | null;
+  storefront: string | null;
+  transactionReason: string | null;
+  price: number | null;
+  currency: string | null;
+  signedDate: Date;
+  source?: RecordSource;
+}
+
+/** A subscription's renewal info as stored, one per originalTransactionId. */
+export interface StoredRenewal {
+  originalTransactionId: string;
+  productId: string;
+  autoRenewProductId: string | null;
+  /** 1 will renew, 0 turned off. */
+  autoRenewStatus: number | null;
+  expirationIntent: number | null;
+  isInBillingRetryPeriod: boolean | null;
+  gracePeriodExpiresDate: Date | null;
+  renewalDate: Date | null;
+  priceIncreaseStatus: number | null;
+  signedDate: Date;
+  environment: Environment;
+  source?: RecordSource;
+}
+
+/** Apple's last known status of a subscription (1 active … 5 revoked). */
+export interface StoredStatus {
+  originalTransactionId: string;
+  appleStatus: number | null;
+  /** signedDate of the notification (or API response) the status came from. */
+  statusSignedDate: Date;
+}
+
+export class InvalidRecordError extends Error {
+  readonly code = 'INVALID_SIGNED_DATA';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidRecordError';
+  }
+}
+
+function requiredDate(ms: number, field: string): Date {
+  if (!Number.isFinite(ms)) throw new InvalidRecordError(`${field} is not a timestamp`);
+  return new Date(ms);
+}
+
+function optionalDate(ms: number | undefined, field: string): Date | null {
+  return ms === undefined || ms === null ? null : requiredDate(ms, field);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// The database keeps appAccountToken as a uuid and hands it back lower-case; normalising
+// here keeps a record equal to itself after a round trip. StoreKit only ever sends
+// UUIDs, so anything else is dropped rather than failing the whole notification.
+function normaliseToken(token: string | undefined): string | null {
+  return token !== undefined && UUID.test(token) ? token.toLowerCase() : null;
+}
+
+export function transactionFromPayload(p: JWSTransactionDecodedPayload, source?: RecordSource): StoredTransaction {
+  const record: StoredTransaction = {
+    transactionId: p.transactionId,
+    originalTransactionId: p.originalTransactionId,
+    webOrderLineItemId: p.webOrderLineItemId ?? null,
+    bundleId: p.bundleId,
+    productId: p.productId,
+    subscriptionGroupIdentifier: p.subscriptionGroupIdentifier ?? null,
+    productType: p.type,
+    environment: p.environment,
+    purchaseDate: requiredDate(p.purchaseDate, 'purchaseDate'),
+    originalPurchaseDate: optionalDate(p.originalPurchaseDate, 'originalPurchaseDate'),
+    expiresDate: optionalDate(p.expiresDate, 'expiresDate'),
+    quantity: p.quantity ?? null,
+    ownershipType: p.inAppOwnershipType ?? null,
+    revocationDate: optionalDate(p.revocationDate, 'revocationDate'),
+    revocationReason: p.revocationReason ?? null,
+    isUpgraded: p.isUpgraded === true,
+    offerType: p.offerType ?? null,
+    offerIdentifier: p.offerIdentifier ?? null,
+    appAccountToken: normaliseToken(p.appAccountToken),
+    storefront: p.storefront ?? null,
+    transactionReason: p.transactionReason ?? null,
+    price: p.price ?? null,
+    currency: p.currency ?? null,
+    signedDate: requiredDate(p.signedDate, 'signedDate'),
+  };
+  if (source !== undefined) record.source = source;
+  return record;
+}
+
+export function renewalFromPayload(p: JWSRenewalInfoDecodedPayload, source?: RecordSource): StoredRenewal {
+  const record: StoredRenewal = {
+    originalTransactionId: p.originalTransactionId,
+    productId: p.productId,
+    autoRenewProductId: p.autoRenewProductId ?? null,
+    autoRenewStatus: p.autoRenewStatus ?? null,
+    expirationIntent: p.expirationIntent ?? null,
+    isInBillingRetryPeriod: p.isInBillingRetryPeriod ?? null,
+    gracePeriodExpiresDate: optionalDate(p.gracePeriodExpiresDate, 'gracePeriodExpiresDate'),
+    renewalDate: optionalDate(p.renewalDate, 'renewalDate'),
+    priceIncreaseStatus: p.priceIncreaseStatus ?? null,
+    signedDate: requiredDate(p.signedDate, 'signedDate'),
+    environment: p.environment,
+  };
+  if (source !== undefined) record.source = source;
+  return record;
+}
+
+/**
+ * A fixed text form of a record: keys sorted, dates as ISO strings, absent keys
+ * omitted. Two records with the same content have the same form.
+ */
+export function canonicalForm(record: object): string {
+  const entries = Object.entries(record)
+    .filter(([, value]) => value !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(entries);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Apple signs at millisecond precision, so two different versions of one record can
+// share a signedDate (and the same JWS can arrive by webhook and by API). Keeping "the
+// existing one" on a tie would make the result depend on arrival order; comparing the
+// full content instead picks the same winner in every order. Identical content keeps
+// the existing object, which is what makes a redelivery a no-op.
+function newerOf<T extends object>(existing: T | undefined, incoming: T, signedAt: (r: T) => Date): T {
+  if (existing === undefined) return incoming;
+  const byDate = signedAt(incoming).getTime() - signedAt(existing).getTime();
+  if (byDate !== 0) return byDate > 0 ? incoming : existing;
+  return compareText(canonicalForm(incoming), canonicalForm(existing)) > 0 ? incoming : existing;
+}
+
+/** Keyed by transactionId: a newer signedDate wins. */
+export function mergeTransaction(existing: StoredTransaction | undefined, incoming: StoredTransaction): StoredTransaction {
+  return newerOf(existing, incoming, (r) => r.signedDate);
+}
+
+/** Keyed by originalTransactionId: replaced only by renewal info signed later. */
+export function mergeRenewal(existing: StoredRenewal | undefined, incoming: StoredRenewal): StoredRenewal {
+  return newerOf(existing, incoming, (r) => r.signedDate);
+}
+
+/**
+ * Keyed by originalTransactionId: replaced only from a newer notification. A status
+ * that says nothing (null) never overwrites one that says something, whatever its date,
+ * so a stray "no information" cannot erase what Apple told us.
+ */
+export function mergeStatus(existing: StoredStatus | undefined, incoming: StoredStatus): StoredStatus {
+  if (existing === undefined) return incoming;
+  if ((existing.appleStatus === null) !== (incoming.appleStatus === null)) {
+    return incoming.appleStatus === null ? existing : incoming;
+  }
+  return newerOf(existing, incoming, (r) => r.statusSignedDate);
+}
+
+/**
+ * Apple's `data.status` when the notification carries it; otherwise the status the
+ * notification type implies, or null when it implies nothing about the subscription
+ * as a whole (a refund may concern an old period, a renewal-preference change says
+ * nothing about access).
+ */
+export function statusFromNotification(
+  type: NotificationTypeV2,
+  subtype: Subtype | undefined | null,
+  dataStatus?: SubscriptionStatus | null,
+): number | null {
+  if (typeof dataStatus === 'number' && Number.isFinite(dataStatus)) return dataStatus;
+  switch (type) {
+    case 'SUBSCRIBED':
+    case 'DID_RENEW':
+    case 'OFFER_REDEEMED':
+    case 'RENEWAL_EXTENDED':
+      return 1;
+    case 'DID_CHANGE_RENEWAL_PREF':
+      // An upgrade starts a new period at once; the other subtypes only change the next renewal.
+      return subtype === 'UPGRADE' ? 1 : null;
+    case 'DID_FAIL_TO_RENEW':
+      return subtype === 'GRACE_PERIOD' ? 4 : 3;
+    case 'GRACE_PERIOD_EXPIRED':
+      // Apple keeps retrying billing after the grace period ends, so this is billing retry, not expiry.
+      return 3;
+    case 'EXPIRED':
+      return 2;
+    case 'REVOKE':
+      return 5;
+    default:
+      return null;
+  }
+}

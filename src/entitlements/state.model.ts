@@ -1,0 +1,212 @@
+import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
+import type { StoredRenewal, StoredStatus, StoredTransaction } from './merge.model.js';
+
+// What one purchase (one originalTransactionId) grants at a given instant, from the
+// records the merge rules keep. Dates decide first; Apple's status and renewal info only
+// refine what happens after a period ends, because a notification that says "active"
+// does not make a period that has ended run longer.
+
+export type EntitlementStatus = 'active' | 'grace_period' | 'billing_retry' | 'expired' | 'revoked';
+
+export interface PurchaseState {
+  originalTransactionId: string;
+  transactionId: string;
+  productId: string;
+  productType: ProductType;
+  environment: Environment;
+  status: EntitlementStatus;
+  /** True exactly for `active` and `grace_period`. */
+  active: boolean;
+  /** The transaction whose period the status describes. */
+  current: StoredTransaction;
+  purchaseDate: Date;
+  originalPurchaseDate: Date;
+  expiresDate: Date | null;
+  /** Only while the lapse it belongs to matters (grace period or billing retry). */
+  gracePeriodExpiresDate: Date | null;
+  willRenew: boolean | null;
+  autoRenewProductId: string | null;
+  ownershipType: OwnershipType | null;
+  revocationDate: Date | null;
+  appAccountToken: string | null;
+}
+
+export interface PurchaseInput {
+  transactions: readonly StoredTransaction[];
+  renewal?: StoredRenewal | undefined;
+  status?: StoredStatus | undefined;
+  now: Date;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Apple stops retrying a failed renewal after 60 days; past that, nothing will recover it. */
+export const BILLING_RETRY_MAX_MS = 60 * DAY_MS;
+
+/**
+ * How long before a period's purchaseDate the notification announcing it may be signed.
+ * Apple charges renewals up to a day ahead (real Sandbox DID_RENEW notifications are
+ * signed before the new transaction's purchaseDate), so status and renewal info signed
+ * within this lead still describe the current period.
+ */
+export const RENEWAL_LEAD_MS = DAY_MS;
+
+const AUTO_RENEWABLE: ProductType = 'Auto-Renewable Subscription';
+const CONSUMABLE: ProductType = 'Consumable';
+
+/** Consumables are recorded but grant nothing lasting. */
+export function grantsEntitlement(productType: ProductType): boolean {
+  return productType !== CONSUMABLE;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const time = (d: Date | null, ifNull: number) => (d === null ? ifNull : d.getTime());
+
+// Latest period first; ties broken on content that is the same in every arrival order.
+function byPeriodDescending(a: StoredTransaction, b: StoredTransaction): number {
+  return (
+    b.purchaseDate.getTime() - a.purchaseDate.getTime() ||
+    time(b.expiresDate, Infinity) - time(a.expiresDate, Infinity) ||
+    compareText(b.transactionId, a.transactionId)
+  );
+}
+
+const covers = (t: StoredTransaction, now: Date) =>
+  t.revocationDate === null && (t.expiresDate === null || now.getTime() < t.expiresDate.getTime());
+
+/**
+ * The period access is judged on: the latest non-upgraded transaction by purchaseDate.
+ *
+ * When that latest one is refunded or revoked, an older non-revoked period that still
+ * runs at `now` takes over: the customer paid for it and its refund was not asked for
+ * (this happens when Apple charges a renewal ahead of the previous period's end and the
+ * renewal alone is refunded). With no such period the revoked one stays current and the
+ * purchase is `revoked`. Upgraded transactions are used only when nothing else is known
+ * yet (the upgrade's own transaction has not arrived), so the purchase does not vanish.
+ */
+function currentPeriod(transactions: readonly StoredTransaction[], now: Date): StoredTransaction | undefined {
+  const sorted = [...transactions].sort(byPeriodDescending);
+  const notUpgraded = sorted.filter((t) => !t.isUpgraded);
+  const pool = notUpgraded.length > 0 ? notUpgraded : sorted;
+  const latest = pool[0];
+  if (latest === undefined || latest.revocationDate === null) return latest;
+  return pool.find((t) => covers(t, now)) ?? latest;
+}
+
+/** Signed data from before the current period began describes an earlier period. */
+const describesPeriod = (signedAt: Date, current: StoredTransaction) =>
+  signedAt.getTime() >= current.purchaseDate.getTime() - RENEWAL_LEAD_MS;
+
+interface LapseSignals {
+  /** Apple's status, when it describes the current period. */
+  appleStatus: number | null;
+  /** The renewal info, when it describes the current period. */
+  renewal: StoredRenewal | undefined;
+}
+
+type Lapse = 'not_retrying' | 'retrying' | 'retrying_without_grace';
+
+/**
+ * Whether billing is still being retried after the period ended. Status and renewal info
+ * can disagree when one is newer; the newer one speaks (the status on a tie, as both then
+ * come from the same notification). Apple's status 3 means the grace period is over even
+ * if our clock says the renewal's gracePeriodExpiresDate has not passed yet.
+ */
+function lapseOf(signals: LapseSignals, status: StoredStatus | undefined): Lapse {
+  const fromStatus: Lapse | null =
+    signals.appleStatus === 4
+      ? 'retrying'
+      : signals.appleStatus === 3
+        ? 'retrying_without_grace'
+        : signals.appleStatus === 1 || signals.appleStatus === 2
+          ? 'not_retrying'
+          : null;
+  const flag = signals.renewal?.isInBillingRetryPeriod ?? null;
+  const fromRenewal: Lapse | null = flag === null ? null : flag ? 'retrying' : 'not_retrying';
+  if (fromStatus === null) return fromRenewal ?? 'not_retrying';
+  if (fromRenewal === null || status === undefined || signals.renewal === undefined) return fromStatus;
+  return signals.renewal.signedDate.getTime() > status.statusSignedDate.getTime() ? fromRenewal : fromStatus;
+}
+
+function evaluateStatus(
+  current: StoredTransaction,
+  signals: LapseSignals,
+  status: StoredStatus | undefined,
+  now: Date,
+): EntitlementStatus {
+  if (current.revocationDate !== null || signals.appleStatus === 5) return 'revoked';
+  const expires = current.expiresDate;
+  // Non-consumables, and non-renewing subscriptions sold without an end date, last until revoked.
+  if (expires === null) return 'active';
+  if (now.getTime() < expires.getTime()) return 'active';
+  if (current.productType !== AUTO_RENEWABLE) return 'expired';
+
+  const lapse = lapseOf(signals, status);
+  if (lapse === 'not_retrying') return 'expired';
+  const grace = signals.renewal?.gracePeriodExpiresDate ?? null;
+  if (lapse === 'retrying' && grace !== null && now.getTime() < grace.getTime()) return 'grace_period';
+  if (now.getTime() - expires.getTime() < BILLING_RETRY_MAX_MS) return 'billing_retry';
+  return 'expired';
+}
+
+function willRenewFrom(renewal: StoredRenewal | undefined): boolean | null {
+  if (renewal?.autoRenewStatus === 1) return true;
+  if (renewal?.autoRenewStatus === 0) return false;
+  return null;
+}
+
+/**
+ * The entitlement view of one purchase at `now`, or null when it grants nothing to
+ * evaluate (no transactions, or a consumable).
+ */
+export function evaluatePurchase(input: PurchaseInput): PurchaseState | null {
+  const { transactions, renewal, status, now } = input;
+  const current = currentPeriod(transactions, now);
+  if (current === undefined || !grantsEntitlement(current.productType)) return null;
+
+  const signals: LapseSignals = {
+    appleStatus: status !== undefined && describesPeriod(status.statusSignedDate, current) ? status.appleStatus : null,
+    renewal: renewal !== undefined && describesPeriod(renewal.signedDate, current) ? renewal : undefined,
+  };
+  const entitlementStatus = evaluateStatus(current, signals, status, now);
+  const inLapse = entitlementStatus === 'grace_period' || entitlementStatus === 'billing_retry';
+  const earliestPurchase = Math.min(...transactions.map((t) => t.purchaseDate.getTime()));
+
+  return {
+    originalTransactionId: current.originalTransactionId,
+    transactionId: current.transactionId,
+    productId: current.productId,
+    productType: current.productType,
+    environment: current.environment,
+    status: entitlementStatus,
+    active: entitlementStatus === 'active' || entitlementStatus === 'grace_period',
+    current,
+    purchaseDate: current.purchaseDate,
+    originalPurchaseDate: current.originalPurchaseDate ?? new Date(earliestPurchase),
+    expiresDate: current.expiresDate,
+    gracePeriodExpiresDate: inLapse ? (signals.renewal?.gracePeriodExpiresDate ?? null) : null,
+    willRenew: current.productType === AUTO_RENEWABLE ? willRenewFrom(renewal) : null,
+    autoRenewProductId: current.productType === AUTO_RENEWABLE ? (renewal?.autoRenewProductId ?? null) : null,
+    ownershipType: current.ownershipType,
+    revocationDate: current.revocationDate,
+    appAccountToken: current.appAccountToken,
+  };
+}
+
+/**
+ * The purchase that best represents an entitlement several products grant: active
+ * before inactive, then the later expiry (no expiry ranks highest), then the later
+ * purchase. The last tie-break makes the choice independent of argument order.
+ */
+export function pickBest(a: PurchaseState, b: PurchaseState): PurchaseState {
+  const order =
+    Number(b.active) - Number(a.active) ||
+    time(b.expiresDate, Infinity) - time(a.expiresDate, Infinity) ||
+    b.purchaseDate.getTime() - a.purchaseDate.getTime() ||
+    compareText(b.originalTransactionId, a.originalTransactionId) ||
+    compareText(b.transactionId, a.transactionId);
+  return order <= 0 ? a : b;
+}
