@@ -1,0 +1,120 @@
+// Full verification of a notification with its two nested JWS, on the same generated
+// payloads in one run: (a) this verifier, (b) Apple's App Store Server Library, (c) the
+// floor of three bare ECDSA verifications with pre-imported keys.
+//   npx tsx bench/verify/run.ts [notifications=200] [secondsPerCase=3]
+import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import os from 'node:os';
+import { Environment, SignedDataVerifier as AppleVerifier } from '@apple/app-store-server-library';
+import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
+import { createTestPki, signNotification } from '../../test/helpers/pki.js';
+
+const COUNT = Number(process.argv[2] ?? 200);
+const SECONDS = Number(process.argv[3] ?? 3);
+const BUNDLE_ID = 'com.example.bench';
+const APP_APPLE_ID = 1234567890;
+
+interface Case {
+  name: string;
+  /** Verifies notification `i` fully; returns something so the work cannot be skipped. */
+  run(i: number): Promise<unknown> | unknown;
+}
+
+async function measure(c: Case): Promise<number> {
+  // Warm-up fills caches and lets the JIT settle before the timed loop.
+  for (let i = 0; i < COUNT; i += 1) await c.run(i);
+  let done = 0;
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(SECONDS * 1e9);
+  while (process.hrtime.bigint() < deadline) {
+    for (let i = 0; i < COUNT; i += 1) await c.run(i);
+    done += COUNT;
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return done / seconds;
+}
+
+function splitForFloor(jws: string, key: KeyObject) {
+  const lastDot = jws.lastIndexOf('.');
+  return {
+    key,
+    data: Buffer.from(jws.slice(0, lastDot)),
+    signature: Buffer.from(jws.slice(lastDot + 1), 'base64url'),
+  };
+}
+
+async function main() {
+  const pki = await createTestPki();
+  const notifications = Array.from({ length: COUNT }, (_, i) =>
+    signNotification(pki, {
+      notificationType: 'DID_RENEW',
+      bundleId: BUNDLE_ID,
+      appAppleId: APP_APPLE_ID,
+      environment: 'Sandbox',
+      signedDate: Date.parse('2025-06-01T12:00:00Z') + i * 1000,
+      transaction: { transactionId: String(3_000_000_000 + i) },
+    }),
+  );
+  const nested = notifications.map((n) => {
+    const data = JSON.parse(Buffer.from(n.split('.')[1] ?? '', 'base64url').toString()).data;
+    return { transaction: data.signedTransactionInfo as string, renewal: data.signedRenewalInfo as string };
+  });
+
+  const ours = createSignedDataVerifier({
+    rootCertificates: [pki.rootDer],
+    bundleId: BUNDLE_ID,
+    appAppleId: APP_APPLE_ID,
+    environments: ['Sandbox'],
+    onlineChecks: false,
+  });
+  const apple = new AppleVerifier([pki.rootDer], false, Environment.SANDBOX, BUNDLE_ID, APP_APPLE_ID);
+  const leafKey = new X509Certificate(pki.leafDer).publicKey;
+  const floorInputs = notifications.map((n, i) => [
+    splitForFloor(n, leafKey),
+    splitForFloor(nested[i]?.transaction ?? '', leafKey),
+    splitForFloor(nested[i]?.renewal ?? '', leafKey),
+  ]);
+
+  const cases: Case[] = [
+    {
+      name: 'this verifier (offline)',
+      run: (i) => ours.verifyNotification(notifications[i] ?? ''),
+    },
+    {
+      name: 'Apple library (offline)',
+      run: async (i) => {
+        const n = await apple.verifyAndDecodeNotification(notifications[i] ?? '');
+        const t = await apple.verifyAndDecodeTransaction(nested[i]?.transaction ?? '');
+        const r = await apple.verifyAndDecodeRenewalInfo(nested[i]?.renewal ?? '');
+        return [n, t, r];
+      },
+    },
+    {
+      name: 'floor: 3 bare crypto.verify',
+      run: (i) => {
+        for (const { key, data, signature } of floorInputs[i] ?? []) {
+          if (!cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature)) throw new Error('bad');
+        }
+      },
+    },
+  ];
+
+  // Sanity: every case accepts every payload before anything is timed.
+  for (const c of cases) await c.run(0);
+
+  const rates: Record<string, number> = {};
+  for (const c of cases) rates[c.name] = await measure(c);
+  const [oursName, appleName, floorName] = cases.map((c) => c.name) as [string, string, string];
+  const oursRate = rates[oursName] ?? 0;
+
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${COUNT} notifications, ${SECONDS}s per case`);
+  console.log('| case | notifications/s | this verifier ÷ case |');
+  console.log('|---|---:|---:|');
+  for (const c of cases) {
+    const rate = rates[c.name] ?? 0;
+    console.log(`| ${c.name} | ${rate.toFixed(0)} | ${(oursRate / rate).toFixed(2)}× |`);
+  }
+  console.log(`\nspeed-up over Apple's library: ${(oursRate / (rates[appleName] ?? 1)).toFixed(1)}× (target ≥ 10×)`);
+  console.log(`share of the bare-crypto floor: ${((100 * oursRate) / (rates[floorName] ?? 1)).toFixed(0)}% (target ≥ 75%)`);
+}
+
+await main();
