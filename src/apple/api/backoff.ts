@@ -6,6 +6,8 @@ export function parseRetryAfter(value: string | null, now: Date): number | null 
   if (value === null) return null;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  // Date.parse reads bare numbers such as "-5" as years; HTTP dates always name a day.
+  if (!/[a-z]/i.test(trimmed)) return null;
   const at = Date.parse(trimmed);
   if (Number.isNaN(at)) return null;
   return Math.max(0, Math.ceil((at - now.getTime()) / 1000));
