@@ -7,6 +7,8 @@ import {
   KeyUsage,
   KeyUsageFlags,
   AuthorityInfoAccessSyntax,
+  BasicConstraints,
+  id_ce_basicConstraints,
   id_ce_keyUsage,
   id_pe_authorityInfoAccess,
   id_ad_ocsp,
@@ -90,11 +92,27 @@ function hasExtension(cert: ParsedCertificate, oid: string): boolean {
   return cert.asn.tbsCertificate.extensions?.some((e) => e.extnID === oid) ?? false;
 }
 
+function parseExtension<T>(cert: ParsedCertificate, name: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (cause) {
+    throw new VerificationError('INVALID_CHAIN', `the ${cert.role} certificate has a malformed ${name} extension`, { cause });
+  }
+}
+
+// Read from the extension itself: OpenSSL's notion of "CA" also weighs key usage,
+// which is checked separately here so that each failure names its cause.
+function isCa(cert: ParsedCertificate): boolean {
+  const extension = cert.asn.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_basicConstraints);
+  if (!extension) return false;
+  return parseExtension(cert, 'basicConstraints', () => AsnConvert.parse(extension.extnValue, BasicConstraints).cA);
+}
+
 function keyUsageAllows(cert: ParsedCertificate, flag: KeyUsageFlags): boolean {
   const extension = cert.asn.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_keyUsage);
   // No keyUsage extension means no restriction (RFC 5280 §4.2.1.3).
   if (!extension) return true;
-  const usage = AsnConvert.parse(extension.extnValue, KeyUsage);
+  const usage = parseExtension(cert, 'keyUsage', () => AsnConvert.parse(extension.extnValue, KeyUsage));
   return (usage.toNumber() & flag) !== 0;
 }
 
@@ -141,11 +159,11 @@ export function verifyChainStructure(x5c: readonly string[], trustedRoots: reado
 
   checkIssuedBy(intermediate, root);
   checkIssuedBy(leaf, intermediate);
-  if (!intermediate.x509.ca) throw chainError('the intermediate certificate is not a CA');
+  if (!isCa(intermediate)) throw chainError('the intermediate certificate is not a CA');
   if (!keyUsageAllows(intermediate, KeyUsageFlags.keyCertSign)) {
     throw chainError('the intermediate certificate may not sign certificates (keyUsage lacks keyCertSign)');
   }
-  if (leaf.x509.ca) throw chainError('the leaf certificate is a CA');
+  if (isCa(leaf)) throw chainError('the leaf certificate is a CA');
   if (!keyUsageAllows(leaf, KeyUsageFlags.digitalSignature)) {
     throw chainError('the leaf certificate may not sign data (keyUsage lacks digitalSignature)');
   }
