@@ -1,0 +1,68 @@
+import Fastify, {
+  LogController, type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { DatabaseHandle } from './db/client.js';
+import type { SignedDataVerifier } from './apple/types.js';
+import type { EntitlementMap } from './entitlements/entitlement-map.js';
+import { installErrorHandler } from './http/error-handler.js';
+import { KeySet } from './http/auth.js';
+import { ErrorResponse } from './http/schemas.js';
+import { healthRoutes } from './health/health.routes.js';
+
+/** Everything the app uses, built by the composition root (server.ts) or a test. */
+export interface AppDeps {
+  config: Config;
+  database: DatabaseHandle;
+  clock: Clock;
+  logger: Logger;
+  verifier: SignedDataVerifier;
+  entitlementMap: EntitlementMap;
+}
+
+// Apple's notifications are a few tens of KB; nothing legitimate comes near this.
+export const BODY_LIMIT_BYTES = 256 * 1024;
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** Builds the app: plugins, error handler, routes. Never listens (server.ts does). */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Per-request lines would dominate the log at webhook rates; modules log what matters.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy,
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addSchema(ErrorResponse);
+  installErrorHandler(app);
+
+  const appKeys = new KeySet(config.apiKeys);
+  const adminKeys = new KeySet(config.adminApiKeys);
+  app.decorate('keys', { app: appKeys, admin: adminKeys });
+
+  await app.register(healthRoutes, { database: deps.database });
+
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    keys: { app: KeySet; admin: KeySet };
+  }
+}

@@ -1,0 +1,238 @@
+// Every setting of SPEC.md, validated in one place. `parseConfig` is pure: it reads
+// only the object it is given, so tests pass plain objects and only server.ts reads
+// process.env. Files named by settings are read later, by `loadConfigFiles`.
+
+export type AppleEnvironment = 'Production' | 'Sandbox' | 'Xcode' | 'LocalTesting';
+export type TransferPolicy = 'transfer' | 'keep';
+
+export interface AppStoreApiCredentials {
+  issuerId: string;
+  keyId: string;
+  /** PEM text; or, before `loadConfigFiles`, empty with `privateKeyFile` set. */
+  privateKey: string;
+  privateKeyFile: string | null;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: string;
+  databaseUrl: string | null;
+  dataDir: string;
+  migrateOnStart: boolean;
+  apple: {
+    bundleId: string;
+    appAppleId: number | null;
+    environments: AppleEnvironment[];
+    /** null: the bundled Apple Root CA - G3. */
+    rootCertPaths: string[] | null;
+    onlineChecks: boolean;
+    credentials: AppStoreApiCredentials | null;
+    apiBaseUrl: string | null;
+    sharedSecret: string | null;
+    verifyReceiptUrl: string | null;
+  };
+  apiKeys: string[];
+  adminApiKeys: string[];
+  entitlementsFile: string | null;
+  transferPolicy: TransferPolicy;
+  /** 0 disables the periodic recovery job. */
+  recoveryIntervalMs: number;
+  rateLimit: {
+    webhookPerMinute: number;
+    apiPerMinute: number;
+  };
+  redisUrl: string | null;
+  trustProxy: boolean;
+  metricsEnabled: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIG';
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const APPLE_ENVIRONMENTS: readonly AppleEnvironment[] = ['Production', 'Sandbox', 'Xcode', 'LocalTesting'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function value(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const trimmed = raw.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function required(env: Env, name: string): string {
+  const raw = value(env, name);
+  if (raw === undefined) throw new ConfigError(name, 'is required but not set');
+  return raw;
+}
+
+function list(env: Env, name: string): string[] {
+  return (value(env, name) ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const lower = raw.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+  if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const parsed = Number(raw);
+  if (parsed < min || parsed > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`);
+  return parsed;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `1h`, `30m`, `45s`, `500ms`, `2d`; a bare number is seconds; `0` is zero. */
+export function parseDuration(raw: string): number | null {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!match) return null;
+  return Number(match[1]) * DURATION_UNITS[match[2] ?? 's']!;
+}
+
+function duration(env: Env, name: string, fallback: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const parsed = parseDuration(raw);
+  if (parsed === null) throw new ConfigError(name, `must be a duration such as 1h, 30m or 0, got "${raw}"`);
+  return parsed;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const raw = value(env, name);
+  if (raw === undefined) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must be a ${protocols.join(' or ')} URL`);
+  }
+  return raw;
+}
+
+function environments(env: Env): AppleEnvironment[] {
+  const raw = list(env, 'APPLE_ENVIRONMENTS');
+  if (raw.length === 0) {
+    if (value(env, 'APPLE_ENVIRONMENTS') !== undefined) {
+      throw new ConfigError('APPLE_ENVIRONMENTS', 'must list at least one environment');
+    }
+    return ['Production', 'Sandbox'];
+  }
+  const result: AppleEnvironment[] = [];
+  for (const item of raw) {
+    const match = APPLE_ENVIRONMENTS.find((known) => known.toLowerCase() === item.toLowerCase());
+    if (!match) {
+      throw new ConfigError('APPLE_ENVIRONMENTS', `has unknown environment "${item}" (allowed: ${APPLE_ENVIRONMENTS.join(', ')})`);
+    }
+    if (!result.includes(match)) result.push(match);
+  }
+  return result;
+}
+
+function credentials(env: Env): AppStoreApiCredentials | null {
+  const issuerId = value(env, 'APPLE_ISSUER_ID');
+  const keyId = value(env, 'APPLE_KEY_ID');
+  const privateKey = value(env, 'APPLE_PRIVATE_KEY');
+  const privateKeyFile = value(env, 'APPLE_PRIVATE_KEY_FILE');
+  const anyKey = privateKey !== undefined || privateKeyFile !== undefined;
+  if (issuerId === undefined && keyId === undefined && !anyKey) return null;
+  if (issuerId === undefined) throw new ConfigError('APPLE_ISSUER_ID', 'is required when App Store Server API credentials are set');
+  if (keyId === undefined) throw new ConfigError('APPLE_KEY_ID', 'is required when App Store Server API credentials are set');
+  if (!anyKey) {
+    throw new ConfigError('APPLE_PRIVATE_KEY', 'or APPLE_PRIVATE_KEY_FILE is required when App Store Server API credentials are set');
+  }
+  if (privateKey !== undefined && privateKeyFile !== undefined) {
+    throw new ConfigError('APPLE_PRIVATE_KEY', 'and APPLE_PRIVATE_KEY_FILE are both set; set only one');
+  }
+  if (privateKey !== undefined && !privateKey.includes('-----BEGIN')) {
+    throw new ConfigError('APPLE_PRIVATE_KEY', 'must be the PEM text of the .p8 key (-----BEGIN PRIVATE KEY-----)');
+  }
+  // .env files and container settings often carry the PEM with literal \n.
+  return {
+    issuerId,
+    keyId,
+    privateKey: privateKey?.replace(/\\n/g, '\n') ?? '',
+    privateKeyFile: privateKeyFile ?? null,
+  };
+}
+
+export function parseConfig(env: Env): Config {
+  const bundleId = required(env, 'APPLE_BUNDLE_ID');
+  const apiKeys = list(env, 'API_KEYS');
+  if (apiKeys.length === 0) throw new ConfigError('API_KEYS', 'is required but not set (comma-separated bearer tokens)');
+
+  const accepted = environments(env);
+  const appAppleIdRaw = value(env, 'APPLE_APP_APPLE_ID');
+  let appAppleId: number | null = null;
+  if (appAppleIdRaw !== undefined) {
+    if (!/^\d+$/.test(appAppleIdRaw)) throw new ConfigError('APPLE_APP_APPLE_ID', `must be the app's numeric Apple id, got "${appAppleIdRaw}"`);
+    appAppleId = Number(appAppleIdRaw);
+  } else if (accepted.includes('Production')) {
+    throw new ConfigError('APPLE_APP_APPLE_ID', 'is required while APPLE_ENVIRONMENTS accepts Production');
+  }
+
+  const logLevel = (value(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const transferPolicy = (value(env, 'TRANSFER_POLICY') ?? 'transfer').toLowerCase();
+  if (transferPolicy !== 'transfer' && transferPolicy !== 'keep') {
+    throw new ConfigError('TRANSFER_POLICY', `must be transfer or keep, got "${transferPolicy}"`);
+  }
+
+  const rootCertPaths = list(env, 'APPLE_ROOT_CERTS');
+
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65_535),
+    host: value(env, 'HOST') ?? '0.0.0.0',
+    logLevel,
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: value(env, 'DATA_DIR') ?? './data',
+    migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),
+    apple: {
+      bundleId,
+      appAppleId,
+      environments: accepted,
+      rootCertPaths: rootCertPaths.length > 0 ? rootCertPaths : null,
+      onlineChecks: boolean(env, 'APPLE_ONLINE_CHECKS', true),
+      credentials: credentials(env),
+      apiBaseUrl: url(env, 'APPLE_API_BASE_URL', ['http:', 'https:']),
+      sharedSecret: value(env, 'APPLE_SHARED_SECRET') ?? null,
+      verifyReceiptUrl: url(env, 'APPLE_VERIFY_RECEIPT_URL', ['http:', 'https:']),
+    },
+    apiKeys,
+    adminApiKeys: list(env, 'ADMIN_API_KEYS'),
+    entitlementsFile: value(env, 'ENTITLEMENTS_FILE') ?? null,
+    transferPolicy,
+    recoveryIntervalMs: duration(env, 'RECOVERY_INTERVAL', 3_600_000),
+    rateLimit: {
+      webhookPerMinute: integer(env, 'RATE_LIMIT_WEBHOOK_PER_MINUTE', 6_000, 0, 10_000_000),
+      apiPerMinute: integer(env, 'RATE_LIMIT_API_PER_MINUTE', 60_000, 0, 10_000_000),
+    },
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    trustProxy: boolean(env, 'TRUST_PROXY', false),
+    metricsEnabled: boolean(env, 'METRICS_ENABLED', true),
+  };
+}

@@ -1,0 +1,115 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { sql, type SQL } from 'drizzle-orm';
+import pg from 'pg';
+import * as schema from './schema.js';
+
+export type Schema = typeof schema;
+/** The one query interface the service codes against, whichever back-end is behind it. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+/** What a `db.transaction` callback receives; repositories accept either. */
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type Executor = Database | Transaction;
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+export interface DatabaseHandle {
+  kind: 'postgres' | 'pglite';
+  db: Database;
+  /** Throws unless the database answers a trivial query. */
+  ping(): Promise<void>;
+  /** Runs `fn` while holding a session-level advisory lock; false when another holder has it. */
+  withTryAdvisoryLock<T>(key: bigint, fn: () => Promise<T>): Promise<{ acquired: true; result: T } | { acquired: false }>;
+  poolStats(): PoolStats | null;
+  close(): Promise<void>;
+  /** The raw client, for migrations only. */
+  raw: { kind: 'postgres'; pool: pg.Pool } | { kind: 'pglite'; client: PGlite };
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL URL; null for the embedded PGlite database. */
+  url: string | null;
+  /** Where PGlite keeps its files; `memory://` for a throwaway in-memory database. */
+  dataDir: string;
+  poolMax?: number;
+  /** Receives errors of idle pooled connections (a restarted server, say) instead of crashing. */
+  onPoolError?: (error: Error) => void;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  return options.url === null ? openPglite(options.dataDir) : openPostgres(options);
+}
+
+function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: options.url!,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', (error) => options.onPoolError?.(error));
+  const db = drizzlePg(pool, { schema }) as unknown as Database;
+  return {
+    kind: 'postgres',
+    db,
+    raw: { kind: 'postgres', pool },
+    async ping() {
+      await pool.query('select 1');
+    },
+    async withTryAdvisoryLock(key, fn) {
+      const client = await pool.connect();
+      try {
+        const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [key.toString()]);
+        if (!rows[0]?.locked) return { acquired: false };
+        try {
+          return { acquired: true, result: await fn() };
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [key.toString()]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => pool.end(),
+  };
+}
+
+async function openPglite(dataDir: string): Promise<DatabaseHandle> {
+  if (!dataDir.startsWith('memory://')) mkdirSync(path.resolve(dataDir), { recursive: true });
+  const client = await PGlite.create(dataDir.startsWith('memory://') ? dataDir : path.resolve(dataDir));
+  const db = drizzlePglite(client, { schema }) as unknown as Database;
+  let closed = false;
+  return {
+    kind: 'pglite',
+    db,
+    raw: { kind: 'pglite', client },
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    // One embedded database belongs to one process: there is nobody to contend with.
+    async withTryAdvisoryLock(_key, fn) {
+      return { acquired: true, result: await fn() };
+    },
+    poolStats: () => null,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.close();
+    },
+  };
+}
+
+/** Raw SQL through either back-end; both drivers answer with `{ rows }`. */
+export async function queryRows<T>(executor: Executor, query: SQL): Promise<T[]> {
+  const result = (await executor.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}

@@ -1,0 +1,158 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/**
+ * Every notification received (V2 by notificationUUID, V1 by a digest of its body),
+ * with its raw payload kept for audit and `npm run replay`.
+ */
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: text('id').primaryKey(),
+    version: text('version').notNull(), // 'v2' | 'v1'
+    notificationType: text('notification_type').notNull(),
+    subtype: text('subtype'),
+    environment: text('environment'),
+    originalTransactionId: text('original_transaction_id'),
+    transactionId: text('transaction_id'),
+    signedDate: timestamptz('signed_date'),
+    /** V2: the signedPayload JWS; V1: the JSON body without its password. */
+    payload: text('payload').notNull(),
+    source: text('source').notNull(), // 'webhook' | 'recovery' | 'api'
+    outcome: text('outcome').notNull(), // 'applied' | 'recorded'
+    receivedAt: timestamptz('received_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('notifications_original_transaction_id_idx').on(t.originalTransactionId),
+    index('notifications_received_at_idx').on(t.receivedAt),
+  ],
+);
+
+/** One row per App Store transaction; a newer `signed_date` replaces an older one. */
+export const transactions = pgTable(
+  'transactions',
+  {
+    transactionId: text('transaction_id').primaryKey(),
+    originalTransactionId: text('original_transaction_id').notNull(),
+    webOrderLineItemId: text('web_order_line_item_id'),
+    bundleId: text('bundle_id').notNull(),
+    productId: text('product_id').notNull(),
+    subscriptionGroupIdentifier: text('subscription_group_identifier'),
+    productType: text('product_type').notNull(),
+    environment: text('environment').notNull(),
+    purchaseDate: timestamptz('purchase_date').notNull(),
+    originalPurchaseDate: timestamptz('original_purchase_date'),
+    expiresDate: timestamptz('expires_date'),
+    quantity: integer('quantity'),
+    ownershipType: text('ownership_type'),
+    revocationDate: timestamptz('revocation_date'),
+    revocationReason: integer('revocation_reason'),
+    isUpgraded: boolean('is_upgraded').notNull().default(false),
+    offerType: integer('offer_type'),
+    offerIdentifier: text('offer_identifier'),
+    appAccountToken: uuid('app_account_token'),
+    storefront: text('storefront'),
+    transactionReason: text('transaction_reason'),
+    price: bigint('price', { mode: 'number' }),
+    currency: text('currency'),
+    signedDate: timestamptz('signed_date').notNull(),
+    /** 'v2' (signed by Apple), 'api' (signed, fetched from the Server API), 'v1' (unsigned legacy). */
+    source: text('source').notNull(),
+    /** The signed transaction JWS when there is one. */
+    signedTransaction: text('signed_transaction'),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('transactions_original_purchase_idx').on(t.originalTransactionId, t.purchaseDate.desc()),
+    index('transactions_app_account_token_idx').on(t.appAccountToken),
+  ],
+);
+
+/**
+ * A purchase's renewal info and last known Apple status, one row per
+ * originalTransactionId. Renewal and status advance independently, each only
+ * from signed data newer than what they came from.
+ */
+export const subscriptions = pgTable('subscriptions', {
+  originalTransactionId: text('original_transaction_id').primaryKey(),
+  environment: text('environment'),
+  productId: text('product_id'),
+  autoRenewProductId: text('auto_renew_product_id'),
+  autoRenewStatus: integer('auto_renew_status'),
+  expirationIntent: integer('expiration_intent'),
+  isInBillingRetryPeriod: boolean('is_in_billing_retry_period'),
+  gracePeriodExpiresDate: timestamptz('grace_period_expires_date'),
+  renewalDate: timestamptz('renewal_date'),
+  priceIncreaseStatus: integer('price_increase_status'),
+  renewalSignedDate: timestamptz('renewal_signed_date'),
+  renewalSource: text('renewal_source'),
+  signedRenewalInfo: text('signed_renewal_info'),
+  /** Apple's status: 1 active, 2 expired, 3 billing retry, 4 grace period, 5 revoked. */
+  appleStatus: integer('apple_status'),
+  /** signedDate of the notification (or API response) the status came from. */
+  statusSignedDate: timestamptz('status_signed_date'),
+  updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+});
+
+/** The app's users and the appAccountToken each passes to StoreKit. */
+export const users = pgTable(
+  'users',
+  {
+    userId: text('user_id').primaryKey(),
+    appAccountToken: uuid('app_account_token').notNull(),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('users_app_account_token_idx').on(t.appAccountToken)],
+);
+
+/** Which user owns a purchase (all transactions of one originalTransactionId). */
+export const purchaseLinks = pgTable(
+  'purchase_links',
+  {
+    originalTransactionId: text('original_transaction_id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.userId),
+    /** how the link was made: 'app_account_token' | 'transaction' | 'receipt' | 'transfer' */
+    linkSource: text('link_source').notNull(),
+    linkedAt: timestamptz('linked_at').notNull().defaultNow(),
+  },
+  (t) => [index('purchase_links_user_id_idx').on(t.userId)],
+);
+
+/** Every change of a purchase's owner, for support and audit. */
+export const purchaseLinkEvents = pgTable(
+  'purchase_link_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    originalTransactionId: text('original_transaction_id').notNull(),
+    fromUserId: text('from_user_id'),
+    toUserId: text('to_user_id').notNull(),
+    reason: text('reason').notNull(),
+    at: timestamptz('at').notNull().defaultNow(),
+  },
+  (t) => [index('purchase_link_events_original_transaction_id_idx').on(t.originalTransactionId)],
+);
+
+/** Small per-installation facts: the app-account-token namespace, job bookmarks. */
+export const serviceState = pgTable('service_state', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: timestamptz('updated_at')
+    .notNull()
+    .default(sql`now()`),
+});

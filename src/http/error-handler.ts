@@ -1,0 +1,93 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+interface Classified {
+  statusCode: number;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+// Fastify's own errors for bad requests, mapped to the stable codes of SPEC.md.
+const FASTIFY_CODES: Record<string, { statusCode: number; code: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { statusCode: 413, code: 'BODY_TOO_LARGE' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { statusCode: 400, code: 'MALFORMED_REQUEST' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { statusCode: 400, code: 'MALFORMED_JSON' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { statusCode: 400, code: 'MALFORMED_JSON' },
+  FST_ERR_CTP_INVALID_TYPE: { statusCode: 400, code: 'MALFORMED_REQUEST' },
+  FST_ERR_CTP_INVALID_PARSER: { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+};
+
+/** An error from a module that says whether trying again may succeed (verifier, API client). */
+interface CodedError {
+  code: string;
+  retryable: boolean;
+  message: string;
+  httpStatus?: unknown;
+}
+
+function isCodedError(error: unknown): error is CodedError {
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<CodedError>).code === 'string' &&
+    typeof (error as Partial<CodedError>).retryable === 'boolean'
+  );
+}
+
+export function classifyError(error: unknown): Classified {
+  if (error instanceof AppError) {
+    return { statusCode: error.statusCode, code: error.code, message: error.message, headers: error.headers };
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.validation) {
+    return { statusCode: 400, code: 'VALIDATION_ERROR', message: fastifyError.message ?? 'The request is invalid' };
+  }
+  if (typeof fastifyError.code === 'string' && FASTIFY_CODES[fastifyError.code]) {
+    const known = FASTIFY_CODES[fastifyError.code]!;
+    return { ...known, message: fastifyError.message ?? 'The request is invalid' };
+  }
+  if (isDatabaseUnavailable(error)) {
+    return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; try again' };
+  }
+  if (isCodedError(error)) {
+    return error.retryable
+      ? { statusCode: 503, code: error.code, message: error.message }
+      : { statusCode: 400, code: error.code, message: error.message };
+  }
+  // Other 4xx raised by Fastify or plugins (e.g. a malformed URL) keep their status.
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return {
+      statusCode: fastifyError.statusCode,
+      code: typeof fastifyError.code === 'string' ? fastifyError.code.replace(/^FST_ERR_/, '') : 'BAD_REQUEST',
+      message: fastifyError.message ?? 'The request is invalid',
+    };
+  }
+  return { statusCode: 500, code: 'INTERNAL_ERROR', message: 'Internal server error' };
+}
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/** The one error handler: every failure leaves in SPEC.md's error shape. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const classified = classifyError(error);
+    if (classified.statusCode >= 500) {
+      request.log.error({ err: error, code: classified.code }, 'request failed');
+    } else {
+      request.log.info({ code: classified.code, statusCode: classified.statusCode }, classified.message);
+    }
+    if (classified.headers) void reply.headers(classified.headers);
+    return reply.status(classified.statusCode).send(errorBody(classified.code, classified.message));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(errorBody('NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`)),
+  );
+}

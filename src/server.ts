@@ -1,0 +1,65 @@
+import { buildApp } from './app.js';
+import { ConfigError } from './config.js';
+import { createDependencies } from './dependencies.js';
+import { environmentWithDotEnv, loadConfig } from './load-config.js';
+import { createLogger } from './logger.js';
+
+// The only module that reads process.env: settings → dependencies → app → listen.
+async function main(): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadConfig(environmentWithDotEnv(process.env));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const { config, entitlementMap } = loaded;
+  const logger = createLogger(config.logLevel);
+
+  let deps;
+  try {
+    deps = await createDependencies(config, entitlementMap, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'start-up failed: the database could not be opened or migrated');
+    process.exit(1);
+  }
+
+  const app = await buildApp(deps);
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    const forced = setTimeout(() => {
+      logger.error('shutdown took longer than 25 s; exiting');
+      process.exit(1);
+    }, 25_000);
+    forced.unref();
+    try {
+      await app.close();
+      await deps.database.close();
+      logger.info('shutdown complete');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+  logger.info(
+    { port: config.port, database: deps.database.kind, environments: config.apple.environments },
+    'App Store Entitlements is listening',
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Fatal: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig, parseDuration } from '../src/config.js';
+
+const minimal = { APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1', APPLE_ENVIRONMENTS: 'Sandbox' };
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('parseConfig accepted the configuration');
+}
+
+describe('parseConfig', () => {
+  it('applies the defaults of SPEC.md when only the required settings are given', () => {
+    const config = parseConfig({ ...minimal, APPLE_ENVIRONMENTS: '', APPLE_APP_APPLE_ID: '42' });
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.logLevel).toBe('info');
+    expect(config.databaseUrl).toBeNull();
+    expect(config.dataDir).toBe('./data');
+    expect(config.migrateOnStart).toBe(true);
+    expect(config.apple.environments).toEqual(['Production', 'Sandbox']);
+    expect(config.apple.onlineChecks).toBe(true);
+    expect(config.apple.rootCertPaths).toBeNull();
+    expect(config.apple.credentials).toBeNull();
+    expect(config.transferPolicy).toBe('transfer');
+    expect(config.recoveryIntervalMs).toBe(3_600_000);
+    expect(config.rateLimit).toEqual({ webhookPerMinute: 6000, apiPerMinute: 60000 });
+    expect(config.trustProxy).toBe(false);
+    expect(config.metricsEnabled).toBe(true);
+    expect(config.adminApiKeys).toEqual([]);
+  });
+
+  it('names APPLE_BUNDLE_ID when it is missing', () => {
+    const error = configError({ API_KEYS: 'k' });
+    expect(error.variable).toBe('APPLE_BUNDLE_ID');
+    expect(error.message).toContain('APPLE_BUNDLE_ID');
+  });
+
+  it('names API_KEYS when it is missing or only commas', () => {
+    expect(configError({ APPLE_BUNDLE_ID: 'b' }).variable).toBe('API_KEYS');
+    expect(configError({ APPLE_BUNDLE_ID: 'b', API_KEYS: ' , ' }).variable).toBe('API_KEYS');
+  });
+
+  it('requires APPLE_APP_APPLE_ID while Production is accepted', () => {
+    expect(configError({ ...minimal, APPLE_ENVIRONMENTS: 'Production' }).variable).toBe('APPLE_APP_APPLE_ID');
+    expect(parseConfig(minimal).apple.appAppleId).toBeNull();
+  });
+
+  it('accepts Xcode and LocalTesting only when listed, and rejects unknown environments', () => {
+    expect(parseConfig({ ...minimal, APPLE_ENVIRONMENTS: 'sandbox,Xcode,LocalTesting' }).apple.environments).toEqual([
+      'Sandbox',
+      'Xcode',
+      'LocalTesting',
+    ]);
+    expect(configError({ ...minimal, APPLE_ENVIRONMENTS: 'Sandbox,Staging' }).variable).toBe('APPLE_ENVIRONMENTS');
+  });
+
+  it('splits comma-separated keys and trims them', () => {
+    const config = parseConfig({ ...minimal, API_KEYS: ' a , b,,c ', ADMIN_API_KEYS: 'x' });
+    expect(config.apiKeys).toEqual(['a', 'b', 'c']);
+    expect(config.adminApiKeys).toEqual(['x']);
+  });
+
+  it('rejects malformed numbers, booleans, URLs and policies, naming the variable', () => {
+    expect(configError({ ...minimal, PORT: 'eighty' }).variable).toBe('PORT');
+    expect(configError({ ...minimal, PORT: '70000' }).variable).toBe('PORT');
+    expect(configError({ ...minimal, MIGRATE_ON_START: 'maybe' }).variable).toBe('MIGRATE_ON_START');
+    expect(configError({ ...minimal, DATABASE_URL: 'mysql://x' }).variable).toBe('DATABASE_URL');
+    expect(configError({ ...minimal, TRANSFER_POLICY: 'share' }).variable).toBe('TRANSFER_POLICY');
+    expect(configError({ ...minimal, RECOVERY_INTERVAL: 'hourly' }).variable).toBe('RECOVERY_INTERVAL');
+    expect(configError({ ...minimal, LOG_LEVEL: 'loud' }).variable).toBe('LOG_LEVEL');
+    expect(configError({ ...minimal, REDIS_URL: 'http://x' }).variable).toBe('REDIS_URL');
+  });
+
+  it('requires all three Server API credentials together', () => {
+    expect(configError({ ...minimal, APPLE_ISSUER_ID: 'i' }).variable).toBe('APPLE_KEY_ID');
+    expect(configError({ ...minimal, APPLE_ISSUER_ID: 'i', APPLE_KEY_ID: 'k' }).variable).toBe('APPLE_PRIVATE_KEY');
+    const config = parseConfig({
+      ...minimal,
+      APPLE_ISSUER_ID: 'i',
+      APPLE_KEY_ID: 'k',
+      APPLE_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\\nabc\\n-----END PRIVATE KEY-----',
+    });
+    expect(config.apple.credentials?.privateKey).toBe('-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----');
+  });
+
+  it('parses durations with units, bare seconds and zero', () => {
+    expect(parseDuration('1h')).toBe(3_600_000);
+    expect(parseDuration('30m')).toBe(1_800_000);
+    expect(parseDuration('45')).toBe(45_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('1 hour')).toBeNull();
+    expect(parseConfig({ ...minimal, RECOVERY_INTERVAL: '0' }).recoveryIntervalMs).toBe(0);
+  });
+});

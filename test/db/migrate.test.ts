@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../../src/db/client.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+
+describe(`migrations on ${backendName}`, () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrate: false });
+  });
+  afterAll(async () => {
+    await database.destroy();
+  });
+
+  const tableNames = async () => {
+    const rows = await queryRows<{ table_name: string }>(
+      database.handle.db,
+      sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
+    );
+    return rows.map((row) => row.table_name);
+  };
+
+  it('creates every table of the schema on an empty database', async () => {
+    expect(await tableNames()).toEqual([]);
+    await migrateDatabase(database.handle);
+    expect(await tableNames()).toEqual(
+      expect.arrayContaining(['notifications', 'transactions', 'subscriptions', 'users', 'purchase_links', 'purchase_link_events', 'service_state']),
+    );
+  });
+
+  it('does nothing on a second run', async () => {
+    const count = async () => {
+      const rows = await queryRows<{ n: number }>(database.handle.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+      return rows[0]!.n;
+    };
+    const before = await count();
+    expect(before).toBeGreaterThan(0);
+    await migrateDatabase(database.handle);
+    expect(await count()).toBe(before);
+  });
+});

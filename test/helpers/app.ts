@@ -1,0 +1,82 @@
+import pino from 'pino';
+import { buildApp, type App, type AppDeps } from '../../src/app.js';
+import { parseConfig, type Config } from '../../src/config.js';
+import { identityEntitlementMap } from '../../src/entitlements/entitlement-map.js';
+import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
+import type { Clock } from '../../src/clock.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { createTestPki, type TestPki } from './pki.js';
+
+export const TEST_BUNDLE_ID = 'com.example.app';
+export const TEST_APP_APPLE_ID = 1234567890;
+export const TEST_API_KEY = 'test-api-key';
+export const TEST_ADMIN_KEY = 'test-admin-key';
+
+export const BASE_TEST_ENV: Record<string, string> = {
+  APPLE_BUNDLE_ID: TEST_BUNDLE_ID,
+  APPLE_APP_APPLE_ID: String(TEST_APP_APPLE_ID),
+  API_KEYS: TEST_API_KEY,
+  ADMIN_API_KEYS: TEST_ADMIN_KEY,
+  APPLE_ONLINE_CHECKS: 'false',
+  RECOVERY_INTERVAL: '0',
+  LOG_LEVEL: 'silent',
+};
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return parseConfig({ ...BASE_TEST_ENV, ...env });
+}
+
+export interface TestApp {
+  app: App;
+  deps: AppDeps;
+  database: TestDatabase;
+  pki: TestPki;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  pki?: TestPki;
+  /** Reuse a database (e.g. to restart the app over the same data). */
+  database?: TestDatabase;
+  overrides?: Partial<AppDeps>;
+}
+
+/** The real app over a migrated database of the test's own, trusting the test PKI's root. */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const config = testConfig(options.env);
+  const pki = options.pki ?? (await createTestPki());
+  const database = options.database ?? (await createTestDatabase());
+  const clock = options.clock ?? (() => new Date());
+  const verifier = createSignedDataVerifier({
+    rootCertificates: [pki.rootDer],
+    bundleId: config.apple.bundleId,
+    ...(config.apple.appAppleId !== null ? { appAppleId: config.apple.appAppleId } : {}),
+    environments: config.apple.environments,
+    onlineChecks: false,
+    clock,
+  });
+  const deps: AppDeps = {
+    config,
+    database: database.handle,
+    clock,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    verifier,
+    entitlementMap: identityEntitlementMap,
+    ...options.overrides,
+  };
+  const app = await buildApp(deps);
+  return {
+    app,
+    deps,
+    database,
+    pki,
+    async close() {
+      await app.close();
+      if (!options.database) await database.destroy();
+    },
+  };
+}
+
+export const authHeader = (key = TEST_API_KEY) => ({ authorization: `Bearer ${key}` });

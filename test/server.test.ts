@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { openDatabase, queryRows } from '../src/db/client.js';
+import { freePort, runEntry, waitForStatus } from './helpers/process.js';
+
+const workDir = mkdtempSync(path.join(tmpdir(), 'ase-server-'));
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+const baseEnv = { APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1', APPLE_ENVIRONMENTS: 'Sandbox', LOG_LEVEL: 'warn' };
+
+describe('npm start (src/server.ts)', () => {
+  it('exits 1 with one line naming APPLE_BUNDLE_ID when it is unset', async () => {
+    const run = runEntry('src/server.ts', { cwd: workDir, env: { API_KEYS: 'k1' } });
+    expect(await run.exited).toBe(1);
+    const lines = run.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('APPLE_BUNDLE_ID');
+    expect(run.output()).not.toMatch(/\n\s+at /);
+  });
+
+  it('serves /readyz on the embedded database and keeps its data across restarts', async () => {
+    const dataDir = path.join(workDir, 'data');
+    const start = async () => {
+      const port = await freePort();
+      const run = runEntry('src/server.ts', { cwd: workDir, env: { ...baseEnv, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir } });
+      await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 90_000, run);
+      return run;
+    };
+    const stop = async (run: Awaited<ReturnType<typeof start>>) => {
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+    };
+
+    await stop(await start());
+    const first = await openDatabase({ url: null, dataDir });
+    await first.db.execute(sql`insert into service_state (key, value) values ('restart-probe', '"kept"')`);
+    await first.close();
+
+    await stop(await start());
+    const second = await openDatabase({ url: null, dataDir });
+    const rows = await queryRows<{ value: unknown }>(second.db, sql`select value from service_state where key = 'restart-probe'`);
+    await second.close();
+    expect(rows).toEqual([{ value: 'kept' }]);
+  }, 240_000);
+});
