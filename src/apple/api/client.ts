@@ -41,7 +41,7 @@ export interface AppStoreServerApiOptions {
   tokenLifetimeSeconds?: number;
   /** Enables the `*Verified` helpers. */
   verifier?: SignedDataVerifier;
-  /** Called after every attempt, for metrics. Must not throw. */
+  /** Called after every attempt, for metrics; what it throws is ignored. */
   onCall?: (event: ApiCallEvent) => void;
   userAgent?: string;
 }

@@ -69,14 +69,19 @@ export function createTransport(options: TransportOptions): Send {
 
     const signal = AbortSignal.timeout(options.timeoutMs);
     const started = performance.now();
-    const report = (status: number | 'network_error') =>
-      options.onCall?.({
-        endpoint: request.endpoint,
-        environment,
-        status,
-        durationMs: performance.now() - started,
-        attempt,
-      });
+    const report = (status: number | 'network_error') => {
+      try {
+        options.onCall?.({
+          endpoint: request.endpoint,
+          environment,
+          status,
+          durationMs: performance.now() - started,
+          attempt,
+        });
+      } catch {
+        // A broken metrics hook must not turn a good answer from Apple into a failure.
+      }
+    };
 
     let response: Response;
     let text: string;

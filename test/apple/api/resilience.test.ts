@@ -150,6 +150,15 @@ describe('App Store Server API retries and errors', () => {
     expect(fixture.calls.every((c) => c.durationMs >= 0)).toBe(true);
   });
 
+  it('ignores an onCall hook that throws', async () => {
+    const api = fixture.client({
+      onCall: () => {
+        throw new Error('metrics down');
+      },
+    });
+    await expect(api.forEnvironment('Production').getTransactionInfo('1')).resolves.toEqual({});
+  });
+
   it('uses Apple’s production and sandbox hosts when no base URL is set', async () => {
     const urls: string[] = [];
     const fakeFetch: typeof fetch = async (input) => {
