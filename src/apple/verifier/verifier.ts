@@ -86,11 +86,17 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
   /** Online checks for a chain not in the cache; resolves to when its verdict expires. */
   async function checkChainNow(chain: VerifiedChain, nowMs: number): Promise<number> {
     checkValidityAt(chain, nowMs, 'now');
-    const [intermediateUntil, leafUntil] = await Promise.all([
+    // Both answers are awaited so that no request is left in flight, and a permanent
+    // verdict (revoked) wins over a transient one (unreachable).
+    const answers = await Promise.allSettled([
       ocspGoodUntil(chain.intermediate, chain.root, nowMs),
       ocspGoodUntil(chain.leaf, chain.intermediate, nowMs),
     ]);
-    return Math.min(nowMs + cacheTtlMs, chain.notAfterMs + CLOCK_SKEW_MS, intermediateUntil, leafUntil);
+    const failures = answers.flatMap((a) => (a.status === 'rejected' ? [a.reason as unknown] : []));
+    const permanent = failures.find((f) => !(f instanceof VerificationError) || !f.retryable);
+    if (failures.length > 0) throw permanent ?? failures[0];
+    const until = answers.map((a) => (a.status === 'fulfilled' ? a.value : nowMs));
+    return Math.min(nowMs + cacheTtlMs, chain.notAfterMs + CLOCK_SKEW_MS, ...until);
   }
 
   /** Signature, chain and time; the steady state is one ECDSA verification. */
