@@ -146,15 +146,35 @@ export function renewalFromPayload(p: JWSRenewalInfoDecodedPayload, source?: Rec
   return record;
 }
 
+type MissingKeys<T, K extends readonly (keyof T)[]> = Exclude<keyof T, K[number]>;
+type AllKeys<T, K extends readonly (keyof T)[]> = MissingKeys<T, K> extends never ? K : never;
+
+// The fields that make up a record's content. Listing them (the compiler checks the list
+// is complete) keeps columns the database adds, such as updatedAt, out of tie-breaking.
+const TRANSACTION_KEYS = [
+  'transactionId', 'originalTransactionId', 'webOrderLineItemId', 'bundleId', 'productId',
+  'subscriptionGroupIdentifier', 'productType', 'environment', 'purchaseDate', 'originalPurchaseDate',
+  'expiresDate', 'quantity', 'ownershipType', 'revocationDate', 'revocationReason', 'isUpgraded',
+  'offerType', 'offerIdentifier', 'appAccountToken', 'storefront', 'transactionReason', 'price',
+  'currency', 'signedDate', 'source',
+] as const;
+const RENEWAL_KEYS = [
+  'originalTransactionId', 'productId', 'autoRenewProductId', 'autoRenewStatus', 'expirationIntent',
+  'isInBillingRetryPeriod', 'gracePeriodExpiresDate', 'renewalDate', 'priceIncreaseStatus', 'signedDate',
+  'environment', 'source',
+] as const;
+const STATUS_KEYS = ['originalTransactionId', 'appleStatus', 'statusSignedDate'] as const;
+
+const transactionKeys: AllKeys<StoredTransaction, typeof TRANSACTION_KEYS> = TRANSACTION_KEYS;
+const renewalKeys: AllKeys<StoredRenewal, typeof RENEWAL_KEYS> = RENEWAL_KEYS;
+const statusKeys: AllKeys<StoredStatus, typeof STATUS_KEYS> = STATUS_KEYS;
+
 /**
- * A fixed text form of a record: keys sorted, dates as ISO strings, absent keys
- * omitted. Two records with the same content have the same form.
+ * A fixed text form of a record's content: the listed keys in order, dates as ISO
+ * strings, absent values as null. Two records with the same content have the same form.
  */
-export function canonicalForm(record: object): string {
-  const entries = Object.entries(record)
-    .filter(([, value]) => value !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify(entries);
+function canonicalForm<T extends object>(record: T, keys: readonly (keyof T)[]): string {
+  return JSON.stringify(keys.map((key) => record[key] ?? null));
 }
 
 function compareText(a: string, b: string): number {
@@ -166,21 +186,26 @@ function compareText(a: string, b: string): number {
 // existing one" on a tie would make the result depend on arrival order; comparing the
 // full content instead picks the same winner in every order. Identical content keeps
 // the existing object, which is what makes a redelivery a no-op.
-function newerOf<T extends object>(existing: T | undefined, incoming: T, signedAt: (r: T) => Date): T {
+function newerOf<T extends object>(
+  existing: T | undefined,
+  incoming: T,
+  signedAt: (r: T) => Date,
+  keys: readonly (keyof T)[],
+): T {
   if (existing === undefined) return incoming;
   const byDate = signedAt(incoming).getTime() - signedAt(existing).getTime();
   if (byDate !== 0) return byDate > 0 ? incoming : existing;
-  return compareText(canonicalForm(incoming), canonicalForm(existing)) > 0 ? incoming : existing;
+  return compareText(canonicalForm(incoming, keys), canonicalForm(existing, keys)) > 0 ? incoming : existing;
 }
 
 /** Keyed by transactionId: a newer signedDate wins. */
 export function mergeTransaction(existing: StoredTransaction | undefined, incoming: StoredTransaction): StoredTransaction {
-  return newerOf(existing, incoming, (r) => r.signedDate);
+  return newerOf(existing, incoming, (r) => r.signedDate, transactionKeys);
 }
 
 /** Keyed by originalTransactionId: replaced only by renewal info signed later. */
 export function mergeRenewal(existing: StoredRenewal | undefined, incoming: StoredRenewal): StoredRenewal {
-  return newerOf(existing, incoming, (r) => r.signedDate);
+  return newerOf(existing, incoming, (r) => r.signedDate, renewalKeys);
 }
 
 /**
@@ -193,7 +218,7 @@ export function mergeStatus(existing: StoredStatus | undefined, incoming: Stored
   if ((existing.appleStatus === null) !== (incoming.appleStatus === null)) {
     return incoming.appleStatus === null ? existing : incoming;
   }
-  return newerOf(existing, incoming, (r) => r.statusSignedDate);
+  return newerOf(existing, incoming, (r) => r.statusSignedDate, statusKeys);
 }
 
 /**

@@ -162,6 +162,11 @@ describe('mergeTransaction', () => {
     expect(ab).toEqual(ba);
   });
 
+  it('treats a redelivery as a no-op even when the stored row carries database columns', () => {
+    const storedRow = { ...period(1), updatedAt: at('2026-01-01T10:00:05Z'), signedTransaction: 'eyJ...' };
+    expect(mergeTransaction(storedRow, period(1))).toBe(storedRow);
+  });
+
   it('resolves the same JWS stored from two sources the same way in both orders', () => {
     const fromWebhook = { ...period(1), source: 'v2' as const };
     const fromApi = { ...period(1), source: 'api' as const };
