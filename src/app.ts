@@ -7,6 +7,8 @@ import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import type { SignedDataVerifier } from './apple/types.js';
 import type { EntitlementMap } from './entitlements/entitlement-map.js';
+import type { AppStoreServerApi } from './apple/api/index.js';
+import type { ServiceEvents } from './metrics/events.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { KeySet } from './http/auth.js';
 import { ErrorResponse } from './http/schemas.js';
@@ -20,6 +22,9 @@ export interface AppDeps {
   logger: Logger;
   verifier: SignedDataVerifier;
   entitlementMap: EntitlementMap;
+  /** null without App Store Server API credentials: the service then works from notifications alone. */
+  appStoreApi: AppStoreServerApi | null;
+  events: ServiceEvents;
 }
 
 // Apple's notifications are a few tens of KB; nothing legitimate comes near this.

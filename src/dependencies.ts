@@ -5,6 +5,8 @@ import type { Config } from './config.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import type { EntitlementMap } from './entitlements/entitlement-map.js';
+import { createAppStoreServerApi } from './apple/api/index.js';
+import { noopEvents, type ServiceEvents } from './metrics/events.js';
 import {
   createSignedDataVerifier,
   DEFAULT_ROOT_CERTIFICATE_PATH,
@@ -20,6 +22,7 @@ export async function createDependencies(
   entitlementMap: EntitlementMap,
   logger: Logger,
   clock: Clock = systemClock,
+  events: ServiceEvents = noopEvents,
 ): Promise<AppDeps> {
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -42,5 +45,19 @@ export async function createDependencies(
     clock,
   });
 
-  return { config, database, clock, logger, verifier, entitlementMap };
+  const credentials = config.apple.credentials;
+  const appStoreApi = credentials
+    ? createAppStoreServerApi({
+        issuerId: credentials.issuerId,
+        keyId: credentials.keyId,
+        privateKey: credentials.privateKey,
+        bundleId: config.apple.bundleId,
+        ...(config.apple.apiBaseUrl ? { baseUrl: config.apple.apiBaseUrl } : {}),
+        clock,
+        verifier,
+        onCall: (call) => events.appStoreApiCall(call),
+      })
+    : null;
+
+  return { config, database, clock, logger, verifier, entitlementMap, appStoreApi, events };
 }

@@ -4,6 +4,7 @@ import { parseConfig, type Config } from '../../src/config.js';
 import { identityEntitlementMap } from '../../src/entitlements/entitlement-map.js';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
 import type { Clock } from '../../src/clock.js';
+import { noopEvents } from '../../src/metrics/events.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestPki, type TestPki } from './pki.js';
 
@@ -64,6 +65,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     verifier,
     entitlementMap: identityEntitlementMap,
+    appStoreApi: null,
+    events: noopEvents,
     ...options.overrides,
   };
   const app = await buildApp(deps);

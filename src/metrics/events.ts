@@ -1,0 +1,18 @@
+// What the service reports as it works. The Prometheus implementation lives in
+// metrics.ts; modules depend only on this interface, and tests can pass `noopEvents`.
+
+export type NotificationOutcome = 'processed' | 'duplicate' | 'rejected' | 'failed';
+
+export interface ServiceEvents {
+  notification(event: { version: 'v1' | 'v2'; type: string; outcome: NotificationOutcome; durationMs: number }): void;
+  verificationFailed(event: { code: string }): void;
+  appStoreApiCall(event: { endpoint: string; environment: string; status: number | 'network_error'; durationMs: number; attempt: number }): void;
+  recoveryRun(event: { trigger: 'schedule' | 'admin' | 'cli'; outcome: 'success' | 'failure' | 'skipped'; fetched: number; applied: number }): void;
+}
+
+export const noopEvents: ServiceEvents = {
+  notification() {},
+  verificationFailed() {},
+  appStoreApiCall() {},
+  recoveryRun() {},
+};
