@@ -268,6 +268,17 @@ describe('evaluatePurchase for an auto-renewable subscription', () => {
     expect(state).toMatchObject({ status: 'active', transactionId: period(3).transactionId });
   });
 
+  it('counts status and renewal info signed shortly before the period they announce began', () => {
+    // Real Sandbox DID_RENEW notifications are signed before the new transaction's purchaseDate.
+    const state = evaluate({
+      transactions: [period(1)],
+      renewal: renewal({ isInBillingRetryPeriod: true, gracePeriodExpiresDate: at('2026-02-17T10:00:00Z'), signedDate: at('2026-01-01T09:59:00Z') }),
+      status: appleStatus(4, '2026-01-01T09:59:00Z'),
+      now: at('2026-02-05T00:00:00Z'),
+    });
+    expect(state.status).toBe('grace_period');
+  });
+
   it('ignores a billing-retry flag from renewal info about an earlier lapse', () => {
     const state = evaluate({
       transactions: [period(1), period(2)],
