@@ -4,6 +4,7 @@ import { isObject, type JsonObject } from './payload.js';
 /** A compact JWS split into what verification needs, nothing decoded beyond the header. */
 export interface CompactJws {
   x5c: readonly string[];
+  chainKey: string;
   /** `header.payload`, the bytes the signature covers. */
   signingInput: string;
   payloadSegment: string;
@@ -24,14 +25,15 @@ function decodeJson(segment: string, what: string): unknown {
   }
 }
 
-export function splitCompactJws(jws: unknown): CompactJws {
-  if (typeof jws !== 'string') throw malformed('the JWS is not a string');
-  const firstDot = jws.indexOf('.');
-  const lastDot = jws.lastIndexOf('.');
-  if (firstDot <= 0 || lastDot === firstDot || jws.indexOf('.', firstDot + 1) !== lastDot) {
-    throw malformed('the JWS does not have the three parts of the compact serialization');
-  }
-  const header = decodeJson(jws.slice(0, firstDot), 'header');
+export interface JwsHeader {
+  x5c: readonly string[];
+  /** Leaf and intermediate, the key of the chain cache; built once per header. */
+  chainKey: string;
+}
+
+/** Decodes and checks the protected header; the result depends on the segment alone. */
+export function parseHeader(segment: string): JwsHeader {
+  const header = decodeJson(segment, 'header');
   if (!isObject(header)) throw malformed('the JWS header is not a JSON object');
   if (header.alg !== 'ES256') {
     throw new VerificationError('UNSUPPORTED_ALGORITHM', `the JWS alg must be ES256, got ${JSON.stringify(header.alg)}`);
@@ -45,6 +47,22 @@ export function splitCompactJws(jws: unknown): CompactJws {
   if (x5c.length !== 3) {
     throw new VerificationError('INVALID_CHAIN_LENGTH', `x5c must hold exactly 3 certificates, got ${x5c.length}`);
   }
+  return { x5c: x5c as string[], chainKey: `${x5c[0]}.${x5c[1]}` };
+}
+
+/**
+ * Splits a compact JWS. `headerOf` parses the header segment; the verifier passes a
+ * memoised `parseHeader`, since every JWS from one signing certificate repeats the
+ * same header of several kilobytes.
+ */
+export function splitCompactJws(jws: unknown, headerOf: (segment: string) => JwsHeader = parseHeader): CompactJws {
+  if (typeof jws !== 'string') throw malformed('the JWS is not a string');
+  const firstDot = jws.indexOf('.');
+  const lastDot = jws.lastIndexOf('.');
+  if (firstDot <= 0 || lastDot === firstDot || jws.indexOf('.', firstDot + 1) !== lastDot) {
+    throw malformed('the JWS does not have the three parts of the compact serialization');
+  }
+  const { x5c, chainKey } = headerOf(jws.slice(0, firstDot));
   const signature = Buffer.from(jws.slice(lastDot + 1), 'base64url');
   if (signature.length !== ES256_SIGNATURE_BYTES) {
     throw new VerificationError(
@@ -53,7 +71,8 @@ export function splitCompactJws(jws: unknown): CompactJws {
     );
   }
   return {
-    x5c: x5c as string[],
+    x5c,
+    chainKey,
     signingInput: jws.slice(0, lastDot),
     payloadSegment: jws.slice(firstDot + 1, lastDot),
     signature,

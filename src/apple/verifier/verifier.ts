@@ -17,7 +17,7 @@ import {
 } from './chain.js';
 import { VerificationError } from './errors.js';
 import { checkIdentity, notificationIdentity, type AppIdentity } from './identity.js';
-import { decodePayload, splitCompactJws } from './jws.js';
+import { decodePayload, parseHeader, splitCompactJws, type JwsHeader } from './jws.js';
 import { createLruCache } from './lru-cache.js';
 import { checkOcsp } from './ocsp.js';
 import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, type JsonObject } from './payload.js';
@@ -40,6 +40,7 @@ export interface SignedDataVerifierOptions {
 const DEFAULT_CHAIN_CACHE_ENTRIES = 64;
 const DEFAULT_CHAIN_CACHE_TTL_MS = 60 * 60 * 1000;
 const DEFAULT_OCSP_TIMEOUT_MS = 5_000;
+const RECENT_HEADERS = 4;
 
 interface DecodedJws {
   payload: JsonObject;
@@ -59,6 +60,17 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
   // Good OCSP answers, keyed by the certificate's base64 DER, valid until nextUpdate.
   const ocspCache = createLruCache<true>((options.chainCache?.maxEntries ?? DEFAULT_CHAIN_CACHE_ENTRIES) * 2);
   const ocspInFlight = new Map<string, Promise<number>>();
+  // The last few headers that passed the checks. A notification and its nested JWS
+  // usually repeat one header of several kilobytes; comparing strings with === costs
+  // less than decoding and parsing it again, or hashing it for a Map.
+  const recentHeaders: { segment: string; header: JwsHeader }[] = [];
+  const memoisedHeader = (segment: string): JwsHeader => {
+    for (const recent of recentHeaders) if (recent.segment === segment) return recent.header;
+    const header = parseHeader(segment);
+    recentHeaders.unshift({ segment, header });
+    if (recentHeaders.length > RECENT_HEADERS) recentHeaders.pop();
+    return header;
+  };
   const identity: AppIdentity = {
     bundleId: options.bundleId,
     environments: options.environments,
@@ -101,9 +113,9 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
 
   /** Signature, chain and time; the steady state is one ECDSA verification. */
   async function verifySigned(jws: string): Promise<DecodedJws> {
-    const parts = splitCompactJws(jws);
+    const parts = splitCompactJws(jws, memoisedHeader);
     const nowMs = clock().getTime();
-    const cacheKey = `${parts.x5c[0]}.${parts.x5c[1]}`;
+    const cacheKey = parts.chainKey;
     let chain = chainCache.get(cacheKey, nowMs);
     const cached = chain !== undefined && chain.rootBase64 === parts.x5c[2];
     if (!cached) chain = verifyChainStructure(parts.x5c, trustedRoots);
