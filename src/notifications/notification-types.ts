@@ -115,6 +115,17 @@ export const NOTIFICATION_HANDLING = {
   },
 } as const satisfies Record<KnownNotificationType, Record<string, NotificationHandling>>;
 
+/**
+ * What a recorded-only notification still writes when it carries signed purchase data
+ * (CONSUMPTION_REQUEST, REFUND_DECLINED, an unknown type with a transaction...): the
+ * signed transaction and renewal info, never a status. They are Apple's own signed
+ * snapshot at their signedDate and go through the same newer-wins merge, so they can
+ * only bring a record up to date, never undo a newer one; and a purchase whose other
+ * notifications were missed is still recorded. The status is left alone because what a
+ * type Apple did not define for us says about the subscription as a whole is unknown.
+ */
+export const RECORDED_ONLY_KEEPS: readonly AppliedRecord[] = ['transaction', 'renewal'];
+
 export type NotificationDescription = NotificationHandling & { known: boolean };
 
 const UNKNOWN_TYPE: NotificationDescription = {

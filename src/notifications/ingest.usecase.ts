@@ -1,0 +1,116 @@
+import { performance } from 'node:perf_hooks';
+import type { FastifyBaseLogger } from 'fastify';
+import type { SignedDataVerifier, VerifiedNotification } from '../apple/types.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/client.js';
+import { badRequest } from '../errors.js';
+import { InvalidRecordError } from '../entitlements/merge.model.js';
+import { applyPurchaseUpdate, type ApplyResult } from '../entitlements/purchases.repository.js';
+import type { ServiceEvents } from '../metrics/events.js';
+import { mapNotification, notificationRecord, type MappedNotification, type NotificationSource } from './notification-mapping.js';
+import { isNotificationRecorded, recordNotification } from './notifications.repository.js';
+
+/** pino's Logger and Fastify's request logger both fit. */
+export type IngestLogger = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
+
+export interface IngestDeps {
+  db: Database;
+  verifier: SignedDataVerifier;
+  clock: Clock;
+  logger: IngestLogger;
+  events: ServiceEvents;
+}
+
+export interface IngestInput {
+  signedPayload: string;
+  source: NotificationSource;
+}
+
+export interface IngestResult {
+  status: 'processed' | 'duplicate';
+  notificationUUID: string;
+  notificationType: string;
+  subtype: string | null;
+  originalTransactionId: string | null;
+  /** 'applied' / 'recorded' for a first delivery (the handling table decides), 'duplicate' for a repeat. */
+  outcome: 'applied' | 'recorded' | 'duplicate';
+  /** What the purchase writer changed; absent for a duplicate. */
+  applied?: ApplyResult;
+}
+
+/**
+ * Verifies a V2 notification and records and applies it exactly once, in one database
+ * transaction. Throws the verifier's error on a rejected payload (nothing written), and
+ * the database's error when it is unavailable (nothing written either: the transaction
+ * rolls back, and Apple's retry applies it later).
+ */
+export async function ingestNotification(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+
+  let mapped: MappedNotification;
+  try {
+    const verified: VerifiedNotification = await deps.verifier.verifyNotification(input.signedPayload);
+    mapped = mapNotification(verified);
+  } catch (error) {
+    const rejection = error instanceof InvalidRecordError ? badRequest(error.code, error.message) : error;
+    const code = codeOf(rejection);
+    if (code !== null) deps.events.verificationFailed({ code });
+    // A retryable refusal (OCSP unreachable) is a failure to decide, not a verdict on the payload.
+    const outcome = (rejection as { retryable?: unknown }).retryable === true ? 'failed' : 'rejected';
+    deps.events.notification({ version: 'v2', type: 'unknown', outcome, durationMs: elapsed() });
+    deps.logger.info({ source: input.source, outcome, code, ms: elapsed() }, 'notification not accepted');
+    throw rejection;
+  }
+
+  const logFields = {
+    notificationType: mapped.notificationType,
+    subtype: mapped.subtype,
+    notificationUUID: mapped.notificationUUID,
+    originalTransactionId: mapped.originalTransactionId,
+    source: input.source,
+  };
+  const result = (outcome: IngestResult['outcome'], applied?: ApplyResult): IngestResult => ({
+    status: outcome === 'duplicate' ? 'duplicate' : 'processed',
+    notificationUUID: mapped.notificationUUID,
+    notificationType: mapped.notificationType,
+    subtype: mapped.subtype,
+    originalTransactionId: mapped.originalTransactionId,
+    outcome,
+    ...(applied ? { applied } : {}),
+  });
+  const finish = (outcome: IngestResult['outcome'], applied?: ApplyResult): IngestResult => {
+    const durationMs = elapsed();
+    deps.events.notification({
+      version: 'v2',
+      type: mapped.notificationType,
+      outcome: outcome === 'duplicate' ? 'duplicate' : 'processed',
+      durationMs,
+    });
+    deps.logger.info({ ...logFields, outcome, ms: durationMs }, 'notification');
+    return result(outcome, applied);
+  };
+
+  try {
+    // Apple's retries of a notification already applied take this cheap read-only path;
+    // the unique insert below stays the guard against concurrent deliveries.
+    if (await isNotificationRecorded(deps.db, mapped.notificationUUID)) return finish('duplicate');
+
+    const record = notificationRecord(mapped, input.signedPayload, input.source, deps.clock());
+    const applied = await deps.db.transaction(async (tx) => {
+      if (!(await recordNotification(tx, record))) return null;
+      return applyPurchaseUpdate(tx, mapped.update);
+    });
+    return applied === null ? finish('duplicate') : finish(mapped.outcome, applied);
+  } catch (error) {
+    const durationMs = elapsed();
+    deps.events.notification({ version: 'v2', type: mapped.notificationType, outcome: 'failed', durationMs });
+    deps.logger.warn({ ...logFields, outcome: 'failed', ms: durationMs, err: error }, 'notification not stored');
+    throw error;
+  }
+}
+
+function codeOf(error: unknown): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : null;
+}

@@ -1,0 +1,93 @@
+import type { VerifiedNotification } from '../apple/types.js';
+import { renewalFromPayload, statusFromNotification, transactionFromPayload } from '../entitlements/merge.model.js';
+import type { PurchaseUpdate } from '../entitlements/purchases.repository.js';
+import { describeNotification, RECORDED_ONLY_KEEPS, type NotificationDescription } from './notification-types.js';
+import type { NotificationRecord } from './notifications.repository.js';
+
+// From a verified V2 notification to what the ingest stores. Pure, and shared by the
+// webhook, recovery and `npm run replay`, so a replay rebuilds exactly what the
+// ingest would have written.
+
+/** 'applied' when the handling table applies the type, 'recorded' when it is recorded only. */
+export type NotificationOutcome = 'applied' | 'recorded';
+
+export type NotificationSource = 'webhook' | 'recovery' | 'api';
+
+export interface MappedNotification {
+  handling: NotificationDescription;
+  outcome: NotificationOutcome;
+  update: PurchaseUpdate;
+  notificationUUID: string;
+  notificationType: string;
+  subtype: string | null;
+  environment: string | null;
+  originalTransactionId: string | null;
+  transactionId: string | null;
+  signedDate: Date;
+}
+
+/**
+ * The purchase update a notification carries. Signed transaction and renewal info are
+ * taken from every notification, recorded-only types included (see RECORDED_ONLY_KEEPS);
+ * the status only where the table says the type applies it.
+ */
+export function mapNotification(verified: VerifiedNotification): MappedNotification {
+  const { payload, transaction, renewalInfo } = verified;
+  const handling = describeNotification(payload.notificationType, payload.subtype);
+  const applies = handling.kind === 'applies' ? handling.applies : RECORDED_ONLY_KEEPS;
+  const data = payload.data;
+  const update: PurchaseUpdate = { transactions: [] };
+
+  if (transaction && applies.includes('transaction')) {
+    update.transactions.push({
+      record: transactionFromPayload(transaction, 'v2'),
+      signedTransaction: data?.signedTransactionInfo ?? null,
+    });
+  }
+  if (renewalInfo && applies.includes('renewal')) {
+    update.renewal = { record: renewalFromPayload(renewalInfo, 'v2'), signedRenewalInfo: data?.signedRenewalInfo ?? null };
+  }
+  const originalTransactionId = transaction?.originalTransactionId ?? renewalInfo?.originalTransactionId ?? null;
+  const signedDate = new Date(payload.signedDate);
+  if (applies.includes('status') && originalTransactionId !== null) {
+    const appleStatus = statusFromNotification(payload.notificationType, payload.subtype, data?.status);
+    if (appleStatus !== null) update.status = { originalTransactionId, appleStatus, statusSignedDate: signedDate };
+  }
+
+  return {
+    handling,
+    outcome: handling.kind === 'applies' ? 'applied' : 'recorded',
+    update,
+    notificationUUID: payload.notificationUUID,
+    notificationType: String(payload.notificationType),
+    subtype: typeof payload.subtype === 'string' && payload.subtype !== '' ? payload.subtype : null,
+    environment:
+      data?.environment ?? payload.summary?.environment ?? payload.appData?.environment ?? transaction?.environment ?? null,
+    originalTransactionId,
+    transactionId: transaction?.transactionId ?? null,
+    signedDate,
+  };
+}
+
+/** The `notifications` row of a mapped notification; the raw signedPayload is kept for audit and replay. */
+export function notificationRecord(
+  mapped: MappedNotification,
+  signedPayload: string,
+  source: NotificationSource,
+  receivedAt: Date,
+): NotificationRecord {
+  return {
+    id: mapped.notificationUUID,
+    version: 'v2',
+    notificationType: mapped.notificationType,
+    subtype: mapped.subtype,
+    environment: mapped.environment,
+    originalTransactionId: mapped.originalTransactionId,
+    transactionId: mapped.transactionId,
+    signedDate: mapped.signedDate,
+    payload: signedPayload,
+    source,
+    outcome: mapped.outcome,
+    receivedAt,
+  };
+}

@@ -1,0 +1,67 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { SignedDataVerifier } from '../apple/types.js';
+import type { Clock } from '../clock.js';
+import type { DatabaseHandle } from '../db/client.js';
+import { badRequest } from '../errors.js';
+import { errorResponses } from '../http/schemas.js';
+import type { ServiceEvents } from '../metrics/events.js';
+import { ingestNotification } from './ingest.usecase.js';
+
+export interface WebhookRoutesOptions {
+  database: DatabaseHandle;
+  verifier: SignedDataVerifier;
+  clock: Clock;
+  events: ServiceEvents;
+}
+
+// A notification with its nested JWS and three-certificate chains is a few tens of KB;
+// the bound keeps a hostile body from reaching the verifier at all.
+export const SIGNED_PAYLOAD_MAX_LENGTH = 200_000;
+
+const WebhookBody = Type.Object(
+  {
+    signedPayload: Type.String({
+      minLength: 1,
+      maxLength: SIGNED_PAYLOAD_MAX_LENGTH,
+      description: "App Store Server Notification V2: a JWS signed by Apple's certificate chain",
+    }),
+  },
+  { description: "Apple's responseBodyV2" },
+);
+
+const WebhookResponse = Type.Object({
+  status: Type.Union([Type.Literal('processed'), Type.Literal('duplicate')], {
+    description: '`duplicate` when this notificationUUID was already recorded',
+  }),
+});
+
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, options) => {
+  // Apple posts JSON. Any other body is a malformed notification (400, per SPEC.md's
+  // webhook contract) rather than the app-wide 415; the parser applies to this plugin only.
+  app.addContentTypeParser('*', (_request, _payload, done) => {
+    done(badRequest('UNSUPPORTED_MEDIA_TYPE', 'The notification must be sent as application/json'), undefined);
+  });
+
+  app.post(
+    '/webhooks/apple/v2',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'App Store Server Notifications V2',
+        description:
+          'Verifies the notification and its nested JWS, records it once by notificationUUID and applies it. ' +
+          '400: malformed or failed verification (nothing written); 503: transient failure, Apple retries.',
+        body: WebhookBody,
+        response: { 200: WebhookResponse, ...errorResponses(400, 503) },
+      },
+    },
+    async (request) => {
+      const { status } = await ingestNotification(
+        { db: options.database.db, verifier: options.verifier, clock: options.clock, logger: request.log, events: options.events },
+        { signedPayload: request.body.signedPayload, source: 'webhook' },
+      );
+      return { status };
+    },
+  );
+};
