@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import swagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import { projectRoot } from '../paths.js';
+import { rateLimitClass } from './rate-limit.js';
+
+// The OpenAPI document is generated from the routes' own schemas; nothing is written by
+// hand but the header. Security requirements follow the URL prefix (like the rate limits),
+// so route modules need not repeat them.
+
+export interface OpenApiOptions {
+  version: string;
+}
+
+/** The version in package.json, which the image ships beside dist/. */
+export function serviceVersion(): string {
+  const manifest = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version?: unknown };
+  return typeof manifest.version === 'string' ? manifest.version : '0.0.0';
+}
+
+type Security = Array<Record<string, string[]>>;
+
+function securityFor(url: string): Security {
+  switch (rateLimitClass(url)) {
+    case 'admin':
+      return [{ adminKey: [] }];
+    case 'api':
+      return [{ apiKey: [] }];
+    default:
+      // Apple authenticates by signature (V2) or shared secret (V1); probes are open.
+      return [];
+  }
+}
+
+/** Registers @fastify/swagger (before any route, so it sees them all) and serves `/docs`, `/docs/json`. */
+export async function installOpenApi(app: FastifyInstance, { version }: OpenApiOptions): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'App Store Entitlements',
+        description:
+          'Receives App Store Server Notifications (V2 and V1), verifies them, records purchases, and answers ' +
+          'which entitlements a user has. Errors always have the shape {"error": {"code", "message"}}.',
+        version,
+      },
+      tags: [
+        { name: 'apple', description: "Called by Apple's App Store" },
+        { name: 'entitlements', description: "Called by the app's backend with an API key" },
+        { name: 'users', description: "Called by the app's backend with an API key" },
+        { name: 'admin', description: 'Operator calls with an admin key' },
+        { name: 'operations', description: 'Probes, metrics and this document' },
+      ],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'One of API_KEYS' },
+          adminKey: { type: 'http', scheme: 'bearer', description: 'One of ADMIN_API_KEYS' },
+        },
+      },
+    },
+    // Shared schemas keep their names ($id) in components instead of def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    transform: ({ schema, url }) => {
+      const documented = { ...schema, security: schema?.security ?? securityFor(url) };
+      return { schema: documented, url };
+    },
+  });
+
+  // GET /docs answers the JSON document itself: no UI bundle to ship or keep patched.
+  const document = async () => app.swagger();
+  for (const url of ['/docs', '/docs/json']) {
+    app.get(url, { schema: { hide: true } }, document);
+  }
+}

@@ -1,0 +1,136 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PoolStats } from '../db/client.js';
+import type { ServiceEvents } from './events.js';
+
+// Prometheus implementation of ServiceEvents. Each call builds its own Registry (never
+// prom-client's global one) so that tests can build many apps in one process.
+
+export interface Metrics {
+  registry: Registry;
+  events: ServiceEvents;
+  /** Called once per answered request, by the hook that metrics.routes.ts installs. */
+  observeHttpRequest(labels: { route: string; method: string; status: number }, seconds: number): void;
+  /** Reads the pool on each scrape; a later call replaces the source (one database per app). */
+  trackDatabasePool(poolStats: () => PoolStats | null): void;
+}
+
+export interface MetricsOptions {
+  /** Node.js process metrics (CPU, memory, event loop lag, GC); on by default. */
+  processMetrics?: boolean;
+}
+
+// From a cached duplicate (a few ms) to a cold chain with OCSP round trips (seconds).
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const REMOTE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** A bounded label for an App Store Server API answer (status codes stay in the logs). */
+export function apiCallOutcome(status: number | 'network_error'): string {
+  if (status === 'network_error') return 'network_error';
+  if (status >= 200 && status < 300) return 'success';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'server_error';
+  return 'client_error';
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const notifications = new Counter({
+    name: 'ase_notifications_total',
+    help: 'App Store Server Notifications received, by version, notification type and outcome',
+    labelNames: ['version', 'type', 'outcome'] as const,
+    registers,
+  });
+  const verificationFailures = new Counter({
+    name: 'ase_verification_failures_total',
+    help: 'Signed payloads that failed verification, by error code',
+    labelNames: ['code'] as const,
+    registers,
+  });
+  const ingestDuration = new Histogram({
+    name: 'ase_ingest_duration_seconds',
+    help: 'Time to verify, record and apply one notification',
+    labelNames: ['version', 'outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const httpDuration = new Histogram({
+    name: 'ase_http_request_duration_seconds',
+    help: 'HTTP request duration, by route template, method and status code',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const apiCalls = new Counter({
+    name: 'ase_app_store_api_calls_total',
+    help: 'Calls to the App Store Server API (each attempt), by endpoint, environment and outcome',
+    labelNames: ['endpoint', 'environment', 'outcome'] as const,
+    registers,
+  });
+  const apiDuration = new Histogram({
+    name: 'ase_app_store_api_duration_seconds',
+    help: 'App Store Server API call latency (each attempt), by endpoint and environment',
+    labelNames: ['endpoint', 'environment'] as const,
+    buckets: REMOTE_BUCKETS,
+    registers,
+  });
+  const recoveryRuns = new Counter({
+    name: 'ase_recovery_runs_total',
+    help: 'Runs of the missed-notification recovery, by trigger and outcome',
+    labelNames: ['trigger', 'outcome'] as const,
+    registers,
+  });
+  const recoveryApplied = new Counter({
+    name: 'ase_recovery_applied_notifications_total',
+    help: 'Notifications that recovery found missing and applied',
+    registers,
+  });
+
+  let poolSource: () => PoolStats | null = () => null;
+  new Gauge({
+    name: 'ase_db_pool_connections',
+    help: 'PostgreSQL pool connections by state (total, idle, waiting clients); absent on embedded PGlite',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const stats = poolSource();
+      this.reset();
+      if (!stats) return;
+      this.set({ state: 'total' }, stats.total);
+      this.set({ state: 'idle' }, stats.idle);
+      this.set({ state: 'waiting' }, stats.waiting);
+    },
+  });
+
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const events: ServiceEvents = {
+    notification({ version, type, outcome, durationMs }) {
+      notifications.inc({ version, type, outcome });
+      ingestDuration.observe({ version, outcome }, durationMs / 1000);
+    },
+    verificationFailed({ code }) {
+      verificationFailures.inc({ code });
+    },
+    appStoreApiCall({ endpoint, environment, status, durationMs }) {
+      apiCalls.inc({ endpoint, environment, outcome: apiCallOutcome(status) });
+      apiDuration.observe({ endpoint, environment }, durationMs / 1000);
+    },
+    recoveryRun({ trigger, outcome, applied }) {
+      recoveryRuns.inc({ trigger, outcome });
+      if (applied > 0) recoveryApplied.inc(applied);
+    },
+  };
+
+  return {
+    registry,
+    events,
+    observeHttpRequest({ route, method, status }, seconds) {
+      httpDuration.observe({ route, method, status: String(status) }, seconds);
+    },
+    trackDatabasePool(poolStats) {
+      poolSource = poolStats;
+    },
+  };
+}

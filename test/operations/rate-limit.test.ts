@@ -1,0 +1,149 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { adminLimitFor, rateLimitClass } from '../../src/http/rate-limit.js';
+import { requireAdminKey, requireApiKey } from '../../src/http/auth.js';
+import { authHeader, createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, type TestApp } from '../helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+
+const SECOND_API_KEY = 'second-api-key';
+
+/** The real app with probe routes in each rate-limit class, authenticated like the real ones. */
+async function appWithProbes(env: Record<string, string>): Promise<TestApp> {
+  // Each test gets a fresh app (fresh in-memory counters) over the file's one database.
+  const t = await createTestApp({ env: { API_KEYS: `${TEST_API_KEY},${SECOND_API_KEY}`, ...env }, database, pki });
+  t.app.register(async (scope) => {
+    scope.addHook('onRequest', requireApiKey(scope.keys.app));
+    scope.get('/probe/api', async () => ({ ok: true }));
+    scope.get('/probe/other', async () => ({ ok: true }));
+  });
+  t.app.register(async (scope) => {
+    scope.addHook('onRequest', requireAdminKey(scope.keys.admin, scope.keys.app));
+    scope.get('/admin/probe', async () => ({ ok: true }));
+  });
+  t.app.post('/webhooks/probe', async () => ({ ok: true }));
+  await t.app.ready();
+  return t;
+}
+
+let database: TestDatabase;
+let pki: TestPki;
+
+beforeAll(async () => {
+  [database, pki] = await Promise.all([createTestDatabase(), createTestPki()]);
+});
+afterAll(async () => {
+  await database.destroy();
+});
+
+describe('rate limits', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('answers 429 in the error shape with Retry-After once an API key passes its per-minute limit', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '3' });
+    for (let i = 0; i < 3; i++) {
+      const ok = await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() });
+      expect(ok.statusCode).toBe(200);
+    }
+    const limited = await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() });
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toEqual({ error: { code: 'RATE_LIMITED', message: expect.any(String) } });
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+  });
+
+  it('shares one budget per key across the app-backend routes', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '2' });
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/probe/other', headers: authHeader() })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/probe/other', headers: authHeader() })).statusCode).toBe(429);
+  });
+
+  it('counts each API key separately, even from the same address', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '2' });
+    for (let i = 0; i < 2; i++) {
+      expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() })).statusCode).toBe(200);
+    }
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() })).statusCode).toBe(429);
+    const other = await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader(SECOND_API_KEY) });
+    expect(other.statusCode).toBe(200);
+  });
+
+  it('limits requests without a valid key by client address before they reach authentication', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '2' });
+    const wrong = { authorization: 'Bearer not-a-key' };
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: wrong })).statusCode).toBe(401);
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: wrong })).statusCode).toBe(401);
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: wrong })).statusCode).toBe(429);
+    // A valid key keeps its own budget.
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() })).statusCode).toBe(200);
+  });
+
+  it('limits webhooks per client address, separately for each address', async () => {
+    t = await appWithProbes({ RATE_LIMIT_WEBHOOK_PER_MINUTE: '2' });
+    const from = (remoteAddress: string) => t!.app.inject({ method: 'POST', url: '/webhooks/probe', remoteAddress, payload: {} });
+    expect((await from('203.0.113.1')).statusCode).toBe(200);
+    expect((await from('203.0.113.1')).statusCode).toBe(200);
+    const limited = await from('203.0.113.1');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error.code).toBe('RATE_LIMITED');
+    expect(limited.headers['retry-after']).toBeDefined();
+    expect((await from('203.0.113.2')).statusCode).toBe(200);
+  });
+
+  it('keys webhooks on the forwarded client address when TRUST_PROXY is on', async () => {
+    t = await appWithProbes({ RATE_LIMIT_WEBHOOK_PER_MINUTE: '1', TRUST_PROXY: 'true' });
+    const via = (client: string) =>
+      t!.app.inject({ method: 'POST', url: '/webhooks/probe', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-for': client }, payload: {} });
+    expect((await via('198.51.100.7')).statusCode).toBe(200);
+    expect((await via('198.51.100.7')).statusCode).toBe(429);
+    expect((await via('198.51.100.8')).statusCode).toBe(200);
+  });
+
+  it('applies a stricter limit to /admin/* than to the app-backend routes', async () => {
+    expect(adminLimitFor(60_000)).toBe(60);
+    expect(adminLimitFor(10)).toBe(10);
+    expect(adminLimitFor(0)).toBe(0);
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '2' });
+    const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+    expect((await t.app.inject({ method: 'GET', url: '/admin/probe', headers: admin })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/admin/probe', headers: admin })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/admin/probe', headers: admin })).statusCode).toBe(429);
+    // The admin budget is its own: the app key has not been charged.
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() })).statusCode).toBe(200);
+  });
+
+  it('does not limit at all when a limit is 0', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '0', RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' });
+    for (let i = 0; i < 30; i++) {
+      expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() })).statusCode).toBe(200);
+      expect((await t.app.inject({ method: 'POST', url: '/webhooks/probe', payload: {} })).statusCode).toBe(200);
+    }
+    const response = await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() });
+    expect(response.headers['x-ratelimit-limit']).toBeUndefined();
+  });
+
+  it('never limits the health probes or the metrics scrape', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '1', RATE_LIMIT_WEBHOOK_PER_MINUTE: '1' });
+    for (let i = 0; i < 5; i++) {
+      expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      expect((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      expect((await t.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+    }
+  });
+
+  it('classifies routes by their URL prefix', () => {
+    expect(rateLimitClass('/webhooks/apple/v2')).toBe('webhook');
+    expect(rateLimitClass('/webhooks/apple/v1')).toBe('webhook');
+    expect(rateLimitClass('/admin/notifications/recover')).toBe('admin');
+    expect(rateLimitClass('/entitlements/:userId')).toBe('api');
+    expect(rateLimitClass('/users/:userId/transactions')).toBe('api');
+    expect(rateLimitClass('/healthz')).toBe('exempt');
+    expect(rateLimitClass('/metrics?x=1')).toBe('exempt');
+    expect(rateLimitClass('/administrator')).toBe('api');
+  });
+});
