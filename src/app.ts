@@ -13,6 +13,12 @@ import { installErrorHandler } from './http/error-handler.js';
 import { KeySet } from './http/auth.js';
 import { ErrorResponse } from './http/schemas.js';
 import { healthRoutes } from './health/health.routes.js';
+import type { Redis } from 'ioredis';
+import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
+import { installPressureGuard, type PressureLimits } from './http/pressure.js';
+import { installOpenApi, serviceVersion } from './http/openapi.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { installMetrics } from './metrics/metrics.routes.js';
 
 /** Everything the app uses, built by the composition root (server.ts) or a test. */
 export interface AppDeps {
@@ -25,6 +31,12 @@ export interface AppDeps {
   /** null without App Store Server API credentials: the service then works from notifications alone. */
   appStoreApi: AppStoreServerApi | null;
   events: ServiceEvents;
+  /** The Prometheus registry behind `events`; when absent, buildApp makes one for HTTP, pool and process metrics. */
+  metrics?: Metrics;
+  /** Shared rate-limit counters (REDIS_URL); absent or null keeps them in memory. */
+  redis?: Redis | null;
+  /** Overrides of the load-shedding thresholds (tests). */
+  pressure?: Partial<PressureLimits>;
 }
 
 // Apple's notifications are a few tens of KB; nothing legitimate comes near this.
@@ -60,6 +72,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const appKeys = new KeySet(config.apiKeys);
   const adminKeys = new KeySet(config.adminApiKeys);
   app.decorate('keys', { app: appKeys, admin: adminKeys });
+
+  // Operations plugins first: each one must see every route registered below.
+  await installPressureGuard(app, deps.pressure);
+  await installRateLimits(app, {
+    limits: { ...config.rateLimit, adminPerMinute: adminLimitFor(config.rateLimit.apiPerMinute) },
+    keys: { app: appKeys, admin: adminKeys },
+    redis: deps.redis ?? null,
+  });
+  await installOpenApi(app, { version: serviceVersion() });
+  if (config.metricsEnabled) installMetrics(app, { metrics: deps.metrics ?? createMetrics(), database: deps.database });
 
   await app.register(healthRoutes, { database: deps.database });
 
