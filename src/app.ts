@@ -13,6 +13,8 @@ import { installErrorHandler } from './http/error-handler.js';
 import { KeySet } from './http/auth.js';
 import { ErrorResponse } from './http/schemas.js';
 import { healthRoutes } from './health/health.routes.js';
+import { registerLegacyRoutes } from './legacy/legacy.routes.js';
+import type { VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import type { Redis } from 'ioredis';
 import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
 import { installPressureGuard, type PressureLimits } from './http/pressure.js';
@@ -37,6 +39,10 @@ export interface AppDeps {
   redis?: Redis | null;
   /** Overrides of the load-shedding thresholds (tests). */
   pressure?: Partial<PressureLimits>;
+  /** Apple's verifyReceipt client for V1 without Server API credentials; absent: built from the config. */
+  verifyReceipt?: VerifyReceiptClient | null;
+  /** DER roots app receipts must chain to; absent: the bundled Apple Inc. Root. */
+  receiptRootCertificates?: Uint8Array[];
 }
 
 // Apple's notifications are a few tens of KB; nothing legitimate comes near this.
@@ -84,6 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (config.metricsEnabled) installMetrics(app, { metrics: deps.metrics ?? createMetrics(), database: deps.database });
 
   await app.register(healthRoutes, { database: deps.database });
+  await registerLegacyRoutes(app, deps);
 
   return app;
 }

@@ -1,0 +1,53 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { EntitlementsResponse, UserIdParams } from '../entitlements/entitlements.schemas.js';
+import type { EntitlementView } from '../entitlements/entitlements.model.js';
+import { requireApiKey } from '../http/auth.js';
+import { errorResponses } from '../http/schemas.js';
+import { canonicalUserId } from '../users/app-account-token.model.js';
+import { linkReceipt, type ReceiptsDeps } from './receipts.usecase.js';
+
+export interface ReceiptsRouteDeps extends ReceiptsDeps {
+  /** The user's entitlements as GET /entitlements/:userId answers them, from stored data. */
+  entitlementsOf: (userId: string) => Promise<EntitlementView[]>;
+}
+
+const ReceiptSubmission = Type.Object(
+  {
+    receipt: Type.String({
+      minLength: 1,
+      // Receipts with years of renewals reach a few tens of KB; the body limit caps the rest.
+      description: 'The base64 app receipt (StoreKit 1 `appStoreReceiptURL` contents)',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const receiptsRoutes: FastifyPluginAsyncTypebox<ReceiptsRouteDeps> = async (app, deps) => {
+  app.addHook('onRequest', requireApiKey(app.keys.app));
+
+  app.post(
+    '/users/:userId/receipts',
+    {
+      schema: {
+        tags: ['users'],
+        summary: "Link every purchase in a StoreKit 1 app receipt to the user and answer with the user's entitlements",
+        description:
+          "The receipt's signature must chain to Apple Inc. Root and its bundle id must be APPLE_BUNDLE_ID. Only its " +
+          'transaction ids are used: each purchase is fetched signed from the App Store Server API (in the receipt\'s ' +
+          'environment), recorded, and linked to the user. A purchase linked to another user moves ' +
+          '(TRANSFER_POLICY=transfer) or is refused with 409 ALREADY_LINKED (keep). Needs Server API credentials: ' +
+          '501 API_NOT_CONFIGURED without them.',
+        params: UserIdParams,
+        body: ReceiptSubmission,
+        response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 409, 501, 503) },
+      },
+    },
+    async (request) => {
+      const userId = canonicalUserId(request.params.userId);
+      const linked = await linkReceipt(deps, userId, request.body.receipt);
+      request.log.info({ userId, linked }, 'receipt purchases linked');
+      return { userId, entitlements: await deps.entitlementsOf(userId) };
+    },
+  );
+};

@@ -1,0 +1,113 @@
+import type { AppStoreServerApi } from '../apple/api/index.js';
+import { parseAppReceipt, ReceiptError, type AppReceipt } from '../apple/receipt/index.js';
+import type { SignedDataVerifier } from '../apple/types.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/client.js';
+import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
+import { badRequest } from '../errors.js';
+import { linkPurchase, type LinkOutcome } from '../users/purchase-links.repository.js';
+import { apiNotConfigured } from '../users/users.usecase.js';
+import type { UsersRepository } from '../users/users.repository.js';
+import { originalTransactionIdsOf, updatesFromSignedState } from './purchase-updates.model.js';
+import { fetchSignedPurchaseState, type PurchaseRef } from './signed-state.js';
+
+export interface ReceiptsDeps {
+  config: Config;
+  db: Database;
+  verifier: SignedDataVerifier;
+  appStoreApi: AppStoreServerApi | null;
+  clock: Clock;
+  users: UsersRepository;
+  /** DER roots an app receipt must chain to: Apple Inc. Root, loaded once. */
+  receiptRootCertificates: () => Promise<Uint8Array[]>;
+}
+
+export interface LinkedPurchase {
+  originalTransactionId: string;
+  outcome: LinkOutcome;
+}
+
+async function openReceipt(deps: ReceiptsDeps, receipt: string): Promise<AppReceipt> {
+  // Outside the try: a bundled root that fails to load is the server's fault, not the receipt's.
+  const rootCertificates = await deps.receiptRootCertificates();
+  let parsed: AppReceipt;
+  try {
+    parsed = await parseAppReceipt(receipt, { rootCertificates });
+  } catch (error) {
+    if (error instanceof ReceiptError) throw badRequest(error.code, error.message);
+    throw error;
+  }
+  if (parsed.bundleId !== deps.config.apple.bundleId) {
+    throw badRequest('WRONG_BUNDLE_ID', `The receipt is for bundle "${parsed.bundleId}", not ${deps.config.apple.bundleId}`);
+  }
+  return parsed;
+}
+
+function receiptEnvironment(config: Config, receipt: AppReceipt): 'Production' | 'Sandbox' {
+  const environment = receipt.environment;
+  if (environment !== 'Production' && environment !== 'Sandbox') {
+    // Xcode (StoreKit testing) receipts name purchases the App Store never saw.
+    throw badRequest(
+      'UNSUPPORTED_RECEIPT_ENVIRONMENT',
+      `A receipt of type "${receipt.receiptType ?? 'unknown'}" cannot be looked up through the App Store Server API`,
+    );
+  }
+  if (!config.apple.environments.includes(environment)) {
+    throw badRequest('WRONG_ENVIRONMENT', `The receipt is from ${environment}, which APPLE_ENVIRONMENTS does not accept`);
+  }
+  return environment;
+}
+
+/** One look-up per purchase: by its latest transaction, as a subscription when any of them expires. */
+export function purchaseRefsOfReceipt(receipt: AppReceipt): PurchaseRef[] {
+  const refs = new Map<string, PurchaseRef & { purchaseDate: number }>();
+  for (const item of receipt.inApp) {
+    const known = refs.get(item.originalTransactionId);
+    const subscription = item.expiresDate !== undefined || known?.subscription === true;
+    if (known === undefined || item.purchaseDate > known.purchaseDate) {
+      refs.set(item.originalTransactionId, {
+        originalTransactionId: item.originalTransactionId,
+        transactionId: item.transactionId,
+        purchaseDate: item.purchaseDate,
+        subscription,
+      });
+    } else {
+      known.subscription = subscription;
+    }
+  }
+  return [...refs.values()]
+    .map(({ purchaseDate: _purchaseDate, ...ref }) => ref)
+    .sort((a, b) => (a.originalTransactionId < b.originalTransactionId ? -1 : 1));
+}
+
+/**
+ * Links the user to every purchase in a StoreKit 1 app receipt. Trust: the receipt's
+ * PKCS#7 signature must chain to Apple Inc. Root, but only the transaction ids are taken
+ * from it; what is stored comes signed from the App Store Server API (Apple's migration
+ * path from receipts to the Server API), so a receipt cannot assert any purchase state.
+ */
+export async function linkReceipt(deps: ReceiptsDeps, userId: string, receipt: string): Promise<LinkedPurchase[]> {
+  if (deps.appStoreApi === null) throw apiNotConfigured();
+  const parsed = await openReceipt(deps, receipt);
+  const environment = receiptEnvironment(deps.config, parsed);
+  const refs = purchaseRefsOfReceipt(parsed);
+  const states = refs.length === 0 ? [] : await fetchSignedPurchaseState({ appStoreApi: deps.appStoreApi, verifier: deps.verifier }, environment, refs);
+  const updates = updatesFromSignedState(states, 'api');
+  const at = deps.clock();
+
+  return deps.db.transaction(async (tx) => {
+    await deps.users.ensureUser(tx, userId);
+    const toLink = refs.map((ref) => ref.originalTransactionId);
+    await lockPurchases(tx, [...new Set([...originalTransactionIdsOf(updates), ...toLink])]);
+    const linked: LinkedPurchase[] = [];
+    // Linked before the data is applied, so an appAccountToken on a transaction cannot
+    // attribute the purchase to someone else first: the app's word wins.
+    for (const originalTransactionId of toLink) {
+      const outcome = await linkPurchase(tx, { originalTransactionId, userId, policy: deps.config.transferPolicy, reason: 'receipt', at });
+      linked.push({ originalTransactionId, outcome });
+    }
+    for (const update of updates) await applyPurchaseUpdate(tx, update);
+    return linked;
+  });
+}

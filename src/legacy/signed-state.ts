@@ -1,0 +1,86 @@
+import type { AppStoreServerApi } from '../apple/api/index.js';
+import { AppStoreApiError } from '../apple/api/index.js';
+import type { SignedDataVerifier } from '../apple/types.js';
+import { AppError } from '../errors.js';
+import type { SignedPurchaseState } from './purchase-updates.model.js';
+
+/** A purchase to look up: any of its transaction ids, and whether it is a subscription. */
+export interface PurchaseRef {
+  originalTransactionId: string;
+  transactionId: string;
+  subscription: boolean;
+}
+
+export interface FetchSignedStateDeps {
+  appStoreApi: AppStoreServerApi;
+  verifier: SignedDataVerifier;
+}
+
+/**
+ * Fetches each purchase's current signed state from the App Store Server API and verifies
+ * it. The raw endpoints are used (not the `*Verified` helpers) so the JWS strings are kept
+ * and stored next to the decoded records, like those that come by V2 notification.
+ *
+ * One Get All Subscription Statuses answer covers every subscription of the customer, so
+ * purchases it already answered are not asked about again.
+ */
+export async function fetchSignedPurchaseState(
+  deps: FetchSignedStateDeps,
+  environment: 'Production' | 'Sandbox',
+  refs: readonly PurchaseRef[],
+): Promise<SignedPurchaseState[]> {
+  const api = deps.appStoreApi.forEnvironment(environment);
+  const states: SignedPurchaseState[] = [];
+  const covered = new Set<string>();
+  try {
+    for (const ref of refs) {
+      if (covered.has(ref.originalTransactionId)) continue;
+      if (ref.subscription) {
+        const answer = await api.getAllSubscriptionStatuses(ref.transactionId);
+        for (const group of answer.data ?? []) {
+          for (const item of group.lastTransactions ?? []) {
+            if (!item.signedTransactionInfo) continue;
+            const transaction = await deps.verifier.verifyTransaction(item.signedTransactionInfo);
+            const renewal = item.signedRenewalInfo
+              ? { payload: await deps.verifier.verifyRenewalInfo(item.signedRenewalInfo), jws: item.signedRenewalInfo }
+              : undefined;
+            states.push({ transaction: { payload: transaction, jws: item.signedTransactionInfo }, renewal, appleStatus: item.status ?? null });
+            covered.add(transaction.originalTransactionId);
+          }
+        }
+        if (covered.has(ref.originalTransactionId)) continue;
+        // Apple answered without this subscription: still record its transaction as Apple signs it.
+      }
+      const info = await api.getTransactionInfo(ref.transactionId);
+      if (!info.signedTransactionInfo) {
+        throw new AppStoreApiError('API_BAD_RESPONSE', 'getTransactionInfo: answer has no signedTransactionInfo', { endpoint: 'getTransactionInfo' });
+      }
+      const transaction = await deps.verifier.verifyTransaction(info.signedTransactionInfo);
+      states.push({ transaction: { payload: transaction, jws: info.signedTransactionInfo } });
+      covered.add(transaction.originalTransactionId);
+    }
+  } catch (error) {
+    throw asHttpError(error);
+  }
+  return states;
+}
+
+/**
+ * Only Apple saying the purchase does not exist (400/404) is the caller's problem. Any
+ * other failure — unreachable, rate limited, our credentials refused — may pass, so it is
+ * a 503: Apple resends the V1 notification and the app can retry the receipt later.
+ */
+function asHttpError(error: unknown): unknown {
+  if (!(error instanceof AppStoreApiError)) return error;
+  const notFound = (error.httpStatus === 400 || error.httpStatus === 404) && !error.retryable;
+  const mapped = notFound
+    ? new AppError(400, 'PURCHASE_NOT_FOUND', 'The App Store Server API does not know this purchase')
+    : new AppError(
+        503,
+        error.code === 'API_ERROR' ? 'APP_STORE_API_UNAVAILABLE' : error.code,
+        'The App Store Server API could not be reached or refused the request; try again later',
+      );
+  // Kept for the error log line; the client sees only the message above.
+  mapped.cause = error;
+  return mapped;
+}

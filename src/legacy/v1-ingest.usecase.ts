@@ -1,0 +1,203 @@
+import type { AppStoreServerApi } from '../apple/api/index.js';
+import type { SignedDataVerifier } from '../apple/types.js';
+import {
+  normalizeV1Notification,
+  parseV1Notification,
+  sharedSecretMatches,
+  V1_NOTIFICATION_TYPES,
+  V1FormatError,
+  type V1Normalized,
+  type V1Notification,
+} from '../apple/v1/index.js';
+import type { VerifyReceiptClient } from '../apple/verify-receipt/index.js';
+import type { Config } from '../config.js';
+import type { DatabaseHandle } from '../db/client.js';
+import { applyPurchaseUpdate, lockPurchases, type PurchaseUpdate } from '../entitlements/purchases.repository.js';
+import { badRequest, notFound, unauthorized } from '../errors.js';
+import { isNotificationRecorded, recordNotification } from '../notifications/notifications.repository.js';
+import { originalTransactionIdsOf, updatesFromSignedState, updatesFromV1 } from './purchase-updates.model.js';
+import { fetchSignedPurchaseState, type PurchaseRef } from './signed-state.js';
+
+export interface V1IngestDeps {
+  config: Config;
+  database: DatabaseHandle;
+  verifier: SignedDataVerifier;
+  appStoreApi: AppStoreServerApi | null;
+  /** Needed only without Server API credentials. */
+  verifyReceipt: VerifyReceiptClient | null;
+}
+
+/**
+ * Where the applied state came from: signed Server API data ('api'), Apple's verifyReceipt
+ * answer ('verify_receipt'), or the body itself ('body', when it carries no receipt).
+ */
+export type V1StateSource = 'api' | 'verify_receipt' | 'body';
+
+export interface V1IngestResult {
+  status: 'processed' | 'duplicate';
+  id: string;
+  notificationType: string;
+  environment: 'Production' | 'Sandbox';
+  originalTransactionIds: string[];
+  /** Undefined for a duplicate: nothing was fetched or applied. */
+  stateSource?: V1StateSource;
+}
+
+/** A failed body's type for logs and metrics: only known types, so labels stay few. */
+export function v1NotificationTypeOf(body: unknown): string | undefined {
+  const type = typeof body === 'object' && body !== null ? (body as { notification_type?: unknown }).notification_type : undefined;
+  return (V1_NOTIFICATION_TYPES as readonly unknown[]).includes(type) ? (type as string) : undefined;
+}
+
+/**
+ * Authenticates and validates a V1 body. The password is checked before anything else is
+ * read, so a caller without the secret learns nothing about what a valid body looks like.
+ */
+export function authenticateV1(config: Config, body: unknown): V1Notification {
+  const secret = config.apple.sharedSecret;
+  if (secret === null) throw notFound('V1_DISABLED', 'V1 notifications are disabled: set APPLE_SHARED_SECRET to enable them');
+  const password = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { password?: unknown }).password : undefined;
+  if (!sharedSecretMatches(password, secret)) throw unauthorized('The notification password does not match APPLE_SHARED_SECRET');
+  let notification: V1Notification;
+  try {
+    notification = parseV1Notification(body);
+  } catch (error) {
+    if (error instanceof V1FormatError) throw badRequest(error.code, error.message);
+    throw error;
+  }
+  if (notification.bid !== config.apple.bundleId) {
+    throw badRequest('WRONG_BUNDLE_ID', `The notification is for bundle "${notification.bid}", not ${config.apple.bundleId}`);
+  }
+  return notification;
+}
+
+function checkEnvironment(config: Config, environment: 'Production' | 'Sandbox', what: string): void {
+  if (!config.apple.environments.includes(environment)) {
+    throw badRequest('WRONG_ENVIRONMENT', `${what} is from ${environment}, which APPLE_ENVIRONMENTS does not accept`);
+  }
+}
+
+function normalize(notification: V1Notification): V1Normalized {
+  try {
+    return normalizeV1Notification(notification);
+  } catch (error) {
+    if (error instanceof V1FormatError) throw badRequest(error.code, error.message);
+    throw error;
+  }
+}
+
+/** The purchases a body names, each with a transaction id to look it up by. */
+export function purchaseRefsOf(normalized: V1Normalized): PurchaseRef[] {
+  const refs = new Map<string, PurchaseRef>();
+  for (const transaction of normalized.transactions) {
+    const subscription = transaction.type === 'Auto-Renewable Subscription';
+    const known = refs.get(transaction.originalTransactionId);
+    if (known === undefined || (subscription && !known.subscription)) {
+      refs.set(transaction.originalTransactionId, {
+        originalTransactionId: transaction.originalTransactionId,
+        transactionId: transaction.transactionId,
+        subscription,
+      });
+    }
+  }
+  // Named only by renewal info or the body's top level: V1 sends those for subscriptions.
+  for (const id of normalized.originalTransactionIds) {
+    if (!refs.has(id)) refs.set(id, { originalTransactionId: id, transactionId: id, subscription: true });
+  }
+  return [...refs.values()].sort((a, b) => (a.originalTransactionId < b.originalTransactionId ? -1 : 1));
+}
+
+/**
+ * Trust: V1 bodies are unsigned, so with Server API credentials the body is only a trigger
+ * and Apple's signed answer is applied. Without them, Apple's verifyReceipt answer for the
+ * body's `latest_receipt` is applied. A body without a receipt is applied as it is: the
+ * password proved it came from Apple, and its data is marked 'v1' so signed data of the
+ * same signing time or later always replaces it.
+ */
+async function stateFor(
+  deps: V1IngestDeps,
+  notification: V1Notification,
+  normalized: V1Normalized,
+): Promise<{ updates: PurchaseUpdate[]; source: V1StateSource }> {
+  if (deps.appStoreApi !== null) {
+    const states = await fetchSignedPurchaseState(
+      { appStoreApi: deps.appStoreApi, verifier: deps.verifier },
+      normalized.environment,
+      purchaseRefsOf(normalized),
+    );
+    return { updates: updatesFromSignedState(states, 'api'), source: 'api' };
+  }
+  const receipt = notification.unified_receipt.latest_receipt;
+  if (typeof receipt !== 'string' || receipt === '' || deps.verifyReceipt === null) {
+    return { updates: updatesFromV1(normalized), source: 'body' };
+  }
+  const answer = await deps.verifyReceipt.verify(receipt);
+  const answeredBundle = (answer.body.receipt as { bundle_id?: unknown } | undefined)?.bundle_id;
+  if (typeof answeredBundle === 'string' && answeredBundle !== deps.config.apple.bundleId) {
+    throw badRequest('WRONG_BUNDLE_ID', `The notification's receipt is for bundle "${answeredBundle}", not ${deps.config.apple.bundleId}`);
+  }
+  checkEnvironment(deps.config, answer.environment, "The notification's receipt");
+  const verified = normalize({
+    ...notification,
+    environment: answer.environment === 'Production' ? 'PROD' : 'Sandbox',
+    unified_receipt: {
+      status: 0,
+      environment: answer.environment,
+      latest_receipt_info: answer.latestReceiptInfo,
+      pending_renewal_info: answer.pendingRenewalInfo,
+    },
+  });
+  return { updates: updatesFromV1(verified), source: 'verify_receipt' };
+}
+
+function storedPayload(body: unknown): string {
+  const { password: _password, ...rest } = body as Record<string, unknown>;
+  return JSON.stringify(rest);
+}
+
+/**
+ * Ingests one V1 notification: authenticate, validate, skip a redelivery, fetch or verify
+ * the purchase state, then record the notification and apply its state in one database
+ * transaction, so a failure leaves nothing behind and Apple's resend starts clean.
+ */
+export async function ingestV1Notification(deps: V1IngestDeps, body: unknown): Promise<V1IngestResult> {
+  const notification = authenticateV1(deps.config, body);
+  const normalized = normalize(notification);
+  checkEnvironment(deps.config, normalized.environment, 'The notification');
+
+  const id = `v1:${normalized.dedupKey}`;
+  const result: V1IngestResult = {
+    status: 'duplicate',
+    id,
+    notificationType: notification.notification_type,
+    environment: normalized.environment,
+    originalTransactionIds: normalized.originalTransactionIds,
+  };
+  // Checked before the network calls so a resend costs one query; the insert below decides races.
+  if (await isNotificationRecorded(deps.database.db, id)) return result;
+
+  const { updates, source } = await stateFor(deps, notification, normalized);
+  const firstTransaction = notification.unified_receipt.latest_receipt_info[0];
+  const recorded = await deps.database.db.transaction(async (tx) => {
+    const fresh = await recordNotification(tx, {
+      id,
+      version: 'v1',
+      notificationType: notification.notification_type,
+      // V1 types have no subtype; the V2 equivalent is derived again on replay.
+      subtype: null,
+      environment: normalized.environment,
+      originalTransactionId: notification.original_transaction_id ?? normalized.originalTransactionIds[0] ?? null,
+      transactionId: firstTransaction?.transaction_id ?? null,
+      signedDate: normalized.signedDate > 0 ? new Date(normalized.signedDate) : null,
+      payload: storedPayload(body),
+      source: 'webhook',
+      outcome: updates.length > 0 ? 'applied' : 'recorded',
+    });
+    if (!fresh) return false;
+    await lockPurchases(tx, originalTransactionIdsOf(updates));
+    for (const update of updates) await applyPurchaseUpdate(tx, update);
+    return true;
+  });
+  if (!recorded) return result;
+  return { ...result, status: 'processed', stateSource: source };
+}

@@ -1,0 +1,100 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { notFound } from '../errors.js';
+import { classifyError } from '../http/error-handler.js';
+import { errorResponses } from '../http/schemas.js';
+import type { ServiceEvents } from '../metrics/events.js';
+import { ingestV1Notification, v1NotificationTypeOf, type V1IngestDeps } from './v1-ingest.usecase.js';
+
+export interface V1WebhookRouteDeps extends V1IngestDeps {
+  clock: Clock;
+  logger: Logger;
+  events: ServiceEvents;
+}
+
+// Declared as any JSON on purpose: the body is validated only after its password matched,
+// so a caller without the secret cannot learn from schema errors what a valid body is.
+const V1Body = Type.Unknown({
+  description:
+    'An App Store Server Notification V1 body, as Apple sends it: notification_type (INITIAL_BUY, DID_RENEW, ' +
+    'DID_RECOVER, INTERACTIVE_RENEWAL, DID_CHANGE_RENEWAL_PREF, DID_CHANGE_RENEWAL_STATUS, DID_FAIL_TO_RENEW, CANCEL, ' +
+    "REFUND, REVOKE, CONSUMPTION_REQUEST, PRICE_INCREASE_CONSENT), password (the app's shared secret, compared in " +
+    'constant time with APPLE_SHARED_SECRET), environment (PROD or Sandbox), bid (must equal APPLE_BUNDLE_ID), ' +
+    'bvrs, auto_renew_status, auto_renew_product_id, original_transaction_id and unified_receipt ' +
+    '(latest_receipt, latest_receipt_info[], pending_renewal_info[]).',
+  examples: [
+    {
+      notification_type: 'DID_RENEW',
+      password: '<shared secret>',
+      environment: 'PROD',
+      bid: 'com.example.app',
+      unified_receipt: { status: 0, environment: 'Production', latest_receipt: '<base64>', latest_receipt_info: [], pending_renewal_info: [] },
+    },
+  ],
+});
+
+const V1Answer = Type.Object({
+  status: Type.Union([Type.Literal('processed'), Type.Literal('duplicate')], {
+    description: 'processed: recorded and applied now; duplicate: the same body was recorded before and is not applied again',
+  }),
+});
+
+export const v1WebhookRoutes: FastifyPluginAsync<V1WebhookRouteDeps> = async (instance, deps) => {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(
+    '/webhooks/apple/v1',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Receive an App Store Server Notification V1 (legacy, unsigned)',
+        description:
+          'Authenticated by the shared secret in `password`. With Server API credentials the body only triggers a fetch of ' +
+          "the purchase's signed state; without them its latest_receipt is checked with verifyReceipt. 404 while APPLE_SHARED_SECRET is unset.",
+        body: V1Body,
+        response: { 200: V1Answer, ...errorResponses(400, 401, 404, 413, 415, 503) },
+      },
+      // Before the body is read: a disabled endpoint looks like no endpoint.
+      onRequest: async () => {
+        if (deps.config.apple.sharedSecret === null) {
+          throw notFound('V1_DISABLED', 'V1 notifications are disabled: set APPLE_SHARED_SECRET to enable them');
+        }
+      },
+    },
+    async (request) => {
+      const started = deps.clock().getTime();
+      try {
+        const result = await ingestV1Notification(deps, request.body);
+        const durationMs = deps.clock().getTime() - started;
+        deps.events.notification({ version: 'v1', type: result.notificationType, outcome: result.status, durationMs });
+        request.log.info(
+          {
+            notification: {
+              version: 'v1',
+              id: result.id,
+              type: result.notificationType,
+              environment: result.environment,
+              originalTransactionIds: result.originalTransactionIds,
+              stateSource: result.stateSource ?? null,
+              outcome: result.status,
+              durationMs,
+            },
+          },
+          `v1 notification ${result.status}`,
+        );
+        return { status: result.status };
+      } catch (error) {
+        const durationMs = deps.clock().getTime() - started;
+        const { statusCode, code } = classifyError(error);
+        const outcome = statusCode >= 500 ? 'failed' : 'rejected';
+        // An unauthenticated body's type is attacker-chosen: only counted when the password matched.
+        const type = statusCode === 401 ? 'unauthenticated' : (v1NotificationTypeOf(request.body) ?? 'unknown');
+        deps.events.notification({ version: 'v1', type, outcome, durationMs });
+        request.log.warn({ notification: { version: 'v1', type, outcome, code, statusCode, durationMs } }, `v1 notification ${outcome}`);
+        throw error;
+      }
+    },
+  );
+};
