@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database, DatabaseHandle } from '../../src/db/client.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { post, scenario, storedPurchase, T0, tableCounts, withoutLoadShedding } from './support.js';
+
+const STATEMENTS = new Set(['select', 'insert', 'update', 'delete', 'execute']);
+
+function connectionLost(): Error {
+  return Object.assign(new Error('connection failure (injected by the test)'), { code: '08006' });
+}
+
+/**
+ * A handle whose next database transaction fails at its n-th statement, once, the way a
+ * dropped connection does. Deterministic on PGlite and PostgreSQL alike, unlike killing
+ * a backend at the right moment.
+ */
+function failingHandle(handle: DatabaseHandle) {
+  let failAt = 0;
+  let failed = 0;
+  const wrapTransaction = (tx: object) => {
+    let statement = 0;
+    return new Proxy(tx, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        if (typeof prop === 'string' && STATEMENTS.has(prop)) {
+          return (...args: unknown[]) => {
+            statement += 1;
+            if (failAt > 0 && statement === failAt) {
+              failAt = 0;
+              failed += 1;
+              throw connectionLost();
+            }
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return (value as (...a: unknown[]) => unknown).bind(target);
+      },
+    });
+  };
+  const db = new Proxy(handle.db, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (prop === 'transaction') {
+        return (fn: (tx: object) => Promise<unknown>, config?: unknown) =>
+          (value as (f: typeof fn, c?: unknown) => Promise<unknown>).call(target, (tx) => fn(wrapTransaction(tx)), config);
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as Database;
+  return {
+    handle: { ...handle, db } satisfies DatabaseHandle,
+    failNextTransactionAt(statement: number) {
+      failAt = statement;
+    },
+    failures: () => failed,
+  };
+}
+
+describe(`a database failure in the middle of a notification (${backendName})`, () => {
+  let t: TestApp;
+  let pki: TestPki;
+  let database: TestDatabase;
+  let failing: ReturnType<typeof failingHandle>;
+
+  beforeAll(async () => {
+    pki = await createTestPki();
+    database = await createTestDatabase();
+    failing = failingHandle(database.handle);
+    t = await createTestApp({ pki, database, overrides: withoutLoadShedding({ database: failing.handle }) });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await database?.destroy();
+  });
+
+  // In one notification's transaction: 1 record the notification, 2 lock the purchase,
+  // 3 read its transactions, 4 upsert the transaction, 5 read the subscription, 6 upsert it.
+  it.each([
+    [2, 'after the notification is recorded'],
+    [4, 'while the transaction is upserted'],
+    [6, 'after the transaction is written, at the subscription'],
+  ])('failing at statement %i (%s) leaves nothing written and answers 503; the retry applies once', async (statement) => {
+    const s = scenario(pki);
+    const signed = s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 });
+    const before = await tableCounts(database.handle.db);
+    const failuresBefore = failing.failures();
+
+    failing.failNextTransactionAt(statement);
+    const failed = await post(t.app, signed);
+    expect(failing.failures()).toBe(failuresBefore + 1);
+    expect(failed.statusCode).toBe(503);
+    expect(failed.json()).toEqual({ error: { code: 'DATABASE_UNAVAILABLE', message: expect.any(String) } });
+    expect(await tableCounts(database.handle.db)).toEqual(before);
+
+    const retried = await post(t.app, signed);
+    expect(retried.json()).toEqual({ status: 'processed' });
+    const again = await post(t.app, signed);
+    expect(again.json()).toEqual({ status: 'duplicate' });
+    expect(await tableCounts(database.handle.db)).toEqual({
+      notifications: before.notifications + 1,
+      transactions: before.transactions + 1,
+      subscriptions: before.subscriptions + 1,
+    });
+    const stored = await storedPurchase(database.handle.db, s.originalTransactionId);
+    expect(stored.subscription).toMatchObject({ appleStatus: 1 });
+  });
+
+  it('answers 503 when the database cannot be reached at all, and writes nothing', async () => {
+    let away = false;
+    const unreachable = new Proxy(database.handle.db, {
+      get(target, prop, receiver) {
+        if (away && typeof prop === 'string' && (STATEMENTS.has(prop) || prop === 'transaction')) {
+          return () => {
+            throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Database;
+    const down = await createTestApp({ pki, database, overrides: withoutLoadShedding({ database: { ...database.handle, db: unreachable } }) });
+    try {
+      const before = await tableCounts(database.handle.db);
+      away = true;
+      const response = await post(down.app, scenario(pki).sign({ type: 'DID_RENEW', signedDate: T0, period: 0 }));
+      expect(response.statusCode).toBe(503);
+      expect(response.json().error.code).toBe('DATABASE_UNAVAILABLE');
+      expect(await tableCounts(database.handle.db)).toEqual(before);
+    } finally {
+      await down.app.close();
+    }
+  });
+});
