@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { projectRoot } from '../paths.js';
 import { rateLimitClass } from './rate-limit.js';
+import { errorResponses } from './schemas.js';
 
 // The OpenAPI document is generated from the routes' own schemas; nothing is written by
 // hand but the header. Security requirements follow the URL prefix (like the rate limits),
@@ -17,6 +18,10 @@ export interface OpenApiOptions {
 export function serviceVersion(): string {
   const manifest = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version?: unknown };
   return typeof manifest.version === 'string' ? manifest.version : '0.0.0';
+}
+
+function withoutKeys<T>(from: Record<string, T>, present: Record<string, unknown>): Record<string, T> {
+  return Object.fromEntries(Object.entries(from).filter(([key]) => !(key in present)));
 }
 
 type Security = Array<Record<string, string[]>>;
@@ -37,7 +42,7 @@ function securityFor(url: string): Security {
 export async function installOpenApi(app: FastifyInstance, { version }: OpenApiOptions): Promise<void> {
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'App Store Entitlements',
         description:
@@ -62,7 +67,14 @@ export async function installOpenApi(app: FastifyInstance, { version }: OpenApiO
     // Shared schemas keep their names ($id) in components instead of def-N.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     transform: ({ schema, url }) => {
-      const documented = { ...schema, security: schema?.security ?? securityFor(url) };
+      // Answers that come from the rate limiter and the load shedder, not from the route itself.
+      const limited = rateLimitClass(url) !== 'exempt';
+      const response = schema?.response as Record<string, unknown> | undefined;
+      const documented = {
+        ...schema,
+        security: schema?.security ?? securityFor(url),
+        ...(limited && response ? { response: { ...response, ...withoutKeys(errorResponses(429, 503), response) } } : {}),
+      };
       return { schema: documented, url };
     },
   });

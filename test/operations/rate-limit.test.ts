@@ -10,7 +10,13 @@ const SECOND_API_KEY = 'second-api-key';
 /** The real app with probe routes in each rate-limit class, authenticated like the real ones. */
 async function appWithProbes(env: Record<string, string>): Promise<TestApp> {
   // Each test gets a fresh app (fresh in-memory counters) over the file's one database.
-  const t = await createTestApp({ env: { API_KEYS: `${TEST_API_KEY},${SECOND_API_KEY}`, ...env }, database, pki });
+  const t = await createTestApp({
+    env: { API_KEYS: `${TEST_API_KEY},${SECOND_API_KEY}`, ...env },
+    database,
+    pki,
+    // Pressure checks off: a busy test machine must not turn these into 503s.
+    overrides: { pressure: { maxEventLoopDelayMs: 0 } },
+  });
   t.app.register(async (scope) => {
     scope.addHook('onRequest', requireApiKey(scope.keys.app));
     scope.get('/probe/api', async () => ({ ok: true }));

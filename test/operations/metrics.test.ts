@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCallOutcome, createMetrics, type Metrics } from '../../src/metrics/metrics.js';
+import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
+
+// Pressure checks off: a busy test machine must not turn these into 503s.
+const calm = { maxEventLoopDelayMs: 0 };
+
+/** The value of one sample line of the exposition text, or null when the series is absent. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | null {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labelText = /\{(.*)\}/.exec(line)?.[1] ?? '';
+    if (Object.entries(labels).every(([key, value]) => labelText.includes(`${key}="${value}"`))) {
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return null;
+}
+
+let database: TestDatabase;
+let pki: TestPki;
+
+beforeAll(async () => {
+  [database, pki] = await Promise.all([createTestDatabase(), createTestPki()]);
+});
+afterAll(async () => {
+  await database.destroy();
+});
+
+describe('GET /metrics', () => {
+  let t: TestApp;
+  let metrics: Metrics;
+
+  beforeAll(async () => {
+    metrics = createMetrics();
+    t = await createTestApp({ database, pki, overrides: { metrics, events: metrics.events, pressure: calm } });
+    await t.app.ready();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const scrape = async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    return response.body;
+  };
+
+  it('answers in the Prometheus text format with the service and process series', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/plain/);
+    for (const name of [
+      'ase_notifications_total',
+      'ase_verification_failures_total',
+      'ase_ingest_duration_seconds',
+      'ase_http_request_duration_seconds',
+      'ase_app_store_api_calls_total',
+      'ase_app_store_api_duration_seconds',
+      'ase_recovery_runs_total',
+      'ase_db_pool_connections',
+      'process_cpu_user_seconds_total',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
+      expect(response.body).toContain(`# TYPE ${name} `);
+    }
+  });
+
+  it('counts a notification posted to the webhook by version, type and outcome, and times its ingest', async () => {
+    const labels = { version: 'v2', type: 'SUBSCRIBED', outcome: 'processed' };
+    const before = await scrape();
+    const signedPayload = signNotification(pki, {
+      notificationType: 'SUBSCRIBED',
+      subtype: 'INITIAL_BUY',
+      notificationUUID: randomUUID(),
+      bundleId: TEST_BUNDLE_ID,
+      environment: 'Sandbox',
+    });
+    const response = await t.app.inject({ method: 'POST', url: '/webhooks/apple/v2', payload: { signedPayload } });
+    expect(response.statusCode).toBe(200);
+    const after = await scrape();
+    expect((sample(after, 'ase_notifications_total', labels) ?? 0) - (sample(before, 'ase_notifications_total', labels) ?? 0)).toBe(1);
+    const count = (text: string) => sample(text, 'ase_ingest_duration_seconds_count', { version: 'v2', outcome: 'processed' }) ?? 0;
+    expect(count(after) - count(before)).toBe(1);
+  });
+
+  it('counts a rejected webhook as a verification failure by code', async () => {
+    const before = await scrape();
+    const response = await t.app.inject({ method: 'POST', url: '/webhooks/apple/v2', payload: { signedPayload: 'not.a.jws' } });
+    expect(response.statusCode).toBe(400);
+    const after = await scrape();
+    const failures = (text: string) =>
+      text.split('\n').filter((line) => line.startsWith('ase_verification_failures_total{')).reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    expect(failures(after) - failures(before)).toBe(1);
+  });
+
+  it('moves every service series when the events are reported', async () => {
+    metrics.events.notification({ version: 'v1', type: 'DID_RENEW', outcome: 'duplicate', durationMs: 12 });
+    metrics.events.verificationFailed({ code: 'CHAIN_UNTRUSTED' });
+    metrics.events.appStoreApiCall({ endpoint: 'getTransactionInfo', environment: 'Sandbox', status: 200, durationMs: 80, attempt: 1 });
+    metrics.events.appStoreApiCall({ endpoint: 'getTransactionInfo', environment: 'Sandbox', status: 'network_error', durationMs: 5000, attempt: 2 });
+    metrics.events.recoveryRun({ trigger: 'admin', outcome: 'success', fetched: 4, applied: 3 });
+    const text = await scrape();
+    expect(sample(text, 'ase_notifications_total', { version: 'v1', type: 'DID_RENEW', outcome: 'duplicate' })).toBe(1);
+    expect(sample(text, 'ase_verification_failures_total', { code: 'CHAIN_UNTRUSTED' })).toBe(1);
+    expect(sample(text, 'ase_app_store_api_calls_total', { endpoint: 'getTransactionInfo', outcome: 'success' })).toBe(1);
+    expect(sample(text, 'ase_app_store_api_calls_total', { endpoint: 'getTransactionInfo', outcome: 'network_error' })).toBe(1);
+    expect(sample(text, 'ase_app_store_api_duration_seconds_sum', { endpoint: 'getTransactionInfo', environment: 'Sandbox' })).toBeCloseTo(5.08);
+    expect(sample(text, 'ase_recovery_runs_total', { trigger: 'admin', outcome: 'success' })).toBe(1);
+    expect(sample(text, 'ase_recovery_applied_notifications_total')).toBe(3);
+  });
+
+  it('times HTTP requests by route template, not by raw URL', async () => {
+    await t.app.inject({ method: 'GET', url: '/healthz' });
+    await t.app.inject({ method: 'GET', url: '/no/such/route/123' });
+    const text = await scrape();
+    expect(sample(text, 'ase_http_request_duration_seconds_count', { route: '/healthz', method: 'GET', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'ase_http_request_duration_seconds_count', { route: 'unmatched', method: 'GET', status: '404' })).toBeGreaterThanOrEqual(1);
+    expect(text).not.toContain('/no/such/route/123');
+  });
+
+  it('reports the database pool on a PostgreSQL server and nothing on embedded PGlite', async () => {
+    const text = await scrape();
+    const total = sample(text, 'ase_db_pool_connections', { state: 'total' });
+    if (t.deps.database.kind === 'postgres') expect(total).toBeGreaterThanOrEqual(0);
+    else expect(total).toBeNull();
+  });
+});
+
+describe('metrics settings', () => {
+  it('answers 404 on /metrics when METRICS_ENABLED is false', async () => {
+    const t = await createTestApp({ database, pki, env: { METRICS_ENABLED: 'false' }, overrides: { pressure: calm } });
+    try {
+      const response = await t.app.inject({ method: 'GET', url: '/metrics' });
+      expect(response.statusCode).toBe(404);
+      expect(response.json().error.code).toBe('NOT_FOUND');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('keeps each registry to its own app, so two apps never mix their counts', async () => {
+    const a = createMetrics({ processMetrics: false });
+    const b = createMetrics({ processMetrics: false });
+    a.events.verificationFailed({ code: 'X' });
+    expect(await a.registry.metrics()).toContain('ase_verification_failures_total{code="X"} 1');
+    expect(await b.registry.metrics()).not.toContain('code="X"');
+  });
+
+  it('reduces App Store Server API statuses to a few outcomes', () => {
+    expect([200, 201, 400, 404, 429, 500, 503, 'network_error' as const].map(apiCallOutcome)).toEqual([
+      'success',
+      'success',
+      'client_error',
+      'client_error',
+      'rate_limited',
+      'server_error',
+      'server_error',
+      'network_error',
+    ]);
+  });
+});
