@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/client.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { backendName } from '../helpers/database.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { DAY, deliver, MONTH, purchaseSnapshot, scenario, storedPurchase, T0, withoutLoadShedding, type Scenario } from './support.js';
+
+const HOUR = 3_600_000;
+
+/** A year-like life of one subscription, as Apple would notify it (each with a fixed UUID). */
+function realisticSequence(s: Scenario): string[] {
+  const uuid = () => randomUUID();
+  const grace = T0 + 3 * MONTH + 16 * DAY;
+  return [
+    s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', uuid: uuid(), signedDate: T0, period: 0, status: 1 }),
+    s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', uuid: uuid(), signedDate: T0 + 5 * DAY, period: 0, status: 1, renewal: { autoRenewStatus: 0 } }),
+    s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_ENABLED', uuid: uuid(), signedDate: T0 + 6 * DAY, period: 0, status: 1 }),
+    s.sign({ type: 'DID_RENEW', uuid: uuid(), signedDate: T0 + MONTH - HOUR, period: 1, status: 1 }),
+    s.sign({ type: 'DID_CHANGE_RENEWAL_PREF', subtype: 'DOWNGRADE', uuid: uuid(), signedDate: T0 + MONTH + 2 * DAY, period: 1, status: 1, renewal: { autoRenewProductId: 'com.example.basic' } }),
+    s.sign({ type: 'DID_RENEW', uuid: uuid(), signedDate: T0 + 2 * MONTH - HOUR, period: 2, status: 1, renewal: { autoRenewProductId: 'com.example.basic' } }),
+    // A refund of an older period, signed after the newer renewal.
+    s.sign({ type: 'REFUND', uuid: uuid(), signedDate: T0 + 2 * MONTH + 3 * DAY, period: 1, transaction: { revocationDate: T0 + 2 * MONTH + 3 * DAY, revocationReason: 0 }, status: 1, renewal: { autoRenewProductId: 'com.example.basic' } }),
+    s.sign({ type: 'CONSUMPTION_REQUEST', uuid: uuid(), signedDate: T0 + 2 * MONTH + HOUR, period: 1, renewal: null, status: null }),
+    s.sign({ type: 'DID_FAIL_TO_RENEW', subtype: 'GRACE_PERIOD', uuid: uuid(), signedDate: T0 + 3 * MONTH + HOUR, period: 2, status: 4, renewal: { autoRenewProductId: 'com.example.basic', isInBillingRetryPeriod: true, gracePeriodExpiresDate: grace, expirationIntent: 2 } }),
+    s.sign({ type: 'DID_RENEW', subtype: 'BILLING_RECOVERY', uuid: uuid(), signedDate: T0 + 3 * MONTH + 5 * DAY, period: 3, transaction: { purchaseDate: T0 + 3 * MONTH + 5 * DAY, expiresDate: T0 + 4 * MONTH + 5 * DAY }, status: 1, renewal: { autoRenewProductId: 'com.example.basic', isInBillingRetryPeriod: false } }),
+    s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', uuid: uuid(), signedDate: T0 + 3 * MONTH + 10 * DAY, period: 3, transaction: { purchaseDate: T0 + 3 * MONTH + 5 * DAY, expiresDate: T0 + 4 * MONTH + 5 * DAY }, status: 1, renewal: { autoRenewProductId: 'com.example.basic', autoRenewStatus: 0 } }),
+    s.sign({ type: 'EXPIRED', subtype: 'VOLUNTARY', uuid: uuid(), signedDate: T0 + 4 * MONTH + 5 * DAY + HOUR, period: 3, transaction: { purchaseDate: T0 + 3 * MONTH + 5 * DAY, expiresDate: T0 + 4 * MONTH + 5 * DAY }, status: 2, renewal: { autoRenewProductId: 'com.example.basic', autoRenewStatus: 0, expirationIntent: 1 } }),
+  ];
+}
+
+// After the last period began: the model judges the records it has, not their history.
+const EVALUATED_AT = [T0 + 3 * MONTH + 20 * DAY, T0 + 4 * MONTH + 6 * DAY, T0 + 5 * MONTH];
+
+/**
+ * The stored rows with the scenario's ids replaced by a placeholder and the signed JWS
+ * columns by their decoded payloads (ECDSA signatures differ between signings), so two
+ * scenarios with equal state compare equal.
+ */
+async function normalisedState(db: Database, s: Scenario) {
+  const snapshot = await purchaseSnapshot(db, s.originalTransactionId);
+  const decode = (jws: string | null) => (jws === null ? null : Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8'));
+  const rows = {
+    transactions: snapshot.transactions.map((row) => ({ ...row, signedTransaction: decode(row.signedTransaction) })),
+    subscriptions: snapshot.subscriptions.map((row) => ({ ...row, signedRenewalInfo: decode(row.signedRenewalInfo) })),
+  };
+  const stored = await storedPurchase(db, s.originalTransactionId);
+  const states = EVALUATED_AT.map((now) => {
+    const state = stored.state(now);
+    return state && { status: state.status, transactionId: state.transactionId, expiresDate: state.expiresDate };
+  });
+  return JSON.parse(JSON.stringify({ rows, states }).replaceAll(s.originalTransactionId.slice(0, -3), '#')) as unknown;
+}
+
+describe(`delivery order and duplicates (${backendName})`, () => {
+  let t: TestApp;
+  let pki: TestPki;
+  let reference: unknown;
+
+  beforeAll(async () => {
+    pki = await createTestPki();
+    t = await createTestApp({ pki, overrides: withoutLoadShedding() });
+    const s = scenario(pki);
+    for (const signed of realisticSequence(s)) expect(await deliver(t.app, signed)).toBe('processed');
+    reference = await normalisedState(t.deps.database.db, s);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('the in-order run ends in the state the sequence implies', () => {
+    expect(reference).toMatchObject({
+      rows: {
+        transactions: [
+          { transactionId: '#000', revocationDate: null },
+          { transactionId: '#002', revocationDate: new Date(T0 + 2 * MONTH + 3 * DAY).toISOString() },
+          { transactionId: '#003', revocationDate: null },
+          { transactionId: '#004', expiresDate: new Date(T0 + 4 * MONTH + 5 * DAY).toISOString() },
+        ],
+        subscriptions: [{ appleStatus: 2, autoRenewStatus: 0, autoRenewProductId: 'com.example.basic', isInBillingRetryPeriod: null }],
+      },
+      states: [
+        { status: 'active', transactionId: '#004' },
+        { status: 'expired', transactionId: '#004' },
+        { status: 'expired', transactionId: '#004' },
+      ],
+    });
+  });
+
+  it('any permutation of the notifications, with any duplicates, ends in the same rows and state', async () => {
+    const length = realisticSequence(scenario(pki)).length;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.nat({ max: length - 1 }), { maxLength: 5 }).chain((duplicates) => {
+          const all = [...Array.from({ length }, (_, i) => i), ...duplicates];
+          return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+        }),
+        async (arrival) => {
+          const s = scenario(pki);
+          const signed = realisticSequence(s);
+          const answers: string[] = [];
+          for (const index of arrival) answers.push(await deliver(t.app, signed[index]!));
+          expect(answers.filter((a) => a === 'processed')).toHaveLength(length);
+          expect(await normalisedState(t.deps.database.db, s)).toEqual(reference);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});
