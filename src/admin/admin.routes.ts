@@ -1,0 +1,168 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppDeps } from '../app.js';
+import { requireAdminKey } from '../http/auth.js';
+import { errorResponses } from '../http/schemas.js';
+import { apiNotConfigured } from './api-errors.js';
+import { recoveryDepsFrom } from './recovery-deps.js';
+import { recoverNotifications, validateRecoveryWindow } from './recovery.usecase.js';
+import { getTestNotificationStatus, requestTestNotification } from './test-notification.usecase.js';
+
+const IsoDateTime = (description: string, example: string) =>
+  Type.String({ minLength: 1, maxLength: 64, description, examples: [example] });
+
+const RecoverBody = Type.Object(
+  {
+    startDate: IsoDateTime('Start of the window, ISO 8601; at most 180 days ago (Apple keeps no older history)', '2026-11-01T00:00:00Z'),
+    endDate: IsoDateTime('End of the window, ISO 8601, after startDate and not in the future', '2026-11-02T00:00:00Z'),
+    onlyFailures: Type.Optional(
+      Type.Boolean({ description: 'Only notifications Apple failed to deliver (default false: every notification)', examples: [true] }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Environment = Type.Union([Type.Literal('Production'), Type.Literal('Sandbox')]);
+
+const RecoverResponse = Type.Object(
+  {
+    fetched: Type.Integer({ description: "Notifications in Apple's history for the window", examples: [12] }),
+    applied: Type.Integer({ description: 'Not recorded before: now recorded and applied', examples: [2] }),
+    duplicate: Type.Integer({ description: 'Already recorded (by the webhook or an earlier recovery): not applied again', examples: [10] }),
+    rejected: Type.Integer({ description: 'Failed verification or were malformed; logged with their code', examples: [0] }),
+    environments: Type.Array(Environment, { description: 'Whose histories were read: the accepted ones among Production and Sandbox' }),
+  },
+  {
+    examples: [{ fetched: 12, applied: 2, duplicate: 10, rejected: 0, environments: ['Production', 'Sandbox'] }],
+  },
+);
+
+const EnvironmentQuery = Type.Object(
+  {
+    environment: Type.Optional(
+      Type.Union([Type.Literal('Production'), Type.Literal('Sandbox')], {
+        description: 'Which App Store environment; default Production when accepted, else Sandbox',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const TestNotificationResponse = Type.Object(
+  {
+    testNotificationToken: Type.String({ examples: ['ce3af791-365e-4c60-841b-1674b43c1609_1700000000000'] }),
+    environment: Environment,
+  },
+  { examples: [{ testNotificationToken: 'ce3af791-365e-4c60-841b-1674b43c1609_1700000000000', environment: 'Sandbox' }] },
+);
+
+const SendAttempt = Type.Object(
+  {
+    attemptDate: Type.Optional(Type.Number({ description: 'Milliseconds since the epoch', examples: [1700000000000] })),
+    sendAttemptResult: Type.Optional(Type.String({ description: "Apple's result, e.g. SUCCESS or TIMED_OUT", examples: ['SUCCESS'] })),
+  },
+  { additionalProperties: true },
+);
+
+const TestNotificationStatusResponse = Type.Object(
+  {
+    environment: Environment,
+    signedPayload: Type.Optional(Type.String({ description: 'The TEST notification Apple sent (JWS)' })),
+    sendAttempts: Type.Array(SendAttempt, { description: "Apple's delivery attempts, as Apple returns them" }),
+    notificationType: Type.Optional(Type.String({ description: 'From the payload, when it verifies', examples: ['TEST'] })),
+    notificationUUID: Type.Optional(Type.String({ description: 'From the payload, when it verifies' })),
+    verificationError: Type.Optional(
+      Type.String({ description: "The verifier's code when the payload does not verify", examples: ['WRONG_BUNDLE_ID'] }),
+    ),
+  },
+  {
+    examples: [
+      {
+        environment: 'Sandbox',
+        sendAttempts: [{ attemptDate: 1700000000000, sendAttemptResult: 'SUCCESS' }],
+        notificationType: 'TEST',
+        notificationUUID: '9f1d2c3b-0000-4000-8000-000000000001',
+      },
+    ],
+  },
+);
+
+const TokenParams = Type.Object({
+  token: Type.String({ minLength: 1, maxLength: 256, description: 'The testNotificationToken from POST /admin/notifications/test' }),
+});
+
+export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
+
+  const recovery = recoveryDepsFrom(deps);
+  const testDeps = () => {
+    if (deps.appStoreApi === null) throw apiNotConfigured();
+    return { api: deps.appStoreApi, environments: deps.config.apple.environments, verifier: deps.verifier };
+  };
+
+  app.post(
+    '/admin/notifications/recover',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "Recover missed notifications from Apple's notification history",
+        description:
+          "Reads Get Notification History for the window in each accepted environment (Production, Sandbox) and feeds every " +
+          'notification through the webhook ingest path: already-recorded ones count as duplicates and are not applied again. ' +
+          '400 INVALID_DATE / INVALID_WINDOW / WINDOW_IN_FUTURE / WINDOW_TOO_OLD for a bad window, API_NOT_CONFIGURED without ' +
+          'App Store Server API credentials; 503 when Apple, the database or OCSP is unavailable (what was applied stays; run it again); ' +
+          '502 when Apple refuses the request (its error code is in the message).',
+        body: RecoverBody,
+        response: { 200: RecoverResponse, ...errorResponses(400, 401, 403, 502, 503) },
+      },
+    },
+    async (request) => {
+      if (recovery === null) throw apiNotConfigured();
+      const window = validateRecoveryWindow(request.body, deps.clock());
+      const log = request.log.child({ startDate: window.startDate.toISOString(), endDate: window.endDate.toISOString() });
+      try {
+        const result = await recoverNotifications({ ...recovery, logger: log }, window);
+        deps.events.recoveryRun({ trigger: 'admin', outcome: 'success', fetched: result.fetched, applied: result.applied });
+        log.info({ ...result, onlyFailures: window.onlyFailures }, 'recovery requested by an admin finished');
+        return result;
+      } catch (error) {
+        const counts = (error as { counts?: { fetched: number; applied: number } }).counts;
+        deps.events.recoveryRun({ trigger: 'admin', outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
+        throw error;
+      }
+    },
+  );
+
+  app.post(
+    '/admin/notifications/test',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Ask the App Store to send a TEST notification to this service',
+        description:
+          'Apple sends it to the notification URL set in App Store Connect. 400 API_NOT_CONFIGURED without credentials, ' +
+          'ENVIRONMENT_NOT_ACCEPTED for an environment outside APPLE_ENVIRONMENTS; 503 when Apple is unreachable; 502 when Apple refuses.',
+        querystring: EnvironmentQuery,
+        response: { 200: TestNotificationResponse, ...errorResponses(400, 401, 403, 502, 503) },
+      },
+    },
+    async (request) => requestTestNotification(testDeps(), request.query.environment),
+  );
+
+  app.get(
+    '/admin/notifications/test/:token',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "A test notification's delivery attempts",
+        description:
+          "Apple's sendAttempts for the token, with the payload (decoded when it verifies). Ask the same environment the token " +
+          'came from. 404 TEST_NOTIFICATION_NOT_FOUND for a token Apple does not know.',
+        params: TokenParams,
+        querystring: EnvironmentQuery,
+        response: { 200: TestNotificationStatusResponse, ...errorResponses(400, 401, 403, 404, 502, 503) },
+      },
+    },
+    async (request) => getTestNotificationStatus(testDeps(), request.params.token, request.query.environment),
+  );
+};

@@ -1,0 +1,201 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppDeps } from '../app.js';
+import type { DatabaseHandle } from '../db/client.js';
+import type { ServiceEvents } from '../metrics/events.js';
+import { recoveryDepsFrom } from './recovery-deps.js';
+import { readRecoveryBookmark, writeRecoveryBookmark } from './recovery.repository.js';
+import {
+  earliestHistoryStart,
+  recoverNotifications,
+  type RecoveryDeps,
+  type RecoveryResult,
+} from './recovery.usecase.js';
+
+/** pg advisory lock key of the periodic job ("ase-reco"): one replica at a time runs it. */
+export const RECOVERY_LOCK_KEY = 0x6173652d7265636fn;
+/** How far back the very first run looks, unless twice the interval is longer. */
+export const FIRST_RUN_LOOKBACK_MS = 24 * 3_600_000;
+/**
+ * Each window starts this much before the previous one ended, so a notification Apple
+ * files a little late is still seen; recovering it twice is a harmless duplicate.
+ */
+export const WINDOW_OVERLAP_MS = 5 * 60_000;
+/** The first run comes this long after start-up (or after one interval, if shorter). */
+export const FIRST_RUN_DELAY_MS = 60_000;
+
+export interface RecoveryJobDeps extends RecoveryDeps {
+  database: DatabaseHandle;
+  events: ServiceEvents;
+  intervalMs: number;
+}
+
+export type RecoveryTrigger = 'schedule' | 'admin' | 'cli';
+
+export type RecoveryRunOutcome =
+  | { outcome: 'success'; startDate: Date; endDate: Date; result: RecoveryResult }
+  /** `locked`: another replica holds the job's lock; `running`: this process is already running it. */
+  | { outcome: 'skipped'; reason: 'locked' | 'running' }
+  | { outcome: 'failure'; error: unknown };
+
+/** The job's next window: from its bookmark (less an overlap), or a first look back, up to now. */
+export function recoveryJobWindow(bookmark: Date | null, now: Date, intervalMs: number): { startDate: Date; endDate: Date } {
+  const wanted =
+    bookmark === null
+      ? now.getTime() - Math.max(FIRST_RUN_LOOKBACK_MS, 2 * intervalMs)
+      : bookmark.getTime() - WINDOW_OVERLAP_MS;
+  // After a long outage the bookmark may be older than Apple's history; take what is left.
+  const startDate = new Date(Math.max(wanted, earliestHistoryStart(now).getTime()));
+  return { startDate, endDate: now };
+}
+
+/**
+ * One run of the periodic job: under the advisory lock, recover failed deliveries from
+ * the last successful run's end to now, then move the bookmark. Never throws: a failure
+ * is logged and reported, the bookmark stays, and the next run covers the same window.
+ */
+export async function runRecoveryOnce(
+  deps: RecoveryJobDeps,
+  options: { trigger?: RecoveryTrigger; signal?: AbortSignal } = {},
+): Promise<RecoveryRunOutcome> {
+  const trigger = options.trigger ?? 'schedule';
+  try {
+    const locked = await deps.database.withTryAdvisoryLock(RECOVERY_LOCK_KEY, async () => {
+      const now = deps.clock();
+      const bookmark = await readRecoveryBookmark(deps.database.db);
+      const window = recoveryJobWindow(bookmark, now, deps.intervalMs);
+      const result = await recoverNotifications(
+        deps,
+        { ...window, onlyFailures: true },
+        options.signal ? { signal: options.signal } : {},
+      );
+      await writeRecoveryBookmark(deps.database.db, window.endDate);
+      return { ...window, result };
+    });
+    if (!locked.acquired) {
+      deps.events.recoveryRun({ trigger, outcome: 'skipped', fetched: 0, applied: 0 });
+      deps.logger.debug({ trigger }, 'recovery job skipped: another replica is running it');
+      return { outcome: 'skipped', reason: 'locked' };
+    }
+    const { startDate, endDate, result } = locked.result;
+    deps.events.recoveryRun({ trigger, outcome: 'success', fetched: result.fetched, applied: result.applied });
+    deps.logger.info(
+      { trigger, startDate: startDate.toISOString(), endDate: endDate.toISOString(), ...result },
+      'recovery job finished',
+    );
+    return { outcome: 'success', startDate, endDate, result };
+  } catch (error) {
+    const counts = (error as { counts?: { fetched: number; applied: number } }).counts;
+    deps.events.recoveryRun({ trigger, outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
+    deps.logger.warn({ err: error, trigger }, 'recovery job failed; the next run retries the same window');
+    return { outcome: 'failure', error };
+  }
+}
+
+export interface SchedulerTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const nodeTimers: SchedulerTimers = {
+  setTimeout(callback, ms) {
+    // A pending run must never keep the process alive on its own.
+    return setTimeout(callback, ms).unref();
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface RecoveryScheduler {
+  /** Plans the first run; later runs follow one interval after the previous one ends. */
+  start(): void;
+  /** Cancels what is planned, aborts a run in progress between notifications, and waits for it. */
+  stop(): Promise<void>;
+  /** Runs now, unless a run of this process is already in progress. */
+  tick(): Promise<RecoveryRunOutcome>;
+}
+
+export interface RecoverySchedulerOptions {
+  intervalMs: number;
+  /** Default: FIRST_RUN_DELAY_MS or the interval, whichever is shorter. */
+  firstRunDelayMs?: number;
+  run(signal: AbortSignal): Promise<RecoveryRunOutcome>;
+  timers?: SchedulerTimers;
+}
+
+/**
+ * Timer-driven runs that never overlap in one process: the next run is planned only
+ * when the previous one has finished (a chain of timeouts, not an interval).
+ */
+export function createRecoveryScheduler(options: RecoverySchedulerOptions): RecoveryScheduler {
+  const timers = options.timers ?? nodeTimers;
+  const firstRunDelayMs = options.firstRunDelayMs ?? Math.min(FIRST_RUN_DELAY_MS, options.intervalMs);
+  let started = false;
+  let handle: unknown = null;
+  let inFlight: Promise<RecoveryRunOutcome> | null = null;
+  let abort = new AbortController();
+
+  function plan(ms: number): void {
+    if (!started) return;
+    handle = timers.setTimeout(() => {
+      handle = null;
+      void tick().finally(() => plan(options.intervalMs));
+    }, ms);
+  }
+
+  function tick(): Promise<RecoveryRunOutcome> {
+    if (inFlight) return Promise.resolve({ outcome: 'skipped', reason: 'running' });
+    const current = options
+      .run(abort.signal)
+      .catch((error: unknown): RecoveryRunOutcome => ({ outcome: 'failure', error }))
+      .finally(() => {
+        inFlight = null;
+      });
+    inFlight = current;
+    return current;
+  }
+
+  return {
+    start() {
+      if (started) return;
+      started = true;
+      abort = new AbortController();
+      plan(firstRunDelayMs);
+    },
+    async stop() {
+      started = false;
+      if (handle !== null) timers.clearTimeout(handle);
+      handle = null;
+      abort.abort(new Error('the recovery job is stopping'));
+      if (inFlight) await inFlight;
+    },
+    tick,
+  };
+}
+
+/**
+ * Starts the periodic job with the app (onReady) and stops it with the app (onClose),
+ * when credentials are set and RECOVERY_INTERVAL is not 0. Returns its scheduler, or null.
+ */
+export function installRecoveryJob(app: FastifyInstance, deps: AppDeps): RecoveryScheduler | null {
+  const recovery = recoveryDepsFrom(deps);
+  const intervalMs = deps.config.recoveryIntervalMs;
+  if (recovery === null || intervalMs <= 0) {
+    app.decorate('recoveryJob', null);
+    return null;
+  }
+  const jobDeps: RecoveryJobDeps = { ...recovery, database: deps.database, events: deps.events, intervalMs };
+  const scheduler = createRecoveryScheduler({
+    intervalMs,
+    run: (signal) => runRecoveryOnce(jobDeps, { signal }),
+  });
+  app.decorate('recoveryJob', scheduler);
+  app.addHook('onReady', async () => scheduler.start());
+  app.addHook('onClose', async () => scheduler.stop());
+  return scheduler;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The periodic recovery job, when it runs in this process (tests tick it directly). */
+    recoveryJob: RecoveryScheduler | null;
+  }
+}

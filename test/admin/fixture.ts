@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { count, eq } from 'drizzle-orm';
+import { createAppStoreServerApi, type AppStoreServerApi } from '../../src/apple/api/index.js';
+import type { ServiceEvents } from '../../src/metrics/events.js';
+import { noopEvents } from '../../src/metrics/events.js';
+import { notifications } from '../../src/db/schema.js';
+import { queryRows } from '../../src/db/client.js';
+import { sql } from 'drizzle-orm';
+import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestApp, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
+import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
+
+export const ADMIN = { authorization: 'Bearer test-admin-key' };
+export const HISTORY_PATH = '/inApps/v1/notifications/history';
+
+export type RecoveryRunEvent = Parameters<ServiceEvents['recoveryRun']>[0];
+
+export interface AdminFixture {
+  double: AppStoreApiDouble;
+  /** The file's database; emptied after every test. */
+  database: TestDatabase;
+  pki: TestPki;
+  /** A client of the double that never sleeps and tries each call once, unless told otherwise. */
+  api(options?: { maxAttempts?: number; baseUrl?: string }): AppStoreServerApi;
+  /** The app with the double as its App Store Server API, recording recovery events. */
+  app(options?: TestAppOptions & { api?: AppStoreServerApi | null }): Promise<TestApp & { runs: RecoveryRunEvent[] }>;
+  /** A V2 notification signed by the trusted test PKI. */
+  notification(environment?: 'Production' | 'Sandbox', transactionId?: string): string;
+  /** Rows in the notifications table, by source. */
+  recorded(app: TestApp, source?: string): Promise<number>;
+}
+
+/** Empties every table of the service, so no test sees another's rows. */
+export async function emptyTables(database: TestDatabase): Promise<void> {
+  const tables = await queryRows<{ tablename: string }>(
+    database.handle.db,
+    sql`select tablename from pg_tables where schemaname = 'public'`,
+  );
+  if (tables.length === 0) return;
+  const names = tables.map((t) => `"${t.tablename}"`).join(', ');
+  await database.handle.db.execute(sql.raw(`truncate ${names} cascade`));
+}
+
+/**
+ * One API double, PKI and database per test file (a migrated database costs seconds);
+ * every test builds its own app over it, and the tables are emptied after each test.
+ */
+export function useAdminFixture(): AdminFixture {
+  const opened: TestApp[] = [];
+  const fixture = {} as AdminFixture;
+  beforeAll(async () => {
+    [fixture.double, fixture.pki, fixture.database] = await Promise.all([
+      createAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID }),
+      createTestPki(),
+      createTestDatabase(),
+    ]);
+  });
+  afterAll(async () => {
+    await fixture.double.close();
+    await fixture.database.destroy();
+  });
+  afterEach(async () => {
+    fixture.double.requests.length = 0;
+    fixture.double.rejected.length = 0;
+    fixture.double.reset();
+    await Promise.all(opened.splice(0).map((app) => app.close()));
+    await emptyTables(fixture.database);
+  });
+
+  fixture.api = (options = {}) =>
+    createAppStoreServerApi({
+      ...fixture.double.credentials,
+      baseUrl: options.baseUrl ?? fixture.double.url,
+      maxAttempts: options.maxAttempts ?? 1,
+      sleep: async () => {},
+      timeoutMs: 5_000,
+    });
+
+  fixture.app = async (options = {}) => {
+    const runs: RecoveryRunEvent[] = [];
+    const events: ServiceEvents = { ...noopEvents, recoveryRun: (event) => runs.push(event) };
+    const { api, overrides, ...rest } = options;
+    const app = await createTestApp({
+      pki: fixture.pki,
+      database: fixture.database,
+      ...rest,
+      overrides: {
+        appStoreApi: api === undefined ? fixture.api() : api,
+        events,
+        // A loaded test machine stalls the event loop for a second now and then; shedding
+        // load would turn that into a 503 these tests are not about.
+        pressure: { maxEventLoopDelayMs: 0 },
+        ...overrides,
+      },
+    });
+    opened.push(app);
+    return Object.assign(app, { runs });
+  };
+
+  fixture.notification = (environment = 'Production', transactionId = `20000000${Math.floor(Math.random() * 1e8)}`) =>
+    signNotification(fixture.pki, {
+      notificationType: 'SUBSCRIBED',
+      subtype: 'INITIAL_BUY',
+      notificationUUID: randomUUID(),
+      bundleId: TEST_BUNDLE_ID,
+      appAppleId: TEST_APP_APPLE_ID,
+      environment,
+      transaction: { transactionId, originalTransactionId: transactionId },
+      renewalInfo: { originalTransactionId: transactionId },
+    });
+
+  fixture.recorded = async (app, source) => {
+    const db = app.deps.database.db;
+    const query = db.select({ n: count() }).from(notifications);
+    const [row] = await (source === undefined ? query : query.where(eq(notifications.source, source)));
+    return row?.n ?? 0;
+  };
+
+  return fixture;
+}
+
+/** A history page as Apple sends it. */
+export function historyPage(signedPayloads: string[], next?: string) {
+  return {
+    body: {
+      notificationHistory: signedPayloads.map((signedPayload) => ({
+        signedPayload,
+        sendAttempts: [{ attemptDate: 1_700_000_000_000, sendAttemptResult: 'TIMED_OUT' }],
+      })),
+      hasMore: next !== undefined,
+      ...(next !== undefined ? { paginationToken: next } : {}),
+    },
+  };
+}
+
+export const hoursAgo = (hours: number, now = new Date()) => new Date(now.getTime() - hours * 3_600_000).toISOString();
