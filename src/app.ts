@@ -15,6 +15,8 @@ import { ErrorResponse } from './http/schemas.js';
 import { healthRoutes } from './health/health.routes.js';
 import { registerLegacyRoutes } from './legacy/legacy.routes.js';
 import type { VerifyReceiptClient } from './apple/verify-receipt/index.js';
+import { adminRoutes } from './admin/admin.routes.js';
+import { installRecoveryJob } from './admin/recovery.job.js';
 import type { Redis } from 'ioredis';
 import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
 import { installPressureGuard, type PressureLimits } from './http/pressure.js';
@@ -91,6 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await app.register(healthRoutes, { database: deps.database });
   await registerLegacyRoutes(app, deps);
+  await app.register(adminRoutes, { deps });
+  installRecoveryJob(app, deps);
 
   return app;
 }
