@@ -22,6 +22,9 @@ const FASTIFY_CODES: Record<string, { statusCode: number; code: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { statusCode: 400, code: 'MALFORMED_JSON' },
   FST_ERR_CTP_INVALID_TYPE: { statusCode: 400, code: 'MALFORMED_REQUEST' },
   FST_ERR_CTP_INVALID_PARSER: { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  // Raised by the router before any hook or handler runs (see frameworkErrorHandler).
+  FST_ERR_BAD_URL: { statusCode: 400, code: 'MALFORMED_URL' },
+  FST_ERR_MAX_PARAM_LENGTH: { statusCode: 414, code: 'URL_TOO_LONG' },
 };
 
 /** An error from a module that says whether trying again may succeed (verifier, API client). */
@@ -73,6 +76,17 @@ export function classifyError(error: unknown): Classified {
 
 export function errorBody(code: string, message: string): ErrorBody {
   return { error: { code, message } };
+}
+
+/**
+ * Fastify's `frameworkErrors` option: the router answers a malformed URL (bad percent
+ * encoding) or an over-long path parameter itself, in its own shape, unless given this.
+ * Pass it to `Fastify({ frameworkErrors: frameworkErrorHandler })`.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const classified = classifyError(error);
+  request.log.info({ code: classified.code, statusCode: classified.statusCode }, classified.message);
+  void reply.status(classified.statusCode).send(errorBody(classified.code, classified.message));
 }
 
 /** The one error handler: every failure leaves in SPEC.md's error shape. */

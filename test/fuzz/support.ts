@@ -1,0 +1,158 @@
+// Shared pieces of the hostile-input tests: the app under attack (with an App Store
+// Server API that knows nothing, so no route reaches the network), the route list,
+// the rows that must not change, and the checks every answer must pass.
+import { generateKeyPairSync } from 'node:crypto';
+import { count } from 'drizzle-orm';
+import type { LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
+import { createAppStoreServerApi } from '../../src/apple/api/index.js';
+import type { AppDeps } from '../../src/app.js';
+import type { Database } from '../../src/db/client.js';
+import { notifications, purchaseLinkEvents, purchaseLinks, subscriptions, transactions } from '../../src/db/schema.js';
+import { createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+
+export const V1_SECRET = 'fuzz-shared-secret-0123456789abcdef';
+
+export type AuthKind = 'none' | 'wrong' | 'app' | 'admin';
+
+export interface RouteUnderTest {
+  method: 'GET' | 'POST' | 'HEAD';
+  /** Path template; `:userId` and `:token` are filled by the generators. */
+  path: string;
+  /** Which key a legitimate caller presents. */
+  auth: 'none' | 'app' | 'admin' | 'v1-password';
+  /** A GET that may answer 200 to any well-formed input (read-only, e.g. an unknown user). */
+  readOnly: boolean;
+}
+
+// Every route SPEC.md names. The test also checks the app serves no route missing here.
+export const ROUTES: RouteUnderTest[] = [
+  { method: 'POST', path: '/webhooks/apple/v2', auth: 'none', readOnly: false },
+  { method: 'POST', path: '/webhooks/apple/v1', auth: 'v1-password', readOnly: false },
+  { method: 'GET', path: '/entitlements/:userId', auth: 'app', readOnly: true },
+  { method: 'GET', path: '/users/:userId/app-account-token', auth: 'app', readOnly: true },
+  { method: 'GET', path: '/users/:userId/transactions', auth: 'app', readOnly: true },
+  { method: 'POST', path: '/users/:userId/transactions', auth: 'app', readOnly: false },
+  { method: 'POST', path: '/users/:userId/receipts', auth: 'app', readOnly: false },
+  { method: 'POST', path: '/admin/notifications/recover', auth: 'admin', readOnly: false },
+  { method: 'POST', path: '/admin/notifications/test', auth: 'admin', readOnly: false },
+  { method: 'GET', path: '/admin/notifications/test/:token', auth: 'admin', readOnly: true },
+  { method: 'GET', path: '/healthz', auth: 'none', readOnly: true },
+  { method: 'GET', path: '/readyz', auth: 'none', readOnly: true },
+  { method: 'GET', path: '/metrics', auth: 'none', readOnly: true },
+  { method: 'GET', path: '/docs', auth: 'none', readOnly: true },
+];
+
+export const POST_ROUTES = ROUTES.filter((route) => route.method === 'POST');
+
+export function authHeaders(kind: AuthKind): Record<string, string> {
+  switch (kind) {
+    case 'none':
+      return {};
+    case 'wrong':
+      return { authorization: 'Bearer not-a-key' };
+    case 'app':
+      return { authorization: `Bearer ${TEST_API_KEY}` };
+    case 'admin':
+      return { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+  }
+}
+
+/**
+ * A stand-in for Apple's Server API that has never heard of anything: transaction and
+ * test-notification look-ups answer Apple's not-found errors, history is empty, and a
+ * test notification request succeeds. Answered in-process, so nothing leaves the machine.
+ */
+function emptyAppStoreFetch(): typeof fetch {
+  const json = (status: number, body: unknown) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  return async (input) => {
+    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    const path = url.pathname;
+    if (path.endsWith('/notifications/history')) return json(200, { notificationHistory: [], hasMore: false });
+    if (path.endsWith('/notifications/test')) return json(200, { testNotificationToken: 'fuzz-test-token' });
+    if (path.includes('/notifications/test/')) return json(404, { errorCode: 4040008, errorMessage: 'Test notification not found.' });
+    return json(404, { errorCode: 4040010, errorMessage: 'Transaction id not found.' });
+  };
+}
+
+export interface FuzzApp extends TestApp {
+  /** A PKI the app trusts (its notifications verify). */
+  trusted: TestPki;
+  /** A PKI of the same shape the app does not trust. */
+  untrusted: TestPki;
+}
+
+export async function createFuzzApp(): Promise<FuzzApp> {
+  const trusted = await createTestPki();
+  const untrusted = await createTestPki({ label: 'untrusted' });
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const appStoreApi = createAppStoreServerApi({
+    issuerId: '00000000-0000-0000-0000-000000000000',
+    keyId: 'FUZZKEY000',
+    privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    bundleId: TEST_BUNDLE_ID,
+    baseUrl: 'http://app-store.invalid',
+    fetch: emptyAppStoreFetch(),
+    maxAttempts: 1,
+    sleep: async () => {},
+  });
+  const app = await createTestApp({
+    pki: trusted,
+    env: {
+      APPLE_SHARED_SECRET: V1_SECRET,
+      // Limits answer 429, a 4xx, but would hide what the routes themselves do.
+      RATE_LIMIT_WEBHOOK_PER_MINUTE: '0',
+      RATE_LIMIT_API_PER_MINUTE: '0',
+      APPLE_VERIFY_RECEIPT_URL: 'http://127.0.0.1:9/verifyReceipt',
+    },
+    overrides: {
+      appStoreApi,
+      // The machine may be busy; load shedding (503 by design) is not what is under test.
+      pressure: { maxEventLoopDelayMs: 0 },
+    } as Partial<AppDeps>,
+  });
+  return Object.assign(app, { trusted, untrusted });
+}
+
+/** Rows a rejected request must never create. `users` is left out: looking a token up creates the user, legitimately. */
+export async function writtenRows(db: Database): Promise<Record<string, number>> {
+  const tables = { notifications, transactions, subscriptions, purchaseLinks, purchaseLinkEvents };
+  const counts: Record<string, number> = {};
+  for (const [name, table] of Object.entries(tables)) {
+    const [row] = await db.select({ n: count() }).from(table);
+    counts[name] = Number(row?.n ?? 0);
+  }
+  return counts;
+}
+
+/**
+ * The answer to hostile input: a handled 4xx in SPEC.md's error shape, or a 200 where
+ * the request is harmless (a read-only route, `allowOk`). Never a 5xx.
+ */
+export function expectHandled(
+  response: LightMyRequestResponse,
+  context: string,
+  options: { allowOk?: boolean; method?: string } = {},
+): void {
+  const where = `${context} → ${response.statusCode} ${response.body.slice(0, 300)}`;
+  expect(response.statusCode, where).toBeLessThan(500);
+  if (response.statusCode < 400) {
+    expect(options.allowOk === true && response.statusCode === 200, where).toBe(true);
+    return;
+  }
+  if (options.method === 'HEAD') return;
+  let body: unknown;
+  try {
+    body = JSON.parse(response.body);
+  } catch {
+    throw new Error(`not JSON: ${where}`);
+  }
+  expect(body, where).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
+  expect((body as { error: { code: string } }).error.code, where).toMatch(/^[A-Z][A-Z0-9_]*$/);
+}
+
+export function fillPath(template: string, userId: string, token: string): string {
+  return template.replace(':userId', userId).replace(':token', token);
+}
