@@ -1,8 +1,12 @@
 import { buildApp } from './app.js';
+import { systemClock } from './clock.js';
 import { ConfigError } from './config.js';
 import { createDependencies } from './dependencies.js';
 import { environmentWithDotEnv, loadConfig } from './load-config.js';
 import { createLogger } from './logger.js';
+import { createRateLimitRedis } from './http/rate-limit.js';
+import { createMetrics } from './metrics/metrics.js';
+import { noopEvents } from './metrics/events.js';
 
 // The only module that reads process.env: settings → dependencies → app → listen.
 async function main(): Promise<void> {
@@ -19,15 +23,19 @@ async function main(): Promise<void> {
   const { config, entitlementMap } = loaded;
   const logger = createLogger(config.logLevel);
 
+  // One registry for the process: the modules report through its events, the app serves it.
+  const metrics = config.metricsEnabled ? createMetrics() : null;
+
   let deps;
   try {
-    deps = await createDependencies(config, entitlementMap, logger);
+    deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents);
   } catch (error) {
     logger.fatal({ err: error }, 'start-up failed: the database could not be opened or migrated');
     process.exit(1);
   }
 
-  const app = await buildApp(deps);
+  const redis = config.redisUrl ? createRateLimitRedis(config.redisUrl, logger) : null;
+  const app = await buildApp({ ...deps, ...(metrics ? { metrics } : {}), redis });
 
   let shuttingDown = false;
   const shutdown = async (signal: string) => {
@@ -41,6 +49,7 @@ async function main(): Promise<void> {
     forced.unref();
     try {
       await app.close();
+      redis?.disconnect();
       await deps.database.close();
       logger.info('shutdown complete');
       process.exit(0);
@@ -54,7 +63,13 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.port, host: config.host });
   logger.info(
-    { port: config.port, database: deps.database.kind, environments: config.apple.environments },
+    {
+      port: config.port,
+      database: deps.database.kind,
+      environments: config.apple.environments,
+      rateLimitStore: redis ? 'redis' : 'memory',
+      metrics: config.metricsEnabled,
+    },
     'App Store Entitlements is listening',
   );
 }
