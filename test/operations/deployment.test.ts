@@ -1,0 +1,53 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/paths.js';
+
+const composeAvailable = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+
+/** The block of one service in `docker-compose config` output (two-space indented keys). */
+function serviceBlock(config: string, name: string): string {
+  const start = config.indexOf(`\n  ${name}:\n`);
+  expect(start, `service ${name}`).toBeGreaterThanOrEqual(0);
+  const rest = config.slice(start + 1);
+  const next = rest.slice(3).search(/\n {2}[a-z]/);
+  return next === -1 ? rest : rest.slice(0, next + 3);
+}
+
+describe('the container image', () => {
+  const dockerfile = readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8');
+  const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+
+  it('runs as a non-root user with a health check', () => {
+    expect(runtimeStage).toMatch(/\nUSER node\n/);
+    expect(runtimeStage).toMatch(/\nHEALTHCHECK /);
+    expect(runtimeStage).not.toMatch(/\nUSER root/);
+  });
+
+  it('leaves the application files owned by root so the service cannot rewrite them', () => {
+    for (const line of runtimeStage.split('\n').filter((l) => l.startsWith('COPY --from=build'))) {
+      expect(line).toContain('--chown=root:root');
+    }
+  });
+});
+
+describe.skipIf(!composeAvailable)('the compose file (skipped when docker-compose is not installed)', () => {
+  const config = composeAvailable
+    ? execFileSync('docker-compose', ['--profile', 'redis', 'config'], { cwd: projectRoot, encoding: 'utf8' })
+    : '';
+
+  it('runs the service read-only with a writable /tmp, a health check and a restart policy', () => {
+    const app = serviceBlock(config, 'app');
+    expect(app).toMatch(/read_only: true/);
+    expect(app).toMatch(/tmpfs:\n\s+- \/tmp/);
+    expect(app).toMatch(/healthcheck:/);
+    expect(app).toMatch(/restart: unless-stopped/);
+    expect(app).toMatch(/condition: service_healthy/);
+  });
+
+  it('keeps PostgreSQL data in a named volume', () => {
+    expect(serviceBlock(config, 'postgres')).toMatch(/- pgdata:\/var\/lib\/postgresql\/data/);
+    expect(config).toMatch(/\nvolumes:\n {2}pgdata:/);
+  });
+});
