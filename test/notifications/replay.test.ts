@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
+import type { SignedDataVerifier } from '../../src/apple/types.js';
+import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
+import { ReplayAbortedError, replayNotifications } from '../../src/notifications/replay.usecase.js';
+import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { backendName } from '../helpers/database.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { DAY, deliver, MONTH, purchaseSnapshot, scenario, T0, tableCounts, withoutLoadShedding, type Scenario } from './support.js';
+
+const HOUR = 3_600_000;
+
+function verifierFor(pki: TestPki): SignedDataVerifier {
+  return createSignedDataVerifier({ rootCertificates: [pki.rootDer], bundleId: TEST_BUNDLE_ID, environments: ['Sandbox'], onlineChecks: false });
+}
+
+describe(`npm run replay: rebuilding from the stored notifications (${backendName})`, () => {
+  let t: TestApp;
+  let pki: TestPki;
+  const db = () => t.deps.database.db;
+
+  beforeAll(async () => {
+    // The leaf expires in mid-2026: every stored notification has outlived its certificate,
+    // as Apple's real ones do after about two years.
+    pki = await createTestPki({ notAfter: new Date(T0 + 6 * MONTH) });
+    t = await createTestApp({ pki, overrides: withoutLoadShedding() });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function lifeOf(s: Scenario): Promise<void> {
+    await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 }));
+    await deliver(t.app, s.sign({ type: 'DID_RENEW', signedDate: T0 + MONTH - HOUR, period: 1, status: 1 }));
+    await deliver(t.app, s.sign({ type: 'REFUND', signedDate: T0 + MONTH + 2 * DAY, period: 0, transaction: { revocationDate: T0 + MONTH + 2 * DAY }, status: 1 }));
+    await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: T0 + MONTH + 3 * DAY, period: 1, status: 1, renewal: { autoRenewStatus: 0 } }));
+  }
+
+  it('restores rows lost or damaged since, and leaves correct rows as they are', async () => {
+    const s = scenario(pki);
+    await lifeOf(s);
+    const before = await purchaseSnapshot(db(), s.originalTransactionId);
+    await db().delete(transactions).where(eq(transactions.transactionId, s.transactionId(1)));
+    await db().delete(subscriptions).where(eq(subscriptions.originalTransactionId, s.originalTransactionId));
+
+    const result = await replayNotifications({ db: db(), verifier: verifierFor(pki) });
+    expect(result).toMatchObject({ rejected: 0, skipped: 0, deleted: null });
+    expect(result.read).toBeGreaterThanOrEqual(4);
+    expect(result.transactionsWritten).toBeGreaterThanOrEqual(1);
+    const after = await purchaseSnapshot(db(), s.originalTransactionId);
+    expect(after.transactions.map(({ signedTransaction: _s, ...row }) => row)).toEqual(before.transactions.map(({ signedTransaction: _s, ...row }) => row));
+    expect(after.subscriptions).toEqual(before.subscriptions);
+  });
+
+  it('writes nothing when run again over an up-to-date database', async () => {
+    await lifeOf(scenario(pki));
+    await replayNotifications({ db: db(), verifier: verifierFor(pki) });
+    const second = await replayNotifications({ db: db(), verifier: verifierFor(pki) });
+    expect(second).toMatchObject({ transactionsWritten: 0, subscriptionsWritten: 0, rejected: 0 });
+  });
+
+  it('with reset, drops rows no notification supports and rebuilds the rest in one transaction', async () => {
+    const s = scenario(pki);
+    await lifeOf(s);
+    const before = await purchaseSnapshot(db(), s.originalTransactionId);
+    const [template] = await db().select().from(transactions).where(eq(transactions.transactionId, s.transactionId(1)));
+    await db().insert(transactions).values({ ...template!, transactionId: `${s.originalTransactionId}-bogus`, expiresDate: new Date(T0 + 12 * MONTH) });
+    await db().update(subscriptions).set({ appleStatus: 5 }).where(eq(subscriptions.originalTransactionId, s.originalTransactionId));
+
+    const counts = await tableCounts(db());
+    const result = await replayNotifications({ db: db(), verifier: verifierFor(pki) }, { reset: true });
+    expect(result.deleted).toEqual({ transactions: counts.transactions, subscriptions: counts.subscriptions });
+    expect(result.rejected).toBe(0);
+    const after = await purchaseSnapshot(db(), s.originalTransactionId);
+    expect(after.transactions.map((row) => row.transactionId)).toEqual(before.transactions.map((row) => row.transactionId));
+    expect(after.subscriptions.map(({ appleStatus, autoRenewStatus }) => ({ appleStatus, autoRenewStatus }))).toEqual([{ appleStatus: 1, autoRenewStatus: 0 }]);
+  });
+
+  it('with reset, changes nothing when a stored notification no longer verifies', async () => {
+    const s = scenario(pki);
+    await lifeOf(s);
+    const counts = await tableCounts(db());
+    const before = await purchaseSnapshot(db(), s.originalTransactionId);
+    const stranger = await createTestPki({ label: 'stranger' });
+    const replayed = replayNotifications({ db: db(), verifier: verifierFor(stranger) }, { reset: true });
+    await expect(replayed).rejects.toBeInstanceOf(ReplayAbortedError);
+    await expect(replayed).rejects.toMatchObject({ code: 'REPLAY_ABORTED', result: { rejected: counts.notifications } });
+    expect(await tableCounts(db())).toEqual(counts);
+    expect(await purchaseSnapshot(db(), s.originalTransactionId)).toEqual(before);
+  });
+
+  it('marks a notification applied once the handling table applies its type', async () => {
+    const s = scenario(pki);
+    const uuid = randomUUID();
+    await deliver(t.app, s.sign({ type: 'DID_RENEW', uuid, signedDate: T0 + 2 * MONTH, period: 2, status: 1 }));
+    // As if it had arrived while an older table recorded DID_RENEW only.
+    await db().update(notifications).set({ outcome: 'recorded' }).where(eq(notifications.id, uuid));
+    await db().delete(transactions).where(eq(transactions.originalTransactionId, s.originalTransactionId));
+    await replayNotifications({ db: db(), verifier: verifierFor(pki) });
+    const [row] = await db().select().from(notifications).where(eq(notifications.id, uuid));
+    expect(row?.outcome).toBe('applied');
+    expect((await purchaseSnapshot(db(), s.originalTransactionId)).transactions.map((x) => x.transactionId)).toEqual([s.transactionId(2)]);
+  });
+
+  it('reads the stored notifications in pages without missing any', async () => {
+    const s = scenario(pki);
+    await lifeOf(s);
+    const { notifications: stored } = await tableCounts(db());
+    const result = await replayNotifications({ db: db(), verifier: verifierFor(pki) }, { batchSize: 3 });
+    expect(result.read).toBe(stored);
+    expect(result.applied + result.recorded).toBe(stored);
+  });
+});
