@@ -23,6 +23,7 @@ import { installPressureGuard, type PressureLimits } from './http/pressure.js';
 import { installOpenApi, serviceVersion } from './http/openapi.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
+import { webhookRoutes } from './notifications/webhook.routes.js';
 
 /** Everything the app uses, built by the composition root (server.ts) or a test. */
 export interface AppDeps {
@@ -95,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerLegacyRoutes(app, deps);
   await app.register(adminRoutes, { deps });
   installRecoveryJob(app, deps);
+  await app.register(webhookRoutes, { database: deps.database, verifier: deps.verifier, clock: deps.clock, events: deps.events });
 
   return app;
 }
