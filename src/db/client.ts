@@ -3,9 +3,11 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { sql, type SQL } from 'drizzle-orm';
+import { drizzle as drizzlePg, NodePgSession } from 'drizzle-orm/node-postgres';
+import { createTableRelationsHelpers, extractTablesRelationalConfig, sql, type SQL } from 'drizzle-orm';
+import { PgDialect, type PgTransactionConfig } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { isDatabaseUnavailable } from './errors.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -56,7 +58,15 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', (error) => options.onPoolError?.(error));
+  // pg-pool listens for errors only while a client is idle. A connection lost while a
+  // client is checked out (between two statements of a transaction) is emitted on the
+  // client itself and, unheard, would crash the process; the statement in flight, or
+  // the next one, still fails with it, so the caller answers 503 as for any outage.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => options.onPoolError?.(error));
+  });
   const db = drizzlePg(pool, { schema }) as unknown as Database;
+  db.transaction = transactionOnOwnClient(pool);
   return {
     kind: 'postgres',
     db,
@@ -80,6 +90,31 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
+  };
+}
+
+/**
+ * `db.transaction` over a pooled client this module checks out and always gives back.
+ * drizzle's own version leaves the client checked out for good when BEGIN fails (a
+ * connection lost just then), and a few database blips would exhaust the pool. A client
+ * whose connection failed goes back with the error, so the pool discards it.
+ */
+function transactionOnOwnClient(pool: pg.Pool): Database['transaction'] {
+  const tables = extractTablesRelationalConfig(schema, createTableRelationsHelpers);
+  const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: tables.tableNamesMap };
+  const dialect = new PgDialect();
+  return async <T>(work: (tx: Transaction) => Promise<T>, config?: PgTransactionConfig): Promise<T> => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      const session = new NodePgSession(client, dialect, relational, {});
+      return (await session.transaction(work as unknown as Parameters<typeof session.transaction>[0], config)) as T;
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
   };
 }
 
