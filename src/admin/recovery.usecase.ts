@@ -118,13 +118,14 @@ function isCoded(error: unknown): error is CodedError {
   );
 }
 
-/**
- * The code of a refusal for good (verification failed, or the payload is not a valid
- * record), or null for anything that may succeed later or that we do not recognise.
- */
+/** A failure that may pass on a later try: the run stops, and nothing is counted against the payload. */
+function isTransient(error: unknown): boolean {
+  return isDatabaseUnavailable(error) || (isCoded(error) && error.retryable) || error instanceof AppStoreApiError;
+}
+
+/** The code of a refusal for good (verification failed, or not a valid record); null when unrecognised. */
 function refusalCode(error: unknown): string | null {
-  if (isDatabaseUnavailable(error)) return null;
-  if (isCoded(error)) return error.retryable ? null : error.code;
+  if (isCoded(error)) return error.code;
   if (error instanceof AppError && error.statusCode >= 400 && error.statusCode < 500) return error.code;
   return null;
 }
@@ -148,8 +149,9 @@ function interrupted(error: unknown, counts: RecoveryCounts): RecoveryInterrupte
 /**
  * Reads Apple's notification history for the window, in each accepted environment, and
  * feeds every notification through ingest: recorded ones come back as duplicates and are
- * not applied again. A notification refused for good (bad signature, wrong app…) is
- * counted and logged, and the run goes on; a transient failure stops the run with a
+ * not applied again. A notification refused for good (bad signature, wrong app…), or one
+ * that fails in our own code, is counted as rejected and logged, and the run goes on (a
+ * poison notification must not block every later run); a transient failure stops the run with a
  * RecoveryInterruptedError (503), and running it again is safe.
  */
 export async function recoverNotifications(
@@ -187,10 +189,16 @@ export async function recoverNotifications(
             if (status === 'processed') counts.applied += 1;
             else counts.duplicate += 1;
           } catch (error) {
-            const code = refusalCode(error);
-            if (code === null) throw error;
+            if (isTransient(error)) throw error;
             counts.rejected += 1;
-            deps.logger.warn({ environment, code, reason: (error as Error).message }, 'recovery: notification rejected');
+            const code = refusalCode(error);
+            if (code !== null) {
+              deps.logger.warn({ environment, code, reason: (error as Error).message }, 'recovery: notification rejected');
+            } else {
+              // Not a verdict on the payload but a fault of ours with this one notification. It
+              // stays unrecorded (a later run picks it up once fixed) and does not block the rest.
+              deps.logger.error({ environment, code: 'INTERNAL_ERROR', err: error }, 'recovery: notification could not be ingested');
+            }
           }
         }
       }
