@@ -195,8 +195,8 @@ export async function recoverNotifications(
             if (code !== null) {
               deps.logger.warn({ environment, code, reason: (error as Error).message }, 'recovery: notification rejected');
             } else {
-              // Not a verdict on the payload but a fault of ours with this one notification. It
-              // stays unrecorded (a later run picks it up once fixed) and does not block the rest.
+              // Not a verdict on the payload but a fault of ours with this one notification. It stays
+              // unrecorded (recovering its window again applies it once fixed) and does not block the rest.
               deps.logger.error({ environment, code: 'INTERNAL_ERROR', err: error }, 'recovery: notification could not be ingested');
             }
           }
