@@ -95,6 +95,9 @@ export async function linkReceipt(deps: ReceiptsDeps, userId: string, receipt: s
   const states = refs.length === 0 ? [] : await fetchSignedPurchaseState({ appStoreApi: deps.appStoreApi, verifier: deps.verifier }, environment, refs);
   const updates = updatesFromSignedState(states, 'api');
   const at = deps.clock();
+  // Read before the transaction: the repository loads it through its own handle, which on
+  // single-connection PGlite would wait forever behind the open transaction.
+  await deps.users.namespace();
 
   return deps.db.transaction(async (tx) => {
     await deps.users.ensureUser(tx, userId);

@@ -86,7 +86,10 @@ function normalize(notification: V1Notification): V1Normalized {
   }
 }
 
-/** The purchases a body names, each with a transaction id to look it up by. */
+/**
+ * The purchases a body names, each with a transaction id to look it up by: a subscription
+ * by its original transaction id (which Apple accepts), anything else by its own.
+ */
 export function purchaseRefsOf(normalized: V1Normalized): PurchaseRef[] {
   const refs = new Map<string, PurchaseRef>();
   for (const transaction of normalized.transactions) {
@@ -95,7 +98,7 @@ export function purchaseRefsOf(normalized: V1Normalized): PurchaseRef[] {
     if (known === undefined || (subscription && !known.subscription)) {
       refs.set(transaction.originalTransactionId, {
         originalTransactionId: transaction.originalTransactionId,
-        transactionId: transaction.transactionId,
+        transactionId: subscription ? transaction.originalTransactionId : transaction.transactionId,
         subscription,
       });
     }

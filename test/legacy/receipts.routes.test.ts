@@ -1,0 +1,243 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAppStoreServerApi } from '../../src/apple/api/index.js';
+import { purchaseLinks, transactions } from '../../src/db/schema.js';
+import { authHeader, createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { buildReceipt, createReceiptPki, type ReceiptPki, type TestReceiptContent } from '../helpers/receipt-builder.js';
+import { closedPortUrl, countRows, NOTHING, wipeData, withoutLoadShedding } from './support.js';
+
+const DAY = 86_400_000;
+const MONTHLY = 'com.example.pro.monthly';
+const LIFETIME = 'com.example.lifetime';
+const SUB_OTID = '2000000000000001';
+const SUB_LATEST = '2000000000000002';
+const LIFETIME_ID = '2000000000000050';
+
+describe(`POST /users/:userId/receipts (${backendName})`, () => {
+  let database: TestDatabase;
+  let pki: TestPki;
+  let receiptPki: ReceiptPki;
+  let api: AppStoreApiDouble;
+  let t: TestApp;
+  const now = Date.now();
+  const start = now - 40 * DAY;
+
+  const content = (overrides: Partial<TestReceiptContent> = {}): TestReceiptContent => ({
+    bundleId: TEST_BUNDLE_ID,
+    receiptCreationDate: new Date(now - DAY),
+    receiptType: 'ProductionSandbox',
+    inApp: [
+      { transactionId: SUB_OTID, productId: MONTHLY, purchaseDate: new Date(start), expiresDate: new Date(start + 30 * DAY) },
+      {
+        transactionId: SUB_LATEST,
+        originalTransactionId: SUB_OTID,
+        productId: MONTHLY,
+        purchaseDate: new Date(start + 30 * DAY),
+        originalPurchaseDate: new Date(start),
+        expiresDate: new Date(start + 60 * DAY),
+      },
+      { transactionId: LIFETIME_ID, productId: LIFETIME, purchaseDate: new Date(start + DAY) },
+    ],
+    ...overrides,
+  });
+
+  const signedSubscription = () =>
+    pki.sign({
+      transactionId: SUB_LATEST,
+      originalTransactionId: SUB_OTID,
+      bundleId: TEST_BUNDLE_ID,
+      productId: MONTHLY,
+      purchaseDate: start + 30 * DAY,
+      originalPurchaseDate: start,
+      expiresDate: start + 60 * DAY,
+      type: 'Auto-Renewable Subscription',
+      inAppOwnershipType: 'PURCHASED',
+      signedDate: now - 1000,
+      environment: 'Sandbox',
+    });
+  const signedLifetime = () =>
+    pki.sign({
+      transactionId: LIFETIME_ID,
+      originalTransactionId: LIFETIME_ID,
+      bundleId: TEST_BUNDLE_ID,
+      productId: LIFETIME,
+      purchaseDate: start + DAY,
+      originalPurchaseDate: start + DAY,
+      type: 'Non-Consumable',
+      inAppOwnershipType: 'PURCHASED',
+      signedDate: now - 1000,
+      environment: 'Sandbox',
+    });
+
+  function scriptApple(): void {
+    api.reply('GET', `/inApps/v1/subscriptions/${SUB_LATEST}`, {
+      body: {
+        environment: 'Sandbox',
+        bundleId: TEST_BUNDLE_ID,
+        data: [
+          {
+            subscriptionGroupIdentifier: '1',
+            lastTransactions: [
+              {
+                status: 1,
+                originalTransactionId: SUB_OTID,
+                signedTransactionInfo: signedSubscription(),
+                signedRenewalInfo: pki.sign({
+                  originalTransactionId: SUB_OTID,
+                  productId: MONTHLY,
+                  autoRenewProductId: MONTHLY,
+                  autoRenewStatus: 1,
+                  signedDate: now - 1000,
+                  environment: 'Sandbox',
+                }),
+              },
+            ],
+          },
+        ],
+      },
+    });
+    api.reply('GET', `/inApps/v1/transactions/${LIFETIME_ID}`, { body: { signedTransactionInfo: signedLifetime() } });
+  }
+
+  const postReceipt = (app: TestApp, userId: string, receipt: string, headers: Record<string, string> = authHeader()) =>
+    app.app.inject({ method: 'POST', url: `/users/${userId}/receipts`, headers, payload: { receipt } });
+
+  async function appWith(env: Record<string, string> = {}, appStoreApi = createAppStoreServerApi({ ...api.credentials, baseUrl: api.url, maxAttempts: 1 })) {
+    return createTestApp({
+      database,
+      pki,
+      env,
+      overrides: withoutLoadShedding({ appStoreApi, receiptRootCertificates: [receiptPki.root.der] }),
+    });
+  }
+
+  beforeAll(async () => {
+    [database, pki, receiptPki, api] = await Promise.all([
+      createTestDatabase(),
+      createTestPki(),
+      createReceiptPki(),
+      createAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID }),
+    ]);
+    t = await appWith();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await api?.close();
+    await database?.destroy();
+  });
+  beforeEach(async () => {
+    await wipeData(database.handle.db);
+    api.reset();
+    api.requests.length = 0;
+    scriptApple();
+  });
+
+  it("links every purchase of the receipt, fetched signed from the Server API, and answers with the user's entitlements", async () => {
+    const receipt = await buildReceipt(content(), { pki: receiptPki, includeRoot: true });
+    const response = await postReceipt(t, 'u-1', receipt);
+
+    expect(response.statusCode, response.body).toBe(200);
+    const answer = response.json();
+    expect(answer.userId).toBe('u-1');
+    expect(answer.entitlements.map((e: { productId: string; status: string }) => [e.productId, e.status]).sort()).toEqual([
+      [LIFETIME, 'active'],
+      [MONTHLY, 'active'],
+    ]);
+    expect(api.requests.map((r) => r.path).sort()).toEqual([`/inApps/v1/subscriptions/${SUB_LATEST}`, `/inApps/v1/transactions/${LIFETIME_ID}`]);
+    const links = await database.handle.db.select().from(purchaseLinks).orderBy(purchaseLinks.originalTransactionId);
+    expect(links.map((l) => [l.originalTransactionId, l.userId, l.linkSource])).toEqual([
+      [SUB_OTID, 'u-1', 'receipt'],
+      [LIFETIME_ID, 'u-1', 'receipt'],
+    ]);
+    const stored = await database.handle.db.select().from(transactions).orderBy(transactions.transactionId);
+    expect(stored.map((row) => [row.transactionId, row.source])).toEqual([
+      [SUB_LATEST, 'api'],
+      [LIFETIME_ID, 'api'],
+    ]);
+  });
+
+  it('reads a receipt written with indefinite lengths, as Xcode writes them', async () => {
+    const receipt = await buildReceipt(content(), { pki: receiptPki, encoding: 'indefinite' });
+    const response = await postReceipt(t, 'u-1', receipt);
+
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json().entitlements).toHaveLength(2);
+  });
+
+  it('refuses with 400 a receipt whose signature does not chain to the trusted root, asking Apple nothing', async () => {
+    const stranger = await createReceiptPki({ name: 'Stranger' });
+    const response = await postReceipt(t, 'u-1', await buildReceipt(content(), { pki: stranger, includeRoot: true }));
+
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('RECEIPT_UNTRUSTED');
+    expect(api.requests).toHaveLength(0);
+    expect(await countRows(database.handle.db)).toEqual(NOTHING);
+  });
+
+  it('refuses with 400 a receipt whose content was changed after signing', async () => {
+    const tampered = await buildReceipt(content(), { pki: receiptPki, swapContentAfterSigning: content({ bundleId: TEST_BUNDLE_ID, inApp: [] }) });
+    const response = await postReceipt(t, 'u-1', tampered);
+
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('RECEIPT_SIGNATURE_INVALID');
+  });
+
+  it('refuses with 400 a malformed receipt and a receipt of another app', async () => {
+    const malformed = await postReceipt(t, 'u-1', 'bm90IGEgcmVjZWlwdA==');
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().error.code).toBe('MALFORMED_RECEIPT');
+
+    const other = await postReceipt(t, 'u-1', await buildReceipt(content({ bundleId: 'com.example.other' }), { pki: receiptPki }));
+    expect(other.statusCode).toBe(400);
+    expect(other.json().error.code).toBe('WRONG_BUNDLE_ID');
+    expect(await countRows(database.handle.db)).toEqual(NOTHING);
+  });
+
+  it('answers 401 without an API key', async () => {
+    const response = await postReceipt(t, 'u-1', 'AAAA', {});
+    expect(response.statusCode).toBe(401);
+  });
+
+  it('moves a purchase to the new user under TRANSFER_POLICY=transfer and refuses it with 409 under keep', async () => {
+    const receipt = await buildReceipt(content(), { pki: receiptPki });
+    expect((await postReceipt(t, 'u-1', receipt)).statusCode).toBe(200);
+    const moved = await postReceipt(t, 'u-2', receipt);
+    expect(moved.statusCode).toBe(200);
+    expect(moved.json().entitlements).toHaveLength(2);
+
+    const keeping = await appWith({ TRANSFER_POLICY: 'keep' });
+    try {
+      const refused = await postReceipt(keeping, 'u-3', receipt);
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().error.code).toBe('ALREADY_LINKED');
+      const links = await database.handle.db.select().from(purchaseLinks);
+      expect(new Set(links.map((l) => l.userId))).toEqual(new Set(['u-2']));
+    } finally {
+      await keeping.close();
+    }
+  });
+
+  it('answers 503 and links nothing while the App Store Server API is unreachable', async () => {
+    const offline = await appWith({}, createAppStoreServerApi({ ...api.credentials, baseUrl: await closedPortUrl(), maxAttempts: 1 }));
+    try {
+      const response = await postReceipt(offline, 'u-1', await buildReceipt(content(), { pki: receiptPki }));
+      expect(response.statusCode).toBe(503);
+      expect(await countRows(database.handle.db)).toEqual(NOTHING);
+    } finally {
+      await offline.close();
+    }
+  });
+
+  it('answers API_NOT_CONFIGURED without Server API credentials', async () => {
+    const bare = await createTestApp({ database, pki, overrides: withoutLoadShedding({ receiptRootCertificates: [receiptPki.root.der] }) });
+    try {
+      const response = await postReceipt(bare, 'u-1', await buildReceipt(content(), { pki: receiptPki }));
+      expect(response.statusCode).toBe(501);
+      expect(response.json().error.code).toBe('API_NOT_CONFIGURED');
+    } finally {
+      await bare.close();
+    }
+  });
+});

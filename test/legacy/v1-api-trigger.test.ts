@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { createAppStoreServerApi } from '../../src/apple/api/index.js';
+import { subscriptions, transactions } from '../../src/db/schema.js';
+import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
+import { closedPortUrl, countRows, NOTHING, wipeData, withoutLoadShedding } from './support.js';
+import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+
+const OTID = V1_TEST.originalTransactionId;
+// What Apple's Server API knows: a renewal the V1 body has not mentioned yet.
+const SIGNED_AT = V1_TEST.start + 2 * V1_DATES.MONTH + 60_000;
+
+function signedTransaction(pki: TestPki, overrides: Record<string, unknown> = {}) {
+  return pki.sign({
+    transactionId: '1000000000000003',
+    originalTransactionId: OTID,
+    bundleId: TEST_BUNDLE_ID,
+    productId: V1_TEST.monthly,
+    subscriptionGroupIdentifier: V1_TEST.groupId,
+    purchaseDate: V1_TEST.start + 2 * V1_DATES.MONTH,
+    originalPurchaseDate: V1_TEST.start,
+    expiresDate: V1_TEST.start + 3 * V1_DATES.MONTH,
+    type: 'Auto-Renewable Subscription',
+    inAppOwnershipType: 'PURCHASED',
+    signedDate: SIGNED_AT,
+    environment: 'Sandbox',
+    ...overrides,
+  });
+}
+
+function signedRenewal(pki: TestPki) {
+  return pki.sign({
+    originalTransactionId: OTID,
+    productId: V1_TEST.monthly,
+    autoRenewProductId: V1_TEST.yearly,
+    autoRenewStatus: 1,
+    signedDate: SIGNED_AT,
+    environment: 'Sandbox',
+  });
+}
+
+describe(`POST /webhooks/apple/v1 with Server API credentials: the body is only a trigger (${backendName})`, () => {
+  let database: TestDatabase;
+  let pki: TestPki;
+  let api: AppStoreApiDouble;
+  let verifyReceipt: VerifyReceiptDouble;
+  let t: TestApp;
+
+  const env = () => ({ APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url });
+  const post = (app: TestApp, body: unknown) => app.app.inject({ method: 'POST', url: '/webhooks/apple/v1', payload: body as object });
+
+  beforeAll(async () => {
+    [database, pki, api, verifyReceipt] = await Promise.all([
+      createTestDatabase(),
+      createTestPki(),
+      createAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID }),
+      createVerifyReceiptDouble(),
+    ]);
+    const appStoreApi = createAppStoreServerApi({ ...api.credentials, baseUrl: api.url, maxAttempts: 1 });
+    t = await createTestApp({ database, pki, env: env(), overrides: withoutLoadShedding({ appStoreApi }) });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await Promise.all([api?.close(), verifyReceipt?.close()]);
+    await database?.destroy();
+  });
+  beforeEach(async () => {
+    await wipeData(database.handle.db);
+    api.reset();
+    api.requests.length = 0;
+    verifyReceipt.requests.length = 0;
+  });
+
+  it("applies the subscription's signed state from Get All Subscription Statuses, not the body, marked 'api'", async () => {
+    const jws = signedTransaction(pki);
+    api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, {
+      body: {
+        environment: 'Sandbox',
+        bundleId: TEST_BUNDLE_ID,
+        data: [
+          {
+            subscriptionGroupIdentifier: V1_TEST.groupId,
+            lastTransactions: [{ status: 1, originalTransactionId: OTID, signedTransactionInfo: jws, signedRenewalInfo: signedRenewal(pki) }],
+          },
+        ],
+      },
+    });
+    const response = await post(t, v1Body('DID_RENEW'));
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual({ status: 'processed' });
+    expect(api.requests.map((r) => r.path)).toEqual([`/inApps/v1/subscriptions/${OTID}`]);
+    expect(verifyReceipt.requests).toHaveLength(0);
+    const stored = await database.handle.db.select().from(transactions);
+    // The body's own transactions (…001, …002) are not applied: only Apple's signed answer is.
+    expect(stored.map((row) => [row.transactionId, row.source, row.signedTransaction])).toEqual([['1000000000000003', 'api', jws]]);
+    const [subscription] = await database.handle.db.select().from(subscriptions).where(eq(subscriptions.originalTransactionId, OTID));
+    expect(subscription).toMatchObject({ appleStatus: 1, autoRenewProductId: V1_TEST.yearly, renewalSource: 'api' });
+    expect(subscription?.statusSignedDate?.getTime()).toBe(SIGNED_AT);
+  });
+
+  it('looks a non-subscription up with Get Transaction Info', async () => {
+    const jws = signedTransaction(pki, {
+      transactionId: '1000000000000090',
+      originalTransactionId: '1000000000000090',
+      productId: V1_TEST.coins,
+      type: 'Consumable',
+      expiresDate: undefined,
+      subscriptionGroupIdentifier: undefined,
+    });
+    api.reply('GET', '/inApps/v1/transactions/1000000000000090', { body: { signedTransactionInfo: jws } });
+    const response = await post(t, v1Body('CONSUMPTION_REQUEST'));
+
+    expect(response.statusCode, response.body).toBe(200);
+    expect(api.requests.map((r) => r.path)).toEqual(['/inApps/v1/transactions/1000000000000090']);
+    const stored = await database.handle.db.select().from(transactions);
+    expect(stored.map((row) => [row.transactionId, row.productType, row.source])).toEqual([['1000000000000090', 'Consumable', 'api']]);
+  });
+
+  it('refuses signed data that does not chain to the trusted root, writing nothing', async () => {
+    const stranger = await createTestPki();
+    api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, {
+      body: { data: [{ lastTransactions: [{ status: 1, originalTransactionId: OTID, signedTransactionInfo: signedTransaction(stranger) }] }] },
+    });
+    const response = await post(t, v1Body('DID_RENEW'));
+
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('UNTRUSTED_ROOT');
+    expect(await countRows(database.handle.db)).toEqual(NOTHING);
+  });
+
+  it('answers 503 and writes nothing while the App Store Server API is unreachable; the resend applies', async () => {
+    const unreachable = createAppStoreServerApi({ ...api.credentials, baseUrl: await closedPortUrl(), maxAttempts: 1 });
+    const offline = await createTestApp({ database, pki, env: env(), overrides: withoutLoadShedding({ appStoreApi: unreachable }) });
+    const body = v1Body('DID_RENEW');
+    try {
+      const response = await post(offline, body);
+      expect(response.statusCode).toBe(503);
+      expect(response.json().error.code).toBe('API_UNREACHABLE');
+      expect(await countRows(database.handle.db)).toEqual(NOTHING);
+    } finally {
+      await offline.close();
+    }
+
+    api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, {
+      body: { data: [{ lastTransactions: [{ status: 1, originalTransactionId: OTID, signedTransactionInfo: signedTransaction(pki) }] }] },
+    });
+    expect((await post(t, body)).json()).toEqual({ status: 'processed' });
+    expect((await countRows(database.handle.db)).notifications).toBe(1);
+  });
+
+  it('answers 503 when Apple fails, and 400 PURCHASE_NOT_FOUND when Apple does not know the purchase', async () => {
+    api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, { status: 500, body: { errorCode: 5000000, errorMessage: 'An unknown error occurred.' } });
+    const failing = await post(t, v1Body('DID_RENEW'));
+    expect(failing.statusCode).toBe(503);
+
+    api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, {
+      status: 404,
+      body: { errorCode: 4040005, errorMessage: 'Original transaction id not found.' },
+    });
+    const unknown = await post(t, v1Body('DID_RENEW'));
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().error.code).toBe('PURCHASE_NOT_FOUND');
+    expect(await countRows(database.handle.db)).toEqual(NOTHING);
+  });
+
+  it('does not call the Server API again for a duplicate delivery', async () => {
+    api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, {
+      body: { data: [{ lastTransactions: [{ status: 1, originalTransactionId: OTID, signedTransactionInfo: signedTransaction(pki) }] }] },
+    });
+    const body = v1Body('INITIAL_BUY');
+    expect((await post(t, body)).json()).toEqual({ status: 'processed' });
+    expect((await post(t, body)).json()).toEqual({ status: 'duplicate' });
+    expect(api.requests).toHaveLength(1);
+    expect((await countRows(database.handle.db)).notifications).toBe(1);
+  });
+});
