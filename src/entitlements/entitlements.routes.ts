@@ -1,0 +1,34 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { requireApiKey } from '../http/auth.js';
+import { errorResponses } from '../http/schemas.js';
+import { canonicalUserId } from '../users/app-account-token.model.js';
+import { EntitlementsQuery, EntitlementsResponse, STALE_HEADER, UserIdParams } from './entitlements.schemas.js';
+import type { EntitlementsUsecase } from './entitlements.usecase.js';
+
+export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ entitlements: EntitlementsUsecase }> = async (app, { entitlements }) => {
+  app.addHook('onRequest', requireApiKey(app.keys.app));
+  app.addHook('onClose', async () => entitlements.drain());
+
+  app.get(
+    '/entitlements/:userId',
+    {
+      schema: {
+        tags: ['entitlements'],
+        summary: 'What the user is entitled to right now',
+        description:
+          'Status is evaluated at request time. With `refresh=true` (or automatically, briefly, when a subscription ' +
+          'period has ended without news) the App Store Server API is asked first; when it cannot be reached the ' +
+          `answer comes from stored data with the header \`${STALE_HEADER}: true\`.`,
+        params: UserIdParams,
+        querystring: EntitlementsQuery,
+        response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 503) },
+      },
+    },
+    async (request, reply) => {
+      const userId = canonicalUserId(request.params.userId);
+      const answer = await entitlements.entitlementsOf(userId, { refresh: request.query.refresh ? 'always' : 'when-stale' });
+      if (answer.stale) void reply.header(STALE_HEADER, 'true');
+      return { userId, entitlements: answer.entitlements };
+    },
+  );
+};

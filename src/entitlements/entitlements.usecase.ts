@@ -1,0 +1,129 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { EntitlementMap } from './entitlement-map.js';
+import { entitlementViews, evaluatePurchases, periodEndedUnheard, type EntitlementView, type EvaluatedPurchase } from './entitlements.model.js';
+import type { EntitlementsRepository } from './entitlements.repository.js';
+import type { PurchaseToRefresh, RefreshResult } from './refresh.usecase.js';
+
+export interface EntitlementsAnswer {
+  entitlements: EntitlementView[];
+  /** True when a refresh from the App Store was wanted but did not succeed in time. */
+  stale: boolean;
+}
+
+export type RefreshMode = 'always' | 'when-stale' | 'never';
+
+export interface EntitlementsUsecaseDeps {
+  repository: EntitlementsRepository;
+  entitlementMap: EntitlementMap;
+  clock: Clock;
+  logger: Logger;
+  /** null without App Store Server API credentials. */
+  refresh: ((purchases: readonly PurchaseToRefresh[]) => Promise<RefreshResult>) | null;
+  /** How long a request waits for a refresh it did not ask for. Default 1.5 s. */
+  autoRefreshTimeoutMs?: number;
+  /** How long `?refresh=true` waits. Default 5 s. */
+  explicitRefreshTimeoutMs?: number;
+  /** A user is refreshed automatically at most this often. Default 60 s. */
+  autoRefreshIntervalMs?: number;
+}
+
+export interface EntitlementsUsecase {
+  /**
+   * `always`: ask the App Store first (`?refresh=true`); `when-stale` (default): only when a
+   * subscription period ended without news, briefly; `never`: stored data only.
+   */
+  entitlementsOf(userId: string, options?: { refresh?: RefreshMode }): Promise<EntitlementsAnswer>;
+  /** Waits for refreshes that outlived their request (they still apply what they learn). */
+  drain(): Promise<void>;
+}
+
+const AUTO_RENEWABLE = 'Auto-Renewable Subscription';
+const MAX_TRACKED_USERS = 10_000;
+
+class RefreshTimeout extends Error {
+  readonly code = 'REFRESH_TIMEOUT';
+}
+
+export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): EntitlementsUsecase {
+  const autoTimeout = deps.autoRefreshTimeoutMs ?? 1_500;
+  const explicitTimeout = deps.explicitRefreshTimeoutMs ?? 5_000;
+  const autoInterval = deps.autoRefreshIntervalMs ?? 60_000;
+  const pending = new Set<Promise<unknown>>();
+  // userId → last automatic attempt, so an account Apple has nothing new about (or an
+  // unreachable App Store) does not cost every request a round trip.
+  const lastAuto = new Map<string, { at: number; failed: boolean }>();
+
+  async function evaluate(userId: string): Promise<EvaluatedPurchase[]> {
+    return evaluatePurchases(await deps.repository.purchasesOfUser(userId), deps.clock());
+  }
+
+  /** Resolves true when the refresh finished in time, false otherwise; never rejects. */
+  async function refreshWithin(userId: string, purchases: PurchaseToRefresh[], timeoutMs: number): Promise<boolean> {
+    const run = deps.refresh!(purchases);
+    const tracked = run.catch(() => undefined).finally(() => pending.delete(tracked));
+    pending.add(tracked);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RefreshTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([run, timeout]);
+      return true;
+    } catch (error) {
+      deps.logger.warn({ err: error, userId }, 'entitlement refresh from the App Store failed; answering from stored data');
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function toRefresh(evaluated: readonly EvaluatedPurchase[]): PurchaseToRefresh[] {
+    return evaluated.map(({ state }) => ({ originalTransactionId: state.originalTransactionId, environment: state.environment }));
+  }
+
+  function noteAuto(userId: string, failed: boolean): void {
+    if (lastAuto.size >= MAX_TRACKED_USERS) {
+      const cutoff = deps.clock().getTime() - autoInterval;
+      for (const [id, entry] of lastAuto) if (entry.at < cutoff) lastAuto.delete(id);
+      if (lastAuto.size >= MAX_TRACKED_USERS) lastAuto.clear();
+    }
+    lastAuto.set(userId, { at: deps.clock().getTime(), failed });
+  }
+
+  return {
+    async entitlementsOf(userId, options = {}) {
+      let evaluated = await evaluate(userId);
+      let stale = false;
+      const mode = options.refresh ?? 'when-stale';
+      if (deps.refresh !== null && mode !== 'never') {
+        if (mode === 'always') {
+          const subscriptions = evaluated.filter(({ state }) => state.productType === AUTO_RENEWABLE);
+          if (subscriptions.length > 0) {
+            const ok = await refreshWithin(userId, toRefresh(subscriptions), explicitTimeout);
+            if (ok) evaluated = await evaluate(userId);
+            stale = !ok;
+          }
+        } else {
+          const now = deps.clock();
+          const unheard = evaluated.filter((purchase) => periodEndedUnheard(purchase, now));
+          if (unheard.length > 0) {
+            const last = lastAuto.get(userId);
+            if (last !== undefined && now.getTime() - last.at < autoInterval) {
+              stale = last.failed;
+            } else {
+              const ok = await refreshWithin(userId, toRefresh(unheard), autoTimeout);
+              noteAuto(userId, !ok);
+              if (ok) evaluated = await evaluate(userId);
+              stale = !ok;
+            }
+          }
+        }
+      }
+      return { entitlements: entitlementViews(evaluated, deps.entitlementMap), stale };
+    },
+    async drain() {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+  };
+}

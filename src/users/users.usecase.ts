@@ -1,0 +1,137 @@
+import { AppStoreApiError, type AppStoreServerApi } from '../apple/api/index.js';
+import type { JWSTransactionDecodedPayload, SignedDataVerifier } from '../apple/types.js';
+import type { Clock } from '../clock.js';
+import type { AppleEnvironment, TransferPolicy } from '../config.js';
+import type { Database } from '../db/client.js';
+import type { EntitlementView } from '../entitlements/entitlements.model.js';
+import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
+import { InvalidRecordError, transactionFromPayload, type StoredTransaction } from '../entitlements/merge.model.js';
+import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
+import { AppError, badRequest, unavailable } from '../errors.js';
+import { linkPurchase, type LinkOutcome } from './purchase-links.repository.js';
+import { decodeCursor, encodeCursor } from './transactions-cursor.model.js';
+import type { TransactionsRepository, UserTransactionRow } from './transactions.repository.js';
+import type { UsersRepository } from './users.repository.js';
+
+export interface UsersUsecaseDeps {
+  db: Database;
+  users: UsersRepository;
+  transactions: TransactionsRepository;
+  entitlements: EntitlementsUsecase;
+  verifier: SignedDataVerifier;
+  appStoreApi: AppStoreServerApi | null;
+  /** Environments the service accepts; `transactionId` look-ups try Production, then Sandbox, among them. */
+  environments: readonly AppleEnvironment[];
+  transferPolicy: TransferPolicy;
+  clock: Clock;
+}
+
+export type TransactionSubmission = { signedTransaction: string } | { transactionId: string };
+
+export interface RecordedTransaction {
+  entitlements: EntitlementView[];
+  link: LinkOutcome;
+}
+
+export interface TransactionsPage {
+  transactions: UserTransactionRow[];
+  nextCursor: string | null;
+}
+
+export const apiNotConfigured = () =>
+  new AppError(
+    501,
+    'API_NOT_CONFIGURED',
+    'Looking a transaction up by id needs App Store Server API credentials (APPLE_ISSUER_ID, APPLE_KEY_ID, APPLE_PRIVATE_KEY)',
+  );
+
+// Apple answers 404 (TRANSACTION_ID_NOT_FOUND) when the id belongs to the other environment.
+const notFoundHere = (error: unknown) =>
+  error instanceof AppStoreApiError && error.code === 'API_ERROR' && error.httpStatus === 404;
+
+function apiFailure(error: unknown): unknown {
+  if (!(error instanceof AppStoreApiError)) return error;
+  if (error.code === 'API_ERROR' && error.httpStatus === 400) {
+    return badRequest('INVALID_TRANSACTION_ID', 'The App Store does not accept this transaction id');
+  }
+  if (error.retryable || error.code === 'API_UNREACHABLE' || error.code === 'API_TIMEOUT' || error.code === 'API_RATE_LIMITED') {
+    return unavailable('APP_STORE_UNAVAILABLE', 'The App Store Server API cannot be reached; try again');
+  }
+  return new AppError(502, 'APP_STORE_ERROR', `The App Store Server API refused the look-up (${error.message})`);
+}
+
+function toRecord(payload: JWSTransactionDecodedPayload): StoredTransaction {
+  try {
+    // Signed by Apple but not delivered as a notification: recorded as 'api' like Server API data.
+    return transactionFromPayload(payload, 'api');
+  } catch (error) {
+    if (error instanceof InvalidRecordError) throw badRequest(error.code, error.message);
+    throw error;
+  }
+}
+
+export function createUsersUsecase(deps: UsersUsecaseDeps) {
+  const lookupEnvironments = (['Production', 'Sandbox'] as const).filter((env) => deps.environments.includes(env));
+
+  async function fetchSigned(transactionId: string): Promise<string> {
+    if (deps.appStoreApi === null) throw apiNotConfigured();
+    for (const environment of lookupEnvironments) {
+      try {
+        const answer = await deps.appStoreApi.forEnvironment(environment).getTransactionInfo(transactionId);
+        if (!answer.signedTransactionInfo) {
+          throw new AppError(502, 'APP_STORE_ERROR', 'The App Store Server API answered without a signed transaction');
+        }
+        return answer.signedTransactionInfo;
+      } catch (error) {
+        if (notFoundHere(error)) continue;
+        throw apiFailure(error);
+      }
+    }
+    throw badRequest('TRANSACTION_NOT_FOUND', `The App Store knows no transaction ${transactionId} in ${lookupEnvironments.join(' or ')}`);
+  }
+
+  return {
+    async appAccountToken(userId: string): Promise<string> {
+      return deps.users.ensureUser(deps.db, userId, await deps.users.namespace());
+    },
+
+    /** Verifies (or fetches and verifies) a transaction, records it and links its purchase to the user. */
+    async recordTransaction(userId: string, submission: TransactionSubmission): Promise<RecordedTransaction> {
+      const signed = 'signedTransaction' in submission ? submission.signedTransaction : await fetchSigned(submission.transactionId);
+      const record = toRecord(await deps.verifier.verifyTransaction(signed));
+      const namespace = await deps.users.namespace();
+      const at = deps.clock();
+      const link = await deps.db.transaction(async (tx) => {
+        await deps.users.ensureUser(tx, userId, namespace);
+        await lockPurchases(tx, [record.originalTransactionId]);
+        // Linked before the data is applied, so an appAccountToken on the transaction
+        // cannot attribute the purchase to someone else first: the app's word wins.
+        const outcome = await linkPurchase(tx, {
+          originalTransactionId: record.originalTransactionId,
+          userId,
+          policy: deps.transferPolicy,
+          reason: 'transaction',
+          at,
+        });
+        await applyPurchaseUpdate(tx, { transactions: [{ record, signedTransaction: signed }] });
+        return outcome;
+      });
+      const { entitlements } = await deps.entitlements.entitlementsOf(userId, { refresh: 'never' });
+      return { entitlements, link };
+    },
+
+    async listTransactions(userId: string, limit: number, cursor: string | undefined): Promise<TransactionsPage> {
+      const after = cursor ? decodeCursor(cursor) : null;
+      // One row more than asked says whether another page exists without a count query.
+      const rows = await deps.transactions.transactionsOfUser(userId, limit + 1, after);
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        transactions: page,
+        nextCursor: rows.length > limit && last ? encodeCursor({ purchaseDate: last.purchaseDate, transactionId: last.transactionId }) : null,
+      };
+    },
+  };
+}
+
+export type UsersUsecase = ReturnType<typeof createUsersUsecase>;

@@ -1,0 +1,92 @@
+// Builders for the app-backend API tests: signed transactions from the test PKI and a
+// way to store renewal info and status exactly as the notification ingest would.
+import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload } from '../../src/apple/types.js';
+import { renewalFromPayload, transactionFromPayload } from '../../src/entitlements/merge.model.js';
+import { applyPurchaseUpdate } from '../../src/entitlements/purchases.repository.js';
+import { authHeader, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+
+export const MONTHLY = 'com.example.pro.monthly';
+export const YEARLY = 'com.example.pro.yearly';
+export const LIFETIME = 'com.example.lifetime';
+export const COINS = 'com.example.coins';
+
+const DAY = 24 * 60 * 60 * 1000;
+export const days = (n: number) => n * DAY;
+export const at = (iso: string) => Date.parse(iso);
+
+export function transactionPayload(overrides: Partial<JWSTransactionDecodedPayload> & { transactionId: string }): JWSTransactionDecodedPayload {
+  const purchaseDate = overrides.purchaseDate ?? at('2026-11-01T10:00:00Z');
+  return {
+    originalTransactionId: overrides.transactionId,
+    bundleId: TEST_BUNDLE_ID,
+    productId: MONTHLY,
+    purchaseDate,
+    originalPurchaseDate: purchaseDate,
+    expiresDate: purchaseDate + days(30),
+    quantity: 1,
+    type: 'Auto-Renewable Subscription',
+    inAppOwnershipType: 'PURCHASED',
+    signedDate: purchaseDate + 5_000,
+    environment: 'Sandbox',
+    transactionReason: 'PURCHASE',
+    storefront: 'USA',
+    ...overrides,
+  } as JWSTransactionDecodedPayload;
+}
+
+export function renewalPayload(overrides: Partial<JWSRenewalInfoDecodedPayload> & { originalTransactionId: string; signedDate: number }): JWSRenewalInfoDecodedPayload {
+  return {
+    productId: MONTHLY,
+    autoRenewProductId: MONTHLY,
+    autoRenewStatus: 1,
+    environment: 'Sandbox',
+    ...overrides,
+  } as JWSRenewalInfoDecodedPayload;
+}
+
+/** Links the transaction to the user the way the app's backend does: POST /users/:id/transactions. */
+export async function postTransaction(t: TestApp, userId: string, payload: JWSTransactionDecodedPayload) {
+  return t.app.inject({
+    method: 'POST',
+    url: `/users/${encodeURIComponent(userId)}/transactions`,
+    headers: authHeader(),
+    payload: { signedTransaction: t.pki.sign(payload) },
+  });
+}
+
+/** Stores data as a notification would, without linking anything to a user. */
+export async function storeSigned(
+  t: TestApp,
+  data: { transactions?: JWSTransactionDecodedPayload[]; renewal?: JWSRenewalInfoDecodedPayload; status?: { originalTransactionId: string; appleStatus: number; signedDate: number } },
+) {
+  await t.deps.database.db.transaction(async (tx) => {
+    await applyPurchaseUpdate(tx, {
+      transactions: (data.transactions ?? []).map((p) => ({ record: transactionFromPayload(p, 'v2'), signedTransaction: null })),
+      renewal: data.renewal ? { record: renewalFromPayload(data.renewal, 'v2'), signedRenewalInfo: null } : undefined,
+      status: data.status
+        ? { originalTransactionId: data.status.originalTransactionId, appleStatus: data.status.appleStatus, statusSignedDate: new Date(data.status.signedDate) }
+        : undefined,
+    });
+  });
+}
+
+export async function getEntitlements(t: TestApp, userId: string, query = '') {
+  return t.app.inject({ method: 'GET', url: `/entitlements/${encodeURIComponent(userId)}${query}`, headers: authHeader() });
+}
+
+/** A clock the test moves by hand. */
+export function manualClock(start: string) {
+  let now = new Date(start);
+  return {
+    clock: () => now,
+    set(iso: string) {
+      now = new Date(iso);
+    },
+  };
+}
+
+/**
+ * Embedded PGlite blocks the event loop while it works, which the load-shedding guard
+ * would take for overload on a busy test machine; these tests are not about shedding.
+ */
+export const calmPressure = { pressure: { maxEventLoopDelayMs: 600_000 } } as const;
