@@ -15,6 +15,7 @@ import { ErrorResponse } from './http/schemas.js';
 import { healthRoutes } from './health/health.routes.js';
 import { registerLegacyRoutes } from './legacy/legacy.routes.js';
 import type { VerifyReceiptClient } from './apple/verify-receipt/index.js';
+import { registerAppBackendRoutes } from './entitlements/app-backend.js';
 import { adminRoutes } from './admin/admin.routes.js';
 import { installRecoveryJob } from './admin/recovery.job.js';
 import type { Redis } from 'ioredis';
@@ -93,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (config.metricsEnabled) installMetrics(app, { metrics: deps.metrics ?? createMetrics(), database: deps.database });
 
   await app.register(healthRoutes, { database: deps.database });
+  await registerAppBackendRoutes(app, deps);
   await registerLegacyRoutes(app, deps);
   await app.register(adminRoutes, { deps });
   installRecoveryJob(app, deps);
