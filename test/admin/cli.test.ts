@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
+import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
+import { runEntry } from '../helpers/process.js';
+import { HISTORY_PATH, historyPage, hoursAgo } from './fixture.js';
+
+// The operator CLI as an operator runs it: a process of its own, settings from the
+// environment, an embedded database under DATA_DIR, Apple played by the double.
+describe('operator CLI (npm run cli)', () => {
+  let double: AppStoreApiDouble;
+  let pki: TestPki;
+  let workDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    [double, pki] = await Promise.all([createAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID }), createTestPki()]);
+    workDir = mkdtempSync(path.join(tmpdir(), 'ase-cli-'));
+    writeFileSync(path.join(workDir, 'root.der'), pki.rootDer);
+    env = {
+      APPLE_BUNDLE_ID: TEST_BUNDLE_ID,
+      APPLE_APP_APPLE_ID: String(TEST_APP_APPLE_ID),
+      APPLE_ENVIRONMENTS: 'Production',
+      APPLE_ROOT_CERTS: path.join(workDir, 'root.der'),
+      APPLE_ONLINE_CHECKS: 'false',
+      APPLE_ISSUER_ID: double.credentials.issuerId,
+      APPLE_KEY_ID: double.credentials.keyId,
+      APPLE_PRIVATE_KEY: double.credentials.privateKey,
+      APPLE_API_BASE_URL: double.url,
+      API_KEYS: 'cli-test-key',
+      DATA_DIR: path.join(workDir, 'data'),
+      LOG_LEVEL: 'warn',
+    };
+  });
+  afterAll(async () => {
+    await double?.close();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  async function cli(...args: string[]): Promise<{ code: number | null; output: string }> {
+    const run = runEntry('src/cli.ts', { cwd: workDir, env, args });
+    const code = await run.exited;
+    return { code, output: run.output() };
+  }
+
+  // Two processes that each open the embedded database on disk: slow on a loaded machine.
+  it('recover applies the history of the window, and entitlements then shows what it granted', { timeout: 120_000 }, async () => {
+    const userId = randomUUID();
+    const signedPayload = signNotification(pki, {
+      notificationType: 'SUBSCRIBED',
+      subtype: 'INITIAL_BUY',
+      bundleId: TEST_BUNDLE_ID,
+      appAppleId: TEST_APP_APPLE_ID,
+      environment: 'Production',
+      signedDate: Date.now() - 60_000,
+      transaction: { appAccountToken: userId },
+    });
+    double.reply('POST', HISTORY_PATH, historyPage([signedPayload]));
+
+    const recovered = await cli('recover', '--start', hoursAgo(24), '--end', hoursAgo(0), '--only-failures');
+    expect(recovered.code, recovered.output).toBe(0);
+    expect(JSON.parse(recovered.output)).toEqual({ fetched: 1, applied: 1, duplicate: 0, rejected: 0, environments: ['Production'] });
+    expect(double.requests[0]?.body).toMatchObject({ onlyFailures: true });
+
+    const shown = await cli('entitlements', userId);
+    expect(shown.code, shown.output).toBe(0);
+    const answer = JSON.parse(shown.output) as { userId: string; entitlements: { productId: string; status: string }[] };
+    expect(answer.userId).toBe(userId);
+    expect(answer.entitlements).toMatchObject([{ productId: 'com.example.monthly', status: 'active' }]);
+  });
+
+  it('refuses a window more than 180 days back with its code and exit status 1', async () => {
+    const result = await cli('recover', '--start', hoursAgo(200 * 24), '--end', hoursAgo(1));
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('WINDOW_TOO_OLD');
+  });
+
+  it('answers a missing option with the usage text and exit status 2', async () => {
+    const result = await cli('recover', '--start', hoursAgo(1));
+    expect(result.code).toBe(2);
+    expect(result.output).toContain('recover --start <ISO 8601> --end <ISO 8601> [--only-failures]');
+  });
+});
