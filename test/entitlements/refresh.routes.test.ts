@@ -1,0 +1,121 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAppStoreServerApi } from '../../src/apple/api/index.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { backendName } from '../helpers/database.js';
+import { createTestPki } from '../helpers/pki.js';
+import { at, calmPressure, getEntitlements, manualClock, postTransaction, renewalPayload, transactionPayload } from './app-backend-fixtures.js';
+
+describe(`entitlement refresh from the App Store Server API (${backendName})`, () => {
+  const time = manualClock('2026-11-10T00:00:00Z');
+  let double: AppStoreApiDouble;
+  let t: TestApp;
+  let unreachable: TestApp;
+  beforeAll(async () => {
+    double = await createAppStoreApiDouble();
+    const pki = await createTestPki();
+    const api = (baseUrl: string) => createAppStoreServerApi({ ...double.credentials, baseUrl, maxAttempts: 1, sleep: async () => {} });
+    t = await createTestApp({ clock: time.clock, pki, overrides: { ...calmPressure, appStoreApi: api(double.url) } });
+    unreachable = await createTestApp({ clock: time.clock, pki, overrides: { ...calmPressure, appStoreApi: api('http://127.0.0.1:1') } });
+  });
+  afterEach(() => {
+    double.reset();
+    double.requests.length = 0;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await unreachable?.close();
+    await double?.close();
+  });
+
+  /** Apple's answer: the renewal that happened, signed now, with status active. */
+  function renewedAnswer(originalTransactionId: string, renewalId: string, signedDate: number) {
+    const renewed = transactionPayload({
+      transactionId: renewalId,
+      originalTransactionId,
+      purchaseDate: at('2026-12-01T00:00:00Z'),
+      originalPurchaseDate: at('2026-11-01T00:00:00Z'),
+      expiresDate: at('2027-01-01T00:00:00Z'),
+      signedDate,
+    });
+    return {
+      environment: 'Sandbox',
+      bundleId: 'com.example.app',
+      data: [
+        {
+          subscriptionGroupIdentifier: 'g1',
+          lastTransactions: [
+            {
+              status: 1,
+              originalTransactionId,
+              signedTransactionInfo: t.pki.sign(renewed),
+              signedRenewalInfo: t.pki.sign(renewalPayload({ originalTransactionId, autoRenewStatus: 0, signedDate })),
+            },
+          ],
+        },
+      ],
+    };
+  }
+
+  it('with refresh=true applies the signed statuses Apple returns before answering', async () => {
+    time.set('2026-11-10T00:00:00Z');
+    await postTransaction(t, 'u-refresh', transactionPayload({ transactionId: '800', purchaseDate: at('2026-11-01T00:00:00Z') }));
+    double.reply('GET', '/inApps/v1/subscriptions/800', { body: renewedAnswer('800', '801', at('2026-11-10T00:00:00Z')) });
+
+    const response = await getEntitlements(t, 'u-refresh', '?refresh=true');
+
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['x-entitlements-stale']).toBeUndefined();
+    expect(response.json().entitlements[0]).toMatchObject({ transactionId: '801', expiresDate: '2027-01-01T00:00:00.000Z', willRenew: false });
+    expect(double.requests.map((r) => r.path)).toEqual(['/inApps/v1/subscriptions/800']);
+  });
+
+  it('refreshes on its own when a stored period has ended with no news, and then says active', async () => {
+    time.set('2026-11-10T00:00:00Z');
+    await postTransaction(t, 'u-auto', transactionPayload({ transactionId: '810', purchaseDate: at('2026-11-01T00:00:00Z') }));
+    time.set('2026-12-02T00:00:00Z');
+    double.reply('GET', '/inApps/v1/subscriptions/810', { body: renewedAnswer('810', '811', at('2026-12-02T00:00:00Z')) });
+
+    const response = await getEntitlements(t, 'u-auto');
+
+    expect(response.json().entitlements[0]).toMatchObject({ status: 'active', transactionId: '811' });
+    expect(double.requests).toHaveLength(1);
+    // Newer data is stored now: the next answer needs no call.
+    await getEntitlements(t, 'u-auto');
+    expect(double.requests).toHaveLength(1);
+  });
+
+  it('does not call the App Store for a subscription whose period is still running', async () => {
+    time.set('2026-11-10T00:00:00Z');
+    await postTransaction(t, 'u-running', transactionPayload({ transactionId: '820', purchaseDate: at('2026-11-01T00:00:00Z') }));
+    const response = await getEntitlements(t, 'u-running');
+    expect(response.json().entitlements[0]).toMatchObject({ status: 'active' });
+    expect(double.requests).toHaveLength(0);
+  });
+
+  it('answers 200 from stored data with X-Entitlements-Stale when the App Store cannot be reached', async () => {
+    time.set('2026-11-10T00:00:00Z');
+    await postTransaction(unreachable, 'u-stale', transactionPayload({ transactionId: '830', purchaseDate: at('2026-11-01T00:00:00Z') }));
+
+    const explicit = await getEntitlements(unreachable, 'u-stale', '?refresh=true');
+    expect(explicit.statusCode).toBe(200);
+    expect(explicit.headers['x-entitlements-stale']).toBe('true');
+    expect(explicit.json().entitlements[0]).toMatchObject({ transactionId: '830', status: 'active' });
+
+    time.set('2026-12-02T00:00:00Z');
+    const automatic = await getEntitlements(unreachable, 'u-stale');
+    expect(automatic.statusCode).toBe(200);
+    expect(automatic.headers['x-entitlements-stale']).toBe('true');
+    expect(automatic.json().entitlements[0]).toMatchObject({ status: 'expired' });
+  });
+
+  it('answers from stored data with X-Entitlements-Stale when the App Store answers with an error', async () => {
+    time.set('2026-11-10T00:00:00Z');
+    await postTransaction(t, 'u-error', transactionPayload({ transactionId: '840', purchaseDate: at('2026-11-01T00:00:00Z') }));
+    double.reply('GET', '/inApps/v1/subscriptions/840', { status: 500, body: { errorCode: 5000000, errorMessage: 'An unknown error occurred.' } });
+
+    const response = await getEntitlements(t, 'u-error', '?refresh=true');
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['x-entitlements-stale']).toBe('true');
+  });
+});
