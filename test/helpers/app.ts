@@ -67,6 +67,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     entitlementMap: identityEntitlementMap,
     appStoreApi: null,
     events: noopEvents,
+    // A loaded CI machine or PGlite's start-up can stall the event loop for a second;
+    // load shedding has tests of its own and must not turn other tests' requests into 503s.
+    pressure: { maxEventLoopDelayMs: 0 },
     ...options.overrides,
   };
   const app = await buildApp(deps);
