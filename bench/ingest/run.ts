@@ -1,0 +1,311 @@
+// Ingest benchmark: unique, fully signed V2 notifications posted over real HTTP to the
+// real service (its own process, on a fresh PostgreSQL database) at fixed offered rates
+// and at saturation; then the rows are counted to show each was applied exactly once.
+//   npx tsx bench/ingest/run.ts [--rate 250,500,1000] [--duration 10] [--saturation 15]
+//                               [--count N] [--connections C] [--dist] [--keep]
+//                               [--env KEY=VALUE ...] [--node-arg --cpu-prof ...]
+import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { createTestPki } from '../../test/helpers/pki.js';
+import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
+import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, benchNotifications, type BenchNotification } from './notifications.js';
+
+interface Options {
+  rates: number[];
+  duration: number;
+  saturationSeconds: number;
+  count: number | null;
+  connections: number | null;
+  dist: boolean;
+  keep: boolean;
+  env: Record<string, string>;
+  nodeArgs: string[];
+  serverUrl: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = {
+    rates: [250, 500, 1000],
+    duration: 10,
+    saturationSeconds: 15,
+    count: null,
+    connections: null,
+    dist: false,
+    keep: false,
+    env: {},
+    nodeArgs: [],
+    serverUrl: process.env.BENCH_DATABASE_URL ?? DEFAULT_SERVER_URL,
+  };
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    const value = () => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === '--rate') options.rates = value().split(',').filter(Boolean).map(Number);
+    else if (arg === '--duration') options.duration = Number(value());
+    else if (arg === '--saturation') options.saturationSeconds = Number(value());
+    else if (arg === '--count') options.count = Number(value());
+    else if (arg === '--connections') options.connections = Number(value());
+    else if (arg === '--dist') options.dist = true;
+    else if (arg === '--keep') options.keep = true;
+    else if (arg === '--node-arg') options.nodeArgs.push(value());
+    else if (arg === '--env') {
+      const [key, ...rest] = value().split('=');
+      options.env[key!] = rest.join('=');
+    } else throw new Error(`unknown argument ${arg}`);
+  }
+  return options;
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU used by the service, by this database's PostgreSQL backends, and by this (load-generating) process. */
+interface CpuMeter {
+  read(): Promise<{ service: number; postgres: number; generator: number }>;
+}
+
+function cpuMeter(servicePid: number, databaseUrl: string, databaseName: string): CpuMeter {
+  const seen = new Map<number, number>();
+  return {
+    async read() {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [databaseName]);
+        for (const { pid } of rows) seen.set(pid, Math.max(seen.get(pid) ?? 0, cpuSecondsOf(pid)));
+        for (const pid of seen.keys()) seen.set(pid, Math.max(seen.get(pid) ?? 0, cpuSecondsOf(pid)));
+      } finally {
+        await client.end();
+      }
+      const self = process.cpuUsage();
+      return {
+        service: cpuSecondsOf(servicePid),
+        postgres: [...seen.values()].reduce((a, b) => a + b, 0),
+        generator: (self.user + self.system) / 1e6,
+      };
+    },
+  };
+}
+
+interface RunResult {
+  name: string;
+  offered: string;
+  connections: number;
+  sent: number;
+  ok: number;
+  processed: number;
+  duplicate: number;
+  non2xx: number;
+  errors: number;
+  seconds: number;
+  throughput: number;
+  p50: number;
+  p99: number;
+  max: number;
+  failed: BenchNotification[];
+  /** CPU milliseconds per notification answered 200: service, PostgreSQL backends, load generator. */
+  cpuMs?: { service: number; postgres: number; generator: number };
+}
+
+/** Posts each of `batch` once, at `rate` per second overall (or as fast as possible). */
+async function drive(baseUrl: string, name: string, batch: BenchNotification[], rate: number | null, connections: number): Promise<RunResult> {
+  let next = 0;
+  const answers = new Map<number, { status: number; body: string }>();
+  const instance = autocannon({
+    url: baseUrl,
+    connections,
+    amount: batch.length,
+    ...(rate !== null ? { overallRate: rate } : {}),
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        path: '/webhooks/apple/v2',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request: Record<string, unknown>, context: Record<string, unknown>) => {
+          const index = next++;
+          context.index = index;
+          return { ...request, body: batch[index % batch.length]!.body };
+        },
+        onResponse: (status: number, body: string, context: Record<string, unknown>) => {
+          answers.set(context.index as number, { status, body });
+        },
+      },
+    ],
+  });
+  const result = await instance;
+  let processed = 0;
+  let duplicate = 0;
+  const failed: BenchNotification[] = [];
+  batch.forEach((n, index) => {
+    const answer = answers.get(index);
+    if (answer?.status === 200 && answer.body.includes('"processed"')) processed += 1;
+    else if (answer?.status === 200 && answer.body.includes('"duplicate"')) duplicate += 1;
+    else failed.push(n);
+  });
+  return {
+    name,
+    offered: rate === null ? 'saturation' : `${rate}/s`,
+    connections,
+    sent: batch.length,
+    ok: result['2xx'],
+    processed,
+    duplicate,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    seconds: result.duration,
+    throughput: (result['2xx'] ?? 0) / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    failed,
+  };
+}
+
+async function countRows(url: string): Promise<{ notifications: number; transactions: number; subscriptions: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const count = async (table: string) => Number((await client.query<{ n: string }>(`select count(*) as n from ${table}`)).rows[0]?.n ?? 0);
+    return { notifications: await count('notifications'), transactions: await count('transactions'), subscriptions: await count('subscriptions') };
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const connectionsFor = (rate: number | null) => options.connections ?? (rate === null ? 32 : Math.max(16, Math.ceil(rate / 10)));
+  const perRate = options.rates.map((rate) => Math.round(rate * options.duration));
+  // Saturation gets what is left of --count, or a generous default.
+  const saturationCount = options.saturationSeconds > 0 ? Math.max(1_000, Math.round(options.saturationSeconds * 1_500)) : 0;
+  const total = options.count ?? perRate.reduce((a, b) => a + b, 0) + saturationCount;
+
+  const machine = await machineDescription(options.serverUrl);
+  process.stderr.write(`machine: ${machine}\nsigning ${total} notifications...\n`);
+  const pki = await createTestPki();
+  const started = Date.now();
+  const all = benchNotifications(pki, total);
+  const sizes = all.map((n) => n.body.length).sort((a, b) => a - b);
+  process.stderr.write(
+    `signed in ${((Date.now() - started) / 1000).toFixed(1)} s; body size median ${(sizes[sizes.length >> 1]! / 1024).toFixed(1)} KB, ` +
+      `max ${(sizes[sizes.length - 1]! / 1024).toFixed(1)} KB\n`,
+  );
+
+  const database = await createBenchDatabase(options.serverUrl);
+  const service = await startService({
+    databaseUrl: database.url,
+    rootDer: pki.rootDer,
+    dist: options.dist,
+    nodeArgs: options.nodeArgs,
+    env: { APPLE_BUNDLE_ID: BENCH_BUNDLE_ID, APPLE_APP_APPLE_ID: String(BENCH_APP_APPLE_ID), API_KEYS: 'bench-key', ...options.env },
+  });
+  const results: RunResult[] = [];
+  const meter = cpuMeter(service.process.child.pid!, database.url, database.name);
+  const measured = async (run: () => Promise<RunResult>): Promise<RunResult> => {
+    const before = await meter.read();
+    const result = await run();
+    const after = await meter.read();
+    const per = (key: 'service' | 'postgres' | 'generator') => ((after[key] - before[key]) * 1000) / Math.max(1, result.ok);
+    return { ...result, cpuMs: { service: per('service'), postgres: per('postgres'), generator: per('generator') } };
+  };
+  try {
+    // A short warm-up (JIT, pool, chain cache) outside the measured runs.
+    let offset = 0;
+    const warmup = all.slice(0, Math.min(300, all.length));
+    offset = warmup.length;
+    await drive(service.baseUrl, 'warm-up', warmup, null, 8);
+
+    for (let r = 0; r < options.rates.length; r += 1) {
+      const rate = options.rates[r]!;
+      const batch = all.slice(offset, offset + perRate[r]!);
+      offset += batch.length;
+      if (batch.length === 0) break;
+      process.stderr.write(`${rate}/s for ${options.duration} s (${batch.length} notifications)...\n`);
+      results.push(await measured(() => drive(service.baseUrl, `fixed ${rate}/s`, batch, rate, connectionsFor(rate))));
+    }
+    const rest = all.slice(offset);
+    if (rest.length > 0 && options.saturationSeconds > 0) {
+      process.stderr.write(`saturation (${rest.length} notifications)...\n`);
+      results.push(await measured(() => drive(service.baseUrl, 'saturation', rest, null, connectionsFor(null))));
+    }
+
+    // Apple's retries: whatever did not get a 200 is sent again until it does.
+    const unanswered = [warmup, ...results.map((r) => r.failed)].flat();
+    let retried = 0;
+    let pending = results.flatMap((r) => r.failed);
+    for (let round = 0; round < 5 && pending.length > 0; round += 1) {
+      const retry = await drive(service.baseUrl, 'retry', pending, null, 8);
+      retried += pending.length;
+      pending = retry.failed;
+    }
+
+    // Duplicates: already applied notifications sent again must change nothing.
+    const before = await countRows(database.url);
+    const duplicates = all.slice(0, Math.min(1_000, all.length));
+    const dup = await drive(service.baseUrl, 'duplicates', duplicates, null, 16);
+    const after = await countRows(database.url);
+
+    const expected = {
+      notifications: all.length,
+      transactions: new Set(all.map((n) => n.transactionId)).size,
+      subscriptions: new Set(all.map((n) => n.originalTransactionId)).size,
+    };
+    const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+    const lines = [
+      `Machine: ${machine}`,
+      `Service: ${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, LOG_LEVEL=warn, RATE_LIMIT_WEBHOOK_PER_MINUTE=0, APPLE_ONLINE_CHECKS=false${
+        Object.keys(options.env).length ? `, ${Object.entries(options.env).map(([k, v]) => `${k}=${v}`).join(', ')}` : ''
+      }`,
+      `Notifications: ${fmt(all.length)} unique (${fmt(expected.subscriptions)} subscriptions, ${fmt(expected.transactions)} transactions), body median ${(sizes[sizes.length >> 1]! / 1024).toFixed(1)} KB`,
+      '',
+      '| run | offered | connections | sent | 200 | non-2xx | errors | seconds | throughput (/s) | p50 (ms) | p99 (ms) | max (ms) | CPU ms/notification: service + PostgreSQL + generator |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      ...results.map(
+        (r) =>
+          `| ${r.name} | ${r.offered} | ${r.connections} | ${fmt(r.sent)} | ${fmt(r.ok)} | ${fmt(r.non2xx)} | ${fmt(r.errors)} | ${fmt(r.seconds, 1)} | ${fmt(r.throughput)} | ${r.p50} | ${r.p99} | ${r.max} | ${
+            r.cpuMs ? `${fmt(r.cpuMs.service, 2)} + ${fmt(r.cpuMs.postgres, 2)} + ${fmt(r.cpuMs.generator, 2)}` : ''
+          } |`,
+      ),
+      '',
+      `Retried (not answered 200 at first): ${fmt(retried)}; still unanswered after retries: ${fmt(pending.length)}.`,
+      `Duplicates re-sent: ${fmt(dup.sent)}, answered "duplicate": ${fmt(dup.duplicate)}, "processed": ${fmt(dup.processed)}, rows changed: ${
+        JSON.stringify(before) === JSON.stringify(after) ? 'none' : `${JSON.stringify(before)} → ${JSON.stringify(after)}`
+      }.`,
+      '',
+      '| rows | expected | stored |',
+      '|---|---|---|',
+      `| notifications | ${fmt(expected.notifications)} | ${fmt(after.notifications)} |`,
+      `| transactions | ${fmt(expected.transactions)} | ${fmt(after.transactions)} |`,
+      `| subscriptions | ${fmt(expected.subscriptions)} | ${fmt(after.subscriptions)} |`,
+      '',
+      after.notifications === expected.notifications && after.transactions === expected.transactions && after.subscriptions === expected.subscriptions
+        ? 'Exactly once: every notification stored once, every transaction and subscription once.'
+        : 'MISMATCH: rows differ from what was sent.',
+    ];
+    void unanswered;
+    process.stdout.write(`${lines.join('\n')}\n`);
+    const serviceErrors = service.process.output().split('\n').filter((line) => line.includes('"level":50') || line.includes('"level":60'));
+    if (serviceErrors.length > 0) process.stderr.write(`service logged ${serviceErrors.length} error lines; first: ${serviceErrors[0]!.slice(0, 500)}\n`);
+  } finally {
+    await service.stop();
+    if (!options.keep) await database.drop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
