@@ -8,6 +8,7 @@ import { InvalidRecordError } from '../entitlements/merge.model.js';
 import { applyPurchaseUpdate, type ApplyResult } from '../entitlements/purchases.repository.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { mapNotification, notificationRecord, type MappedNotification, type NotificationSource } from './notification-mapping.js';
+import type { IngestBatcher } from './ingest-batcher.js';
 import { isNotificationRecorded, recordNotification } from './notifications.repository.js';
 
 /** pino's Logger and Fastify's request logger both fit. */
@@ -19,6 +20,8 @@ export interface IngestDeps {
   clock: Clock;
   logger: IngestLogger;
   events: ServiceEvents;
+  /** Writes concurrent notifications together (group commit); absent: one transaction each. */
+  batcher?: IngestBatcher;
 }
 
 export interface IngestInput {
@@ -92,6 +95,14 @@ export async function ingestNotification(deps: IngestDeps, input: IngestInput): 
   };
 
   try {
+    if (deps.batcher) {
+      // The batch's insert-if-absent answers duplicates; a pre-check would cost a round trip for every notification.
+      const written = await deps.batcher.submit({
+        record: notificationRecord(mapped, input.signedPayload, input.source, deps.clock()),
+        update: mapped.update,
+      });
+      return written.kind === 'duplicate' ? finish('duplicate') : finish(mapped.outcome, written.applied);
+    }
     // Apple's retries of a notification already applied take this cheap read-only path;
     // the unique insert below stays the guard against concurrent deliveries.
     if (await isNotificationRecorded(deps.db, mapped.notificationUUID)) return finish('duplicate');

@@ -6,6 +6,7 @@ import type { DatabaseHandle } from '../db/client.js';
 import { badRequest } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
 import type { ServiceEvents } from '../metrics/events.js';
+import { createIngestBatcher } from './ingest-batcher.js';
 import { ingestNotification } from './ingest.usecase.js';
 
 export interface WebhookRoutesOptions {
@@ -37,6 +38,8 @@ const WebhookResponse = Type.Object({
 });
 
 export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, options) => {
+  const batcher = createIngestBatcher({ db: options.database.db });
+
   // Apple posts JSON. Any other body is a malformed notification (400, per SPEC.md's
   // webhook contract) rather than the app-wide 415; the parser applies to this plugin only.
   app.addContentTypeParser('*', (_request, _payload, done) => {
@@ -58,7 +61,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     },
     async (request) => {
       const { status } = await ingestNotification(
-        { db: options.database.db, verifier: options.verifier, clock: options.clock, logger: request.log, events: options.events },
+        { db: options.database.db, verifier: options.verifier, clock: options.clock, logger: request.log, events: options.events, batcher },
         { signedPayload: request.body.signedPayload, source: 'webhook' },
       );
       return { status };

@@ -1,0 +1,212 @@
+import { getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import type { Executor } from '../db/client.js';
+import { purchaseLinkEvents, purchaseLinks, subscriptions, transactions, users } from '../db/schema.js';
+import { mergeRenewal, mergeStatus, mergeTransaction, type StoredTransaction } from './merge.model.js';
+import { renewalFromRow, statusFromRow, transactionFromRow, type ApplyResult, type PurchaseUpdate } from './purchases.repository.js';
+
+// The same writes as applyPurchaseUpdate, for many updates in one database transaction
+// with a fixed number of statements (multi-row reads and upserts) instead of about ten
+// per update: the merge rules run in memory, in the order of `updates`, exactly as
+// that many applyPurchaseUpdate calls in a row would, under the same advisory locks.
+
+type SubscriptionRow = typeof subscriptions.$inferSelect;
+
+/** `set` for a multi-row upsert: every column but the key takes the proposed row's value. */
+function excludedSet(table: PgTable, key: string): Record<string, SQL> {
+  const set: Record<string, SQL> = {};
+  for (const [property, column] of Object.entries(getTableColumns(table))) {
+    if (property !== key) set[property] = sql.raw(`excluded."${column.name}"`);
+  }
+  return set;
+}
+
+function emptySubscription(originalTransactionId: string): SubscriptionRow {
+  return {
+    originalTransactionId,
+    environment: null,
+    productId: null,
+    autoRenewProductId: null,
+    autoRenewStatus: null,
+    expirationIntent: null,
+    isInBillingRetryPeriod: null,
+    gracePeriodExpiresDate: null,
+    renewalDate: null,
+    priceIncreaseStatus: null,
+    renewalSignedDate: null,
+    renewalSource: null,
+    signedRenewalInfo: null,
+    appleStatus: null,
+    statusSignedDate: null,
+    updatedAt: new Date(0),
+  };
+}
+
+function purchasesOf(update: PurchaseUpdate): string[] {
+  const ids = new Set<string>();
+  for (const { record } of update.transactions) ids.add(record.originalTransactionId);
+  if (update.renewal) ids.add(update.renewal.record.originalTransactionId);
+  if (update.status) ids.add(update.status.originalTransactionId);
+  if (update.renewal && update.status && update.status.originalTransactionId !== update.renewal.record.originalTransactionId) {
+    throw new Error('renewal info and status of one update must belong to the same purchase');
+  }
+  return [...ids].sort();
+}
+
+/** applyPurchaseUpdate for each of `updates` in order, inside the caller's transaction. */
+export async function applyPurchaseUpdates(tx: Executor, updates: readonly PurchaseUpdate[]): Promise<ApplyResult[]> {
+  const results: ApplyResult[] = updates.map((update) => ({
+    originalTransactionIds: purchasesOf(update),
+    transactionsWritten: 0,
+    renewalWritten: false,
+    statusWritten: false,
+    attributed: new Map(),
+  }));
+  const allIds = [...new Set(results.flatMap((result) => result.originalTransactionIds))].sort();
+  if (allIds.length === 0) return results;
+
+  // One statement takes every lock, in sorted order like lockPurchases, so batches and
+  // single writers never wait on each other in a cycle.
+  const keys = sql.join(allIds.map((id) => sql`${`purchase:${id}`}`), sql`, `);
+  await tx.execute(sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from unnest(array[${keys}]::text[]) as k`);
+
+  await writeTransactions(tx, updates, results);
+  await writeSubscriptions(tx, updates, results);
+  await attribute(tx, updates, results);
+  return results;
+}
+
+async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+  const ids = [...new Set(updates.flatMap((update) => update.transactions.map(({ record }) => record.transactionId)))];
+  if (ids.length === 0) return;
+  const rows = await tx.select().from(transactions).where(inArray(transactions.transactionId, ids));
+  const current = new Map<string, StoredTransaction>(rows.map((row) => [row.transactionId, transactionFromRow(row)]));
+  const writes = new Map<string, typeof transactions.$inferInsert>();
+  updates.forEach((update, index) => {
+    for (const { record, signedTransaction } of update.transactions) {
+      const before = current.get(record.transactionId);
+      const merged = mergeTransaction(before, record);
+      if (merged === before) continue;
+      const { source, ...rest } = merged;
+      writes.set(record.transactionId, { ...rest, source: source ?? 'v2', signedTransaction, updatedAt: new Date() });
+      current.set(record.transactionId, merged);
+      results[index]!.transactionsWritten += 1;
+    }
+  });
+  if (writes.size === 0) return;
+  await tx
+    .insert(transactions)
+    .values([...writes.values()])
+    .onConflictDoUpdate({ target: transactions.transactionId, set: excludedSet(transactions, 'transactionId') });
+}
+
+async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+  const idOf = (update: PurchaseUpdate) => update.renewal?.record.originalTransactionId ?? update.status?.originalTransactionId;
+  const ids = [...new Set(updates.map(idOf).filter((id): id is string => id !== undefined))];
+  if (ids.length === 0) return;
+  const rows = await tx.select().from(subscriptions).where(inArray(subscriptions.originalTransactionId, ids));
+  const current = new Map<string, SubscriptionRow | undefined>(rows.map((row) => [row.originalTransactionId, row]));
+  const changed = new Set<string>();
+  updates.forEach((update, index) => {
+    const id = idOf(update);
+    if (id === undefined) return;
+    const row = current.get(id);
+    const set: Partial<SubscriptionRow> = {};
+    if (update.renewal) {
+      const before = row ? renewalFromRow(row) : undefined;
+      const merged = mergeRenewal(before, update.renewal.record);
+      if (merged !== before) {
+        Object.assign(set, {
+          environment: merged.environment,
+          productId: merged.productId,
+          autoRenewProductId: merged.autoRenewProductId,
+          autoRenewStatus: merged.autoRenewStatus,
+          expirationIntent: merged.expirationIntent,
+          isInBillingRetryPeriod: merged.isInBillingRetryPeriod,
+          gracePeriodExpiresDate: merged.gracePeriodExpiresDate,
+          renewalDate: merged.renewalDate,
+          priceIncreaseStatus: merged.priceIncreaseStatus,
+          renewalSignedDate: merged.signedDate,
+          renewalSource: merged.source ?? 'v2',
+          signedRenewalInfo: merged === update.renewal.record ? update.renewal.signedRenewalInfo : (row?.signedRenewalInfo ?? null),
+        });
+        results[index]!.renewalWritten = true;
+      }
+    }
+    if (update.status) {
+      const before = row ? statusFromRow(row) : undefined;
+      const merged = mergeStatus(before, update.status);
+      if (merged !== before) {
+        Object.assign(set, { appleStatus: merged.appleStatus, statusSignedDate: merged.statusSignedDate });
+        results[index]!.statusWritten = true;
+      }
+    }
+    if (Object.keys(set).length === 0) return;
+    current.set(id, { ...(row ?? emptySubscription(id)), ...set, updatedAt: new Date() });
+    changed.add(id);
+  });
+  if (changed.size === 0) return;
+  await tx
+    .insert(subscriptions)
+    .values([...changed].map((id) => current.get(id)!))
+    .onConflictDoUpdate({ target: subscriptions.originalTransactionId, set: excludedSet(subscriptions, 'originalTransactionId') });
+}
+
+/**
+ * linkByAppAccountToken for every transaction that carries a token, in update order:
+ * a token's user (created as its own UUID user when nobody holds it) gets the purchase
+ * unless it is already linked; the first link made for a purchase wins.
+ */
+async function attribute(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+  const wanted: Array<{ index: number; originalTransactionId: string; token: string }> = [];
+  updates.forEach((update, index) => {
+    const seen = new Set<string>();
+    for (const { record } of update.transactions) {
+      if (record.appAccountToken === null || seen.has(record.originalTransactionId)) continue;
+      seen.add(record.originalTransactionId);
+      wanted.push({ index, originalTransactionId: record.originalTransactionId, token: record.appAccountToken.toLowerCase() });
+    }
+  });
+  if (wanted.length === 0) return;
+
+  const tokens = [...new Set(wanted.map((w) => w.token))].sort();
+  await tx
+    .insert(users)
+    .values(tokens.map((token) => ({ userId: token, appAccountToken: token })))
+    .onConflictDoNothing();
+  const owners = await tx.select({ userId: users.userId, token: users.appAccountToken }).from(users).where(inArray(users.appAccountToken, tokens));
+  const ownerOf = new Map(owners.map((owner) => [owner.token.toLowerCase(), owner.userId]));
+
+  // The first resolvable token of each purchase, in update order, is the one a run of
+  // single updates would have linked.
+  const proposed = new Map<string, string>();
+  for (const w of wanted) {
+    const userId = ownerOf.get(w.token);
+    if (userId !== undefined && !proposed.has(w.originalTransactionId)) proposed.set(w.originalTransactionId, userId);
+  }
+  if (proposed.size === 0) return;
+  const purchases = [...proposed.keys()].sort();
+  const inserted = await tx
+    .insert(purchaseLinks)
+    .values(purchases.map((originalTransactionId) => ({ originalTransactionId, userId: proposed.get(originalTransactionId)!, linkSource: 'app_account_token' })))
+    .onConflictDoNothing()
+    .returning({ originalTransactionId: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId });
+  if (inserted.length > 0) {
+    await tx
+      .insert(purchaseLinkEvents)
+      .values(inserted.map((link) => ({ originalTransactionId: link.originalTransactionId, fromUserId: null, toUserId: link.userId, reason: 'app_account_token' })));
+  }
+  const linked = new Map(inserted.map((link) => [link.originalTransactionId, link.userId]));
+  const existing = purchases.filter((id) => !linked.has(id));
+  if (existing.length > 0) {
+    const rows = await tx
+      .select({ originalTransactionId: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId })
+      .from(purchaseLinks)
+      .where(inArray(purchaseLinks.originalTransactionId, existing));
+    for (const row of rows) linked.set(row.originalTransactionId, row.userId);
+  }
+  for (const w of wanted) {
+    const userId = ownerOf.get(w.token) === undefined ? undefined : linked.get(w.originalTransactionId);
+    if (userId !== undefined) results[w.index]!.attributed.set(w.originalTransactionId, userId);
+  }
+}
