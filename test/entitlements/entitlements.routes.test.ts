@@ -28,7 +28,7 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
   beforeAll(async () => {
     t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure } });
     mapped = await createTestApp({ clock: time.clock, pki: t.pki, overrides: { ...calmPressure, entitlementMap: proMap } });
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
     await mapped?.close();

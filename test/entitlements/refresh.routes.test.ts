@@ -17,7 +17,7 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
     const api = (baseUrl: string) => createAppStoreServerApi({ ...double.credentials, baseUrl, maxAttempts: 1, sleep: async () => {} });
     t = await createTestApp({ clock: time.clock, pki, overrides: { ...calmPressure, appStoreApi: api(double.url) } });
     unreachable = await createTestApp({ clock: time.clock, pki, overrides: { ...calmPressure, appStoreApi: api('http://127.0.0.1:1') } });
-  });
+  }, 120_000);
   afterEach(() => {
     double.reset();
     double.requests.length = 0;

@@ -23,7 +23,7 @@ describe(`GET /users/:userId/app-account-token (${backendName})`, () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     t = await createTestApp({ clock: time.clock, database, overrides: { ...calmPressure } });
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
     await database?.destroy();
