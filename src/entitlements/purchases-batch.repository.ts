@@ -1,6 +1,6 @@
-import { getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
-import type { PgTable } from 'drizzle-orm/pg-core';
+import { inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
+import { insertJsonRows, onConflictReplace } from '../db/json-rows.js';
 import { purchaseLinkEvents, purchaseLinks, subscriptions, transactions, users } from '../db/schema.js';
 import { mergeRenewal, mergeStatus, mergeTransaction, type StoredTransaction } from './merge.model.js';
 import { renewalFromRow, statusFromRow, transactionFromRow, type ApplyResult, type PurchaseUpdate } from './purchases.repository.js';
@@ -11,15 +11,6 @@ import { renewalFromRow, statusFromRow, transactionFromRow, type ApplyResult, ty
 // that many applyPurchaseUpdate calls in a row would, under the same advisory locks.
 
 type SubscriptionRow = typeof subscriptions.$inferSelect;
-
-/** `set` for a multi-row upsert: every column but the key takes the proposed row's value. */
-function excludedSet(table: PgTable, key: string): Record<string, SQL> {
-  const set: Record<string, SQL> = {};
-  for (const [property, column] of Object.entries(getTableColumns(table))) {
-    if (property !== key) set[property] = sql.raw(`excluded."${column.name}"`);
-  }
-  return set;
-}
 
 function emptySubscription(originalTransactionId: string): SubscriptionRow {
   return {
@@ -94,10 +85,7 @@ async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[
     }
   });
   if (writes.size === 0) return;
-  await tx
-    .insert(transactions)
-    .values([...writes.values()])
-    .onConflictDoUpdate({ target: transactions.transactionId, set: excludedSet(transactions, 'transactionId') });
+  await insertJsonRows(tx, transactions, [...writes.values()], onConflictReplace(transactions, 'transactionId'));
 }
 
 async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
@@ -146,10 +134,12 @@ async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate
     changed.add(id);
   });
   if (changed.size === 0) return;
-  await tx
-    .insert(subscriptions)
-    .values([...changed].map((id) => current.get(id)!))
-    .onConflictDoUpdate({ target: subscriptions.originalTransactionId, set: excludedSet(subscriptions, 'originalTransactionId') });
+  await insertJsonRows(
+    tx,
+    subscriptions,
+    [...changed].map((id) => current.get(id)!),
+    onConflictReplace(subscriptions, 'originalTransactionId'),
+  );
 }
 
 /**

@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
+import { insertJsonRows } from '../db/json-rows.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { applyPurchaseUpdates } from '../entitlements/purchases-batch.repository.js';
 import { applyPurchaseUpdate, type ApplyResult, type PurchaseUpdate } from '../entitlements/purchases.repository.js';
@@ -75,11 +77,12 @@ async function writeBatch(db: Database, batch: Pending[]): Promise<void> {
     outcomes = await db.transaction(async (tx) => {
       // Rows in id order, so two batches never wait on each other's ids in a cycle.
       const ordered = [...candidates.values()].sort((a, b) => (a.entry.record.id < b.entry.record.id ? -1 : 1));
-      const inserted = await tx
-        .insert(notifications)
-        .values(ordered.map((pending) => pending.entry.record))
-        .onConflictDoNothing()
-        .returning({ id: notifications.id });
+      const inserted = await insertJsonRows<{ id: string }>(
+        tx,
+        notifications,
+        ordered.map((pending) => pending.entry.record),
+        sql`on conflict do nothing returning id`,
+      );
       const fresh = new Set(inserted.map((row) => row.id));
       const toApply = [...candidates.values()].filter((pending) => fresh.has(pending.entry.record.id));
       const applied = await applyPurchaseUpdates(

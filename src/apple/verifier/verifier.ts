@@ -121,12 +121,17 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     if (!cached) chain = verifyChainStructure(parts.x5c, trustedRoots);
     const verified = chain as VerifiedChain;
 
-    const signatureOk = cryptoVerify(
-      'sha256',
-      Buffer.from(parts.signingInput, 'latin1'),
-      { key: verified.leafKey, dsaEncoding: 'ieee-p1363' },
-      parts.signature,
-    );
+    // With a callback, node runs the ECDSA check on the libuv thread pool: the event loop
+    // keeps parsing and writing other requests meanwhile, and both cores do signatures.
+    const signatureOk = await new Promise<boolean>((resolve, reject) => {
+      cryptoVerify(
+        'sha256',
+        Buffer.from(parts.signingInput, 'latin1'),
+        { key: verified.leafKey, dsaEncoding: 'ieee-p1363' },
+        parts.signature,
+        (error, ok) => (error ? reject(error) : resolve(ok)),
+      );
+    });
     if (!signatureOk) throw new VerificationError('INVALID_SIGNATURE', 'the JWS signature does not verify with the leaf key');
 
     const payload = decodePayload(parts.payloadSegment);
