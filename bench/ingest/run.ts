@@ -3,7 +3,7 @@
 // and at saturation; then the rows are counted to show each was applied exactly once.
 //   npx tsx bench/ingest/run.ts [--rate 250,500,1000] [--duration 10] [--saturation 15]
 //                               [--count N] [--connections C] [--dist] [--keep]
-//                               [--env KEY=VALUE ...] [--node-arg --cpu-prof ...]
+//                               [--env KEY=VALUE ...] [--node-arg --cpu-prof ...] [--setup-sql SQL ...]
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -21,6 +21,8 @@ interface Options {
   keep: boolean;
   env: Record<string, string>;
   nodeArgs: string[];
+  /** SQL run on the benchmark database once the service has migrated it (experiments). */
+  setupSql: string[];
   serverUrl: string;
 }
 
@@ -35,6 +37,7 @@ function parseArgs(argv: string[]): Options {
     keep: false,
     env: {},
     nodeArgs: [],
+    setupSql: [],
     serverUrl: process.env.BENCH_DATABASE_URL ?? DEFAULT_SERVER_URL,
   };
   for (let i = 0; i < argv.length; i += 1) {
@@ -52,6 +55,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--dist') options.dist = true;
     else if (arg === '--keep') options.keep = true;
     else if (arg === '--node-arg') options.nodeArgs.push(value());
+    else if (arg === '--setup-sql') options.setupSql.push(value());
     else if (arg === '--env') {
       const [key, ...rest] = value().split('=');
       options.env[key!] = rest.join('=');
@@ -212,6 +216,11 @@ async function main(): Promise<void> {
     nodeArgs: options.nodeArgs,
     env: { APPLE_BUNDLE_ID: BENCH_BUNDLE_ID, APPLE_APP_APPLE_ID: String(BENCH_APP_APPLE_ID), API_KEYS: 'bench-key', ...options.env },
   });
+  for (const statement of options.setupSql) {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    await client.query(statement).finally(() => client.end());
+  }
   const results: RunResult[] = [];
   const meter = cpuMeter(service.process.child.pid!, database.url, database.name);
   const measured = async (run: () => Promise<RunResult>): Promise<RunResult> => {
@@ -266,6 +275,7 @@ async function main(): Promise<void> {
     const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
     const lines = [
       `Machine: ${machine}`,
+      ...options.setupSql.map((statement) => `Setup SQL: ${statement}`),
       `Service: ${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, LOG_LEVEL=warn, RATE_LIMIT_WEBHOOK_PER_MINUTE=0, APPLE_ONLINE_CHECKS=false${
         Object.keys(options.env).length ? `, ${Object.entries(options.env).map(([k, v]) => `${k}=${v}`).join(', ')}` : ''
       }`,
