@@ -9,7 +9,7 @@ import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import { environmentWithDotEnv, loadConfig } from './load-config.js';
 import { createLogger } from './logger.js';
-import { apiNotConfigured } from './admin/api-errors.js';
+import { apiNotConfigured } from './http/app-store-errors.js';
 import { recoveryDepsFrom } from './admin/recovery-deps.js';
 import { recoverNotifications, validateRecoveryWindow } from './admin/recovery.usecase.js';
 import { getTestNotificationStatus, requestTestNotification, type TestNotificationDeps } from './admin/test-notification.usecase.js';

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../app.js';
+import { apiNotConfigured } from '../http/app-store-errors.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
-import { apiNotConfigured } from './api-errors.js';
 import { recoveryDepsFrom } from './recovery-deps.js';
 import { recoverNotifications, validateRecoveryWindow } from './recovery.usecase.js';
 import { getTestNotificationStatus, requestTestNotification } from './test-notification.usecase.js';

@@ -4,7 +4,7 @@ import { AppStoreApiError } from '../apple/api/index.js';
 import type { AppleEnvironment } from '../config.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, badRequest } from '../errors.js';
-import { adminApiError } from './api-errors.js';
+import { appStoreApiError, isTransientApiFailure } from '../http/app-store-errors.js';
 
 const DAY_MS = 86_400_000;
 /** Apple keeps 180 days of notification history and refuses older start dates. */
@@ -133,8 +133,8 @@ function refusalCode(error: unknown): string | null {
 function interrupted(error: unknown, counts: RecoveryCounts): RecoveryInterruptedError | null {
   const done = `after ${counts.fetched} notification(s)`;
   if (error instanceof AppStoreApiError) {
-    const mapped = adminApiError(error);
-    if (mapped.statusCode !== 503) return null;
+    if (!isTransientApiFailure(error)) return null;
+    const mapped = appStoreApiError(error);
     return new RecoveryInterruptedError(mapped.code, `Recovery stopped ${done}: ${mapped.message}`, counts, error, mapped.headers);
   }
   if (isDatabaseUnavailable(error)) {
@@ -209,7 +209,7 @@ export async function recoverNotifications(
       deps.logger.warn({ err: error, code: stopped.code, ...counts }, 'recovery stopped by a transient failure');
       throw stopped;
     }
-    if (error instanceof AppStoreApiError) throw adminApiError(error);
+    if (error instanceof AppStoreApiError) throw appStoreApiError(error);
     throw error;
   }
   return { ...counts, environments };

@@ -1,9 +1,28 @@
-import type { AppStoreServerApi, ApiEnvironment, SendAttemptItem } from '../apple/api/index.js';
+import { APIError, AppStoreApiError, apiErrorName, type AppStoreServerApi, type ApiEnvironment, type SendAttemptItem } from '../apple/api/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
 import type { AppleEnvironment } from '../config.js';
-import { AppError, badRequest } from '../errors.js';
-import { mappingApiErrors } from './api-errors.js';
+import { badRequest, notFound } from '../errors.js';
+import { appStoreApiError } from '../http/app-store-errors.js';
 import { historyEnvironments } from './recovery.usecase.js';
+
+// Only these codes mean the token is unknown; any other 400 from Apple is our request's fault (502).
+const TEST_NOTIFICATION_NOT_FOUND: ReadonlySet<number> = new Set([
+  APIError.TEST_NOTIFICATION_NOT_FOUND,
+  APIError.INVALID_TEST_NOTIFICATION_TOKEN,
+]);
+
+/** Runs `fn`, turning App Store Server API failures into admin answers (404 for an unknown token). */
+async function mappingApiErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!(error instanceof AppStoreApiError)) throw error;
+    const apiError = error.apiError;
+    if (apiError === null || !TEST_NOTIFICATION_NOT_FOUND.has(apiError)) throw appStoreApiError(error);
+    const unknownToken = () => notFound('TEST_NOTIFICATION_NOT_FOUND', `Apple knows no such test notification (error ${apiError}, ${apiErrorName(apiError)})`);
+    throw appStoreApiError(error, { notFound: unknownToken });
+  }
+}
 
 export interface TestNotificationDeps {
   api: AppStoreServerApi;
@@ -43,7 +62,9 @@ export async function requestTestNotification(
   const environment = testNotificationEnvironment(deps.environments, requested);
   const answer = await mappingApiErrors(() => deps.api.forEnvironment(environment).requestTestNotification());
   if (typeof answer.testNotificationToken !== 'string' || answer.testNotificationToken === '') {
-    throw new AppError(502, 'APPLE_API_BAD_RESPONSE', 'Apple answered without a testNotificationToken');
+    throw appStoreApiError(
+      new AppStoreApiError('API_BAD_RESPONSE', 'requestTestNotification: answer has no testNotificationToken', { endpoint: 'requestTestNotification' }),
+    );
   }
   return { testNotificationToken: answer.testNotificationToken, environment };
 }

@@ -37,10 +37,10 @@ export const receiptsRoutes: FastifyPluginAsyncTypebox<ReceiptsRouteDeps> = asyn
           'transaction ids are used: each purchase is fetched signed from the App Store Server API (in the receipt\'s ' +
           'environment), recorded, and linked to the user. A purchase linked to another user moves ' +
           '(TRANSFER_POLICY=transfer) or is refused with 409 ALREADY_LINKED (keep). Needs Server API credentials: ' +
-          '501 API_NOT_CONFIGURED without them.',
+          '400 API_NOT_CONFIGURED without them.',
         params: UserIdParams,
         body: ReceiptSubmission,
-        response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 409, 501, 503) },
+        response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 409, 503) },
       },
     },
     async (request) => {

@@ -7,7 +7,7 @@ import type { Database } from '../db/client.js';
 import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
 import { badRequest } from '../errors.js';
 import { linkPurchase, type LinkOutcome } from '../users/purchase-links.repository.js';
-import { apiNotConfigured } from '../users/users.usecase.js';
+import { apiNotConfigured } from '../http/app-store-errors.js';
 import type { UsersRepository } from '../users/users.repository.js';
 import { originalTransactionIdsOf, updatesFromSignedState } from './purchase-updates.model.js';
 import { fetchSignedPurchaseState, type PurchaseRef } from './signed-state.js';

@@ -1,7 +1,8 @@
 import type { AppStoreServerApi } from '../apple/api/index.js';
 import { AppStoreApiError } from '../apple/api/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
-import { AppError } from '../errors.js';
+import { AppError, badRequest } from '../errors.js';
+import { appStoreApiError } from '../http/app-store-errors.js';
 import type { SignedPurchaseState } from './purchase-updates.model.js';
 
 /** A purchase to look up: any of its transaction ids, and whether it is a subscription. */
@@ -65,22 +66,14 @@ export async function fetchSignedPurchaseState(
   return states;
 }
 
-/**
- * Only Apple saying the purchase does not exist (400/404) is the caller's problem. Any
- * other failure — unreachable, rate limited, our credentials refused — may pass, so it is
- * a 503: Apple resends the V1 notification and the app can retry the receipt later.
- */
+const purchaseNotFound = () => badRequest('PURCHASE_NOT_FOUND', 'The App Store Server API does not know this purchase');
+
+/** Only Apple saying the purchase does not exist (400/404) is the caller's problem. */
 function asHttpError(error: unknown): unknown {
   if (!(error instanceof AppStoreApiError)) return error;
-  const notFound = (error.httpStatus === 400 || error.httpStatus === 404) && !error.retryable;
-  const mapped = notFound
-    ? new AppError(400, 'PURCHASE_NOT_FOUND', 'The App Store Server API does not know this purchase')
-    : new AppError(
-        503,
-        error.code === 'API_ERROR' ? 'APP_STORE_API_UNAVAILABLE' : error.code,
-        'The App Store Server API could not be reached or refused the request; try again later',
-      );
-  // Kept for the error log line; the client sees only the message above.
-  mapped.cause = error;
+  const mapped = appStoreApiError(error, { notFound: purchaseNotFound });
+  // V1 rule: what is not the sender's fault (our credentials refused, an odd answer) may pass,
+  // so it is a 503: Apple resends the V1 notification and the app can retry the receipt later.
+  if (mapped.statusCode === 502) return Object.assign(new AppError(503, 'APP_STORE_UNAVAILABLE', mapped.message, mapped.headers), { cause: error });
   return mapped;
 }

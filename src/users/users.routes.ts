@@ -40,7 +40,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = a
           'user moves (TRANSFER_POLICY=transfer) or is refused with 409 ALREADY_LINKED (keep).',
         params: UserIdParams,
         body: TransactionSubmission,
-        response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 409, 501, 502, 503) },
+        response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 409, 502, 503) },
       },
     },
     async (request) => {

@@ -7,7 +7,8 @@ import type { EntitlementView } from '../entitlements/entitlements.model.js';
 import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { InvalidRecordError, transactionFromPayload, type StoredTransaction } from '../entitlements/merge.model.js';
 import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
-import { AppError, badRequest, unavailable } from '../errors.js';
+import { badRequest } from '../errors.js';
+import { apiNotConfigured, appStoreApiError } from '../http/app-store-errors.js';
 import { linkPurchase, type LinkOutcome } from './purchase-links.repository.js';
 import { decodeCursor, encodeCursor } from './transactions-cursor.model.js';
 import type { TransactionsRepository, UserTransactionRow } from './transactions.repository.js';
@@ -38,27 +39,11 @@ export interface TransactionsPage {
   nextCursor: string | null;
 }
 
-export const apiNotConfigured = () =>
-  new AppError(
-    501,
-    'API_NOT_CONFIGURED',
-    'Looking a transaction up by id needs App Store Server API credentials (APPLE_ISSUER_ID, APPLE_KEY_ID, APPLE_PRIVATE_KEY)',
-  );
-
 // Apple answers 404 (TRANSACTION_ID_NOT_FOUND) when the id belongs to the other environment.
 const notFoundHere = (error: unknown) =>
   error instanceof AppStoreApiError && error.code === 'API_ERROR' && error.httpStatus === 404;
 
-function apiFailure(error: unknown): unknown {
-  if (!(error instanceof AppStoreApiError)) return error;
-  if (error.code === 'API_ERROR' && error.httpStatus === 400) {
-    return badRequest('INVALID_TRANSACTION_ID', 'The App Store does not accept this transaction id');
-  }
-  if (error.retryable || error.code === 'API_UNREACHABLE' || error.code === 'API_TIMEOUT' || error.code === 'API_RATE_LIMITED') {
-    return unavailable('APP_STORE_UNAVAILABLE', 'The App Store Server API cannot be reached; try again');
-  }
-  return new AppError(502, 'APP_STORE_ERROR', `The App Store Server API refused the look-up (${error.message})`);
-}
+const invalidTransactionId = () => badRequest('INVALID_TRANSACTION_ID', 'The App Store does not accept this transaction id');
 
 function toRecord(payload: JWSTransactionDecodedPayload): StoredTransaction {
   try {
@@ -79,12 +64,12 @@ export function createUsersUsecase(deps: UsersUsecaseDeps) {
       try {
         const answer = await deps.appStoreApi.forEnvironment(environment).getTransactionInfo(transactionId);
         if (!answer.signedTransactionInfo) {
-          throw new AppError(502, 'APP_STORE_ERROR', 'The App Store Server API answered without a signed transaction');
+          throw new AppStoreApiError('API_BAD_RESPONSE', 'getTransactionInfo: answer has no signedTransactionInfo', { endpoint: 'getTransactionInfo' });
         }
         return answer.signedTransactionInfo;
       } catch (error) {
         if (notFoundHere(error)) continue;
-        throw apiFailure(error);
+        throw error instanceof AppStoreApiError ? appStoreApiError(error, { notFound: invalidTransactionId }) : error;
       }
     }
     throw badRequest('TRANSACTION_NOT_FOUND', `The App Store knows no transaction ${transactionId} in ${lookupEnvironments.join(' or ')}`);

@@ -102,11 +102,11 @@ describe('POST /admin/notifications/recover', () => {
     expect(response.json()).toMatchObject({ fetched: 1, applied: 0, rejected: 1 });
   });
 
-  it('answers 503 API_UNREACHABLE when the App Store Server API cannot be reached', async () => {
+  it('answers 503 APP_STORE_UNAVAILABLE when the App Store Server API cannot be reached', async () => {
     const app = await fixture.app({ api: fixture.api({ baseUrl: 'http://127.0.0.1:9' }) });
     const response = await app.app.inject({ method: 'POST', url: RECOVER, headers: ADMIN, payload: window() });
     expect(response.statusCode).toBe(503);
-    expect(response.json().error.code).toBe('API_UNREACHABLE');
+    expect(response.json().error.code).toBe('APP_STORE_UNAVAILABLE');
     expect(app.runs).toEqual([{ trigger: 'admin', outcome: 'failure', fetched: 0, applied: 0 }]);
   });
 
@@ -120,17 +120,17 @@ describe('POST /admin/notifications/recover', () => {
     );
     const response = await app.app.inject({ method: 'POST', url: RECOVER, headers: ADMIN, payload: window() });
     expect(response.statusCode).toBe(503);
-    expect(response.json().error).toMatchObject({ code: 'APPLE_API_UNAVAILABLE' });
+    expect(response.json().error).toMatchObject({ code: 'APP_STORE_UNAVAILABLE' });
     expect(response.json().error.message).toContain('after 1 notification(s)');
     expect(await fixture.recorded(app)).toBe(1);
   });
 
-  it("answers 502 APPLE_API_ERROR with Apple's code in the message when Apple refuses the request", async () => {
+  it("answers 502 APP_STORE_ERROR with Apple's code in the message when Apple refuses the request", async () => {
     const app = await fixture.app({ env: { APPLE_ENVIRONMENTS: 'Production' } });
     fixture.double.reply('POST', HISTORY_PATH, { status: 400, body: { errorCode: 4000012, errorMessage: 'too far' } });
     const response = await app.app.inject({ method: 'POST', url: RECOVER, headers: ADMIN, payload: window() });
     expect(response.statusCode).toBe(502);
-    expect(response.json().error.code).toBe('APPLE_API_ERROR');
+    expect(response.json().error.code).toBe('APP_STORE_ERROR');
     expect(response.json().error.message).toContain('4000012 (START_DATE_TOO_FAR_IN_PAST)');
   });
 

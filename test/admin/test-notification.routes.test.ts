@@ -44,16 +44,16 @@ describe('POST /admin/notifications/test', () => {
     const unconfigured = await fixture.app({ api: null });
     const down = await unreachable.app.inject({ method: 'POST', url: '/admin/notifications/test', headers: ADMIN });
     const none = await unconfigured.app.inject({ method: 'POST', url: '/admin/notifications/test', headers: ADMIN });
-    expect([down.statusCode, down.json().error.code]).toEqual([503, 'API_UNREACHABLE']);
+    expect([down.statusCode, down.json().error.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
     expect([none.statusCode, none.json().error.code]).toEqual([400, 'API_NOT_CONFIGURED']);
   });
 
-  it("answers 502 APPLE_API_UNAUTHORIZED when Apple refuses the credentials", async () => {
+  it('answers 502 APP_STORE_UNAUTHORIZED when Apple refuses the credentials', async () => {
     const app = await fixture.app();
     fixture.double.reply('POST', TEST_PATH, { status: 401 });
     const response = await app.app.inject({ method: 'POST', url: '/admin/notifications/test', headers: ADMIN });
     expect(response.statusCode).toBe(502);
-    expect(response.json().error.code).toBe('APPLE_API_UNAUTHORIZED');
+    expect(response.json().error.code).toBe('APP_STORE_UNAUTHORIZED');
   });
 
   it('answers 401 without a key and 403 with an app key, without calling Apple', async () => {

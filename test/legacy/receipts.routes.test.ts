@@ -230,11 +230,11 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
     }
   });
 
-  it('answers API_NOT_CONFIGURED without Server API credentials', async () => {
+  it('answers 400 API_NOT_CONFIGURED without Server API credentials', async () => {
     const bare = await createTestApp({ database, pki, overrides: withoutLoadShedding({ receiptRootCertificates: [receiptPki.root.der] }) });
     try {
       const response = await postReceipt(bare, 'u-1', await buildReceipt(content(), { pki: receiptPki }));
-      expect(response.statusCode).toBe(501);
+      expect(response.statusCode).toBe(400);
       expect(response.json().error.code).toBe('API_NOT_CONFIGURED');
     } finally {
       await bare.close();

@@ -139,7 +139,7 @@ describe(`POST /webhooks/apple/v1 with Server API credentials: the body is only 
     try {
       const response = await post(offline, body);
       expect(response.statusCode).toBe(503);
-      expect(response.json().error.code).toBe('API_UNREACHABLE');
+      expect(response.json().error.code).toBe('APP_STORE_UNAVAILABLE');
       expect(await countRows(database.handle.db)).toEqual(NOTHING);
     } finally {
       await offline.close();
@@ -152,10 +152,15 @@ describe(`POST /webhooks/apple/v1 with Server API credentials: the body is only 
     expect((await countRows(database.handle.db)).notifications).toBe(1);
   });
 
-  it('answers 503 when Apple fails, and 400 PURCHASE_NOT_FOUND when Apple does not know the purchase', async () => {
+  it('answers 503 when Apple fails or refuses our credentials, and 400 PURCHASE_NOT_FOUND when Apple does not know the purchase', async () => {
     api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, { status: 500, body: { errorCode: 5000000, errorMessage: 'An unknown error occurred.' } });
     const failing = await post(t, v1Body('DID_RENEW'));
-    expect(failing.statusCode).toBe(503);
+    expect([failing.statusCode, failing.json().error.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
+
+    // Not the sender's fault, so not a 502: Apple must resend once the credentials are fixed.
+    api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, { status: 401 });
+    const refused = await post(t, v1Body('DID_RENEW'));
+    expect([refused.statusCode, refused.json().error.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
 
     api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, {
       status: 404,

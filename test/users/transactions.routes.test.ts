@@ -121,10 +121,19 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
     expect(response.json().error.code).toBe('TRANSACTION_NOT_FOUND');
   });
 
-  it('answers 501 API_NOT_CONFIGURED for a transaction id without App Store Server API credentials', async () => {
+  it('answers 400 API_NOT_CONFIGURED for a transaction id without App Store Server API credentials', async () => {
     const response = await keep.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '732' } });
-    expect(response.statusCode).toBe(501);
+    expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('API_NOT_CONFIGURED');
+  });
+
+  it('answers 400 INVALID_TRANSACTION_ID when Apple refuses the id, and 502 APP_STORE_BAD_RESPONSE for an answer without a transaction', async () => {
+    double.reply('GET', '/inApps/v1/transactions/734', { status: 400, body: { errorCode: 4000006, errorMessage: 'Invalid transaction id.' } });
+    double.reply('GET', '/inApps/v1/transactions/735', { body: {} });
+    const refused = await t.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '734' } });
+    const empty = await t.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '735' } });
+    expect([refused.statusCode, refused.json().error.code]).toEqual([400, 'INVALID_TRANSACTION_ID']);
+    expect([empty.statusCode, empty.json().error.code]).toEqual([502, 'APP_STORE_BAD_RESPONSE']);
   });
 
   it('answers 503 APP_STORE_UNAVAILABLE when the App Store Server API does not answer in time', async () => {

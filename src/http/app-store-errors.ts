@@ -1,0 +1,74 @@
+import { type AppStoreApiError, apiErrorName } from '../apple/api/index.js';
+import { AppError } from '../errors.js';
+
+/**
+ * A request that needs the App Store Server API on a deployment without its credentials.
+ * 400, not 5xx: nothing is broken, this deployment simply cannot serve the request, and
+ * the service never answers 5xx to a request it cannot serve.
+ */
+export const apiNotConfigured = (): AppError =>
+  new AppError(
+    400,
+    'API_NOT_CONFIGURED',
+    'The App Store Server API is not configured: set APPLE_ISSUER_ID, APPLE_KEY_ID and APPLE_PRIVATE_KEY (or APPLE_PRIVATE_KEY_FILE)',
+  );
+
+/** A failure that may pass on a later try: Apple away, slow, rate limiting, or failing on its side. */
+export function isTransientApiFailure(error: AppStoreApiError): boolean {
+  return (
+    error.retryable ||
+    error.code === 'API_UNREACHABLE' ||
+    error.code === 'API_TIMEOUT' ||
+    error.code === 'API_RATE_LIMITED' ||
+    (error.httpStatus !== null && error.httpStatus >= 500)
+  );
+}
+
+function describeApple(error: AppStoreApiError): string {
+  const parts = [error.httpStatus === null ? 'no HTTP status' : `HTTP ${error.httpStatus}`];
+  if (error.apiError !== null) parts.push(`error ${error.apiError} (${apiErrorName(error.apiError) ?? 'unknown code'})`);
+  return parts.join(', ');
+}
+
+function withCause(mapped: AppError, error: AppStoreApiError): AppError {
+  // Kept for the error log line; the client sees only the message.
+  mapped.cause = error;
+  return mapped;
+}
+
+export interface AppStoreApiErrorOptions {
+  /** The answer when Apple says the thing asked about does not exist (HTTP 400 or 404). */
+  notFound?: () => AppError;
+}
+
+/**
+ * What a caller sees when the App Store Server API fails. Transient failures are 503 (try
+ * again, after Retry-After when Apple gave one); Apple refusing our own request is 502,
+ * since the caller's request to us was fine. Call sites choose what "not found" means.
+ */
+export function appStoreApiError(error: AppStoreApiError, options: AppStoreApiErrorOptions = {}): AppError {
+  if (isTransientApiFailure(error)) {
+    const headers: Record<string, string> = error.retryAfter !== null ? { 'retry-after': String(error.retryAfter) } : {};
+    return withCause(
+      new AppError(503, 'APP_STORE_UNAVAILABLE', `The App Store Server API is unavailable (${describeApple(error)}); try again later`, headers),
+      error,
+    );
+  }
+  if (options.notFound && (error.httpStatus === 400 || error.httpStatus === 404)) {
+    return withCause(options.notFound(), error);
+  }
+  if (error.httpStatus === 401) {
+    return withCause(
+      new AppError(
+        502,
+        'APP_STORE_UNAUTHORIZED',
+        'The App Store Server API refused the credentials (HTTP 401): check APPLE_ISSUER_ID, APPLE_KEY_ID, APPLE_PRIVATE_KEY and APPLE_BUNDLE_ID',
+      ),
+      error,
+    );
+  }
+  if (error.code === 'API_BAD_RESPONSE') {
+    return withCause(new AppError(502, 'APP_STORE_BAD_RESPONSE', `The App Store Server API answered unexpectedly: ${error.message}`), error);
+  }
+  return withCause(new AppError(502, 'APP_STORE_ERROR', `The App Store Server API refused the request (${describeApple(error)})`), error);
+}
