@@ -9,7 +9,7 @@ import type { SignedDataVerifier } from './apple/types.js';
 import type { EntitlementMap } from './entitlements/entitlement-map.js';
 import type { AppStoreServerApi } from './apple/api/index.js';
 import type { ServiceEvents } from './metrics/events.js';
-import { installErrorHandler } from './http/error-handler.js';
+import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
 import { KeySet } from './http/auth.js';
 import { ErrorResponse } from './http/schemas.js';
 import { healthRoutes } from './health/health.routes.js';
@@ -70,6 +70,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     trustProxy: config.trustProxy,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    // Router errors (a malformed URL, an over-long id) leave in the SPEC error shape too.
+    frameworkErrors: frameworkErrorHandler,
     forceCloseConnections: 'idle',
     requestTimeout: 30_000,
     connectionTimeout: 60_000,

@@ -73,14 +73,19 @@ export interface StoredStatus {
 
 export class InvalidRecordError extends Error {
   readonly code = 'INVALID_SIGNED_DATA';
+  /** Data that does not fit is not fixed by trying again: answered as a 400. */
+  readonly retryable = false;
   constructor(message: string) {
     super(message);
     this.name = 'InvalidRecordError';
   }
 }
 
+// The latest instant JavaScript and PostgreSQL both hold exactly (9999-12-31).
+const MAX_TIMESTAMP_MS = 253_402_300_799_999;
+
 function requiredDate(ms: number, field: string): Date {
-  if (!Number.isFinite(ms)) throw new InvalidRecordError(`${field} is not a timestamp`);
+  if (!Number.isInteger(ms) || ms < 0 || ms > MAX_TIMESTAMP_MS) throw new InvalidRecordError(`${field} is not a timestamp`);
   return new Date(ms);
 }
 

@@ -18,23 +18,43 @@ function malformed(what: string, message: string): VerificationError {
   return new VerificationError('MALFORMED_PAYLOAD', `${what}: ${message}`);
 }
 
-function requireString(payload: JsonObject, field: string, what: string): void {
-  if (typeof payload[field] !== 'string' || payload[field] === '') {
-    throw malformed(what, `${field} must be a non-empty string`);
-  }
+/** Latest instant both JavaScript and PostgreSQL represent exactly: 9999-12-31T23:59:59.999Z. */
+const MAX_TIMESTAMP_MS = 253_402_300_799_999;
+const INT32_MAX = 2_147_483_647;
+
+/** A millisecond timestamp the service can store and print; Apple's are never negative. */
+export function isTimestamp(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_TIMESTAMP_MS;
 }
 
-function requireNumber(payload: JsonObject, field: string, what: string): void {
-  if (typeof payload[field] !== 'number' || !Number.isFinite(payload[field])) {
-    throw malformed(what, `${field} must be a number`);
-  }
-}
+// What each stored field must be. Values the database would refuse (a list where a
+// number belongs, a status of 10^12) are refused here as MALFORMED_PAYLOAD, so signed
+// but nonsensical data is a 400, never a failed insert.
+type FieldKind = 'string' | 'timestamp' | 'int32' | 'integer' | 'boolean' | 'object';
+type FieldSpec = Record<string, FieldKind | `${FieldKind}!`>;
 
-function optional(payload: JsonObject, field: string, type: 'string' | 'number' | 'object', what: string): void {
-  const value = payload[field];
-  if (value === undefined || value === null) return;
-  const ok = type === 'object' ? isObject(value) : typeof value === type;
-  if (!ok) throw malformed(what, `${field} must be ${type === 'object' ? 'an object' : `a ${type}`}`);
+const CHECKS: Record<FieldKind, { test: (value: unknown) => boolean; expected: string }> = {
+  string: { test: (v) => typeof v === 'string', expected: 'a string' },
+  timestamp: { test: isTimestamp, expected: 'a millisecond timestamp between 1970 and 9999' },
+  int32: { test: (v) => Number.isInteger(v) && Math.abs(v as number) <= INT32_MAX, expected: 'a 32-bit integer' },
+  integer: { test: (v) => Number.isSafeInteger(v), expected: 'an integer' },
+  boolean: { test: (v) => typeof v === 'boolean', expected: 'true or false' },
+  object: { test: isObject, expected: 'an object' },
+};
+
+function checkFields(payload: JsonObject, spec: FieldSpec, what: string): void {
+  for (const [field, rule] of Object.entries(spec)) {
+    const required = rule.endsWith('!');
+    const kind = (required ? rule.slice(0, -1) : rule) as FieldKind;
+    const value = payload[field];
+    if (value === undefined || value === null) {
+      if (required) throw malformed(what, `${field} is required`);
+      continue;
+    }
+    if (!CHECKS[kind].test(value) || (required && value === '')) {
+      throw malformed(what, `${field} must be ${required && kind === 'string' ? 'a non-empty string' : CHECKS[kind].expected}`);
+    }
+  }
 }
 
 const NOTIFICATION = 'notification payload';
@@ -42,50 +62,90 @@ const TRANSACTION = 'transaction payload';
 const RENEWAL_INFO = 'renewal info payload';
 const APP_TRANSACTION = 'app transaction payload';
 
+const NOTIFICATION_FIELDS: FieldSpec = {
+  notificationType: 'string!',
+  notificationUUID: 'string!',
+  signedDate: 'timestamp!',
+  subtype: 'string',
+  data: 'object',
+  summary: 'object',
+  externalPurchaseToken: 'object',
+  appData: 'object',
+};
+const NOTIFICATION_DATA_FIELDS: FieldSpec = {
+  signedTransactionInfo: 'string',
+  signedRenewalInfo: 'string',
+  status: 'int32',
+  environment: 'string',
+  bundleId: 'string',
+  appAppleId: 'integer',
+};
+const TRANSACTION_FIELDS: FieldSpec = {
+  transactionId: 'string!',
+  originalTransactionId: 'string!',
+  productId: 'string!',
+  bundleId: 'string!',
+  environment: 'string!',
+  type: 'string!',
+  purchaseDate: 'timestamp!',
+  signedDate: 'timestamp!',
+  originalPurchaseDate: 'timestamp',
+  expiresDate: 'timestamp',
+  revocationDate: 'timestamp',
+  revocationReason: 'int32',
+  quantity: 'int32',
+  offerType: 'int32',
+  price: 'integer',
+  isUpgraded: 'boolean',
+  appAccountToken: 'string',
+  webOrderLineItemId: 'string',
+  subscriptionGroupIdentifier: 'string',
+  inAppOwnershipType: 'string',
+  offerIdentifier: 'string',
+  storefront: 'string',
+  transactionReason: 'string',
+  currency: 'string',
+};
+const RENEWAL_INFO_FIELDS: FieldSpec = {
+  originalTransactionId: 'string!',
+  productId: 'string!',
+  environment: 'string!',
+  signedDate: 'timestamp!',
+  autoRenewProductId: 'string',
+  autoRenewStatus: 'int32',
+  expirationIntent: 'int32',
+  isInBillingRetryPeriod: 'boolean',
+  priceIncreaseStatus: 'int32',
+  gracePeriodExpiresDate: 'timestamp',
+  renewalDate: 'timestamp',
+  recentSubscriptionStartDate: 'timestamp',
+  offerType: 'int32',
+};
+const APP_TRANSACTION_FIELDS: FieldSpec = {
+  bundleId: 'string!',
+  appAppleId: 'integer',
+  signedDate: 'timestamp',
+};
+
 export function asNotification(payload: JsonObject): ResponseBodyV2DecodedPayload {
-  requireString(payload, 'notificationType', NOTIFICATION);
-  requireString(payload, 'notificationUUID', NOTIFICATION);
-  requireNumber(payload, 'signedDate', NOTIFICATION);
-  optional(payload, 'subtype', 'string', NOTIFICATION);
-  for (const part of ['data', 'summary', 'externalPurchaseToken', 'appData']) {
-    optional(payload, part, 'object', NOTIFICATION);
-  }
-  const data = payload.data;
-  if (isObject(data)) {
-    optional(data, 'signedTransactionInfo', 'string', `${NOTIFICATION} data`);
-    optional(data, 'signedRenewalInfo', 'string', `${NOTIFICATION} data`);
-  }
-  const appData = payload.appData;
-  if (isObject(appData)) optional(appData, 'signedAppTransactionInfo', 'string', `${NOTIFICATION} appData`);
+  checkFields(payload, NOTIFICATION_FIELDS, NOTIFICATION);
+  if (isObject(payload.data)) checkFields(payload.data, NOTIFICATION_DATA_FIELDS, `${NOTIFICATION} data`);
+  if (isObject(payload.appData)) checkFields(payload.appData, { signedAppTransactionInfo: 'string' }, `${NOTIFICATION} appData`);
   return payload as unknown as ResponseBodyV2DecodedPayload;
 }
 
 export function asTransaction(payload: JsonObject): JWSTransactionDecodedPayload {
-  for (const field of ['transactionId', 'originalTransactionId', 'productId', 'bundleId', 'environment']) {
-    requireString(payload, field, TRANSACTION);
-  }
-  requireNumber(payload, 'purchaseDate', TRANSACTION);
-  requireNumber(payload, 'signedDate', TRANSACTION);
-  optional(payload, 'expiresDate', 'number', TRANSACTION);
-  optional(payload, 'revocationDate', 'number', TRANSACTION);
-  optional(payload, 'appAccountToken', 'string', TRANSACTION);
+  checkFields(payload, TRANSACTION_FIELDS, TRANSACTION);
   return payload as unknown as JWSTransactionDecodedPayload;
 }
 
 export function asRenewalInfo(payload: JsonObject): JWSRenewalInfoDecodedPayload {
-  for (const field of ['originalTransactionId', 'productId', 'environment']) {
-    requireString(payload, field, RENEWAL_INFO);
-  }
-  requireNumber(payload, 'signedDate', RENEWAL_INFO);
-  optional(payload, 'autoRenewProductId', 'string', RENEWAL_INFO);
-  optional(payload, 'gracePeriodExpiresDate', 'number', RENEWAL_INFO);
+  checkFields(payload, RENEWAL_INFO_FIELDS, RENEWAL_INFO);
   return payload as unknown as JWSRenewalInfoDecodedPayload;
 }
 
 export function asAppTransaction(payload: JsonObject): AppTransaction {
-  requireString(payload, 'bundleId', APP_TRANSACTION);
-  optional(payload, 'appAppleId', 'number', APP_TRANSACTION);
-  optional(payload, 'signedDate', 'number', APP_TRANSACTION);
+  checkFields(payload, APP_TRANSACTION_FIELDS, APP_TRANSACTION);
   if (typeof (payload.environment ?? payload.receiptType) !== 'string') {
     throw malformed(APP_TRANSACTION, 'environment (or receiptType) must be a string');
   }

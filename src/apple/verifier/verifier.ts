@@ -20,7 +20,7 @@ import { checkIdentity, notificationIdentity, type AppIdentity } from './identit
 import { decodePayload, parseHeader, splitCompactJws, type JwsHeader } from './jws.js';
 import { createLruCache } from './lru-cache.js';
 import { checkOcsp } from './ocsp.js';
-import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, type JsonObject } from './payload.js';
+import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, isTimestamp, type JsonObject } from './payload.js';
 
 export interface SignedDataVerifierOptions {
   /** Trusted roots, DER. */
@@ -140,8 +140,8 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
       else chainCache.set(cacheKey, verified, await checkChainNow(verified, nowMs));
     } else {
       const signedDate = payload.signedDate;
-      if (typeof signedDate !== 'number' || !Number.isFinite(signedDate)) {
-        throw new VerificationError('MALFORMED_PAYLOAD', 'signedDate must be a number to check certificate validity');
+      if (!isTimestamp(signedDate)) {
+        throw new VerificationError('MALFORMED_PAYLOAD', 'signedDate must be a millisecond timestamp to check certificate validity');
       }
       // The structural verdict does not depend on time, so it is cached before the
       // date check: the same chain may be valid for a payload signed on another day.
