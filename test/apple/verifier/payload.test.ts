@@ -243,4 +243,40 @@ describe('payload checks', () => {
       expect(new VerificationError(code, 'x').retryable, code).toBe(false);
     }
   });
+
+  describe('field types the service stores', () => {
+    it('refuses signed values the database could not hold with MALFORMED_PAYLOAD', async () => {
+      const verifier = verifierFor(pki);
+      for (const broken of [
+        { quantity: [] },
+        { quantity: 2 ** 40 },
+        { purchaseDate: 2 ** 53 },
+        { expiresDate: -1 },
+        { expiresDate: 1.5 },
+        { isUpgraded: 'yes' },
+        { price: '4.99' },
+        { type: 7 },
+      ]) {
+        const error = await errorOf(verifier.verifyTransaction(pki.sign(transaction(broken))));
+        expect(error.code, JSON.stringify(broken)).toBe('MALFORMED_PAYLOAD');
+        expect(error.message).toContain(Object.keys(broken)[0]!);
+      }
+      for (const broken of [{ autoRenewStatus: 'on' }, { gracePeriodExpiresDate: 9e15 }, { isInBillingRetryPeriod: 1 }]) {
+        expect(await codeOf(verifier.verifyRenewalInfo(pki.sign(renewalInfo(broken)))), JSON.stringify(broken)).toBe('MALFORMED_PAYLOAD');
+      }
+    });
+
+    it('refuses a notification whose signedDate or status is out of range', async () => {
+      const verifier = verifierFor(pki);
+      const huge = signNotification(pki, { notificationType: 'TEST', bundleId: BUNDLE_ID, environment: 'Sandbox', signedDate: 9e15 });
+      expect(await codeOf(verifier.verifyNotification(huge))).toBe('MALFORMED_PAYLOAD');
+      const status = signNotification(pki, {
+        notificationType: 'DID_RENEW',
+        bundleId: BUNDLE_ID,
+        environment: 'Sandbox',
+        status: 1_748_779_200_000,
+      });
+      expect(await codeOf(verifier.verifyNotification(status))).toBe('MALFORMED_PAYLOAD');
+    });
+  });
 });
