@@ -1,5 +1,6 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
+import { insertJsonRows, onConflictReplace } from '../db/json-rows.js';
 import { purchaseLinkEvents, purchaseLinks, subscriptions, transactions, users } from '../db/schema.js';
 import {
   mergeRenewal,
@@ -15,6 +16,9 @@ import {
 // same whatever order and however often Apple (or the API, or a replay) delivers it.
 // Every writer of a purchase holds a transaction-scoped advisory lock on its
 // originalTransactionId, so concurrent deliveries for one purchase never lose updates.
+// Many updates go through one fixed set of multi-row reads and upserts (the merge rules
+// run in memory, in update order, exactly as that many single updates in a row would);
+// a single update is a batch of one.
 
 export interface PurchaseUpdate {
   transactions: Array<{ record: StoredTransaction; signedTransaction: string | null }>;
@@ -33,6 +37,16 @@ export interface ApplyResult {
 
 type TransactionRow = typeof transactions.$inferSelect;
 type SubscriptionRow = typeof subscriptions.$inferSelect;
+
+export interface ApplyOptions {
+  /**
+   * The caller already holds locks that keep every other writer of these purchases out
+   * (e.g. the replay's table locks), so the per-purchase advisory locks are skipped: a
+   * transaction that applies thousands of purchases would otherwise exhaust PostgreSQL's
+   * lock table (max_locks_per_transaction).
+   */
+  locksHeld?: boolean;
+}
 
 export function transactionFromRow(row: TransactionRow): StoredTransaction {
   return {
@@ -87,11 +101,6 @@ export function statusFromRow(row: SubscriptionRow): StoredStatus | undefined {
   return { originalTransactionId: row.originalTransactionId, appleStatus: row.appleStatus, statusSignedDate: row.statusSignedDate };
 }
 
-function transactionValues(record: StoredTransaction, signedTransaction: string | null) {
-  const { source, ...rest } = record;
-  return { ...rest, source: source ?? 'v2', signedTransaction, updatedAt: new Date() };
-}
-
 /** Serialises writers of the same purchases; keys are sorted so two updates never deadlock. */
 export async function lockPurchases(executor: Executor, originalTransactionIds: readonly string[]): Promise<void> {
   for (const id of [...new Set(originalTransactionIds)].sort()) {
@@ -99,50 +108,105 @@ export async function lockPurchases(executor: Executor, originalTransactionIds: 
   }
 }
 
-/**
- * Applies signed (or V1) purchase data inside the caller's database transaction.
- * Callers pass `tx` from `db.transaction`; nothing here commits.
- */
-export async function applyPurchaseUpdate(tx: Executor, update: PurchaseUpdate): Promise<ApplyResult> {
+function emptySubscription(originalTransactionId: string): SubscriptionRow {
+  return {
+    originalTransactionId,
+    environment: null,
+    productId: null,
+    autoRenewProductId: null,
+    autoRenewStatus: null,
+    expirationIntent: null,
+    isInBillingRetryPeriod: null,
+    gracePeriodExpiresDate: null,
+    renewalDate: null,
+    priceIncreaseStatus: null,
+    renewalSignedDate: null,
+    renewalSource: null,
+    signedRenewalInfo: null,
+    appleStatus: null,
+    statusSignedDate: null,
+    updatedAt: new Date(0),
+  };
+}
+
+function purchasesOf(update: PurchaseUpdate): string[] {
   const ids = new Set<string>();
   for (const { record } of update.transactions) ids.add(record.originalTransactionId);
   if (update.renewal) ids.add(update.renewal.record.originalTransactionId);
   if (update.status) ids.add(update.status.originalTransactionId);
-  const originalTransactionIds = [...ids].sort();
-  const result: ApplyResult = {
-    originalTransactionIds,
+  if (update.renewal && update.status && update.status.originalTransactionId !== update.renewal.record.originalTransactionId) {
+    throw new Error('renewal info and status of one update must belong to the same purchase');
+  }
+  return [...ids].sort();
+}
+
+/**
+ * Applies signed (or V1) purchase data inside the caller's database transaction, for
+ * each of `updates` in order. Callers pass `tx` from `db.transaction`; nothing here commits.
+ */
+export async function applyPurchaseUpdates(tx: Executor, updates: readonly PurchaseUpdate[], options: ApplyOptions = {}): Promise<ApplyResult[]> {
+  const results: ApplyResult[] = updates.map((update) => ({
+    originalTransactionIds: purchasesOf(update),
     transactionsWritten: 0,
     renewalWritten: false,
     statusWritten: false,
     attributed: new Map(),
-  };
-  if (originalTransactionIds.length === 0) return result;
-  await lockPurchases(tx, originalTransactionIds);
+  }));
+  const allIds = [...new Set(results.flatMap((result) => result.originalTransactionIds))].sort();
+  if (allIds.length === 0) return results;
 
-  if (update.transactions.length > 0) {
-    const existingRows = await tx
-      .select()
-      .from(transactions)
-      .where(inArray(transactions.transactionId, update.transactions.map(({ record }) => record.transactionId)));
-    const existing = new Map(existingRows.map((row) => [row.transactionId, transactionFromRow(row)]));
-    for (const { record, signedTransaction } of update.transactions) {
-      const before = existing.get(record.transactionId);
-      const merged = mergeTransaction(before, record);
-      if (merged === before) continue;
-      const values = transactionValues(merged, signedTransaction);
-      await tx.insert(transactions).values(values).onConflictDoUpdate({ target: transactions.transactionId, set: values });
-      existing.set(record.transactionId, merged);
-      result.transactionsWritten += 1;
-    }
+  if (!options.locksHeld) {
+    // One statement takes every lock, in sorted order like lockPurchases, so batches and
+    // single writers never wait on each other in a cycle.
+    const keys = sql.join(allIds.map((id) => sql`${`purchase:${id}`}`), sql`, `);
+    await tx.execute(sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from unnest(array[${keys}]::text[]) as k`);
   }
 
-  if (update.renewal || update.status) {
-    const id = (update.renewal?.record.originalTransactionId ?? update.status?.originalTransactionId)!;
-    if (update.renewal && update.status && update.status.originalTransactionId !== id) {
-      throw new Error('renewal info and status of one update must belong to the same purchase');
+  await writeTransactions(tx, updates, results);
+  await writeSubscriptions(tx, updates, results);
+  await attribute(tx, updates, results);
+  return results;
+}
+
+/** applyPurchaseUpdates for one update. */
+export async function applyPurchaseUpdate(tx: Executor, update: PurchaseUpdate, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const [result] = await applyPurchaseUpdates(tx, [update], options);
+  return result!;
+}
+
+async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+  const ids = [...new Set(updates.flatMap((update) => update.transactions.map(({ record }) => record.transactionId)))];
+  if (ids.length === 0) return;
+  const rows = await tx.select().from(transactions).where(inArray(transactions.transactionId, ids));
+  const current = new Map<string, StoredTransaction>(rows.map((row) => [row.transactionId, transactionFromRow(row)]));
+  const writes = new Map<string, typeof transactions.$inferInsert>();
+  updates.forEach((update, index) => {
+    for (const { record, signedTransaction } of update.transactions) {
+      const before = current.get(record.transactionId);
+      const merged = mergeTransaction(before, record);
+      if (merged === before) continue;
+      const { source, ...rest } = merged;
+      writes.set(record.transactionId, { ...rest, source: source ?? 'v2', signedTransaction, updatedAt: new Date() });
+      current.set(record.transactionId, merged);
+      results[index]!.transactionsWritten += 1;
     }
-    const [row] = await tx.select().from(subscriptions).where(eq(subscriptions.originalTransactionId, id));
-    const set: Partial<typeof subscriptions.$inferInsert> = {};
+  });
+  if (writes.size === 0) return;
+  await insertJsonRows(tx, transactions, [...writes.values()], onConflictReplace(transactions, 'transactionId'));
+}
+
+async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+  const idOf = (update: PurchaseUpdate) => update.renewal?.record.originalTransactionId ?? update.status?.originalTransactionId;
+  const ids = [...new Set(updates.map(idOf).filter((id): id is string => id !== undefined))];
+  if (ids.length === 0) return;
+  const rows = await tx.select().from(subscriptions).where(inArray(subscriptions.originalTransactionId, ids));
+  const current = new Map<string, SubscriptionRow | undefined>(rows.map((row) => [row.originalTransactionId, row]));
+  const changed = new Set<string>();
+  updates.forEach((update, index) => {
+    const id = idOf(update);
+    if (id === undefined) return;
+    const row = current.get(id);
+    const set: Partial<SubscriptionRow> = {};
     if (update.renewal) {
       const before = row ? renewalFromRow(row) : undefined;
       const merged = mergeRenewal(before, update.renewal.record);
@@ -161,7 +225,7 @@ export async function applyPurchaseUpdate(tx: Executor, update: PurchaseUpdate):
           renewalSource: merged.source ?? 'v2',
           signedRenewalInfo: merged === update.renewal.record ? update.renewal.signedRenewalInfo : (row?.signedRenewalInfo ?? null),
         });
-        result.renewalWritten = true;
+        results[index]!.renewalWritten = true;
       }
     }
     if (update.status) {
@@ -169,50 +233,77 @@ export async function applyPurchaseUpdate(tx: Executor, update: PurchaseUpdate):
       const merged = mergeStatus(before, update.status);
       if (merged !== before) {
         Object.assign(set, { appleStatus: merged.appleStatus, statusSignedDate: merged.statusSignedDate });
-        result.statusWritten = true;
+        results[index]!.statusWritten = true;
       }
     }
-    if (Object.keys(set).length > 0) {
-      const values = { ...set, originalTransactionId: id, updatedAt: new Date() };
-      await tx.insert(subscriptions).values(values).onConflictDoUpdate({ target: subscriptions.originalTransactionId, set: values });
-    }
-  }
-
-  for (const { record } of update.transactions) {
-    if (record.appAccountToken === null || result.attributed.has(record.originalTransactionId)) continue;
-    const userId = await linkByAppAccountToken(tx, record.originalTransactionId, record.appAccountToken);
-    if (userId !== null) result.attributed.set(record.originalTransactionId, userId);
-  }
-  return result;
+    if (Object.keys(set).length === 0) return;
+    current.set(id, { ...(row ?? emptySubscription(id)), ...set, updatedAt: new Date() });
+    changed.add(id);
+  });
+  if (changed.size === 0) return;
+  await insertJsonRows(
+    tx,
+    subscriptions,
+    [...changed].map((id) => current.get(id)!),
+    onConflictReplace(subscriptions, 'originalTransactionId'),
+  );
 }
 
 /**
- * A purchase that carries an appAccountToken belongs to the token's user; a token no
- * user holds yet is a UUID user id of its own (SPEC.md). An existing link made by the
- * app's backend is left alone. Returns the user the purchase is linked to now.
+ * linkByAppAccountToken for every transaction that carries a token, in update order:
+ * a token's user (created as its own UUID user when nobody holds it) gets the purchase
+ * unless it is already linked; the first link made for a purchase wins.
  */
-export async function linkByAppAccountToken(tx: Executor, originalTransactionId: string, token: string): Promise<string | null> {
-  const normalised = token.toLowerCase();
-  const [owner] = await tx.select({ userId: users.userId }).from(users).where(eq(users.appAccountToken, normalised));
-  let userId = owner?.userId;
-  if (userId === undefined) {
-    await tx.insert(users).values({ userId: normalised, appAccountToken: normalised }).onConflictDoNothing();
-    const [created] = await tx.select({ userId: users.userId }).from(users).where(eq(users.appAccountToken, normalised));
-    userId = created?.userId;
-    if (userId === undefined) return null;
+async function attribute(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+  const wanted: Array<{ index: number; originalTransactionId: string; token: string }> = [];
+  updates.forEach((update, index) => {
+    const seen = new Set<string>();
+    for (const { record } of update.transactions) {
+      if (record.appAccountToken === null || seen.has(record.originalTransactionId)) continue;
+      seen.add(record.originalTransactionId);
+      wanted.push({ index, originalTransactionId: record.originalTransactionId, token: record.appAccountToken.toLowerCase() });
+    }
+  });
+  if (wanted.length === 0) return;
+
+  const tokens = [...new Set(wanted.map((w) => w.token))].sort();
+  await tx
+    .insert(users)
+    .values(tokens.map((token) => ({ userId: token, appAccountToken: token })))
+    .onConflictDoNothing();
+  const owners = await tx.select({ userId: users.userId, token: users.appAccountToken }).from(users).where(inArray(users.appAccountToken, tokens));
+  const ownerOf = new Map(owners.map((owner) => [owner.token.toLowerCase(), owner.userId]));
+
+  // The first resolvable token of each purchase, in update order, is the one a run of
+  // single updates would have linked.
+  const proposed = new Map<string, string>();
+  for (const w of wanted) {
+    const userId = ownerOf.get(w.token);
+    if (userId !== undefined && !proposed.has(w.originalTransactionId)) proposed.set(w.originalTransactionId, userId);
   }
+  if (proposed.size === 0) return;
+  const purchases = [...proposed.keys()].sort();
   const inserted = await tx
     .insert(purchaseLinks)
-    .values({ originalTransactionId, userId, linkSource: 'app_account_token' })
+    .values(purchases.map((originalTransactionId) => ({ originalTransactionId, userId: proposed.get(originalTransactionId)!, linkSource: 'app_account_token' })))
     .onConflictDoNothing()
-    .returning({ userId: purchaseLinks.userId });
+    .returning({ originalTransactionId: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId });
   if (inserted.length > 0) {
-    await tx.insert(purchaseLinkEvents).values({ originalTransactionId, fromUserId: null, toUserId: userId, reason: 'app_account_token' });
-    return userId;
+    await tx
+      .insert(purchaseLinkEvents)
+      .values(inserted.map((link) => ({ originalTransactionId: link.originalTransactionId, fromUserId: null, toUserId: link.userId, reason: 'app_account_token' })));
   }
-  const [link] = await tx
-    .select({ userId: purchaseLinks.userId })
-    .from(purchaseLinks)
-    .where(and(eq(purchaseLinks.originalTransactionId, originalTransactionId)));
-  return link?.userId ?? null;
+  const linked = new Map(inserted.map((link) => [link.originalTransactionId, link.userId]));
+  const existing = purchases.filter((id) => !linked.has(id));
+  if (existing.length > 0) {
+    const rows = await tx
+      .select({ originalTransactionId: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId })
+      .from(purchaseLinks)
+      .where(inArray(purchaseLinks.originalTransactionId, existing));
+    for (const row of rows) linked.set(row.originalTransactionId, row.userId);
+  }
+  for (const w of wanted) {
+    const userId = ownerOf.get(w.token) === undefined ? undefined : linked.get(w.originalTransactionId);
+    if (userId !== undefined) results[w.index]!.attributed.set(w.originalTransactionId, userId);
+  }
 }

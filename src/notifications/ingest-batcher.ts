@@ -2,8 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { insertJsonRows } from '../db/json-rows.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { applyPurchaseUpdates } from '../entitlements/purchases-batch.repository.js';
-import { applyPurchaseUpdate, type ApplyResult, type PurchaseUpdate } from '../entitlements/purchases.repository.js';
+import { applyPurchaseUpdate, applyPurchaseUpdates, type ApplyResult, type PurchaseUpdate } from '../entitlements/purchases.repository.js';
 import { notifications } from '../db/schema.js';
 import { recordNotification, type NotificationRecord } from './notifications.repository.js';
 

@@ -1,8 +1,8 @@
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { SignedDataVerifier } from '../apple/types.js';
 import type { Database, Executor } from '../db/client.js';
-import { notifications, subscriptions, transactions } from '../db/schema.js';
-import { applyPurchaseUpdate } from '../entitlements/purchases.repository.js';
+import { notifications, purchaseLinks, subscriptions, transactions } from '../db/schema.js';
+import { applyPurchaseUpdate, type ApplyOptions } from '../entitlements/purchases.repository.js';
 import type { IngestLogger } from './ingest.usecase.js';
 import { mapNotification } from './notification-mapping.js';
 
@@ -78,14 +78,20 @@ export async function replayNotifications(deps: ReplayDeps, options: ReplayOptio
     deleted: null,
   };
   if (!options.reset) {
-    await replayAll(deps, deps.db, result, options.batchSize, (fn) => deps.db.transaction(fn));
+    await replayAll(deps, deps.db, result, options.batchSize, (fn) => deps.db.transaction(fn), {});
     return result;
   }
   await deps.db.transaction(async (tx) => {
+    // One transaction rebuilds every purchase, so per-purchase advisory locks would pile up
+    // until commit and overflow PostgreSQL's lock table (max_locks_per_transaction ×
+    // max_connections) past a few thousand purchases. Locking the purchase tables instead
+    // makes every other writer wait (SHARE ROW EXCLUSIVE conflicts with the ROW EXCLUSIVE
+    // that writes take) while plain reads, and SELECT ... FOR SHARE, go on.
+    await tx.execute(sql`lock table ${transactions}, ${subscriptions}, ${purchaseLinks} in share row exclusive mode`);
     const deletedTransactions = await tx.delete(transactions).returning({ id: transactions.transactionId });
     const deletedSubscriptions = await tx.delete(subscriptions).returning({ id: subscriptions.originalTransactionId });
     result.deleted = { transactions: deletedTransactions.length, subscriptions: deletedSubscriptions.length };
-    await replayAll(deps, tx, result, options.batchSize, (fn) => fn(tx));
+    await replayAll(deps, tx, result, options.batchSize, (fn) => fn(tx), { locksHeld: true });
     if (result.rejected > 0) {
       throw new ReplayAbortedError(
         `${result.rejected} stored notification(s) failed verification; the reset would lose what they carry, so nothing was changed`,
@@ -111,6 +117,7 @@ async function replayAll(
   result: ReplayResult,
   batchSize = DEFAULT_BATCH_SIZE,
   inTransaction: InTransaction,
+  applyOptions: ApplyOptions,
 ): Promise<void> {
   const [others] = await reader
     .select({ n: sql<number>`count(*)::int` })
@@ -129,7 +136,7 @@ async function replayAll(
       .where(and(eq(notifications.version, 'v2'), sql`${notifications.signedDate} is not null`, keyset))
       .orderBy(asc(notifications.signedDate), asc(notifications.id))
       .limit(batchSize);
-    for (const row of rows) await replayOne(deps, row, result, inTransaction);
+    for (const row of rows) await replayOne(deps, row, result, inTransaction, applyOptions);
     const last: StoredRow | undefined = rows.at(-1);
     if (last === undefined || rows.length < batchSize) break;
     after = { signedDate: last.signedDate!, id: last.id };
@@ -141,6 +148,7 @@ async function replayOne(
   row: StoredRow,
   result: ReplayResult,
   inTransaction: InTransaction,
+  applyOptions: ApplyOptions,
 ): Promise<void> {
   result.read += 1;
   let mapped;
@@ -154,7 +162,7 @@ async function replayOne(
   if (mapped.outcome === 'applied') result.applied += 1;
   else result.recorded += 1;
   await inTransaction(async (tx) => {
-    const applied = await applyPurchaseUpdate(tx, mapped.update);
+    const applied = await applyPurchaseUpdate(tx, mapped.update, applyOptions);
     result.transactionsWritten += applied.transactionsWritten;
     if (applied.renewalWritten || applied.statusWritten) result.subscriptionsWritten += 1;
     // A handling table that has learned a type turns a recorded notification into an applied one.

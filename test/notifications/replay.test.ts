@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
 import type { SignedDataVerifier } from '../../src/apple/types.js';
+import { queryRows, type Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { ReplayAbortedError, replayNotifications } from '../../src/notifications/replay.usecase.js';
 import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
@@ -11,6 +12,33 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { DAY, deliver, MONTH, purchaseSnapshot, scenario, T0, tableCounts, withoutLoadShedding, type Scenario } from './support.js';
 
 const HOUR = 3_600_000;
+
+interface LocksAtCommit {
+  advisory: number;
+  purchaseTables: number;
+}
+
+/** The database, with each transaction reporting the locks it holds just before it commits. */
+function recordingLocks(db: Database, seen: LocksAtCommit[]): Database {
+  return new Proxy(db, {
+    get(target, property, receiver) {
+      if (property !== 'transaction') return Reflect.get(target, property, receiver);
+      return (fn: Parameters<Database['transaction']>[0]) =>
+        target.transaction(async (tx) => {
+          const out = await fn(tx);
+          const [row] = await queryRows<LocksAtCommit>(
+            tx,
+            sql`select count(*) filter (where l.locktype = 'advisory')::int as advisory,
+                       count(*) filter (where l.mode = 'ShareRowExclusiveLock' and c.relname in ('transactions', 'subscriptions', 'purchase_links'))::int as "purchaseTables"
+                from pg_locks l left join pg_class c on c.oid = l.relation
+                where l.pid = pg_backend_pid()`,
+          );
+          seen.push(row!);
+          return out;
+        });
+    },
+  });
+}
 
 function verifierFor(pki: TestPki): SignedDataVerifier {
   return createSignedDataVerifier({ rootCertificates: [pki.rootDer], bundleId: TEST_BUNDLE_ID, environments: ['Sandbox'], onlineChecks: false });
@@ -76,6 +104,20 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
     const after = await purchaseSnapshot(db(), s.originalTransactionId);
     expect(after.transactions.map((row) => row.transactionId)).toEqual(before.transactions.map((row) => row.transactionId));
     expect(after.subscriptions.map(({ appleStatus, autoRenewStatus }) => ({ appleStatus, autoRenewStatus }))).toEqual([{ appleStatus: 1, autoRenewStatus: 0 }]);
+  });
+
+  it('with reset, locks the purchase tables once instead of taking an advisory lock per purchase', async () => {
+    // Advisory locks held until commit, one per purchase, would overflow PostgreSQL's lock
+    // table (max_locks_per_transaction) in a rebuild of a few thousand purchases.
+    for (let i = 0; i < 3; i += 1) await lifeOf(scenario(pki));
+    const withoutReset: LocksAtCommit[] = [];
+    await replayNotifications({ db: recordingLocks(db(), withoutReset), verifier: verifierFor(pki) });
+    expect(withoutReset.some((locks) => locks.advisory > 0)).toBe(true);
+
+    const withReset: LocksAtCommit[] = [];
+    const result = await replayNotifications({ db: recordingLocks(db(), withReset), verifier: verifierFor(pki) }, { reset: true });
+    expect(result.transactionsWritten).toBeGreaterThanOrEqual(3 * 2);
+    expect(withReset).toEqual([{ advisory: 0, purchaseTables: 3 }]);
   });
 
   it('with reset, changes nothing when a stored notification no longer verifies', async () => {
