@@ -43,6 +43,7 @@ export async function createDependencies(
     environments: config.apple.environments,
     onlineChecks: config.apple.onlineChecks,
     clock,
+    offloadSignatures: true,
   });
 
   const credentials = config.apple.credentials;
