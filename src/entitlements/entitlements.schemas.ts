@@ -5,7 +5,14 @@ const NullableDateTime = (example: string | null) =>
   Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { examples: [example] });
 
 export const UserIdParams = Type.Object({
-  userId: Type.String({ minLength: 1, maxLength: 256, description: "The app's own user id", examples: ['u-42'] }),
+  userId: Type.String({
+    minLength: 1,
+    maxLength: 256,
+    // PostgreSQL text cannot hold NUL, and no real user id carries control characters.
+    pattern: '^[^\\u0000-\\u001F\\u007F]+$',
+    description: "The app's own user id (1-256 characters, no control characters)",
+    examples: ['u-42'],
+  }),
 });
 export type UserIdParams = Static<typeof UserIdParams>;
 

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseUnavailable, isDataException } from '../db/errors.js';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -54,6 +54,9 @@ export function classifyError(error: unknown): Classified {
   if (typeof fastifyError.code === 'string' && FASTIFY_CODES[fastifyError.code]) {
     const known = FASTIFY_CODES[fastifyError.code]!;
     return { ...known, message: fastifyError.message ?? 'The request is invalid' };
+  }
+  if (isDataException(error)) {
+    return { statusCode: 400, code: 'INVALID_INPUT', message: 'The request carries a value the service cannot store' };
   }
   if (isDatabaseUnavailable(error)) {
     return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; try again' };
