@@ -45,6 +45,8 @@ export interface Config {
   redisUrl: string | null;
   trustProxy: boolean;
   metricsEnabled: boolean;
+  /** Settings that were accepted but deserve a line in the start-up log. */
+  warnings: string[];
 }
 
 export class ConfigError extends Error {
@@ -184,14 +186,20 @@ export function parseConfig(env: Env): Config {
   const apiKeys = list(env, 'API_KEYS');
   if (apiKeys.length === 0) throw new ConfigError('API_KEYS', 'is required but not set (comma-separated bearer tokens)');
 
-  const accepted = environments(env);
+  let accepted = environments(env);
+  const warnings: string[] = [];
   const appAppleIdRaw = value(env, 'APPLE_APP_APPLE_ID');
   let appAppleId: number | null = null;
   if (appAppleIdRaw !== undefined) {
     if (!/^\d+$/.test(appAppleIdRaw)) throw new ConfigError('APPLE_APP_APPLE_ID', `must be the app's numeric Apple id, got "${appAppleIdRaw}"`);
     appAppleId = Number(appAppleIdRaw);
-  } else if (accepted.includes('Production')) {
+  } else if (value(env, 'APPLE_ENVIRONMENTS') !== undefined && accepted.includes('Production')) {
     throw new ConfigError('APPLE_APP_APPLE_ID', 'is required while APPLE_ENVIRONMENTS accepts Production');
+  } else if (accepted.includes('Production')) {
+    // Only APPLE_BUNDLE_ID and API_KEYS are required, so the default environments cannot
+    // demand the app id: without it Production payloads cannot be checked, and are refused.
+    accepted = accepted.filter((environment) => environment !== 'Production');
+    warnings.push('APPLE_APP_APPLE_ID is not set: only Sandbox is accepted until it is (Production payloads must match the app id)');
   }
 
   const logLevel = (value(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
@@ -234,5 +242,6 @@ export function parseConfig(env: Env): Config {
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     metricsEnabled: boolean(env, 'METRICS_ENABLED', true),
+    warnings,
   };
 }

@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   }
   const { config, entitlementMap } = loaded;
   const logger = createLogger(config.logLevel);
+  for (const warning of config.warnings) logger.warn(warning);
 
   // One registry for the process: the modules report through its events, the app serves it.
   const metrics = config.metricsEnabled ? createMetrics() : null;

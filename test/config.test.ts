@@ -45,6 +45,14 @@ describe('parseConfig', () => {
     expect(configError({ APPLE_BUNDLE_ID: 'b', API_KEYS: ' , ' }).variable).toBe('API_KEYS');
   });
 
+  it('accepts only Sandbox, with a warning, when neither APPLE_APP_APPLE_ID nor APPLE_ENVIRONMENTS is set', () => {
+    const config = parseConfig({ APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1' });
+    expect(config.apple.environments).toEqual(['Sandbox']);
+    expect(config.apple.appAppleId).toBeNull();
+    expect(config.warnings).toEqual([expect.stringContaining('APPLE_APP_APPLE_ID')]);
+    expect(parseConfig({ APPLE_BUNDLE_ID: 'b', API_KEYS: 'k', APPLE_APP_APPLE_ID: '7' }).warnings).toEqual([]);
+  });
+
   it('requires APPLE_APP_APPLE_ID while Production is accepted', () => {
     expect(configError({ ...minimal, APPLE_ENVIRONMENTS: 'Production' }).variable).toBe('APPLE_APP_APPLE_ID');
     expect(parseConfig(minimal).apple.appAppleId).toBeNull();
