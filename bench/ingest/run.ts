@@ -2,13 +2,14 @@
 // real service (its own process, on a fresh PostgreSQL database) at fixed offered rates
 // and at saturation; then the rows are counted to show each was applied exactly once.
 //   npx tsx bench/ingest/run.ts [--rate 250,500,1000] [--duration 10] [--saturation 15]
-//                               [--count N] [--connections C] [--dist] [--keep]
+//                               [--count N] [--connections C] [--open-loop] [--dist] [--keep]
 //                               [--env KEY=VALUE ...] [--node-arg --cpu-prof ...] [--setup-sql SQL ...]
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createTestPki } from '../../test/helpers/pki.js';
+import { runOpenLoop } from '../common/open-loop.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
 import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, benchNotifications, type BenchNotification } from './notifications.js';
 
@@ -18,6 +19,8 @@ interface Options {
   saturationSeconds: number;
   count: number | null;
   connections: number | null;
+  /** Fixed rates from the open-loop generator (evenly spaced) instead of autocannon's per-second budget. */
+  openLoop: boolean;
   dist: boolean;
   keep: boolean;
   env: Record<string, string>;
@@ -34,6 +37,7 @@ function parseArgs(argv: string[]): Options {
     saturationSeconds: 15,
     count: null,
     connections: null,
+    openLoop: false,
     dist: false,
     keep: false,
     env: {},
@@ -53,6 +57,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--saturation') options.saturationSeconds = Number(value());
     else if (arg === '--count') options.count = Number(value());
     else if (arg === '--connections') options.connections = Number(value());
+    else if (arg === '--open-loop') options.openLoop = true;
     else if (arg === '--dist') options.dist = true;
     else if (arg === '--keep') options.keep = true;
     else if (arg === '--node-arg') options.nodeArgs.push(value());
@@ -122,6 +127,45 @@ interface RunResult {
   failed: BenchNotification[];
   /** CPU milliseconds per notification answered 200: service, PostgreSQL backends, load generator. */
   cpuMs?: { service: number; postgres: number; generator: number };
+}
+
+/** Posts each of `batch` once at evenly spaced instants, `rate` per second. */
+async function driveOpenLoop(baseUrl: string, name: string, batch: BenchNotification[], rate: number): Promise<RunResult> {
+  const result = await runOpenLoop(
+    baseUrl,
+    batch.map((n) => ({ path: '/webhooks/apple/v2', body: n.body })),
+    rate,
+  );
+  let processed = 0;
+  let duplicate = 0;
+  let ok = 0;
+  let non2xx = 0;
+  const failed: BenchNotification[] = [];
+  batch.forEach((n, index) => {
+    const answer = result.answers[index];
+    if (answer?.status !== null && answer?.status !== undefined && answer.status >= 200 && answer.status < 300) ok += 1;
+    else if (answer?.status !== null && answer?.status !== undefined) non2xx += 1;
+    if (answer?.status === 200 && answer.body.includes('"processed"')) processed += 1;
+    else if (answer?.status === 200 && answer.body.includes('"duplicate"')) duplicate += 1;
+    else failed.push(n);
+  });
+  return {
+    name,
+    offered: `${rate}/s open loop`,
+    connections: 0,
+    sent: batch.length,
+    ok,
+    processed,
+    duplicate,
+    non2xx,
+    errors: result.errors,
+    seconds: result.seconds,
+    throughput: ok / result.seconds,
+    p50: Math.round(result.latency.p50),
+    p99: Math.round(result.latency.p99),
+    max: Math.round(result.latency.max),
+    failed,
+  };
 }
 
 /** Posts each of `batch` once, at `rate` per second overall (or as fast as possible). */
@@ -250,7 +294,13 @@ async function main(): Promise<void> {
       offset += batch.length;
       if (batch.length === 0) break;
       process.stderr.write(`${rate}/s for ${options.duration} s (${batch.length} notifications)...\n`);
-      results.push(await measured(() => drive(service.baseUrl, `fixed ${rate}/s`, batch, rate, connectionsFor(rate))));
+      results.push(
+        await measured(() =>
+          options.openLoop
+            ? driveOpenLoop(service.baseUrl, `fixed ${rate}/s, open loop`, batch, rate)
+            : drive(service.baseUrl, `fixed ${rate}/s`, batch, rate, connectionsFor(rate)),
+        ),
+      );
     }
     const rest = all.slice(offset);
     if (rest.length > 0 && options.saturationSeconds > 0) {
