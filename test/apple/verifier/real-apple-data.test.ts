@@ -5,10 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../src/paths.js';
 import {
   DEFAULT_ROOT_CERTIFICATE_PATH,
-  VerificationError,
   createSignedDataVerifier,
   loadRootCertificates,
 } from '../../../src/apple/verifier/index.js';
+import { codeOf } from './support.js';
 
 const realDir = path.resolve(projectRoot, '../shared/apple/real');
 const APPLE_ROOT_G3_SHA256 = '63343abfb89a6a03ebb57e9b3f5fa7be7c4f5c756f3017b3a8c488c3653e9179';
@@ -70,15 +70,6 @@ function verify(item: RealJws, verifier: ReturnType<typeof verifierFor>): Promis
   return verifier.verifyRenewalInfo(item.jws);
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof VerificationError) return error.code;
-    throw error;
-  }
-  return 'ACCEPTED';
-}
 
 describe('the bundled Apple root', () => {
   it('is Apple Root CA - G3, byte for byte', () => {
