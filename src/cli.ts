@@ -13,9 +13,7 @@ import { apiNotConfigured } from './http/app-store-errors.js';
 import { recoveryDepsFrom } from './admin/recovery-deps.js';
 import { recoverNotifications, validateRecoveryWindow } from './admin/recovery.usecase.js';
 import { getTestNotificationStatus, requestTestNotification, type TestNotificationDeps } from './admin/test-notification.usecase.js';
-import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
-import { createEntitlementsUsecase } from './entitlements/entitlements.usecase.js';
-import { refreshPurchases } from './entitlements/refresh.usecase.js';
+import { entitlementsFromDeps } from './entitlements/app-backend.js';
 import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
 import { ReplayAbortedError, replayNotifications } from './notifications/replay.usecase.js';
 
@@ -150,16 +148,8 @@ async function entitlements(env: Record<string, string | undefined>, args: strin
   const [userId] = positionals;
   if (!userId) throw new UsageError('entitlements needs the user id');
   await withDependencies(env, async (deps) => {
-    const db = deps.database.db;
-    const api = deps.appStoreApi;
-    if (values.refresh && api === null) throw apiNotConfigured();
-    const usecase = createEntitlementsUsecase({
-      repository: createEntitlementsRepository({ db }),
-      entitlementMap: deps.entitlementMap,
-      clock: deps.clock,
-      logger: deps.logger,
-      refresh: api === null ? null : (purchases) => refreshPurchases({ db, appStoreApi: api, verifier: deps.verifier }, purchases),
-    });
+    if (values.refresh && deps.appStoreApi === null) throw apiNotConfigured();
+    const usecase = entitlementsFromDeps(deps);
     const answer = await usecase.entitlementsOf(userId, { refresh: values.refresh ? 'always' : 'never' });
     await usecase.drain();
     print({ userId, ...answer });

@@ -8,17 +8,26 @@ import { entitlementsRoutes } from './entitlements.routes.js';
 import { createEntitlementsUsecase } from './entitlements.usecase.js';
 import { refreshPurchases } from './refresh.usecase.js';
 
-/** Wires and registers the app-backend API: GET /entitlements/:userId and /users/:userId/*. */
-export async function registerAppBackendRoutes(app: App, deps: AppDeps): Promise<void> {
+export type EntitlementsDeps = Pick<AppDeps, 'database' | 'appStoreApi' | 'entitlementMap' | 'clock' | 'logger' | 'verifier'>;
+
+/** The entitlements use case over the app's dependencies: routes, receipts and the CLI share it. */
+export function entitlementsFromDeps(deps: EntitlementsDeps) {
   const db = deps.database.db;
   const api = deps.appStoreApi;
-  const entitlements = createEntitlementsUsecase({
+  return createEntitlementsUsecase({
     repository: createEntitlementsRepository({ db }),
     entitlementMap: deps.entitlementMap,
     clock: deps.clock,
     logger: deps.logger,
     refresh: api === null ? null : (purchases) => refreshPurchases({ db, appStoreApi: api, verifier: deps.verifier }, purchases),
   });
+}
+
+/** Wires and registers the app-backend API: GET /entitlements/:userId and /users/:userId/*. */
+export async function registerAppBackendRoutes(app: App, deps: AppDeps): Promise<void> {
+  const db = deps.database.db;
+  const api = deps.appStoreApi;
+  const entitlements = entitlementsFromDeps(deps);
   const users = createUsersUsecase({
     db,
     users: createUsersRepository({ db }),

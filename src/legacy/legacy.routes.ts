@@ -1,8 +1,7 @@
 import type { App, AppDeps } from '../app.js';
 import { loadAppleIncRootCertificate } from '../apple/receipt/index.js';
 import { createVerifyReceiptClient } from '../apple/verify-receipt/index.js';
-import { createEntitlementsRepository } from '../entitlements/entitlements.repository.js';
-import { createEntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
+import { entitlementsFromDeps } from '../entitlements/app-backend.js';
 import { createUsersRepository } from '../users/users.repository.js';
 import { receiptsRoutes } from './receipts.routes.js';
 import { v1WebhookRoutes } from './v1-webhook.routes.js';
@@ -35,14 +34,7 @@ export async function registerLegacyRoutes(app: App, deps: AppDeps): Promise<voi
     roots ??= loadAppleIncRootCertificate().then((der) => [der]);
     return roots;
   };
-  // Stored data only: the receipt's purchases were just fetched from the App Store.
-  const entitlements = createEntitlementsUsecase({
-    repository: createEntitlementsRepository({ db }),
-    entitlementMap: deps.entitlementMap,
-    clock: deps.clock,
-    logger: deps.logger,
-    refresh: null,
-  });
+  const entitlements = entitlementsFromDeps(deps);
   await app.register(receiptsRoutes, {
     config,
     db,
@@ -51,6 +43,7 @@ export async function registerLegacyRoutes(app: App, deps: AppDeps): Promise<voi
     clock: deps.clock,
     users: createUsersRepository({ db }),
     receiptRootCertificates,
+    // Stored data only: the receipt's purchases were just fetched from the App Store.
     entitlementsOf: async (userId) => (await entitlements.entitlementsOf(userId, { refresh: 'never' })).entitlements,
   });
 }
