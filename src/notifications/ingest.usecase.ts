@@ -3,8 +3,6 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { SignedDataVerifier, VerifiedNotification } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
-import { badRequest } from '../errors.js';
-import { InvalidRecordError } from '../entitlements/merge.model.js';
 import { applyPurchaseUpdate, type ApplyResult } from '../entitlements/purchases.repository.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { mapNotification, notificationRecord, type MappedNotification, type NotificationSource } from './notification-mapping.js';
@@ -56,7 +54,8 @@ export async function ingestNotification(deps: IngestDeps, input: IngestInput): 
     const verified: VerifiedNotification = await deps.verifier.verifyNotification(input.signedPayload);
     mapped = mapNotification(verified);
   } catch (error) {
-    const rejection = error instanceof InvalidRecordError ? badRequest(error.code, error.message) : error;
+    // Verification and record errors carry `code` and `retryable`; the error handler answers them.
+    const rejection = error;
     const code = codeOf(rejection);
     if (code !== null) deps.events.verificationFailed({ code });
     // A retryable refusal (OCSP unreachable) is a failure to decide, not a verdict on the payload.
