@@ -5,10 +5,10 @@
 //                               [--count N] [--connections C] [--open-loop] [--dist] [--keep]
 //                               [--env KEY=VALUE ...] [--node-arg --cpu-prof ...] [--setup-sql SQL ...]
 import autocannon from 'autocannon';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createTestPki } from '../../test/helpers/pki.js';
+import { cpuMeter } from '../common/cpu.js';
 import { runOpenLoop } from '../common/open-loop.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
 import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, benchNotifications, type BenchNotification } from './notifications.js';
@@ -68,45 +68,6 @@ function parseArgs(argv: string[]): Options {
     } else throw new Error(`unknown argument ${arg}`);
   }
   return options;
-}
-
-/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU used by the service, by this database's PostgreSQL backends, and by this (load-generating) process. */
-interface CpuMeter {
-  read(): Promise<{ service: number; postgres: number; generator: number }>;
-}
-
-function cpuMeter(servicePid: number, databaseUrl: string, databaseName: string): CpuMeter {
-  const seen = new Map<number, number>();
-  return {
-    async read() {
-      const client = new pg.Client({ connectionString: databaseUrl });
-      await client.connect();
-      try {
-        const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [databaseName]);
-        for (const { pid } of rows) seen.set(pid, Math.max(seen.get(pid) ?? 0, cpuSecondsOf(pid)));
-        for (const pid of seen.keys()) seen.set(pid, Math.max(seen.get(pid) ?? 0, cpuSecondsOf(pid)));
-      } finally {
-        await client.end();
-      }
-      const self = process.cpuUsage();
-      return {
-        service: cpuSecondsOf(servicePid),
-        postgres: [...seen.values()].reduce((a, b) => a + b, 0),
-        generator: (self.user + self.system) / 1e6,
-      };
-    },
-  };
 }
 
 interface RunResult {

@@ -9,6 +9,7 @@ import { PgDialect, type PgTransactionConfig } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import * as schema from './schema.js';
+import { fastTimestampTypes } from './timestamptz.js';
 
 export type Schema = typeof schema;
 /** The one query interface the service codes against, whichever back-end is behind it. */
@@ -26,6 +27,12 @@ export interface PoolStats {
 export interface DatabaseHandle {
   kind: 'postgres' | 'pglite';
   db: Database;
+  /**
+   * A hot read path's query without the ORM: rows as arrays in select-list order, the
+   * statement prepared once per connection under `name`. Only for statements whose
+   * result types both drivers parse alike (text, int4, float8, bool, uuid, timestamptz).
+   */
+  queryArrays(query: ArrayQuery): Promise<unknown[][]>;
   /** Throws unless the database answers a trivial query. */
   ping(): Promise<void>;
   /** Runs `fn` while holding a session-level advisory lock; false when another holder has it. */
@@ -34,6 +41,12 @@ export interface DatabaseHandle {
   close(): Promise<void>;
   /** The raw client, for migrations only. */
   raw: { kind: 'postgres'; pool: pg.Pool } | { kind: 'pglite'; client: PGlite };
+}
+
+export interface ArrayQuery {
+  name: string;
+  text: string;
+  values: unknown[];
 }
 
 export interface OpenDatabaseOptions {
@@ -71,6 +84,10 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
     kind: 'postgres',
     db,
     raw: { kind: 'postgres', pool },
+    async queryArrays(query) {
+      const result = await pool.query<unknown[]>({ ...query, rowMode: 'array', types: fastTimestampTypes });
+      return result.rows;
+    },
     async ping() {
       await pool.query('select 1');
     },
@@ -127,6 +144,10 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     kind: 'pglite',
     db,
     raw: { kind: 'pglite', client },
+    async queryArrays({ text, values }) {
+      const result = await client.query<unknown[]>(text, values, { rowMode: 'array' });
+      return result.rows;
+    },
     async ping() {
       await db.execute(sql`select 1`);
     },

@@ -15,7 +15,7 @@ export function entitlementsFromDeps(deps: EntitlementsDeps) {
   const db = deps.database.db;
   const api = deps.appStoreApi;
   return createEntitlementsUsecase({
-    repository: createEntitlementsRepository({ db }),
+    repository: createEntitlementsRepository({ database: deps.database }),
     entitlementMap: deps.entitlementMap,
     clock: deps.clock,
     logger: deps.logger,

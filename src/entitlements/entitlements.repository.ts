@@ -1,103 +1,128 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
-import type { Database } from '../db/client.js';
-import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
-import type { RecordSource, StoredRenewal, StoredStatus, StoredTransaction } from './merge.model.js';
-import { renewalFromRow, statusFromRow } from './purchases.repository.js';
+import type { DatabaseHandle } from '../db/client.js';
+import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
+import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
+import type { StoredStatus } from './merge.model.js';
+import type { PeriodRecord, RenewalSignals } from './state.model.js';
 
-/** Everything stored about one purchase (one originalTransactionId) of a user. */
+/** What the entitlement answer needs of one purchase (one originalTransactionId) of a user. */
 export interface PurchaseRecords {
   originalTransactionId: string;
-  transactions: StoredTransaction[];
-  renewal: StoredRenewal | undefined;
+  transactions: PeriodRecord[];
+  renewal: RenewalSignals | undefined;
   status: StoredStatus | undefined;
   /** Latest updated_at of the rows above. */
   updatedAt: Date;
 }
 
 export interface EntitlementsRepository {
-  /** The user's linked purchases that can grant something (consumables left out), in one query. */
+  /** The user's linked purchases that can grant something (consumables left out). */
   purchasesOfUser(userId: string): Promise<PurchaseRecords[]>;
 }
 
-// The signed JWS columns are left out on purpose: they are most of a row's bytes and the
-// entitlement answer never needs them.
-const columns = {
-  transactionId: transactions.transactionId,
-  originalTransactionId: transactions.originalTransactionId,
-  webOrderLineItemId: transactions.webOrderLineItemId,
-  bundleId: transactions.bundleId,
-  productId: transactions.productId,
-  subscriptionGroupIdentifier: transactions.subscriptionGroupIdentifier,
-  productType: transactions.productType,
-  environment: transactions.environment,
-  purchaseDate: transactions.purchaseDate,
-  originalPurchaseDate: transactions.originalPurchaseDate,
-  expiresDate: transactions.expiresDate,
-  quantity: transactions.quantity,
-  ownershipType: transactions.ownershipType,
-  revocationDate: transactions.revocationDate,
-  revocationReason: transactions.revocationReason,
-  isUpgraded: transactions.isUpgraded,
-  offerType: transactions.offerType,
-  offerIdentifier: transactions.offerIdentifier,
-  appAccountToken: transactions.appAccountToken,
-  storefront: transactions.storefront,
-  transactionReason: transactions.transactionReason,
-  price: transactions.price,
-  currency: transactions.currency,
-  signedDate: transactions.signedDate,
-  source: transactions.source,
-  updatedAt: transactions.updatedAt,
-  s: {
-    originalTransactionId: subscriptions.originalTransactionId,
-    environment: subscriptions.environment,
-    productId: subscriptions.productId,
-    autoRenewProductId: subscriptions.autoRenewProductId,
-    autoRenewStatus: subscriptions.autoRenewStatus,
-    expirationIntent: subscriptions.expirationIntent,
-    isInBillingRetryPeriod: subscriptions.isInBillingRetryPeriod,
-    gracePeriodExpiresDate: subscriptions.gracePeriodExpiresDate,
-    renewalDate: subscriptions.renewalDate,
-    priceIncreaseStatus: subscriptions.priceIncreaseStatus,
-    renewalSignedDate: subscriptions.renewalSignedDate,
-    renewalSource: subscriptions.renewalSource,
-    appleStatus: subscriptions.appleStatus,
-    statusSignedDate: subscriptions.statusSignedDate,
-    updatedAt: subscriptions.updatedAt,
-  },
-};
+export interface EntitlementsRepositoryOptions {
+  database: DatabaseHandle;
+  /** Reads in flight at once; users asked for meanwhile share the next read. Default 4. */
+  maxConcurrent?: number;
+  /** Most users in one read. Default 64. */
+  maxUsers?: number;
+}
 
-export function createEntitlementsRepository({ db }: { db: Database }): EntitlementsRepository {
-  // Prepared once per database handle: planning is skipped on every request after the first.
-  const byUser = db
-    .select(columns)
-    .from(purchaseLinks)
-    .innerJoin(transactions, eq(transactions.originalTransactionId, purchaseLinks.originalTransactionId))
-    .leftJoin(subscriptions, eq(subscriptions.originalTransactionId, purchaseLinks.originalTransactionId))
-    .where(and(eq(purchaseLinks.userId, sql.placeholder('userId')), ne(transactions.productType, 'Consumable')))
-    .prepare('entitlements_purchases_of_user');
+// This is the service's hottest path, so it skips the ORM: one statement for every user
+// asked for while the previous reads were in flight (`user_id = any($1)`), three index
+// scans per user, only the columns the state model reads (PeriodRecord, RenewalSignals,
+// StoredStatus), rows as arrays decoded by position.
+const PURCHASES_OF_USERS = `
+select l.user_id,
+  t.transaction_id, t.original_transaction_id, t.product_id, t.product_type, t.environment, t.purchase_date,
+  t.original_purchase_date, t.expires_date, t.ownership_type, t.revocation_date, t.is_upgraded,
+  t.app_account_token, t.signed_date, t.updated_at,
+  s.product_id, s.auto_renew_product_id, s.auto_renew_status, s.is_in_billing_retry_period,
+  s.grace_period_expires_date, s.renewal_signed_date, s.apple_status, s.status_signed_date, s.updated_at
+from purchase_links l
+join transactions t on t.original_transaction_id = l.original_transaction_id
+left join subscriptions s on s.original_transaction_id = l.original_transaction_id
+where l.user_id = any($1::text[]) and t.product_type <> 'Consumable'`;
 
+// Positions in the select list above.
+const USER = 0;
+const T = 1;
+const S = 15;
+
+function periodAt(row: unknown[]): PeriodRecord {
   return {
-    async purchasesOfUser(userId) {
-      const rows = await byUser.execute({ userId });
-      const purchases = new Map<string, PurchaseRecords>();
-      for (const { s, updatedAt, ...row } of rows) {
-        let purchase = purchases.get(row.originalTransactionId);
-        if (purchase === undefined) {
-          purchase = {
-            originalTransactionId: row.originalTransactionId,
-            transactions: [],
-            renewal: s ? renewalFromRow({ ...s, signedRenewalInfo: null }) : undefined,
-            status: s ? statusFromRow({ ...s, signedRenewalInfo: null }) : undefined,
-            updatedAt: s && s.updatedAt > updatedAt ? s.updatedAt : updatedAt,
-          };
-          purchases.set(row.originalTransactionId, purchase);
-        } else if (updatedAt > purchase.updatedAt) {
-          purchase.updatedAt = updatedAt;
-        }
-        purchase.transactions.push({ ...row, source: row.source as RecordSource });
-      }
-      return [...purchases.values()];
-    },
+    transactionId: row[T] as string,
+    originalTransactionId: row[T + 1] as string,
+    productId: row[T + 2] as string,
+    productType: row[T + 3] as ProductType,
+    environment: row[T + 4] as Environment,
+    purchaseDate: row[T + 5] as Date,
+    originalPurchaseDate: row[T + 6] as Date | null,
+    expiresDate: row[T + 7] as Date | null,
+    ownershipType: row[T + 8] as OwnershipType | null,
+    revocationDate: row[T + 9] as Date | null,
+    isUpgraded: row[T + 10] as boolean,
+    appAccountToken: row[T + 11] as string | null,
+    signedDate: row[T + 12] as Date,
+  };
+}
+
+const transactionUpdatedAt = (row: unknown[]) => row[T + 13] as Date;
+const subscriptionUpdatedAt = (row: unknown[]) => row[S + 8] as Date | null;
+
+/** Renewal info is stored once a signed renewal info arrived (with its product id). */
+function renewalAt(row: unknown[]): RenewalSignals | undefined {
+  if (row[S] === null || row[S + 5] === null) return undefined;
+  return {
+    autoRenewProductId: row[S + 1] as string | null,
+    autoRenewStatus: row[S + 2] as number | null,
+    isInBillingRetryPeriod: row[S + 3] as boolean | null,
+    gracePeriodExpiresDate: row[S + 4] as Date | null,
+    signedDate: row[S + 5] as Date,
+  };
+}
+
+function statusAt(row: unknown[], originalTransactionId: string): StoredStatus | undefined {
+  if (row[S + 7] === null) return undefined;
+  return { originalTransactionId, appleStatus: row[S + 6] as number | null, statusSignedDate: row[S + 7] as Date };
+}
+
+/** Rows of one read, grouped by user and then by purchase. */
+function purchasesByUser(rows: readonly unknown[][]): Map<string, PurchaseRecords[]> {
+  const byUser = new Map<string, Map<string, PurchaseRecords>>();
+  for (const row of rows) {
+    const userId = row[USER] as string;
+    let purchases = byUser.get(userId);
+    if (purchases === undefined) byUser.set(userId, (purchases = new Map()));
+    const transaction = periodAt(row);
+    const updatedAt = transactionUpdatedAt(row);
+    const purchase = purchases.get(transaction.originalTransactionId);
+    if (purchase === undefined) {
+      const subscriptionAt = subscriptionUpdatedAt(row);
+      purchases.set(transaction.originalTransactionId, {
+        originalTransactionId: transaction.originalTransactionId,
+        transactions: [transaction],
+        renewal: renewalAt(row),
+        status: statusAt(row, transaction.originalTransactionId),
+        updatedAt: subscriptionAt !== null && subscriptionAt > updatedAt ? subscriptionAt : updatedAt,
+      });
+    } else {
+      purchase.transactions.push(transaction);
+      if (updatedAt > purchase.updatedAt) purchase.updatedAt = updatedAt;
+    }
+  }
+  return new Map([...byUser].map(([userId, purchases]) => [userId, [...purchases.values()]]));
+}
+
+export function createEntitlementsRepository(options: EntitlementsRepositoryOptions): EntitlementsRepository {
+  const { database } = options;
+  // A failed read rejects every caller of its group (groupWhileBusy does that).
+  const read = async (group: Waiting<string, PurchaseRecords[]>[]) => {
+    const userIds = [...new Set(group.map((waiting) => waiting.item))];
+    const rows = await database.queryArrays({ name: 'entitlements_purchases_of_users', text: PURCHASES_OF_USERS, values: [userIds] });
+    const byUser = purchasesByUser(rows);
+    for (const waiting of group) waiting.resolve(byUser.get(waiting.item) ?? []);
+  };
+  return {
+    purchasesOfUser: groupWhileBusy({ run: read, maxGroup: options.maxUsers ?? 64, maxConcurrent: options.maxConcurrent ?? 4 }),
   };
 }

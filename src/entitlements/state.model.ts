@@ -8,6 +8,30 @@ import type { StoredRenewal, StoredStatus, StoredTransaction } from './merge.mod
 
 export type EntitlementStatus = 'active' | 'grace_period' | 'billing_retry' | 'expired' | 'revoked';
 
+/** What the state model reads of a transaction (entitlement reads fetch only this). */
+export type PeriodRecord = Pick<
+  StoredTransaction,
+  | 'transactionId'
+  | 'originalTransactionId'
+  | 'productId'
+  | 'productType'
+  | 'environment'
+  | 'purchaseDate'
+  | 'originalPurchaseDate'
+  | 'expiresDate'
+  | 'ownershipType'
+  | 'revocationDate'
+  | 'isUpgraded'
+  | 'appAccountToken'
+  | 'signedDate'
+>;
+
+/** What the state model reads of a renewal info. */
+export type RenewalSignals = Pick<
+  StoredRenewal,
+  'autoRenewProductId' | 'autoRenewStatus' | 'isInBillingRetryPeriod' | 'gracePeriodExpiresDate' | 'signedDate'
+>;
+
 export interface PurchaseState {
   originalTransactionId: string;
   transactionId: string;
@@ -18,7 +42,7 @@ export interface PurchaseState {
   /** True exactly for `active` and `grace_period`. */
   active: boolean;
   /** The transaction whose period the status describes. */
-  current: StoredTransaction;
+  current: PeriodRecord;
   purchaseDate: Date;
   originalPurchaseDate: Date;
   expiresDate: Date | null;
@@ -32,8 +56,8 @@ export interface PurchaseState {
 }
 
 export interface PurchaseInput {
-  transactions: readonly StoredTransaction[];
-  renewal?: StoredRenewal | undefined;
+  transactions: readonly PeriodRecord[];
+  renewal?: RenewalSignals | undefined;
   status?: StoredStatus | undefined;
   now: Date;
 }
@@ -66,7 +90,7 @@ function compareText(a: string, b: string): number {
 const time = (d: Date | null, ifNull: number) => (d === null ? ifNull : d.getTime());
 
 // Latest period first; ties broken on content that is the same in every arrival order.
-function byPeriodDescending(a: StoredTransaction, b: StoredTransaction): number {
+function byPeriodDescending(a: PeriodRecord, b: PeriodRecord): number {
   return (
     b.purchaseDate.getTime() - a.purchaseDate.getTime() ||
     time(b.expiresDate, Infinity) - time(a.expiresDate, Infinity) ||
@@ -74,7 +98,7 @@ function byPeriodDescending(a: StoredTransaction, b: StoredTransaction): number 
   );
 }
 
-const covers = (t: StoredTransaction, now: Date) =>
+const covers = (t: PeriodRecord, now: Date) =>
   t.revocationDate === null && (t.expiresDate === null || now.getTime() < t.expiresDate.getTime());
 
 /**
@@ -87,7 +111,7 @@ const covers = (t: StoredTransaction, now: Date) =>
  * purchase is `revoked`. Upgraded transactions are used only when nothing else is known
  * yet (the upgrade's own transaction has not arrived), so the purchase does not vanish.
  */
-function currentPeriod(transactions: readonly StoredTransaction[], now: Date): StoredTransaction | undefined {
+function currentPeriod(transactions: readonly PeriodRecord[], now: Date): PeriodRecord | undefined {
   const sorted = [...transactions].sort(byPeriodDescending);
   const notUpgraded = sorted.filter((t) => !t.isUpgraded);
   const pool = notUpgraded.length > 0 ? notUpgraded : sorted;
@@ -97,14 +121,14 @@ function currentPeriod(transactions: readonly StoredTransaction[], now: Date): S
 }
 
 /** Signed data from before the current period began describes an earlier period. */
-const describesPeriod = (signedAt: Date, current: StoredTransaction) =>
+const describesPeriod = (signedAt: Date, current: PeriodRecord) =>
   signedAt.getTime() >= current.purchaseDate.getTime() - RENEWAL_LEAD_MS;
 
 interface LapseSignals {
   /** Apple's status, when it describes the current period. */
   appleStatus: number | null;
   /** The renewal info, when it describes the current period. */
-  renewal: StoredRenewal | undefined;
+  renewal: RenewalSignals | undefined;
 }
 
 type Lapse = 'not_retrying' | 'retrying' | 'retrying_without_grace';
@@ -132,7 +156,7 @@ function lapseOf(signals: LapseSignals, status: StoredStatus | undefined): Lapse
 }
 
 function evaluateStatus(
-  current: StoredTransaction,
+  current: PeriodRecord,
   signals: LapseSignals,
   status: StoredStatus | undefined,
   now: Date,
@@ -152,7 +176,7 @@ function evaluateStatus(
   return 'expired';
 }
 
-function willRenewFrom(renewal: StoredRenewal | undefined): boolean | null {
+function willRenewFrom(renewal: RenewalSignals | undefined): boolean | null {
   if (renewal?.autoRenewStatus === 1) return true;
   if (renewal?.autoRenewStatus === 0) return false;
   return null;

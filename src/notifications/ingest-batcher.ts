@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { insertJsonRows } from '../db/json-rows.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
+import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import { applyPurchaseUpdate, applyPurchaseUpdates, type ApplyResult, type PurchaseUpdate } from '../entitlements/purchases.repository.js';
 import { notifications } from '../db/schema.js';
 import { recordNotification, type NotificationRecord } from './notifications.repository.js';
@@ -33,60 +34,38 @@ export interface IngestBatcherOptions {
   maxConcurrent?: number;
 }
 
-interface Pending {
-  entry: BatchEntry;
-  resolve(outcome: BatchOutcome): void;
-  reject(error: unknown): void;
-}
+type Pending = Waiting<BatchEntry, BatchOutcome>;
 
 export function createIngestBatcher(options: IngestBatcherOptions): IngestBatcher {
-  const maxBatch = options.maxBatch ?? 64;
-  const maxConcurrent = options.maxConcurrent ?? 4;
-  const queue: Pending[] = [];
-  let running = 0;
-
-  const pump = () => {
-    while (running < maxConcurrent && queue.length > 0) {
-      const batch = queue.splice(0, maxBatch);
-      running += 1;
-      void writeBatch(options.db, batch).finally(() => {
-        running -= 1;
-        pump();
-      });
-    }
-  };
-
   return {
-    submit(entry) {
-      return new Promise<BatchOutcome>((resolve, reject) => {
-        queue.push({ entry, resolve, reject });
-        // Deferred so that requests parsed in the same turn of the event loop share a batch.
-        if (queue.length === 1) setImmediate(pump);
-      });
-    },
+    submit: groupWhileBusy<BatchEntry, BatchOutcome>({
+      run: (batch) => writeBatch(options.db, batch),
+      maxGroup: options.maxBatch ?? 64,
+      maxConcurrent: options.maxConcurrent ?? 4,
+    }),
   };
 }
 
 async function writeBatch(db: Database, batch: Pending[]): Promise<void> {
   // The first delivery of an id in the batch is its candidate; later copies are duplicates.
   const candidates = new Map<string, Pending>();
-  for (const pending of batch) if (!candidates.has(pending.entry.record.id)) candidates.set(pending.entry.record.id, pending);
+  for (const pending of batch) if (!candidates.has(pending.item.record.id)) candidates.set(pending.item.record.id, pending);
   let outcomes: Map<Pending, BatchOutcome>;
   try {
     outcomes = await db.transaction(async (tx) => {
       // Rows in id order, so two batches never wait on each other's ids in a cycle.
-      const ordered = [...candidates.values()].sort((a, b) => (a.entry.record.id < b.entry.record.id ? -1 : 1));
+      const ordered = [...candidates.values()].sort((a, b) => (a.item.record.id < b.item.record.id ? -1 : 1));
       const inserted = await insertJsonRows<{ id: string }>(
         tx,
         notifications,
-        ordered.map((pending) => pending.entry.record),
+        ordered.map((pending) => pending.item.record),
         sql`on conflict do nothing returning id`,
       );
       const fresh = new Set(inserted.map((row) => row.id));
-      const toApply = [...candidates.values()].filter((pending) => fresh.has(pending.entry.record.id));
+      const toApply = [...candidates.values()].filter((pending) => fresh.has(pending.item.record.id));
       const applied = await applyPurchaseUpdates(
         tx,
-        toApply.map((pending) => pending.entry.update),
+        toApply.map((pending) => pending.item.update),
       );
       const result = new Map<Pending, BatchOutcome>();
       toApply.forEach((pending, index) => result.set(pending, { kind: 'new', applied: applied[index]! }));
@@ -108,8 +87,8 @@ async function writeOneByOne(db: Database, batch: Pending[]): Promise<void> {
   for (const pending of batch) {
     try {
       const applied = await db.transaction(async (tx) => {
-        if (!(await recordNotification(tx, pending.entry.record))) return null;
-        return applyPurchaseUpdate(tx, pending.entry.update);
+        if (!(await recordNotification(tx, pending.item.record))) return null;
+        return applyPurchaseUpdate(tx, pending.item.update);
       });
       pending.resolve(applied === null ? { kind: 'duplicate' } : { kind: 'new', applied });
     } catch (error) {
