@@ -28,46 +28,54 @@ export interface EntitlementsRepositoryOptions {
 }
 
 // This is the service's hottest path, so it skips the ORM: one statement for every user
-// asked for while the previous reads were in flight (`user_id = any($1)`), three index
-// scans per user, only the columns the state model reads (PeriodRecord, RenewalSignals,
-// StoredStatus), rows as arrays decoded by position.
+// asked for while the previous reads were in flight (`user_id = any($1)`), index scans
+// only, the columns the state model reads (PeriodRecord, RenewalSignals, StoredStatus),
+// rows as arrays decoded by position. A purchase's subscription row comes once, as a row
+// of its own (transaction columns null), rather than repeated beside every transaction;
+// the nulls cost next to nothing to send and to parse.
 const PURCHASES_OF_USERS = `
-select l.user_id,
-  t.transaction_id, t.original_transaction_id, t.product_id, t.product_type, t.environment, t.purchase_date,
-  t.original_purchase_date, t.expires_date, t.ownership_type, t.revocation_date, t.is_upgraded,
-  t.app_account_token, t.signed_date, t.updated_at,
-  s.product_id, s.auto_renew_product_id, s.auto_renew_status, s.is_in_billing_retry_period,
-  s.grace_period_expires_date, s.renewal_signed_date, s.apple_status, s.status_signed_date, s.updated_at
+select l.user_id, t.original_transaction_id,
+  t.transaction_id, t.product_id, t.product_type, t.environment, t.purchase_date, t.original_purchase_date,
+  t.expires_date, t.ownership_type, t.revocation_date, t.is_upgraded, t.app_account_token, t.signed_date, t.updated_at,
+  null, null::text, null::int, null::boolean, null::timestamptz, null::timestamptz, null::int, null::timestamptz
 from purchase_links l
 join transactions t on t.original_transaction_id = l.original_transaction_id
-left join subscriptions s on s.original_transaction_id = l.original_transaction_id
-where l.user_id = any($1::text[]) and t.product_type <> 'Consumable'`;
+where l.user_id = any($1::text[]) and t.product_type <> 'Consumable'
+union all
+select l.user_id, s.original_transaction_id,
+  null, null, null, null, null, null, null, null, null, null, null, null, s.updated_at,
+  s.product_id, s.auto_renew_product_id, s.auto_renew_status, s.is_in_billing_retry_period,
+  s.grace_period_expires_date, s.renewal_signed_date, s.apple_status, s.status_signed_date
+from purchase_links l
+join subscriptions s on s.original_transaction_id = l.original_transaction_id
+where l.user_id = any($1::text[])`;
 
 // Positions in the select list above.
 const USER = 0;
-const T = 1;
-const S = 15;
+const PURCHASE = 1;
+const T = 2; // transaction columns, null on subscription rows
+const UPDATED_AT = 14;
+const S = 15; // subscription columns, null on transaction rows
+
+const isTransactionRow = (row: unknown[]) => row[T] !== null;
 
 function periodAt(row: unknown[]): PeriodRecord {
   return {
+    originalTransactionId: row[PURCHASE] as string,
     transactionId: row[T] as string,
-    originalTransactionId: row[T + 1] as string,
-    productId: row[T + 2] as string,
-    productType: row[T + 3] as ProductType,
-    environment: row[T + 4] as Environment,
-    purchaseDate: row[T + 5] as Date,
-    originalPurchaseDate: row[T + 6] as Date | null,
-    expiresDate: row[T + 7] as Date | null,
-    ownershipType: row[T + 8] as OwnershipType | null,
-    revocationDate: row[T + 9] as Date | null,
-    isUpgraded: row[T + 10] as boolean,
-    appAccountToken: row[T + 11] as string | null,
-    signedDate: row[T + 12] as Date,
+    productId: row[T + 1] as string,
+    productType: row[T + 2] as ProductType,
+    environment: row[T + 3] as Environment,
+    purchaseDate: row[T + 4] as Date,
+    originalPurchaseDate: row[T + 5] as Date | null,
+    expiresDate: row[T + 6] as Date | null,
+    ownershipType: row[T + 7] as OwnershipType | null,
+    revocationDate: row[T + 8] as Date | null,
+    isUpgraded: row[T + 9] as boolean,
+    appAccountToken: row[T + 10] as string | null,
+    signedDate: row[T + 11] as Date,
   };
 }
-
-const transactionUpdatedAt = (row: unknown[]) => row[T + 13] as Date;
-const subscriptionUpdatedAt = (row: unknown[]) => row[S + 8] as Date | null;
 
 /** Renewal info is stored once a signed renewal info arrived (with its product id). */
 function renewalAt(row: unknown[]): RenewalSignals | undefined {
@@ -81,34 +89,49 @@ function renewalAt(row: unknown[]): RenewalSignals | undefined {
   };
 }
 
-function statusAt(row: unknown[], originalTransactionId: string): StoredStatus | undefined {
+function statusAt(row: unknown[]): StoredStatus | undefined {
   if (row[S + 7] === null) return undefined;
-  return { originalTransactionId, appleStatus: row[S + 6] as number | null, statusSignedDate: row[S + 7] as Date };
+  return { originalTransactionId: row[PURCHASE] as string, appleStatus: row[S + 6] as number | null, statusSignedDate: row[S + 7] as Date };
 }
 
-/** Rows of one read, grouped by user and then by purchase. */
+/**
+ * Rows of one read, grouped by user and then by purchase. A purchase exists once one of
+ * its (non-consumable) transactions is there; subscription rows only add to it.
+ */
 function purchasesByUser(rows: readonly unknown[][]): Map<string, PurchaseRecords[]> {
   const byUser = new Map<string, Map<string, PurchaseRecords>>();
+  const subscriptionRows: unknown[][] = [];
   for (const row of rows) {
+    if (!isTransactionRow(row)) {
+      subscriptionRows.push(row);
+      continue;
+    }
     const userId = row[USER] as string;
     let purchases = byUser.get(userId);
     if (purchases === undefined) byUser.set(userId, (purchases = new Map()));
     const transaction = periodAt(row);
-    const updatedAt = transactionUpdatedAt(row);
+    const updatedAt = row[UPDATED_AT] as Date;
     const purchase = purchases.get(transaction.originalTransactionId);
     if (purchase === undefined) {
-      const subscriptionAt = subscriptionUpdatedAt(row);
       purchases.set(transaction.originalTransactionId, {
         originalTransactionId: transaction.originalTransactionId,
         transactions: [transaction],
-        renewal: renewalAt(row),
-        status: statusAt(row, transaction.originalTransactionId),
-        updatedAt: subscriptionAt !== null && subscriptionAt > updatedAt ? subscriptionAt : updatedAt,
+        renewal: undefined,
+        status: undefined,
+        updatedAt,
       });
     } else {
       purchase.transactions.push(transaction);
       if (updatedAt > purchase.updatedAt) purchase.updatedAt = updatedAt;
     }
+  }
+  for (const row of subscriptionRows) {
+    const purchase = byUser.get(row[USER] as string)?.get(row[PURCHASE] as string);
+    if (purchase === undefined) continue;
+    purchase.renewal = renewalAt(row);
+    purchase.status = statusAt(row);
+    const updatedAt = row[UPDATED_AT] as Date;
+    if (updatedAt > purchase.updatedAt) purchase.updatedAt = updatedAt;
   }
   return new Map([...byUser].map(([userId, purchases]) => [userId, [...purchases.values()]]));
 }

@@ -1,8 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { Nullable, NullableDateTime } from '../http/schemas.js';
 
 const DateTime = (example: string) => Type.String({ format: 'date-time', examples: [example] });
-const NullableDateTime = (example: string | null) =>
-  Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { examples: [example] });
 
 export const UserIdParams = Type.Object({
   userId: Type.String({
@@ -39,9 +38,9 @@ export const Entitlement = Type.Object(
     originalPurchaseDate: DateTime('2026-05-01T10:00:00.000Z'),
     expiresDate: NullableDateTime('2026-12-01T10:00:00.000Z'),
     gracePeriodExpiresDate: NullableDateTime(null),
-    willRenew: Type.Union([Type.Boolean(), Type.Null()], { examples: [true], description: 'null unless an auto-renewable subscription with known renewal info' }),
-    autoRenewProductId: Type.Union([Type.String(), Type.Null()], { examples: ['com.example.pro.monthly'] }),
-    ownershipType: Type.Union([Type.String(), Type.Null()], { examples: ['PURCHASED'] }),
+    willRenew: Nullable(Type.Boolean(), { examples: [true], description: 'null unless an auto-renewable subscription with known renewal info' }),
+    autoRenewProductId: Nullable(Type.String(), { examples: ['com.example.pro.monthly'] }),
+    ownershipType: Nullable(Type.String(), { examples: ['PURCHASED'] }),
     revocationDate: NullableDateTime(null),
     updatedAt: DateTime('2026-11-01T10:00:05.000Z'),
   },

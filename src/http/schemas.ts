@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type SchemaOptions, type Static, type TBoolean, type TInteger, type TString } from '@sinclair/typebox';
 
 export const ErrorResponse = Type.Object(
   {
@@ -15,3 +15,14 @@ export type ErrorResponse = Static<typeof ErrorResponse>;
 export function errorResponses(...statusCodes: number[]): Record<number, typeof ErrorResponse> {
   return Object.fromEntries(statusCodes.map((status) => [status, ErrorResponse]));
 }
+
+/**
+ * `T | null` as one JSON-Schema type list (`"type": ["string", "null"]`) rather than an
+ * `anyOf`: the response serialiser writes it with a null check, where an `anyOf` costs a
+ * schema validation per field per answer. Valid OpenAPI 3.1.
+ */
+export function Nullable<T extends TString | TInteger | TBoolean>(schema: T, options: SchemaOptions = {}) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, ...options, type: [schema.type, 'null'] });
+}
+
+export const NullableDateTime = (example: string | null) => Nullable(Type.String({ format: 'date-time' }), { examples: [example] });

@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import { Nullable, NullableDateTime } from '../http/schemas.js';
 
-const NullableDateTime = (example: string | null) =>
-  Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { examples: [example] });
 
 export const AppAccountTokenResponse = Type.Object(
   {
@@ -38,9 +37,9 @@ export const TransactionItem = Type.Object(
     purchaseDate: Type.String({ format: 'date-time', examples: ['2026-11-01T10:00:00.000Z'] }),
     expiresDate: NullableDateTime('2026-12-01T10:00:00.000Z'),
     revocationDate: NullableDateTime(null),
-    revocationReason: Type.Union([Type.Integer(), Type.Null()], { examples: [null], description: '0 other, 1 app issue' }),
-    ownershipType: Type.Union([Type.String(), Type.Null()], { examples: ['PURCHASED'] }),
-    appAccountToken: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { examples: ['7e3fb20b-4cdb-47cc-936d-99d65f608138'] }),
+    revocationReason: Nullable(Type.Integer(), { examples: [null], description: '0 other, 1 app issue' }),
+    ownershipType: Nullable(Type.String(), { examples: ['PURCHASED'] }),
+    appAccountToken: Nullable(Type.String({ format: 'uuid' }), { examples: ['7e3fb20b-4cdb-47cc-936d-99d65f608138'] }),
   },
   { additionalProperties: false },
 );
@@ -54,7 +53,7 @@ export const TransactionsResponse = Type.Object(
   {
     userId: Type.String({ examples: ['u-42'] }),
     transactions: Type.Array(TransactionItem, { description: 'Newest purchase first' }),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { examples: [null], description: 'null on the last page' }),
+    nextCursor: Nullable(Type.String(), { examples: [null], description: 'null on the last page' }),
   },
   { additionalProperties: false },
 );
