@@ -26,6 +26,7 @@ declare module 'autocannon' {
     }
     interface Histogram {
       p50: number;
+      p90: number;
       p99: number;
       max: number;
       average: number;
