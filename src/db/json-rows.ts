@@ -36,13 +36,17 @@ export async function insertJsonRows<T = Record<string, unknown>>(
   return queryRows<T>(executor, sql`insert into ${target} (${names}) select ${names} from json_populate_recordset(null::${target}, ${json}::json) ${tail}`);
 }
 
-/** `on conflict (<key>) do update set` every other column to the proposed row's value. */
-export function onConflictReplace(table: PgTable, key: string): SQL {
+/**
+ * `on conflict (<key>) do update set` every other column (or only the `only` ones) to the
+ * proposed row's value.
+ */
+export function onConflictReplace(table: PgTable, key: string, only?: readonly string[]): SQL {
   const columns = getTableColumns(table);
   const keyColumn = columns[key];
   if (!keyColumn) throw new Error(`${getTableName(table)} has no column ${key}`);
+  for (const property of only ?? []) if (!columns[property]) throw new Error(`${getTableName(table)} has no column ${property}`);
   const set = Object.entries(columns)
-    .filter(([property]) => property !== key)
+    .filter(([property]) => property !== key && (only === undefined || only.includes(property)))
     .map(([, column]) => `${quote(column.name)} = excluded.${quote(column.name)}`)
     .join(', ');
   return sql.raw(`on conflict (${quote(keyColumn.name)}) do update set ${set}`);

@@ -72,8 +72,13 @@ export const transactions = pgTable(
     signedDate: timestamptz('signed_date').notNull(),
     /** 'v2' (signed by Apple), 'api' (signed, fetched from the Server API), 'v1' (unsigned legacy). */
     source: text('source').notNull(),
-    /** The signed transaction JWS when there is one. */
+    /** The signed transaction JWS, when it is not inside a stored notification. */
     signedTransaction: text('signed_transaction'),
+    /**
+     * The notification whose signedPayload carries this transaction's JWS (kept once,
+     * there, rather than again here).
+     */
+    signedInNotification: text('signed_in_notification'),
     updatedAt: timestamptz('updated_at').notNull().defaultNow(),
   },
   (t) => [
@@ -100,7 +105,10 @@ export const subscriptions = pgTable('subscriptions', {
   priceIncreaseStatus: integer('price_increase_status'),
   renewalSignedDate: timestamptz('renewal_signed_date'),
   renewalSource: text('renewal_source'),
+  /** The signed renewal info JWS, when it is not inside a stored notification. */
   signedRenewalInfo: text('signed_renewal_info'),
+  /** The notification whose signedPayload carries the renewal info's JWS. */
+  renewalSignedInNotification: text('renewal_signed_in_notification'),
   /** Apple's status: 1 active, 2 expired, 3 billing retry, 4 grace period, 5 revoked. */
   appleStatus: integer('apple_status'),
   /** signedDate of the notification (or API response) the status came from. */

@@ -1,4 +1,4 @@
-import { inArray, sql } from 'drizzle-orm';
+import { getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { insertJsonRows, onConflictReplace } from '../db/json-rows.js';
 import { purchaseLinkEvents, purchaseLinks, subscriptions, transactions, users } from '../db/schema.js';
@@ -20,9 +20,13 @@ import {
 // run in memory, in update order, exactly as that many single updates in a row would);
 // a single update is a batch of one.
 
+// The signed evidence of a record is kept once: a JWS that arrived inside a notification
+// stays in that notification's stored signedPayload and the record names the notification
+// (`signedInNotification`); a JWS that came alone (the Server API, an app's POST) is
+// stored with the record. Neither is read back on the write path.
 export interface PurchaseUpdate {
-  transactions: Array<{ record: StoredTransaction; signedTransaction: string | null }>;
-  renewal?: { record: StoredRenewal; signedRenewalInfo: string | null } | undefined;
+  transactions: Array<{ record: StoredTransaction; signedTransaction: string | null; signedInNotification?: string }>;
+  renewal?: { record: StoredRenewal; signedRenewalInfo: string | null; signedInNotification?: string } | undefined;
   status?: StoredStatus | undefined;
 }
 
@@ -35,8 +39,11 @@ export interface ApplyResult {
   attributed: Map<string, string>;
 }
 
-type TransactionRow = typeof transactions.$inferSelect;
-type SubscriptionRow = typeof subscriptions.$inferSelect;
+// The columns the merge rules read: everything but the signed evidence.
+const { signedTransaction: _jws, signedInNotification: _in, ...transactionColumns } = getTableColumns(transactions);
+const { signedRenewalInfo: _renewalJws, renewalSignedInNotification: _renewalIn, ...subscriptionColumns } = getTableColumns(subscriptions);
+type TransactionRow = Omit<typeof transactions.$inferSelect, 'signedTransaction' | 'signedInNotification'>;
+type SubscriptionRow = Omit<typeof subscriptions.$inferSelect, 'signedRenewalInfo' | 'renewalSignedInNotification'>;
 
 export interface ApplyOptions {
   /**
@@ -122,7 +129,6 @@ function emptySubscription(originalTransactionId: string): SubscriptionRow {
     priceIncreaseStatus: null,
     renewalSignedDate: null,
     renewalSource: null,
-    signedRenewalInfo: null,
     appleStatus: null,
     statusSignedDate: null,
     updatedAt: new Date(0),
@@ -177,16 +183,22 @@ export async function applyPurchaseUpdate(tx: Executor, update: PurchaseUpdate, 
 async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
   const ids = [...new Set(updates.flatMap((update) => update.transactions.map(({ record }) => record.transactionId)))];
   if (ids.length === 0) return;
-  const rows = await tx.select().from(transactions).where(inArray(transactions.transactionId, ids));
+  const rows = await tx.select(transactionColumns).from(transactions).where(inArray(transactions.transactionId, ids));
   const current = new Map<string, StoredTransaction>(rows.map((row) => [row.transactionId, transactionFromRow(row)]));
   const writes = new Map<string, typeof transactions.$inferInsert>();
   updates.forEach((update, index) => {
-    for (const { record, signedTransaction } of update.transactions) {
+    for (const { record, signedTransaction, signedInNotification } of update.transactions) {
       const before = current.get(record.transactionId);
       const merged = mergeTransaction(before, record);
       if (merged === before) continue;
       const { source, ...rest } = merged;
-      writes.set(record.transactionId, { ...rest, source: source ?? 'v2', signedTransaction, updatedAt: new Date() });
+      writes.set(record.transactionId, {
+        ...rest,
+        source: source ?? 'v2',
+        signedTransaction,
+        signedInNotification: signedInNotification ?? null,
+        updatedAt: new Date(),
+      });
       current.set(record.transactionId, merged);
       results[index]!.transactionsWritten += 1;
     }
@@ -195,13 +207,20 @@ async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[
   await insertJsonRows(tx, transactions, [...writes.values()], onConflictReplace(transactions, 'transactionId'));
 }
 
+/**
+ * Renewal info and status advance independently. A subscription whose renewal info
+ * changed is written whole, with the new renewal's evidence; one whose status alone
+ * changed gets only its status columns, so its renewal evidence is never read or rewritten.
+ */
 async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
   const idOf = (update: PurchaseUpdate) => update.renewal?.record.originalTransactionId ?? update.status?.originalTransactionId;
   const ids = [...new Set(updates.map(idOf).filter((id): id is string => id !== undefined))];
   if (ids.length === 0) return;
-  const rows = await tx.select().from(subscriptions).where(inArray(subscriptions.originalTransactionId, ids));
+  const rows = await tx.select(subscriptionColumns).from(subscriptions).where(inArray(subscriptions.originalTransactionId, ids));
   const current = new Map<string, SubscriptionRow | undefined>(rows.map((row) => [row.originalTransactionId, row]));
-  const changed = new Set<string>();
+  const statusChanged = new Set<string>();
+  // originalTransactionId → evidence of the renewal info written in this batch
+  const renewalChanged = new Map<string, { signedRenewalInfo: string | null; renewalSignedInNotification: string | null }>();
   updates.forEach((update, index) => {
     const id = idOf(update);
     if (id === undefined) return;
@@ -223,7 +242,10 @@ async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate
           priceIncreaseStatus: merged.priceIncreaseStatus,
           renewalSignedDate: merged.signedDate,
           renewalSource: merged.source ?? 'v2',
-          signedRenewalInfo: merged === update.renewal.record ? update.renewal.signedRenewalInfo : (row?.signedRenewalInfo ?? null),
+        });
+        renewalChanged.set(id, {
+          signedRenewalInfo: update.renewal.signedRenewalInfo,
+          renewalSignedInNotification: update.renewal.signedInNotification ?? null,
         });
         results[index]!.renewalWritten = true;
       }
@@ -233,20 +255,34 @@ async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate
       const merged = mergeStatus(before, update.status);
       if (merged !== before) {
         Object.assign(set, { appleStatus: merged.appleStatus, statusSignedDate: merged.statusSignedDate });
+        statusChanged.add(id);
         results[index]!.statusWritten = true;
       }
     }
     if (Object.keys(set).length === 0) return;
     current.set(id, { ...(row ?? emptySubscription(id)), ...set, updatedAt: new Date() });
-    changed.add(id);
   });
-  if (changed.size === 0) return;
-  await insertJsonRows(
-    tx,
-    subscriptions,
-    [...changed].map((id) => current.get(id)!),
-    onConflictReplace(subscriptions, 'originalTransactionId'),
-  );
+  if (renewalChanged.size > 0) {
+    await insertJsonRows(
+      tx,
+      subscriptions,
+      [...renewalChanged].map(([id, evidence]) => ({ ...current.get(id)!, ...evidence })),
+      onConflictReplace(subscriptions, 'originalTransactionId'),
+    );
+  }
+  const statusOnly = [...statusChanged].filter((id) => !renewalChanged.has(id));
+  if (statusOnly.length > 0) {
+    const statusColumns = ['appleStatus', 'statusSignedDate', 'updatedAt'] as const;
+    await insertJsonRows(
+      tx,
+      subscriptions,
+      statusOnly.map((id) => {
+        const row = current.get(id)!;
+        return { originalTransactionId: id, appleStatus: row.appleStatus, statusSignedDate: row.statusSignedDate, updatedAt: row.updatedAt };
+      }),
+      onConflictReplace(subscriptions, 'originalTransactionId', statusColumns),
+    );
+  }
 }
 
 /**

@@ -39,13 +39,16 @@ export function mapNotification(verified: VerifiedNotification): MappedNotificat
   const update: PurchaseUpdate = { transactions: [] };
 
   if (transaction && applies.includes('transaction')) {
+    // The nested JWS stays inside the stored signedPayload (notificationRecord); the
+    // record names the notification instead of keeping a second copy.
     update.transactions.push({
       record: transactionFromPayload(transaction, 'v2'),
-      signedTransaction: data?.signedTransactionInfo ?? null,
+      signedTransaction: null,
+      signedInNotification: payload.notificationUUID,
     });
   }
   if (renewalInfo && applies.includes('renewal')) {
-    update.renewal = { record: renewalFromPayload(renewalInfo, 'v2'), signedRenewalInfo: data?.signedRenewalInfo ?? null };
+    update.renewal = { record: renewalFromPayload(renewalInfo, 'v2'), signedRenewalInfo: null, signedInNotification: payload.notificationUUID };
   }
   const originalTransactionId = transaction?.originalTransactionId ?? renewalInfo?.originalTransactionId ?? null;
   const signedDate = new Date(payload.signedDate);

@@ -6,7 +6,7 @@ import { notifications, purchaseLinks } from '../../src/db/schema.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, deliver, MONTH, post, purchaseSnapshot, scenario, T0, withoutLoadShedding, type Scenario } from './support.js';
+import { DAY, decodedSnapshot, deliver, MONTH, post, scenario, T0, withoutLoadShedding, type Scenario } from './support.js';
 
 /** A short life of one subscription bought with an appAccountToken; some steps re-sign the same transaction. */
 function life(s: Scenario, token: string): string[] {
@@ -20,16 +20,10 @@ function life(s: Scenario, token: string): string[] {
   ];
 }
 
-/** Rows of one purchase, with signed JWS columns decoded (re-signed copies of one payload differ in signature only). */
+/** Rows of one purchase with their signed evidence decoded (decodedSnapshot), and its links. */
 async function state(db: Database, originalTransactionId: string) {
-  const decode = (jws: string | null) => (jws === null ? null : Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8'));
-  const snapshot = await purchaseSnapshot(db, originalTransactionId);
   const links = await db.select({ userId: purchaseLinks.userId }).from(purchaseLinks).where(eq(purchaseLinks.originalTransactionId, originalTransactionId));
-  return {
-    transactions: snapshot.transactions.map((row) => ({ ...row, signedTransaction: decode(row.signedTransaction) })),
-    subscriptions: snapshot.subscriptions.map((row) => ({ ...row, signedRenewalInfo: decode(row.signedRenewalInfo) })),
-    links,
-  };
+  return { ...(await decodedSnapshot(db, originalTransactionId)), links };
 }
 
 describe(`notifications written together in one batch (${backendName})`, () => {

@@ -5,7 +5,7 @@ import type { Database } from '../../src/db/client.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, deliver, MONTH, purchaseSnapshot, scenario, storedPurchase, T0, withoutLoadShedding, type Scenario } from './support.js';
+import { DAY, decodedSnapshot, deliver, MONTH, scenario, storedPurchase, T0, withoutLoadShedding, type Scenario } from './support.js';
 
 const HOUR = 3_600_000;
 
@@ -34,17 +34,11 @@ function realisticSequence(s: Scenario): string[] {
 const EVALUATED_AT = [T0 + 3 * MONTH + 20 * DAY, T0 + 4 * MONTH + 6 * DAY, T0 + 5 * MONTH];
 
 /**
- * The stored rows with the scenario's ids replaced by a placeholder and the signed JWS
- * columns by their decoded payloads (ECDSA signatures differ between signings), so two
- * scenarios with equal state compare equal.
+ * The stored rows with the scenario's ids replaced by a placeholder and the signed
+ * evidence decoded (decodedSnapshot), so two scenarios with equal state compare equal.
  */
 async function normalisedState(db: Database, s: Scenario) {
-  const snapshot = await purchaseSnapshot(db, s.originalTransactionId);
-  const decode = (jws: string | null) => (jws === null ? null : Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8'));
-  const rows = {
-    transactions: snapshot.transactions.map((row) => ({ ...row, signedTransaction: decode(row.signedTransaction) })),
-    subscriptions: snapshot.subscriptions.map((row) => ({ ...row, signedRenewalInfo: decode(row.signedRenewalInfo) })),
-  };
+  const rows = await decodedSnapshot(db, s.originalTransactionId);
   const stored = await storedPurchase(db, s.originalTransactionId);
   const states = EVALUATED_AT.map((now) => {
     const state = stored.state(now);

@@ -164,6 +164,42 @@ export async function purchaseSnapshot(db: Database, originalTransactionId: stri
   };
 }
 
+const decodeJws = (jws: string | null) => (jws === null ? null : Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8'));
+
+/**
+ * A purchase snapshot with its signed evidence decoded: a stored JWS becomes its payload,
+ * and a reference to a notification becomes the payload of the JWS that notification's
+ * signedPayload carries. Two deliveries of equal data in different orders may leave
+ * references to different notifications, but never different evidence; ECDSA signatures
+ * differ between signings, payloads do not.
+ */
+export async function decodedSnapshot(db: Database, originalTransactionId: string) {
+  const snapshot = await purchaseSnapshot(db, originalTransactionId);
+  const nested = async (notificationId: string | null, field: 'signedTransactionInfo' | 'signedRenewalInfo') => {
+    if (notificationId === null) return null;
+    const [row] = await db.select({ payload: notifications.payload }).from(notifications).where(eq(notifications.id, notificationId));
+    if (row === undefined) throw new Error(`evidence names notification ${notificationId}, which is not stored`);
+    const data = (JSON.parse(decodeJws(row.payload)!) as { data?: Record<string, string> }).data;
+    return decodeJws(data?.[field] ?? null);
+  };
+  return {
+    transactions: await Promise.all(
+      snapshot.transactions.map(async (row) => ({
+        ...row,
+        signedTransaction: decodeJws(row.signedTransaction),
+        signedInNotification: await nested(row.signedInNotification, 'signedTransactionInfo'),
+      })),
+    ),
+    subscriptions: await Promise.all(
+      snapshot.subscriptions.map(async (row) => ({
+        ...row,
+        signedRenewalInfo: decodeJws(row.signedRenewalInfo),
+        renewalSignedInNotification: await nested(row.renewalSignedInNotification, 'signedRenewalInfo'),
+      })),
+    ),
+  };
+}
+
 export async function tableCounts(db: Database) {
   const count = async (table: typeof notifications | typeof transactions | typeof subscriptions) => {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(table);
