@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
 import { cpuMeter, type CpuMeter } from '../common/cpu.js';
-import { runOpenLoopGet } from '../common/open-loop-get.js';
+import { runOpenLoop } from '../common/open-loop.js';
 import { startOwnCluster } from '../common/own-cluster.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
 import { seed } from './seed.js';
@@ -174,12 +174,11 @@ async function scenario(label: string, users: number, options: Options): Promise
       for (const rate of options.rates) {
         runs.push(
           await measured(meter, async () => {
-            const result = await runOpenLoopGet({
+            const result = await runOpenLoop({
               baseUrl: service.baseUrl,
-              path: () => randomUserPath(users),
-              headers: { authorization: `Bearer ${API_KEY}` },
+              count: Math.round(rate * options.duration),
+              request: () => ({ method: 'GET', path: randomUserPath(users), headers: { authorization: `Bearer ${API_KEY}` } }),
               ratePerSecond: rate,
-              seconds: options.duration,
               connections: 128,
             });
             return {
