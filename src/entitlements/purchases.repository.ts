@@ -1,6 +1,6 @@
-import { getTableColumns, inArray, sql } from 'drizzle-orm';
+import { getTableColumns, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
-import { insertJsonRows, onConflictReplace } from '../db/json-rows.js';
+import { insertRows, onConflictReplace, rawQuery, selectList } from '../db/raw.js';
 import { purchaseLinkEvents, purchaseLinks, subscriptions, transactions, users } from '../db/schema.js';
 import {
   mergeRenewal,
@@ -44,6 +44,8 @@ const { signedTransaction: _jws, signedInNotification: _in, ...transactionColumn
 const { signedRenewalInfo: _renewalJws, renewalSignedInNotification: _renewalIn, ...subscriptionColumns } = getTableColumns(subscriptions);
 type TransactionRow = Omit<typeof transactions.$inferSelect, 'signedTransaction' | 'signedInNotification'>;
 type SubscriptionRow = Omit<typeof subscriptions.$inferSelect, 'signedRenewalInfo' | 'renewalSignedInNotification'>;
+const SELECT_TRANSACTIONS = `select ${selectList(transactions, Object.keys(transactionColumns))} from transactions where transaction_id = any($1::text[])`;
+const SELECT_SUBSCRIPTIONS = `select ${selectList(subscriptions, Object.keys(subscriptionColumns))} from subscriptions where original_transaction_id = any($1::text[])`;
 
 export interface ApplyOptions {
   /**
@@ -164,8 +166,9 @@ export async function applyPurchaseUpdates(tx: Executor, updates: readonly Purch
   if (!options.locksHeld) {
     // One statement takes every lock, in sorted order like lockPurchases, so batches and
     // single writers never wait on each other in a cycle.
-    const keys = sql.join(allIds.map((id) => sql`${`purchase:${id}`}`), sql`, `);
-    await tx.execute(sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from unnest(array[${keys}]::text[]) as k`);
+    await rawQuery(tx, 'select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from unnest($1::text[]) as k', [
+      allIds.map((id) => `purchase:${id}`),
+    ]);
   }
 
   await writeTransactions(tx, updates, results);
@@ -183,7 +186,7 @@ export async function applyPurchaseUpdate(tx: Executor, update: PurchaseUpdate, 
 async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
   const ids = [...new Set(updates.flatMap((update) => update.transactions.map(({ record }) => record.transactionId)))];
   if (ids.length === 0) return;
-  const rows = await tx.select(transactionColumns).from(transactions).where(inArray(transactions.transactionId, ids));
+  const rows = await rawQuery<TransactionRow>(tx, SELECT_TRANSACTIONS, [ids]);
   const current = new Map<string, StoredTransaction>(rows.map((row) => [row.transactionId, transactionFromRow(row)]));
   const writes = new Map<string, typeof transactions.$inferInsert>();
   updates.forEach((update, index) => {
@@ -204,7 +207,7 @@ async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[
     }
   });
   if (writes.size === 0) return;
-  await insertJsonRows(tx, transactions, [...writes.values()], onConflictReplace(transactions, 'transactionId'));
+  await insertRows(tx, transactions, [...writes.values()], onConflictReplace(transactions, 'transactionId'));
 }
 
 /**
@@ -216,7 +219,7 @@ async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate
   const idOf = (update: PurchaseUpdate) => update.renewal?.record.originalTransactionId ?? update.status?.originalTransactionId;
   const ids = [...new Set(updates.map(idOf).filter((id): id is string => id !== undefined))];
   if (ids.length === 0) return;
-  const rows = await tx.select(subscriptionColumns).from(subscriptions).where(inArray(subscriptions.originalTransactionId, ids));
+  const rows = await rawQuery<SubscriptionRow>(tx, SELECT_SUBSCRIPTIONS, [ids]);
   const current = new Map<string, SubscriptionRow | undefined>(rows.map((row) => [row.originalTransactionId, row]));
   const statusChanged = new Set<string>();
   // originalTransactionId → evidence of the renewal info written in this batch
@@ -263,7 +266,7 @@ async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate
     current.set(id, { ...(row ?? emptySubscription(id)), ...set, updatedAt: new Date() });
   });
   if (renewalChanged.size > 0) {
-    await insertJsonRows(
+    await insertRows(
       tx,
       subscriptions,
       [...renewalChanged].map(([id, evidence]) => ({ ...current.get(id)!, ...evidence })),
@@ -273,7 +276,7 @@ async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate
   const statusOnly = [...statusChanged].filter((id) => !renewalChanged.has(id));
   if (statusOnly.length > 0) {
     const statusColumns = ['appleStatus', 'statusSignedDate', 'updatedAt'] as const;
-    await insertJsonRows(
+    await insertRows(
       tx,
       subscriptions,
       statusOnly.map((id) => {
@@ -303,11 +306,17 @@ async function attribute(tx: Executor, updates: readonly PurchaseUpdate[], resul
   if (wanted.length === 0) return;
 
   const tokens = [...new Set(wanted.map((w) => w.token))].sort();
-  await tx
-    .insert(users)
-    .values(tokens.map((token) => ({ userId: token, appAccountToken: token })))
-    .onConflictDoNothing();
-  const owners = await tx.select({ userId: users.userId, token: users.appAccountToken }).from(users).where(inArray(users.appAccountToken, tokens));
+  await insertRows(
+    tx,
+    users,
+    tokens.map((token) => ({ userId: token, appAccountToken: token })),
+    'on conflict do nothing',
+  );
+  const owners = await rawQuery<{ userId: string; token: string }>(
+    tx,
+    'select user_id as "userId", app_account_token::text as token from users where app_account_token = any($1::uuid[])',
+    [tokens],
+  );
   const ownerOf = new Map(owners.map((owner) => [owner.token.toLowerCase(), owner.userId]));
 
   // The first resolvable token of each purchase, in update order, is the one a run of
@@ -319,23 +328,27 @@ async function attribute(tx: Executor, updates: readonly PurchaseUpdate[], resul
   }
   if (proposed.size === 0) return;
   const purchases = [...proposed.keys()].sort();
-  const inserted = await tx
-    .insert(purchaseLinks)
-    .values(purchases.map((originalTransactionId) => ({ originalTransactionId, userId: proposed.get(originalTransactionId)!, linkSource: 'app_account_token' })))
-    .onConflictDoNothing()
-    .returning({ originalTransactionId: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId });
+  const inserted = await insertRows<{ originalTransactionId: string; userId: string }>(
+    tx,
+    purchaseLinks,
+    purchases.map((originalTransactionId) => ({ originalTransactionId, userId: proposed.get(originalTransactionId)!, linkSource: 'app_account_token' })),
+    'on conflict do nothing returning original_transaction_id as "originalTransactionId", user_id as "userId"',
+  );
   if (inserted.length > 0) {
-    await tx
-      .insert(purchaseLinkEvents)
-      .values(inserted.map((link) => ({ originalTransactionId: link.originalTransactionId, fromUserId: null, toUserId: link.userId, reason: 'app_account_token' })));
+    await insertRows(
+      tx,
+      purchaseLinkEvents,
+      inserted.map((link) => ({ originalTransactionId: link.originalTransactionId, fromUserId: null, toUserId: link.userId, reason: 'app_account_token' })),
+    );
   }
   const linked = new Map(inserted.map((link) => [link.originalTransactionId, link.userId]));
   const existing = purchases.filter((id) => !linked.has(id));
   if (existing.length > 0) {
-    const rows = await tx
-      .select({ originalTransactionId: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId })
-      .from(purchaseLinks)
-      .where(inArray(purchaseLinks.originalTransactionId, existing));
+    const rows = await rawQuery<{ originalTransactionId: string; userId: string }>(
+      tx,
+      'select original_transaction_id as "originalTransactionId", user_id as "userId" from purchase_links where original_transaction_id = any($1::text[])',
+      [existing],
+    );
     for (const row of rows) linked.set(row.originalTransactionId, row.userId);
   }
   for (const w of wanted) {

@@ -1,11 +1,8 @@
-import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { insertJsonRows } from '../db/json-rows.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import { applyPurchaseUpdate, applyPurchaseUpdates, type ApplyResult, type PurchaseUpdate } from '../entitlements/purchases.repository.js';
-import { notifications } from '../db/schema.js';
-import { recordNotification, type NotificationRecord } from './notifications.repository.js';
+import { recordNotification, recordNotifications, type NotificationRecord } from './notifications.repository.js';
 
 // Group commit for verified notifications. Notifications that arrive while earlier ones
 // are being written wait a moment and are then written together: one database
@@ -41,7 +38,7 @@ export function createIngestBatcher(options: IngestBatcherOptions): IngestBatche
     submit: groupWhileBusy<BatchEntry, BatchOutcome>({
       run: (batch) => writeBatch(options.db, batch),
       maxGroup: options.maxBatch ?? 64,
-      maxConcurrent: options.maxConcurrent ?? 4,
+      maxConcurrent: options.maxConcurrent ?? 2,
     }),
   };
 }
@@ -55,13 +52,10 @@ async function writeBatch(db: Database, batch: Pending[]): Promise<void> {
     outcomes = await db.transaction(async (tx) => {
       // Rows in id order, so two batches never wait on each other's ids in a cycle.
       const ordered = [...candidates.values()].sort((a, b) => (a.item.record.id < b.item.record.id ? -1 : 1));
-      const inserted = await insertJsonRows<{ id: string }>(
+      const fresh = await recordNotifications(
         tx,
-        notifications,
         ordered.map((pending) => pending.item.record),
-        sql`on conflict do nothing returning id`,
       );
-      const fresh = new Set(inserted.map((row) => row.id));
       const toApply = [...candidates.values()].filter((pending) => fresh.has(pending.item.record.id));
       const applied = await applyPurchaseUpdates(
         tx,

@@ -21,21 +21,40 @@ function failingHandle(handle: DatabaseHandle) {
   let failed = 0;
   const wrapTransaction = (tx: object) => {
     let statement = 0;
+    const counted =
+      (fn: (...a: unknown[]) => unknown, self: object) =>
+      (...args: unknown[]) => {
+        statement += 1;
+        if (failAt > 0 && statement === failAt) {
+          failAt = 0;
+          failed += 1;
+          throw connectionLost();
+        }
+        return fn.apply(self, args);
+      };
+    // Statements reach the database two ways: the query builder's methods on the
+    // transaction, and hand-built SQL sent to the driver under it (tx.session.client.query,
+    // src/db/raw.ts). Each is counted once: the builder's own calls use the real session.
+    const driverOf = (session: object) =>
+      new Proxy(session, {
+        get(target, prop, receiver) {
+          const value: unknown = Reflect.get(target, prop, receiver);
+          if (prop !== 'client' || typeof value !== 'object' || value === null) return value;
+          return new Proxy(value, {
+            get(client, name, clientReceiver) {
+              const member: unknown = Reflect.get(client, name, clientReceiver);
+              if (typeof member !== 'function') return member;
+              return name === 'query' ? counted(member as (...a: unknown[]) => unknown, client) : (member as (...a: unknown[]) => unknown).bind(client);
+            },
+          });
+        },
+      });
     return new Proxy(tx, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop === 'session' && typeof value === 'object' && value !== null) return driverOf(value);
         if (typeof value !== 'function') return value;
-        if (typeof prop === 'string' && STATEMENTS.has(prop)) {
-          return (...args: unknown[]) => {
-            statement += 1;
-            if (failAt > 0 && statement === failAt) {
-              failAt = 0;
-              failed += 1;
-              throw connectionLost();
-            }
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        }
+        if (typeof prop === 'string' && STATEMENTS.has(prop)) return counted(value as (...a: unknown[]) => unknown, target);
         return (value as (...a: unknown[]) => unknown).bind(target);
       },
     });
