@@ -30,24 +30,25 @@ export interface EntitlementsRepositoryOptions {
 // This is the service's hottest path, so it skips the ORM: one statement for every user
 // asked for while the previous reads were in flight (`user_id = any($1)`), index scans
 // only, the columns the state model reads (PeriodRecord, RenewalSignals, StoredStatus),
-// rows as arrays decoded by position. A purchase's subscription row comes once, as a row
-// of its own (transaction columns null), rather than repeated beside every transaction;
-// the nulls cost next to nothing to send and to parse.
+// rows as arrays decoded by position. Each link is looked up once; a purchase's
+// subscription row comes once, as a row of its own (transaction columns null), rather
+// than repeated beside every transaction; the nulls cost next to nothing to send and parse.
 const PURCHASES_OF_USERS = `
-select l.user_id, t.original_transaction_id,
-  t.transaction_id, t.product_id, t.product_type, t.environment, t.purchase_date, t.original_purchase_date,
-  t.expires_date, t.ownership_type, t.revocation_date, t.is_upgraded, t.app_account_token, t.signed_date, t.updated_at,
-  null, null::text, null::int, null::boolean, null::timestamptz, null::timestamptz, null::int, null::timestamptz
+select l.user_id, l.original_transaction_id, r.*
 from purchase_links l
-join transactions t on t.original_transaction_id = l.original_transaction_id
-where l.user_id = any($1::text[]) and t.product_type <> 'Consumable'
-union all
-select l.user_id, s.original_transaction_id,
-  null, null, null, null, null, null, null, null, null, null, null, null, s.updated_at,
-  s.product_id, s.auto_renew_product_id, s.auto_renew_status, s.is_in_billing_retry_period,
-  s.grace_period_expires_date, s.renewal_signed_date, s.apple_status, s.status_signed_date
-from purchase_links l
-join subscriptions s on s.original_transaction_id = l.original_transaction_id
+cross join lateral (
+  select t.transaction_id, t.product_id, t.product_type, t.environment, t.purchase_date, t.original_purchase_date,
+    t.expires_date, t.ownership_type, t.revocation_date, t.is_upgraded, t.app_account_token, t.signed_date, t.updated_at,
+    null::text, null::text, null::int, null::boolean, null::timestamptz, null::timestamptz, null::int, null::timestamptz
+  from transactions t
+  where t.original_transaction_id = l.original_transaction_id and t.product_type <> 'Consumable'
+  union all
+  select null, null, null, null, null, null, null, null, null, null, null, null, s.updated_at,
+    s.product_id, s.auto_renew_product_id, s.auto_renew_status, s.is_in_billing_retry_period,
+    s.grace_period_expires_date, s.renewal_signed_date, s.apple_status, s.status_signed_date
+  from subscriptions s
+  where s.original_transaction_id = l.original_transaction_id
+) r
 where l.user_id = any($1::text[])`;
 
 // Positions in the select list above.
