@@ -21,7 +21,7 @@ export interface EntitlementsRepository {
 
 export interface EntitlementsRepositoryOptions {
   database: DatabaseHandle;
-  /** Reads in flight at once; users asked for meanwhile share the next read. Default 4. */
+  /** Reads in flight at once; users asked for meanwhile share the next read. Default 2. */
   maxConcurrent?: number;
   /** Most users in one read. Default 64. */
   maxUsers?: number;
@@ -147,6 +147,6 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
     for (const waiting of group) waiting.resolve(byUser.get(waiting.item) ?? []);
   };
   return {
-    purchasesOfUser: groupWhileBusy({ run: read, maxGroup: options.maxUsers ?? 64, maxConcurrent: options.maxConcurrent ?? 4 }),
+    purchasesOfUser: groupWhileBusy({ run: read, maxGroup: options.maxUsers ?? 64, maxConcurrent: options.maxConcurrent ?? 2 }),
   };
 }
