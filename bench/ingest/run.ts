@@ -4,12 +4,14 @@
 //   npx tsx bench/ingest/run.ts [--rate 250,500,1000] [--duration 10] [--saturation 15]
 //                               [--count N] [--connections C] [--open-loop] [--dist] [--keep]
 //                               [--env KEY=VALUE ...] [--node-arg --cpu-prof ...] [--setup-sql SQL ...]
+//                               [--own-cluster max_wal_size=8GB ...]  (a throwaway PostgreSQL with these settings)
 import autocannon from 'autocannon';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createTestPki } from '../../test/helpers/pki.js';
 import { cpuMeter } from '../common/cpu.js';
 import { runOpenLoop } from '../common/open-loop.js';
+import { startOwnCluster } from '../common/own-cluster.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
 import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, benchNotifications, type BenchNotification } from './notifications.js';
 
@@ -28,6 +30,8 @@ interface Options {
   /** SQL run on the benchmark database once the service has migrated it (experiments). */
   setupSql: string[];
   serverUrl: string;
+  /** Settings of a throwaway PostgreSQL cluster to run on instead of serverUrl; null for none. */
+  ownCluster: Record<string, string> | null;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -44,6 +48,7 @@ function parseArgs(argv: string[]): Options {
     nodeArgs: [],
     setupSql: [],
     serverUrl: process.env.BENCH_DATABASE_URL ?? DEFAULT_SERVER_URL,
+    ownCluster: null,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -62,6 +67,10 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--keep') options.keep = true;
     else if (arg === '--node-arg') options.nodeArgs.push(value());
     else if (arg === '--setup-sql') options.setupSql.push(value());
+    else if (arg === '--own-cluster') {
+      const pair = value();
+      options.ownCluster = { ...options.ownCluster, [pair.slice(0, pair.indexOf('='))]: pair.slice(pair.indexOf('=') + 1) };
+    }
     else if (arg === '--env') {
       const [key, ...rest] = value().split('=');
       options.env[key!] = rest.join('=');
@@ -207,6 +216,19 @@ const WARM_UP = 2_000;
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  const cluster = options.ownCluster === null ? null : await startOwnCluster(options.ownCluster);
+  if (cluster !== null) options.serverUrl = cluster.url;
+  try {
+    await benchmark(options);
+  } finally {
+    cluster?.stop();
+  }
+  if (cluster !== null) {
+    process.stdout.write(`PostgreSQL: own cluster (${Object.entries(cluster.settings).map(([k, v]) => `${k}=${v}`).join(', ')})\n`);
+  }
+}
+
+async function benchmark(options: Options): Promise<void> {
   const connectionsFor = (rate: number | null) => options.connections ?? (rate === null ? 32 : Math.max(16, Math.ceil(rate / 10)));
   const perRate = options.rates.map((rate) => Math.round(rate * options.duration));
   // Saturation gets what is left of --count, or a generous default.
