@@ -43,7 +43,7 @@ export async function createDependencies(
     environments: config.apple.environments,
     onlineChecks: config.apple.onlineChecks,
     clock,
-    offloadSignatures: false,
+    signatureChecks: 'worker',
   });
 
   const credentials = config.apple.credentials;

@@ -94,7 +94,7 @@ async function main() {
     appAppleId: APP_APPLE_ID,
     environments: ['Sandbox'],
     onlineChecks: false,
-    offloadSignatures: true,
+    signatureChecks: 'thread-pool',
   });
   const apple = new AppleVerifier([pki.rootDer], false, Environment.SANDBOX, BUNDLE_ID, APP_APPLE_ID);
   const leafKey = new X509Certificate(pki.leafDer).publicKey;

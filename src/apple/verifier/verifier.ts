@@ -21,6 +21,7 @@ import { decodePayload, parseHeader, splitCompactJws, type JwsHeader } from './j
 import { createLruCache } from './lru-cache.js';
 import { checkOcsp } from './ocsp.js';
 import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, isTimestamp, type JsonObject } from './payload.js';
+import { createSignatureWorker } from './signature-worker.js';
 
 export interface SignedDataVerifierOptions {
   /** Trusted roots, DER. */
@@ -36,11 +37,12 @@ export interface SignedDataVerifierOptions {
   ocspTimeoutMs?: number;
   chainCache?: { maxEntries?: number; ttlMs?: number };
   /**
-   * Run each ECDSA check on the libuv thread pool instead of the calling thread. Under
-   * concurrent load (the webhook) this lets both cores do signatures while the event loop
-   * parses and writes; one at a time it only adds a thread hop, so it is off by default.
+   * Where ECDSA checks run: `inline` (default) on the calling thread; `worker` on a
+   * worker thread of the verifier's own (checks asked for together travel together, see
+   * signature-worker.ts), which keeps them off a busy event loop; `thread-pool` on libuv's
+   * pool, one wake-up per check.
    */
-  offloadSignatures?: boolean;
+  signatureChecks?: 'inline' | 'worker' | 'thread-pool';
 }
 
 const DEFAULT_CHAIN_CACHE_ENTRIES = 64;
@@ -58,6 +60,7 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
   if (!options.bundleId) throw new Error('bundleId is required');
 
   const trustedRoots = createTrustedRoots(options.rootCertificates);
+  const signatureWorker = options.signatureChecks === 'worker' ? createSignatureWorker() : null;
   const clock = options.clock ?? (() => new Date());
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const ocspTimeoutMs = options.ocspTimeoutMs ?? DEFAULT_OCSP_TIMEOUT_MS;
@@ -129,12 +132,15 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
 
     const signingInput = Buffer.from(parts.signingInput, 'latin1');
     const key = { key: verified.leafKey, dsaEncoding: 'ieee-p1363' as const };
-    const signatureOk = options.offloadSignatures
-      ? await new Promise<boolean>((resolve, reject) => {
-          // With a callback, node runs the check on the libuv thread pool.
-          cryptoVerify('sha256', signingInput, key, parts.signature, (error, ok) => (error ? reject(error) : resolve(ok)));
-        })
-      : cryptoVerify('sha256', signingInput, key, parts.signature);
+    const signatureOk =
+      signatureWorker !== null
+        ? await signatureWorker.verify(verified.leafKey, signingInput, parts.signature)
+        : options.signatureChecks === 'thread-pool'
+          ? await new Promise<boolean>((resolve, reject) => {
+              // With a callback, node runs the check on the libuv thread pool.
+              cryptoVerify('sha256', signingInput, key, parts.signature, (error, ok) => (error ? reject(error) : resolve(ok)));
+            })
+          : cryptoVerify('sha256', signingInput, key, parts.signature);
     if (!signatureOk) throw new VerificationError('INVALID_SIGNATURE', 'the JWS signature does not verify with the leaf key');
 
     const payload = decodePayload(parts.payloadSegment);
