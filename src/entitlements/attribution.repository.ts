@@ -1,0 +1,76 @@
+import type { Executor } from '../db/client.js';
+import { insertRows, rawQuery } from '../db/raw.js';
+import { purchaseLinkEvents, purchaseLinks, users } from '../db/schema.js';
+import type { ApplyResult, PurchaseUpdate } from './purchases.repository.js';
+
+// Attribution by appAccountToken, the last step of applying purchase updates
+// (applyPurchaseUpdates), in the same database transaction.
+
+/**
+ * linkByAppAccountToken for every transaction that carries a token, in update order:
+ * a token's user (created as its own UUID user when nobody holds it) gets the purchase
+ * unless it is already linked; the first link made for a purchase wins.
+ */
+export async function attribute(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+  const wanted: Array<{ index: number; originalTransactionId: string; token: string }> = [];
+  updates.forEach((update, index) => {
+    const seen = new Set<string>();
+    for (const { record } of update.transactions) {
+      if (record.appAccountToken === null || seen.has(record.originalTransactionId)) continue;
+      seen.add(record.originalTransactionId);
+      wanted.push({ index, originalTransactionId: record.originalTransactionId, token: record.appAccountToken.toLowerCase() });
+    }
+  });
+  if (wanted.length === 0) return;
+
+  const tokens = [...new Set(wanted.map((w) => w.token))].sort();
+  await insertRows(
+    tx,
+    users,
+    tokens.map((token) => ({ userId: token, appAccountToken: token })),
+    'on conflict do nothing',
+  );
+  const owners = await rawQuery<{ userId: string; token: string }>(
+    tx,
+    'select user_id as "userId", app_account_token::text as token from users where app_account_token = any($1::uuid[])',
+    [tokens],
+  );
+  const ownerOf = new Map(owners.map((owner) => [owner.token.toLowerCase(), owner.userId]));
+
+  // The first resolvable token of each purchase, in update order, is the one a run of
+  // single updates would have linked.
+  const proposed = new Map<string, string>();
+  for (const w of wanted) {
+    const userId = ownerOf.get(w.token);
+    if (userId !== undefined && !proposed.has(w.originalTransactionId)) proposed.set(w.originalTransactionId, userId);
+  }
+  if (proposed.size === 0) return;
+  const purchases = [...proposed.keys()].sort();
+  const inserted = await insertRows<{ originalTransactionId: string; userId: string }>(
+    tx,
+    purchaseLinks,
+    purchases.map((originalTransactionId) => ({ originalTransactionId, userId: proposed.get(originalTransactionId)!, linkSource: 'app_account_token' })),
+    'on conflict do nothing returning original_transaction_id as "originalTransactionId", user_id as "userId"',
+  );
+  if (inserted.length > 0) {
+    await insertRows(
+      tx,
+      purchaseLinkEvents,
+      inserted.map((link) => ({ originalTransactionId: link.originalTransactionId, fromUserId: null, toUserId: link.userId, reason: 'app_account_token' })),
+    );
+  }
+  const linked = new Map(inserted.map((link) => [link.originalTransactionId, link.userId]));
+  const existing = purchases.filter((id) => !linked.has(id));
+  if (existing.length > 0) {
+    const rows = await rawQuery<{ originalTransactionId: string; userId: string }>(
+      tx,
+      'select original_transaction_id as "originalTransactionId", user_id as "userId" from purchase_links where original_transaction_id = any($1::text[])',
+      [existing],
+    );
+    for (const row of rows) linked.set(row.originalTransactionId, row.userId);
+  }
+  for (const w of wanted) {
+    const userId = ownerOf.get(w.token) === undefined ? undefined : linked.get(w.originalTransactionId);
+    if (userId !== undefined) results[w.index]!.attributed.set(w.originalTransactionId, userId);
+  }
+}
