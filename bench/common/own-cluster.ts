@@ -57,3 +57,10 @@ export async function startOwnCluster(settings: Record<string, string>): Promise
     },
   };
 }
+
+/** `KEY=VALUE` from the command line (an --env or --own-cluster argument) as [key, value]. */
+export function keyValue(pair: string): [string, string] {
+  const at = pair.indexOf('=');
+  if (at <= 0) throw new Error(`expected KEY=VALUE, got ${pair}`);
+  return [pair.slice(0, at), pair.slice(at + 1)];
+}

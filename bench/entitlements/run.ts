@@ -18,7 +18,7 @@ import autocannon from 'autocannon';
 import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
 import { cpuMeter, type CpuMeter } from '../common/cpu.js';
 import { runOpenLoop } from '../common/open-loop.js';
-import { startOwnCluster } from '../common/own-cluster.js';
+import { keyValue, startOwnCluster } from '../common/own-cluster.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
 import { seed } from './seed.js';
 
@@ -71,18 +71,17 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--server') options.server = value();
     else if (arg === '--repeat') options.repeat = positive(arg, value());
     else if (arg === '--own-cluster') {
-      const pair = value();
-      options.ownCluster = { ...options.ownCluster, [pair.slice(0, pair.indexOf('='))]: pair.slice(pair.indexOf('=') + 1) };
-    }
-    else if (arg === '--keep') options.keep = true;
+      const [key, setting] = keyValue(value());
+      options.ownCluster = { ...options.ownCluster, [key]: setting };
+    } else if (arg === '--keep') options.keep = true;
     else if (arg === '--node-arg') options.nodeArgs.push(value());
     else if (arg === '--only') {
       const only = value();
       if (only !== 'small' && only !== 'large') throw new Error('--only must be small or large');
       options.only = only;
     } else if (arg === '--env') {
-      const pair = value();
-      options.env[pair.slice(0, pair.indexOf('='))] = pair.slice(pair.indexOf('=') + 1);
+      const [key, setting] = keyValue(value());
+      options.env[key] = setting;
     } else throw new Error(`unknown argument ${arg}`);
   }
   return options;

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { createTestPki } from '../../test/helpers/pki.js';
 import { cpuMeter } from '../common/cpu.js';
 import { runOpenLoop } from '../common/open-loop.js';
-import { startOwnCluster } from '../common/own-cluster.js';
+import { keyValue, startOwnCluster } from '../common/own-cluster.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
 import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, benchNotifications, type BenchNotification } from './notifications.js';
 
@@ -68,12 +68,11 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--node-arg') options.nodeArgs.push(value());
     else if (arg === '--setup-sql') options.setupSql.push(value());
     else if (arg === '--own-cluster') {
-      const pair = value();
-      options.ownCluster = { ...options.ownCluster, [pair.slice(0, pair.indexOf('='))]: pair.slice(pair.indexOf('=') + 1) };
-    }
-    else if (arg === '--env') {
-      const [key, ...rest] = value().split('=');
-      options.env[key!] = rest.join('=');
+      const [key, setting] = keyValue(value());
+      options.ownCluster = { ...options.ownCluster, [key]: setting };
+    } else if (arg === '--env') {
+      const [key, setting] = keyValue(value());
+      options.env[key] = setting;
     } else throw new Error(`unknown argument ${arg}`);
   }
   return options;
@@ -99,6 +98,20 @@ interface RunResult {
   cpuMs?: { service: number; postgres: number; generator: number };
 }
 
+/** What each notification of `batch` was answered (by its index); unanswered or refused ones fail. */
+function tally(batch: BenchNotification[], answers: Map<number, { status: number | null; body: string }>) {
+  let processed = 0;
+  let duplicate = 0;
+  const failed: BenchNotification[] = [];
+  batch.forEach((n, index) => {
+    const answer = answers.get(index);
+    if (answer?.status === 200 && answer.body.includes('"processed"')) processed += 1;
+    else if (answer?.status === 200 && answer.body.includes('"duplicate"')) duplicate += 1;
+    else failed.push(n);
+  });
+  return { processed, duplicate, failed };
+}
+
 /** Posts each of `batch` once at evenly spaced instants, `rate` per second. */
 async function driveOpenLoop(baseUrl: string, name: string, batch: BenchNotification[], rate: number): Promise<RunResult> {
   const answers = new Map<number, { status: number | null; body: string }>();
@@ -111,15 +124,7 @@ async function driveOpenLoop(baseUrl: string, name: string, batch: BenchNotifica
     connections,
     onAnswer: (index, status, body) => answers.set(index, { status, body }),
   });
-  let processed = 0;
-  let duplicate = 0;
-  const failed: BenchNotification[] = [];
-  batch.forEach((n, index) => {
-    const answer = answers.get(index);
-    if (answer?.status === 200 && answer.body.includes('"processed"')) processed += 1;
-    else if (answer?.status === 200 && answer.body.includes('"duplicate"')) duplicate += 1;
-    else failed.push(n);
-  });
+  const { processed, duplicate, failed } = tally(batch, answers);
   return {
     name,
     offered: `${rate}/s open loop`,
@@ -172,15 +177,7 @@ async function drive(baseUrl: string, name: string, batch: BenchNotification[], 
   const result = await instance;
   // autocannon stops on its one-second tick; the run lasts from the first request to the last answer.
   const seconds = (lastAnswered - firstSent) / 1000;
-  let processed = 0;
-  let duplicate = 0;
-  const failed: BenchNotification[] = [];
-  batch.forEach((n, index) => {
-    const answer = answers.get(index);
-    if (answer?.status === 200 && answer.body.includes('"processed"')) processed += 1;
-    else if (answer?.status === 200 && answer.body.includes('"duplicate"')) duplicate += 1;
-    else failed.push(n);
-  });
+  const { processed, duplicate, failed } = tally(batch, answers);
   return {
     name,
     offered: rate === null ? 'saturation' : `${rate}/s`,

@@ -46,6 +46,10 @@ const { signedRenewalInfo: _renewalJws, renewalSignedInNotification: _renewalIn,
 type TransactionRow = Omit<typeof transactions.$inferSelect, 'signedTransaction' | 'signedInNotification'>;
 type SubscriptionRow = Omit<typeof subscriptions.$inferSelect, 'signedRenewalInfo' | 'renewalSignedInNotification'>;
 const SELECT_TRANSACTIONS = `select ${selectList(transactions, Object.keys(transactionColumns))} from transactions where transaction_id = any($1::text[])`;
+// Built once: they depend on the schema only.
+const UPSERT_TRANSACTIONS = onConflictReplace(transactions, 'transactionId');
+const UPSERT_SUBSCRIPTIONS = onConflictReplace(subscriptions, 'originalTransactionId');
+const UPSERT_STATUS_ONLY = onConflictReplace(subscriptions, 'originalTransactionId', ['appleStatus', 'statusSignedDate', 'updatedAt']);
 const SELECT_SUBSCRIPTIONS = `select ${selectList(subscriptions, Object.keys(subscriptionColumns))} from subscriptions where original_transaction_id = any($1::text[])`;
 
 export interface ApplyOptions {
@@ -208,7 +212,7 @@ async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[
     }
   });
   if (writes.size === 0) return;
-  await insertRows(tx, transactions, [...writes.values()], onConflictReplace(transactions, 'transactionId'));
+  await insertRows(tx, transactions, [...writes.values()], UPSERT_TRANSACTIONS);
 }
 
 /**
@@ -271,12 +275,11 @@ async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate
       tx,
       subscriptions,
       [...renewalChanged].map(([id, evidence]) => ({ ...current.get(id)!, ...evidence })),
-      onConflictReplace(subscriptions, 'originalTransactionId'),
+      UPSERT_SUBSCRIPTIONS,
     );
   }
   const statusOnly = [...statusChanged].filter((id) => !renewalChanged.has(id));
   if (statusOnly.length > 0) {
-    const statusColumns = ['appleStatus', 'statusSignedDate', 'updatedAt'] as const;
     await insertRows(
       tx,
       subscriptions,
@@ -284,7 +287,7 @@ async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate
         const row = current.get(id)!;
         return { originalTransactionId: id, appleStatus: row.appleStatus, statusSignedDate: row.statusSignedDate, updatedAt: row.updatedAt };
       }),
-      onConflictReplace(subscriptions, 'originalTransactionId', statusColumns),
+      UPSERT_STATUS_ONLY,
     );
   }
 }
