@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, parseDuration } from '../src/config.js';
 
-const minimal = { APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1', APPLE_ENVIRONMENTS: 'Sandbox' };
+const minimal = { APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1-0123456789abcdef', APPLE_ENVIRONMENTS: 'Sandbox' };
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -46,7 +46,7 @@ describe('parseConfig', () => {
   });
 
   it('accepts only Sandbox, with a warning, when neither APPLE_APP_APPLE_ID nor APPLE_ENVIRONMENTS is set', () => {
-    const config = parseConfig({ APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1' });
+    const config = parseConfig({ APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1-0123456789abcdef' });
     expect(config.apple.environments).toEqual(['Sandbox']);
     expect(config.apple.appAppleId).toBeNull();
     expect(config.warnings).toEqual([expect.stringContaining('APPLE_APP_APPLE_ID')]);

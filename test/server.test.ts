@@ -10,11 +10,11 @@ const workDir = mkdtempSync(path.join(tmpdir(), 'ase-server-'));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
 // Only the two required settings, as on a fresh machine.
-const baseEnv = { APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1', LOG_LEVEL: 'error' };
+const baseEnv = { APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1-0123456789abcdef', LOG_LEVEL: 'error' };
 
 describe('npm start (src/server.ts)', () => {
   it('exits 1 with one line naming APPLE_BUNDLE_ID when it is unset', async () => {
-    const run = runEntry('src/server.ts', { cwd: workDir, env: { API_KEYS: 'k1' } });
+    const run = runEntry('src/server.ts', { cwd: workDir, env: { API_KEYS: 'k1-0123456789abcdef' } });
     expect(await run.exited).toBe(1);
     const lines = run.output().trim().split('\n');
     expect(lines).toHaveLength(1);

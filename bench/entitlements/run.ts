@@ -22,7 +22,7 @@ import { keyValue, startOwnCluster } from '../common/own-cluster.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
 import { seed } from './seed.js';
 
-const API_KEY = 'bench-api-key';
+const API_KEY = 'bench-api-key-0123456789';
 const RENEWALS_PER_USER = 9;
 
 interface Options {

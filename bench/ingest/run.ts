@@ -249,7 +249,7 @@ async function benchmark(options: Options): Promise<void> {
     rootDer: pki.rootDer,
     dist: options.dist,
     nodeArgs: options.nodeArgs,
-    env: { APPLE_BUNDLE_ID: BENCH_BUNDLE_ID, APPLE_APP_APPLE_ID: String(BENCH_APP_APPLE_ID), API_KEYS: 'bench-key', ...options.env },
+    env: { APPLE_BUNDLE_ID: BENCH_BUNDLE_ID, APPLE_APP_APPLE_ID: String(BENCH_APP_APPLE_ID), API_KEYS: 'bench-key-0123456789abcdef', ...options.env },
   });
   for (const statement of options.setupSql) {
     const client = new pg.Client({ connectionString: database.url });

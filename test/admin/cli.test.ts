@@ -31,7 +31,7 @@ describe('operator CLI (npm run cli)', () => {
       APPLE_KEY_ID: double.credentials.keyId,
       APPLE_PRIVATE_KEY: double.credentials.privateKey,
       APPLE_API_BASE_URL: double.url,
-      API_KEYS: 'cli-test-key',
+      API_KEYS: 'cli-test-key-0123456789',
       DATA_DIR: path.join(workDir, 'data'),
       LOG_LEVEL: 'warn',
     };

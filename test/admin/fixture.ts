@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestApp, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
 import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
 
-export const ADMIN = { authorization: 'Bearer test-admin-key' };
+export const ADMIN = { authorization: 'Bearer test-admin-key-0123456789' };
 export const HISTORY_PATH = '/inApps/v1/notifications/history';
 
 export type RecoveryRunEvent = Parameters<ServiceEvents['recoveryRun']>[0];

@@ -153,7 +153,7 @@ export const oddHeaders = fc.record(
     'accept-encoding': headerValue,
     'x-forwarded-for': headerValue,
     authorization: fc.oneof(
-      fc.constantFrom('Bearer', 'Bearer ', 'Basic dGVzdDp0ZXN0', 'bearer test-api-key', 'Bearer test-api-key ', 'Bearer  test-admin-key'),
+      fc.constantFrom('Bearer', 'Bearer ', 'Basic dGVzdDp0ZXN0', 'bearer test-api-key-0123456789', 'Bearer test-api-key-0123456789 ', 'Bearer  test-admin-key-0123456789'),
       headerValue,
     ),
     'transfer-encoding': fc.constantFrom('identity', 'chunked', 'gzip, chunked'),

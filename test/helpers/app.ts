@@ -10,8 +10,8 @@ import { createTestPki, type TestPki } from './pki.js';
 
 export const TEST_BUNDLE_ID = 'com.example.app';
 export const TEST_APP_APPLE_ID = 1234567890;
-export const TEST_API_KEY = 'test-api-key';
-export const TEST_ADMIN_KEY = 'test-admin-key';
+export const TEST_API_KEY = 'test-api-key-0123456789';
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
 
 export const BASE_TEST_ENV: Record<string, string> = {
   APPLE_BUNDLE_ID: TEST_BUNDLE_ID,

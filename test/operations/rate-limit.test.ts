@@ -5,7 +5,7 @@ import { authHeader, createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, type TestApp }
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 
-const SECOND_API_KEY = 'second-api-key';
+const SECOND_API_KEY = 'second-api-key-0123456789';
 
 /** The real app with probe routes in each rate-limit class, authenticated like the real ones. */
 async function appWithProbes(env: Record<string, string>): Promise<TestApp> {
