@@ -69,6 +69,15 @@ export const transactions = pgTable(
     transactionReason: text('transaction_reason'),
     price: bigint('price', { mode: 'number' }),
     currency: text('currency'),
+    /** FREE_TRIAL | PAY_AS_YOU_GO | PAY_UP_FRONT (Apple's offerDiscountType). */
+    offerDiscountType: text('offer_discount_type'),
+    /** ISO 8601 duration of the offer (Apple's offerPeriod). */
+    offerPeriod: text('offer_period'),
+    /** REFUND_FULL | REFUND_PRORATED | FAMILY_REVOKE */
+    revocationType: text('revocation_type'),
+    /** Refunded share in thousandths of a percent (50000 = 50 %). */
+    revocationPercentage: integer('revocation_percentage'),
+    appTransactionId: text('app_transaction_id'),
     signedDate: timestamptz('signed_date').notNull(),
     /** 'v2' (signed by Apple), 'api' (signed, fetched from the Server API), 'v1' (unsigned legacy). */
     source: text('source').notNull(),
@@ -103,6 +112,16 @@ export const subscriptions = pgTable('subscriptions', {
   gracePeriodExpiresDate: timestamptz('grace_period_expires_date'),
   renewalDate: timestamptz('renewal_date'),
   priceIncreaseStatus: integer('price_increase_status'),
+  /** What the next renewal charges, in milliunits of `renewalCurrency`. */
+  renewalPrice: bigint('renewal_price', { mode: 'number' }),
+  renewalCurrency: text('renewal_currency'),
+  /** The offer the next renewal applies (renewal info's offerType, offerIdentifier, …). */
+  renewalOfferType: integer('renewal_offer_type'),
+  renewalOfferIdentifier: text('renewal_offer_identifier'),
+  renewalOfferDiscountType: text('renewal_offer_discount_type'),
+  renewalOfferPeriod: text('renewal_offer_period'),
+  eligibleWinBackOfferIds: text('eligible_win_back_offer_ids').array(),
+  appTransactionId: text('app_transaction_id'),
   renewalSignedDate: timestamptz('renewal_signed_date'),
   renewalSource: text('renewal_source'),
   /** The signed renewal info JWS, when it is not inside a stored notification. */

@@ -1,5 +1,6 @@
 import type { EntitlementMap } from './entitlement-map.js';
-import type { PurchaseRecords } from './entitlements.repository.js';
+import type { EntitlementPeriod, PurchaseRecords } from './entitlements.repository.js';
+import { periodTypeOf, type PeriodType } from './period-type.model.js';
 import { evaluatePurchase, pickBest, type EntitlementStatus, type PurchaseState } from './state.model.js';
 
 /** One entry of `GET /entitlements/:userId` (SPEC.md), dates as ISO 8601 strings. */
@@ -20,8 +21,24 @@ export interface EntitlementView {
   autoRenewProductId: string | null;
   ownershipType: string | null;
   revocationDate: string | null;
+  revocationReason: number | null;
+  revocationType: string | null;
+  revocationPercentage: number | null;
+  periodType: PeriodType | null;
+  offerIdentifier: string | null;
+  price: number | null;
+  currency: string | null;
+  renewalPrice: number | null;
+  renewalCurrency: string | null;
+  renewalDate: string | null;
+  expirationIntent: number | null;
+  priceIncreaseStatus: number | null;
+  source: EntitlementSource;
   updatedAt: string;
 }
+
+/** Where an entitlement comes from: a purchase, an operator's grant, or having bought the app. */
+export type EntitlementSource = 'app_store' | 'grant' | 'app_purchase';
 
 export interface EvaluatedPurchase {
   records: PurchaseRecords;
@@ -29,6 +46,29 @@ export interface EvaluatedPurchase {
 }
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
+
+const AUTO_RENEWABLE = 'Auto-Renewable Subscription';
+
+/** The answer's fields about the current period's offer, price and refund, and the next renewal. */
+function termsOf(records: PurchaseRecords, state: PurchaseState) {
+  const period: EntitlementPeriod | undefined = records.transactions.find((t) => t.transactionId === state.transactionId);
+  // Renewal info only exists for auto-renewable subscriptions; anything else renews never.
+  const renewal = state.productType === AUTO_RENEWABLE ? records.renewalTerms : undefined;
+  return {
+    revocationReason: period?.revocationReason ?? null,
+    revocationType: period?.revocationType ?? null,
+    revocationPercentage: period?.revocationPercentage ?? null,
+    periodType: period === undefined ? null : periodTypeOf(period.offerType, period.offerDiscountType),
+    offerIdentifier: period?.offerIdentifier ?? null,
+    price: period?.price ?? null,
+    currency: period?.currency ?? null,
+    renewalPrice: renewal?.renewalPrice ?? null,
+    renewalCurrency: renewal?.renewalCurrency ?? null,
+    renewalDate: iso(renewal?.renewalDate ?? null),
+    expirationIntent: renewal?.expirationIntent ?? null,
+    priceIncreaseStatus: renewal?.priceIncreaseStatus ?? null,
+  };
+}
 
 /** Every purchase's state at `now`; purchases that grant nothing (consumables) drop out. */
 export function evaluatePurchases(purchases: readonly PurchaseRecords[], now: Date): EvaluatedPurchase[] {
@@ -71,11 +111,11 @@ export function entitlementViews(evaluated: readonly EvaluatedPurchase[], map: E
       autoRenewProductId: state.autoRenewProductId,
       ownershipType: state.ownershipType,
       revocationDate: iso(state.revocationDate),
+      ...termsOf(records, state),
+      source: 'app_store' as const,
       updatedAt: records.updatedAt.toISOString(),
     }));
 }
-
-const AUTO_RENEWABLE = 'Auto-Renewable Subscription';
 
 /**
  * An auto-renewable purchase whose stored period has ended while nothing signed after

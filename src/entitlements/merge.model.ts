@@ -42,6 +42,11 @@ export interface StoredTransaction {
   transactionReason: string | null;
   price: number | null;
   currency: string | null;
+  offerDiscountType: string | null;
+  offerPeriod: string | null;
+  revocationType: string | null;
+  revocationPercentage: number | null;
+  appTransactionId: string | null;
   signedDate: Date;
   source?: RecordSource;
 }
@@ -58,6 +63,14 @@ export interface StoredRenewal {
   gracePeriodExpiresDate: Date | null;
   renewalDate: Date | null;
   priceIncreaseStatus: number | null;
+  renewalPrice: number | null;
+  renewalCurrency: string | null;
+  offerType: number | null;
+  offerIdentifier: string | null;
+  offerDiscountType: string | null;
+  offerPeriod: string | null;
+  eligibleWinBackOfferIds: string[] | null;
+  appTransactionId: string | null;
   signedDate: Date;
   environment: Environment;
   source?: RecordSource;
@@ -127,6 +140,11 @@ export function transactionFromPayload(p: JWSTransactionDecodedPayload, source?:
     transactionReason: p.transactionReason ?? null,
     price: p.price ?? null,
     currency: p.currency ?? null,
+    offerDiscountType: p.offerDiscountType ?? null,
+    offerPeriod: p.offerPeriod ?? null,
+    revocationType: p.revocationType ?? null,
+    revocationPercentage: p.revocationPercentage ?? null,
+    appTransactionId: p.appTransactionId ?? null,
     signedDate: requiredDate(p.signedDate, 'signedDate'),
   };
   if (source !== undefined) record.source = source;
@@ -144,6 +162,14 @@ export function renewalFromPayload(p: JWSRenewalInfoDecodedPayload, source?: Rec
     gracePeriodExpiresDate: optionalDate(p.gracePeriodExpiresDate, 'gracePeriodExpiresDate'),
     renewalDate: optionalDate(p.renewalDate, 'renewalDate'),
     priceIncreaseStatus: p.priceIncreaseStatus ?? null,
+    renewalPrice: p.renewalPrice ?? null,
+    renewalCurrency: p.currency ?? null,
+    offerType: p.offerType ?? null,
+    offerIdentifier: p.offerIdentifier ?? null,
+    offerDiscountType: p.offerDiscountType ?? null,
+    offerPeriod: p.offerPeriod ?? null,
+    eligibleWinBackOfferIds: p.eligibleWinBackOfferIds ?? null,
+    appTransactionId: p.appTransactionId ?? null,
     signedDate: requiredDate(p.signedDate, 'signedDate'),
     environment: p.environment,
   };
@@ -161,12 +187,14 @@ const TRANSACTION_KEYS = [
   'subscriptionGroupIdentifier', 'productType', 'environment', 'purchaseDate', 'originalPurchaseDate',
   'expiresDate', 'quantity', 'ownershipType', 'revocationDate', 'revocationReason', 'isUpgraded',
   'offerType', 'offerIdentifier', 'appAccountToken', 'storefront', 'transactionReason', 'price',
-  'currency', 'signedDate', 'source',
+  'currency', 'signedDate', 'source', 'offerDiscountType', 'offerPeriod', 'revocationType',
+  'revocationPercentage', 'appTransactionId',
 ] as const;
 const RENEWAL_KEYS = [
   'originalTransactionId', 'productId', 'autoRenewProductId', 'autoRenewStatus', 'expirationIntent',
   'isInBillingRetryPeriod', 'gracePeriodExpiresDate', 'renewalDate', 'priceIncreaseStatus', 'signedDate',
-  'environment', 'source',
+  'environment', 'source', 'renewalPrice', 'renewalCurrency', 'offerType', 'offerIdentifier',
+  'offerDiscountType', 'offerPeriod', 'eligibleWinBackOfferIds', 'appTransactionId',
 ] as const;
 const STATUS_KEYS = ['originalTransactionId', 'appleStatus', 'statusSignedDate'] as const;
 

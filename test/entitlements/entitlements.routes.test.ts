@@ -49,11 +49,19 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
       originalPurchaseDate: at('2026-05-01T10:00:00Z'),
       expiresDate: at('2026-12-01T10:00:00Z'),
       signedDate: at('2026-11-01T10:00:05Z'),
+      price: 9990,
+      currency: 'USD',
     });
     expect((await postTransaction(t, 'u-42', first)).statusCode).toBe(200);
     await storeSigned(t, {
       transactions: [latest],
-      renewal: renewalPayload({ originalTransactionId: '2000000000000001', signedDate: at('2026-11-01T10:00:05Z') }),
+      renewal: renewalPayload({
+        originalTransactionId: '2000000000000001',
+        signedDate: at('2026-11-01T10:00:05Z'),
+        renewalPrice: 9990,
+        currency: 'USD',
+        renewalDate: at('2026-12-01T10:00:00Z'),
+      }),
     });
 
     const response = await getEntitlements(t, 'u-42');
@@ -80,6 +88,19 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
           autoRenewProductId: MONTHLY,
           ownershipType: 'PURCHASED',
           revocationDate: null,
+          revocationReason: null,
+          revocationType: null,
+          revocationPercentage: null,
+          periodType: 'normal',
+          offerIdentifier: null,
+          price: 9990,
+          currency: 'USD',
+          renewalPrice: 9990,
+          renewalCurrency: 'USD',
+          renewalDate: '2026-12-01T10:00:00.000Z',
+          expirationIntent: null,
+          priceIncreaseStatus: null,
+          source: 'app_store',
           updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         },
       ],
@@ -87,7 +108,9 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
     expect(Object.keys(body.entitlements[0])).toEqual([
       'entitlement', 'active', 'status', 'productId', 'productType', 'environment', 'originalTransactionId',
       'transactionId', 'purchaseDate', 'originalPurchaseDate', 'expiresDate', 'gracePeriodExpiresDate', 'willRenew',
-      'autoRenewProductId', 'ownershipType', 'revocationDate', 'updatedAt',
+      'autoRenewProductId', 'ownershipType', 'revocationDate', 'revocationReason', 'revocationType',
+      'revocationPercentage', 'periodType', 'offerIdentifier', 'price', 'currency', 'renewalPrice', 'renewalCurrency',
+      'renewalDate', 'expirationIntent', 'priceIncreaseStatus', 'source', 'updatedAt',
     ]);
   });
 

@@ -60,8 +60,34 @@ describe('transactionFromPayload', () => {
       transactionReason: 'RENEWAL',
       price: 4990,
       currency: 'USD',
+      offerDiscountType: null,
+      offerPeriod: null,
+      revocationType: null,
+      revocationPercentage: null,
+      appTransactionId: null,
       signedDate: new Date(1_793_527_205_000),
       source: 'v2',
+    });
+  });
+
+  it("keeps the offer's discount type and period, the refund's type and share, and the appTransactionId", () => {
+    const record = transactionFromPayload({
+      ...transactionPayload,
+      offerType: 1,
+      offerDiscountType: 'PAY_UP_FRONT',
+      offerPeriod: 'P3M',
+      revocationDate: 1_794_000_000_000,
+      revocationType: 'REFUND_PRORATED',
+      revocationPercentage: 25_000,
+      appTransactionId: '704289572311136189',
+    });
+    expect(record).toMatchObject({
+      offerType: 1,
+      offerDiscountType: 'PAY_UP_FRONT',
+      offerPeriod: 'P3M',
+      revocationType: 'REFUND_PRORATED',
+      revocationPercentage: 25_000,
+      appTransactionId: '704289572311136189',
     });
   });
 
@@ -105,6 +131,14 @@ describe('renewalFromPayload', () => {
       priceIncreaseStatus: 0,
       signedDate: 1_795_000_000_000,
       environment: 'Sandbox',
+      renewalPrice: 12_990,
+      currency: 'EUR',
+      offerType: 4,
+      offerIdentifier: 'come-back',
+      offerDiscountType: 'PAY_AS_YOU_GO',
+      offerPeriod: 'P1M',
+      eligibleWinBackOfferIds: ['come-back', 'come-back-2'],
+      appTransactionId: '704289572311136189',
     };
     expect(renewalFromPayload(payload, 'api')).toEqual({
       originalTransactionId: '2000000000000001',
@@ -116,6 +150,14 @@ describe('renewalFromPayload', () => {
       gracePeriodExpiresDate: new Date(1_796_000_000_000),
       renewalDate: new Date(1_796_119_200_000),
       priceIncreaseStatus: 0,
+      renewalPrice: 12_990,
+      renewalCurrency: 'EUR',
+      offerType: 4,
+      offerIdentifier: 'come-back',
+      offerDiscountType: 'PAY_AS_YOU_GO',
+      offerPeriod: 'P1M',
+      eligibleWinBackOfferIds: ['come-back', 'come-back-2'],
+      appTransactionId: '704289572311136189',
       signedDate: new Date(1_795_000_000_000),
       environment: 'Sandbox',
       source: 'api',
@@ -132,6 +174,14 @@ describe('renewalFromPayload', () => {
       gracePeriodExpiresDate: null,
       renewalDate: null,
       priceIncreaseStatus: null,
+      renewalPrice: null,
+      renewalCurrency: null,
+      offerType: null,
+      offerIdentifier: null,
+      offerDiscountType: null,
+      offerPeriod: null,
+      eligibleWinBackOfferIds: null,
+      appTransactionId: null,
     });
   });
 });

@@ -48,7 +48,10 @@ function offerOf(info: { promotional_offer_id?: string; offer_code_ref_name?: st
   // V2 offer types: 1 introductory, 2 promotional, 3 offer code.
   if (info.offer_code_ref_name) return { offerType: 3, offerIdentifier: info.offer_code_ref_name };
   if (info.promotional_offer_id) return { offerType: 2, offerIdentifier: info.promotional_offer_id };
-  if (flag(info.is_trial_period) || flag(info.is_in_intro_offer_period)) return { offerType: 1 };
+  // A V1 trial is V2's introductory offer with offerDiscountType FREE_TRIAL; V1 does not
+  // say whether another introductory offer was paid as you go or up front.
+  if (flag(info.is_trial_period)) return { offerType: 1, offerDiscountType: 'FREE_TRIAL' };
+  if (flag(info.is_in_intro_offer_period)) return { offerType: 1 };
   return undefined;
 }
 
@@ -87,6 +90,7 @@ function toTransaction(
   if (offer !== undefined) {
     tx.offerType = offer.offerType;
     setIfDefined(tx, 'offerIdentifier', offer.offerIdentifier);
+    setIfDefined(tx, 'offerDiscountType', offer.offerDiscountType);
   }
   return tx;
 }
@@ -113,6 +117,7 @@ function toRenewal(
   if (offer !== undefined) {
     renewal.offerType = offer.offerType;
     setIfDefined(renewal, 'offerIdentifier', offer.offerIdentifier);
+    setIfDefined(renewal, 'offerDiscountType', offer.offerDiscountType);
   }
   return renewal;
 }

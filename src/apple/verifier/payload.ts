@@ -30,11 +30,12 @@ export function isTimestamp(value: unknown): value is number {
 // What each stored field must be. Values the database would refuse (a list where a
 // number belongs, a status of 10^12) are refused here as MALFORMED_PAYLOAD, so signed
 // but nonsensical data is a 400, never a failed insert.
-type FieldKind = 'string' | 'timestamp' | 'int32' | 'integer' | 'boolean' | 'object';
+type FieldKind = 'string' | 'strings' | 'timestamp' | 'int32' | 'integer' | 'boolean' | 'object';
 type FieldSpec = Record<string, FieldKind | `${FieldKind}!`>;
 
 const CHECKS: Record<FieldKind, { test: (value: unknown) => boolean; expected: string }> = {
   string: { test: (v) => typeof v === 'string', expected: 'a string' },
+  strings: { test: (v) => Array.isArray(v) && v.every((item) => typeof item === 'string'), expected: 'a list of strings' },
   timestamp: { test: isTimestamp, expected: 'a millisecond timestamp between 1970 and 9999' },
   int32: { test: (v) => Number.isInteger(v) && Math.abs(v as number) <= INT32_MAX, expected: 'a 32-bit integer' },
   integer: { test: (v) => Number.isSafeInteger(v), expected: 'an integer' },
@@ -105,6 +106,12 @@ const TRANSACTION_FIELDS: FieldSpec = {
   storefront: 'string',
   transactionReason: 'string',
   currency: 'string',
+  offerDiscountType: 'string',
+  offerPeriod: 'string',
+  revocationType: 'string',
+  revocationPercentage: 'int32',
+  appTransactionId: 'string',
+  storefrontId: 'string',
 };
 const RENEWAL_INFO_FIELDS: FieldSpec = {
   originalTransactionId: 'string!',
@@ -120,6 +127,14 @@ const RENEWAL_INFO_FIELDS: FieldSpec = {
   renewalDate: 'timestamp',
   recentSubscriptionStartDate: 'timestamp',
   offerType: 'int32',
+  offerIdentifier: 'string',
+  offerDiscountType: 'string',
+  offerPeriod: 'string',
+  renewalPrice: 'integer',
+  currency: 'string',
+  eligibleWinBackOfferIds: 'strings',
+  appAccountToken: 'string',
+  appTransactionId: 'string',
 };
 const APP_TRANSACTION_FIELDS: FieldSpec = {
   bundleId: 'string!',
