@@ -18,7 +18,8 @@ export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ entitlements: Entit
         description:
           'Status is evaluated at request time. With `refresh=true` (or automatically, briefly, when a subscription ' +
           'period has ended without news) the App Store Server API is asked first; when it cannot be reached the ' +
-          `answer comes from stored data with the header \`${STALE_HEADER}: true\`.`,
+          `answer comes from stored data with the header \`${STALE_HEADER}: true\`. With \`environment\`, only purchases of ` +
+          'that environment count (and only they are refreshed).',
         params: UserIdParams,
         querystring: EntitlementsQuery,
         response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 503) },
@@ -26,7 +27,11 @@ export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ entitlements: Entit
     },
     async (request, reply) => {
       const userId = canonicalUserId(request.params.userId);
-      const answer = await entitlements.entitlementsOf(userId, { refresh: request.query.refresh ? 'always' : 'when-stale' });
+      const { refresh, environment } = request.query;
+      const answer = await entitlements.entitlementsOf(userId, {
+        refresh: refresh ? 'always' : 'when-stale',
+        ...(environment !== undefined ? { environment } : {}),
+      });
       if (answer.stale) void reply.header(STALE_HEADER, 'true');
       return { userId, entitlements: answer.entitlements };
     },

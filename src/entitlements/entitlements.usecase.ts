@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Environment } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { EntitlementMap } from './entitlement-map.js';
 import { entitlementViews, evaluatePurchases, periodEndedUnheard, type EntitlementView, type EvaluatedPurchase } from './entitlements.model.js';
@@ -12,6 +13,12 @@ export interface EntitlementsAnswer {
 }
 
 export type RefreshMode = 'always' | 'when-stale' | 'never';
+
+export interface EntitlementsOptions {
+  refresh?: RefreshMode;
+  /** Only purchases of this environment count (and only they are refreshed); both without it. */
+  environment?: Environment;
+}
 
 export interface EntitlementsUsecaseDeps {
   repository: EntitlementsRepository;
@@ -33,7 +40,7 @@ export interface EntitlementsUsecase {
    * `always`: ask the App Store first (`?refresh=true`); `when-stale` (default): only when a
    * subscription period ended without news, briefly; `never`: stored data only.
    */
-  entitlementsOf(userId: string, options?: { refresh?: RefreshMode }): Promise<EntitlementsAnswer>;
+  entitlementsOf(userId: string, options?: EntitlementsOptions): Promise<EntitlementsAnswer>;
   /** Waits for refreshes that outlived their request (they still apply what they learn). */
   drain(): Promise<void>;
 }
@@ -54,8 +61,12 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
   // unreachable App Store) does not cost every request a round trip.
   const lastAuto = new Map<string, { at: number; failed: boolean }>();
 
-  async function evaluate(userId: string): Promise<EvaluatedPurchase[]> {
-    return evaluatePurchases(await deps.repository.purchasesOfUser(userId), deps.clock());
+  // Every purchase is read, and the other environment's dropped after evaluation: one
+  // originalTransactionId never spans environments, and the read stays the one shared,
+  // grouped statement whatever the filter.
+  async function evaluate(userId: string, environment: Environment | undefined): Promise<EvaluatedPurchase[]> {
+    const evaluated = evaluatePurchases(await deps.repository.purchasesOfUser(userId), deps.clock());
+    return environment === undefined ? evaluated : evaluated.filter(({ state }) => state.environment === environment);
   }
 
   /** Resolves true when the refresh finished in time, false otherwise; never rejects. */
@@ -82,18 +93,19 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
     return evaluated.map(({ state }) => ({ originalTransactionId: state.originalTransactionId, environment: state.environment }));
   }
 
-  function noteAuto(userId: string, failed: boolean): void {
+  function noteAuto(key: string, failed: boolean): void {
     if (lastAuto.size >= MAX_TRACKED_USERS) {
       const cutoff = deps.clock().getTime() - autoInterval;
       for (const [id, entry] of lastAuto) if (entry.at < cutoff) lastAuto.delete(id);
       if (lastAuto.size >= MAX_TRACKED_USERS) lastAuto.clear();
     }
-    lastAuto.set(userId, { at: deps.clock().getTime(), failed });
+    lastAuto.set(key, { at: deps.clock().getTime(), failed });
   }
 
   return {
     async entitlementsOf(userId, options = {}) {
-      let evaluated = await evaluate(userId);
+      const environment = options.environment;
+      let evaluated = await evaluate(userId, environment);
       let stale = false;
       const mode = options.refresh ?? 'when-stale';
       if (deps.refresh !== null && mode !== 'never') {
@@ -101,20 +113,22 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
           const subscriptions = evaluated.filter(({ state }) => state.productType === AUTO_RENEWABLE);
           if (subscriptions.length > 0) {
             const ok = await refreshWithin(userId, toRefresh(subscriptions), explicitTimeout);
-            if (ok) evaluated = await evaluate(userId);
+            if (ok) evaluated = await evaluate(userId, environment);
             stale = !ok;
           }
         } else {
           const now = deps.clock();
           const unheard = evaluated.filter((purchase) => periodEndedUnheard(purchase, now));
           if (unheard.length > 0) {
-            const last = lastAuto.get(userId);
+            // An attempt for one environment's purchases says nothing about the other's.
+            const autoKey = environment === undefined ? userId : `${userId}\u0000${environment}`;
+            const last = lastAuto.get(autoKey);
             if (last !== undefined && now.getTime() - last.at < autoInterval) {
               stale = last.failed;
             } else {
               const ok = await refreshWithin(userId, toRefresh(unheard), autoTimeout);
-              noteAuto(userId, !ok);
-              if (ok) evaluated = await evaluate(userId);
+              noteAuto(autoKey, !ok);
+              if (ok) evaluated = await evaluate(userId, environment);
               stale = !ok;
             }
           }
