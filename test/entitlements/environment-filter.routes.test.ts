@@ -100,4 +100,19 @@ describe(`GET /entitlements/:userId?environment= (${backendName})`, () => {
 
     expect(double.requests.map((r) => r.path)).toEqual(['/inApps/v1/subscriptions/5800', '/inApps/v1/subscriptions/5700']);
   });
+
+  it('lists the environment parameter and every entitlement field in the OpenAPI document', async () => {
+    const document = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+      paths: Record<string, { get?: { parameters?: { name: string; in: string; schema: unknown }[]; responses: Record<string, unknown> } }>;
+    };
+    const route = document.paths['/entitlements/{userId}']?.get;
+    expect(route?.parameters).toContainEqual(
+      expect.objectContaining({ name: 'environment', in: 'query', schema: expect.objectContaining({ anyOf: [{ type: 'string', enum: ['Production'] }, { type: 'string', enum: ['Sandbox'] }] }) }),
+    );
+    const text = JSON.stringify(route?.responses['200']);
+    for (const field of ['revocationType', 'revocationPercentage', 'periodType', 'offerIdentifier', 'price', 'renewalPrice', 'renewalCurrency', 'renewalDate', 'expirationIntent', 'priceIncreaseStatus', 'source']) {
+      expect(text).toContain(`"${field}"`);
+    }
+  });
 });
+
