@@ -1,5 +1,6 @@
 import type { EntitlementMap } from './entitlement-map.js';
 import type { PurchaseRecords } from './entitlements.repository.js';
+import type { IsoDuration } from './iso-duration.js';
 import { evaluatePurchase, pickBest, type EntitlementStatus, type PurchaseState } from './state.model.js';
 
 /** One entry of `GET /entitlements/:userId` (SPEC.md), dates as ISO 8601 strings. */
@@ -30,11 +31,18 @@ export interface EvaluatedPurchase {
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
-/** Every purchase's state at `now`; purchases that grant nothing (consumables) drop out. */
-export function evaluatePurchases(purchases: readonly PurchaseRecords[], now: Date): EvaluatedPurchase[] {
+/**
+ * Every purchase's state at `now`; purchases that grant nothing (consumables) drop out.
+ * `durationOf` is the catalog's length of a non-renewing subscription.
+ */
+export function evaluatePurchases(
+  purchases: readonly PurchaseRecords[],
+  now: Date,
+  durationOf?: (productId: string) => IsoDuration | null,
+): EvaluatedPurchase[] {
   const evaluated: EvaluatedPurchase[] = [];
   for (const records of purchases) {
-    const state = evaluatePurchase({ transactions: records.transactions, renewal: records.renewal, status: records.status, now });
+    const state = evaluatePurchase({ transactions: records.transactions, renewal: records.renewal, status: records.status, now, durationOf });
     if (state !== null) evaluated.push({ records, state });
   }
   return evaluated;

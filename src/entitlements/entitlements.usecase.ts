@@ -4,6 +4,8 @@ import type { EntitlementMap } from './entitlement-map.js';
 import { entitlementViews, evaluatePurchases, periodEndedUnheard, type EntitlementView, type EvaluatedPurchase } from './entitlements.model.js';
 import type { EntitlementsRepository } from './entitlements.repository.js';
 import type { PurchaseToRefresh, RefreshResult } from './refresh.usecase.js';
+import { lacksDuration } from './state.model.js';
+import { warnOncePerProduct } from './product-warnings.js';
 
 export interface EntitlementsAnswer {
   entitlements: EntitlementView[];
@@ -54,8 +56,16 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
   // unreachable App Store) does not cost every request a round trip.
   const lastAuto = new Map<string, { at: number; failed: boolean }>();
 
+  const warnNoDuration = warnOncePerProduct(
+    deps.logger,
+    'a non-renewing subscription has no duration in ENTITLEMENTS_FILE (products.<id>.duration): it stays active until revoked',
+  );
+
   async function evaluate(userId: string): Promise<EvaluatedPurchase[]> {
-    return evaluatePurchases(await deps.repository.purchasesOfUser(userId), deps.clock());
+    const map = deps.entitlementMap;
+    const evaluated = evaluatePurchases(await deps.repository.purchasesOfUser(userId), deps.clock(), (id) => map.durationOf(id));
+    for (const { state } of evaluated) if (lacksDuration(state)) warnNoDuration(state.productId);
+    return evaluated;
   }
 
   /** Resolves true when the refresh finished in time, false otherwise; never rejects. */

@@ -1,4 +1,5 @@
 import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
+import { addIsoDuration, type IsoDuration } from './iso-duration.js';
 import type { StoredRenewal, StoredStatus, StoredTransaction } from './merge.model.js';
 
 // What one purchase (one originalTransactionId) grants at a given instant, from the
@@ -60,6 +61,8 @@ export interface PurchaseInput {
   renewal?: RenewalSignals | undefined;
   status?: StoredStatus | undefined;
   now: Date;
+  /** The catalog's duration of a non-renewing subscription (ENTITLEMENTS_FILE); absent: none known. */
+  durationOf?: ((productId: string) => IsoDuration | null) | undefined;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -76,6 +79,7 @@ export const BILLING_RETRY_MAX_MS = 60 * DAY_MS;
 export const RENEWAL_LEAD_MS = DAY_MS;
 
 const AUTO_RENEWABLE: ProductType = 'Auto-Renewable Subscription';
+const NON_RENEWING: ProductType = 'Non-Renewing Subscription';
 const CONSUMABLE: ProductType = 'Consumable';
 
 /** Consumables are recorded but grant nothing lasting. */
@@ -183,11 +187,28 @@ function willRenewFrom(renewal: RenewalSignals | undefined): boolean | null {
 }
 
 /**
+ * Apple sends no expiresDate for a non-renewing subscription: the app decides how long it
+ * lasts, so the catalog's duration from its purchaseDate is its period. Without one it
+ * lasts until revoked (the caller warns about the missing duration).
+ */
+function withCatalogEnd(t: PeriodRecord, durationOf: PurchaseInput['durationOf']): PeriodRecord {
+  if (t.productType !== NON_RENEWING || t.expiresDate !== null) return t;
+  const duration = durationOf?.(t.productId) ?? null;
+  return duration === null ? t : { ...t, expiresDate: addIsoDuration(t.purchaseDate, duration) };
+}
+
+/** A non-renewing subscription that lasts until revoked because the catalog gives it no duration. */
+export function lacksDuration(state: PurchaseState): boolean {
+  return state.productType === NON_RENEWING && state.expiresDate === null;
+}
+
+/**
  * The entitlement view of one purchase at `now`, or null when it grants nothing to
  * evaluate (no transactions, or a consumable).
  */
 export function evaluatePurchase(input: PurchaseInput): PurchaseState | null {
-  const { transactions, renewal, status, now } = input;
+  const { renewal, status, now } = input;
+  const transactions = input.transactions.map((t) => withCatalogEnd(t, input.durationOf));
   const current = currentPeriod(transactions, now);
   if (current === undefined || !grantsEntitlement(current.productType)) return null;
 

@@ -3,7 +3,10 @@ import { mergeTransaction } from '../../src/entitlements/merge.model.js';
 import type { StoredTransaction } from '../../src/entitlements/merge.model.js';
 import { BILLING_RETRY_MAX_MS, evaluatePurchase, pickBest } from '../../src/entitlements/state.model.js';
 import type { PurchaseState } from '../../src/entitlements/state.model.js';
+import { parseIsoDuration } from '../../src/entitlements/iso-duration.js';
 import { appleStatus, at, BASIC, MONTHLY, period, renewal, transaction, YEARLY } from './records.js';
+
+const SEASON = 'com.example.season';
 
 const mergeAll = (records: StoredTransaction[]): StoredTransaction[] => {
   const byId = new Map<string, StoredTransaction>();
@@ -334,6 +337,34 @@ describe('evaluatePurchase for other product types', () => {
     expect(evaluate({ transactions: [open], now: at('2030-01-01T00:00:00Z') }).status).toBe('active');
     const revoked = { ...open, revocationDate: at('2026-02-01T00:00:00Z') };
     expect(evaluate({ transactions: [revoked], now: at('2030-01-01T00:00:00Z') }).status).toBe('revoked');
+  });
+
+  it('ends a non-renewing subscription at purchaseDate + the catalog duration, as Apple sends no expiresDate', () => {
+    const season = transaction({ productType: 'Non-Renewing Subscription', productId: SEASON, purchaseDate: at('2026-01-31T10:00:00Z'), expiresDate: null });
+    const durationOf = (productId: string) => (productId === SEASON ? parseIsoDuration('P1M') : null);
+    const during = evaluate({ transactions: [season], durationOf, now: at('2026-02-28T09:59:59Z') });
+    expect(during).toMatchObject({ status: 'active', active: true, expiresDate: at('2026-02-28T10:00:00Z'), willRenew: null });
+    const after = evaluate({ transactions: [season], durationOf, now: at('2026-02-28T10:00:00Z') });
+    expect(after).toMatchObject({ status: 'expired', active: false, expiresDate: at('2026-02-28T10:00:00Z') });
+  });
+
+  it('judges a second non-renewing purchase of one season pass on its own period', () => {
+    const durationOf = () => parseIsoDuration('P7D');
+    const first = transaction({ productType: 'Non-Renewing Subscription', productId: SEASON, transactionId: '1', originalTransactionId: '1', purchaseDate: at('2026-01-01T00:00:00Z'), expiresDate: null });
+    expect(evaluate({ transactions: [first], durationOf, now: at('2026-01-09T00:00:00Z') }).status).toBe('expired');
+    const refunded = { ...first, revocationDate: at('2026-01-02T00:00:00Z') };
+    expect(evaluate({ transactions: [refunded], durationOf, now: at('2026-01-03T00:00:00Z') }).status).toBe('revoked');
+  });
+
+  it('leaves a non-renewing subscription without a catalog duration active with expiresDate null', () => {
+    const season = transaction({ productType: 'Non-Renewing Subscription', productId: SEASON, expiresDate: null });
+    const state = evaluate({ transactions: [season], durationOf: () => null, now: at('2030-01-01T00:00:00Z') });
+    expect(state).toMatchObject({ status: 'active', expiresDate: null });
+  });
+
+  it('does not give a catalog duration to other product types', () => {
+    const lifetimeWithDuration = evaluate({ transactions: [lifetime], durationOf: () => parseIsoDuration('P1M'), now: at('2036-01-01T00:00:00Z') });
+    expect(lifetimeWithDuration).toMatchObject({ status: 'active', expiresDate: null });
   });
 
   it('treats a consumable as no entitlement', () => {
