@@ -31,10 +31,21 @@ export interface V1Normalized {
 
 export interface NormalizeV1Options {
   /**
-   * Product type of purchases without an expiry date, which V1 does not tell apart.
-   * Defaults to Non-Consumable (consumables do not stay in a unified receipt).
+   * The product's type from the catalog (ENTITLEMENTS_FILE `products.<id>.type`), or null
+   * when it is not listed. V1 data names no type, so the catalog decides; an unlisted
+   * product with an expiry is an Auto-Renewable Subscription, one without a Non-Consumable.
    */
-  productTypeOf?: (productId: string) => ProductType;
+  productTypeOf?: (productId: string) => ProductType | null;
+  /** Told of each unlisted product without an expiry, which is taken as a Non-Consumable. */
+  onUnlistedProduct?: (productId: string) => void;
+}
+
+function productTypeOf(productId: string, hasExpiry: boolean, options: NormalizeV1Options): ProductType {
+  const listed = options.productTypeOf?.(productId) ?? null;
+  if (listed !== null) return listed;
+  if (hasExpiry) return 'Auto-Renewable Subscription';
+  options.onUnlistedProduct?.(productId);
+  return 'Non-Consumable';
 }
 
 const num = (s: string | undefined) => (s === undefined || s === '' ? undefined : Number(s));
@@ -58,8 +69,7 @@ function toTransaction(
   options: NormalizeV1Options,
 ): JWSTransactionDecodedPayload {
   const expiresDate = num(info.expires_date_ms);
-  const type: ProductType =
-    expiresDate !== undefined ? 'Auto-Renewable Subscription' : (options.productTypeOf?.(info.product_id) ?? 'Non-Consumable');
+  const type = productTypeOf(info.product_id, expiresDate !== undefined, options);
   const tx: JWSTransactionDecodedPayload = {
     originalTransactionId: info.original_transaction_id,
     transactionId: info.transaction_id,
