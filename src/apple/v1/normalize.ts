@@ -127,17 +127,23 @@ function toRenewal(
   return renewal;
 }
 
-/** The transaction that decides a subscription's state: the one that expires last. */
+/**
+ * The transaction that decides a subscription's state: the latest period by purchase date
+ * (then expiry), leaving out transactions marked is_upgraded while another exists. It is
+ * not the one that expires last: after a yearly plan is upgraded to a monthly premium one,
+ * the cancelled yearly still expires last, but the period running is the monthly one.
+ */
 function latestOf(infos: V1LatestReceiptInfo[]): V1LatestReceiptInfo | undefined {
+  const subscriptions = infos.filter((info) => info.expires_date_ms !== undefined && info.expires_date_ms !== '');
+  const current = subscriptions.filter((info) => flag(info.is_upgraded) !== true);
   let latest: V1LatestReceiptInfo | undefined;
-  for (const info of infos) {
-    if (info.expires_date_ms === undefined) continue;
-    const key = (i: V1LatestReceiptInfo) => [Number(i.expires_date_ms), Number(i.purchase_date_ms)] as const;
+  for (const info of current.length > 0 ? current : subscriptions) {
+    const key = (i: V1LatestReceiptInfo) => [Number(i.purchase_date_ms), Number(i.expires_date_ms)] as const;
     if (latest === undefined) latest = info;
     else {
-      const [e, p] = key(info);
-      const [le, lp] = key(latest);
-      if (e > le || (e === le && p > lp)) latest = info;
+      const [p, e] = key(info);
+      const [lp, le] = key(latest);
+      if (p > lp || (p === lp && e > le)) latest = info;
     }
   }
   return latest;
