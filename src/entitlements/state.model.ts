@@ -128,6 +128,23 @@ function currentPeriod(transactions: readonly PeriodRecord[], now: Date): Period
 const describesPeriod = (signedAt: Date, current: PeriodRecord) =>
   signedAt.getTime() >= current.purchaseDate.getTime() - RENEWAL_LEAD_MS;
 
+/**
+ * Whether Apple's status describes the current period. The renewal lead is for the
+ * notification announcing a renewal charged ahead; a revocation (5) never precedes what it
+ * revokes, so a 5 signed before the period began is about an earlier transaction (a refund
+ * followed by a new purchase within the day). A 5 is also not the current period's when a
+ * later transaction is revoked and an older one still runs: it is that later one's refund.
+ */
+function statusDescribes(status: StoredStatus, current: PeriodRecord, transactions: readonly PeriodRecord[]): boolean {
+  if (!describesPeriod(status.statusSignedDate, current)) return false;
+  if (status.appleStatus !== 5) return true;
+  if (status.statusSignedDate.getTime() < current.purchaseDate.getTime()) return false;
+  const laterRevoked = transactions.some(
+    (t) => !t.isUpgraded && t.revocationDate !== null && t.purchaseDate.getTime() > current.purchaseDate.getTime(),
+  );
+  return current.revocationDate !== null || !laterRevoked;
+}
+
 interface LapseSignals {
   /** Apple's status, when it describes the current period. */
   appleStatus: number | null;
@@ -180,10 +197,23 @@ function evaluateStatus(
   return 'expired';
 }
 
-function willRenewFrom(renewal: RenewalSignals | undefined): boolean | null {
-  if (renewal?.autoRenewStatus === 1) return true;
-  if (renewal?.autoRenewStatus === 0) return false;
-  return null;
+/**
+ * What the renewal info says about the next renewal of the current period. Renewal info
+ * signed before the period began (beyond the renewal lead) was written about an earlier
+ * one: a renewal has happened since, so "auto-renew on" still stands (it renewed, and
+ * Apple sends new renewal info when it is turned off), but "off" and the product it would
+ * renew to no longer describe it (the customer resubscribed or changed plan), and are
+ * answered as unknown (null) until newer renewal info arrives.
+ */
+function renewalOutlook(
+  renewal: RenewalSignals | undefined,
+  current: PeriodRecord,
+): { willRenew: boolean | null; autoRenewProductId: string | null } {
+  if (current.productType !== AUTO_RENEWABLE || renewal === undefined) return { willRenew: null, autoRenewProductId: null };
+  const willRenew = renewal.autoRenewStatus === 1 ? true : renewal.autoRenewStatus === 0 ? false : null;
+  if (describesPeriod(renewal.signedDate, current)) return { willRenew, autoRenewProductId: renewal.autoRenewProductId ?? null };
+  if (willRenew !== true) return { willRenew: null, autoRenewProductId: null };
+  return { willRenew, autoRenewProductId: renewal.autoRenewProductId === current.productId ? current.productId : null };
 }
 
 /**
@@ -213,7 +243,7 @@ export function evaluatePurchase(input: PurchaseInput): PurchaseState | null {
   if (current === undefined || !grantsEntitlement(current.productType)) return null;
 
   const signals: LapseSignals = {
-    appleStatus: status !== undefined && describesPeriod(status.statusSignedDate, current) ? status.appleStatus : null,
+    appleStatus: status !== undefined && statusDescribes(status, current, transactions) ? status.appleStatus : null,
     renewal: renewal !== undefined && describesPeriod(renewal.signedDate, current) ? renewal : undefined,
   };
   const entitlementStatus = evaluateStatus(current, signals, status, now);
@@ -233,8 +263,7 @@ export function evaluatePurchase(input: PurchaseInput): PurchaseState | null {
     originalPurchaseDate: current.originalPurchaseDate ?? new Date(earliestPurchase),
     expiresDate: current.expiresDate,
     gracePeriodExpiresDate: inLapse ? (signals.renewal?.gracePeriodExpiresDate ?? null) : null,
-    willRenew: current.productType === AUTO_RENEWABLE ? willRenewFrom(renewal) : null,
-    autoRenewProductId: current.productType === AUTO_RENEWABLE ? (renewal?.autoRenewProductId ?? null) : null,
+    ...renewalOutlook(renewal, current),
     ownershipType: current.ownershipType,
     revocationDate: current.revocationDate,
     appAccountToken: current.appAccountToken,

@@ -271,6 +271,65 @@ describe('evaluatePurchase for an auto-renewable subscription', () => {
     expect(state).toMatchObject({ status: 'active', transactionId: period(3).transactionId });
   });
 
+  it('does not let a refund’s status 5 revoke a paid period that started within the day after it', () => {
+    // Period 1 is refunded; an hour later the customer subscribes again (the app posts the
+    // new transaction before Apple's SUBSCRIBED arrives). A refund cannot precede what it refunds.
+    const refunded = period(1, { revocationDate: at('2026-01-10T00:00:00Z'), signedDate: at('2026-01-10T00:00:01Z') });
+    const resubscribed = transaction({
+      transactionId: '2000000000000009',
+      purchaseDate: at('2026-01-10T01:00:00Z'),
+      expiresDate: at('2026-02-10T01:00:00Z'),
+      signedDate: at('2026-01-10T01:00:01Z'),
+    });
+    const state = evaluate({
+      transactions: [refunded, resubscribed],
+      renewal: renewal({ autoRenewStatus: 0, signedDate: at('2026-01-10T00:00:01Z') }),
+      status: appleStatus(5, '2026-01-10T00:00:01Z'),
+      now: at('2026-01-10T02:00:00Z'),
+    });
+    expect(state).toMatchObject({ status: 'active', active: true, transactionId: '2000000000000009', revocationDate: null });
+  });
+
+  it('still revokes on a status 5 signed after the current period began', () => {
+    const state = evaluate({ transactions: [period(1)], status: appleStatus(5, '2026-01-01T10:00:02Z'), now: at('2026-01-02T00:00:00Z') });
+    expect(state.status).toBe('revoked');
+  });
+
+  it('does not let the status 5 of a refunded renewal charged ahead end the older period that still runs', () => {
+    const chargedAhead = transaction({
+      transactionId: '2000000000000002',
+      purchaseDate: at('2026-01-31T12:00:00Z'),
+      expiresDate: at('2026-03-01T10:00:00Z'),
+      revocationDate: at('2026-01-31T15:00:00Z'),
+      signedDate: at('2026-01-31T15:00:01Z'),
+    });
+    const status = appleStatus(5, '2026-01-31T15:00:01Z');
+    const during = evaluate({ transactions: [period(1), chargedAhead], status, now: at('2026-01-31T20:00:00Z') });
+    expect(during).toMatchObject({ status: 'active', transactionId: period(1).transactionId });
+    const after = evaluate({ transactions: [period(1), chargedAhead], status, now: at('2026-02-02T00:00:00Z') });
+    expect(after).toMatchObject({ status: 'revoked', transactionId: chargedAhead.transactionId });
+  });
+
+  it('does not call a period that began after auto-renew was turned off one that will not renew', () => {
+    // Renewal info signed before this period says auto-renew was off; a renewal happened
+    // since, so that no longer describes it. Nothing newer says what it is now.
+    const state = evaluate({
+      transactions: [period(1), period(3)],
+      renewal: renewal({ autoRenewStatus: 0, autoRenewProductId: YEARLY, signedDate: at('2026-01-10T00:00:00Z') }),
+      now: at('2026-03-05T00:00:00Z'),
+    });
+    expect(state).toMatchObject({ status: 'active', willRenew: null, autoRenewProductId: null });
+  });
+
+  it('keeps willRenew true from renewal info signed before the period, as the renewal itself confirms it', () => {
+    const state = evaluate({
+      transactions: [period(1), period(3)],
+      renewal: renewal({ autoRenewStatus: 1, autoRenewProductId: MONTHLY, signedDate: at('2026-01-10T00:00:00Z') }),
+      now: at('2026-03-05T00:00:00Z'),
+    });
+    expect(state).toMatchObject({ willRenew: true, autoRenewProductId: MONTHLY });
+  });
+
   it('counts status and renewal info signed shortly before the period they announce began', () => {
     // Real Sandbox DID_RENEW notifications are signed before the new transaction's purchaseDate.
     const state = evaluate({
