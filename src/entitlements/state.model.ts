@@ -270,14 +270,20 @@ export function evaluatePurchase(input: PurchaseInput): PurchaseState | null {
   };
 }
 
+const isProduction = (s: PurchaseState) => Number(s.environment === 'Production');
+
 /**
- * The purchase that best represents an entitlement several products grant: active
- * before inactive, then the later expiry (no expiry ranks highest), then the later
- * purchase. The last tie-break makes the choice independent of argument order.
+ * The purchase that best represents an entitlement several purchases grant
+ * (docs/entitlement-answer.md): active before inactive, because access is what the answer
+ * is for; then Production before Sandbox, because a real payment is what the app backend
+ * should see (renewal, expiry, product), not a TestFlight test of the same user; then the
+ * later expiry (no expiry ranks highest), then the later purchase. The last tie-break makes
+ * the choice independent of argument order.
  */
 export function pickBest(a: PurchaseState, b: PurchaseState): PurchaseState {
   const order =
     Number(b.active) - Number(a.active) ||
+    isProduction(b) - isProduction(a) ||
     time(b.expiresDate, Infinity) - time(a.expiresDate, Infinity) ||
     b.purchaseDate.getTime() - a.purchaseDate.getTime() ||
     compareText(b.originalTransactionId, a.originalTransactionId) ||

@@ -460,6 +460,22 @@ describe('pickBest', () => {
     expect(pickBest(laterPurchase, monthly)).toBe(laterPurchase);
   });
 
+  it('prefers a Production purchase over a Sandbox one of the same activity, even one that expires later', () => {
+    const sandboxYearly = state(transaction({ originalTransactionId: 'f', productId: YEARLY, environment: 'Sandbox', expiresDate: at('2027-01-01T10:00:00Z') }));
+    const sandboxLifetime = state(transaction({ originalTransactionId: 'g', productType: 'Non-Consumable', environment: 'Sandbox', expiresDate: null }));
+    expect(pickBest(monthly, sandboxYearly)).toBe(monthly);
+    expect(pickBest(sandboxYearly, monthly)).toBe(monthly);
+    expect(pickBest(sandboxLifetime, monthly)).toBe(monthly);
+    const sandboxExpired = state(transaction({ originalTransactionId: 'h', environment: 'Sandbox', expiresDate: at('2026-01-15T00:00:00Z') }));
+    expect(pickBest(sandboxExpired, expired)).toBe(expired);
+  });
+
+  it('still prefers an active Sandbox purchase over an inactive Production one', () => {
+    const sandboxActive = state(transaction({ originalTransactionId: 'i', environment: 'Sandbox', expiresDate: at('2026-02-01T10:00:00Z') }));
+    expect(pickBest(expired, sandboxActive)).toBe(sandboxActive);
+    expect(pickBest(sandboxActive, expired)).toBe(sandboxActive);
+  });
+
   it('chooses the same purchase whatever the argument order when everything else is equal', () => {
     const twin = state(period(1, { originalTransactionId: 'z' }));
     expect(pickBest(monthly, twin)).toBe(pickBest(twin, monthly));
