@@ -199,11 +199,11 @@ function evaluateStatus(
 
 /**
  * What the renewal info says about the next renewal of the current period. Renewal info
- * signed before the period began (beyond the renewal lead) was written about an earlier
- * one: a renewal has happened since, so "auto-renew on" still stands (it renewed, and
- * Apple sends new renewal info when it is turned off), but "off" and the product it would
- * renew to no longer describe it (the customer resubscribed or changed plan), and are
- * answered as unknown (null) until newer renewal info arrives.
+ * signed before the period began was written about an earlier one, unless it announces a
+ * renewal charged ahead. A renewal has happened since, so "auto-renew on" still stands
+ * (Apple sends new renewal info when it is turned off), but "off" and the product it
+ * would renew to no longer describe the period (the customer resubscribed or changed
+ * plan): both are answered as unknown (null) until newer renewal info arrives.
  */
 function renewalOutlook(
   renewal: RenewalSignals | undefined,
@@ -211,7 +211,13 @@ function renewalOutlook(
 ): { willRenew: boolean | null; autoRenewProductId: string | null } {
   if (current.productType !== AUTO_RENEWABLE || renewal === undefined) return { willRenew: null, autoRenewProductId: null };
   const willRenew = renewal.autoRenewStatus === 1 ? true : renewal.autoRenewStatus === 0 ? false : null;
-  if (describesPeriod(renewal.signedDate, current)) return { willRenew, autoRenewProductId: renewal.autoRenewProductId ?? null };
+  // Within the renewal lead only renewal info that announces a renewal (auto-renew on) is
+  // about the new period: "off" an hour before a new purchase is the refund or
+  // cancellation that came before it.
+  const signedAfterStart = renewal.signedDate.getTime() >= current.purchaseDate.getTime();
+  if (signedAfterStart || (willRenew === true && describesPeriod(renewal.signedDate, current))) {
+    return { willRenew, autoRenewProductId: renewal.autoRenewProductId ?? null };
+  }
   if (willRenew !== true) return { willRenew: null, autoRenewProductId: null };
   return { willRenew, autoRenewProductId: renewal.autoRenewProductId === current.productId ? current.productId : null };
 }

@@ -321,6 +321,31 @@ describe('evaluatePurchase for an auto-renewable subscription', () => {
     expect(state).toMatchObject({ status: 'active', willRenew: null, autoRenewProductId: null });
   });
 
+  it('does not take auto-renew off from a refund an hour before a new purchase as the new period’s', () => {
+    const refunded = period(1, { revocationDate: at('2026-01-10T00:00:00Z'), signedDate: at('2026-01-10T00:00:01Z') });
+    const resubscribed = transaction({
+      transactionId: '2000000000000009',
+      purchaseDate: at('2026-01-10T01:00:00Z'),
+      expiresDate: at('2026-02-10T01:00:00Z'),
+      signedDate: at('2026-01-10T01:00:01Z'),
+    });
+    const state = evaluate({
+      transactions: [refunded, resubscribed],
+      renewal: renewal({ autoRenewStatus: 0, signedDate: at('2026-01-10T00:00:01Z') }),
+      now: at('2026-01-10T02:00:00Z'),
+    });
+    expect(state).toMatchObject({ status: 'active', willRenew: null, autoRenewProductId: null });
+  });
+
+  it('keeps renewal info signed within the day before a renewal charged ahead, product change included', () => {
+    const state = evaluate({
+      transactions: [period(1), period(2)],
+      renewal: renewal({ autoRenewStatus: 1, autoRenewProductId: YEARLY, signedDate: at('2026-01-31T12:00:00Z') }),
+      now: at('2026-02-05T00:00:00Z'),
+    });
+    expect(state).toMatchObject({ willRenew: true, autoRenewProductId: YEARLY });
+  });
+
   it('keeps willRenew true from renewal info signed before the period, as the renewal itself confirms it', () => {
     const state = evaluate({
       transactions: [period(1), period(3)],
