@@ -1,5 +1,6 @@
 import type { EntitlementMap } from './entitlement-map.js';
 import type { EntitlementPeriod, PurchaseRecords } from './entitlements.repository.js';
+import type { IsoDuration } from './iso-duration.js';
 import { periodTypeOf, type PeriodType } from './period-type.model.js';
 import { evaluatePurchase, pickBest, type EntitlementStatus, type PurchaseState } from './state.model.js';
 
@@ -70,11 +71,18 @@ function termsOf(records: PurchaseRecords, state: PurchaseState) {
   };
 }
 
-/** Every purchase's state at `now`; purchases that grant nothing (consumables) drop out. */
-export function evaluatePurchases(purchases: readonly PurchaseRecords[], now: Date): EvaluatedPurchase[] {
+/**
+ * Every purchase's state at `now`; purchases that grant nothing (consumables) drop out.
+ * `durationOf` is the catalog's length of a non-renewing subscription.
+ */
+export function evaluatePurchases(
+  purchases: readonly PurchaseRecords[],
+  now: Date,
+  durationOf?: (productId: string) => IsoDuration | null,
+): EvaluatedPurchase[] {
   const evaluated: EvaluatedPurchase[] = [];
   for (const records of purchases) {
-    const state = evaluatePurchase({ transactions: records.transactions, renewal: records.renewal, status: records.status, now });
+    const state = evaluatePurchase({ transactions: records.transactions, renewal: records.renewal, status: records.status, now, durationOf });
     if (state !== null) evaluated.push({ records, state });
   }
   return evaluated;

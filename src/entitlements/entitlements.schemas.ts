@@ -37,9 +37,15 @@ export const Entitlement = Type.Object(
     transactionId: Type.String({ examples: ['2000000000000007'] }),
     purchaseDate: DateTime('2026-11-01T10:00:00.000Z'),
     originalPurchaseDate: DateTime('2026-05-01T10:00:00.000Z'),
-    expiresDate: NullableDateTime('2026-12-01T10:00:00.000Z'),
+    expiresDate: Nullable(Type.String({ format: 'date-time' }), {
+      examples: ['2026-12-01T10:00:00.000Z'],
+      description: "A non-renewing subscription's is purchaseDate + its ENTITLEMENTS_FILE duration; null for what lasts until revoked",
+    }),
     gracePeriodExpiresDate: NullableDateTime(null),
-    willRenew: Nullable(Type.Boolean(), { examples: [true], description: 'null unless an auto-renewable subscription with known renewal info' }),
+    willRenew: Nullable(Type.Boolean(), {
+      examples: [true],
+      description: 'null unless an auto-renewable subscription with renewal info that describes the current period',
+    }),
     autoRenewProductId: Nullable(Type.String(), { examples: ['com.example.pro.monthly'] }),
     ownershipType: Nullable(Type.String(), { examples: ['PURCHASED'] }),
     revocationDate: NullableDateTime(null),
@@ -82,7 +88,11 @@ export const EntitlementsResponse = Type.Object(
     userId: Type.String({ examples: ['u-42'] }),
     entitlements: Type.Array(Entitlement),
   },
-  { additionalProperties: false, description: 'One entry per entitlement id; an unknown user has none' },
+    {
+    additionalProperties: false,
+    description:
+      'One entry per entitlement id (an unknown user has none); among purchases granting one: active first, then Production before Sandbox, then the later expiry',
+  },
 );
 export type EntitlementsResponse = Static<typeof EntitlementsResponse>;
 

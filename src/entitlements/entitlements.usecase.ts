@@ -5,6 +5,8 @@ import type { EntitlementMap } from './entitlement-map.js';
 import { entitlementViews, evaluatePurchases, periodEndedUnheard, type EntitlementView, type EvaluatedPurchase } from './entitlements.model.js';
 import type { EntitlementsRepository } from './entitlements.repository.js';
 import type { PurchaseToRefresh, RefreshResult } from './refresh.usecase.js';
+import { lacksDuration } from './state.model.js';
+import { warnOncePerProduct } from './product-warnings.js';
 
 export interface EntitlementsAnswer {
   entitlements: EntitlementView[];
@@ -61,12 +63,19 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
   // unreachable App Store) does not cost every request a round trip.
   const lastAuto = new Map<string, { at: number; failed: boolean }>();
 
+  const warnNoDuration = warnOncePerProduct(
+    deps.logger,
+    'a non-renewing subscription has no duration in ENTITLEMENTS_FILE (products.<id>.duration): it stays active until revoked',
+  );
+
   // Every purchase is read, and the other environment's dropped after evaluation: one
   // originalTransactionId never spans environments, and the read stays the one shared,
   // grouped statement whatever the filter.
   async function evaluate(userId: string, environment: Environment | undefined): Promise<EvaluatedPurchase[]> {
-    const evaluated = evaluatePurchases(await deps.repository.purchasesOfUser(userId), deps.clock());
-    return environment === undefined ? evaluated : evaluated.filter(({ state }) => state.environment === environment);
+    const map = deps.entitlementMap;
+    const all = evaluatePurchases(await deps.repository.purchasesOfUser(userId), deps.clock(), (id) => map.durationOf(id));
+    for (const { state } of all) if (lacksDuration(state)) warnNoDuration(state.productId);
+    return environment === undefined ? all : all.filter(({ state }) => state.environment === environment);
   }
 
   /** Resolves true when the refresh finished in time, false otherwise; never rejects. */

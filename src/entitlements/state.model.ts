@@ -1,4 +1,5 @@
 import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
+import { addIsoDuration, type IsoDuration } from './iso-duration.js';
 import type { StoredRenewal, StoredStatus, StoredTransaction } from './merge.model.js';
 
 // What one purchase (one originalTransactionId) grants at a given instant, from the
@@ -60,6 +61,8 @@ export interface PurchaseInput {
   renewal?: RenewalSignals | undefined;
   status?: StoredStatus | undefined;
   now: Date;
+  /** The catalog's duration of a non-renewing subscription (ENTITLEMENTS_FILE); absent: none known. */
+  durationOf?: ((productId: string) => IsoDuration | null) | undefined;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -76,6 +79,7 @@ export const BILLING_RETRY_MAX_MS = 60 * DAY_MS;
 export const RENEWAL_LEAD_MS = DAY_MS;
 
 const AUTO_RENEWABLE: ProductType = 'Auto-Renewable Subscription';
+const NON_RENEWING: ProductType = 'Non-Renewing Subscription';
 const CONSUMABLE: ProductType = 'Consumable';
 
 /** Consumables are recorded but grant nothing lasting. */
@@ -123,6 +127,23 @@ function currentPeriod(transactions: readonly PeriodRecord[], now: Date): Period
 /** Signed data from before the current period began describes an earlier period. */
 const describesPeriod = (signedAt: Date, current: PeriodRecord) =>
   signedAt.getTime() >= current.purchaseDate.getTime() - RENEWAL_LEAD_MS;
+
+/**
+ * Whether Apple's status describes the current period. The renewal lead is for the
+ * notification announcing a renewal charged ahead; a revocation (5) never precedes what it
+ * revokes, so a 5 signed before the period began is about an earlier transaction (a refund
+ * followed by a new purchase within the day). A 5 is also not the current period's when a
+ * later transaction is revoked and an older one still runs: it is that later one's refund.
+ */
+function statusDescribes(status: StoredStatus, current: PeriodRecord, transactions: readonly PeriodRecord[]): boolean {
+  if (!describesPeriod(status.statusSignedDate, current)) return false;
+  if (status.appleStatus !== 5) return true;
+  if (status.statusSignedDate.getTime() < current.purchaseDate.getTime()) return false;
+  const laterRevoked = transactions.some(
+    (t) => !t.isUpgraded && t.revocationDate !== null && t.purchaseDate.getTime() > current.purchaseDate.getTime(),
+  );
+  return current.revocationDate !== null || !laterRevoked;
+}
 
 interface LapseSignals {
   /** Apple's status, when it describes the current period. */
@@ -176,10 +197,45 @@ function evaluateStatus(
   return 'expired';
 }
 
-function willRenewFrom(renewal: RenewalSignals | undefined): boolean | null {
-  if (renewal?.autoRenewStatus === 1) return true;
-  if (renewal?.autoRenewStatus === 0) return false;
-  return null;
+/**
+ * What the renewal info says about the next renewal of the current period. Renewal info
+ * signed before the period began was written about an earlier one, unless it announces a
+ * renewal charged ahead. A renewal has happened since, so "auto-renew on" still stands
+ * (Apple sends new renewal info when it is turned off), but "off" and the product it
+ * would renew to no longer describe the period (the customer resubscribed or changed
+ * plan): both are answered as unknown (null) until newer renewal info arrives.
+ */
+function renewalOutlook(
+  renewal: RenewalSignals | undefined,
+  current: PeriodRecord,
+): { willRenew: boolean | null; autoRenewProductId: string | null } {
+  if (current.productType !== AUTO_RENEWABLE || renewal === undefined) return { willRenew: null, autoRenewProductId: null };
+  const willRenew = renewal.autoRenewStatus === 1 ? true : renewal.autoRenewStatus === 0 ? false : null;
+  // Within the renewal lead only renewal info that announces a renewal (auto-renew on) is
+  // about the new period: "off" an hour before a new purchase is the refund or
+  // cancellation that came before it.
+  const signedAfterStart = renewal.signedDate.getTime() >= current.purchaseDate.getTime();
+  if (signedAfterStart || (willRenew === true && describesPeriod(renewal.signedDate, current))) {
+    return { willRenew, autoRenewProductId: renewal.autoRenewProductId ?? null };
+  }
+  if (willRenew !== true) return { willRenew: null, autoRenewProductId: null };
+  return { willRenew, autoRenewProductId: renewal.autoRenewProductId === current.productId ? current.productId : null };
+}
+
+/**
+ * Apple sends no expiresDate for a non-renewing subscription: the app decides how long it
+ * lasts, so the catalog's duration from its purchaseDate is its period. Without one it
+ * lasts until revoked (the caller warns about the missing duration).
+ */
+function withCatalogEnd(t: PeriodRecord, durationOf: PurchaseInput['durationOf']): PeriodRecord {
+  if (t.productType !== NON_RENEWING || t.expiresDate !== null) return t;
+  const duration = durationOf?.(t.productId) ?? null;
+  return duration === null ? t : { ...t, expiresDate: addIsoDuration(t.purchaseDate, duration) };
+}
+
+/** A non-renewing subscription that lasts until revoked because the catalog gives it no duration. */
+export function lacksDuration(state: PurchaseState): boolean {
+  return state.productType === NON_RENEWING && state.expiresDate === null;
 }
 
 /**
@@ -187,12 +243,13 @@ function willRenewFrom(renewal: RenewalSignals | undefined): boolean | null {
  * evaluate (no transactions, or a consumable).
  */
 export function evaluatePurchase(input: PurchaseInput): PurchaseState | null {
-  const { transactions, renewal, status, now } = input;
+  const { renewal, status, now } = input;
+  const transactions = input.transactions.map((t) => withCatalogEnd(t, input.durationOf));
   const current = currentPeriod(transactions, now);
   if (current === undefined || !grantsEntitlement(current.productType)) return null;
 
   const signals: LapseSignals = {
-    appleStatus: status !== undefined && describesPeriod(status.statusSignedDate, current) ? status.appleStatus : null,
+    appleStatus: status !== undefined && statusDescribes(status, current, transactions) ? status.appleStatus : null,
     renewal: renewal !== undefined && describesPeriod(renewal.signedDate, current) ? renewal : undefined,
   };
   const entitlementStatus = evaluateStatus(current, signals, status, now);
@@ -212,22 +269,27 @@ export function evaluatePurchase(input: PurchaseInput): PurchaseState | null {
     originalPurchaseDate: current.originalPurchaseDate ?? new Date(earliestPurchase),
     expiresDate: current.expiresDate,
     gracePeriodExpiresDate: inLapse ? (signals.renewal?.gracePeriodExpiresDate ?? null) : null,
-    willRenew: current.productType === AUTO_RENEWABLE ? willRenewFrom(renewal) : null,
-    autoRenewProductId: current.productType === AUTO_RENEWABLE ? (renewal?.autoRenewProductId ?? null) : null,
+    ...renewalOutlook(renewal, current),
     ownershipType: current.ownershipType,
     revocationDate: current.revocationDate,
     appAccountToken: current.appAccountToken,
   };
 }
 
+const isProduction = (s: PurchaseState) => Number(s.environment === 'Production');
+
 /**
- * The purchase that best represents an entitlement several products grant: active
- * before inactive, then the later expiry (no expiry ranks highest), then the later
- * purchase. The last tie-break makes the choice independent of argument order.
+ * The purchase that best represents an entitlement several purchases grant
+ * (docs/entitlement-answer.md): active before inactive, because access is what the answer
+ * is for; then Production before Sandbox, because a real payment is what the app backend
+ * should see (renewal, expiry, product), not a TestFlight test of the same user; then the
+ * later expiry (no expiry ranks highest), then the later purchase. The last tie-break makes
+ * the choice independent of argument order.
  */
 export function pickBest(a: PurchaseState, b: PurchaseState): PurchaseState {
   const order =
     Number(b.active) - Number(a.active) ||
+    isProduction(b) - isProduction(a) ||
     time(b.expiresDate, Infinity) - time(a.expiresDate, Infinity) ||
     b.purchaseDate.getTime() - a.purchaseDate.getTime() ||
     compareText(b.originalTransactionId, a.originalTransactionId) ||

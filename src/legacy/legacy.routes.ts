@@ -2,6 +2,7 @@ import type { App, AppDeps } from '../app.js';
 import { loadAppleIncRootCertificate } from '../apple/receipt/index.js';
 import { createVerifyReceiptClient } from '../apple/verify-receipt/index.js';
 import { entitlementsFromDeps } from '../entitlements/app-backend.js';
+import { warnOncePerProduct } from '../entitlements/product-warnings.js';
 import { createUsersRepository } from '../users/users.repository.js';
 import { receiptsRoutes } from './receipts.routes.js';
 import { v1WebhookRoutes } from './v1-webhook.routes.js';
@@ -17,12 +18,21 @@ export async function registerLegacyRoutes(app: App, deps: AppDeps): Promise<voi
       : secret === null
         ? null
         : createVerifyReceiptClient({ sharedSecret: secret, ...(config.apple.verifyReceiptUrl ? { overrideUrl: config.apple.verifyReceiptUrl } : {}) });
+  const catalog = deps.entitlementMap;
+  const productTypes = {
+    productTypeOf: (productId: string) => catalog.productTypeOf(productId),
+    onUnlistedProduct: warnOncePerProduct(
+      deps.logger,
+      'a V1 purchase without an expiry names a product ENTITLEMENTS_FILE does not list (products.<id>.type): taken as a Non-Consumable',
+    ),
+  };
   await app.register(v1WebhookRoutes, {
     config,
     database: deps.database,
     verifier: deps.verifier,
     appStoreApi: deps.appStoreApi,
     verifyReceipt,
+    productTypes,
     clock: deps.clock,
     logger: deps.logger,
     events: deps.events,

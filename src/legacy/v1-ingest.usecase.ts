@@ -6,6 +6,7 @@ import {
   sharedSecretMatches,
   V1_NOTIFICATION_TYPES,
   V1FormatError,
+  type NormalizeV1Options,
   type V1Normalized,
   type V1Notification,
 } from '../apple/v1/index.js';
@@ -25,6 +26,8 @@ export interface V1IngestDeps {
   appStoreApi: AppStoreServerApi | null;
   /** Needed only without Server API credentials. */
   verifyReceipt: VerifyReceiptClient | null;
+  /** Product types from the catalog, which V1 data does not carry (see v1ProductTypes). */
+  productTypes: NormalizeV1Options;
 }
 
 /**
@@ -77,9 +80,9 @@ function checkEnvironment(config: Config, environment: 'Production' | 'Sandbox',
   }
 }
 
-function normalize(notification: V1Notification): V1Normalized {
+function normalize(notification: V1Notification, productTypes: NormalizeV1Options): V1Normalized {
   try {
-    return normalizeV1Notification(notification);
+    return normalizeV1Notification(notification, productTypes);
   } catch (error) {
     if (error instanceof V1FormatError) throw badRequest(error.code, error.message);
     throw error;
@@ -140,7 +143,7 @@ async function stateFor(
     throw badRequest('WRONG_BUNDLE_ID', `The notification's receipt is for bundle "${answeredBundle}", not ${deps.config.apple.bundleId}`);
   }
   checkEnvironment(deps.config, answer.environment, "The notification's receipt");
-  const verified = normalize({
+  const verifiedBody: V1Notification = {
     ...notification,
     environment: answer.environment === 'Production' ? 'PROD' : 'Sandbox',
     unified_receipt: {
@@ -149,7 +152,8 @@ async function stateFor(
       latest_receipt_info: answer.latestReceiptInfo,
       pending_renewal_info: answer.pendingRenewalInfo,
     },
-  });
+  };
+  const verified = normalize(verifiedBody, deps.productTypes);
   return { updates: updatesFromV1(verified), source: 'verify_receipt' };
 }
 
@@ -165,7 +169,7 @@ function storedPayload(body: unknown): string {
  */
 export async function ingestV1Notification(deps: V1IngestDeps, body: unknown): Promise<V1IngestResult> {
   const notification = authenticateV1(deps.config, body);
-  const normalized = normalize(notification);
+  const normalized = normalize(notification, deps.productTypes);
   checkEnvironment(deps.config, normalized.environment, 'The notification');
 
   const id = `v1:${normalized.dedupKey}`;

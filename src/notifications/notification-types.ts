@@ -74,7 +74,7 @@ export const NOTIFICATION_HANDLING = {
     [NO_SUBTYPE]: {
       kind: 'applies',
       applies: ['transaction'],
-      effect: 'one-time purchase stored: non-consumables and non-renewing subscriptions grant access, consumables do not',
+      effect: 'one-time purchase stored: a non-consumable grants access until revoked, a non-renewing subscription for its catalog duration (ENTITLEMENTS_FILE), a consumable nothing',
     },
   },
   PRICE_CHANGE: { [NO_SUBTYPE]: recorded(ADVANCED_COMMERCE) },

@@ -58,9 +58,11 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
   }
 
   it('with refresh=true applies the signed statuses Apple returns before answering', async () => {
-    time.set('2026-11-10T00:00:00Z');
+    // Apple signs its answer after the renewal it reports began (renewal info signed weeks
+    // before a period would be about an earlier one).
+    time.set('2026-12-10T00:00:00Z');
     await postTransaction(t, 'u-refresh', transactionPayload({ transactionId: '800', purchaseDate: at('2026-11-01T00:00:00Z') }));
-    double.reply('GET', '/inApps/v1/subscriptions/800', { body: renewedAnswer('800', '801', at('2026-11-10T00:00:00Z')) });
+    double.reply('GET', '/inApps/v1/subscriptions/800', { body: renewedAnswer('800', '801', at('2026-12-10T00:00:00Z')) });
 
     const response = await getEntitlements(t, 'u-refresh', '?refresh=true');
 

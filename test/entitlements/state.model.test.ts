@@ -3,7 +3,10 @@ import { mergeTransaction } from '../../src/entitlements/merge.model.js';
 import type { StoredTransaction } from '../../src/entitlements/merge.model.js';
 import { BILLING_RETRY_MAX_MS, evaluatePurchase, pickBest } from '../../src/entitlements/state.model.js';
 import type { PurchaseState } from '../../src/entitlements/state.model.js';
+import { parseIsoDuration } from '../../src/entitlements/iso-duration.js';
 import { appleStatus, at, BASIC, MONTHLY, period, renewal, transaction, YEARLY } from './records.js';
+
+const SEASON = 'com.example.season';
 
 const mergeAll = (records: StoredTransaction[]): StoredTransaction[] => {
   const byId = new Map<string, StoredTransaction>();
@@ -268,6 +271,90 @@ describe('evaluatePurchase for an auto-renewable subscription', () => {
     expect(state).toMatchObject({ status: 'active', transactionId: period(3).transactionId });
   });
 
+  it('does not let a refund’s status 5 revoke a paid period that started within the day after it', () => {
+    // Period 1 is refunded; an hour later the customer subscribes again (the app posts the
+    // new transaction before Apple's SUBSCRIBED arrives). A refund cannot precede what it refunds.
+    const refunded = period(1, { revocationDate: at('2026-01-10T00:00:00Z'), signedDate: at('2026-01-10T00:00:01Z') });
+    const resubscribed = transaction({
+      transactionId: '2000000000000009',
+      purchaseDate: at('2026-01-10T01:00:00Z'),
+      expiresDate: at('2026-02-10T01:00:00Z'),
+      signedDate: at('2026-01-10T01:00:01Z'),
+    });
+    const state = evaluate({
+      transactions: [refunded, resubscribed],
+      renewal: renewal({ autoRenewStatus: 0, signedDate: at('2026-01-10T00:00:01Z') }),
+      status: appleStatus(5, '2026-01-10T00:00:01Z'),
+      now: at('2026-01-10T02:00:00Z'),
+    });
+    expect(state).toMatchObject({ status: 'active', active: true, transactionId: '2000000000000009', revocationDate: null });
+  });
+
+  it('still revokes on a status 5 signed after the current period began', () => {
+    const state = evaluate({ transactions: [period(1)], status: appleStatus(5, '2026-01-01T10:00:02Z'), now: at('2026-01-02T00:00:00Z') });
+    expect(state.status).toBe('revoked');
+  });
+
+  it('does not let the status 5 of a refunded renewal charged ahead end the older period that still runs', () => {
+    const chargedAhead = transaction({
+      transactionId: '2000000000000002',
+      purchaseDate: at('2026-01-31T12:00:00Z'),
+      expiresDate: at('2026-03-01T10:00:00Z'),
+      revocationDate: at('2026-01-31T15:00:00Z'),
+      signedDate: at('2026-01-31T15:00:01Z'),
+    });
+    const status = appleStatus(5, '2026-01-31T15:00:01Z');
+    const during = evaluate({ transactions: [period(1), chargedAhead], status, now: at('2026-01-31T20:00:00Z') });
+    expect(during).toMatchObject({ status: 'active', transactionId: period(1).transactionId });
+    const after = evaluate({ transactions: [period(1), chargedAhead], status, now: at('2026-02-02T00:00:00Z') });
+    expect(after).toMatchObject({ status: 'revoked', transactionId: chargedAhead.transactionId });
+  });
+
+  it('does not call a period that began after auto-renew was turned off one that will not renew', () => {
+    // Renewal info signed before this period says auto-renew was off; a renewal happened
+    // since, so that no longer describes it. Nothing newer says what it is now.
+    const state = evaluate({
+      transactions: [period(1), period(3)],
+      renewal: renewal({ autoRenewStatus: 0, autoRenewProductId: YEARLY, signedDate: at('2026-01-10T00:00:00Z') }),
+      now: at('2026-03-05T00:00:00Z'),
+    });
+    expect(state).toMatchObject({ status: 'active', willRenew: null, autoRenewProductId: null });
+  });
+
+  it('does not take auto-renew off from a refund an hour before a new purchase as the new period’s', () => {
+    const refunded = period(1, { revocationDate: at('2026-01-10T00:00:00Z'), signedDate: at('2026-01-10T00:00:01Z') });
+    const resubscribed = transaction({
+      transactionId: '2000000000000009',
+      purchaseDate: at('2026-01-10T01:00:00Z'),
+      expiresDate: at('2026-02-10T01:00:00Z'),
+      signedDate: at('2026-01-10T01:00:01Z'),
+    });
+    const state = evaluate({
+      transactions: [refunded, resubscribed],
+      renewal: renewal({ autoRenewStatus: 0, signedDate: at('2026-01-10T00:00:01Z') }),
+      now: at('2026-01-10T02:00:00Z'),
+    });
+    expect(state).toMatchObject({ status: 'active', willRenew: null, autoRenewProductId: null });
+  });
+
+  it('keeps renewal info signed within the day before a renewal charged ahead, product change included', () => {
+    const state = evaluate({
+      transactions: [period(1), period(2)],
+      renewal: renewal({ autoRenewStatus: 1, autoRenewProductId: YEARLY, signedDate: at('2026-01-31T12:00:00Z') }),
+      now: at('2026-02-05T00:00:00Z'),
+    });
+    expect(state).toMatchObject({ willRenew: true, autoRenewProductId: YEARLY });
+  });
+
+  it('keeps willRenew true from renewal info signed before the period, as the renewal itself confirms it', () => {
+    const state = evaluate({
+      transactions: [period(1), period(3)],
+      renewal: renewal({ autoRenewStatus: 1, autoRenewProductId: MONTHLY, signedDate: at('2026-01-10T00:00:00Z') }),
+      now: at('2026-03-05T00:00:00Z'),
+    });
+    expect(state).toMatchObject({ willRenew: true, autoRenewProductId: MONTHLY });
+  });
+
   it('counts status and renewal info signed shortly before the period they announce began', () => {
     // Real Sandbox DID_RENEW notifications are signed before the new transaction's purchaseDate.
     const state = evaluate({
@@ -336,6 +423,34 @@ describe('evaluatePurchase for other product types', () => {
     expect(evaluate({ transactions: [revoked], now: at('2030-01-01T00:00:00Z') }).status).toBe('revoked');
   });
 
+  it('ends a non-renewing subscription at purchaseDate + the catalog duration, as Apple sends no expiresDate', () => {
+    const season = transaction({ productType: 'Non-Renewing Subscription', productId: SEASON, purchaseDate: at('2026-01-31T10:00:00Z'), expiresDate: null });
+    const durationOf = (productId: string) => (productId === SEASON ? parseIsoDuration('P1M') : null);
+    const during = evaluate({ transactions: [season], durationOf, now: at('2026-02-28T09:59:59Z') });
+    expect(during).toMatchObject({ status: 'active', active: true, expiresDate: at('2026-02-28T10:00:00Z'), willRenew: null });
+    const after = evaluate({ transactions: [season], durationOf, now: at('2026-02-28T10:00:00Z') });
+    expect(after).toMatchObject({ status: 'expired', active: false, expiresDate: at('2026-02-28T10:00:00Z') });
+  });
+
+  it('judges a second non-renewing purchase of one season pass on its own period', () => {
+    const durationOf = () => parseIsoDuration('P7D');
+    const first = transaction({ productType: 'Non-Renewing Subscription', productId: SEASON, transactionId: '1', originalTransactionId: '1', purchaseDate: at('2026-01-01T00:00:00Z'), expiresDate: null });
+    expect(evaluate({ transactions: [first], durationOf, now: at('2026-01-09T00:00:00Z') }).status).toBe('expired');
+    const refunded = { ...first, revocationDate: at('2026-01-02T00:00:00Z') };
+    expect(evaluate({ transactions: [refunded], durationOf, now: at('2026-01-03T00:00:00Z') }).status).toBe('revoked');
+  });
+
+  it('leaves a non-renewing subscription without a catalog duration active with expiresDate null', () => {
+    const season = transaction({ productType: 'Non-Renewing Subscription', productId: SEASON, expiresDate: null });
+    const state = evaluate({ transactions: [season], durationOf: () => null, now: at('2030-01-01T00:00:00Z') });
+    expect(state).toMatchObject({ status: 'active', expiresDate: null });
+  });
+
+  it('does not give a catalog duration to other product types', () => {
+    const lifetimeWithDuration = evaluate({ transactions: [lifetime], durationOf: () => parseIsoDuration('P1M'), now: at('2036-01-01T00:00:00Z') });
+    expect(lifetimeWithDuration).toMatchObject({ status: 'active', expiresDate: null });
+  });
+
   it('treats a consumable as no entitlement', () => {
     const coins = transaction({ productType: 'Consumable', productId: 'com.example.coins', expiresDate: null });
     expect(evaluatePurchase({ transactions: [coins], now: at('2026-01-02T00:00:00Z') })).toBeNull();
@@ -368,6 +483,22 @@ describe('pickBest', () => {
   it('prefers the later purchase when expiry is equal', () => {
     expect(pickBest(monthly, laterPurchase)).toBe(laterPurchase);
     expect(pickBest(laterPurchase, monthly)).toBe(laterPurchase);
+  });
+
+  it('prefers a Production purchase over a Sandbox one of the same activity, even one that expires later', () => {
+    const sandboxYearly = state(transaction({ originalTransactionId: 'f', productId: YEARLY, environment: 'Sandbox', expiresDate: at('2027-01-01T10:00:00Z') }));
+    const sandboxLifetime = state(transaction({ originalTransactionId: 'g', productType: 'Non-Consumable', environment: 'Sandbox', expiresDate: null }));
+    expect(pickBest(monthly, sandboxYearly)).toBe(monthly);
+    expect(pickBest(sandboxYearly, monthly)).toBe(monthly);
+    expect(pickBest(sandboxLifetime, monthly)).toBe(monthly);
+    const sandboxExpired = state(transaction({ originalTransactionId: 'h', environment: 'Sandbox', expiresDate: at('2026-01-15T00:00:00Z') }));
+    expect(pickBest(sandboxExpired, expired)).toBe(expired);
+  });
+
+  it('still prefers an active Sandbox purchase over an inactive Production one', () => {
+    const sandboxActive = state(transaction({ originalTransactionId: 'i', environment: 'Sandbox', expiresDate: at('2026-02-01T10:00:00Z') }));
+    expect(pickBest(expired, sandboxActive)).toBe(sandboxActive);
+    expect(pickBest(sandboxActive, expired)).toBe(sandboxActive);
   });
 
   it('chooses the same purchase whatever the argument order when everything else is equal', () => {

@@ -31,10 +31,21 @@ export interface V1Normalized {
 
 export interface NormalizeV1Options {
   /**
-   * Product type of purchases without an expiry date, which V1 does not tell apart.
-   * Defaults to Non-Consumable (consumables do not stay in a unified receipt).
+   * The product's type from the catalog (ENTITLEMENTS_FILE `products.<id>.type`), or null
+   * when it is not listed. V1 data names no type, so the catalog decides; an unlisted
+   * product with an expiry is an Auto-Renewable Subscription, one without a Non-Consumable.
    */
-  productTypeOf?: (productId: string) => ProductType;
+  productTypeOf?: (productId: string) => ProductType | null;
+  /** Told of each unlisted product without an expiry, which is taken as a Non-Consumable. */
+  onUnlistedProduct?: (productId: string) => void;
+}
+
+function productTypeOf(productId: string, hasExpiry: boolean, options: NormalizeV1Options): ProductType {
+  const listed = options.productTypeOf?.(productId) ?? null;
+  if (listed !== null) return listed;
+  if (hasExpiry) return 'Auto-Renewable Subscription';
+  options.onUnlistedProduct?.(productId);
+  return 'Non-Consumable';
 }
 
 const num = (s: string | undefined) => (s === undefined || s === '' ? undefined : Number(s));
@@ -61,8 +72,7 @@ function toTransaction(
   options: NormalizeV1Options,
 ): JWSTransactionDecodedPayload {
   const expiresDate = num(info.expires_date_ms);
-  const type: ProductType =
-    expiresDate !== undefined ? 'Auto-Renewable Subscription' : (options.productTypeOf?.(info.product_id) ?? 'Non-Consumable');
+  const type = productTypeOf(info.product_id, expiresDate !== undefined, options);
   const tx: JWSTransactionDecodedPayload = {
     originalTransactionId: info.original_transaction_id,
     transactionId: info.transaction_id,
@@ -122,17 +132,23 @@ function toRenewal(
   return renewal;
 }
 
-/** The transaction that decides a subscription's state: the one that expires last. */
+/**
+ * The transaction that decides a subscription's state: the latest period by purchase date
+ * (then expiry), leaving out transactions marked is_upgraded while another exists. It is
+ * not the one that expires last: after a yearly plan is upgraded to a monthly premium one,
+ * the cancelled yearly still expires last, but the period running is the monthly one.
+ */
 function latestOf(infos: V1LatestReceiptInfo[]): V1LatestReceiptInfo | undefined {
+  const subscriptions = infos.filter((info) => info.expires_date_ms !== undefined && info.expires_date_ms !== '');
+  const current = subscriptions.filter((info) => flag(info.is_upgraded) !== true);
   let latest: V1LatestReceiptInfo | undefined;
-  for (const info of infos) {
-    if (info.expires_date_ms === undefined) continue;
-    const key = (i: V1LatestReceiptInfo) => [Number(i.expires_date_ms), Number(i.purchase_date_ms)] as const;
+  for (const info of current.length > 0 ? current : subscriptions) {
+    const key = (i: V1LatestReceiptInfo) => [Number(i.purchase_date_ms), Number(i.expires_date_ms)] as const;
     if (latest === undefined) latest = info;
     else {
-      const [e, p] = key(info);
-      const [le, lp] = key(latest);
-      if (e > le || (e === le && p > lp)) latest = info;
+      const [p, e] = key(info);
+      const [lp, le] = key(latest);
+      if (p > lp || (p === lp && e > le)) latest = info;
     }
   }
   return latest;

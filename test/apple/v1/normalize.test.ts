@@ -157,6 +157,54 @@ describe('normalizeV1Notification field mapping', () => {
   });
 });
 
+describe('normalizeV1Notification product types from the catalog', () => {
+  const SEASON = 'com.example.season';
+  const catalogTypes = (types: Record<string, string>) => (id: string) => (types[id] ?? null) as never;
+
+  it('takes the catalog type of a V1 consumable and non-renewing purchase instead of making them Non-Consumables', () => {
+    const body = parseV1Notification(
+      v1Body('CONSUMPTION_REQUEST', {
+        transactions: [
+          { transactionId: '1000000000000090', productId: V1_TEST.coins, purchase: V1_TEST.start, expires: null },
+          { transactionId: '1000000000000091', productId: SEASON, purchase: V1_TEST.start, expires: null },
+        ],
+      }),
+    );
+    const unlisted: string[] = [];
+    const n = normalizeV1Notification(body, {
+      productTypeOf: catalogTypes({ [V1_TEST.coins]: 'Consumable', [SEASON]: 'Non-Renewing Subscription' }),
+      onUnlistedProduct: (id) => unlisted.push(id),
+    });
+    expect(n.transactions.map((t) => [t.productId, t.type])).toEqual([
+      [V1_TEST.coins, 'Consumable'],
+      [SEASON, 'Non-Renewing Subscription'],
+    ]);
+    expect(unlisted).toEqual([]);
+  });
+
+  it('lets the catalog decide even for a V1 product with an expiry', () => {
+    const n = normalizeV1Notification(parseV1Notification(v1Body('INITIAL_BUY')), {
+      productTypeOf: catalogTypes({ [V1_TEST.monthly]: 'Non-Renewing Subscription' }),
+    });
+    expect(n.transactions[0]?.type).toBe('Non-Renewing Subscription');
+  });
+
+  it('makes an unlisted V1 product with an expiry a subscription, and one without a Non-Consumable it reports', () => {
+    const body = parseV1Notification(
+      v1Body('DID_RENEW', {
+        transactions: [
+          { transactionId: '1000000000000002', purchase: V1_TEST.start + MONTH },
+          { transactionId: '1000000000000090', productId: V1_TEST.coins, purchase: V1_TEST.start, expires: null },
+        ],
+      }),
+    );
+    const unlisted: string[] = [];
+    const n = normalizeV1Notification(body, { productTypeOf: () => null, onUnlistedProduct: (id) => unlisted.push(id) });
+    expect(n.transactions.map((t) => t.type)).toEqual(['Auto-Renewable Subscription', 'Non-Consumable']);
+    expect(unlisted).toEqual([V1_TEST.coins]);
+  });
+});
+
 describe('normalizeV1Notification ordering and duplicate keys', () => {
   it('gives a later event of one subscription a later signedDate', () => {
     const order: V1NotificationType[] = ['INITIAL_BUY', 'DID_RENEW', 'DID_CHANGE_RENEWAL_STATUS', 'DID_FAIL_TO_RENEW'];
