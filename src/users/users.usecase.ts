@@ -8,7 +8,7 @@ import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.j
 import { InvalidRecordError, transactionFromPayload, type StoredTransaction } from '../entitlements/merge.model.js';
 import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
 import { badRequest } from '../errors.js';
-import { apiNotConfigured, appStoreApiError } from '../http/app-store-errors.js';
+import { apiNotConfigured, appStoreApiError, isNotFoundAnswer } from '../http/app-store-errors.js';
 import { linkPurchase, type LinkOutcome } from './purchase-links.repository.js';
 import { decodeCursor, encodeCursor } from './transactions-cursor.model.js';
 import type { TransactionsRepository, UserTransactionRow } from './transactions.repository.js';
@@ -39,9 +39,9 @@ export interface TransactionsPage {
   nextCursor: string | null;
 }
 
-// Apple answers 404 (TRANSACTION_ID_NOT_FOUND) when the id belongs to the other environment.
-const notFoundHere = (error: unknown) =>
-  error instanceof AppStoreApiError && error.code === 'API_ERROR' && error.httpStatus === 404;
+// Apple answers 404 (TRANSACTION_ID_NOT_FOUND) when the id belongs to the other environment;
+// a "_RETRYABLE" not found is no such answer (Apple may not know it yet), see isNotFoundAnswer.
+const notFoundHere = (error: unknown) => error instanceof AppStoreApiError && error.httpStatus === 404 && isNotFoundAnswer(error);
 
 const invalidTransactionId = () => badRequest('INVALID_TRANSACTION_ID', 'The App Store does not accept this transaction id');
 

@@ -121,6 +121,22 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
     expect(response.json().error.code).toBe('TRANSACTION_NOT_FOUND');
   });
 
+  it("answers 503 APP_STORE_UNAVAILABLE, not TRANSACTION_NOT_FOUND, when Apple's not-found answer says to try again", async () => {
+    double.reply('GET', '/inApps/v1/transactions/736', {
+      status: 404,
+      body: { errorCode: 4040002, errorMessage: 'Account not found. Please try again.' },
+    });
+    const response = await t.app.inject({ method: 'POST', url: '/users/u-retry/transactions', headers: authHeader(), payload: { transactionId: '736' } });
+    expect([response.statusCode, response.json().error.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
+    expect(await ownerOf(t, '736')).toBeUndefined();
+  });
+
+  it('answers 502 APP_STORE_ERROR, not INVALID_TRANSACTION_ID, when Apple says the app itself is unknown (our configuration)', async () => {
+    double.reply('GET', '/inApps/v1/transactions/737', { status: 404, body: { errorCode: 4040003, errorMessage: 'App not found.' } });
+    const response = await t.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '737' } });
+    expect([response.statusCode, response.json().error.code]).toEqual([502, 'APP_STORE_ERROR']);
+  });
+
   it('answers 400 API_NOT_CONFIGURED for a transaction id without App Store Server API credentials', async () => {
     const response = await keep.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '732' } });
     expect(response.statusCode).toBe(400);
