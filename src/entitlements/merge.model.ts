@@ -8,6 +8,7 @@ import type {
   Subtype,
   SubscriptionStatus,
 } from '../apple/types.js';
+import { appAccountTokenOf } from '../users/app-account-token.model.js';
 
 // Pure merge rules the ingest applies inside one database transaction. Apple delivers
 // late, out of order and repeatedly, so every merge is the maximum of a total order on
@@ -93,13 +94,12 @@ function optionalDate(ms: number | undefined, field: string): Date | null {
   return ms === undefined || ms === null ? null : requiredDate(ms, field);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 // The database keeps appAccountToken as a uuid and hands it back lower-case; normalising
 // here keeps a record equal to itself after a round trip. StoreKit only ever sends
-// UUIDs, so anything else is dropped rather than failing the whole notification.
+// UUIDs, so anything else is dropped rather than failing the whole notification, and so
+// is the all-zero UUID some clients send for "none" (appAccountTokenOf).
 function normaliseToken(token: string | undefined): string | null {
-  return token !== undefined && UUID.test(token) ? token.toLowerCase() : null;
+  return appAccountTokenOf(token);
 }
 
 export function transactionFromPayload(p: JWSTransactionDecodedPayload, source?: RecordSource): StoredTransaction {

@@ -10,6 +10,7 @@ import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.re
 import { badRequest } from '../errors.js';
 import { apiNotConfigured, appStoreApiError, isNotFoundAnswer } from '../http/app-store-errors.js';
 import { linkPurchase, type LinkOutcome } from './purchase-links.repository.js';
+import { assertTokensAllow } from './token-ownership.repository.js';
 import { decodeCursor, encodeCursor } from './transactions-cursor.model.js';
 import type { TransactionsRepository, UserTransactionRow } from './transactions.repository.js';
 import type { UsersRepository } from './users.repository.js';
@@ -89,8 +90,9 @@ export function createUsersUsecase(deps: UsersUsecaseDeps) {
       const link = await deps.db.transaction(async (tx) => {
         await deps.users.ensureUser(tx, userId, namespace);
         await lockPurchases(tx, [record.originalTransactionId]);
-        // Linked before the data is applied, so an appAccountToken on the transaction
-        // cannot attribute the purchase to someone else first: the app's word wins.
+        await assertTokensAllow(tx, userId, [{ originalTransactionId: record.originalTransactionId, tokens: [record.appAccountToken] }]);
+        // Linked before the data is applied; a token on the purchase was checked above, so
+        // attribution by token then agrees with this link.
         const outcome = await linkPurchase(tx, {
           originalTransactionId: record.originalTransactionId,
           userId,

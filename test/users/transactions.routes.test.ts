@@ -88,14 +88,15 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
     expect((await postTransaction(keep, 'u-first', payload)).statusCode).toBe(200);
   });
 
-  it('lets the posting user win over a different appAccountToken on the transaction', async () => {
+  it('refuses a transaction whose appAccountToken is another user\'s with 409, even under TRANSFER_POLICY=keep', async () => {
     const response = await postTransaction(
       keep,
       'u-poster',
       transactionPayload({ transactionId: '721', appAccountToken: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' }),
     );
-    expect(response.statusCode).toBe(200);
-    expect(await ownerOf(keep, '721')).toBe('u-poster');
+    expect(response.statusCode).toBe(409);
+    expect(response.json().error.code).toBe('TOKEN_BELONGS_TO_OTHER_USER');
+    expect(await ownerOf(keep, '721')).toBeUndefined();
   });
 
   it('fetches a transaction by id from Production, then Sandbox when Production does not know it', async () => {
