@@ -4,6 +4,7 @@ import type { SignedDataVerifier } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
+import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
 import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
 import { badRequest } from '../errors.js';
 import { linkPurchase, type LinkOutcome } from '../users/purchase-links.repository.js';
@@ -96,6 +97,7 @@ export async function linkReceipt(deps: ReceiptsDeps, userId: string, receipt: s
   const states = refs.length === 0 ? [] : await fetchSignedPurchaseState({ appStoreApi: deps.appStoreApi, verifier: deps.verifier }, environment, refs);
   const updates = updatesFromSignedState(states, 'api');
   const at = deps.clock();
+  assertNotFutureDated(updates, at);
   // Read before the transaction: the repository loads it through its own handle, which on
   // single-connection PGlite would wait forever behind the open transaction.
   await deps.users.namespace();

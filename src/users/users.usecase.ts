@@ -6,6 +6,7 @@ import type { Database } from '../db/client.js';
 import type { EntitlementView } from '../entitlements/entitlements.model.js';
 import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { InvalidRecordError, transactionFromPayload, type StoredTransaction } from '../entitlements/merge.model.js';
+import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
 import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
 import { badRequest } from '../errors.js';
 import { apiNotConfigured, appStoreApiError, isNotFoundAnswer } from '../http/app-store-errors.js';
@@ -85,6 +86,7 @@ export function createUsersUsecase(deps: UsersUsecaseDeps) {
     async recordTransaction(userId: string, submission: TransactionSubmission): Promise<RecordedTransaction> {
       const signed = 'signedTransaction' in submission ? submission.signedTransaction : await fetchSigned(submission.transactionId);
       const record = toRecord(await deps.verifier.verifyTransaction(signed));
+      assertNotFutureDated([{ transactions: [{ record, signedTransaction: null }] }], deps.clock());
       const namespace = await deps.users.namespace();
       const at = deps.clock();
       const link = await deps.db.transaction(async (tx) => {

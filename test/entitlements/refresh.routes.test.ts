@@ -60,7 +60,9 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
   it('with refresh=true applies the signed statuses Apple returns before answering', async () => {
     time.set('2026-11-10T00:00:00Z');
     await postTransaction(t, 'u-refresh', transactionPayload({ transactionId: '800', purchaseDate: at('2026-11-01T00:00:00Z') }));
-    double.reply('GET', '/inApps/v1/subscriptions/800', { body: renewedAnswer('800', '801', at('2026-11-10T00:00:00Z')) });
+    // Apple charges the renewal (purchaseDate 2026-12-01) up to a day ahead; earlier it would be future-dated.
+    time.set('2026-11-30T12:00:00Z');
+    double.reply('GET', '/inApps/v1/subscriptions/800', { body: renewedAnswer('800', '801', at('2026-11-30T12:00:00Z')) });
 
     const response = await getEntitlements(t, 'u-refresh', '?refresh=true');
 

@@ -15,7 +15,7 @@ const ZERO = '00000000-0000-0000-0000-000000000000';
 const NOT_TOKENS = [ZERO, 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF'];
 
 describe(`purchases carrying an appAccountToken (${backendName})`, () => {
-  const time = manualClock('2026-01-20T00:00:00Z');
+  const time = manualClock('2026-02-15T00:00:00Z');
   let database: TestDatabase;
   let pki: TestPki;
   let transfer: TestApp;
