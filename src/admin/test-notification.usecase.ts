@@ -20,7 +20,7 @@ async function mappingApiErrors<T>(fn: () => Promise<T>): Promise<T> {
     const apiError = error.apiError;
     if (apiError === null || !TEST_NOTIFICATION_NOT_FOUND.has(apiError)) throw appStoreApiError(error);
     const unknownToken = () => notFound('TEST_NOTIFICATION_NOT_FOUND', `Apple knows no such test notification (error ${apiError}, ${apiErrorName(apiError)})`);
-    throw appStoreApiError(error, { notFound: unknownToken });
+    throw appStoreApiError(error, { notFound: unknownToken, notFoundErrors: TEST_NOTIFICATION_NOT_FOUND });
   }
 }
 

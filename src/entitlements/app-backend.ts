@@ -19,7 +19,7 @@ export function entitlementsFromDeps(deps: EntitlementsDeps) {
     entitlementMap: deps.entitlementMap,
     clock: deps.clock,
     logger: deps.logger,
-    refresh: api === null ? null : (purchases) => refreshPurchases({ db, appStoreApi: api, verifier: deps.verifier }, purchases),
+    refresh: api === null ? null : (purchases) => refreshPurchases({ db, appStoreApi: api, verifier: deps.verifier, clock: deps.clock }, purchases),
   });
 }
 

@@ -8,8 +8,8 @@ import type { ApplyResult, PurchaseUpdate } from './purchases.repository.js';
 
 /**
  * linkByAppAccountToken for every transaction that carries a token, in update order:
- * a token's user (created as its own UUID user when nobody holds it) gets the purchase
- * unless it is already linked; the first link made for a purchase wins.
+ * a token's user (created as its own UUID user when nobody holds it) gets the purchase,
+ * also when it is linked to someone else (the token wins over a link made without it).
  */
 export async function attribute(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
   const wanted: Array<{ index: number; originalTransactionId: string; token: string }> = [];
@@ -67,7 +67,28 @@ export async function attribute(tx: Executor, updates: readonly PurchaseUpdate[]
       'select original_transaction_id as "originalTransactionId", user_id as "userId" from purchase_links where original_transaction_id = any($1::text[])',
       [existing],
     );
-    for (const row of rows) linked.set(row.originalTransactionId, row.userId);
+    // A purchase carrying a token belongs to the token's user (SPEC): a link made without
+    // the token (a tokenless transaction posted by someone else) moves back to that user.
+    const moved = rows.filter((row) => row.userId !== proposed.get(row.originalTransactionId));
+    for (const row of moved) {
+      await rawQuery(tx, "update purchase_links set user_id = $2, link_source = 'app_account_token', linked_at = now() where original_transaction_id = $1", [
+        row.originalTransactionId,
+        proposed.get(row.originalTransactionId)!,
+      ]);
+    }
+    if (moved.length > 0) {
+      await insertRows(
+        tx,
+        purchaseLinkEvents,
+        moved.map((row) => ({
+          originalTransactionId: row.originalTransactionId,
+          fromUserId: row.userId,
+          toUserId: proposed.get(row.originalTransactionId)!,
+          reason: 'app_account_token',
+        })),
+      );
+    }
+    for (const row of rows) linked.set(row.originalTransactionId, proposed.get(row.originalTransactionId)!);
   }
   for (const w of wanted) {
     const userId = ownerOf.get(w.token) === undefined ? undefined : linked.get(w.originalTransactionId);

@@ -8,6 +8,7 @@ import type {
   Subtype,
   SubscriptionStatus,
 } from '../apple/types.js';
+import { appAccountTokenOf } from '../users/app-account-token.model.js';
 
 // Pure merge rules the ingest applies inside one database transaction. Apple delivers
 // late, out of order and repeatedly, so every merge is the maximum of a total order on
@@ -106,13 +107,12 @@ function optionalDate(ms: number | undefined, field: string): Date | null {
   return ms === undefined || ms === null ? null : requiredDate(ms, field);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 // The database keeps appAccountToken as a uuid and hands it back lower-case; normalising
 // here keeps a record equal to itself after a round trip. StoreKit only ever sends
-// UUIDs, so anything else is dropped rather than failing the whole notification.
+// UUIDs, so anything else is dropped rather than failing the whole notification, and so
+// is the all-zero UUID some clients send for "none" (appAccountTokenOf).
 function normaliseToken(token: string | undefined): string | null {
-  return token !== undefined && UUID.test(token) ? token.toLowerCase() : null;
+  return appAccountTokenOf(token);
 }
 
 export function transactionFromPayload(p: JWSTransactionDecodedPayload, source?: RecordSource): StoredTransaction {
@@ -210,6 +210,11 @@ function canonicalForm<T extends object>(record: T, keys: readonly (keyof T)[]):
   return JSON.stringify(keys.map((key) => record[key] ?? null));
 }
 
+/** 1 for data Apple signed (a V2 notification, the Server API, an app's JWS), 0 for V1 data. */
+export function trustOf(record: { source?: RecordSource }): number {
+  return record.source === 'v1' ? 0 : 1;
+}
+
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -219,24 +224,30 @@ function compareText(a: string, b: string): number {
 // existing one" on a tie would make the result depend on arrival order; comparing the
 // full content instead picks the same winner in every order. Identical content keeps
 // the existing object, which is what makes a redelivery a no-op.
-function newerOf<T extends object>(
+//
+// Signed data ranks above V1 data (unsigned, 'v1') whatever their dates: a V1 record never
+// replaces or outranks what Apple signed (SPEC), and signed data always replaces V1 data.
+// Trust comes first in the order, so the merge is still a maximum of one total order.
+function newerOf<T extends { source?: RecordSource }>(
   existing: T | undefined,
   incoming: T,
   signedAt: (r: T) => Date,
   keys: readonly (keyof T)[],
 ): T {
   if (existing === undefined) return incoming;
+  const byTrust = trustOf(incoming) - trustOf(existing);
+  if (byTrust !== 0) return byTrust > 0 ? incoming : existing;
   const byDate = signedAt(incoming).getTime() - signedAt(existing).getTime();
   if (byDate !== 0) return byDate > 0 ? incoming : existing;
   return compareText(canonicalForm(incoming, keys), canonicalForm(existing, keys)) > 0 ? incoming : existing;
 }
 
-/** Keyed by transactionId: a newer signedDate wins. */
+/** Keyed by transactionId: signed data over V1 data, then a newer signedDate wins. */
 export function mergeTransaction(existing: StoredTransaction | undefined, incoming: StoredTransaction): StoredTransaction {
   return newerOf(existing, incoming, (r) => r.signedDate, transactionKeys);
 }
 
-/** Keyed by originalTransactionId: replaced only by renewal info signed later. */
+/** Keyed by originalTransactionId: signed over V1 data, then replaced only by renewal info signed later. */
 export function mergeRenewal(existing: StoredRenewal | undefined, incoming: StoredRenewal): StoredRenewal {
   return newerOf(existing, incoming, (r) => r.signedDate, renewalKeys);
 }
@@ -251,7 +262,8 @@ export function mergeStatus(existing: StoredStatus | undefined, incoming: Stored
   if ((existing.appleStatus === null) !== (incoming.appleStatus === null)) {
     return incoming.appleStatus === null ? existing : incoming;
   }
-  return newerOf(existing, incoming, (r) => r.statusSignedDate, statusKeys);
+  // Statuses come only from signed data (V1 updates carry none), so all share one trust.
+  return newerOf<StoredStatus & { source?: RecordSource }>(existing, incoming, (r) => r.statusSignedDate, statusKeys);
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { AppStoreServerApi } from '../apple/api/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
+import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
+import { datedFieldsOf, futureDatedField } from './future-dated.model.js';
 import { renewalFromPayload, transactionFromPayload } from './merge.model.js';
 import { applyPurchaseUpdate, type PurchaseUpdate } from './purchases.repository.js';
 
@@ -8,6 +10,7 @@ export interface RefreshDeps {
   db: Database;
   appStoreApi: AppStoreServerApi;
   verifier: SignedDataVerifier;
+  clock: Clock;
 }
 
 export interface PurchaseToRefresh {
@@ -49,14 +52,16 @@ export async function refreshPurchases(deps: RefreshDeps, purchases: readonly Pu
         covered.add(originalTransactionId);
         // The status itself is not signed; it is as fresh as the newest signed item it came with.
         const statusSignedDate = new Date(Math.max(transaction.signedDate, renewal?.signedDate ?? 0));
-        updates.push({
+        const update: PurchaseUpdate = {
           transactions: [{ record: transactionFromPayload(transaction, 'api'), signedTransaction: item.signedTransactionInfo }],
           renewal:
             renewal && renewal.originalTransactionId === originalTransactionId
               ? { record: renewalFromPayload(renewal, 'api'), signedRenewalInfo: item.signedRenewalInfo ?? null }
               : undefined,
           status: { originalTransactionId, appleStatus: typeof item.status === 'number' ? item.status : null, statusSignedDate },
-        });
+        };
+        // Nothing dated in the future is accepted from any source; a read does not fail for it.
+        if (futureDatedField(datedFieldsOf([update]), deps.clock()) === null) updates.push(update);
       }
     }
     if (updates.length === 0) continue;

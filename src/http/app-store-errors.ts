@@ -1,4 +1,4 @@
-import { type AppStoreApiError, apiErrorName } from '../apple/api/index.js';
+import { APIError, type AppStoreApiError, apiErrorName } from '../apple/api/index.js';
 import { AppError } from '../errors.js';
 
 /**
@@ -36,9 +36,34 @@ function withCause(mapped: AppError, error: AppStoreApiError): AppError {
   return mapped;
 }
 
+/**
+ * Apple's answers that say the purchase or transaction asked about does not exist (or its
+ * id is not one). Any other 400/404 is about our own request or configuration (an unknown
+ * app or bundle id, a malformed call): that is 502, never the caller's "not found".
+ */
+export const PURCHASE_NOT_FOUND_ERRORS: ReadonlySet<number> = new Set([
+  APIError.INVALID_TRANSACTION_ID,
+  APIError.INVALID_ORIGINAL_TRANSACTION_ID,
+  APIError.ACCOUNT_NOT_FOUND,
+  APIError.ORIGINAL_TRANSACTION_ID_NOT_FOUND,
+  APIError.TRANSACTION_ID_NOT_FOUND,
+]);
+
 export interface AppStoreApiErrorOptions {
-  /** The answer when Apple says the thing asked about does not exist (HTTP 400 or 404). */
+  /** The answer when Apple says the thing asked about does not exist (HTTP 400 or 404 with one of `notFoundErrors`). */
   notFound?: () => AppError;
+  /** Apple's error codes that mean "does not exist" for this call; default PURCHASE_NOT_FOUND_ERRORS. */
+  notFoundErrors?: ReadonlySet<number>;
+}
+
+/**
+ * Apple saying, for good, that the thing asked about does not exist. A "_RETRYABLE" not
+ * found is transient (Apple may not know it yet), so it is not one.
+ */
+export function isNotFoundAnswer(error: AppStoreApiError, codes: ReadonlySet<number> = PURCHASE_NOT_FOUND_ERRORS): boolean {
+  if (isTransientApiFailure(error) || (error.httpStatus !== 400 && error.httpStatus !== 404)) return false;
+  // A bare 404 without Apple's error body is kept as "not found", as it always was.
+  return error.apiError === null ? error.httpStatus === 404 : codes.has(error.apiError);
 }
 
 /**
@@ -54,7 +79,7 @@ export function appStoreApiError(error: AppStoreApiError, options: AppStoreApiEr
       error,
     );
   }
-  if (options.notFound && (error.httpStatus === 400 || error.httpStatus === 404)) {
+  if (options.notFound && isNotFoundAnswer(error, options.notFoundErrors)) {
     return withCause(options.notFound(), error);
   }
   if (error.httpStatus === 401) {

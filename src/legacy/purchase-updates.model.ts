@@ -19,7 +19,12 @@ function updateFor(updates: Map<string, PurchaseUpdate>, originalTransactionId: 
 const sorted = (updates: Map<string, PurchaseUpdate>): PurchaseUpdate[] =>
   [...updates.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, update]) => update);
 
-/** A normalised V1 body (or verifyReceipt answer) as unsigned updates, marked 'v1'. */
+/**
+ * A normalised V1 body (or verifyReceipt answer) as unsigned updates, marked 'v1'. They
+ * carry no Apple status: a status has no source of its own to rank it below signed data,
+ * and the state model reads the same facts (cancellation, expiry, billing retry, grace)
+ * from the V1 transactions and renewal info, which do rank below signed data.
+ */
 export function updatesFromV1(normalized: V1Normalized): PurchaseUpdate[] {
   const updates = new Map<string, PurchaseUpdate>();
   for (const transaction of normalized.transactions) {
@@ -32,13 +37,6 @@ export function updatesFromV1(normalized: V1Normalized): PurchaseUpdate[] {
     updateFor(updates, renewal.originalTransactionId).renewal = {
       record: renewalFromPayload(renewal, 'v1'),
       signedRenewalInfo: null,
-    };
-  }
-  for (const { originalTransactionId, appleStatus } of normalized.status) {
-    updateFor(updates, originalTransactionId).status = {
-      originalTransactionId,
-      appleStatus,
-      statusSignedDate: new Date(normalized.signedDate),
     };
   }
   return sorted(updates);

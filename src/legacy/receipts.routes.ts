@@ -36,11 +36,12 @@ export const receiptsRoutes: FastifyPluginAsyncTypebox<ReceiptsRouteDeps> = asyn
           "The receipt's signature must chain to Apple Inc. Root and its bundle id must be APPLE_BUNDLE_ID. Only its " +
           'transaction ids are used: each purchase is fetched signed from the App Store Server API (in the receipt\'s ' +
           'environment), recorded, and linked to the user. A purchase linked to another user moves ' +
-          '(TRANSFER_POLICY=transfer) or is refused with 409 ALREADY_LINKED (keep). Needs Server API credentials: ' +
-          '400 API_NOT_CONFIGURED without them.',
+          '(TRANSFER_POLICY=transfer) or is refused with 409 ALREADY_LINKED (keep); a purchase carrying another ' +
+          "user's appAccountToken refuses the whole receipt with 409 TOKEN_BELONGS_TO_OTHER_USER. 400 FUTURE_DATED: a date " +
+          'more than a minute ahead of the clock. Needs Server API credentials: 400 API_NOT_CONFIGURED without them.',
         params: UserIdParams,
         body: ReceiptSubmission,
-        response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 409, 503) },
+        response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 409, 502, 503) },
       },
     },
     async (request) => {

@@ -4,9 +4,11 @@ import type { SignedDataVerifier } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
+import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
 import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
 import { badRequest } from '../errors.js';
 import { linkPurchase, type LinkOutcome } from '../users/purchase-links.repository.js';
+import { assertTokensAllow } from '../users/token-ownership.repository.js';
 import { apiNotConfigured } from '../http/app-store-errors.js';
 import type { UsersRepository } from '../users/users.repository.js';
 import { originalTransactionIdsOf, updatesFromSignedState } from './purchase-updates.model.js';
@@ -95,6 +97,7 @@ export async function linkReceipt(deps: ReceiptsDeps, userId: string, receipt: s
   const states = refs.length === 0 ? [] : await fetchSignedPurchaseState({ appStoreApi: deps.appStoreApi, verifier: deps.verifier }, environment, refs);
   const updates = updatesFromSignedState(states, 'api');
   const at = deps.clock();
+  assertNotFutureDated(updates, at);
   // Read before the transaction: the repository loads it through its own handle, which on
   // single-connection PGlite would wait forever behind the open transaction.
   await deps.users.namespace();
@@ -103,9 +106,14 @@ export async function linkReceipt(deps: ReceiptsDeps, userId: string, receipt: s
     await deps.users.ensureUser(tx, userId);
     const toLink = refs.map((ref) => ref.originalTransactionId);
     await lockPurchases(tx, [...new Set([...originalTransactionIdsOf(updates), ...toLink])]);
+    // A purchase carrying another user's token is theirs under every policy: the whole
+    // receipt is refused (409) rather than linked in part.
+    const tokens = new Map<string, Array<string | null>>(toLink.map((id) => [id, []]));
+    for (const update of updates) {
+      for (const { record } of update.transactions) tokens.get(record.originalTransactionId)?.push(record.appAccountToken);
+    }
+    await assertTokensAllow(tx, userId, [...tokens].map(([originalTransactionId, list]) => ({ originalTransactionId, tokens: list })));
     const linked: LinkedPurchase[] = [];
-    // Linked before the data is applied, so an appAccountToken on a transaction cannot
-    // attribute the purchase to someone else first: the app's word wins.
     for (const originalTransactionId of toLink) {
       const outcome = await linkPurchase(tx, { originalTransactionId, userId, policy: deps.config.transferPolicy, reason: 'receipt', at });
       linked.push({ originalTransactionId, outcome });

@@ -1,7 +1,7 @@
 import type { AppStoreServerApi } from '../apple/api/index.js';
 import { AppStoreApiError } from '../apple/api/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
-import { AppError, badRequest } from '../errors.js';
+import { badRequest } from '../errors.js';
 import { appStoreApiError } from '../http/app-store-errors.js';
 import type { SignedPurchaseState } from './purchase-updates.model.js';
 
@@ -68,12 +68,8 @@ export async function fetchSignedPurchaseState(
 
 const purchaseNotFound = () => badRequest('PURCHASE_NOT_FOUND', 'The App Store Server API does not know this purchase');
 
-/** Only Apple saying the purchase does not exist (400/404) is the caller's problem. */
+/** Apple's failures mapped as on every other route; only Apple not knowing the purchase is the caller's problem. */
 function asHttpError(error: unknown): unknown {
   if (!(error instanceof AppStoreApiError)) return error;
-  const mapped = appStoreApiError(error, { notFound: purchaseNotFound });
-  // V1 rule: what is not the sender's fault (our credentials refused, an odd answer) may pass,
-  // so it is a 503: Apple resends the V1 notification and the app can retry the receipt later.
-  if (mapped.statusCode === 502) return Object.assign(new AppError(503, 'APP_STORE_UNAVAILABLE', mapped.message, mapped.headers), { cause: error });
-  return mapped;
+  return appStoreApiError(error, { notFound: purchaseNotFound });
 }

@@ -11,8 +11,10 @@ import {
   type V1Notification,
 } from '../apple/v1/index.js';
 import type { VerifyReceiptClient } from '../apple/verify-receipt/index.js';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
+import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
 import { applyPurchaseUpdate, lockPurchases, type PurchaseUpdate } from '../entitlements/purchases.repository.js';
 import { badRequest, notFound, unauthorized } from '../errors.js';
 import { isNotificationRecorded, recordNotification } from '../notifications/notifications.repository.js';
@@ -28,11 +30,13 @@ export interface V1IngestDeps {
   verifyReceipt: VerifyReceiptClient | null;
   /** Product types from the catalog, which V1 data does not carry (see v1ProductTypes). */
   productTypes: NormalizeV1Options;
+  clock: Clock;
 }
 
 /**
  * Where the applied state came from: signed Server API data ('api'), Apple's verifyReceipt
- * answer ('verify_receipt'), or the body itself ('body', when it carries no receipt).
+ * answer ('verify_receipt'), or nothing ('body': a body that cannot be checked against
+ * Apple is recorded and applies no state, see docs/v1-trust.md).
  */
 export type V1StateSource = 'api' | 'verify_receipt' | 'body';
 
@@ -114,11 +118,12 @@ export function purchaseRefsOf(normalized: V1Normalized): PurchaseRef[] {
 }
 
 /**
- * Trust: V1 bodies are unsigned, so with Server API credentials the body is only a trigger
- * and Apple's signed answer is applied. Without them, Apple's verifyReceipt answer for the
- * body's `latest_receipt` is applied. A body without a receipt is applied as it is: the
- * password proved it came from Apple, and its data is marked 'v1' so signed data of the
- * same signing time or later always replaces it.
+ * Trust (docs/v1-trust.md): V1 bodies are unsigned, so with Server API credentials the body
+ * is only a trigger and Apple's signed answer is applied. Without them, Apple's verifyReceipt
+ * answer for the body's `latest_receipt` is applied, marked 'v1' so it never replaces or
+ * outranks signed data. A body that cannot be checked (no receipt, or no verifyReceipt
+ * client) applies nothing: the shared secret proves only that the sender knows it, and it
+ * is often shipped inside apps, so what such a body says is not taken as Apple's word.
  */
 async function stateFor(
   deps: V1IngestDeps,
@@ -135,7 +140,7 @@ async function stateFor(
   }
   const receipt = notification.unified_receipt.latest_receipt;
   if (typeof receipt !== 'string' || receipt === '' || deps.verifyReceipt === null) {
-    return { updates: updatesFromV1(normalized), source: 'body' };
+    return { updates: [], source: 'body' };
   }
   const answer = await deps.verifyReceipt.verify(receipt);
   const answeredBundle = (answer.body.receipt as { bundle_id?: unknown } | undefined)?.bundle_id;
@@ -157,6 +162,8 @@ async function stateFor(
   return { updates: updatesFromV1(verified), source: 'verify_receipt' };
 }
 
+const num = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
+
 function storedPayload(body: unknown): string {
   const { password: _password, ...rest } = body as Record<string, unknown>;
   return JSON.stringify(rest);
@@ -171,6 +178,11 @@ export async function ingestV1Notification(deps: V1IngestDeps, body: unknown): P
   const notification = authenticateV1(deps.config, body);
   const normalized = normalize(notification, deps.productTypes);
   checkEnvironment(deps.config, normalized.environment, 'The notification');
+  // Before anyone is asked: a body dated in the future is refused whatever Apple would say.
+  assertNotFutureDated(updatesFromV1(normalized), deps.clock(), [
+    ['auto_renew_status_change_date', num(notification.auto_renew_status_change_date_ms)],
+    ['cancellation_date', num(notification.cancellation_date_ms)],
+  ]);
 
   const id = `v1:${normalized.dedupKey}`;
   const result: V1IngestResult = {
@@ -184,6 +196,7 @@ export async function ingestV1Notification(deps: V1IngestDeps, body: unknown): P
   if (await isNotificationRecorded(deps.database.db, id)) return result;
 
   const { updates, source } = await stateFor(deps, notification, normalized);
+  assertNotFutureDated(updates, deps.clock());
   const firstTransaction = notification.unified_receipt.latest_receipt_info[0];
   const recorded = await deps.database.db.transaction(async (tx) => {
     const fresh = await recordNotification(tx, {

@@ -52,9 +52,11 @@ export const v1WebhookRoutes: FastifyPluginAsync<V1WebhookRouteDeps> = async (in
         summary: 'Receive an App Store Server Notification V1 (legacy, unsigned)',
         description:
           'Authenticated by the shared secret in `password`. With Server API credentials the body only triggers a fetch of ' +
-          "the purchase's signed state; without them its latest_receipt is checked with verifyReceipt. 404 while APPLE_SHARED_SECRET is unset.",
+          "the purchase's signed state; without them its latest_receipt is checked with verifyReceipt, and a body without one " +
+          'is recorded but changes nothing (docs/v1-trust.md). V1 data never replaces signed data. 400 FUTURE_DATED: a date ' +
+          'more than a minute ahead of the clock. 404 while APPLE_SHARED_SECRET is unset.',
         body: V1Body,
-        response: { 200: V1Answer, ...errorResponses(400, 401, 404, 413, 415, 503) },
+        response: { 200: V1Answer, ...errorResponses(400, 401, 404, 413, 415, 502, 503) },
       },
       // Before the body is read: a disabled endpoint looks like no endpoint.
       onRequest: async () => {

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { SignedDataVerifier, VerifiedNotification } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
+import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
 import { applyPurchaseUpdate, type ApplyResult } from '../entitlements/purchases.repository.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { mapNotification, notificationRecord, type MappedNotification, type NotificationSource } from './notification-mapping.js';
@@ -53,6 +54,7 @@ export async function ingestNotification(deps: IngestDeps, input: IngestInput): 
   try {
     const verified: VerifiedNotification = await deps.verifier.verifyNotification(input.signedPayload);
     mapped = mapNotification(verified);
+    assertNotFutureDated([mapped.update], deps.clock(), [['the notification signedDate', mapped.signedDate]]);
   } catch (error) {
     // Verification and record errors carry `code` and `retryable`; the error handler answers them.
     const rejection = error;

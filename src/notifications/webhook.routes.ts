@@ -54,7 +54,8 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         summary: 'App Store Server Notifications V2',
         description:
           'Verifies the notification and its nested JWS, records it once by notificationUUID and applies it. ' +
-          '400: malformed or failed verification (nothing written); 503: transient failure, Apple retries.',
+          '400: malformed or failed verification, or FUTURE_DATED (a date more than a minute ahead of the clock; ' +
+          'nothing written); 503: transient failure, Apple retries.',
         body: WebhookBody,
         response: { 200: WebhookResponse, ...errorResponses(400, 503) },
       },

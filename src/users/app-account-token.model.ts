@@ -7,6 +7,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const isUuid = (value: string): boolean => UUID.test(value);
 
+// RFC 9562's Nil and Max UUIDs identify nobody: clients send the all-zero UUID as a
+// placeholder, and every purchase carrying one would otherwise go to one pseudo-user.
+const NOT_TOKENS = new Set(['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff']);
+
+/**
+ * The token a value names, in the lower case Apple and the uuid column hand back, or null
+ * when it names none: not a UUID (StoreKit only sends UUIDs; braces and other spellings
+ * are no token), or the Nil or Max UUID.
+ */
+export function appAccountTokenOf(value: string | null | undefined): string | null {
+  if (typeof value !== 'string' || !UUID.test(value)) return null;
+  const token = value.toLowerCase();
+  return NOT_TOKENS.has(token) ? null : token;
+}
+
 /**
  * The one spelling of a user id the service stores. A UUID user id is its own token, and
  * tokens come back from Apple (and out of the uuid column) lower-case, so `ABC…` and
@@ -34,7 +49,10 @@ export function uuidV5(name: string, namespace: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** A canonical user id's token: itself when it is a UUID, else stable under the installation's namespace. */
+/**
+ * A canonical user id's token: itself when it is a UUID that is a token, else stable under
+ * the installation's namespace (a version 5 UUID, never the Nil or Max UUID).
+ */
 export function tokenForUser(canonicalId: string, namespace: string): string {
-  return isUuid(canonicalId) ? canonicalId.toLowerCase() : uuidV5(canonicalId, namespace);
+  return appAccountTokenOf(canonicalId) ?? uuidV5(canonicalId, namespace);
 }

@@ -37,7 +37,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = a
         description:
           'Verifies the signed transaction (or fetches it by id from the App Store Server API, Production then ' +
           'Sandbox), records it and links its originalTransactionId to the user. A purchase linked to another ' +
-          'user moves (TRANSFER_POLICY=transfer) or is refused with 409 ALREADY_LINKED (keep).',
+          'user moves (TRANSFER_POLICY=transfer) or is refused with 409 ALREADY_LINKED (keep). A purchase whose signed ' +
+          "data carries another user's appAccountToken is refused with 409 TOKEN_BELONGS_TO_OTHER_USER under either " +
+          'policy (the all-zero UUID is no token). 400 FUTURE_DATED: a date more than a minute ahead of the clock.',
         params: UserIdParams,
         body: TransactionSubmission,
         response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 409, 502, 503) },

@@ -6,10 +6,12 @@ import type { Database } from '../db/client.js';
 import type { EntitlementView } from '../entitlements/entitlements.model.js';
 import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { InvalidRecordError, transactionFromPayload, type StoredTransaction } from '../entitlements/merge.model.js';
+import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
 import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
 import { badRequest } from '../errors.js';
-import { apiNotConfigured, appStoreApiError } from '../http/app-store-errors.js';
+import { apiNotConfigured, appStoreApiError, isNotFoundAnswer } from '../http/app-store-errors.js';
 import { linkPurchase, type LinkOutcome } from './purchase-links.repository.js';
+import { assertTokensAllow } from './token-ownership.repository.js';
 import { decodeCursor, encodeCursor } from './transactions-cursor.model.js';
 import type { TransactionsRepository, UserTransactionRow } from './transactions.repository.js';
 import type { UsersRepository } from './users.repository.js';
@@ -39,9 +41,9 @@ export interface TransactionsPage {
   nextCursor: string | null;
 }
 
-// Apple answers 404 (TRANSACTION_ID_NOT_FOUND) when the id belongs to the other environment.
-const notFoundHere = (error: unknown) =>
-  error instanceof AppStoreApiError && error.code === 'API_ERROR' && error.httpStatus === 404;
+// Apple answers 404 (TRANSACTION_ID_NOT_FOUND) when the id belongs to the other environment;
+// a "_RETRYABLE" not found is no such answer (Apple may not know it yet), see isNotFoundAnswer.
+const notFoundHere = (error: unknown) => error instanceof AppStoreApiError && error.httpStatus === 404 && isNotFoundAnswer(error);
 
 const invalidTransactionId = () => badRequest('INVALID_TRANSACTION_ID', 'The App Store does not accept this transaction id');
 
@@ -84,13 +86,15 @@ export function createUsersUsecase(deps: UsersUsecaseDeps) {
     async recordTransaction(userId: string, submission: TransactionSubmission): Promise<RecordedTransaction> {
       const signed = 'signedTransaction' in submission ? submission.signedTransaction : await fetchSigned(submission.transactionId);
       const record = toRecord(await deps.verifier.verifyTransaction(signed));
+      assertNotFutureDated([{ transactions: [{ record, signedTransaction: null }] }], deps.clock());
       const namespace = await deps.users.namespace();
       const at = deps.clock();
       const link = await deps.db.transaction(async (tx) => {
         await deps.users.ensureUser(tx, userId, namespace);
         await lockPurchases(tx, [record.originalTransactionId]);
-        // Linked before the data is applied, so an appAccountToken on the transaction
-        // cannot attribute the purchase to someone else first: the app's word wins.
+        await assertTokensAllow(tx, userId, [{ originalTransactionId: record.originalTransactionId, tokens: [record.appAccountToken] }]);
+        // Linked before the data is applied; a token on the purchase was checked above, so
+        // attribution by token then agrees with this link.
         const outcome = await linkPurchase(tx, {
           originalTransactionId: record.originalTransactionId,
           userId,

@@ -230,6 +230,22 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
     }
   });
 
+  it("answers Apple's refusals with the mapping every route uses: our app or credentials refused is 502, an unknown purchase 400, try-again 503", async () => {
+    const receipt = await buildReceipt(content(), { pki: receiptPki });
+    const answers: Array<[number, unknown, number, string]> = [
+      [404, { errorCode: 4040003, errorMessage: 'App not found.' }, 502, 'APP_STORE_ERROR'],
+      [401, undefined, 502, 'APP_STORE_UNAUTHORIZED'],
+      [404, { errorCode: 4040010, errorMessage: 'Transaction id not found.' }, 400, 'PURCHASE_NOT_FOUND'],
+      [404, { errorCode: 4040002, errorMessage: 'Account not found. Please try again.' }, 503, 'APP_STORE_UNAVAILABLE'],
+    ];
+    for (const [status, body, expectedStatus, expectedCode] of answers) {
+      api.reply('GET', `/inApps/v1/transactions/${LIFETIME_ID}`, { status, ...(body === undefined ? {} : { body }) });
+      const response = await postReceipt(t, 'u-1', receipt);
+      expect([response.statusCode, response.json().error.code]).toEqual([expectedStatus, expectedCode]);
+      expect(await countRows(database.handle.db)).toEqual(NOTHING);
+    }
+  });
+
   it('answers 400 API_NOT_CONFIGURED without Server API credentials', async () => {
     const bare = await createTestApp({ database, pki, overrides: withoutLoadShedding({ receiptRootCertificates: [receiptPki.root.der] }) });
     try {

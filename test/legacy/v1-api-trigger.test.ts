@@ -152,15 +152,20 @@ describe(`POST /webhooks/apple/v1 with Server API credentials: the body is only 
     expect((await countRows(database.handle.db)).notifications).toBe(1);
   });
 
-  it('answers 503 when Apple fails or refuses our credentials, and 400 PURCHASE_NOT_FOUND when Apple does not know the purchase', async () => {
+  it('answers 503 when Apple fails, 502 when it refuses our credentials or app, and 400 PURCHASE_NOT_FOUND when Apple does not know the purchase', async () => {
     api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, { status: 500, body: { errorCode: 5000000, errorMessage: 'An unknown error occurred.' } });
     const failing = await post(t, v1Body('DID_RENEW'));
     expect([failing.statusCode, failing.json().error.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
 
-    // Not the sender's fault, so not a 502: Apple must resend once the credentials are fixed.
+    // The same mapping as every other route: Apple resends on any answer but 2xx, 502 included.
     api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, { status: 401 });
     const refused = await post(t, v1Body('DID_RENEW'));
-    expect([refused.statusCode, refused.json().error.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
+    expect([refused.statusCode, refused.json().error.code]).toEqual([502, 'APP_STORE_UNAUTHORIZED']);
+
+    // Apple not knowing the app is our configuration's fault, not an unknown purchase.
+    api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, { status: 404, body: { errorCode: 4040003, errorMessage: 'App not found.' } });
+    const misconfigured = await post(t, v1Body('DID_RENEW'));
+    expect([misconfigured.statusCode, misconfigured.json().error.code]).toEqual([502, 'APP_STORE_ERROR']);
 
     api.reply('GET', `/inApps/v1/subscriptions/${OTID}`, {
       status: 404,

@@ -7,6 +7,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { v1Body, V1_TEST, type V1BodyOptions } from '../helpers/v1-bodies.js';
 import { wipeData, withoutLoadShedding } from './support.js';
+import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
 
 const SEASON = 'com.example.season';
 const LIFETIME = 'com.example.lifetime';
@@ -22,11 +23,11 @@ function capturingLogger() {
   return { logger: pino({ level: 'warn' }, stream), lines };
 }
 
-/** A body applied from its own data (no receipt to verify): what V1 says is all there is. */
-function bodyWithoutReceipt(options: V1BodyOptions): Record<string, unknown> {
-  const body = v1Body('CONSUMPTION_REQUEST', options) as { unified_receipt: Record<string, unknown> };
-  delete body.unified_receipt.latest_receipt;
-  return body;
+type Body = { unified_receipt: Record<string, unknown> };
+
+/** A body whose receipt verifyReceipt confirms as it is: V1 data, with no product type of Apple's. */
+function confirmedBody(options: V1BodyOptions): Body {
+  return v1Body('CONSUMPTION_REQUEST', options) as Body;
 }
 
 describe(`V1 product types from the catalog through POST /webhooks/apple/v1 (${backendName})`, () => {
@@ -38,26 +39,51 @@ describe(`V1 product types from the catalog through POST /webhooks/apple/v1 (${b
     }),
   );
   let t: TestApp;
+  let verifyReceipt: VerifyReceiptDouble;
+  // latest_receipt → the unified receipt verifyReceipt answers for it.
+  const receipts = new Map<string, Record<string, unknown>>();
   beforeAll(async () => {
+    verifyReceipt = await createVerifyReceiptDouble();
+    // The test receipts are Sandbox ones: production redirects with 21007, as Apple does.
+    verifyReceipt.answer('Production', () => ({ body: { status: 21007 } }));
+    verifyReceipt.answer('Sandbox', (request) => {
+      const unified = receipts.get(String(request.receiptData));
+      if (unified === undefined) return { body: { status: 21002 } };
+      return {
+        body: {
+          status: 0,
+          environment: 'Sandbox',
+          receipt: { bundle_id: V1_TEST.bundleId, receipt_type: 'ProductionSandbox', in_app: [] },
+          latest_receipt: unified.latest_receipt,
+          latest_receipt_info: unified.latest_receipt_info,
+          pending_renewal_info: unified.pending_renewal_info,
+        },
+      };
+    });
     t = await createTestApp({
-      env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret },
-      overrides: withoutLoadShedding({ entitlementMap: catalog, logger: log.logger, verifyReceipt: null }),
+      env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
+      overrides: withoutLoadShedding({ entitlementMap: catalog, logger: log.logger }),
     });
   }, 120_000);
   afterAll(async () => {
     await t?.close();
+    await verifyReceipt?.close();
   });
   beforeEach(async () => {
     await wipeData(t.deps.database.db);
+    receipts.clear();
   });
 
-  const post = (payload: unknown) => t.app.inject({ method: 'POST', url: '/webhooks/apple/v1', payload: payload as object });
+  const post = (body: Body) => {
+    receipts.set(String(body.unified_receipt.latest_receipt), body.unified_receipt);
+    return t.app.inject({ method: 'POST', url: '/webhooks/apple/v1', payload: body });
+  };
   const storedTypes = async () =>
     (await t.deps.database.db.select().from(transactions).orderBy(transactions.transactionId)).map((row) => [row.productId, row.productType]);
 
   it('stores a V1 consumable and non-renewing purchase with the catalog type, not as lifetime Non-Consumables', async () => {
     const response = await post(
-      bodyWithoutReceipt({
+      confirmedBody({
         transactions: [
           { transactionId: '1000000000000090', productId: V1_TEST.coins, purchase: V1_TEST.start, expires: null },
           { transactionId: '1000000000000091', productId: SEASON, purchase: V1_TEST.start, expires: null },
@@ -73,7 +99,7 @@ describe(`V1 product types from the catalog through POST /webhooks/apple/v1 (${b
 
   it('stores an unlisted V1 product without an expiry as a Non-Consumable and warns once per product id', async () => {
     for (const transactionId of ['1000000000000092', '1000000000000093']) {
-      const body = bodyWithoutReceipt({ transactions: [{ transactionId, productId: LIFETIME, purchase: V1_TEST.start, expires: null }] });
+      const body = confirmedBody({ transactions: [{ transactionId, productId: LIFETIME, purchase: V1_TEST.start, expires: null }] });
       expect((await post(body)).statusCode).toBe(200);
     }
     expect(await storedTypes()).toEqual([

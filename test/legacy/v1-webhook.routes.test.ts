@@ -12,7 +12,7 @@ type Body = Record<string, unknown> & { unified_receipt: Record<string, unknown>
 
 const post = (t: TestApp, payload: unknown) => t.app.inject({ method: 'POST', url: '/webhooks/apple/v1', payload: payload as object });
 
-/** Apple's status each scenario of `V1_SCENARIOS` leaves the subscription in (null: no subscription). */
+/** Apple's status each scenario of `V1_SCENARIOS` describes (null: no subscription). */
 const EXPECTED_STATUS: Record<V1NotificationType, number | null> = {
   INITIAL_BUY: 1,
   DID_RENEW: 1,
@@ -98,8 +98,10 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     expect(new Set(stored.map((row) => row.source))).toEqual(new Set(['v1']));
     expect(stored.every((row) => row.signedTransaction === null)).toBe(true);
 
+    // V1 data carries no Apple status (it could not be ranked below signed data); the
+    // state model reads the same facts from the V1 transactions and renewal info.
     const subscription = await storedSubscription();
-    expect(subscription?.appleStatus ?? null).toBe(EXPECTED_STATUS[type]);
+    expect(subscription?.appleStatus ?? null).toBeNull();
     if (EXPECTED_STATUS[type] !== null) expect(subscription?.renewalSource).toBe('v1');
 
     const [notification] = await t.deps.database.db.select().from(notifications);
@@ -160,17 +162,16 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     expect((await countRows(t.deps.database.db)).transactions).toBe(2);
   });
 
-  it('applies a body without latest_receipt from its own data, marked V1, without calling verifyReceipt', async () => {
+  it('records a body without latest_receipt but applies nothing from it, without calling verifyReceipt (docs/v1-trust.md)', async () => {
     const body = v1Body('DID_RENEW') as Body;
     delete body.unified_receipt.latest_receipt;
     const response = await post(t, body);
 
     expect(response.json()).toEqual({ status: 'processed' });
     expect(verifyReceipt.requests).toHaveLength(0);
-    expect((await storedTransactions()).map((row) => [row.transactionId, row.source])).toEqual([
-      ['1000000000000001', 'v1'],
-      ['1000000000000002', 'v1'],
-    ]);
+    expect(await storedTransactions()).toEqual([]);
+    const [notification] = await t.deps.database.db.select().from(notifications);
+    expect(notification).toMatchObject({ version: 'v1', notificationType: 'DID_RENEW', outcome: 'recorded' });
   });
 
   it("recognises Apple's resend of the same body and applies it once", async () => {

@@ -88,14 +88,15 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
     expect((await postTransaction(keep, 'u-first', payload)).statusCode).toBe(200);
   });
 
-  it('lets the posting user win over a different appAccountToken on the transaction', async () => {
+  it('refuses a transaction whose appAccountToken is another user\'s with 409, even under TRANSFER_POLICY=keep', async () => {
     const response = await postTransaction(
       keep,
       'u-poster',
       transactionPayload({ transactionId: '721', appAccountToken: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' }),
     );
-    expect(response.statusCode).toBe(200);
-    expect(await ownerOf(keep, '721')).toBe('u-poster');
+    expect(response.statusCode).toBe(409);
+    expect(response.json().error.code).toBe('TOKEN_BELONGS_TO_OTHER_USER');
+    expect(await ownerOf(keep, '721')).toBeUndefined();
   });
 
   it('fetches a transaction by id from Production, then Sandbox when Production does not know it', async () => {
@@ -119,6 +120,22 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
     const response = await t.app.inject({ method: 'POST', url: '/users/u-by-id/transactions', headers: authHeader(), payload: { transactionId: '731' } });
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('TRANSACTION_NOT_FOUND');
+  });
+
+  it("answers 503 APP_STORE_UNAVAILABLE, not TRANSACTION_NOT_FOUND, when Apple's not-found answer says to try again", async () => {
+    double.reply('GET', '/inApps/v1/transactions/736', {
+      status: 404,
+      body: { errorCode: 4040002, errorMessage: 'Account not found. Please try again.' },
+    });
+    const response = await t.app.inject({ method: 'POST', url: '/users/u-retry/transactions', headers: authHeader(), payload: { transactionId: '736' } });
+    expect([response.statusCode, response.json().error.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
+    expect(await ownerOf(t, '736')).toBeUndefined();
+  });
+
+  it('answers 502 APP_STORE_ERROR, not INVALID_TRANSACTION_ID, when Apple says the app itself is unknown (our configuration)', async () => {
+    double.reply('GET', '/inApps/v1/transactions/737', { status: 404, body: { errorCode: 4040003, errorMessage: 'App not found.' } });
+    const response = await t.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '737' } });
+    expect([response.statusCode, response.json().error.code]).toEqual([502, 'APP_STORE_ERROR']);
   });
 
   it('answers 400 API_NOT_CONFIGURED for a transaction id without App Store Server API credentials', async () => {
