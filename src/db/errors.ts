@@ -25,11 +25,33 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   return isDatabaseUnavailable((error as { cause?: unknown }).cause, depth + 1);
 }
 
+/** An error PostgreSQL (or PGlite) sent back: a SQLSTATE code and a severity. */
+export function isPostgresError(error: unknown): error is Error & { code: string } {
+  return (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((error as { code: string }).code) &&
+    typeof (error as { severity?: unknown }).severity === 'string'
+  );
+}
+
+/** Drizzle's wrapper around a failed query: its message lists the query's parameters. */
+export function isFailedQuery(error: unknown): error is Error & { query: string; params: unknown; cause?: unknown } {
+  return error instanceof Error && typeof (error as { query?: unknown }).query === 'string' && 'params' in error;
+}
+
+/** The database's own error, bare or inside drizzle's wrapper; undefined for anything else. */
+export function postgresErrorOf(error: unknown): (Error & { code: string }) | undefined {
+  if (isPostgresError(error)) return error;
+  if (isFailedQuery(error) && isPostgresError(error.cause)) return error.cause;
+  return undefined;
+}
+
 /**
  * SQLSTATE class 22 ("data exception": a NUL in text, a number out of range, a date
  * PostgreSQL cannot hold): the value is wrong, so trying again cannot help.
  */
 export function isDataException(error: unknown): boolean {
-  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  const code = postgresErrorOf(error)?.code;
   return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
 }

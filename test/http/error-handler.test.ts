@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { classifyError } from '../../src/http/error-handler.js';
 
-const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+// PostgreSQL's errors carry a severity; socket errors do not.
+const withCode = (code: string, message = 'x') =>
+  Object.assign(new Error(message), { code }, /^[0-9A-Z]{5}$/.test(code) ? { severity: 'ERROR' } : {});
 
 describe('classifyError', () => {
   it('answers a PostgreSQL data exception (a NUL in text, a number out of range) with 400 INVALID_INPUT', () => {
