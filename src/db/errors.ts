@@ -12,7 +12,12 @@ const UNAVAILABLE_MESSAGES = [
   'Client was closed',
 ];
 
-/** True when `error` (or its cause) says the database cannot be reached right now. */
+/**
+ * True when `error` says the database cannot be reached right now: the error itself, or
+ * what drizzle's query wrapper or pg's connection attempts (AggregateError) carry. Other
+ * causes are not followed: a socket error beneath a failed fetch (OCSP, Apple's APIs) is
+ * not the database's.
+ */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!(error instanceof Error) || depth > 4) return false;
   const code = (error as { code?: unknown }).code;
@@ -22,7 +27,7 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   }
   if (UNAVAILABLE_MESSAGES.some((text) => error.message.includes(text))) return true;
   if (error instanceof AggregateError && error.errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) return true;
-  return isDatabaseUnavailable((error as { cause?: unknown }).cause, depth + 1);
+  return isFailedQuery(error) && isDatabaseUnavailable(error.cause, depth + 1);
 }
 
 /** An error PostgreSQL (or PGlite) sent back: a SQLSTATE code and a severity. */
