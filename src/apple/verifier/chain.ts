@@ -1,6 +1,6 @@
 // Structural checks of an x5c chain (everything except time and revocation), done
 // once per (leaf, intermediate) pair and then cached.
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   Certificate,
@@ -13,6 +13,7 @@ import {
   id_pe_authorityInfoAccess,
   id_ad_ocsp,
 } from '@peculiar/asn1-x509';
+import { certificateParts } from './certificate-der.js';
 import { VerificationError } from './errors.js';
 
 export const APPLE_INTERMEDIATE_MARKER_OID = '1.2.840.113635.100.6.2.1';
@@ -104,13 +105,22 @@ export function parseCertificate(der: Buffer, role: CertificateRole): ParsedCert
   return describeCertificate(der, openCertificate(der, role), role);
 }
 
-/** Opens the certificate `child` claims to be, and parses it only once `issuer` is shown to have signed it. */
+/**
+ * Checks the issuer's signature on the raw DER first (three tag-length headers and one
+ * ECDSA check), then parses: a forged certificate costs the same whatever it is stuffed
+ * with, and is never decoded.
+ */
 function parseIssuedBy(base64: string, role: CertificateRole, issuer: ParsedCertificate): ParsedCertificate {
   const der = decodeCertificate(base64, role);
+  const { tbs, hash, signature } = certificateParts(der, role);
+  if (!cryptoVerify(hash, tbs, { key: issuer.x509.publicKey, dsaEncoding: 'der' }, signature)) {
+    throw chainError(`the ${role} certificate is not signed by the ${issuer.role} certificate`);
+  }
   const x509 = openCertificate(der, role);
   if (x509.issuer !== issuer.x509.subject) {
     throw chainError(`the ${role} certificate's issuer does not name the ${issuer.role} certificate`);
   }
+  // OpenSSL's own check of the same signature, over the certificate it decoded.
   if (!x509.verify(issuer.x509.publicKey)) {
     throw chainError(`the ${role} certificate is not signed by the ${issuer.role} certificate`);
   }
@@ -175,7 +185,7 @@ export function verifyChainStructure(x5c: readonly string[], trustedRoots: reado
   }
   const root = trusted.certificate;
   // Each certificate is parsed only after its issuer's signature on it is checked, so a
-  // forged one costs an OpenSSL decode and one ECDSA check, whatever it is stuffed with.
+  // forged one costs one ECDSA check, whatever it is stuffed with.
   const intermediate = parseIssuedBy(intermediateB64, 'intermediate', root);
   const leaf = parseIssuedBy(leafB64, 'leaf', intermediate);
   if (!isCa(intermediate)) throw chainError('the intermediate certificate is not a CA');

@@ -74,4 +74,16 @@ describe('hostile x5c chains', () => {
     await verifier.verifyTransaction(pki.sign(transaction({ transactionId: '1001' })));
     expect(parse).not.toHaveBeenCalled();
   });
+
+  it('rejects an intermediate signed with anything but ECDSA and SHA-2 before parsing it', async () => {
+    const verifier = verifierFor(pki);
+    // ecdsa-with-SHA256 (…04 03 02) turned into ecdsa-with-SHA224 (…04 03 01), everywhere it appears.
+    const sha224 = Buffer.from(pki.intermediateDer.toString('hex').replaceAll('2a8648ce3d040302', '2a8648ce3d040301'), 'hex');
+    const parse = vi.spyOn(AsnConvert, 'parse');
+    const jws = pki.sign(transaction(), { x5c: [pki.x5c[0], sha224.toString('base64'), pki.x5c[2]] });
+    const error = await errorOf(verifier.verifyTransaction(jws));
+    expect(error.code).toBe('INVALID_CHAIN');
+    expect(error.message).toMatch(/intermediate certificate is not signed with ECDSA and SHA-2/);
+    expect(parse).not.toHaveBeenCalled();
+  });
 });
