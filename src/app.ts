@@ -10,6 +10,7 @@ import type { EntitlementMap } from './entitlements/entitlement-map.js';
 import type { AppStoreServerApi } from './apple/api/index.js';
 import type { ServiceEvents } from './metrics/events.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
+import { installShutdownGuard } from './http/shutdown.js';
 import { KeySet } from './http/auth.js';
 import { ErrorResponse } from './http/schemas.js';
 import { healthRoutes } from './health/health.routes.js';
@@ -69,7 +70,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
     bodyLimit: BODY_LIMIT_BYTES,
-    return503OnClosing: true,
+    // Off: Fastify's 503 during a drain has its own body; installShutdownGuard answers in SPEC's shape.
+    return503OnClosing: false,
     // Router errors (a malformed URL, an over-long id) leave in the SPEC error shape too.
     frameworkErrors: frameworkErrorHandler,
     forceCloseConnections: 'idle',
@@ -86,6 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('keys', { app: appKeys, admin: adminKeys });
 
   // Operations plugins first: each one must see every route registered below.
+  installShutdownGuard(app);
   await installPressureGuard(app, deps.pressure);
   await installRateLimits(app, {
     limits: { ...config.rateLimit, adminPerMinute: adminLimitFor(config.rateLimit.apiPerMinute) },

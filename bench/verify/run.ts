@@ -1,12 +1,15 @@
 // Full verification of a notification with its two nested JWS, on the same generated
 // payloads in one run: (a) this verifier, (b) Apple's App Store Server Library, (c) the
 // floor of three bare ECDSA verifications with pre-imported keys.
+// Then the cost of a hostile request the verifier rejects (a stuffed x5c under the genuine
+// root) next to a valid one and to merely reading a body of the same size.
 //   npx tsx bench/verify/run.ts [notifications=200] [secondsPerCase=5]
 import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import os from 'node:os';
 import { Environment, SignedDataVerifier as AppleVerifier } from '@apple/app-store-server-library';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
-import { createTestPki, signNotification } from '../../test/helpers/pki.js';
+import { VerificationError } from '../../src/apple/verifier/index.js';
+import { createBloatedCertificate, createTestPki, signNotification, type TestPki } from '../../test/helpers/pki.js';
 
 const COUNT = Number(process.argv[2] ?? 200);
 const SECONDS = Number(process.argv[3] ?? 5);
@@ -151,6 +154,44 @@ async function main() {
   }
   console.log(`\nspeed-up over Apple's library: ${(oursRate / (rates[appleName] ?? 1)).toFixed(1)}× (target ≥ 10×)`);
   console.log(`share of the bare-crypto floor: ${((100 * oursRate) / (rates[floorName] ?? 1)).toFixed(0)}% (target ≥ 75%)`);
+
+  await rejections(pki, ours, notifications);
+}
+
+/** A JWS whose x5c is ['MIIB', <certificate stuffed with extensions>, <the genuine root>]. */
+function hostileJws(pki: TestPki, stuffed: Buffer): string {
+  return pki.sign({ signedDate: Date.parse('2025-06-01T12:00:00Z') }, { x5c: ['MIIB', stuffed.toString('base64'), pki.x5c[2]] });
+}
+
+async function rejections(pki: TestPki, verifier: ReturnType<typeof createSignedDataVerifier>, valid: string[]) {
+  const reject = async (jws: string) => {
+    try {
+      await verifier.verifyNotification(jws);
+    } catch (error) {
+      if (error instanceof VerificationError) return error.code;
+      throw error;
+    }
+    throw new Error('a hostile JWS was accepted');
+  };
+  // The issue's attack: 108 KB of extensions, rejected now by size; and the largest
+  // stuffed certificate under the 8 KB cap, which reaches the signature check.
+  const big = hostileJws(pki, await createBloatedCertificate(7_200));
+  const capped = hostileJws(pki, await createBloatedCertificate(500));
+  const bigBody = JSON.stringify({ signedPayload: big });
+  const cappedBody = JSON.stringify({ signedPayload: capped });
+  const cases: Case[] = [
+    { name: 'valid notification (3 JWS, chain cached)', run: (i) => verifier.verifyNotification(valid[i] ?? '') },
+    { name: `hostile x5c, ${(big.length / 1024).toFixed(0)} KB JWS (stuffed intermediate, genuine root)`, run: () => reject(big) },
+    { name: `read a body of the same size (JSON.parse, ${(bigBody.length / 1024).toFixed(0)} KB)`, run: () => JSON.parse(bigBody) },
+    { name: `hostile x5c, ${(capped.length / 1024).toFixed(0)} KB JWS (stuffed intermediate under the cap)`, run: () => reject(capped) },
+    { name: `read a body of the same size (JSON.parse, ${(cappedBody.length / 1024).toFixed(0)} KB)`, run: () => JSON.parse(cappedBody) },
+  ];
+  for (const c of cases) await c.run(0);
+  console.log(`\nrejected: ${await reject(big)} (big), ${await reject(capped)} (under the cap)`);
+  const measured = await measureAll(cases);
+  console.log('| request | µs each |');
+  console.log('|---|---:|');
+  for (const c of cases) console.log(`| ${c.name} | ${(1e6 / (measured.get(c.name) ?? 1)).toFixed(1)} |`);
 }
 
 await main();

@@ -12,7 +12,12 @@ const UNAVAILABLE_MESSAGES = [
   'Client was closed',
 ];
 
-/** True when `error` (or its cause) says the database cannot be reached right now. */
+/**
+ * True when `error` says the database cannot be reached right now: the error itself, or
+ * what drizzle's query wrapper or pg's connection attempts (AggregateError) carry. Other
+ * causes are not followed: a socket error beneath a failed fetch (OCSP, Apple's APIs) is
+ * not the database's.
+ */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!(error instanceof Error) || depth > 4) return false;
   const code = (error as { code?: unknown }).code;
@@ -22,7 +27,29 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   }
   if (UNAVAILABLE_MESSAGES.some((text) => error.message.includes(text))) return true;
   if (error instanceof AggregateError && error.errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) return true;
-  return isDatabaseUnavailable((error as { cause?: unknown }).cause, depth + 1);
+  return isFailedQuery(error) && isDatabaseUnavailable(error.cause, depth + 1);
+}
+
+/** An error PostgreSQL (or PGlite) sent back: a SQLSTATE code and a severity. */
+export function isPostgresError(error: unknown): error is Error & { code: string } {
+  return (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((error as unknown as { code: string }).code) &&
+    typeof (error as { severity?: unknown }).severity === 'string'
+  );
+}
+
+/** Drizzle's wrapper around a failed query: its message lists the query's parameters. */
+export function isFailedQuery(error: unknown): error is Error & { query: string; params: unknown; cause?: unknown } {
+  return error instanceof Error && typeof (error as { query?: unknown }).query === 'string' && 'params' in error;
+}
+
+/** The database's own error, bare or inside drizzle's wrapper; undefined for anything else. */
+export function postgresErrorOf(error: unknown): (Error & { code: string }) | undefined {
+  if (isPostgresError(error)) return error;
+  if (isFailedQuery(error) && isPostgresError(error.cause)) return error.cause;
+  return undefined;
 }
 
 /**
@@ -30,6 +57,6 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
  * PostgreSQL cannot hold): the value is wrong, so trying again cannot help.
  */
 export function isDataException(error: unknown): boolean {
-  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  const code = postgresErrorOf(error)?.code;
   return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
 }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
+import { VerifyReceiptError } from '../apple/verify-receipt/errors.js';
 import { isDatabaseUnavailable, isDataException } from '../db/errors.js';
 
 export interface ErrorBody {
@@ -55,16 +56,22 @@ export function classifyError(error: unknown): Classified {
     const known = FASTIFY_CODES[fastifyError.code]!;
     return { ...known, message: fastifyError.message ?? 'The request is invalid' };
   }
-  if (isDataException(error)) {
-    return { statusCode: 400, code: 'INVALID_INPUT', message: 'The request carries a value the service cannot store' };
-  }
-  if (isDatabaseUnavailable(error)) {
-    return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; try again' };
+  // A module's own code names the cause; it wins over sniffing socket errors in the
+  // cause chain, where an unreachable OCSP responder would look like a lost database.
+  if (error instanceof VerifyReceiptError && error.retryable) {
+    // SPEC's 503 codes name the cause; Apple's verifyReceipt is the App Store.
+    return { statusCode: 503, code: 'APP_STORE_UNAVAILABLE', message: `${error.message} (${error.code}); try again later` };
   }
   if (isCodedError(error)) {
     return error.retryable
       ? { statusCode: 503, code: error.code, message: error.message }
       : { statusCode: 400, code: error.code, message: error.message };
+  }
+  if (isDataException(error)) {
+    return { statusCode: 400, code: 'INVALID_INPUT', message: 'The request carries a value the service cannot store' };
+  }
+  if (isDatabaseUnavailable(error)) {
+    return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; try again' };
   }
   // Other 4xx raised by Fastify or plugins (e.g. a malformed URL) keep their status.
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {

@@ -45,7 +45,9 @@ export const TransactionItem = Type.Object(
 );
 
 export const TransactionsQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'nextCursor of the previous page' })),
+  // No maxLength here: an over-long cursor is one the service did not hand out, and
+  // decodeCursor answers it with INVALID_CURSOR like any other.
+  cursor: Type.Optional(Type.String({ minLength: 1, description: 'nextCursor of the previous page (400 INVALID_CURSOR otherwise)' })),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
 });
 

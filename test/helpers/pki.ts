@@ -284,3 +284,22 @@ export function signNotification(pki: TestPki, input: NotificationInput): string
   if (input.subtype !== undefined) payload.subtype = input.subtype;
   return pki.sign(payload);
 }
+
+/**
+ * A certificate an attacker can make for free: self-signed by a fresh key, named like the
+ * test intermediate, padded with `extensions` meaningless extensions (about 12 bytes
+ * each) so that parsing it costs far more than reading it.
+ */
+export async function createBloatedCertificate(extensions: number): Promise<Buffer> {
+  const keys = await generateKeys();
+  const padding = Array.from({ length: extensions }, (_, i) => new x509.Extension(`1.3.6.1.4.1.${i + 1}`, false, DER_NULL));
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    name: INTERMEDIATE_NAME,
+    keys,
+    notBefore: DEFAULT_NOT_BEFORE,
+    notAfter: DEFAULT_NOT_AFTER,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), ...padding],
+  });
+  return Buffer.from(cert.rawData);
+}

@@ -116,6 +116,8 @@ export interface BuildReceiptOptions {
   includeRoot?: boolean;
   /** Replace the signed content after signing, to produce a receipt whose signature fails. */
   swapContentAfterSigning?: TestReceiptContent;
+  /** More DER certificates for the bag, as a hostile sender would add. */
+  extraCertificates?: Uint8Array[];
 }
 
 const utf8 = (s: string) => new asn1js.Utf8String({ value: s });
@@ -173,9 +175,10 @@ export async function buildReceipt(content: TestReceiptContent, options: BuildRe
   const engine = new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as PkijsCrypto });
   const payload = encodeReceiptPayload(content);
   const signerCert = pkijs.Certificate.fromBER(pki.signer.der);
-  const certificates = [pki.signer, pki.intermediate, ...(options.includeRoot ? [pki.root] : [])].map((c) =>
-    pkijs.Certificate.fromBER(c.der),
-  );
+  const certificates = [
+    ...[pki.signer, pki.intermediate, ...(options.includeRoot ? [pki.root] : [])].map((c) => c.der),
+    ...(options.extraCertificates ?? []),
+  ].map((der) => pkijs.Certificate.fromBER(der));
   const signedData = new pkijs.SignedData({
     version: 1,
     encapContentInfo: new pkijs.EncapsulatedContentInfo({

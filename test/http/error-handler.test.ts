@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { classifyError } from '../../src/http/error-handler.js';
+import { VerificationError } from '../../src/apple/verifier/index.js';
+import { VerifyReceiptError } from '../../src/apple/verify-receipt/errors.js';
 
-const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+// PostgreSQL's errors carry a severity; socket errors do not.
+const withCode = (code: string, message = 'x') =>
+  Object.assign(new Error(message), { code }, /^[0-9A-Z]{5}$/.test(code) ? { severity: 'ERROR' } : {});
 
 describe('classifyError', () => {
   it('answers a PostgreSQL data exception (a NUL in text, a number out of range) with 400 INVALID_INPUT', () => {
@@ -33,5 +37,36 @@ describe('classifyError', () => {
       statusCode: 503,
       code: 'OCSP_UNAVAILABLE',
     });
+  });
+
+  // What undici's fetch throws when a host cannot be resolved or reached.
+  const fetchFailed = (code: string) => new TypeError('fetch failed', { cause: withCode(code, `getaddrinfo ${code} ocsp.apple.com`) });
+
+  it("answers a verifier's transient refusal with its own code, whatever socket error lies beneath", () => {
+    for (const socketCode of ['ENOTFOUND', 'ECONNREFUSED', 'ETIMEDOUT']) {
+      const error = new VerificationError('OCSP_UNAVAILABLE', 'the OCSP responder cannot be reached', { cause: fetchFailed(socketCode) });
+      expect(classifyError(error), socketCode).toMatchObject({ statusCode: 503, code: 'OCSP_UNAVAILABLE' });
+    }
+  });
+
+  it('answers a verifyReceipt call that may pass later with 503 APP_STORE_UNAVAILABLE, one of SPEC\'s 503 codes', () => {
+    const unreachable = new VerifyReceiptError('NETWORK_ERROR', 'verifyReceipt (Production): unreachable', {
+      retryable: true,
+      cause: fetchFailed('ENOTFOUND'),
+    });
+    const busy = new VerifyReceiptError('SERVICE_UNAVAILABLE', 'verifyReceipt (Production): 21005', { retryable: true, status: 21005 });
+    for (const error of [unreachable, busy]) {
+      expect(classifyError(error), error.code).toMatchObject({ statusCode: 503, code: 'APP_STORE_UNAVAILABLE' });
+    }
+  });
+
+  it('does not call a failed outbound request a database failure', () => {
+    expect(classifyError(fetchFailed('ENOTFOUND'))).toMatchObject({ statusCode: 500, code: 'INTERNAL_ERROR' });
+  });
+
+  it("still recognises a lost database connection inside drizzle's wrapper", () => {
+    const wrapped = Object.assign(new Error('Failed query: select 1\nparams: '), { query: 'select 1', params: [] });
+    wrapped.cause = withCode('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432');
+    expect(classifyError(wrapped)).toMatchObject({ statusCode: 503, code: 'DATABASE_UNAVAILABLE' });
   });
 });

@@ -153,7 +153,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     const first = await deliver(body);
 
     expect(first.statusCode).toBe(503);
-    expect(first.json().error.code).toBe('SERVICE_UNAVAILABLE');
+    expect(first.json().error.code).toBe('APP_STORE_UNAVAILABLE');
     expect(await countRows(t.deps.database.db)).toEqual(NOTHING);
 
     verifyReceipt.answer('Production', () => ({ body: { status: 21007 } }));

@@ -6,6 +6,14 @@ import { ReceiptError } from './errors.js';
 const SIGNED_DATA_OID = '1.2.840.113549.1.7.2';
 const DATA_OID = '1.2.840.113549.1.7.1';
 
+/**
+ * Apple's receipts carry three certificates (signer, WWDR intermediate, Apple Inc. Root) of
+ * about 1.5 KB each. The caps bound what a hostile receipt can make pkijs parse: each
+ * certificate is walked extension by extension in JavaScript, before any signature is known.
+ */
+export const MAX_RECEIPT_CERTIFICATES = 4;
+export const MAX_RECEIPT_CERTIFICATE_BYTES = 8 * 1024;
+
 export interface OpenedSignedData {
   signedData: pkijs.SignedData;
   content: Uint8Array;
@@ -29,10 +37,37 @@ function octets(block: asn1js.AsnType): Uint8Array {
   return out;
 }
 
+/**
+ * Counts and measures the certificate bag on the generic BER tree, before pkijs gives
+ * each certificate its schema: ContentInfo { type, [0] SignedData { version,
+ * digestAlgorithms, encapContentInfo, [0] IMPLICIT certificates?, ... } }.
+ */
+function checkCertificateBag(contentInfo: asn1js.AsnType): void {
+  if (!(contentInfo instanceof asn1js.Sequence)) return;
+  const wrapper = contentInfo.valueBlock.value[1];
+  const signedData = wrapper instanceof asn1js.Constructed ? wrapper.valueBlock.value[0] : undefined;
+  if (!(signedData instanceof asn1js.Sequence)) return;
+  const bag = signedData.valueBlock.value[3];
+  if (!(bag instanceof asn1js.Constructed) || bag.idBlock.tagClass !== 3 || bag.idBlock.tagNumber !== 0) return;
+  const certificates = bag.valueBlock.value;
+  if (certificates.length > MAX_RECEIPT_CERTIFICATES) {
+    throw malformed(`receipt carries ${certificates.length} certificates, more than ${MAX_RECEIPT_CERTIFICATES}`);
+  }
+  certificates.forEach((certificate, index) => {
+    const bytes = certificate.valueBeforeDecodeView.byteLength;
+    if (bytes > MAX_RECEIPT_CERTIFICATE_BYTES) {
+      throw malformed(`receipt certificate ${index} is ${bytes} bytes, over the limit of ${MAX_RECEIPT_CERTIFICATE_BYTES} bytes`);
+    }
+  });
+}
+
 export function openSignedData(der: Uint8Array): OpenedSignedData {
   let signedData: pkijs.SignedData;
   try {
-    const contentInfo = pkijs.ContentInfo.fromBER(der);
+    const ber = asn1js.fromBER(der);
+    if (ber.offset === -1) throw malformed('receipt is not BER-encoded');
+    checkCertificateBag(ber.result);
+    const contentInfo = new pkijs.ContentInfo({ schema: ber.result });
     if (contentInfo.contentType !== SIGNED_DATA_OID) throw malformed('receipt is not PKCS#7 SignedData');
     signedData = new pkijs.SignedData({ schema: contentInfo.content });
   } catch (error) {

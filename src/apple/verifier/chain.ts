@@ -1,6 +1,6 @@
 // Structural checks of an x5c chain (everything except time and revocation), done
 // once per (leaf, intermediate) pair and then cached.
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   Certificate,
@@ -13,6 +13,7 @@ import {
   id_pe_authorityInfoAccess,
   id_ad_ocsp,
 } from '@peculiar/asn1-x509';
+import { certificateParts } from './certificate-der.js';
 import { VerificationError } from './errors.js';
 
 export const APPLE_INTERMEDIATE_MARKER_OID = '1.2.840.113635.100.6.2.1';
@@ -59,11 +60,23 @@ function findOcspUrl(asn: Certificate): string | undefined {
   return access.find((item) => item.accessMethod === id_ad_ocsp)?.accessLocation.uniformResourceIdentifier;
 }
 
-export function parseCertificate(der: Buffer, role: CertificateRole): ParsedCertificate {
-  let x509: X509Certificate;
+/** OpenSSL's parse alone: enough to check names and signatures, in native code. */
+function openCertificate(der: Buffer, role: CertificateRole): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (cause) {
+    throw new VerificationError('INVALID_CHAIN', `the ${role} certificate is not valid DER X.509`, { cause });
+  }
+}
+
+/**
+ * The ASN.1 parse, for extensions and dates. It walks every extension in JavaScript, so
+ * it runs only on certificates whose issuer's signature has already been checked: an
+ * attacker cannot make the service parse a certificate Apple did not sign.
+ */
+function describeCertificate(der: Buffer, x509: X509Certificate, role: CertificateRole): ParsedCertificate {
   let asn: Certificate;
   try {
-    x509 = new X509Certificate(der);
     asn = AsnConvert.parse(der, Certificate);
   } catch (cause) {
     throw new VerificationError('INVALID_CHAIN', `the ${role} certificate is not valid DER X.509`, { cause });
@@ -86,6 +99,32 @@ export function parseCertificate(der: Buffer, role: CertificateRole): ParsedCert
     notAfterMs: validity.notAfter.getTime().getTime(),
     ocspUrl,
   };
+}
+
+export function parseCertificate(der: Buffer, role: CertificateRole): ParsedCertificate {
+  return describeCertificate(der, openCertificate(der, role), role);
+}
+
+/**
+ * Checks the issuer's signature on the raw DER first (three tag-length headers and one
+ * ECDSA check), then parses: a forged certificate costs the same whatever it is stuffed
+ * with, and is never decoded.
+ */
+function parseIssuedBy(base64: string, role: CertificateRole, issuer: ParsedCertificate): ParsedCertificate {
+  const der = decodeCertificate(base64, role);
+  const { tbs, hash, signature } = certificateParts(der, role);
+  if (!cryptoVerify(hash, tbs, { key: issuer.x509.publicKey, dsaEncoding: 'der' }, signature)) {
+    throw chainError(`the ${role} certificate is not signed by the ${issuer.role} certificate`);
+  }
+  const x509 = openCertificate(der, role);
+  if (x509.issuer !== issuer.x509.subject) {
+    throw chainError(`the ${role} certificate's issuer does not name the ${issuer.role} certificate`);
+  }
+  // OpenSSL's own check of the same signature, over the certificate it decoded.
+  if (!x509.verify(issuer.x509.publicKey)) {
+    throw chainError(`the ${role} certificate is not signed by the ${issuer.role} certificate`);
+  }
+  return describeCertificate(der, x509, role);
 }
 
 function hasExtension(cert: ParsedCertificate, oid: string): boolean {
@@ -116,15 +155,6 @@ function keyUsageAllows(cert: ParsedCertificate, flag: KeyUsageFlags): boolean {
   return (usage.toNumber() & flag) !== 0;
 }
 
-function checkIssuedBy(child: ParsedCertificate, issuer: ParsedCertificate): void {
-  if (child.x509.issuer !== issuer.x509.subject) {
-    throw chainError(`the ${child.role} certificate's issuer does not name the ${issuer.role} certificate`);
-  }
-  if (!child.x509.verify(issuer.x509.publicKey)) {
-    throw chainError(`the ${child.role} certificate is not signed by the ${issuer.role} certificate`);
-  }
-}
-
 function decodeCertificate(base64: string, role: CertificateRole): Buffer {
   const der = Buffer.from(base64, 'base64');
   if (der.length === 0) throw new VerificationError('MALFORMED_JWS', `x5c entry for the ${role} is empty`);
@@ -140,7 +170,7 @@ export function createTrustedRoots(roots: readonly Uint8Array[]): TrustedRoot[] 
 
 /**
  * Checks that x5c is [leaf, intermediate, root] with the root byte-identical to a
- * trusted one, each certificate signed by the next, the CA flags and Apple's markers in
+ * trusted one (compared before anything is parsed), each certificate signed by the next, the CA flags and Apple's markers in
  * place. Validity dates are left to the caller, which knows the effective time.
  */
 export function verifyChainStructure(x5c: readonly string[], trustedRoots: readonly TrustedRoot[]): VerifiedChain {
@@ -154,11 +184,10 @@ export function verifyChainStructure(x5c: readonly string[], trustedRoots: reado
     throw new VerificationError('UNTRUSTED_ROOT', 'x5c[2] is not one of the trusted root certificates');
   }
   const root = trusted.certificate;
-  const intermediate = parseCertificate(decodeCertificate(intermediateB64, 'intermediate'), 'intermediate');
-  const leaf = parseCertificate(decodeCertificate(leafB64, 'leaf'), 'leaf');
-
-  checkIssuedBy(intermediate, root);
-  checkIssuedBy(leaf, intermediate);
+  // Each certificate is parsed only after its issuer's signature on it is checked, so a
+  // forged one costs one ECDSA check, whatever it is stuffed with.
+  const intermediate = parseIssuedBy(intermediateB64, 'intermediate', root);
+  const leaf = parseIssuedBy(leafB64, 'leaf', intermediate);
   if (!isCa(intermediate)) throw chainError('the intermediate certificate is not a CA');
   if (!keyUsageAllows(intermediate, KeyUsageFlags.keyCertSign)) {
     throw chainError('the intermediate certificate may not sign certificates (keyUsage lacks keyCertSign)');

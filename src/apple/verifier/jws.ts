@@ -13,6 +13,17 @@ export interface CompactJws {
 
 const ES256_SIGNATURE_BYTES = 64;
 
+/**
+ * Apple's signing certificates are 0.6–1.5 KB of DER; 8 KB leaves more than five times
+ * that for a future chain while bounding what one x5c entry can make the service parse
+ * (the certificate of the issue's attack was 108 KB of extensions).
+ */
+export const MAX_CERTIFICATE_BYTES = 8 * 1024;
+/** Base64 characters of the largest accepted x5c entry. */
+const MAX_CERTIFICATE_CHARS = Math.ceil(MAX_CERTIFICATE_BYTES / 3) * 4;
+/** Three maximal certificates, their JSON and a few short fields, base64url-encoded. */
+export const MAX_HEADER_CHARS = Math.ceil(((3 * (MAX_CERTIFICATE_CHARS + 3) + 256) * 4) / 3);
+
 function malformed(message: string): VerificationError {
   return new VerificationError('MALFORMED_JWS', message);
 }
@@ -47,6 +58,14 @@ export function parseHeader(segment: string): JwsHeader {
   if (x5c.length !== 3) {
     throw new VerificationError('INVALID_CHAIN_LENGTH', `x5c must hold exactly 3 certificates, got ${x5c.length}`);
   }
+  // Measured on the base64 text, before anything is decoded or parsed.
+  x5c.forEach((entry: string, index) => {
+    if (entry.length > MAX_CERTIFICATE_CHARS) {
+      throw malformed(
+        `x5c[${index}] is ${Math.floor((entry.length * 3) / 4)} bytes, over the limit of ${MAX_CERTIFICATE_BYTES} bytes for one certificate`,
+      );
+    }
+  });
   return { x5c: x5c as string[], chainKey: `${x5c[0]}.${x5c[1]}` };
 }
 
@@ -61,6 +80,9 @@ export function splitCompactJws(jws: unknown, headerOf: (segment: string) => Jws
   const lastDot = jws.lastIndexOf('.');
   if (firstDot <= 0 || lastDot === firstDot || jws.indexOf('.', firstDot + 1) !== lastDot) {
     throw malformed('the JWS does not have the three parts of the compact serialization');
+  }
+  if (firstDot > MAX_HEADER_CHARS) {
+    throw malformed(`the JWS header is ${firstDot} characters, over the limit of ${MAX_HEADER_CHARS}`);
   }
   const { x5c, chainKey } = headerOf(jws.slice(0, firstDot));
   const signature = Buffer.from(jws.slice(lastDot + 1), 'base64url');

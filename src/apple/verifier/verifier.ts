@@ -52,6 +52,16 @@ const RECENT_HEADERS = 4;
 
 interface DecodedJws {
   payload: JsonObject;
+  /**
+   * A transient online-check failure (OCSP unreachable), thrown by `settle` only after
+   * the payload's identity is checked: "another app" needs no network, and answering it
+   * with a 503 would have Apple resend, for days, a notification that can never apply.
+   */
+  deferred?: VerificationError;
+}
+
+function settle(decoded: DecodedJws): void {
+  if (decoded.deferred) throw decoded.deferred;
 }
 
 export function createSignedDataVerifier(options: SignedDataVerifierOptions): SignedDataVerifier {
@@ -146,7 +156,14 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     const payload = decodePayload(parts.payloadSegment);
     if (options.onlineChecks) {
       if (cached) checkValidityAt(verified, nowMs, 'now');
-      else chainCache.set(cacheKey, verified, await checkChainNow(verified, nowMs));
+      else {
+        try {
+          chainCache.set(cacheKey, verified, await checkChainNow(verified, nowMs));
+        } catch (error) {
+          if (error instanceof VerificationError && error.retryable) return { payload, deferred: error };
+          throw error;
+        }
+      }
     } else {
       const signedDate = payload.signedDate;
       if (!isTimestamp(signedDate)) {
@@ -161,39 +178,50 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
   }
 
   async function verifyTransaction(jws: string): Promise<JWSTransactionDecodedPayload> {
-    const transaction = asTransaction((await verifySigned(jws)).payload);
+    const decoded = await verifySigned(jws);
+    const transaction = asTransaction(decoded.payload);
     checkIdentity(identity, transaction, 'transaction', false);
+    settle(decoded);
     return transaction;
   }
 
   async function verifyRenewalInfo(jws: string): Promise<JWSRenewalInfoDecodedPayload> {
-    const renewalInfo = asRenewalInfo((await verifySigned(jws)).payload);
+    const decoded = await verifySigned(jws);
+    const renewalInfo = asRenewalInfo(decoded.payload);
     checkIdentity(identity, renewalInfo, 'renewal info', false);
+    settle(decoded);
     return renewalInfo;
   }
 
   async function verifyAppTransaction(jws: string): Promise<AppTransaction> {
-    const appTransaction = asAppTransaction((await verifySigned(jws)).payload);
+    const decoded = await verifySigned(jws);
+    const appTransaction = asAppTransaction(decoded.payload);
     checkIdentity(identity, appTransactionIdentity(appTransaction), 'app transaction', true);
+    settle(decoded);
     return appTransaction;
   }
 
   async function verifyNotification(signedPayload: string): Promise<VerifiedNotification> {
-    const payload = asNotification((await verifySigned(signedPayload)).payload);
+    const decoded = await verifySigned(signedPayload);
+    const payload = asNotification(decoded.payload);
     const claimed = notificationIdentity(payload);
     checkIdentity(identity, claimed, 'notification', true);
+    settle(decoded);
     const result: VerifiedNotification = { payload };
 
     const signedTransactionInfo = payload.data?.signedTransactionInfo;
     if (signedTransactionInfo !== undefined) {
-      const transaction = asTransaction((await verifySigned(signedTransactionInfo)).payload);
+      const nested = await verifySigned(signedTransactionInfo);
+      const transaction = asTransaction(nested.payload);
       agree('transaction', transaction.bundleId, claimed.bundleId, transaction.environment, claimed.environment);
       checkIdentity(identity, transaction, 'transaction', false);
+      settle(nested);
       result.transaction = transaction;
     }
     const signedRenewalInfo = payload.data?.signedRenewalInfo;
     if (signedRenewalInfo !== undefined) {
-      const renewalInfo = asRenewalInfo((await verifySigned(signedRenewalInfo)).payload);
+      const nested = await verifySigned(signedRenewalInfo);
+      const renewalInfo = asRenewalInfo(nested.payload);
       agree('renewal info', undefined, undefined, renewalInfo.environment, claimed.environment);
       if (result.transaction && result.transaction.originalTransactionId !== renewalInfo.originalTransactionId) {
         throw new VerificationError(
@@ -202,14 +230,17 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
         );
       }
       checkIdentity(identity, renewalInfo, 'renewal info', false);
+      settle(nested);
       result.renewalInfo = renewalInfo;
     }
     const signedAppTransactionInfo = payload.appData?.signedAppTransactionInfo;
     if (signedAppTransactionInfo !== undefined) {
-      const appTransaction = asAppTransaction((await verifySigned(signedAppTransactionInfo)).payload);
+      const decodedApp = await verifySigned(signedAppTransactionInfo);
+      const appTransaction = asAppTransaction(decodedApp.payload);
       const nested = appTransactionIdentity(appTransaction);
       agree('app transaction', nested.bundleId, claimed.bundleId, nested.environment, claimed.environment);
       checkIdentity(identity, nested, 'app transaction', true);
+      settle(decodedApp);
       result.appTransaction = appTransaction;
     }
     return result;

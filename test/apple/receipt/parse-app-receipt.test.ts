@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import * as pkijs from 'pkijs';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   APPLE_INC_ROOT_SHA256,
   loadAppleIncRootCertificate,
   parseAppReceipt,
   ReceiptError,
 } from '../../../src/apple/receipt/index.js';
+import { MAX_RECEIPT_CERTIFICATE_BYTES, MAX_RECEIPT_CERTIFICATES } from '../../../src/apple/receipt/signed-data.js';
 import { projectRoot } from '../../../src/paths.js';
+import { createBloatedCertificate } from '../../helpers/pki.js';
 import { buildReceipt, createReceiptPki, type ReceiptPki, type TestReceiptContent } from '../../helpers/receipt-builder.js';
 
 const content: TestReceiptContent = {
@@ -42,6 +45,16 @@ const content: TestReceiptContent = {
     },
   ],
 };
+
+async function errorOf(promise: Promise<unknown>): Promise<ReceiptError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ReceiptError) return error;
+    throw error;
+  }
+  throw new Error('expected a ReceiptError');
+}
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -147,6 +160,30 @@ describe('parseAppReceipt on receipts built by the tests', () => {
     );
     const truncated = (await buildReceipt(content, { pki })).slice(0, 800);
     expect(await codeOf(parseAppReceipt(truncated, { rootCertificates }))).toBe('MALFORMED_RECEIPT');
+  });
+
+  describe('hostile certificate bags', () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    it('rejects a receipt carrying a certificate over the size cap before parsing any certificate', async () => {
+      const oversize = await createBloatedCertificate(700);
+      expect(oversize.length).toBeGreaterThan(MAX_RECEIPT_CERTIFICATE_BYTES);
+      const receipt = await buildReceipt(content, { pki, extraCertificates: [oversize] });
+      const extensions = vi.spyOn(pkijs.Extension.prototype, 'fromSchema');
+      const error = await errorOf(parseAppReceipt(receipt, { rootCertificates: [pki.root.der] }));
+      expect(error.code).toBe('MALFORMED_RECEIPT');
+      expect(error.message).toMatch(new RegExp(`certificate 2 .* over the limit of ${MAX_RECEIPT_CERTIFICATE_BYTES} bytes`));
+      expect(extensions).not.toHaveBeenCalled();
+    });
+
+    it('rejects a receipt carrying more certificates than a chain needs before parsing them', async () => {
+      const receipt = await buildReceipt(content, { pki, includeRoot: true, extraCertificates: Array(8).fill(pki.intermediate.der) });
+      const extensions = vi.spyOn(pkijs.Extension.prototype, 'fromSchema');
+      const error = await errorOf(parseAppReceipt(receipt, { rootCertificates: [pki.root.der] }));
+      expect(error.code).toBe('MALFORMED_RECEIPT');
+      expect(error.message).toMatch(new RegExp(`11 certificates, more than ${MAX_RECEIPT_CERTIFICATES}`));
+      expect(extensions).not.toHaveBeenCalled();
+    });
   });
 });
 
