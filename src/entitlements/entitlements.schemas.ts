@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from 'typebox';
 import { Nullable, NullableDateTime } from '../http/schemas.js';
 
 const DateTime = (example: string) => Type.String({ format: 'date-time', examples: [example] });
