@@ -60,7 +60,7 @@ describe.skipIf(!composeAvailable)('the compose file (skipped when docker-compos
     expect(samples.map(({ name }) => name)).toEqual(expect.arrayContaining(['APPLE_ROOT_CERTS', 'APPLE_PRIVATE_KEY_FILE', 'ENTITLEMENTS_FILE']));
     const secrets = [...config.matchAll(/\n {2}(\w+):\n {4}file: /g)].map(([, name]) => name);
     for (const { name, value } of samples) {
-      const inside = value.startsWith('/config/') || secrets.some((secret) => value === `/run/secrets/${secret}`);
+      const inside = value!.startsWith('/config/') || secrets.some((secret) => value === `/run/secrets/${secret}`);
       expect(inside, `${name}=${value}`).toBe(true);
     }
   });

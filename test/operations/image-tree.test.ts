@@ -87,7 +87,7 @@ describe("the Docker image's file tree", () => {
   });
 
   it('applies the migrations with npm run db:migrate', { timeout: 120_000 }, async () => {
-    const env = database.url ? { DATABASE_URL: database.url } : { DATA_DIR: path.join(tree, 'data') };
+    const env: Record<string, string> = database.url ? { DATABASE_URL: database.url } : { DATA_DIR: path.join(tree, 'data') };
     const { stdout } = await npmRun(['db:migrate'], env);
     expect(stdout).toMatch(/Migrations applied to (PostgreSQL|embedded database)/);
   });
