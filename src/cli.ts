@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { AppDeps } from './app.js';
-import type { ApiEnvironment } from './apple/api/index.js';
+import { parseCliArguments, UsageError, type CliCommand } from './cli-args.js';
 import { systemClock } from './clock.js';
 import { ConfigError } from './config.js';
 import { createDependencies } from './dependencies.js';
@@ -43,9 +42,10 @@ Commands:
 
 Settings come from the environment and .env, as for the service. With the embedded
 database (no DATABASE_URL), stop the service first: one process at a time may open DATA_DIR.
-`;
 
-class UsageError extends Error {}
+Exit status: 0 done; 1 failed (configuration, database, Apple; the reason on stderr);
+2 wrong arguments (checked before any setting is read).
+`;
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -75,24 +75,13 @@ async function withDependencies(env: Record<string, string | undefined>, fn: (de
   }
 }
 
-function environmentOption(raw: string | undefined): ApiEnvironment | undefined {
-  if (raw === undefined) return undefined;
-  if (raw !== 'Production' && raw !== 'Sandbox') throw new UsageError(`--environment must be Production or Sandbox, got "${raw}"`);
-  return raw;
-}
-
 function testNotificationDeps(deps: AppDeps): TestNotificationDeps {
   if (deps.appStoreApi === null) throw apiNotConfigured();
   return { api: deps.appStoreApi, environments: deps.config.apple.environments, verifier: deps.verifier };
 }
 
-async function recover(env: Record<string, string | undefined>, args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { start: { type: 'string' }, end: { type: 'string' }, 'only-failures': { type: 'boolean', default: false } },
-  });
-  if (!values.start || !values.end) throw new UsageError('recover needs --start and --end');
-  const input = { startDate: values.start, endDate: values.end, onlyFailures: values['only-failures'] };
+async function recover(env: Record<string, string | undefined>, command: Extract<CliCommand, { name: 'recover' }>): Promise<void> {
+  const input = { startDate: command.start, endDate: command.end, onlyFailures: command.onlyFailures };
   // Checked before the database is opened, so a mistyped window fails at once.
   const window = validateRecoveryWindow(input, systemClock());
   await withDependencies(env, async (deps) => {
@@ -109,13 +98,13 @@ async function recover(env: Record<string, string | undefined>, args: string[]):
   });
 }
 
-async function testNotification(env: Record<string, string | undefined>, args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { environment: { type: 'string' }, wait: { type: 'string' } } });
-  const waitSeconds = values.wait === undefined ? 0 : Number(values.wait);
-  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new UsageError(`--wait must be a number of seconds, got "${values.wait}"`);
+async function testNotification(
+  env: Record<string, string | undefined>,
+  { environment, waitSeconds }: Extract<CliCommand, { name: 'test-notification' }>,
+): Promise<void> {
   await withDependencies(env, async (deps) => {
     const testDeps = testNotificationDeps(deps);
-    const requested = await requestTestNotification(testDeps, environmentOption(values.environment));
+    const requested = await requestTestNotification(testDeps, environment);
     print(requested);
     const deadline = Date.now() + waitSeconds * 1_000;
     while (Date.now() < deadline) {
@@ -134,30 +123,29 @@ async function testNotification(env: Record<string, string | undefined>, args: s
   });
 }
 
-async function testNotificationStatus(env: Record<string, string | undefined>, args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { environment: { type: 'string' } } });
-  const [token] = positionals;
-  if (!token) throw new UsageError('test-notification-status needs the token');
+async function testNotificationStatus(
+  env: Record<string, string | undefined>,
+  { token, environment }: Extract<CliCommand, { name: 'test-notification-status' }>,
+): Promise<void> {
   await withDependencies(env, async (deps) => {
-    print(await getTestNotificationStatus(testNotificationDeps(deps), token, environmentOption(values.environment)));
+    print(await getTestNotificationStatus(testNotificationDeps(deps), token, environment));
   });
 }
 
-async function entitlements(env: Record<string, string | undefined>, args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { refresh: { type: 'boolean', default: false } } });
-  const [userId] = positionals;
-  if (!userId) throw new UsageError('entitlements needs the user id');
+async function entitlements(
+  env: Record<string, string | undefined>,
+  { userId, refresh }: Extract<CliCommand, { name: 'entitlements' }>,
+): Promise<void> {
   await withDependencies(env, async (deps) => {
-    if (values.refresh && deps.appStoreApi === null) throw apiNotConfigured();
+    if (refresh && deps.appStoreApi === null) throw apiNotConfigured();
     const usecase = entitlementsFromDeps(deps);
-    const answer = await usecase.entitlementsOf(userId, { refresh: values.refresh ? 'always' : 'never' });
+    const answer = await usecase.entitlementsOf(userId, { refresh: refresh ? 'always' : 'never' });
     await usecase.drain();
     print({ userId, ...answer });
   });
 }
 
-async function replay(env: Record<string, string | undefined>, args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { reset: { type: 'boolean', default: false } } });
+async function replay(env: Record<string, string | undefined>, { reset }: Extract<CliCommand, { name: 'replay' }>): Promise<void> {
   const { config } = loadConfig(env);
   const logger = createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }));
   // Offline, validity at each payload's signedDate: a stored payload may have outlived
@@ -171,7 +159,7 @@ async function replay(env: Record<string, string | undefined>, args: string[]): 
   });
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
-    print(await replayNotifications({ db: database.db, verifier, logger }, { reset: values.reset }));
+    print(await replayNotifications({ db: database.db, verifier, logger }, { reset }));
   } catch (error) {
     if (error instanceof ReplayAbortedError) print(error.result);
     throw error;
@@ -181,35 +169,32 @@ async function replay(env: Record<string, string | undefined>, args: string[]): 
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Arguments first: a usage mistake must not wait for (or be hidden by) the settings.
+  const command = parseCliArguments(argv);
+  if (command.name === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
   const env = environmentWithDotEnv(process.env);
-  const [command, ...args] = argv;
-  switch (command) {
+  switch (command.name) {
     case 'migrate':
       return migrate(env);
     case 'replay':
-      return replay(env, args);
+      return replay(env, command);
     case 'recover':
-      return recover(env, args);
+      return recover(env, command);
     case 'test-notification':
-      return testNotification(env, args);
+      return testNotification(env, command);
     case 'test-notification-status':
-      return testNotificationStatus(env, args);
+      return testNotificationStatus(env, command);
     case 'entitlements':
-      return entitlements(env, args);
-    case undefined:
-    case 'help':
-    case '--help':
-      process.stdout.write(USAGE);
-      return;
-    default:
-      process.stderr.write(`Unknown command "${command}"\n\n${USAGE}`);
-      process.exitCode = 2;
+      return entitlements(env, command);
   }
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof ConfigError) process.stderr.write(`Configuration error: ${error.message}\n`);
-  else if (error instanceof UsageError || (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+  else if (error instanceof UsageError) {
     process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
   } else {

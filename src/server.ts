@@ -4,6 +4,7 @@ import { ConfigError } from './config.js';
 import { createDependencies } from './dependencies.js';
 import { environmentWithDotEnv, loadConfig } from './load-config.js';
 import { createLogger } from './logger.js';
+import { describeListenError } from './http/listen-error.js';
 import { createRateLimitRedis } from './http/rate-limit.js';
 import { createMetrics } from './metrics/metrics.js';
 import { noopEvents } from './metrics/events.js';
@@ -62,7 +63,17 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    const reason = describeListenError(error, config);
+    if (reason === null) throw error;
+    process.stderr.write(`Cannot start: ${reason}\n`);
+    await app.close().catch(() => undefined);
+    redis?.disconnect();
+    await deps.database.close().catch(() => undefined);
+    process.exit(1);
+  }
   logger.info(
     {
       port: config.port,

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from 'typebox';
 import { Nullable, NullableDateTime } from '../http/schemas.js';
 import { PERIOD_TYPES } from './period-type.model.js';
 

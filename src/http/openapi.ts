@@ -3,6 +3,7 @@ import path from 'node:path';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { projectRoot } from '../paths.js';
+import { DOCS_PAGE_CSP, renderDocsPage, type OpenApiDocument } from './docs-page.js';
 import { rateLimitClass } from './rate-limit.js';
 import { errorResponses } from './schemas.js';
 
@@ -38,7 +39,7 @@ function securityFor(url: string): Security {
   }
 }
 
-/** Registers @fastify/swagger (before any route, so it sees them all) and serves `/docs`, `/docs/json`. */
+/** Registers @fastify/swagger (before any route, so it sees them all) and serves `/docs`, `/docs/openapi.json`. */
 export async function installOpenApi(app: FastifyInstance, { version }: OpenApiOptions): Promise<void> {
   await app.register(swagger, {
     openapi: {
@@ -79,9 +80,19 @@ export async function installOpenApi(app: FastifyInstance, { version }: OpenApiO
     },
   });
 
-  // GET /docs answers the JSON document itself: no UI bundle to ship or keep patched.
+  // The document is complete once every route is registered; both are built on first use.
   const document = async () => app.swagger();
-  for (const url of ['/docs', '/docs/json']) {
+  // /docs/json: the URL this document had before /docs became a page.
+  for (const url of ['/docs/openapi.json', '/docs/json']) {
     app.get(url, { schema: { hide: true } }, document);
   }
+  let page: string | null = null;
+  app.get('/docs', { schema: { hide: true } }, async (_request, reply) => {
+    page ??= renderDocsPage(app.swagger() as unknown as OpenApiDocument, '/docs/openapi.json');
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', DOCS_PAGE_CSP)
+      .header('x-content-type-options', 'nosniff')
+      .send(page);
+  });
 }

@@ -1,4 +1,4 @@
-import { Type, type SchemaOptions, type Static, type TBoolean, type TInteger, type TString } from '@sinclair/typebox';
+import { Type, type TSchemaOptions, type Static, type TBoolean, type TInteger, type TString } from 'typebox';
 
 export const ErrorResponse = Type.Object(
   {
@@ -21,7 +21,7 @@ export function errorResponses(...statusCodes: number[]): Record<number, typeof 
  * `anyOf`: the response serialiser writes it with a null check, where an `anyOf` costs a
  * schema validation per field per answer. Valid OpenAPI 3.1.
  */
-export function Nullable<T extends TString | TInteger | TBoolean>(schema: T, options: SchemaOptions = {}) {
+export function Nullable<T extends TString | TInteger | TBoolean>(schema: T, options: TSchemaOptions = {}) {
   return Type.Unsafe<Static<T> | null>({ ...schema, ...options, type: [schema.type, 'null'] });
 }
 

@@ -42,6 +42,7 @@ export const ROUTES: RouteUnderTest[] = [
   { method: 'GET', path: '/readyz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/metrics', auth: 'none', readOnly: true },
   { method: 'GET', path: '/docs', auth: 'none', readOnly: true },
+  { method: 'GET', path: '/docs/openapi.json', auth: 'none', readOnly: true },
 ];
 
 export const POST_ROUTES = ROUTES.filter((route) => route.method === 'POST');

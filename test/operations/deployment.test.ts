@@ -46,6 +46,25 @@ describe.skipIf(!composeAvailable)('the compose file (skipped when docker-compos
     expect(app).toMatch(/condition: service_healthy/);
   });
 
+  it('mounts the config folder read-only and makes the secrets the file settings read', () => {
+    const app = serviceBlock(config, 'app');
+    expect(app).toMatch(/\/config:\/config:ro/);
+    expect(app).toMatch(/secrets:\n\s+- source: api_keys\n\s+- source: apple_private_key/);
+    expect(config).toMatch(/(?:^|\n)secrets:\n {2}api_keys:\n {4}file: \S+\/config\/secrets\/api_keys\n/);
+    expect(config).toMatch(/\n {2}apple_private_key:\n {4}file: \S+\/config\/secrets\/apple_private_key\.p8\n/);
+  });
+
+  it("gives .env.example's file settings paths that exist inside the container", () => {
+    const example = readFileSync(path.join(projectRoot, '.env.example'), 'utf8');
+    const samples = [...example.matchAll(/^#? ?((?:\w+_FILE)|APPLE_ROOT_CERTS)=(\S+)$/gm)].map(([, name, value]) => ({ name, value }));
+    expect(samples.map(({ name }) => name)).toEqual(expect.arrayContaining(['APPLE_ROOT_CERTS', 'APPLE_PRIVATE_KEY_FILE', 'ENTITLEMENTS_FILE']));
+    const secrets = [...config.matchAll(/\n {2}(\w+):\n {4}file: /g)].map(([, name]) => name);
+    for (const { name, value } of samples) {
+      const inside = value!.startsWith('/config/') || secrets.some((secret) => value === `/run/secrets/${secret}`);
+      expect(inside, `${name}=${value}`).toBe(true);
+    }
+  });
+
   it('keeps PostgreSQL data in a named volume', () => {
     expect(serviceBlock(config, 'postgres')).toMatch(/- pgdata:\/var\/lib\/postgresql\/data/);
     expect(config).toMatch(/\nvolumes:\n {2}pgdata:/);

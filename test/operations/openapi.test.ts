@@ -39,7 +39,7 @@ describe('the OpenAPI document', () => {
 
   beforeAll(async () => {
     t = await createTestApp({ overrides: { pressure: { maxEventLoopDelayMs: 0 } } });
-    const response = await t.app.inject({ method: 'GET', url: '/docs/json' });
+    const response = await t.app.inject({ method: 'GET', url: '/docs/openapi.json' });
     expect(response.statusCode).toBe(200);
     document = response.json();
   });
@@ -60,10 +60,14 @@ describe('the OpenAPI document', () => {
     await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeTruthy();
   });
 
-  it('is served at /docs as well as /docs/json', async () => {
-    const response = await t.app.inject({ method: 'GET', url: '/docs' });
-    expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual(document);
+  it('is served at /docs/openapi.json (and its former URL /docs/json), while /docs is an HTML page', async () => {
+    const former = await t.app.inject({ method: 'GET', url: '/docs/json' });
+    expect(former.json()).toEqual(document);
+    const page = await t.app.inject({ method: 'GET', url: '/docs' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.headers['content-security-policy']).toMatch(/^default-src 'none'/);
+    expect(page.body).toMatch(/^<!doctype html>/);
   });
 
   it('lists every route of SPEC.md', () => {
