@@ -3,7 +3,7 @@ import Fastify, {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import type { Config } from './config.js';
+import type { Config, TrustProxy } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import type { SignedDataVerifier } from './apple/types.js';
 import type { EntitlementMap } from './entitlements/entitlement-map.js';
@@ -60,6 +60,18 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+/**
+ * TRUST_PROXY for Fastify. Addresses go as they are. Fastify 5 treats a bare hop count as
+ * "trust nobody" (it cannot vouch for the peer), which would silently put every client
+ * behind the balancer under the balancer's address; so a hop count becomes the function
+ * Express has always used: the nearest `hops` addresses are proxies.
+ */
+function fastifyTrustProxy(trustProxy: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trustProxy !== 'number') return trustProxy;
+  const hops = trustProxy;
+  return hops === 0 ? false : (_address, hop) => hop < hops;
+}
+
 /** Builds the app: plugins, error handler, routes. Never listens (server.ts does). */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
@@ -67,7 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Per-request lines would dominate the log at webhook rates; modules log what matters.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.trustProxy,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
     // Router errors (a malformed URL, an over-long id) leave in the SPEC error shape too.
