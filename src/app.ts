@@ -85,10 +85,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Router errors (a malformed URL, an over-long id) leave in the SPEC error shape too.
     frameworkErrors: frameworkErrorHandler,
     forceCloseConnections: 'idle',
-    requestTimeout: 30_000,
+    // Slow clients (REQUEST_TIMEOUT, HEADERS_TIMEOUT): Node checks these deadlines only every
+    // connectionsCheckingInterval (30 s by default), which held a trickled body for up to
+    // twice the limit; checking every second keeps the cut within a second of it.
+    requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: 1_000,
+    },
     connectionTimeout: 60_000,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Connections past the cap are closed on arrival: a flood of idle sockets cannot take every file descriptor.
+  if (config.http.maxConnections > 0) app.server.maxConnections = config.http.maxConnections;
 
   app.addSchema(ErrorResponse);
   installErrorHandler(app);
