@@ -31,6 +31,11 @@ async function main(): Promise<void> {
   try {
     deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents);
   } catch (error) {
+    // A DATA_DIR that is not a usable directory, or one another process holds: one line naming it.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
     logger.fatal({ err: error }, 'start-up failed: the database could not be opened or migrated');
     process.exit(1);
   }
