@@ -116,9 +116,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     redis: deps.redis ?? null,
   });
   await installOpenApi(app, { version: serviceVersion() });
-  if (config.metricsEnabled) installMetrics(app, { metrics: deps.metrics ?? createMetrics(), database: deps.database });
+  if (config.metricsEnabled) {
+    installMetrics(app, {
+      metrics: deps.metrics ?? createMetrics(),
+      database: deps.database,
+      token: config.metricsToken,
+      // With METRICS_PORT the route lives on server.ts's metrics listener; requests here are still timed.
+      serveRoute: config.metricsPort === null,
+    });
+  }
 
-  await app.register(healthRoutes, { database: deps.database });
+  await app.register(healthRoutes, { database: deps.database, clock: deps.clock });
   await registerAppBackendRoutes(app, deps);
   await registerLegacyRoutes(app, deps);
   await app.register(adminRoutes, { deps });

@@ -55,6 +55,8 @@ export interface Config {
   rateLimit: {
     webhookPerMinute: number;
     apiPerMinute: number;
+    /** Per client IP on /healthz, /readyz and /metrics; 0 = no limit. */
+    probePerMinute: number;
   };
   redisUrl: string | null;
   trustProxy: TrustProxy;
@@ -338,6 +340,8 @@ export function parseConfig(env: Env): Config {
     rateLimit: {
       webhookPerMinute: integer(env, 'RATE_LIMIT_WEBHOOK_PER_MINUTE', 6_000, 0, 10_000_000),
       apiPerMinute: integer(env, 'RATE_LIMIT_API_PER_MINUTE', 60_000, 0, 10_000_000),
+      // Generous: orchestrators probe every few seconds; this only stops a flood.
+      probePerMinute: integer(env, 'RATE_LIMIT_PROBE_PER_MINUTE', 1_200, 0, 10_000_000),
     },
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     trustProxy: trustProxy(env),

@@ -6,6 +6,7 @@ import { environmentWithDotEnv, loadConfig } from './load-config.js';
 import { createLogger } from './logger.js';
 import { createRateLimitRedis } from './http/rate-limit.js';
 import { createMetrics } from './metrics/metrics.js';
+import { buildMetricsApp } from './metrics/metrics.routes.js';
 import { noopEvents } from './metrics/events.js';
 
 // The only module that reads process.env: settings → dependencies → app → listen.
@@ -42,6 +43,8 @@ async function main(): Promise<void> {
 
   const redis = config.redisUrl ? createRateLimitRedis(config.redisUrl, logger) : null;
   const app = await buildApp({ ...deps, ...(metrics ? { metrics } : {}), redis });
+  // METRICS_PORT: /metrics on a listener of its own (and not on PORT), closed with the app.
+  const metricsApp = metrics && config.metricsPort !== null ? await buildMetricsApp({ metrics, config, logger }) : null;
 
   let shuttingDown = false;
   const shutdown = async (signal: string) => {
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
     }, 25_000);
     forced.unref();
     try {
-      await app.close();
+      await Promise.all([app.close(), metricsApp?.close()]);
       redis?.disconnect();
       await deps.database.close();
       logger.info('shutdown complete');
@@ -68,13 +71,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await app.listen({ port: config.port, host: config.host });
+  if (metricsApp) await metricsApp.listen({ port: config.metricsPort!, host: config.host });
   logger.info(
     {
       port: config.port,
       database: deps.database.kind,
       environments: config.apple.environments,
       rateLimitStore: redis ? 'redis' : 'memory',
-      metrics: config.metricsEnabled,
+      metrics: config.metricsEnabled ? (config.metricsPort !== null ? `port ${config.metricsPort}` : 'on PORT') : false,
     },
     'App Store Entitlements is listening',
   );

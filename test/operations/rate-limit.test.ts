@@ -148,7 +148,7 @@ describe('rate limits', () => {
     expect(response.headers['x-ratelimit-limit']).toBeUndefined();
   });
 
-  it('never limits the health probes or the metrics scrape', async () => {
+  it('keeps the probes and the metrics scrape off the API and webhook budgets', async () => {
     t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '1', RATE_LIMIT_WEBHOOK_PER_MINUTE: '1' });
     for (let i = 0; i < 5; i++) {
       expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
@@ -163,8 +163,8 @@ describe('rate limits', () => {
     expect(rateLimitClass('/admin/notifications/recover')).toBe('admin');
     expect(rateLimitClass('/entitlements/:userId')).toBe('api');
     expect(rateLimitClass('/users/:userId/transactions')).toBe('api');
-    expect(rateLimitClass('/healthz')).toBe('exempt');
-    expect(rateLimitClass('/metrics?x=1')).toBe('exempt');
+    expect(rateLimitClass('/healthz')).toBe('probe');
+    expect(rateLimitClass('/metrics?x=1')).toBe('probe');
     expect(rateLimitClass('/administrator')).toBe('api');
   });
 });
