@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../src/paths.js';
 import { ConfigError, parseConfig, parseDuration } from '../src/config.js';
 
 const minimal = { APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1-0123456789abcdef', APPLE_ENVIRONMENTS: 'Sandbox' };
@@ -28,7 +32,9 @@ describe('parseConfig', () => {
     expect(config.apple.credentials).toBeNull();
     expect(config.transferPolicy).toBe('transfer');
     expect(config.recoveryIntervalMs).toBe(3_600_000);
-    expect(config.rateLimit).toEqual({ webhookPerMinute: 6000, apiPerMinute: 60000 });
+    expect(config.rateLimit).toEqual({ webhookPerMinute: 6000, apiPerMinute: 60000, probePerMinute: 1200 });
+    expect(config.metricsToken).toBeNull();
+    expect(config.metricsPort).toBeNull();
     expect(config.trustProxy).toBe(false);
     expect(config.metricsEnabled).toBe(true);
     expect(config.adminApiKeys).toEqual([]);
@@ -118,6 +124,14 @@ describe('parseConfig', () => {
       expect(configError({ ...minimal, METRICS_TOKEN: weak }).variable).toBe('METRICS_TOKEN');
     }
     expect(parseConfig({ ...minimal, API_KEYS: '0123456789abcdef' }).apiKeys).toEqual(['0123456789abcdef']);
+  });
+
+  it('refuses to start from a copy of .env.example until API_KEYS is replaced, naming API_KEYS', () => {
+    const example = parseEnv(readFileSync(path.join(projectRoot, '.env.example'), 'utf8'));
+    const error = configError(example as Record<string, string>);
+    expect(error.variable).toBe('API_KEYS');
+    expect(error.message).toContain('placeholder');
+    expect(error.message).toContain('openssl rand -hex 32');
   });
 
   it('refuses an admin key that is also an app key', () => {
