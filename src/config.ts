@@ -3,7 +3,11 @@
 // process.env. Files named by settings (`*_FILE` secrets, ENTITLEMENTS_FILE) are read
 // by load-config.ts.
 
-import { isIP } from 'node:net';
+import { ConfigError } from './config-error.js';
+import { checkSecret, parseTrustProxy, type TrustProxy } from './config-security.js';
+
+export { ConfigError } from './config-error.js';
+export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, type TrustProxy } from './config-security.js';
 
 export type AppleEnvironment = 'Production' | 'Sandbox' | 'Xcode' | 'LocalTesting';
 export type TransferPolicy = 'transfer' | 'keep';
@@ -14,9 +18,6 @@ export interface AppStoreApiCredentials {
   /** PEM text (APPLE_PRIVATE_KEY, or read from APPLE_PRIVATE_KEY_FILE by load-config.ts). */
   privateKey: string;
 }
-
-/** Fastify's `trustProxy`: false, a hop count, or the addresses / CIDRs of the proxies. */
-export type TrustProxy = false | number | string[];
 
 export interface HttpLimits {
   /** The whole request (headers and body) must arrive within this. */
@@ -68,17 +69,6 @@ export interface Config {
   http: HttpLimits;
   /** Settings that were accepted but deserve a line in the start-up log. */
   warnings: string[];
-}
-
-export class ConfigError extends Error {
-  readonly code = 'INVALID_CONFIG';
-  constructor(
-    readonly variable: string,
-    problem: string,
-  ) {
-    super(`${variable} ${problem}`);
-    this.name = 'ConfigError';
-  }
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -193,22 +183,6 @@ function credentials(env: Env): AppStoreApiCredentials | null {
   return { issuerId, keyId, privateKey: privateKey.replace(/\\n/g, '\n') };
 }
 
-/** Placeholders that .env.example ships, now and before; a copied file must not run with them. */
-export const PLACEHOLDER_SECRETS: readonly string[] = ['replace-with-a-random-key-of-16-chars+', 'change-me'];
-export const MIN_SECRET_LENGTH = 16;
-const GENERATE_HINT = 'generate one with: openssl rand -hex 32';
-
-/** A bearer secret an attacker cannot guess: long enough, not a placeholder, one token. */
-function checkSecret(name: string, secret: string): void {
-  if (PLACEHOLDER_SECRETS.includes(secret)) {
-    throw new ConfigError(name, `is the .env.example placeholder; ${GENERATE_HINT}`);
-  }
-  if (secret.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(name, `has a key shorter than ${MIN_SECRET_LENGTH} characters; ${GENERATE_HINT}`);
-  }
-  if (/\s/.test(secret)) throw new ConfigError(name, 'has a key containing whitespace, which no bearer token can carry');
-}
-
 function secretList(env: Env, name: string): string[] {
   const keys = list(env, name);
   for (const key of keys) checkSecret(name, key);
@@ -220,38 +194,6 @@ function secret(env: Env, name: string): string | null {
   if (raw === undefined) return null;
   checkSecret(name, raw);
   return raw;
-}
-
-const TRUST_PROXY_HINT =
-  'set the number of proxies in front of the service (e.g. 1) or their addresses (e.g. 10.0.0.0/8), so a client cannot choose its own address with X-Forwarded-For';
-// proxy-addr's names for common ranges, which Fastify accepts in the list.
-const TRUST_PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
-
-function trustProxy(env: Env): TrustProxy {
-  const raw = value(env, 'TRUST_PROXY');
-  if (raw === undefined) return false;
-  const lower = raw.toLowerCase();
-  if (['false', 'no', 'off', '0'].includes(lower)) return false;
-  if (['true', 'yes', 'on'].includes(lower)) {
-    throw new ConfigError('TRUST_PROXY', `=${raw} would trust any client's X-Forwarded-For; ${TRUST_PROXY_HINT}`);
-  }
-  if (/^\d+$/.test(raw)) {
-    const hops = Number(raw);
-    if (hops > 10) throw new ConfigError('TRUST_PROXY', `must be a hop count between 0 and 10, got ${raw}`);
-    return hops;
-  }
-  const entries = list(env, 'TRUST_PROXY');
-  for (const entry of entries) {
-    if (TRUST_PROXY_NAMES.includes(entry.toLowerCase())) continue;
-    const [address, prefix, ...rest] = entry.split('/');
-    const family = isIP(address ?? '');
-    const prefixOk =
-      prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
-    if (family === 0 || !prefixOk || rest.length > 0) {
-      throw new ConfigError('TRUST_PROXY', `has "${entry}", which is neither an IP address nor a CIDR range; ${TRUST_PROXY_HINT}`);
-    }
-  }
-  return entries;
 }
 
 function timeout(env: Env, name: string, fallback: number): number {
@@ -344,7 +286,7 @@ export function parseConfig(env: Env): Config {
       probePerMinute: integer(env, 'RATE_LIMIT_PROBE_PER_MINUTE', 1_200, 0, 10_000_000),
     },
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
-    trustProxy: trustProxy(env),
+    trustProxy: parseTrustProxy(value(env, 'TRUST_PROXY')),
     metricsEnabled,
     metricsToken: secret(env, 'METRICS_TOKEN'),
     metricsPort,

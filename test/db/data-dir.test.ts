@@ -95,4 +95,18 @@ describe('DATA_DIR of the embedded database', () => {
     const second = await openDatabase({ url: null, dataDir });
     await second.close();
   }, 60_000);
+
+  it('takes over a lock whose pid now belongs to another program, and keeps one whose holder still runs', async () => {
+    const dataDir = path.join(workDir, 'reused');
+    const first = await openDatabase({ url: null, dataDir });
+    await first.close();
+    // pid 1 runs, but it is not the process that wrote this lock: its start time differs.
+    writeFileSync(path.join(dataDir, 'service.lock'), JSON.stringify({ pid: 1, startTime: 'not-its-start-time', hostname: 'here' }));
+    const second = await openDatabase({ url: null, dataDir });
+    await second.close();
+    // The same running pid with no start time recorded (not Linux): assumed to be the holder.
+    writeFileSync(path.join(dataDir, 'service.lock'), JSON.stringify({ pid: 1, startTime: null, hostname: 'here' }));
+    const error = await openError(dataDir);
+    expect(error.message).toContain('in use by process 1');
+  }, 60_000);
 });
