@@ -3,7 +3,7 @@ import Fastify, {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import type { Config } from './config.js';
+import type { Config, TrustProxy } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import type { SignedDataVerifier } from './apple/types.js';
 import type { EntitlementMap } from './entitlements/entitlement-map.js';
@@ -61,6 +61,18 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+/**
+ * TRUST_PROXY for Fastify. Addresses go as they are. Fastify 5 treats a bare hop count as
+ * "trust nobody" (it cannot vouch for the peer), which would silently put every client
+ * behind the balancer under the balancer's address; so a hop count becomes the function
+ * Express has always used: the nearest `hops` addresses are proxies.
+ */
+function fastifyTrustProxy(trustProxy: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trustProxy !== 'number') return trustProxy;
+  const hops = trustProxy;
+  return hops === 0 ? false : (_address, hop) => hop < hops;
+}
+
 /** Builds the app: plugins, error handler, routes. Never listens (server.ts does). */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
@@ -68,17 +80,28 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Per-request lines would dominate the log at webhook rates; modules log what matters.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.trustProxy,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: BODY_LIMIT_BYTES,
     // Off: Fastify's 503 during a drain has its own body; installShutdownGuard answers in SPEC's shape.
     return503OnClosing: false,
     // Router errors (a malformed URL, an over-long id) leave in the SPEC error shape too.
     frameworkErrors: frameworkErrorHandler,
     forceCloseConnections: 'idle',
-    requestTimeout: 30_000,
+    // Slow clients (REQUEST_TIMEOUT, HEADERS_TIMEOUT): Node checks these deadlines only every
+    // connectionsCheckingInterval (30 s by default), which held a trickled body for up to
+    // twice the limit; checking every second keeps the cut within a second of it.
+    requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: 1_000,
+    },
     connectionTimeout: 60_000,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Connections past the cap are closed on arrival: a flood of idle sockets cannot take every file descriptor.
+  if (config.http.maxConnections > 0) app.server.maxConnections = config.http.maxConnections;
 
   app.addSchema(ErrorResponse);
   installErrorHandler(app);
@@ -96,9 +119,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     redis: deps.redis ?? null,
   });
   await installOpenApi(app, { version: serviceVersion() });
-  if (config.metricsEnabled) installMetrics(app, { metrics: deps.metrics ?? createMetrics(), database: deps.database });
+  if (config.metricsEnabled) {
+    installMetrics(app, {
+      metrics: deps.metrics ?? createMetrics(),
+      database: deps.database,
+      token: config.metricsToken,
+      // With METRICS_PORT the route lives on server.ts's metrics listener; requests here are still timed.
+      serveRoute: config.metricsPort === null,
+    });
+  }
 
-  await app.register(healthRoutes, { database: deps.database });
+  await app.register(healthRoutes, { database: deps.database, clock: deps.clock });
   await registerAppBackendRoutes(app, deps);
   await registerLegacyRoutes(app, deps);
   await app.register(adminRoutes, { deps });

@@ -6,7 +6,7 @@ import { ConfigError } from './config.js';
 import { createDependencies } from './dependencies.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
-import { environmentWithDotEnv, loadConfig } from './load-config.js';
+import { environmentWithDotEnv, loadConfig, readSecretFiles } from './load-config.js';
 import { createLogger } from './logger.js';
 import { apiNotConfigured } from './http/app-store-errors.js';
 import { recoveryDepsFrom } from './admin/recovery-deps.js';
@@ -52,7 +52,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 async function migrate(env: Record<string, string | undefined>): Promise<void> {
   // Migrating needs only the database settings, not the whole service configuration.
-  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  const databaseUrl = readSecretFiles(env).DATABASE_URL?.trim() || null;
   const dataDir = env.DATA_DIR?.trim() || './data';
   const database = await openDatabase({ url: databaseUrl, dataDir });
   try {

@@ -1,6 +1,13 @@
 // Every setting of SPEC.md, validated in one place. `parseConfig` is pure: it reads
 // only the object it is given, so tests pass plain objects and only server.ts reads
-// process.env. Files named by settings are read later, by `loadConfigFiles`.
+// process.env. Files named by settings (`*_FILE` secrets, ENTITLEMENTS_FILE) are read
+// by load-config.ts.
+
+import { ConfigError } from './config-error.js';
+import { checkSecret, parseTrustProxy, type TrustProxy } from './config-security.js';
+
+export { ConfigError } from './config-error.js';
+export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, type TrustProxy } from './config-security.js';
 
 export type AppleEnvironment = 'Production' | 'Sandbox' | 'Xcode' | 'LocalTesting';
 export type TransferPolicy = 'transfer' | 'keep';
@@ -8,9 +15,17 @@ export type TransferPolicy = 'transfer' | 'keep';
 export interface AppStoreApiCredentials {
   issuerId: string;
   keyId: string;
-  /** PEM text; or, before `loadConfigFiles`, empty with `privateKeyFile` set. */
+  /** PEM text (APPLE_PRIVATE_KEY, or read from APPLE_PRIVATE_KEY_FILE by load-config.ts). */
   privateKey: string;
-  privateKeyFile: string | null;
+}
+
+export interface HttpLimits {
+  /** The whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  /** The request's headers must arrive within this (never above requestTimeoutMs). */
+  headersTimeoutMs: number;
+  /** Open connections accepted at once; 0 = no cap. */
+  maxConnections: number;
 }
 
 export interface Config {
@@ -41,23 +56,19 @@ export interface Config {
   rateLimit: {
     webhookPerMinute: number;
     apiPerMinute: number;
+    /** Per client IP on /healthz, /readyz and /metrics; 0 = no limit. */
+    probePerMinute: number;
   };
   redisUrl: string | null;
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   metricsEnabled: boolean;
+  /** When set, `/metrics` requires `Authorization: Bearer <token>`. */
+  metricsToken: string | null;
+  /** When set, `/metrics` is served on its own listener on this port, and not on `port`. */
+  metricsPort: number | null;
+  http: HttpLimits;
   /** Settings that were accepted but deserve a line in the start-up log. */
   warnings: string[];
-}
-
-export class ConfigError extends Error {
-  readonly code = 'INVALID_CONFIG';
-  constructor(
-    readonly variable: string,
-    problem: string,
-  ) {
-    super(`${variable} ${problem}`);
-    this.name = 'ConfigError';
-  }
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -79,8 +90,9 @@ function required(env: Env, name: string): string {
 }
 
 function list(env: Env, name: string): string[] {
+  // Newlines separate too: a secret file (API_KEYS_FILE) may hold one key a line.
   return (value(env, name) ?? '')
-    .split(',')
+    .split(/[,\r\n]/)
     .map((item) => item.trim())
     .filter((item) => item !== '');
 }
@@ -158,33 +170,56 @@ function credentials(env: Env): AppStoreApiCredentials | null {
   const issuerId = value(env, 'APPLE_ISSUER_ID');
   const keyId = value(env, 'APPLE_KEY_ID');
   const privateKey = value(env, 'APPLE_PRIVATE_KEY');
-  const privateKeyFile = value(env, 'APPLE_PRIVATE_KEY_FILE');
-  const anyKey = privateKey !== undefined || privateKeyFile !== undefined;
-  if (issuerId === undefined && keyId === undefined && !anyKey) return null;
+  if (issuerId === undefined && keyId === undefined && privateKey === undefined) return null;
   if (issuerId === undefined) throw new ConfigError('APPLE_ISSUER_ID', 'is required when App Store Server API credentials are set');
   if (keyId === undefined) throw new ConfigError('APPLE_KEY_ID', 'is required when App Store Server API credentials are set');
-  if (!anyKey) {
+  if (privateKey === undefined) {
     throw new ConfigError('APPLE_PRIVATE_KEY', 'or APPLE_PRIVATE_KEY_FILE is required when App Store Server API credentials are set');
   }
-  if (privateKey !== undefined && privateKeyFile !== undefined) {
-    throw new ConfigError('APPLE_PRIVATE_KEY', 'and APPLE_PRIVATE_KEY_FILE are both set; set only one');
-  }
-  if (privateKey !== undefined && !privateKey.includes('-----BEGIN')) {
+  if (!privateKey.includes('-----BEGIN')) {
     throw new ConfigError('APPLE_PRIVATE_KEY', 'must be the PEM text of the .p8 key (-----BEGIN PRIVATE KEY-----)');
   }
   // .env files and container settings often carry the PEM with literal \n.
+  return { issuerId, keyId, privateKey: privateKey.replace(/\\n/g, '\n') };
+}
+
+function secretList(env: Env, name: string): string[] {
+  const keys = list(env, name);
+  for (const key of keys) checkSecret(name, key);
+  return keys;
+}
+
+function secret(env: Env, name: string): string | null {
+  const raw = value(env, name);
+  if (raw === undefined) return null;
+  checkSecret(name, raw);
+  return raw;
+}
+
+function timeout(env: Env, name: string, fallback: number): number {
+  const ms = duration(env, name, fallback);
+  if (ms < 1_000 || ms > 600_000) throw new ConfigError(name, `must be between 1s and 10m, got "${value(env, name)}"`);
+  return ms;
+}
+
+function httpLimits(env: Env): HttpLimits {
+  const requestTimeoutMs = timeout(env, 'REQUEST_TIMEOUT', 30_000);
   return {
-    issuerId,
-    keyId,
-    privateKey: privateKey?.replace(/\\n/g, '\n') ?? '',
-    privateKeyFile: privateKeyFile ?? null,
+    requestTimeoutMs,
+    headersTimeoutMs: Math.min(timeout(env, 'HEADERS_TIMEOUT', 10_000), requestTimeoutMs),
+    maxConnections: integer(env, 'MAX_CONNECTIONS', 1_000, 0, 1_000_000),
   };
 }
 
 export function parseConfig(env: Env): Config {
   const bundleId = required(env, 'APPLE_BUNDLE_ID');
-  const apiKeys = list(env, 'API_KEYS');
+  const apiKeys = secretList(env, 'API_KEYS');
   if (apiKeys.length === 0) throw new ConfigError('API_KEYS', 'is required but not set (comma-separated bearer tokens)');
+  const adminApiKeys = secretList(env, 'ADMIN_API_KEYS');
+  // Auth tries admin keys first: a key in both lists would give an app backend the admin API.
+  if (adminApiKeys.some((key) => apiKeys.includes(key))) {
+    throw new ConfigError('ADMIN_API_KEYS', 'shares a key with API_KEYS; admin keys must be keys of their own');
+  }
 
   let accepted = environments(env);
   const warnings: string[] = [];
@@ -212,8 +247,17 @@ export function parseConfig(env: Env): Config {
 
   const rootCertPaths = list(env, 'APPLE_ROOT_CERTS');
 
+  const port = integer(env, 'PORT', 3000, 0, 65_535);
+  const metricsEnabled = boolean(env, 'METRICS_ENABLED', true);
+  const metricsPortRaw = value(env, 'METRICS_PORT');
+  const metricsPort = metricsPortRaw === undefined ? null : integer(env, 'METRICS_PORT', 0, 1, 65_535);
+  if (metricsPort !== null && metricsPort === port) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}): it is a listener of its own`);
+  }
+  if (metricsPort !== null && !metricsEnabled) warnings.push('METRICS_PORT is set but METRICS_ENABLED=false: no metrics listener is opened');
+
   return {
-    port: integer(env, 'PORT', 3000, 0, 65_535),
+    port,
     host: value(env, 'HOST') ?? '0.0.0.0',
     logLevel,
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
@@ -231,17 +275,22 @@ export function parseConfig(env: Env): Config {
       verifyReceiptUrl: url(env, 'APPLE_VERIFY_RECEIPT_URL', ['http:', 'https:']),
     },
     apiKeys,
-    adminApiKeys: list(env, 'ADMIN_API_KEYS'),
+    adminApiKeys,
     entitlementsFile: value(env, 'ENTITLEMENTS_FILE') ?? null,
     transferPolicy,
     recoveryIntervalMs: duration(env, 'RECOVERY_INTERVAL', 3_600_000),
     rateLimit: {
       webhookPerMinute: integer(env, 'RATE_LIMIT_WEBHOOK_PER_MINUTE', 6_000, 0, 10_000_000),
       apiPerMinute: integer(env, 'RATE_LIMIT_API_PER_MINUTE', 60_000, 0, 10_000_000),
+      // Generous: orchestrators probe every few seconds; this only stops a flood.
+      probePerMinute: integer(env, 'RATE_LIMIT_PROBE_PER_MINUTE', 1_200, 0, 10_000_000),
     },
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
-    trustProxy: boolean(env, 'TRUST_PROXY', false),
-    metricsEnabled: boolean(env, 'METRICS_ENABLED', true),
+    trustProxy: parseTrustProxy(value(env, 'TRUST_PROXY')),
+    metricsEnabled,
+    metricsToken: secret(env, 'METRICS_TOKEN'),
+    metricsPort,
+    http: httpLimits(env),
     warnings,
   };
 }

@@ -10,6 +10,45 @@ export function environmentWithDotEnv(env: NodeJS.ProcessEnv, dotEnvPath = '.env
   return { ...fromFile, ...env };
 }
 
+/**
+ * Every secret setting (SPEC: "every secret setting has one") may come from a file named by
+ * `<NAME>_FILE`, as Docker and Kubernetes secrets are mounted. URLs count: they carry passwords.
+ * Settings that do not exist yet are listed so the mechanism covers them when they come.
+ */
+export const SECRET_SETTINGS: readonly string[] = [
+  'API_KEYS',
+  'ADMIN_API_KEYS',
+  'APPLE_SHARED_SECRET',
+  'APPLE_PRIVATE_KEY',
+  'APPLE_OFFER_PRIVATE_KEY',
+  'EVENTS_WEBHOOK_SECRET',
+  'METRICS_TOKEN',
+  'DATABASE_URL',
+  'DATABASE_READ_URL',
+  'REDIS_URL',
+];
+
+const isSet = (raw: string | undefined) => raw !== undefined && raw.trim() !== '';
+
+/**
+ * `<NAME>_FILE` read into `<NAME>` (without the file's trailing newline) and removed, so
+ * reading twice changes nothing. Both set, an unreadable or an empty file: a ConfigError.
+ */
+export function readSecretFiles(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  const result: Record<string, string | undefined> = { ...env };
+  for (const name of SECRET_SETTINGS) {
+    const fileVariable = `${name}_FILE`;
+    const file = result[fileVariable];
+    if (!isSet(file)) continue;
+    if (isSet(result[name])) throw new ConfigError(name, `and ${fileVariable} are both set; set only one`);
+    const content = readSetting(fileVariable, file!.trim()).replace(/(\r?\n)+$/, '');
+    if (content.trim() === '') throw new ConfigError(fileVariable, `names an empty file: ${file!.trim()}`);
+    result[name] = content;
+    delete result[fileVariable];
+  }
+  return result;
+}
+
 export interface LoadedConfig {
   config: Config;
   entitlementMap: EntitlementMap;
@@ -25,13 +64,7 @@ function readSetting(variable: string, path: string): string {
 
 /** parseConfig, then the files that settings name; every failure is a ConfigError naming its variable. */
 export function loadConfig(env: Record<string, string | undefined>): LoadedConfig {
-  const config = parseConfig(env);
-  const credentials = config.apple.credentials;
-  if (credentials?.privateKeyFile) {
-    const pem = readSetting('APPLE_PRIVATE_KEY_FILE', credentials.privateKeyFile);
-    if (!pem.includes('-----BEGIN')) throw new ConfigError('APPLE_PRIVATE_KEY_FILE', 'must contain the PEM text of the .p8 key');
-    credentials.privateKey = pem;
-  }
+  const config = parseWithSecretFiles(env);
   for (const path of config.apple.rootCertPaths ?? []) {
     if (!existsSync(path)) throw new ConfigError('APPLE_ROOT_CERTS', `names a file that does not exist: ${path}`);
   }
@@ -45,4 +78,18 @@ export function loadConfig(env: Record<string, string | undefined>): LoadedConfi
     }
   }
   return { config, entitlementMap };
+}
+
+/** parseConfig over the environment with its `*_FILE` secrets read; errors say which file a value came from. */
+function parseWithSecretFiles(env: Record<string, string | undefined>): Config {
+  const read = new Set<string>();
+  for (const name of SECRET_SETTINGS) if (isSet(env[`${name}_FILE`])) read.add(name);
+  try {
+    return parseConfig(readSecretFiles(env));
+  } catch (error) {
+    if (error instanceof ConfigError && read.has(error.variable)) {
+      throw new ConfigError(error.variable, `(read from ${error.variable}_FILE) ${error.message.slice(error.variable.length + 1)}`);
+    }
+    throw error;
+  }
 }

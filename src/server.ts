@@ -7,6 +7,7 @@ import { createLogger } from './logger.js';
 import { describeListenError } from './http/listen-error.js';
 import { createRateLimitRedis } from './http/rate-limit.js';
 import { createMetrics } from './metrics/metrics.js';
+import { buildMetricsApp } from './metrics/metrics.routes.js';
 import { noopEvents } from './metrics/events.js';
 
 // The only module that reads process.env: settings → dependencies → app → listen.
@@ -32,12 +33,19 @@ async function main(): Promise<void> {
   try {
     deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents);
   } catch (error) {
+    // A DATA_DIR that is not a usable directory, or one another process holds: one line naming it.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
     logger.fatal({ err: error }, 'start-up failed: the database could not be opened or migrated');
     process.exit(1);
   }
 
   const redis = config.redisUrl ? createRateLimitRedis(config.redisUrl, logger) : null;
   const app = await buildApp({ ...deps, ...(metrics ? { metrics } : {}), redis });
+  // METRICS_PORT: /metrics on a listener of its own (and not on PORT), closed with the app.
+  const metricsApp = metrics && config.metricsPort !== null ? await buildMetricsApp({ metrics, config, logger }) : null;
 
   let shuttingDown = false;
   const shutdown = async (signal: string) => {
@@ -50,7 +58,7 @@ async function main(): Promise<void> {
     }, 25_000);
     forced.unref();
     try {
-      await app.close();
+      await Promise.all([app.close(), metricsApp?.close()]);
       redis?.disconnect();
       await deps.database.close();
       logger.info('shutdown complete');
@@ -63,16 +71,22 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  try {
-    await app.listen({ port: config.port, host: config.host });
-  } catch (error) {
-    const reason = describeListenError(error, config);
-    if (reason === null) throw error;
-    process.stderr.write(`Cannot start: ${reason}\n`);
-    await app.close().catch(() => undefined);
-    redis?.disconnect();
-    await deps.database.close().catch(() => undefined);
-    process.exit(1);
+  const listeners = [
+    { server: app, address: { port: config.port, host: config.host, portSetting: 'PORT' } },
+    ...(metricsApp ? [{ server: metricsApp, address: { port: config.metricsPort!, host: config.host, portSetting: 'METRICS_PORT' } }] : []),
+  ];
+  for (const { server, address } of listeners) {
+    try {
+      await server.listen({ port: address.port, host: address.host });
+    } catch (error) {
+      const reason = describeListenError(error, address);
+      if (reason === null) throw error;
+      process.stderr.write(`Cannot start: ${reason}\n`);
+      await Promise.all([app.close(), metricsApp?.close()]).catch(() => undefined);
+      redis?.disconnect();
+      await deps.database.close().catch(() => undefined);
+      process.exit(1);
+    }
   }
   logger.info(
     {
@@ -80,7 +94,7 @@ async function main(): Promise<void> {
       database: deps.database.kind,
       environments: config.apple.environments,
       rateLimitStore: redis ? 'redis' : 'memory',
-      metrics: config.metricsEnabled,
+      metrics: config.metricsEnabled ? (config.metricsPort !== null ? `port ${config.metricsPort}` : 'on PORT') : false,
     },
     'App Store Entitlements is listening',
   );

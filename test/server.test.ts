@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,4 +46,43 @@ describe('npm start (src/server.ts)', () => {
     await second.close();
     expect(rows).toEqual([{ value: 'kept' }]);
   }, 240_000);
+
+  it('exits 1 with one line naming DATA_DIR when DATA_DIR is a file', async () => {
+    const file = path.join(workDir, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const run = runEntry('src/server.ts', { cwd: workDir, env: { ...baseEnv, PORT: '0', DATA_DIR: file } });
+    expect(await run.exited).toBe(1);
+    const lines = run.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^Configuration error: DATA_DIR .*not a directory/);
+  }, 60_000);
+
+  it('stops a second process on the same DATA_DIR at start-up naming DATA_DIR, and starts again after the first is SIGKILLed', async () => {
+    const dataDir = path.join(workDir, 'locked');
+    const start = async () => {
+      const port = await freePort();
+      const run = runEntry('src/server.ts', { cwd: workDir, env: { ...baseEnv, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir } });
+      return { run, port };
+    };
+
+    const first = await start();
+    await waitForStatus(`http://127.0.0.1:${first.port}/readyz`, 200, 90_000, first.run);
+    const second = await start();
+    expect(await second.run.exited).toBe(1);
+    const lines = second.run.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^Configuration error: DATA_DIR .* is in use by process \d+/);
+    // The first one is untouched by the attempt.
+    expect((await fetch(`http://127.0.0.1:${first.port}/readyz`)).status).toBe(200);
+
+    first.run.child.kill('SIGKILL');
+    await first.run.exited;
+    expect(existsSync(path.join(dataDir, 'service.lock'))).toBe(true);
+
+    const third = await start();
+    await waitForStatus(`http://127.0.0.1:${third.port}/readyz`, 200, 90_000, third.run);
+    third.run.child.kill('SIGTERM');
+    expect(await third.run.exited).toBe(0);
+    expect(existsSync(path.join(dataDir, 'service.lock'))).toBe(false);
+  }, 300_000);
 });

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -7,6 +6,7 @@ import { drizzle as drizzlePg, NodePgSession } from 'drizzle-orm/node-postgres';
 import { createTableRelationsHelpers, extractTablesRelationalConfig, sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgTransactionConfig } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { lockDataDir, prepareDataDir, restrictToOwner, type DataDirLock } from './data-dir.js';
 import { isDatabaseUnavailable } from './errors.js';
 import * as schema from './schema.js';
 import { fastTimestampTypes } from './timestamptz.js';
@@ -136,8 +136,21 @@ function transactionOnOwnClient(pool: pg.Pool): Database['transaction'] {
 }
 
 async function openPglite(dataDir: string): Promise<DatabaseHandle> {
-  if (!dataDir.startsWith('memory://')) mkdirSync(path.resolve(dataDir), { recursive: true });
-  const client = await PGlite.create(dataDir.startsWith('memory://') ? dataDir : path.resolve(dataDir));
+  const inMemory = dataDir.startsWith('memory://');
+  let lock: DataDirLock | null = null;
+  if (!inMemory) {
+    prepareDataDir(dataDir);
+    lock = lockDataDir(dataDir);
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create(inMemory ? dataDir : path.resolve(dataDir));
+    // After create: PGlite has just written (or rewritten) its files as 666 / 644.
+    if (!inMemory) restrictToOwner(dataDir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Database;
   let closed = false;
   return {
@@ -159,7 +172,11 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     async close() {
       if (closed) return;
       closed = true;
-      await client.close();
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

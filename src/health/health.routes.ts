@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { unavailable } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
@@ -14,7 +15,26 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = async (app, { database }) => {
+// How long /readyz reuses the database's answer: a flood of probes costs one round trip a second.
+export const READY_CACHE_MS = 1_000;
+
+/** The database's answer, asked at most once per READY_CACHE_MS; concurrent probes share the one in flight. */
+function cachedPing(database: DatabaseHandle, clock: Clock): () => Promise<void> {
+  let last: { at: number; answer: Promise<void> } | null = null;
+  return () => {
+    const now = clock().getTime();
+    if (last === null || now - last.at >= READY_CACHE_MS || now < last.at) {
+      const answer = withTimeout(database.ping(), READY_TIMEOUT_MS);
+      // A failure is reused for the second too (unhandled only if nobody awaits it).
+      answer.catch(() => undefined);
+      last = { at: now, answer };
+    }
+    return last.answer;
+  };
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle; clock: Clock }> = async (app, { database, clock }) => {
+  const ping = cachedPing(database, clock);
   app.get(
     '/healthz',
     {
@@ -38,7 +58,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle 
     },
     async (request) => {
       try {
-        await withTimeout(database.ping(), READY_TIMEOUT_MS);
+        await ping();
       } catch (error) {
         request.log.warn({ err: error }, 'readiness check failed: database does not answer');
         throw unavailable('DATABASE_UNAVAILABLE', 'The database does not answer');

@@ -68,13 +68,13 @@ export async function installOpenApi(app: FastifyInstance, { version }: OpenApiO
     // Shared schemas keep their names ($id) in components instead of def-N.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     transform: ({ schema, url }) => {
-      // Answers that come from the rate limiter and the load shedder, not from the route itself.
-      const limited = rateLimitClass(url) !== 'exempt';
+      // Answers that come from the rate limiter and the load shedder, not from the route
+      // itself; every route is rate-limited (probes too, per client address).
       const response = schema?.response as Record<string, unknown> | undefined;
       const documented = {
         ...schema,
         security: schema?.security ?? securityFor(url),
-        ...(limited && response ? { response: { ...response, ...withoutKeys(errorResponses(429, 503), response) } } : {}),
+        ...(response ? { response: { ...response, ...withoutKeys(errorResponses(429, 503), response) } } : {}),
       };
       return { schema: documented, url };
     },

@@ -5,8 +5,10 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 
 // Sheds load with 503 (Apple and well-behaved clients retry) before the process is too
-// slow to answer anything or is killed for memory. Probes and scrapes stay exempt so an
-// orchestrator still sees a live process and an operator still sees why.
+// slow to answer anything or is killed for memory. Liveness and the scrape stay exempt:
+// an overloaded process is alive (restarting it would only move the load) and an operator
+// must see why it sheds. Readiness is shed like any route, so a balancer steers traffic
+// away from an overloaded replica until it recovers.
 
 export interface PressureLimits {
   maxEventLoopDelayMs: number;
@@ -17,7 +19,7 @@ export interface PressureLimits {
   retryAfterSeconds: number;
 }
 
-const EXEMPT_ROUTES = ['/healthz', '/readyz', '/metrics'];
+const EXEMPT_ROUTES = ['/healthz', '/metrics'];
 
 function memoryCeiling(): number {
   // A container's memory limit when Node can see one, else the machine's memory.

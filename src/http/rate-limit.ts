@@ -9,14 +9,15 @@ import type { KeySet } from './auth.js';
 // nothing, and the limit is counted before any route's own hooks (auth included): an
 // unauthenticated flood is limited too, per client IP.
 
-export type RateLimitClass = 'webhook' | 'admin' | 'api' | 'exempt';
+export type RateLimitClass = 'webhook' | 'admin' | 'api' | 'probe';
 
 /** Requests per minute per admin key; admin calls fan out to Apple, so far fewer are needed. */
 export const ADMIN_PER_MINUTE = 60;
 
 const WINDOW_MS = 60_000;
-// Probes and scrapes must keep working while a client is being limited.
-const EXEMPT_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+// Probes and scrapes have a budget of their own, per client IP: an app key or a webhook
+// sender being limited never starves them, and a flood of them is limited too.
+const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 export interface RateLimits {
   /** Per client IP on /webhooks/*; 0 = no limit. */
@@ -25,6 +26,8 @@ export interface RateLimits {
   apiPerMinute: number;
   /** Per admin key on /admin/*; 0 = no limit. */
   adminPerMinute: number;
+  /** Per client IP on /healthz, /readyz, /metrics; 0 = no limit. */
+  probePerMinute: number;
 }
 
 /** The admin limit follows the API one: never looser, and off when the API limit is off. */
@@ -35,7 +38,7 @@ export function adminLimitFor(apiPerMinute: number): number {
 /** `url` is the route template (e.g. `/entitlements/:userId`), or the raw URL when no route matched. */
 export function rateLimitClass(url: string): RateLimitClass {
   const path = url.split('?')[0]!;
-  if (EXEMPT_ROUTES.has(path)) return 'exempt';
+  if (PROBE_ROUTES.has(path)) return 'probe';
   if (path.startsWith('/webhooks/')) return 'webhook';
   if (path === '/admin' || path.startsWith('/admin/')) return 'admin';
   return 'api';
@@ -91,7 +94,7 @@ export async function installRateLimits(app: FastifyInstance, options: InstallRa
     webhook: limiter('webhook', limits.webhookPerMinute, (request) => normalizeIP(request.ip)),
     api: limiter('api', limits.apiPerMinute, (request) => keyOrIp(request, keys.app)),
     admin: limiter('admin', limits.adminPerMinute, (request) => keyOrIp(request, keys.admin)),
-    exempt: null,
+    probe: limiter('probe', limits.probePerMinute, (request) => normalizeIP(request.ip)),
   };
 
   app.addHook('onRequest', async function (request, reply) {

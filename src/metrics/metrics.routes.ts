@@ -1,33 +1,41 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Type } from 'typebox';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
+import { unauthorized } from '../errors.js';
+import { frameworkErrorHandler, installErrorHandler } from '../http/error-handler.js';
+import { errorResponses, ErrorResponse } from '../http/schemas.js';
 import type { Metrics } from './metrics.js';
 
-/**
- * Serves `/metrics` and times every request. Installed on the root instance (not as an
- * encapsulated plugin) so the timing hook sees the routes of every module.
- */
-export function installMetrics(app: FastifyInstance, { metrics, database }: { metrics: Metrics; database: DatabaseHandle }): void {
-  metrics.trackDatabasePool(() => database.poolStats());
+const digest = (value: string) => createHash('sha256').update(value).digest();
 
-  app.addHook('onResponse', async (request, reply) => {
-    // The route template keeps the label set bounded; unmatched URLs share one label.
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.observeHttpRequest({ route, method: request.method, status: reply.statusCode }, reply.elapsedTime / 1000);
-  });
+/** onRequest check of METRICS_TOKEN; digests compared in constant time, whatever the lengths. */
+function requireMetricsToken(token: string) {
+  const expected = digest(token);
+  return async (request: FastifyRequest) => {
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match || !timingSafeEqual(digest(match[1]!), expected)) throw unauthorized('The metrics bearer token is required');
+  };
+}
 
+function metricsRoute(app: FastifyInstance, metrics: Metrics, token: string | null): void {
   app.get(
     '/metrics',
     {
+      ...(token !== null ? { onRequest: requireMetricsToken(token) } : {}),
       schema: {
         tags: ['operations'],
-        summary: 'Prometheus metrics in the text exposition format',
+        summary: 'Prometheus metrics in the text exposition format (METRICS_TOKEN: bearer token required)',
         produces: ['text/plain'],
         response: {
           200: Type.String({
             description: 'Prometheus text format',
             examples: ['# HELP ase_notifications_total ...\nase_notifications_total{version="v2",type="DID_RENEW",outcome="processed"} 12\n'],
           }),
+          ...errorResponses(401),
         },
       },
     },
@@ -36,4 +44,49 @@ export function installMetrics(app: FastifyInstance, { metrics, database }: { me
       return reply.type(metrics.registry.contentType).send(body);
     },
   );
+}
+
+export interface InstallMetricsOptions {
+  metrics: Metrics;
+  database: DatabaseHandle;
+  /** METRICS_TOKEN; null serves the route without a token. */
+  token: string | null;
+  /** false when METRICS_PORT moves the route to a listener of its own. */
+  serveRoute: boolean;
+}
+
+/**
+ * Times every request and, unless METRICS_PORT moves it, serves `/metrics`. Installed on
+ * the root instance (not as an encapsulated plugin) so the timing hook sees every module's routes.
+ */
+export function installMetrics(app: FastifyInstance, { metrics, database, token, serveRoute }: InstallMetricsOptions): void {
+  metrics.trackDatabasePool(() => database.poolStats());
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route template keeps the label set bounded; unmatched URLs share one label.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.observeHttpRequest({ route, method: request.method, status: reply.statusCode }, reply.elapsedTime / 1000);
+  });
+
+  if (serveRoute) metricsRoute(app, metrics, token);
+}
+
+/**
+ * The METRICS_PORT listener: `/metrics` alone (the same registry as the service), the
+ * token when set, the SPEC error shape. Built here, listened to by server.ts. It has no
+ * rate limit: it is meant for a private network, which is the point of a port of its own.
+ */
+export async function buildMetricsApp(deps: { metrics: Metrics; config: Config; logger: Logger }): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    frameworkErrors: frameworkErrorHandler,
+    forceCloseConnections: 'idle',
+    requestTimeout: deps.config.http.requestTimeoutMs,
+  });
+  app.addSchema(ErrorResponse);
+  installErrorHandler(app);
+  metricsRoute(app, deps.metrics, deps.config.metricsToken);
+  await app.ready();
+  return app;
 }

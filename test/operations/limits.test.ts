@@ -53,7 +53,9 @@ describe('request limits', () => {
         await other.close();
       }
     };
-    expect(await clientAddress({ TRUST_PROXY: 'true' })).toBe('198.51.100.1');
+    expect(await clientAddress({ TRUST_PROXY: '1' })).toBe('198.51.100.1');
+    expect(await clientAddress({ TRUST_PROXY: '10.0.0.0/8' })).toBe('198.51.100.1');
+    expect(await clientAddress({ TRUST_PROXY: '192.168.0.0/16' })).toBe('10.0.0.9');
     expect(await clientAddress({})).toBe('10.0.0.9');
   });
 });

@@ -36,10 +36,15 @@ describe('load shedding', () => {
     expect(response.json().error.code).toBe('UNDER_PRESSURE');
   });
 
-  it('keeps answering the health probes and the metrics scrape', async () => {
+  it('keeps answering liveness and the metrics scrape, so an overloaded process is not restarted and an operator sees why', async () => {
     expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+  });
+
+  it('answers readiness 503 UNDER_PRESSURE, so the balancer sends traffic elsewhere for a while', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/readyz' });
+    expect(response.statusCode).toBe(503);
+    expect(response.json().error.code).toBe('UNDER_PRESSURE');
   });
 
   it('does not add a status route of its own', () => {

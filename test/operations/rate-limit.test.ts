@@ -101,13 +101,28 @@ describe('rate limits', () => {
     expect((await from('203.0.113.2')).statusCode).toBe(200);
   });
 
-  it('keys webhooks on the forwarded client address when TRUST_PROXY is on', async () => {
-    t = await appWithProbes({ RATE_LIMIT_WEBHOOK_PER_MINUTE: '1', TRUST_PROXY: 'true' });
-    const via = (client: string) =>
-      t!.app.inject({ method: 'POST', url: '/webhooks/probe', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-for': client }, payload: {} });
+  it('keys webhooks on the client address the trusted proxy appends, which a forged X-Forwarded-For cannot change (hop count)', async () => {
+    t = await appWithProbes({ RATE_LIMIT_WEBHOOK_PER_MINUTE: '1', TRUST_PROXY: '1' });
+    // The balancer (10.0.0.5) appends the address it saw; whatever the client wrote comes before it.
+    const via = (forwarded: string) =>
+      t!.app.inject({ method: 'POST', url: '/webhooks/probe', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-for': forwarded }, payload: {} });
     expect((await via('198.51.100.7')).statusCode).toBe(200);
     expect((await via('198.51.100.7')).statusCode).toBe(429);
+    expect((await via('203.0.113.1, 198.51.100.7')).statusCode).toBe(429);
+    expect((await via('203.0.113.2, 198.51.100.7')).statusCode).toBe(429);
     expect((await via('198.51.100.8')).statusCode).toBe(200);
+  });
+
+  it('trusts X-Forwarded-For only from the listed proxy addresses, so a direct client cannot pick its key', async () => {
+    t = await appWithProbes({ RATE_LIMIT_WEBHOOK_PER_MINUTE: '1', TRUST_PROXY: '10.0.0.0/8' });
+    const post = (remoteAddress: string, forwarded: string) =>
+      t!.app.inject({ method: 'POST', url: '/webhooks/probe', remoteAddress, headers: { 'x-forwarded-for': forwarded }, payload: {} });
+    // Through the balancer: forged entries left of the one it appended change nothing.
+    expect((await post('10.0.0.5', '203.0.113.1, 198.51.100.7')).statusCode).toBe(200);
+    expect((await post('10.0.0.6', '203.0.113.2, 198.51.100.7')).statusCode).toBe(429);
+    // Straight from the internet: the header is ignored, the client counts as itself.
+    expect((await post('192.0.2.50', '198.51.100.20')).statusCode).toBe(200);
+    expect((await post('192.0.2.50', '198.51.100.21')).statusCode).toBe(429);
   });
 
   it('applies a stricter limit to /admin/* than to the app-backend routes', async () => {
@@ -133,7 +148,7 @@ describe('rate limits', () => {
     expect(response.headers['x-ratelimit-limit']).toBeUndefined();
   });
 
-  it('never limits the health probes or the metrics scrape', async () => {
+  it('keeps the probes and the metrics scrape off the API and webhook budgets', async () => {
     t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '1', RATE_LIMIT_WEBHOOK_PER_MINUTE: '1' });
     for (let i = 0; i < 5; i++) {
       expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
@@ -148,8 +163,8 @@ describe('rate limits', () => {
     expect(rateLimitClass('/admin/notifications/recover')).toBe('admin');
     expect(rateLimitClass('/entitlements/:userId')).toBe('api');
     expect(rateLimitClass('/users/:userId/transactions')).toBe('api');
-    expect(rateLimitClass('/healthz')).toBe('exempt');
-    expect(rateLimitClass('/metrics?x=1')).toBe('exempt');
+    expect(rateLimitClass('/healthz')).toBe('probe');
+    expect(rateLimitClass('/metrics?x=1')).toBe('probe');
     expect(rateLimitClass('/administrator')).toBe('api');
   });
 });
