@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { AppStoreServerApi } from '../apple/api/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
 import {
@@ -11,7 +12,6 @@ import {
   type V1Notification,
 } from '../apple/v1/index.js';
 import type { VerifyReceiptClient } from '../apple/verify-receipt/index.js';
-import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
