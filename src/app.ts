@@ -1,54 +1,29 @@
 import Fastify, {
   LogController, type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Logger } from 'pino';
-import type { Clock } from './clock.js';
-import type { Config, TrustProxy } from './config.js';
-import type { DatabaseHandle } from './db/client.js';
-import type { SignedDataVerifier } from './apple/types.js';
-import type { EntitlementMap } from './entitlements/entitlement-map.js';
-import type { AppStoreServerApi } from './apple/api/index.js';
-import type { ServiceEvents } from './metrics/events.js';
+import type { RecoveryScheduler } from './admin/recovery.job.js';
+import type { TrustProxy } from './config.js';
+import type { AppDeps } from './dependencies.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
 import { installShutdownGuard } from './http/shutdown.js';
 import { KeySet } from './http/auth.js';
 import { ErrorResponse } from './http/schemas.js';
 import { healthRoutes } from './health/health.routes.js';
-import { registerLegacyRoutes } from './legacy/legacy.routes.js';
-import type { VerifyReceiptClient } from './apple/verify-receipt/index.js';
-import { registerAppBackendRoutes } from './entitlements/app-backend.js';
+import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
+import { usersRoutes } from './users/users.routes.js';
+import { receiptsRoutes } from './legacy/receipts.routes.js';
+import { v1WebhookRoutes } from './legacy/v1-webhook.routes.js';
 import { adminRoutes } from './admin/admin.routes.js';
-import { installRecoveryJob } from './admin/recovery.job.js';
-import type { Redis } from 'ioredis';
 import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
-import { installPressureGuard, type PressureLimits } from './http/pressure.js';
+import { installPressureGuard } from './http/pressure.js';
 import { installOpenApi, serviceVersion } from './http/openapi.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
+import { createServices } from './services.js';
 
-/** Everything the app uses, built by the composition root (server.ts) or a test. */
-export interface AppDeps {
-  config: Config;
-  database: DatabaseHandle;
-  clock: Clock;
-  logger: Logger;
-  verifier: SignedDataVerifier;
-  entitlementMap: EntitlementMap;
-  /** null without App Store Server API credentials: the service then works from notifications alone. */
-  appStoreApi: AppStoreServerApi | null;
-  events: ServiceEvents;
-  /** The Prometheus registry behind `events`; when absent, buildApp makes one for HTTP, pool and process metrics. */
-  metrics?: Metrics;
-  /** Shared rate-limit counters (REDIS_URL); absent or null keeps them in memory. */
-  redis?: Redis | null;
-  /** Overrides of the load-shedding thresholds (tests). */
-  pressure?: Partial<PressureLimits>;
-  /** Apple's verifyReceipt client for V1 without Server API credentials; absent: built from the config. */
-  verifyReceipt?: VerifyReceiptClient | null;
-  /** DER roots app receipts must chain to; absent: the bundled Apple Inc. Root. */
-  receiptRootCertificates?: Uint8Array[];
-}
+// Kept for callers that name the dependencies next to buildApp; the type lives in the leaf dependencies.ts.
+export type { AppDeps } from './dependencies.js';
 
 // Apple's notifications are a few tens of KB; nothing legitimate comes near this.
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -129,12 +104,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     });
   }
 
+  const services = createServices(deps);
+  // The periodic job starts with the app and stops with it; close() also waits for background refreshes.
+  app.decorate('recoveryJob', services.recoveryJob);
+  app.addHook('onReady', async () => services.recoveryJob?.start());
+  app.addHook('onClose', async () => services.close());
+
+  // Every route module is a plugin whose options are the use cases it calls.
   await app.register(healthRoutes, { database: deps.database, clock: deps.clock });
-  await registerAppBackendRoutes(app, deps);
-  await registerLegacyRoutes(app, deps);
-  await app.register(adminRoutes, { deps });
-  installRecoveryJob(app, deps);
-  await app.register(webhookRoutes, { database: deps.database, verifier: deps.verifier, clock: deps.clock, events: deps.events });
+  await app.register(entitlementsRoutes, { entitlements: services.entitlements });
+  await app.register(usersRoutes, { users: services.users });
+  await app.register(v1WebhookRoutes, { v1Ingest: services.v1Ingest });
+  await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
+  await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
+  await app.register(webhookRoutes, { ingest: services.ingest });
 
   return app;
 }
@@ -142,5 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 declare module 'fastify' {
   interface FastifyInstance {
     keys: { app: KeySet; admin: KeySet };
+    /** The periodic recovery job, when it runs in this process (tests tick it directly). */
+    recoveryJob: RecoveryScheduler | null;
   }
 }

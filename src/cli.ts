@@ -1,18 +1,15 @@
 import pino from 'pino';
-import type { AppDeps } from './app.js';
 import { parseCliArguments, UsageError, type CliCommand } from './cli-args.js';
 import { systemClock } from './clock.js';
 import { ConfigError } from './config.js';
-import { createDependencies } from './dependencies.js';
+import { createDependencies, type AppDeps } from './dependencies.js';
+import { createServices, type Services } from './services.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import { environmentWithDotEnv, loadConfig, readSecretFiles } from './load-config.js';
 import { createLogger } from './logger.js';
 import { apiNotConfigured } from './http/app-store-errors.js';
-import { recoveryDepsFrom } from './admin/recovery-deps.js';
-import { recoverNotifications, validateRecoveryWindow } from './admin/recovery.usecase.js';
-import { getTestNotificationStatus, requestTestNotification, type TestNotificationDeps } from './admin/test-notification.usecase.js';
-import { entitlementsFromDeps } from './entitlements/app-backend.js';
+import { validateRecoveryWindow } from './admin/recovery.usecase.js';
 import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
 import { ReplayAbortedError, replayNotifications } from './notifications/replay.usecase.js';
 
@@ -63,38 +60,30 @@ async function migrate(env: Record<string, string | undefined>): Promise<void> {
   }
 }
 
-/** The service's dependencies, logging to stderr so stdout carries only the result. */
-async function withDependencies(env: Record<string, string | undefined>, fn: (deps: AppDeps) => Promise<void>): Promise<void> {
+/** The service's use cases (createServices, as the app builds them), logging to stderr so stdout carries only the result. */
+async function withServices(env: Record<string, string | undefined>, fn: (services: Services, deps: AppDeps) => Promise<void>): Promise<void> {
   const { config, entitlementMap } = loadConfig(env);
   const logger = createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }));
   const deps = await createDependencies(config, entitlementMap, logger);
   try {
-    await fn(deps);
+    const services = createServices(deps);
+    try {
+      await fn(services, deps);
+    } finally {
+      await services.close();
+    }
   } finally {
     await deps.database.close();
   }
-}
-
-function testNotificationDeps(deps: AppDeps): TestNotificationDeps {
-  if (deps.appStoreApi === null) throw apiNotConfigured();
-  return { api: deps.appStoreApi, environments: deps.config.apple.environments, verifier: deps.verifier };
 }
 
 async function recover(env: Record<string, string | undefined>, command: Extract<CliCommand, { name: 'recover' }>): Promise<void> {
   const input = { startDate: command.start, endDate: command.end, onlyFailures: command.onlyFailures };
   // Checked before the database is opened, so a mistyped window fails at once.
   const window = validateRecoveryWindow(input, systemClock());
-  await withDependencies(env, async (deps) => {
-    const recovery = recoveryDepsFrom(deps);
+  await withServices(env, async ({ recovery }) => {
     if (recovery === null) throw apiNotConfigured();
-    try {
-      const result = await recoverNotifications(recovery, window);
-      deps.events.recoveryRun({ trigger: 'cli', outcome: 'success', fetched: result.fetched, applied: result.applied });
-      print(result);
-    } catch (error) {
-      deps.events.recoveryRun({ trigger: 'cli', outcome: 'failure', fetched: 0, applied: 0 });
-      throw error;
-    }
+    print(await recovery.recover(window, { trigger: 'cli' }));
   });
 }
 
@@ -102,14 +91,13 @@ async function testNotification(
   env: Record<string, string | undefined>,
   { environment, waitSeconds }: Extract<CliCommand, { name: 'test-notification' }>,
 ): Promise<void> {
-  await withDependencies(env, async (deps) => {
-    const testDeps = testNotificationDeps(deps);
-    const requested = await requestTestNotification(testDeps, environment);
+  await withServices(env, async ({ testNotifications }) => {
+    const requested = await testNotifications.request(environment);
     print(requested);
     const deadline = Date.now() + waitSeconds * 1_000;
     while (Date.now() < deadline) {
       await sleep(Math.min(3_000, Math.max(0, deadline - Date.now())));
-      const status = await getTestNotificationStatus(testDeps, requested.testNotificationToken, requested.environment).catch(
+      const status = await testNotifications.status(requested.testNotificationToken, requested.environment).catch(
         // Apple may not know the token for a moment after issuing it.
         (error: unknown) => ((error as { code?: unknown }).code === 'TEST_NOTIFICATION_NOT_FOUND' ? null : Promise.reject(error)),
       );
@@ -127,8 +115,8 @@ async function testNotificationStatus(
   env: Record<string, string | undefined>,
   { token, environment }: Extract<CliCommand, { name: 'test-notification-status' }>,
 ): Promise<void> {
-  await withDependencies(env, async (deps) => {
-    print(await getTestNotificationStatus(testNotificationDeps(deps), token, environment));
+  await withServices(env, async ({ testNotifications }) => {
+    print(await testNotifications.status(token, environment));
   });
 }
 
@@ -136,11 +124,10 @@ async function entitlements(
   env: Record<string, string | undefined>,
   { userId, refresh }: Extract<CliCommand, { name: 'entitlements' }>,
 ): Promise<void> {
-  await withDependencies(env, async (deps) => {
+  await withServices(env, async ({ entitlements }, deps) => {
     if (refresh && deps.appStoreApi === null) throw apiNotConfigured();
-    const usecase = entitlementsFromDeps(deps);
-    const answer = await usecase.entitlementsOf(userId, { refresh: refresh ? 'always' : 'never' });
-    await usecase.drain();
+    const answer = await entitlements.entitlementsOf(userId, { refresh: refresh ? 'always' : 'never' });
+    await entitlements.drain();
     print({ userId, ...answer });
   });
 }

@@ -1,5 +1,11 @@
 import type { Logger } from 'pino';
-import type { AppDeps } from './app.js';
+import type { Redis } from 'ioredis';
+import type { AppStoreServerApi } from './apple/api/index.js';
+import type { SignedDataVerifier } from './apple/types.js';
+import type { VerifyReceiptClient } from './apple/verify-receipt/index.js';
+import type { DatabaseHandle } from './db/client.js';
+import type { PressureLimits } from './http/pressure.js';
+import type { Metrics } from './metrics/metrics.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/client.js';
@@ -14,8 +20,35 @@ import {
 } from './apple/verifier/index.js';
 
 /**
- * Builds every dependency from a loaded configuration: the one place that wires
- * the service together, shared by server.ts and the operator CLI.
+ * The infrastructure the service runs on, built once by server.ts, the CLI or a test:
+ * a leaf, so every module may name it without importing the app. Use cases are built
+ * from it by createServices (services.ts).
+ */
+export interface AppDeps {
+  config: Config;
+  database: DatabaseHandle;
+  clock: Clock;
+  logger: Logger;
+  verifier: SignedDataVerifier;
+  entitlementMap: EntitlementMap;
+  /** null without App Store Server API credentials: the service then works from notifications alone. */
+  appStoreApi: AppStoreServerApi | null;
+  events: ServiceEvents;
+  /** The Prometheus registry behind `events`; when absent, buildApp makes one for HTTP, pool and process metrics. */
+  metrics?: Metrics;
+  /** Shared rate-limit counters (REDIS_URL); absent or null keeps them in memory. */
+  redis?: Redis | null;
+  /** Overrides of the load-shedding thresholds (tests). */
+  pressure?: Partial<PressureLimits>;
+  /** Apple's verifyReceipt client for V1 without Server API credentials; absent: built from the config. */
+  verifyReceipt?: VerifyReceiptClient | null;
+  /** DER roots app receipts must chain to; absent: the bundled Apple Inc. Root. */
+  receiptRootCertificates?: Uint8Array[];
+}
+
+/**
+ * Builds the infrastructure from a loaded configuration (server.ts and the operator CLI);
+ * createServices then builds the use cases over it.
  */
 export async function createDependencies(
   config: Config,

@@ -1,12 +1,16 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { AppDeps } from '../app.js';
 import { apiNotConfigured } from '../http/app-store-errors.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
-import { recoveryDepsFrom } from './recovery-deps.js';
-import { recoverNotifications, validateRecoveryWindow } from './recovery.usecase.js';
-import { getTestNotificationStatus, requestTestNotification } from './test-notification.usecase.js';
+import type { RecoveryUsecase } from './recovery.job.js';
+import type { TestNotificationsUsecase } from './test-notification.usecase.js';
+
+export interface AdminRoutesOptions {
+  /** null without App Store Server API credentials. */
+  recovery: RecoveryUsecase | null;
+  testNotifications: TestNotificationsUsecase;
+}
 
 const IsoDateTime = (description: string, example: string) =>
   Type.String({ minLength: 1, maxLength: 64, description, examples: [example] });
@@ -91,14 +95,8 @@ const TokenParams = Type.Object({
   token: Type.String({ minLength: 1, maxLength: 256, description: 'The testNotificationToken from POST /admin/notifications/test' }),
 });
 
-export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { recovery, testNotifications }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
-
-  const recovery = recoveryDepsFrom(deps);
-  const testDeps = () => {
-    if (deps.appStoreApi === null) throw apiNotConfigured();
-    return { api: deps.appStoreApi, environments: deps.config.apple.environments, verifier: deps.verifier };
-  };
 
   app.post(
     '/admin/notifications/recover',
@@ -118,18 +116,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     },
     async (request) => {
       if (recovery === null) throw apiNotConfigured();
-      const window = validateRecoveryWindow(request.body, deps.clock());
-      const log = request.log.child({ startDate: window.startDate.toISOString(), endDate: window.endDate.toISOString() });
-      try {
-        const result = await recoverNotifications({ ...recovery, logger: log }, window);
-        deps.events.recoveryRun({ trigger: 'admin', outcome: 'success', fetched: result.fetched, applied: result.applied });
-        log.info({ ...result, onlyFailures: window.onlyFailures }, 'recovery requested by an admin finished');
-        return result;
-      } catch (error) {
-        const counts = (error as { counts?: { fetched: number; applied: number } }).counts;
-        deps.events.recoveryRun({ trigger: 'admin', outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
-        throw error;
-      }
+      const window = recovery.window(request.body);
+      const logger = request.log.child({ startDate: window.startDate.toISOString(), endDate: window.endDate.toISOString() });
+      return recovery.recover(window, { trigger: 'admin', logger });
     },
   );
 
@@ -146,7 +135,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         response: { 200: TestNotificationResponse, ...errorResponses(400, 401, 403, 502, 503) },
       },
     },
-    async (request) => requestTestNotification(testDeps(), request.query.environment),
+    async (request) => testNotifications.request(request.query.environment),
   );
 
   app.get(
@@ -163,6 +152,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         response: { 200: TestNotificationStatusResponse, ...errorResponses(400, 401, 403, 404, 502, 503) },
       },
     },
-    async (request) => getTestNotificationStatus(testDeps(), request.params.token, request.query.environment),
+    async (request) => testNotifications.status(request.params.token, request.query.environment),
   );
 };

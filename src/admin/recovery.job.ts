@@ -1,14 +1,14 @@
-import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../app.js';
 import type { DatabaseHandle } from '../db/client.js';
 import type { ServiceEvents } from '../metrics/events.js';
-import { recoveryDepsFrom } from './recovery-deps.js';
 import { readRecoveryBookmark, writeRecoveryBookmark } from './recovery.repository.js';
 import {
   earliestHistoryStart,
   recoverNotifications,
+  validateRecoveryWindow,
   type RecoveryDeps,
+  type RecoveryLogger,
   type RecoveryResult,
+  type RecoveryWindow,
 } from './recovery.usecase.js';
 
 /** pg advisory lock key of the periodic job ("ase-reco"): one replica at a time runs it. */
@@ -171,31 +171,31 @@ export function createRecoveryScheduler(options: RecoverySchedulerOptions): Reco
   };
 }
 
-/**
- * Starts the periodic job with the app (onReady) and stops it with the app (onClose),
- * when credentials are set and RECOVERY_INTERVAL is not 0. Returns its scheduler, or null.
- */
-export function installRecoveryJob(app: FastifyInstance, deps: AppDeps): RecoveryScheduler | null {
-  const recovery = recoveryDepsFrom(deps);
-  const intervalMs = deps.config.recoveryIntervalMs;
-  if (recovery === null || intervalMs <= 0) {
-    app.decorate('recoveryJob', null);
-    return null;
-  }
-  const jobDeps: RecoveryJobDeps = { ...recovery, database: deps.database, events: deps.events, intervalMs };
-  const scheduler = createRecoveryScheduler({
-    intervalMs,
-    run: (signal) => runRecoveryOnce(jobDeps, { signal }),
-  });
-  app.decorate('recoveryJob', scheduler);
-  app.addHook('onReady', async () => scheduler.start());
-  app.addHook('onClose', async () => scheduler.stop());
-  return scheduler;
+export interface RecoveryUsecase {
+  /** An operator's window checked against Apple's limits at the clock's now (400s with their codes). */
+  window(input: { startDate: string; endDate: string; onlyFailures?: boolean | undefined }): RecoveryWindow;
+  /** An operator's run (admin route or CLI), counted under its trigger and logged to `logger` (default the service's). */
+  recover(window: RecoveryWindow, options: { trigger: 'admin' | 'cli'; logger?: RecoveryLogger }): Promise<RecoveryResult>;
+  /** One run of the periodic job (runRecoveryOnce). */
+  runOnce(options?: { trigger?: RecoveryTrigger; signal?: AbortSignal }): Promise<RecoveryRunOutcome>;
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The periodic recovery job, when it runs in this process (tests tick it directly). */
-    recoveryJob: RecoveryScheduler | null;
-  }
+/** Recovery over its dependencies: the admin route, the CLI and the periodic job share it. */
+export function createRecoveryUsecase(deps: RecoveryJobDeps): RecoveryUsecase {
+  return {
+    window: (input) => validateRecoveryWindow(input, deps.clock()),
+    async recover(window, { trigger, logger = deps.logger }) {
+      try {
+        const result = await recoverNotifications({ ...deps, logger }, window);
+        deps.events.recoveryRun({ trigger, outcome: 'success', fetched: result.fetched, applied: result.applied });
+        logger.info({ ...result, onlyFailures: window.onlyFailures }, `recovery requested by ${trigger === 'admin' ? 'an admin' : 'the CLI'} finished`);
+        return result;
+      } catch (error) {
+        const counts = (error as { counts?: { fetched: number; applied: number } }).counts;
+        deps.events.recoveryRun({ trigger, outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
+        throw error;
+      }
+    },
+    runOnce: (options) => runRecoveryOnce(deps, options),
+  };
 }

@@ -2,7 +2,7 @@ import { APIError, AppStoreApiError, apiErrorName, type AppStoreServerApi, type 
 import type { SignedDataVerifier } from '../apple/types.js';
 import type { AppleEnvironment } from '../config.js';
 import { badRequest, notFound } from '../errors.js';
-import { appStoreApiError } from '../http/app-store-errors.js';
+import { apiNotConfigured, appStoreApiError } from '../http/app-store-errors.js';
 import { historyEnvironments } from './recovery.usecase.js';
 
 // Only these codes mean the token is unknown; any other 400 from Apple is our request's fault (502).
@@ -102,4 +102,21 @@ export async function getTestNotificationStatus(
     }
   }
   return status;
+}
+
+export interface TestNotificationsUsecase {
+  request(environment?: ApiEnvironment): Promise<RequestedTestNotification>;
+  status(token: string, environment?: ApiEnvironment): Promise<TestNotificationStatus>;
+}
+
+/** Test notifications over the Server API; each call is 400 API_NOT_CONFIGURED without credentials. */
+export function createTestNotificationsUsecase(deps: Omit<TestNotificationDeps, 'api'> & { api: AppStoreServerApi | null }): TestNotificationsUsecase {
+  const configured = (): TestNotificationDeps => {
+    if (deps.api === null) throw apiNotConfigured();
+    return { api: deps.api, environments: deps.environments, verifier: deps.verifier };
+  };
+  return {
+    request: async (environment) => requestTestNotification(configured(), environment),
+    status: async (token, environment) => getTestNotificationStatus(configured(), token, environment),
+  };
 }

@@ -1,7 +1,7 @@
 import type { Executor } from '../db/client.js';
 import { insertRows, rawQuery } from '../db/raw.js';
 import { purchaseLinkEvents, purchaseLinks, users } from '../db/schema.js';
-import type { ApplyResult, PurchaseUpdate } from './purchases.repository.js';
+import type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 
 // Attribution by appAccountToken, the last step of applying purchase updates
 // (applyPurchaseUpdates), in the same database transaction.

@@ -7,7 +7,6 @@ import type { EntitlementsUsecase } from './entitlements.usecase.js';
 
 export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ entitlements: EntitlementsUsecase }> = async (app, { entitlements }) => {
   app.addHook('onRequest', requireApiKey(app.keys.app));
-  app.addHook('onClose', async () => entitlements.drain());
 
   app.get(
     '/entitlements/:userId',

@@ -3,6 +3,7 @@ import type { Executor } from '../db/client.js';
 import { insertRows, onConflictReplace, rawQuery, selectList } from '../db/raw.js';
 import { subscriptions, transactions } from '../db/schema.js';
 import { attribute } from './attribution.repository.js';
+import type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 import {
   mergeRenewal,
   mergeStatus,
@@ -21,24 +22,7 @@ import {
 // run in memory, in update order, exactly as that many single updates in a row would);
 // a single update is a batch of one.
 
-// The signed evidence of a record is kept once: a JWS that arrived inside a notification
-// stays in that notification's stored signedPayload and the record names the notification
-// (`signedInNotification`); a JWS that came alone (the Server API, an app's POST) is
-// stored with the record. Neither is read back on the write path.
-export interface PurchaseUpdate {
-  transactions: Array<{ record: StoredTransaction; signedTransaction: string | null; signedInNotification?: string }>;
-  renewal?: { record: StoredRenewal; signedRenewalInfo: string | null; signedInNotification?: string } | undefined;
-  status?: StoredStatus | undefined;
-}
-
-export interface ApplyResult {
-  originalTransactionIds: string[];
-  transactionsWritten: number;
-  renewalWritten: boolean;
-  statusWritten: boolean;
-  /** originalTransactionId → user it was attributed to by appAccountToken during this update. */
-  attributed: Map<string, string>;
-}
+export type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 
 // The columns the merge rules read: everything but the signed evidence.
 const { signedTransaction: _jws, signedInNotification: _in, ...transactionColumns } = getTableColumns(transactions);

@@ -1,15 +1,15 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { EntitlementsResponse, UserIdParams } from '../entitlements/entitlements.schemas.js';
-import type { EntitlementView } from '../entitlements/entitlements.model.js';
+import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
 import { canonicalUserId } from '../users/app-account-token.model.js';
-import { linkReceipt, type ReceiptsDeps } from './receipts.usecase.js';
+import type { ReceiptsUsecase } from './receipts.usecase.js';
 
-export interface ReceiptsRouteDeps extends ReceiptsDeps {
-  /** The user's entitlements as GET /entitlements/:userId answers them, from stored data. */
-  entitlementsOf: (userId: string) => Promise<EntitlementView[]>;
+export interface ReceiptsRoutesOptions {
+  receipts: ReceiptsUsecase;
+  entitlements: EntitlementsUsecase;
 }
 
 const ReceiptSubmission = Type.Object(
@@ -23,7 +23,7 @@ const ReceiptSubmission = Type.Object(
   { additionalProperties: false },
 );
 
-export const receiptsRoutes: FastifyPluginAsyncTypebox<ReceiptsRouteDeps> = async (app, deps) => {
+export const receiptsRoutes: FastifyPluginAsyncTypebox<ReceiptsRoutesOptions> = async (app, { receipts, entitlements }) => {
   app.addHook('onRequest', requireApiKey(app.keys.app));
 
   app.post(
@@ -46,9 +46,11 @@ export const receiptsRoutes: FastifyPluginAsyncTypebox<ReceiptsRouteDeps> = asyn
     },
     async (request) => {
       const userId = canonicalUserId(request.params.userId);
-      const linked = await linkReceipt(deps, userId, request.body.receipt);
+      const linked = await receipts.linkReceipt(userId, request.body.receipt);
       request.log.info({ userId, linked }, 'receipt purchases linked');
-      return { userId, entitlements: await deps.entitlementsOf(userId) };
+      // Stored data only: the receipt's purchases were just fetched from the App Store.
+      const answer = await entitlements.entitlementsOf(userId, { refresh: 'never' });
+      return { userId, entitlements: answer.entitlements };
     },
   );
 };

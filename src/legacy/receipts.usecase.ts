@@ -122,3 +122,11 @@ export async function linkReceipt(deps: ReceiptsDeps, userId: string, receipt: s
     return linked;
   });
 }
+
+export interface ReceiptsUsecase {
+  linkReceipt(userId: string, receipt: string): Promise<LinkedPurchase[]>;
+}
+
+export function createReceiptsUsecase(deps: ReceiptsDeps): ReceiptsUsecase {
+  return { linkReceipt: (userId, receipt) => linkReceipt(deps, userId, receipt) };
+}

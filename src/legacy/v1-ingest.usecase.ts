@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { AppStoreServerApi } from '../apple/api/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
 import {
@@ -17,6 +18,8 @@ import type { DatabaseHandle } from '../db/client.js';
 import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
 import { applyPurchaseUpdate, lockPurchases, type PurchaseUpdate } from '../entitlements/purchases.repository.js';
 import { badRequest, notFound, unauthorized } from '../errors.js';
+import { classifyError } from '../http/error-handler.js';
+import type { ServiceEvents } from '../metrics/events.js';
 import { isNotificationRecorded, recordNotification } from '../notifications/notifications.repository.js';
 import { originalTransactionIdsOf, updatesFromSignedState, updatesFromV1 } from './purchase-updates.model.js';
 import { fetchSignedPurchaseState, type PurchaseRef } from './signed-state.js';
@@ -56,13 +59,19 @@ export function v1NotificationTypeOf(body: unknown): string | undefined {
   return (V1_NOTIFICATION_TYPES as readonly unknown[]).includes(type) ? (type as string) : undefined;
 }
 
+/** The shared secret; 404 V1_DISABLED while APPLE_SHARED_SECRET is unset (the endpoint looks absent). */
+function assertV1Enabled(config: Config): string {
+  const secret = config.apple.sharedSecret;
+  if (secret === null) throw notFound('V1_DISABLED', 'V1 notifications are disabled: set APPLE_SHARED_SECRET to enable them');
+  return secret;
+}
+
 /**
  * Authenticates and validates a V1 body. The password is checked before anything else is
  * read, so a caller without the secret learns nothing about what a valid body looks like.
  */
 export function authenticateV1(config: Config, body: unknown): V1Notification {
-  const secret = config.apple.sharedSecret;
-  if (secret === null) throw notFound('V1_DISABLED', 'V1 notifications are disabled: set APPLE_SHARED_SECRET to enable them');
+  const secret = assertV1Enabled(config);
   const password = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { password?: unknown }).password : undefined;
   if (!sharedSecretMatches(password, secret)) throw unauthorized('The notification password does not match APPLE_SHARED_SECRET');
   let notification: V1Notification;
@@ -220,4 +229,58 @@ export async function ingestV1Notification(deps: V1IngestDeps, body: unknown): P
   });
   if (!recorded) return result;
   return { ...result, status: 'processed', stateSource: source };
+}
+
+/** pino's Logger and Fastify's request logger both fit. */
+export type V1IngestLogger = Pick<Logger, 'info' | 'warn'>;
+
+export interface V1IngestUsecaseDeps extends V1IngestDeps {
+  events: ServiceEvents;
+  logger: V1IngestLogger;
+}
+
+export interface V1IngestUsecase {
+  /** Throws 404 V1_DISABLED while APPLE_SHARED_SECRET is unset: checked before the body is read. */
+  assertEnabled(): void;
+  /** Ingests one body, counted and logged like V2's; `logger`: the request's, default the service's. */
+  ingest(body: unknown, logger?: V1IngestLogger): Promise<V1IngestResult>;
+}
+
+export function createV1IngestUsecase(deps: V1IngestUsecaseDeps): V1IngestUsecase {
+  return {
+    assertEnabled: () => void assertV1Enabled(deps.config),
+    async ingest(body, logger = deps.logger) {
+      const started = deps.clock().getTime();
+      try {
+        const result = await ingestV1Notification(deps, body);
+        const durationMs = deps.clock().getTime() - started;
+        deps.events.notification({ version: 'v1', type: result.notificationType, outcome: result.status, durationMs });
+        logger.info(
+          {
+            notification: {
+              version: 'v1',
+              id: result.id,
+              type: result.notificationType,
+              environment: result.environment,
+              originalTransactionIds: result.originalTransactionIds,
+              stateSource: result.stateSource ?? null,
+              outcome: result.status,
+              durationMs,
+            },
+          },
+          `v1 notification ${result.status}`,
+        );
+        return result;
+      } catch (error) {
+        const durationMs = deps.clock().getTime() - started;
+        const { statusCode, code } = classifyError(error);
+        const outcome = statusCode >= 500 ? 'failed' : 'rejected';
+        // An unauthenticated body's type is attacker-chosen: only counted when the password matched.
+        const type = statusCode === 401 ? 'unauthenticated' : (v1NotificationTypeOf(body) ?? 'unknown');
+        deps.events.notification({ version: 'v1', type, outcome, durationMs });
+        logger.warn({ notification: { version: 'v1', type, outcome, code, statusCode, durationMs } }, `v1 notification ${outcome}`);
+        throw error;
+      }
+    },
+  };
 }

@@ -1,18 +1,11 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import { notFound } from '../errors.js';
-import { classifyError } from '../http/error-handler.js';
 import { errorResponses } from '../http/schemas.js';
-import type { ServiceEvents } from '../metrics/events.js';
-import { ingestV1Notification, v1NotificationTypeOf, type V1IngestDeps } from './v1-ingest.usecase.js';
+import type { V1IngestUsecase } from './v1-ingest.usecase.js';
 
-export interface V1WebhookRouteDeps extends V1IngestDeps {
-  clock: Clock;
-  logger: Logger;
-  events: ServiceEvents;
+export interface V1WebhookRoutesOptions {
+  v1Ingest: V1IngestUsecase;
 }
 
 // Declared as any JSON on purpose: the body is validated only after its password matched,
@@ -42,7 +35,7 @@ const V1Answer = Type.Object({
   }),
 });
 
-export const v1WebhookRoutes: FastifyPluginAsync<V1WebhookRouteDeps> = async (instance, deps) => {
+export const v1WebhookRoutes: FastifyPluginAsync<V1WebhookRoutesOptions> = async (instance, { v1Ingest }) => {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
     '/webhooks/apple/v1',
@@ -59,44 +52,8 @@ export const v1WebhookRoutes: FastifyPluginAsync<V1WebhookRouteDeps> = async (in
         response: { 200: V1Answer, ...errorResponses(400, 401, 404, 413, 415, 502, 503) },
       },
       // Before the body is read: a disabled endpoint looks like no endpoint.
-      onRequest: async () => {
-        if (deps.config.apple.sharedSecret === null) {
-          throw notFound('V1_DISABLED', 'V1 notifications are disabled: set APPLE_SHARED_SECRET to enable them');
-        }
-      },
+      onRequest: async () => v1Ingest.assertEnabled(),
     },
-    async (request) => {
-      const started = deps.clock().getTime();
-      try {
-        const result = await ingestV1Notification(deps, request.body);
-        const durationMs = deps.clock().getTime() - started;
-        deps.events.notification({ version: 'v1', type: result.notificationType, outcome: result.status, durationMs });
-        request.log.info(
-          {
-            notification: {
-              version: 'v1',
-              id: result.id,
-              type: result.notificationType,
-              environment: result.environment,
-              originalTransactionIds: result.originalTransactionIds,
-              stateSource: result.stateSource ?? null,
-              outcome: result.status,
-              durationMs,
-            },
-          },
-          `v1 notification ${result.status}`,
-        );
-        return { status: result.status };
-      } catch (error) {
-        const durationMs = deps.clock().getTime() - started;
-        const { statusCode, code } = classifyError(error);
-        const outcome = statusCode >= 500 ? 'failed' : 'rejected';
-        // An unauthenticated body's type is attacker-chosen: only counted when the password matched.
-        const type = statusCode === 401 ? 'unauthenticated' : (v1NotificationTypeOf(request.body) ?? 'unknown');
-        deps.events.notification({ version: 'v1', type, outcome, durationMs });
-        request.log.warn({ notification: { version: 'v1', type, outcome, code, statusCode, durationMs } }, `v1 notification ${outcome}`);
-        throw error;
-      }
-    },
+    async (request) => ({ status: (await v1Ingest.ingest(request.body, request.log)).status }),
   );
 };

@@ -76,7 +76,7 @@ async function writeBatch(db: Database, batch: Pending[]): Promise<void> {
   for (const pending of batch) pending.resolve(outcomes.get(pending) ?? { kind: 'duplicate' });
 }
 
-/** The single-notification path: each in its own transaction, settling on its own. */
+/** The one single-notification transaction: each in its own, settling on its own. */
 async function writeOneByOne(db: Database, batch: Pending[]): Promise<void> {
   for (const pending of batch) {
     try {

@@ -2,25 +2,22 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import type { SignedDataVerifier, VerifiedNotification } from '../apple/types.js';
 import type { Clock } from '../clock.js';
-import type { Database } from '../db/client.js';
 import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
-import { applyPurchaseUpdate, type ApplyResult } from '../entitlements/purchases.repository.js';
+import type { ApplyResult } from '../entitlements/purchases.repository.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { mapNotification, notificationRecord, type MappedNotification, type NotificationSource } from './notification-mapping.js';
 import type { IngestBatcher } from './ingest-batcher.js';
-import { isNotificationRecorded, recordNotification } from './notifications.repository.js';
 
 /** pino's Logger and Fastify's request logger both fit. */
 export type IngestLogger = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
 
 export interface IngestDeps {
-  db: Database;
   verifier: SignedDataVerifier;
   clock: Clock;
   logger: IngestLogger;
   events: ServiceEvents;
-  /** Writes concurrent notifications together (group commit); absent: one transaction each. */
-  batcher?: IngestBatcher;
+  /** The one write path: concurrent notifications are written together (group commit). */
+  batcher: IngestBatcher;
 }
 
 export interface IngestInput {
@@ -40,11 +37,23 @@ export interface IngestResult {
   applied?: ApplyResult;
 }
 
+export interface IngestUsecase {
+  /** `logger`: the request's, so the lines carry its id; default the service's. */
+  ingest(input: IngestInput, logger?: IngestLogger): Promise<IngestResult>;
+}
+
+/** The V2 ingest over its dependencies: the webhook and recovery both go through it. */
+export function createIngestUsecase(deps: IngestDeps): IngestUsecase {
+  return {
+    ingest: (input, logger) => ingestNotification(logger === undefined ? deps : { ...deps, logger }, input),
+  };
+}
+
 /**
- * Verifies a V2 notification and records and applies it exactly once, in one database
- * transaction. Throws the verifier's error on a rejected payload (nothing written), and
- * the database's error when it is unavailable (nothing written either: the transaction
- * rolls back, and Apple's retry applies it later).
+ * Verifies a V2 notification and records and applies it exactly once, in the batcher's
+ * database transaction. Throws the verifier's error on a rejected payload (nothing
+ * written), and the database's error when it is unavailable (nothing written either: the
+ * transaction rolls back, and Apple's retry applies it later).
  */
 export async function ingestNotification(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
   const started = performance.now();
@@ -96,24 +105,12 @@ export async function ingestNotification(deps: IngestDeps, input: IngestInput): 
   };
 
   try {
-    if (deps.batcher) {
-      // The batch's insert-if-absent answers duplicates; a pre-check would cost a round trip for every notification.
-      const written = await deps.batcher.submit({
-        record: notificationRecord(mapped, input.signedPayload, input.source, deps.clock()),
-        update: mapped.update,
-      });
-      return written.kind === 'duplicate' ? finish('duplicate') : finish(mapped.outcome, written.applied);
-    }
-    // Apple's retries of a notification already applied take this cheap read-only path;
-    // the unique insert below stays the guard against concurrent deliveries.
-    if (await isNotificationRecorded(deps.db, mapped.notificationUUID)) return finish('duplicate');
-
-    const record = notificationRecord(mapped, input.signedPayload, input.source, deps.clock());
-    const applied = await deps.db.transaction(async (tx) => {
-      if (!(await recordNotification(tx, record))) return null;
-      return applyPurchaseUpdate(tx, mapped.update);
+    // The batch's insert-if-absent answers duplicates; a pre-check would cost a round trip for every notification.
+    const written = await deps.batcher.submit({
+      record: notificationRecord(mapped, input.signedPayload, input.source, deps.clock()),
+      update: mapped.update,
     });
-    return applied === null ? finish('duplicate') : finish(mapped.outcome, applied);
+    return written.kind === 'duplicate' ? finish('duplicate') : finish(mapped.outcome, written.applied);
   } catch (error) {
     const durationMs = elapsed();
     deps.events.notification({ version: 'v2', type: mapped.notificationType, outcome: 'failed', durationMs });

@@ -1,19 +1,11 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { SignedDataVerifier } from '../apple/types.js';
-import type { Clock } from '../clock.js';
-import type { DatabaseHandle } from '../db/client.js';
 import { badRequest } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
-import type { ServiceEvents } from '../metrics/events.js';
-import { createIngestBatcher } from './ingest-batcher.js';
-import { ingestNotification } from './ingest.usecase.js';
+import type { IngestUsecase } from './ingest.usecase.js';
 
 export interface WebhookRoutesOptions {
-  database: DatabaseHandle;
-  verifier: SignedDataVerifier;
-  clock: Clock;
-  events: ServiceEvents;
+  ingest: IngestUsecase;
 }
 
 // A notification with its nested JWS and three-certificate chains is a few tens of KB;
@@ -37,9 +29,7 @@ const WebhookResponse = Type.Object({
   }),
 });
 
-export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, options) => {
-  const batcher = createIngestBatcher({ db: options.database.db });
-
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { ingest }) => {
   // Apple posts JSON. Any other body is a malformed notification (400, per SPEC.md's
   // webhook contract) rather than the app-wide 415; the parser applies to this plugin only.
   app.addContentTypeParser('*', (_request, _payload, done) => {
@@ -65,10 +55,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       if (length === 0 || length > SIGNED_PAYLOAD_MAX_LENGTH) {
         throw badRequest('VALIDATION_ERROR', `body/signedPayload must be 1 to ${SIGNED_PAYLOAD_MAX_LENGTH} characters long`);
       }
-      const { status } = await ingestNotification(
-        { db: options.database.db, verifier: options.verifier, clock: options.clock, logger: request.log, events: options.events, batcher },
-        { signedPayload: request.body.signedPayload, source: 'webhook' },
-      );
+      const { status } = await ingest.ingest({ signedPayload: request.body.signedPayload, source: 'webhook' }, request.log);
       return { status };
     },
   );

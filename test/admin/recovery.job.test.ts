@@ -5,13 +5,12 @@ import {
   createRecoveryScheduler,
   FIRST_RUN_LOOKBACK_MS,
   recoveryJobWindow,
-  runRecoveryOnce,
   WINDOW_OVERLAP_MS,
-  type RecoveryJobDeps,
   type RecoveryRunOutcome,
   type SchedulerTimers,
 } from '../../src/admin/recovery.job.js';
-import { recoveryDepsFrom } from '../../src/admin/recovery-deps.js';
+import type { AppDeps } from '../../src/dependencies.js';
+import { createServices } from '../../src/services.js';
 import { readRecoveryBookmark, writeRecoveryBookmark } from '../../src/admin/recovery.repository.js';
 import { HISTORY_RETENTION_MS } from '../../src/admin/recovery.usecase.js';
 import { testDatabaseUrl } from '../helpers/database.js';
@@ -20,10 +19,11 @@ import { HISTORY_PATH, historyPage, useAdminFixture, type RecoveryRunEvent } fro
 
 const HOUR = 3_600_000;
 
-function jobDeps(app: TestApp & { runs: RecoveryRunEvent[] }, intervalMs = HOUR): RecoveryJobDeps {
-  const recovery = recoveryDepsFrom(app.deps);
+/** The app's recovery as createServices builds it, with the job's interval and any dependency replaced. */
+function recoveryOf(app: TestApp & { runs: RecoveryRunEvent[] }, overrides: Partial<AppDeps> = {}, intervalMs = HOUR) {
+  const { recovery } = createServices({ ...app.deps, config: { ...app.deps.config, recoveryIntervalMs: intervalMs }, ...overrides });
   if (!recovery) throw new Error('the test app has no App Store Server API');
-  return { ...recovery, database: app.deps.database, events: app.deps.events, intervalMs };
+  return recovery;
 }
 
 describe('recoveryJobWindow', () => {
@@ -57,7 +57,7 @@ describe('runRecoveryOnce', () => {
     const app = await fixture.app({ env: { APPLE_ENVIRONMENTS: 'Production' }, clock: () => now });
     fixture.double.reply('POST', HISTORY_PATH, historyPage([fixture.notification(), fixture.notification()]));
 
-    const outcome = await runRecoveryOnce(jobDeps(app));
+    const outcome = await recoveryOf(app).runOnce();
 
     expect(outcome).toMatchObject({ outcome: 'success', result: { fetched: 2, applied: 2 } });
     expect(fixture.double.requests[0]?.body).toEqual({
@@ -77,7 +77,7 @@ describe('runRecoveryOnce', () => {
     await writeRecoveryBookmark(app.deps.database.db, bookmark);
     fixture.double.reply('POST', HISTORY_PATH, historyPage([]));
 
-    await runRecoveryOnce(jobDeps(app));
+    await recoveryOf(app).runOnce();
 
     expect(fixture.double.requests[0]?.body).toMatchObject({ startDate: bookmark.getTime() - WINDOW_OVERLAP_MS, endDate: now.getTime() });
     expect(await readRecoveryBookmark(app.deps.database.db)).toEqual(now);
@@ -90,7 +90,7 @@ describe('runRecoveryOnce', () => {
     await writeRecoveryBookmark(app.deps.database.db, bookmark);
     fixture.double.reply('POST', HISTORY_PATH, { status: 503 });
 
-    const outcome = await runRecoveryOnce(jobDeps(app));
+    const outcome = await recoveryOf(app).runOnce();
 
     expect(outcome.outcome).toBe('failure');
     expect(await readRecoveryBookmark(app.deps.database.db)).toEqual(bookmark);
@@ -99,10 +99,9 @@ describe('runRecoveryOnce', () => {
 
   it('skips, touching neither Apple nor the bookmark, when another replica holds the lock', async () => {
     const app = await fixture.app();
-    const deps = jobDeps(app);
-    const locked: RecoveryJobDeps = { ...deps, database: { ...deps.database, withTryAdvisoryLock: async () => ({ acquired: false }) } };
+    const locked = recoveryOf(app, { database: { ...app.deps.database, withTryAdvisoryLock: async () => ({ acquired: false }) } });
 
-    const outcome = await runRecoveryOnce(locked);
+    const outcome = await locked.runOnce();
 
     expect(outcome).toEqual({ outcome: 'skipped', reason: 'locked' });
     expect(fixture.double.requests).toHaveLength(0);

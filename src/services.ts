@@ -1,0 +1,143 @@
+import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
+import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
+import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
+import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
+import type { AppDeps } from './dependencies.js';
+import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
+import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
+import { warnOncePerProduct } from './entitlements/product-warnings.js';
+import { refreshPurchases } from './entitlements/refresh.usecase.js';
+import { createReceiptsUsecase, type ReceiptsUsecase } from './legacy/receipts.usecase.js';
+import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.usecase.js';
+import { createIngestBatcher } from './notifications/ingest-batcher.js';
+import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.usecase.js';
+import { createTransactionsRepository } from './users/transactions.repository.js';
+import { createUsersRepository } from './users/users.repository.js';
+import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js';
+
+/** Every use case of the service, built once over its dependencies. */
+export interface Services {
+  /** V2 notifications, from the webhook and from recovery: one write path, through the batcher. */
+  ingest: IngestUsecase;
+  v1Ingest: V1IngestUsecase;
+  receipts: ReceiptsUsecase;
+  entitlements: EntitlementsUsecase;
+  users: UsersUsecase;
+  /** null without App Store Server API credentials. */
+  recovery: RecoveryUsecase | null;
+  /** The periodic recovery job: null without credentials or with RECOVERY_INTERVAL=0. Not started here. */
+  recoveryJob: RecoveryScheduler | null;
+  testNotifications: TestNotificationsUsecase;
+  /** Apple's verifyReceipt, for V1 without Server API credentials; null without APPLE_SHARED_SECRET. */
+  verifyReceipt: VerifyReceiptClient | null;
+  /** Stops the recovery job and waits for work that outlived its request (background refreshes). */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root of the use cases, shared by buildApp (app.ts) and the CLI: routes
+ * and commands receive what is built here and wire nothing themselves.
+ */
+export function createServices(deps: AppDeps): Services {
+  const { config, database, clock, logger, verifier, events } = deps;
+  const db = database.db;
+  const api = deps.appStoreApi;
+  const environments = config.apple.environments;
+
+  const ingest = createIngestUsecase({ verifier, clock, logger, events, batcher: createIngestBatcher({ db }) });
+
+  const entitlements = createEntitlementsUsecase({
+    repository: createEntitlementsRepository({ database }),
+    entitlementMap: deps.entitlementMap,
+    clock,
+    logger,
+    refresh: api === null ? null : (purchases) => refreshPurchases({ db, appStoreApi: api, verifier, clock }, purchases),
+  });
+
+  const usersRepository = createUsersRepository({ db });
+  const users = createUsersUsecase({
+    db,
+    users: usersRepository,
+    transactions: createTransactionsRepository({ db }),
+    entitlements,
+    verifier,
+    appStoreApi: api,
+    environments,
+    transferPolicy: config.transferPolicy,
+    clock,
+  });
+
+  const secret = config.apple.sharedSecret;
+  const verifyReceipt =
+    deps.verifyReceipt !== undefined
+      ? deps.verifyReceipt
+      : secret === null
+        ? null
+        : createVerifyReceiptClient({ sharedSecret: secret, ...(config.apple.verifyReceiptUrl ? { overrideUrl: config.apple.verifyReceiptUrl } : {}) });
+  const catalog = deps.entitlementMap;
+  const v1Ingest = createV1IngestUsecase({
+    config,
+    database,
+    verifier,
+    appStoreApi: api,
+    verifyReceipt,
+    productTypes: {
+      productTypeOf: (productId: string) => catalog.productTypeOf(productId),
+      onUnlistedProduct: warnOncePerProduct(
+        logger,
+        'a V1 purchase without an expiry names a product ENTITLEMENTS_FILE does not list (products.<id>.type): taken as a Non-Consumable',
+      ),
+    },
+    clock,
+    logger,
+    events,
+  });
+
+  // Loaded on first use, once: the endpoint is rare and start-up should not depend on it.
+  let roots: Promise<Uint8Array[]> | null = deps.receiptRootCertificates ? Promise.resolve(deps.receiptRootCertificates) : null;
+  const receipts = createReceiptsUsecase({
+    config,
+    db,
+    verifier,
+    appStoreApi: api,
+    clock,
+    users: usersRepository,
+    receiptRootCertificates: () => (roots ??= loadAppleIncRootCertificate().then((der) => [der])),
+  });
+
+  const recovery =
+    api === null
+      ? null
+      : createRecoveryUsecase({
+          api,
+          environments,
+          // The webhook's own path: same verification, same exactly-once record, so a
+          // notification recovered and later redelivered (or the reverse) is applied once.
+          ingest: (signedPayload) => ingest.ingest({ signedPayload, source: 'recovery' }),
+          clock,
+          logger,
+          database,
+          events,
+          intervalMs: config.recoveryIntervalMs,
+        });
+  const recoveryJob =
+    recovery === null || config.recoveryIntervalMs <= 0
+      ? null
+      : createRecoveryScheduler({ intervalMs: config.recoveryIntervalMs, run: (signal) => recovery.runOnce({ signal }) });
+
+  return {
+    ingest,
+    v1Ingest,
+    receipts,
+    entitlements,
+    users,
+    recovery,
+    recoveryJob,
+    testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
+    verifyReceipt,
+    async close() {
+      await recoveryJob?.stop();
+      await entitlements.drain();
+    },
+  };
+}
