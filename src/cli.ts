@@ -8,7 +8,8 @@ import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import { environmentWithDotEnv, loadConfig, readSecretFiles } from './load-config.js';
 import { createLogger } from './logger.js';
-import { apiNotConfigured } from './http/app-store-errors.js';
+import { CodedError } from './errors.js';
+import { apiNotConfigured } from './app-store-errors.js';
 import { recoveryDepsFrom } from './admin/recovery-deps.js';
 import { recoverNotifications, validateRecoveryWindow } from './admin/recovery.usecase.js';
 import { getTestNotificationStatus, requestTestNotification, type TestNotificationDeps } from './admin/test-notification.usecase.js';
@@ -111,7 +112,7 @@ async function testNotification(
       await sleep(Math.min(3_000, Math.max(0, deadline - Date.now())));
       const status = await getTestNotificationStatus(testDeps, requested.testNotificationToken, requested.environment).catch(
         // Apple may not know the token for a moment after issuing it.
-        (error: unknown) => ((error as { code?: unknown }).code === 'TEST_NOTIFICATION_NOT_FOUND' ? null : Promise.reject(error)),
+        (error: unknown) => (error instanceof CodedError && error.code === 'TEST_NOTIFICATION_NOT_FOUND' ? null : Promise.reject(error)),
       );
       if (status && status.sendAttempts.length > 0) {
         const { signedPayload: _payload, ...shown } = status;

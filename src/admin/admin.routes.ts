@@ -1,11 +1,11 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../app.js';
-import { apiNotConfigured } from '../http/app-store-errors.js';
+import { apiNotConfigured } from '../app-store-errors.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
 import { recoveryDepsFrom } from './recovery-deps.js';
-import { recoverNotifications, validateRecoveryWindow } from './recovery.usecase.js';
+import { RecoveryInterruptedError, recoverNotifications, validateRecoveryWindow } from './recovery.usecase.js';
 import { getTestNotificationStatus, requestTestNotification } from './test-notification.usecase.js';
 
 const IsoDateTime = (description: string, example: string) =>
@@ -126,7 +126,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         log.info({ ...result, onlyFailures: window.onlyFailures }, 'recovery requested by an admin finished');
         return result;
       } catch (error) {
-        const counts = (error as { counts?: { fetched: number; applied: number } }).counts;
+        const counts = error instanceof RecoveryInterruptedError ? error.counts : undefined;
         deps.events.recoveryRun({ trigger: 'admin', outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
         throw error;
       }

@@ -6,6 +6,7 @@ import { recoveryDepsFrom } from './recovery-deps.js';
 import { readRecoveryBookmark, writeRecoveryBookmark } from './recovery.repository.js';
 import {
   earliestHistoryStart,
+  RecoveryInterruptedError,
   recoverNotifications,
   type RecoveryDeps,
   type RecoveryResult,
@@ -84,7 +85,7 @@ export async function runRecoveryOnce(
     );
     return { outcome: 'success', startDate, endDate, result };
   } catch (error) {
-    const counts = (error as { counts?: { fetched: number; applied: number } }).counts;
+    const counts = error instanceof RecoveryInterruptedError ? error.counts : undefined;
     deps.events.recoveryRun({ trigger, outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
     deps.logger.warn({ err: error, trigger }, 'recovery job failed; the next run retries the same window');
     return { outcome: 'failure', error };
