@@ -155,7 +155,7 @@ async function replayOne(
     mapped = mapNotification(await deps.verifier.verifyNotification(row.payload));
   } catch (error) {
     result.rejected += 1;
-    deps.logger?.warn({ notificationUUID: row.id, code: (error as { code?: unknown }).code ?? null }, 'stored notification no longer verifies; not replayed');
+    deps.logger?.warn({ notificationUUID: row.id, code: error instanceof CodedError ? error.code : null }, 'stored notification no longer verifies; not replayed');
     return;
   }
   if (mapped.outcome === 'applied') result.applied += 1;
