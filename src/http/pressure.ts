@@ -39,6 +39,8 @@ export function defaultPressureLimits(): PressureLimits {
 }
 
 export class UnderPressureError extends UnavailableError {
+  // under-pressure instantiates an anonymous subclass (below); the logs name this one.
+  override readonly name = 'UnderPressureError';
   constructor(retryAfterSeconds: number) {
     super('UNDER_PRESSURE', 'The service is overloaded; try again shortly', { headers: { 'retry-after': String(retryAfterSeconds) } });
   }
