@@ -8,7 +8,8 @@ import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import { environmentWithDotEnv, loadConfig, readSecretFiles } from './load-config.js';
 import { createLogger } from './logger.js';
-import { apiNotConfigured } from './http/app-store-errors.js';
+import { CodedError } from './errors.js';
+import { apiNotConfigured } from './app-store-errors.js';
 import { validateRecoveryWindow } from './admin/recovery.usecase.js';
 import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
 import { ReplayAbortedError, replayNotifications } from './notifications/replay.usecase.js';
@@ -99,7 +100,7 @@ async function testNotification(
       await sleep(Math.min(3_000, Math.max(0, deadline - Date.now())));
       const status = await testNotifications.status(requested.testNotificationToken, requested.environment).catch(
         // Apple may not know the token for a moment after issuing it.
-        (error: unknown) => ((error as { code?: unknown }).code === 'TEST_NOTIFICATION_NOT_FOUND' ? null : Promise.reject(error)),
+        (error: unknown) => (error instanceof CodedError && error.code === 'TEST_NOTIFICATION_NOT_FOUND' ? null : Promise.reject(error)),
       );
       if (status && status.sendAttempts.length > 0) {
         const { signedPayload: _payload, ...shown } = status;

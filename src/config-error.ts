@@ -1,11 +1,11 @@
+import { CodedError } from './errors.js';
+
 /** A setting that stops start-up; `variable` names it, and the message is one line. */
-export class ConfigError extends Error {
-  readonly code = 'INVALID_CONFIG';
+export class ConfigError extends CodedError {
   constructor(
     readonly variable: string,
     problem: string,
   ) {
-    super(`${variable} ${problem}`);
-    this.name = 'ConfigError';
+    super('INVALID_CONFIG', `${variable} ${problem}`);
   }
 }

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { apiNotConfigured } from '../http/app-store-errors.js';
+import { apiNotConfigured } from '../app-store-errors.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
 import type { RecoveryUsecase } from './recovery.job.js';

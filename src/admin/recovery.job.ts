@@ -3,6 +3,7 @@ import type { ServiceEvents } from '../metrics/events.js';
 import { readRecoveryBookmark, writeRecoveryBookmark } from './recovery.repository.js';
 import {
   earliestHistoryStart,
+  RecoveryInterruptedError,
   recoverNotifications,
   validateRecoveryWindow,
   type RecoveryDeps,
@@ -84,7 +85,7 @@ export async function runRecoveryOnce(
     );
     return { outcome: 'success', startDate, endDate, result };
   } catch (error) {
-    const counts = (error as { counts?: { fetched: number; applied: number } }).counts;
+    const counts = error instanceof RecoveryInterruptedError ? error.counts : undefined;
     deps.events.recoveryRun({ trigger, outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
     deps.logger.warn({ err: error, trigger }, 'recovery job failed; the next run retries the same window');
     return { outcome: 'failure', error };
@@ -191,7 +192,7 @@ export function createRecoveryUsecase(deps: RecoveryJobDeps): RecoveryUsecase {
         logger.info({ ...result, onlyFailures: window.onlyFailures }, `recovery requested by ${trigger === 'admin' ? 'an admin' : 'the CLI'} finished`);
         return result;
       } catch (error) {
-        const counts = (error as { counts?: { fetched: number; applied: number } }).counts;
+        const counts = error instanceof RecoveryInterruptedError ? error.counts : undefined;
         deps.events.recoveryRun({ trigger, outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
         throw error;
       }

@@ -3,8 +3,8 @@ import type { AppStoreServerApi, ApiEnvironment } from '../apple/api/index.js';
 import { AppStoreApiError } from '../apple/api/index.js';
 import type { AppleEnvironment } from '../config.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { AppError, badRequest } from '../errors.js';
-import { appStoreApiError, isTransientApiFailure } from '../http/app-store-errors.js';
+import { badRequest, CodedError, isRetryable, UnavailableError } from '../errors.js';
+import { appStoreApiError, isTransientApiFailure } from '../app-store-errors.js';
 
 const DAY_MS = 86_400_000;
 /** Apple keeps 180 days of notification history and refuses older start dates. */
@@ -51,16 +51,15 @@ export interface RecoveryDeps {
 }
 
 /** A run stopped by a transient failure; what it did before stopping is kept and stays applied. */
-export class RecoveryInterruptedError extends AppError {
+export class RecoveryInterruptedError extends UnavailableError {
   constructor(
     code: string,
     message: string,
     readonly counts: RecoveryCounts,
-    override readonly cause: unknown,
-    headers: Record<string, string> = {},
+    cause: unknown,
+    headers: Readonly<Record<string, string>> = {},
   ) {
-    super(503, code, message, headers);
-    this.name = 'RecoveryInterruptedError';
+    super(code, message, { cause, headers: { ...headers } });
   }
 }
 
@@ -104,30 +103,18 @@ export function earliestHistoryStart(now: Date): Date {
   return new Date(now.getTime() - HISTORY_RETENTION_MS + RETENTION_MARGIN_MS);
 }
 
-interface CodedError {
-  code: string;
-  retryable: boolean;
-  message: string;
-}
-
-function isCoded(error: unknown): error is CodedError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<CodedError>).code === 'string' &&
-    typeof (error as Partial<CodedError>).retryable === 'boolean'
-  );
-}
-
-/** A failure that may pass on a later try: the run stops, and nothing is counted against the payload. */
-function isTransient(error: unknown): boolean {
-  return isDatabaseUnavailable(error) || (isCoded(error) && error.retryable) || error instanceof AppStoreApiError;
+/**
+ * A failure that stops the run, and nothing is counted against the payload: one that may
+ * pass on a later try, or any App Store failure (a refusal of our own request is not the
+ * notification's fault either).
+ */
+function stopsTheRun(error: unknown): boolean {
+  return isRetryable(error) || error instanceof AppStoreApiError;
 }
 
 /** The code of a refusal for good (verification failed, or not a valid record); null when unrecognised. */
 function refusalCode(error: unknown): string | null {
-  if (isCoded(error)) return error.code;
-  if (error instanceof AppError && error.statusCode >= 400 && error.statusCode < 500) return error.code;
-  return null;
+  return error instanceof CodedError ? error.code : null;
 }
 
 function interrupted(error: unknown, counts: RecoveryCounts): RecoveryInterruptedError | null {
@@ -140,7 +127,7 @@ function interrupted(error: unknown, counts: RecoveryCounts): RecoveryInterrupte
   if (isDatabaseUnavailable(error)) {
     return new RecoveryInterruptedError('DATABASE_UNAVAILABLE', `Recovery stopped ${done}: the database is unavailable; try again`, counts, error);
   }
-  if (isCoded(error) && error.retryable) {
+  if (error instanceof CodedError && error.retryable) {
     return new RecoveryInterruptedError(error.code, `Recovery stopped ${done}: ${error.message}; try again`, counts, error);
   }
   return null;
@@ -189,7 +176,7 @@ export async function recoverNotifications(
             if (status === 'processed') counts.applied += 1;
             else counts.duplicate += 1;
           } catch (error) {
-            if (isTransient(error)) throw error;
+            if (stopsTheRun(error)) throw error;
             counts.rejected += 1;
             const code = refusalCode(error);
             if (code !== null) {

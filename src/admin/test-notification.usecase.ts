@@ -2,7 +2,7 @@ import { APIError, AppStoreApiError, apiErrorName, type AppStoreServerApi, type 
 import type { SignedDataVerifier } from '../apple/types.js';
 import type { AppleEnvironment } from '../config.js';
 import { badRequest, notFound } from '../errors.js';
-import { apiNotConfigured, appStoreApiError } from '../http/app-store-errors.js';
+import { apiNotConfigured, appStoreApiError } from '../app-store-errors.js';
 import { historyEnvironments } from './recovery.usecase.js';
 
 // Only these codes mean the token is unknown; any other 400 from Apple is our request's fault (502).

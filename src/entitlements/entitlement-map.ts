@@ -1,4 +1,5 @@
 import { PRODUCT_TYPES, type ProductType } from '../apple/types.js';
+import { CodedError } from '../errors.js';
 import { parseIsoDuration, type IsoDuration } from './iso-duration.js';
 
 /**
@@ -27,11 +28,9 @@ export interface AppPurchaseRule {
   beforeVersion: string;
 }
 
-export class EntitlementsFileError extends Error {
-  readonly code = 'INVALID_ENTITLEMENTS_FILE';
+export class EntitlementsFileError extends CodedError {
   constructor(message: string) {
-    super(message);
-    this.name = 'EntitlementsFileError';
+    super('INVALID_ENTITLEMENTS_FILE', message);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Environment } from '../apple/types.js';
 import type { Clock } from '../clock.js';
+import { UnavailableError } from '../errors.js';
 import type { EntitlementMap } from './entitlement-map.js';
 import { entitlementViews, evaluatePurchases, periodEndedUnheard, type EntitlementView, type EvaluatedPurchase } from './entitlements.model.js';
 import type { EntitlementsRepository } from './entitlements.repository.js';
@@ -50,8 +51,11 @@ export interface EntitlementsUsecase {
 const AUTO_RENEWABLE = 'Auto-Renewable Subscription';
 const MAX_TRACKED_USERS = 10_000;
 
-class RefreshTimeout extends Error {
-  readonly code = 'REFRESH_TIMEOUT';
+/** Apple did not answer within the request's budget; the refresh goes on and may apply later. */
+class RefreshTimeout extends UnavailableError {
+  constructor(message: string) {
+    super('REFRESH_TIMEOUT', message);
+  }
 }
 
 export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): EntitlementsUsecase {

@@ -1,3 +1,4 @@
+import { InvalidInputError } from '../errors.js';
 import type { PurchaseUpdate } from './purchases.repository.js';
 
 // SPEC: no record dated more than a minute in the future is accepted from any source.
@@ -19,13 +20,10 @@ export const FUTURE_TOLERANCE_MS = 60_000;
  */
 export const PURCHASE_LEAD_MS = 24 * 60 * 60 * 1000;
 
-export class FutureDatedError extends Error {
-  readonly code = 'FUTURE_DATED';
-  /** Sending the same data again does not make it less future: answered as a 400. */
-  readonly retryable = false;
+/** Sending the same data again does not make it less future: not retryable, a refusal of the input. */
+export class FutureDatedError extends InvalidInputError {
   constructor(readonly field: string, readonly date: Date) {
-    super(`${field} (${date.toISOString()}) is more than a minute in the future`);
-    this.name = 'FutureDatedError';
+    super('FUTURE_DATED', `${field} (${date.toISOString()}) is more than a minute in the future`);
   }
 }
 

@@ -8,6 +8,7 @@ import type {
   Subtype,
   SubscriptionStatus,
 } from '../apple/types.js';
+import { CodedError } from '../errors.js';
 import { appAccountTokenOf } from '../users/app-account-token.model.js';
 
 // Pure merge rules the ingest applies inside one database transaction. Apple delivers
@@ -85,13 +86,10 @@ export interface StoredStatus {
   statusSignedDate: Date;
 }
 
-export class InvalidRecordError extends Error {
-  readonly code = 'INVALID_SIGNED_DATA';
-  /** Data that does not fit is not fixed by trying again: answered as a 400. */
-  readonly retryable = false;
+/** Data that does not fit is not fixed by trying again: not retryable, a refusal of the input. */
+export class InvalidRecordError extends CodedError {
   constructor(message: string) {
-    super(message);
-    this.name = 'InvalidRecordError';
+    super('INVALID_SIGNED_DATA', message);
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, forbidden, unauthorized } from '../errors.js';
+import { forbidden, unauthorized } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,6 +66,6 @@ export function requireAdminKey(adminKeys: KeySet, appKeys: KeySet) {
         ? forbidden('ADMIN_DISABLED', 'The admin API is disabled: set ADMIN_API_KEYS to enable it')
         : forbidden('FORBIDDEN', 'This key may not use the admin API');
     }
-    throw new AppError(401, 'UNAUTHORIZED', 'An admin bearer token is required');
+    throw unauthorized('An admin bearer token is required');
   };
 }

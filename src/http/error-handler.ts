@@ -1,5 +1,15 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../errors.js';
+import {
+  CodedError,
+  ConflictError,
+  ForbiddenError,
+  InvalidInputError,
+  NotFoundError,
+  TooManyRequestsError,
+  UnauthorizedError,
+  UnavailableError,
+  UpstreamError,
+} from '../errors.js';
 import { VerifyReceiptError } from '../apple/verify-receipt/errors.js';
 import { isDatabaseUnavailable, isDataException } from '../db/errors.js';
 
@@ -28,26 +38,31 @@ const FASTIFY_CODES: Record<string, { statusCode: number; code: string }> = {
   FST_ERR_MAX_PARAM_LENGTH: { statusCode: 414, code: 'URL_TOO_LONG' },
 };
 
-/** An error from a module that says whether trying again may succeed (verifier, API client). */
-interface CodedError {
-  code: string;
-  retryable: boolean;
-  message: string;
-  httpStatus?: unknown;
-}
+type ErrorKind = abstract new (...args: never[]) => CodedError;
 
-function isCodedError(error: unknown): error is CodedError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<CodedError>).code === 'string' &&
-    typeof (error as Partial<CodedError>).retryable === 'boolean'
-  );
+/**
+ * The one place a coded error becomes an HTTP status: by its kind (src/errors.ts). A coded
+ * error of no kind — Apple's verification, receipt and V1 errors, refused records — is a
+ * refusal of the input (400), or a failure to decide (503) when trying again may help.
+ */
+export const STATUS_BY_KIND: ReadonlyArray<readonly [ErrorKind, number]> = [
+  [InvalidInputError, 400],
+  [UnauthorizedError, 401],
+  [ForbiddenError, 403],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [TooManyRequestsError, 429],
+  [UpstreamError, 502],
+  [UnavailableError, 503],
+];
+
+export function statusOf(error: CodedError): number {
+  const kind = STATUS_BY_KIND.find(([type]) => error instanceof type);
+  if (kind) return kind[1];
+  return error.retryable ? 503 : 400;
 }
 
 export function classifyError(error: unknown): Classified {
-  if (error instanceof AppError) {
-    return { statusCode: error.statusCode, code: error.code, message: error.message, headers: error.headers };
-  }
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) {
     return { statusCode: 400, code: 'VALIDATION_ERROR', message: fastifyError.message ?? 'The request is invalid' };
@@ -62,10 +77,10 @@ export function classifyError(error: unknown): Classified {
     // SPEC's 503 codes name the cause; Apple's verifyReceipt is the App Store.
     return { statusCode: 503, code: 'APP_STORE_UNAVAILABLE', message: `${error.message} (${error.code}); try again later` };
   }
-  if (isCodedError(error)) {
-    return error.retryable
-      ? { statusCode: 503, code: error.code, message: error.message }
-      : { statusCode: 400, code: error.code, message: error.message };
+  if (error instanceof CodedError) {
+    const classified: Classified = { statusCode: statusOf(error), code: error.code, message: error.message };
+    if (Object.keys(error.headers).length > 0) classified.headers = { ...error.headers };
+    return classified;
   }
   if (isDataException(error)) {
     return { statusCode: 400, code: 'INVALID_INPUT', message: 'The request carries a value the service cannot store' };

@@ -2,7 +2,7 @@ import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../errors.js';
+import { UnavailableError } from '../errors.js';
 
 // Sheds load with 503 (Apple and well-behaved clients retry) before the process is too
 // slow to answer anything or is killed for memory. Liveness and the scrape stay exempt:
@@ -38,9 +38,11 @@ export function defaultPressureLimits(): PressureLimits {
   };
 }
 
-export class UnderPressureError extends AppError {
+export class UnderPressureError extends UnavailableError {
+  // under-pressure instantiates an anonymous subclass (below); the logs name this one.
+  override readonly name = 'UnderPressureError';
   constructor(retryAfterSeconds: number) {
-    super(503, 'UNDER_PRESSURE', 'The service is overloaded; try again shortly', { 'retry-after': String(retryAfterSeconds) });
+    super('UNDER_PRESSURE', 'The service is overloaded; try again shortly', { headers: { 'retry-after': String(retryAfterSeconds) } });
   }
 }
 

@@ -2,7 +2,7 @@ import rateLimitPlugin, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError } from '../errors.js';
+import { TooManyRequestsError } from '../errors.js';
 import type { KeySet } from './auth.js';
 
 // Limits are chosen by URL prefix in one root onRequest hook, so route modules declare
@@ -58,10 +58,10 @@ function keyOrIp(request: FastifyRequest, keys: KeySet): string {
   return id !== null ? `key:${id}` : `ip:${normalizeIP(request.ip)}`;
 }
 
-export class RateLimitedError extends AppError {
+export class RateLimitedError extends TooManyRequestsError {
   constructor(retryAfterSeconds: number) {
-    super(429, 'RATE_LIMITED', `Rate limit exceeded; retry in ${retryAfterSeconds} s`, {
-      'retry-after': String(retryAfterSeconds),
+    super('RATE_LIMITED', `Rate limit exceeded; retry in ${retryAfterSeconds} s`, {
+      headers: { 'retry-after': String(retryAfterSeconds) },
     });
   }
 }

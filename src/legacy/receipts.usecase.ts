@@ -1,5 +1,5 @@
 import type { AppStoreServerApi } from '../apple/api/index.js';
-import { parseAppReceipt, ReceiptError, type AppReceipt } from '../apple/receipt/index.js';
+import { parseAppReceipt, type AppReceipt } from '../apple/receipt/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -9,7 +9,7 @@ import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.re
 import { badRequest } from '../errors.js';
 import { linkPurchase, type LinkOutcome } from '../users/purchase-links.repository.js';
 import { assertTokensAllow } from '../users/token-ownership.repository.js';
-import { apiNotConfigured } from '../http/app-store-errors.js';
+import { apiNotConfigured } from '../app-store-errors.js';
 import type { UsersRepository } from '../users/users.repository.js';
 import { originalTransactionIdsOf, updatesFromSignedState } from './purchase-updates.model.js';
 import { fetchSignedPurchaseState, type PurchaseRef } from './signed-state.js';
@@ -31,15 +31,13 @@ export interface LinkedPurchase {
 }
 
 async function openReceipt(deps: ReceiptsDeps, receipt: string): Promise<AppReceipt> {
-  // Outside the try: a bundled root that fails to load is the server's fault, not the receipt's.
-  const rootCertificates = await deps.receiptRootCertificates();
-  let parsed: AppReceipt;
-  try {
-    parsed = await parseAppReceipt(receipt, { rootCertificates });
-  } catch (error) {
-    if (error instanceof ReceiptError) throw badRequest(error.code, error.message);
-    throw error;
-  }
+  // A bundled root that fails to load is the server's fault, not the receipt's: no coded
+  // error (its ReceiptError would read as a refusal of the receipt), so an internal error.
+  const rootCertificates = await deps.receiptRootCertificates().catch((error: unknown) => {
+    throw new Error('the bundled Apple Inc. root certificate could not be loaded', { cause: error });
+  });
+  // A ReceiptError is a coded refusal of the receipt, answered with its own code.
+  const parsed: AppReceipt = await parseAppReceipt(receipt, { rootCertificates });
   if (parsed.bundleId !== deps.config.apple.bundleId) {
     throw badRequest('WRONG_BUNDLE_ID', `The receipt is for bundle "${parsed.bundleId}", not ${deps.config.apple.bundleId}`);
   }

@@ -2,7 +2,7 @@ import type { AppStoreServerApi } from '../apple/api/index.js';
 import { AppStoreApiError } from '../apple/api/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
 import { badRequest } from '../errors.js';
-import { appStoreApiError } from '../http/app-store-errors.js';
+import { appStoreApiError } from '../app-store-errors.js';
 import type { SignedPurchaseState } from './purchase-updates.model.js';
 
 /** A purchase to look up: any of its transaction ids, and whether it is a subscription. */

@@ -6,7 +6,6 @@ import {
   parseV1Notification,
   sharedSecretMatches,
   V1_NOTIFICATION_TYPES,
-  V1FormatError,
   type NormalizeV1Options,
   type V1Normalized,
   type V1Notification,
@@ -74,13 +73,8 @@ export function authenticateV1(config: Config, body: unknown): V1Notification {
   const secret = assertV1Enabled(config);
   const password = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { password?: unknown }).password : undefined;
   if (!sharedSecretMatches(password, secret)) throw unauthorized('The notification password does not match APPLE_SHARED_SECRET');
-  let notification: V1Notification;
-  try {
-    notification = parseV1Notification(body);
-  } catch (error) {
-    if (error instanceof V1FormatError) throw badRequest(error.code, error.message);
-    throw error;
-  }
+  // A V1FormatError is a coded refusal of the body, answered with its own code.
+  const notification: V1Notification = parseV1Notification(body);
   if (notification.bid !== config.apple.bundleId) {
     throw badRequest('WRONG_BUNDLE_ID', `The notification is for bundle "${notification.bid}", not ${config.apple.bundleId}`);
   }
@@ -90,15 +84,6 @@ export function authenticateV1(config: Config, body: unknown): V1Notification {
 function checkEnvironment(config: Config, environment: 'Production' | 'Sandbox', what: string): void {
   if (!config.apple.environments.includes(environment)) {
     throw badRequest('WRONG_ENVIRONMENT', `${what} is from ${environment}, which APPLE_ENVIRONMENTS does not accept`);
-  }
-}
-
-function normalize(notification: V1Notification, productTypes: NormalizeV1Options): V1Normalized {
-  try {
-    return normalizeV1Notification(notification, productTypes);
-  } catch (error) {
-    if (error instanceof V1FormatError) throw badRequest(error.code, error.message);
-    throw error;
   }
 }
 
@@ -167,7 +152,7 @@ async function stateFor(
       pending_renewal_info: answer.pendingRenewalInfo,
     },
   };
-  const verified = normalize(verifiedBody, deps.productTypes);
+  const verified = normalizeV1Notification(verifiedBody, deps.productTypes);
   return { updates: updatesFromV1(verified), source: 'verify_receipt' };
 }
 
@@ -185,7 +170,7 @@ function storedPayload(body: unknown): string {
  */
 export async function ingestV1Notification(deps: V1IngestDeps, body: unknown): Promise<V1IngestResult> {
   const notification = authenticateV1(deps.config, body);
-  const normalized = normalize(notification, deps.productTypes);
+  const normalized = normalizeV1Notification(notification, deps.productTypes);
   checkEnvironment(deps.config, normalized.environment, 'The notification');
   // Before anyone is asked: a body dated in the future is refused whatever Apple would say.
   assertNotFutureDated(updatesFromV1(normalized), deps.clock(), [

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { SignedDataVerifier, VerifiedNotification } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
+import { CodedError, isRetryable } from '../errors.js';
 import type { ApplyResult } from '../entitlements/purchases.repository.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { mapNotification, notificationRecord, type MappedNotification, type NotificationSource } from './notification-mapping.js';
@@ -65,12 +66,12 @@ export async function ingestNotification(deps: IngestDeps, input: IngestInput): 
     mapped = mapNotification(verified);
     assertNotFutureDated([mapped.update], deps.clock(), [['the notification signedDate', mapped.signedDate]]);
   } catch (error) {
-    // Verification and record errors carry `code` and `retryable`; the error handler answers them.
+    // Verification and record errors are coded errors; the error handler answers them.
     const rejection = error;
-    const code = codeOf(rejection);
+    const code = rejection instanceof CodedError ? rejection.code : null;
     if (code !== null) deps.events.verificationFailed({ code });
     // A retryable refusal (OCSP unreachable) is a failure to decide, not a verdict on the payload.
-    const outcome = (rejection as { retryable?: unknown }).retryable === true ? 'failed' : 'rejected';
+    const outcome = isRetryable(rejection) ? 'failed' : 'rejected';
     deps.events.notification({ version: 'v2', type: 'unknown', outcome, durationMs: elapsed() });
     deps.logger.info({ source: input.source, outcome, code, ms: elapsed() }, 'notification not accepted');
     throw rejection;
@@ -117,9 +118,4 @@ export async function ingestNotification(deps: IngestDeps, input: IngestInput): 
     deps.logger.warn({ ...logFields, outcome: 'failed', ms: durationMs, err: error }, 'notification not stored');
     throw error;
   }
-}
-
-function codeOf(error: unknown): string | null {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : null;
 }

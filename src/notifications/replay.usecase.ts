@@ -2,6 +2,7 @@ import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { SignedDataVerifier } from '../apple/types.js';
 import type { Database, Executor } from '../db/client.js';
 import { notifications, purchaseLinks, subscriptions, transactions } from '../db/schema.js';
+import { CodedError } from '../errors.js';
 import { applyPurchaseUpdate, type ApplyOptions } from '../entitlements/purchases.repository.js';
 import type { IngestLogger } from './ingest.usecase.js';
 import { mapNotification } from './notification-mapping.js';
@@ -53,14 +54,12 @@ export interface ReplayResult {
 }
 
 /** A reset that would drop purchases it cannot rebuild is rolled back instead. */
-export class ReplayAbortedError extends Error {
-  readonly code = 'REPLAY_ABORTED';
+export class ReplayAbortedError extends CodedError {
   constructor(
     message: string,
     readonly result: ReplayResult,
   ) {
-    super(message);
-    this.name = 'ReplayAbortedError';
+    super('REPLAY_ABORTED', message);
   }
 }
 
@@ -156,7 +155,7 @@ async function replayOne(
     mapped = mapNotification(await deps.verifier.verifyNotification(row.payload));
   } catch (error) {
     result.rejected += 1;
-    deps.logger?.warn({ notificationUUID: row.id, code: (error as { code?: unknown }).code ?? null }, 'stored notification no longer verifies; not replayed');
+    deps.logger?.warn({ notificationUUID: row.id, code: error instanceof CodedError ? error.code : null }, 'stored notification no longer verifies; not replayed');
     return;
   }
   if (mapped.outcome === 'applied') result.applied += 1;

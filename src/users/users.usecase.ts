@@ -5,11 +5,11 @@ import type { AppleEnvironment, TransferPolicy } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { EntitlementView } from '../entitlements/entitlements.model.js';
 import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
-import { InvalidRecordError, transactionFromPayload, type StoredTransaction } from '../entitlements/merge.model.js';
+import { transactionFromPayload, type StoredTransaction } from '../entitlements/merge.model.js';
 import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
 import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
 import { badRequest } from '../errors.js';
-import { apiNotConfigured, appStoreApiError, isNotFoundAnswer } from '../http/app-store-errors.js';
+import { apiNotConfigured, appStoreApiError, isNotFoundAnswer } from '../app-store-errors.js';
 import { linkPurchase, type LinkOutcome } from './purchase-links.repository.js';
 import { assertTokensAllow } from './token-ownership.repository.js';
 import { decodeCursor, encodeCursor } from './transactions-cursor.model.js';
@@ -47,14 +47,10 @@ const notFoundHere = (error: unknown) => error instanceof AppStoreApiError && er
 
 const invalidTransactionId = () => badRequest('INVALID_TRANSACTION_ID', 'The App Store does not accept this transaction id');
 
+// Signed by Apple but not delivered as a notification: recorded as 'api' like Server API data.
+// An InvalidRecordError is a coded refusal of the data, answered with its own code.
 function toRecord(payload: JWSTransactionDecodedPayload): StoredTransaction {
-  try {
-    // Signed by Apple but not delivered as a notification: recorded as 'api' like Server API data.
-    return transactionFromPayload(payload, 'api');
-  } catch (error) {
-    if (error instanceof InvalidRecordError) throw badRequest(error.code, error.message);
-    throw error;
-  }
+  return transactionFromPayload(payload, 'api');
 }
 
 export function createUsersUsecase(deps: UsersUsecaseDeps) {

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAppStoreServerApi } from '../../src/apple/api/index.js';
 import { VerificationError } from '../../src/apple/verifier/index.js';
 import { badRequest } from '../../src/errors.js';
+import { classifyError } from '../../src/http/error-handler.js';
 import {
   RecoveryInterruptedError,
   historyEnvironments,
@@ -85,7 +86,8 @@ describe('recoverNotifications', () => {
     );
     const error = await run.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RecoveryInterruptedError);
-    expect(error).toMatchObject({ statusCode: 503, code: 'OCSP_UNAVAILABLE', counts: { fetched: 2, applied: 1 } });
+    expect(error).toMatchObject({ code: 'OCSP_UNAVAILABLE', counts: { fetched: 2, applied: 1 } });
+    expect(classifyError(error).statusCode).toBe(503);
     expect(seen).toEqual(['good', 'ocsp']);
   });
 
@@ -98,7 +100,8 @@ describe('recoverNotifications', () => {
       }),
       window,
     ).catch((e: unknown) => e);
-    expect(error).toMatchObject({ statusCode: 503, code: 'DATABASE_UNAVAILABLE' });
+    expect(error).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+    expect(classifyError(error).statusCode).toBe(503);
   });
 
   it('stops between notifications once its signal is aborted', async () => {

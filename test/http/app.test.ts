@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { KeySet, requireAdminKey, requireApiKey } from '../../src/http/auth.js';
-import { AppError } from '../../src/errors.js';
+import { ConflictError } from '../../src/errors.js';
 import { createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, type TestApp } from '../helpers/app.js';
 
 describe('the app skeleton', () => {
@@ -18,7 +18,7 @@ describe('the app skeleton', () => {
         throw new Error('secret internal detail');
       });
       scope.get('/probe/conflict', async () => {
-        throw new AppError(409, 'ALREADY_LINKED', 'linked elsewhere');
+        throw new ConflictError('ALREADY_LINKED', 'linked elsewhere');
       });
     });
     t.app.register(async (scope) => {

@@ -29,13 +29,21 @@ describe('classifyError', () => {
   });
 
   it('maps coded module errors by whether trying again may help', () => {
-    expect(classifyError(Object.assign(new Error('no'), { code: 'INVALID_SIGNATURE', retryable: false }))).toMatchObject({
+    expect(classifyError(new VerificationError('INVALID_SIGNATURE', 'no'))).toMatchObject({
       statusCode: 400,
       code: 'INVALID_SIGNATURE',
     });
-    expect(classifyError(Object.assign(new Error('later'), { code: 'OCSP_UNAVAILABLE', retryable: true }))).toMatchObject({
+    expect(classifyError(new VerificationError('OCSP_UNAVAILABLE', 'later'))).toMatchObject({
       statusCode: 503,
       code: 'OCSP_UNAVAILABLE',
+    });
+  });
+
+  it('does not mistake an error that merely looks coded for one of ours', () => {
+    expect(classifyError(Object.assign(new Error('secret detail'), { code: 'INVALID_SIGNATURE', retryable: false }))).toEqual({
+      statusCode: 500,
+      code: 'INTERNAL_ERROR',
+      message: 'Internal server error',
     });
   });
 

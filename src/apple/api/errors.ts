@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors.js';
+
 /**
  * Apple's numeric error codes for the App Store Server API and Retention Messaging API,
  * named after Apple's documentation. A code missing here still reaches the caller raw in
@@ -125,25 +127,24 @@ export interface AppStoreApiErrorDetails {
   cause?: unknown;
 }
 
-export class AppStoreApiError extends Error {
+export class AppStoreApiError extends CodedError {
   override readonly name = 'AppStoreApiError';
-  readonly code: AppStoreApiErrorCode;
+  declare readonly code: AppStoreApiErrorCode;
   readonly httpStatus: number | null;
   /** Apple's `errorCode`; compare with `APIError`. Unknown codes are kept as they came. */
   readonly apiError: number | null;
   /** Seconds Apple asked us to wait (`Retry-After`), when it said so. */
   readonly retryAfter: number | null;
-  readonly retryable: boolean;
   /** Which endpoint failed, e.g. `getTransactionInfo`. */
   readonly endpoint: string | null;
 
   constructor(code: AppStoreApiErrorCode, message: string, details: AppStoreApiErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
+    // `retryable`: the transport may try again at once (see transport.ts); whether a caller may
+    // try later is wider (a timeout, any 5xx): see isTransientApiFailure.
+    super(code, message, { cause: details.cause, retryable: details.retryable ?? false });
     this.httpStatus = details.httpStatus ?? null;
     this.apiError = details.apiError ?? null;
     this.retryAfter = details.retryAfter ?? null;
-    this.retryable = details.retryable ?? false;
     this.endpoint = details.endpoint ?? null;
   }
 }

@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors.js';
+
 export type ReceiptErrorCode =
   | 'MALFORMED_RECEIPT'
   | 'RECEIPT_SIGNATURE_INVALID'
@@ -5,12 +7,11 @@ export type ReceiptErrorCode =
   | 'RECEIPT_CERT_EXPIRED'
   | 'ROOT_CERTIFICATE_MISMATCH';
 
-export class ReceiptError extends Error {
+export class ReceiptError extends CodedError {
   override readonly name = 'ReceiptError';
-  readonly code: ReceiptErrorCode;
+  declare readonly code: ReceiptErrorCode;
 
   constructor(code: ReceiptErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, { cause: options?.cause });
   }
 }

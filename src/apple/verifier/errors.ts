@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors.js';
+
 export const VERIFICATION_ERROR_CODES = [
   'UNSUPPORTED_ALGORITHM',
   'MALFORMED_JWS',
@@ -23,14 +25,11 @@ export type VerificationErrorCode = (typeof VERIFICATION_ERROR_CODES)[number];
  * Any refusal of signed data. Only an unreachable OCSP responder is retryable: the
  * data may be fine, so the webhook answers 503 and Apple sends it again later.
  */
-export class VerificationError extends Error {
+export class VerificationError extends CodedError {
   override readonly name = 'VerificationError';
-  readonly code: VerificationErrorCode;
-  readonly retryable: boolean;
+  declare readonly code: VerificationErrorCode;
 
   constructor(code: VerificationErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.retryable = code === 'OCSP_UNAVAILABLE';
+    super(code, message, { cause: options?.cause, retryable: code === 'OCSP_UNAVAILABLE' });
   }
 }

@@ -1,10 +1,10 @@
+import { CodedError } from '../../errors.js';
 import type { VerifyReceiptErrorCode } from './status-codes.js';
 
-export class VerifyReceiptError extends Error {
+/** `retryable` is true when trying again later may succeed (Apple's temporary failures, transport errors). */
+export class VerifyReceiptError extends CodedError {
   override readonly name = 'VerifyReceiptError';
-  readonly code: VerifyReceiptErrorCode;
-  /** True when trying again later may succeed (Apple's temporary failures, transport errors). */
-  readonly retryable: boolean;
+  declare readonly code: VerifyReceiptErrorCode;
   /** Apple's `status`, when the failure is one. */
   readonly status?: number;
   /** The endpoint that answered last. */
@@ -15,9 +15,7 @@ export class VerifyReceiptError extends Error {
     message: string,
     details: { retryable: boolean; status?: number; environment?: 'Production' | 'Sandbox'; cause?: unknown },
   ) {
-    super(message, { cause: details.cause });
-    this.code = code;
-    this.retryable = details.retryable;
+    super(code, message, { cause: details.cause, retryable: details.retryable });
     if (details.status !== undefined) this.status = details.status;
     if (details.environment !== undefined) this.environment = details.environment;
   }

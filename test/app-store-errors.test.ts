@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { APIError, AppStoreApiError } from '../../src/apple/api/index.js';
-import { badRequest } from '../../src/errors.js';
-import { apiNotConfigured, appStoreApiError, isTransientApiFailure } from '../../src/http/app-store-errors.js';
+import { APIError, AppStoreApiError } from '../src/apple/api/index.js';
+import { badRequest } from '../src/errors.js';
+import { apiNotConfigured, appStoreApiError, isTransientApiFailure } from '../src/app-store-errors.js';
+import { statusOf } from '../src/http/error-handler.js';
 
 const appleError = (status: number, apiError: number | null = null, retryable = false) =>
   new AppStoreApiError('API_ERROR', `Apple answered ${status}`, { httpStatus: status, apiError, retryable });
 
 const notFound = () => badRequest('PURCHASE_NOT_FOUND', 'no such purchase');
 
-describe('App Store Server API failures as HTTP answers', () => {
+describe('App Store Server API failures as coded errors and their HTTP answers', () => {
   it('answers 400 API_NOT_CONFIGURED naming every credential variable when the API is not configured', () => {
     const error = apiNotConfigured();
-    expect([error.statusCode, error.code]).toEqual([400, 'API_NOT_CONFIGURED']);
+    expect([statusOf(error), error.code]).toEqual([400, 'API_NOT_CONFIGURED']);
     for (const name of ['APPLE_ISSUER_ID', 'APPLE_KEY_ID', 'APPLE_PRIVATE_KEY', 'APPLE_PRIVATE_KEY_FILE']) {
       expect(error.message).toContain(name);
     }
@@ -26,7 +27,7 @@ describe('App Store Server API failures as HTTP answers', () => {
   ])('answers 503 APP_STORE_UNAVAILABLE when Apple is %s, even with a not-found option', (_name, error) => {
     expect(isTransientApiFailure(error)).toBe(true);
     const mapped = appStoreApiError(error, { notFound });
-    expect([mapped.statusCode, mapped.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
+    expect([statusOf(mapped), mapped.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
     expect(mapped.cause).toBe(error);
   });
 
@@ -40,7 +41,7 @@ describe('App Store Server API failures as HTTP answers', () => {
     for (const status of [400, 404]) {
       const error = appleError(status, APIError.ORIGINAL_TRANSACTION_ID_NOT_FOUND);
       const mapped = appStoreApiError(error, { notFound });
-      expect([mapped.statusCode, mapped.code]).toEqual([400, 'PURCHASE_NOT_FOUND']);
+      expect([statusOf(mapped), mapped.code]).toEqual([400, 'PURCHASE_NOT_FOUND']);
       expect(mapped.cause).toBe(error);
     }
   });
@@ -49,7 +50,7 @@ describe('App Store Server API failures as HTTP answers', () => {
     const error = appleError(400, APIError.START_DATE_TOO_FAR_IN_PAST);
     expect(isTransientApiFailure(error)).toBe(false);
     const mapped = appStoreApiError(error);
-    expect([mapped.statusCode, mapped.code]).toEqual([502, 'APP_STORE_ERROR']);
+    expect([statusOf(mapped), mapped.code]).toEqual([502, 'APP_STORE_ERROR']);
     expect(mapped.message).toContain('4000012 (START_DATE_TOO_FAR_IN_PAST)');
   });
 
@@ -59,13 +60,13 @@ describe('App Store Server API failures as HTTP answers', () => {
 
   it('answers 502 APP_STORE_UNAUTHORIZED pointing at the credentials and the bundle id when Apple answers 401', () => {
     const mapped = appStoreApiError(appleError(401), { notFound });
-    expect([mapped.statusCode, mapped.code]).toEqual([502, 'APP_STORE_UNAUTHORIZED']);
+    expect([statusOf(mapped), mapped.code]).toEqual([502, 'APP_STORE_UNAUTHORIZED']);
     expect(mapped.message).toContain('APPLE_BUNDLE_ID');
   });
 
   it('answers 502 APP_STORE_BAD_RESPONSE for an answer that is not what Apple documents', () => {
     const mapped = appStoreApiError(new AppStoreApiError('API_BAD_RESPONSE', 'getTransactionInfo: answer has no signedTransactionInfo'));
-    expect([mapped.statusCode, mapped.code]).toEqual([502, 'APP_STORE_BAD_RESPONSE']);
+    expect([statusOf(mapped), mapped.code]).toEqual([502, 'APP_STORE_BAD_RESPONSE']);
     expect(mapped.message).toContain('no signedTransactionInfo');
   });
 });

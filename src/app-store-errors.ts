@@ -1,14 +1,16 @@
-import { APIError, type AppStoreApiError, apiErrorName } from '../apple/api/index.js';
-import { AppError } from '../errors.js';
+import { APIError, type AppStoreApiError, apiErrorName } from './apple/api/index.js';
+import { type CodedError, InvalidInputError, UnavailableError, UpstreamError } from './errors.js';
+
+// App Store Server API failures as the service's own coded errors, for the use cases that
+// call Apple. The HTTP status of each kind is chosen by the error handler alone.
 
 /**
  * A request that needs the App Store Server API on a deployment without its credentials.
- * 400, not 5xx: nothing is broken, this deployment simply cannot serve the request, and
- * the service never answers 5xx to a request it cannot serve.
+ * Invalid input, not unavailable: nothing is broken, this deployment simply cannot serve
+ * the request, and the service never answers 5xx to a request it cannot serve.
  */
-export const apiNotConfigured = (): AppError =>
-  new AppError(
-    400,
+export const apiNotConfigured = (): CodedError =>
+  new InvalidInputError(
     'API_NOT_CONFIGURED',
     'The App Store Server API is not configured: set APPLE_ISSUER_ID, APPLE_KEY_ID and APPLE_PRIVATE_KEY (or APPLE_PRIVATE_KEY_FILE)',
   );
@@ -30,7 +32,7 @@ function describeApple(error: AppStoreApiError): string {
   return parts.join(', ');
 }
 
-function withCause(mapped: AppError, error: AppStoreApiError): AppError {
+function withCause(mapped: CodedError, error: AppStoreApiError): CodedError {
   // Kept for the error log line; the client sees only the message.
   mapped.cause = error;
   return mapped;
@@ -51,7 +53,7 @@ export const PURCHASE_NOT_FOUND_ERRORS: ReadonlySet<number> = new Set([
 
 export interface AppStoreApiErrorOptions {
   /** The answer when Apple says the thing asked about does not exist (HTTP 400 or 404 with one of `notFoundErrors`). */
-  notFound?: () => AppError;
+  notFound?: () => CodedError;
   /** Apple's error codes that mean "does not exist" for this call; default PURCHASE_NOT_FOUND_ERRORS. */
   notFoundErrors?: ReadonlySet<number>;
 }
@@ -67,15 +69,16 @@ export function isNotFoundAnswer(error: AppStoreApiError, codes: ReadonlySet<num
 }
 
 /**
- * What a caller sees when the App Store Server API fails. Transient failures are 503 (try
- * again, after Retry-After when Apple gave one); Apple refusing our own request is 502,
- * since the caller's request to us was fine. Call sites choose what "not found" means.
+ * What a caller sees when the App Store Server API fails. Transient failures are
+ * unavailable (try again, after Retry-After when Apple gave one); Apple refusing our own
+ * request is an upstream error, since the caller's request to us was fine. Call sites
+ * choose what "not found" means.
  */
-export function appStoreApiError(error: AppStoreApiError, options: AppStoreApiErrorOptions = {}): AppError {
+export function appStoreApiError(error: AppStoreApiError, options: AppStoreApiErrorOptions = {}): CodedError {
   if (isTransientApiFailure(error)) {
     const headers: Record<string, string> = error.retryAfter !== null ? { 'retry-after': String(error.retryAfter) } : {};
     return withCause(
-      new AppError(503, 'APP_STORE_UNAVAILABLE', `The App Store Server API is unavailable (${describeApple(error)}); try again later`, headers),
+      new UnavailableError('APP_STORE_UNAVAILABLE', `The App Store Server API is unavailable (${describeApple(error)}); try again later`, { headers }),
       error,
     );
   }
@@ -84,8 +87,7 @@ export function appStoreApiError(error: AppStoreApiError, options: AppStoreApiEr
   }
   if (error.httpStatus === 401) {
     return withCause(
-      new AppError(
-        502,
+      new UpstreamError(
         'APP_STORE_UNAUTHORIZED',
         'The App Store Server API refused the credentials (HTTP 401): check APPLE_ISSUER_ID, APPLE_KEY_ID, APPLE_PRIVATE_KEY and APPLE_BUNDLE_ID',
       ),
@@ -93,7 +95,7 @@ export function appStoreApiError(error: AppStoreApiError, options: AppStoreApiEr
     );
   }
   if (error.code === 'API_BAD_RESPONSE') {
-    return withCause(new AppError(502, 'APP_STORE_BAD_RESPONSE', `The App Store Server API answered unexpectedly: ${error.message}`), error);
+    return withCause(new UpstreamError('APP_STORE_BAD_RESPONSE', `The App Store Server API answered unexpectedly: ${error.message}`), error);
   }
-  return withCause(new AppError(502, 'APP_STORE_ERROR', `The App Store Server API refused the request (${describeApple(error)})`), error);
+  return withCause(new UpstreamError('APP_STORE_ERROR', `The App Store Server API refused the request (${describeApple(error)})`), error);
 }
