@@ -89,9 +89,6 @@ export function useAdminFixture(): AdminFixture {
       overrides: {
         appStoreApi: api === undefined ? fixture.api() : api,
         events,
-        // A loaded test machine stalls the event loop for a second now and then; shedding
-        // load would turn that into a 503 these tests are not about.
-        pressure: { maxEventLoopDelayMs: 0 },
         ...overrides,
       },
     });

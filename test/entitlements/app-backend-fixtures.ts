@@ -84,9 +84,3 @@ export function manualClock(start: string) {
     },
   };
 }
-
-/**
- * Embedded PGlite blocks the event loop while it works, which the load-shedding guard
- * would take for overload on a busy test machine; these tests are not about shedding.
- */
-export const calmPressure = { pressure: { maxEventLoopDelayMs: 0 } } as const; // 0 turns the check off

@@ -5,7 +5,7 @@ import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
 import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
-import { calmPressure, getEntitlements, manualClock } from './app-backend-fixtures.js';
+import { getEntitlements, manualClock } from './app-backend-fixtures.js';
 
 // What V1 data carries of SPEC's entitlement fields, mapped where it maps cleanly: the
 // trial and introductory flags, promotional offers and offer codes, the expiration intent
@@ -17,7 +17,7 @@ describe(`entitlement fields from V1 data (${backendName})`, () => {
   const time = manualClock(new Date(V1_TEST.start + 10 * DAY).toISOString());
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure } });
+    t = await createTestApp({ clock: time.clock });
   }, 120_000);
   afterAll(async () => {
     await t?.close();

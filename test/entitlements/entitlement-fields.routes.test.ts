@@ -5,7 +5,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { deliver, post, scenario, T0, DAY, MONTH } from '../notifications/support.js';
 import { authHeader } from '../helpers/app.js';
-import { calmPressure, getEntitlements, manualClock } from './app-backend-fixtures.js';
+import { getEntitlements, manualClock } from './app-backend-fixtures.js';
 
 // SPEC's entitlement fields beyond status and dates: the current period's offer, Apple's
 // prices, the renewal terms and the revocation details, each `null` when unknown.
@@ -16,7 +16,7 @@ describe(`entitlement fields from Apple's signed data (${backendName})`, () => {
   const time = manualClock(iso(T0 + 10 * DAY));
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure } });
+    t = await createTestApp({ clock: time.clock });
   }, 120_000);
   afterAll(async () => {
     await t?.close();

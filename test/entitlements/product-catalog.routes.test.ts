@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
-import { at, calmPressure, getEntitlements, manualClock, postTransaction, transactionPayload } from './app-backend-fixtures.js';
+import { at, getEntitlements, manualClock, postTransaction, transactionPayload } from './app-backend-fixtures.js';
 
 const SEASON = 'com.example.season';
 const OPEN_PASS = 'com.example.openpass';
@@ -28,7 +28,7 @@ describe(`non-renewing subscriptions through GET /entitlements/:userId with a ca
   );
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure, entitlementMap: catalog, logger: log.logger } });
+    t = await createTestApp({ clock: time.clock, overrides: { entitlementMap: catalog, logger: log.logger } });
   }, 120_000);
   afterAll(async () => {
     await t?.close();

@@ -6,7 +6,6 @@ import { count } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { createAppStoreServerApi } from '../../src/apple/api/index.js';
-import type { AppDeps } from '../../src/app.js';
 import type { Database } from '../../src/db/client.js';
 import { notifications, purchaseLinkEvents, purchaseLinks, subscriptions, transactions } from '../../src/db/schema.js';
 import { createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
@@ -108,11 +107,7 @@ export async function createFuzzApp(): Promise<FuzzApp> {
       RATE_LIMIT_API_PER_MINUTE: '0',
       APPLE_VERIFY_RECEIPT_URL: 'http://127.0.0.1:9/verifyReceipt',
     },
-    overrides: {
-      appStoreApi,
-      // The machine may be busy; load shedding (503 by design) is not what is under test.
-      pressure: { maxEventLoopDelayMs: 0 },
-    } as Partial<AppDeps>,
+    overrides: { appStoreApi },
   });
   return Object.assign(app, { trusted, untrusted });
 }

@@ -68,7 +68,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     appStoreApi: null,
     events: noopEvents,
     // A loaded CI machine or PGlite's start-up can stall the event loop for a second;
-    // load shedding has tests of its own and must not turn other tests' requests into 503s.
+    // load shedding has tests of its own (they pass `pressure` themselves) and must not turn
+    // other tests' requests into 503s. Off here, so no other test restates it.
     pressure: { maxEventLoopDelayMs: 0 },
     ...options.overrides,
   };

@@ -1,12 +1,6 @@
 // Shared by the legacy route tests: one app per describe, its data wiped before each test.
 import { sql } from 'drizzle-orm';
-import type { AppDeps } from '../../src/app.js';
 import type { Database } from '../../src/db/client.js';
-
-// A PGlite start-up can stall the event loop past the load shedder's threshold; these
-// tests are about legacy purchases, not load shedding.
-export const withoutLoadShedding = (overrides: Partial<AppDeps> = {}): Partial<AppDeps> =>
-  ({ pressure: { maxEventLoopDelayMs: 0 }, ...overrides }) as Partial<AppDeps>;
 
 export async function wipeData(db: Database): Promise<void> {
   await db.execute(

@@ -7,7 +7,7 @@ import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
-import { closedPortUrl, countRows, NOTHING, wipeData, withoutLoadShedding } from './support.js';
+import { closedPortUrl, countRows, NOTHING, wipeData } from './support.js';
 import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
 
 const OTID = V1_TEST.originalTransactionId;
@@ -61,7 +61,7 @@ describe(`POST /webhooks/apple/v1 with Server API credentials: the body is only 
       createVerifyReceiptDouble(),
     ]);
     const appStoreApi = createAppStoreServerApi({ ...api.credentials, baseUrl: api.url, maxAttempts: 1 });
-    t = await createTestApp({ database, pki, env: env(), overrides: withoutLoadShedding({ appStoreApi }) });
+    t = await createTestApp({ database, pki, env: env(), overrides: { appStoreApi } });
   });
   afterAll(async () => {
     await t?.close();
@@ -134,7 +134,7 @@ describe(`POST /webhooks/apple/v1 with Server API credentials: the body is only 
 
   it('answers 503 and writes nothing while the App Store Server API is unreachable; the resend applies', async () => {
     const unreachable = createAppStoreServerApi({ ...api.credentials, baseUrl: await closedPortUrl(), maxAttempts: 1 });
-    const offline = await createTestApp({ database, pki, env: env(), overrides: withoutLoadShedding({ appStoreApi: unreachable }) });
+    const offline = await createTestApp({ database, pki, env: env(), overrides: { appStoreApi: unreachable } });
     const body = v1Body('DID_RENEW');
     try {
       const response = await post(offline, body);

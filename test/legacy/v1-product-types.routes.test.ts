@@ -6,7 +6,7 @@ import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { v1Body, V1_TEST, type V1BodyOptions } from '../helpers/v1-bodies.js';
-import { wipeData, withoutLoadShedding } from './support.js';
+import { wipeData } from './support.js';
 import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
 
 const SEASON = 'com.example.season';
@@ -62,7 +62,7 @@ describe(`V1 product types from the catalog through POST /webhooks/apple/v1 (${b
     });
     t = await createTestApp({
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
-      overrides: withoutLoadShedding({ entitlementMap: catalog, logger: log.logger }),
+      overrides: { entitlementMap: catalog, logger: log.logger },
     });
   }, 120_000);
   afterAll(async () => {

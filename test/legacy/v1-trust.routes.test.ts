@@ -6,7 +6,7 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { receiptInfo, v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
 import { getEntitlements, manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
 import { post as postV2, scenario } from '../notifications/support.js';
-import { countRows, NOTHING, wipeData, withoutLoadShedding } from './support.js';
+import { countRows, NOTHING, wipeData } from './support.js';
 import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
 
 // SPEC: a record from V1 data never replaces or outranks data Apple signed, and nothing
@@ -34,7 +34,6 @@ describe(`V1 data against signed data, and future dates (${backendName})`, () =>
       pki,
       clock: time.clock,
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
-      overrides: withoutLoadShedding(),
     });
   }, 120_000);
   afterAll(async () => {

@@ -5,7 +5,7 @@ import { notifications, subscriptions, transactions } from '../../src/db/schema.
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
-import { countRows, NOTHING, wipeData, withoutLoadShedding } from './support.js';
+import { countRows, NOTHING, wipeData } from './support.js';
 import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
 
 type Body = Record<string, unknown> & { unified_receipt: Record<string, unknown> };
@@ -48,7 +48,6 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     t = await createTestApp({
       database,
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
-      overrides: withoutLoadShedding(),
     });
   });
   afterAll(async () => {
@@ -244,7 +243,7 @@ describe(`POST /webhooks/apple/v1 with limited settings (${backendName})`, () =>
   });
 
   it('answers 404 V1_DISABLED while APPLE_SHARED_SECRET is unset, whatever the body', async () => {
-    const t = await createTestApp({ database, overrides: withoutLoadShedding() });
+    const t = await createTestApp({ database });
     try {
       for (const payload of [v1Body('DID_RENEW'), 'not json at all']) {
         const response = await t.app.inject({ method: 'POST', url: '/webhooks/apple/v1', payload, headers: { 'content-type': 'application/json' } });
@@ -261,7 +260,6 @@ describe(`POST /webhooks/apple/v1 with limited settings (${backendName})`, () =>
     const t = await createTestApp({
       database,
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_ENVIRONMENTS: 'Production', APPLE_VERIFY_RECEIPT_URL: 'http://127.0.0.1:9/never' },
-      overrides: withoutLoadShedding(),
     });
     try {
       const response = await post(t, v1Body('DID_RENEW', { environment: 'Sandbox' }));

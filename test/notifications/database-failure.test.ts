@@ -3,7 +3,7 @@ import type { Database, DatabaseHandle } from '../../src/db/client.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { post, scenario, storedPurchase, T0, tableCounts, withoutLoadShedding } from './support.js';
+import { post, scenario, storedPurchase, T0, tableCounts } from './support.js';
 
 const STATEMENTS = new Set(['select', 'insert', 'update', 'delete', 'execute']);
 
@@ -88,7 +88,7 @@ describe(`a database failure in the middle of a notification (${backendName})`, 
     pki = await createTestPki();
     database = await createTestDatabase();
     failing = failingHandle(database.handle);
-    t = await createTestApp({ pki, database, overrides: withoutLoadShedding({ database: failing.handle }) });
+    t = await createTestApp({ pki, database, overrides: { database: failing.handle } });
   });
   afterAll(async () => {
     await t?.close();
@@ -140,7 +140,7 @@ describe(`a database failure in the middle of a notification (${backendName})`, 
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     }) as Database;
-    const down = await createTestApp({ pki, database, overrides: withoutLoadShedding({ database: { ...database.handle, db: unreachable } }) });
+    const down = await createTestApp({ pki, database, overrides: { database: { ...database.handle, db: unreachable } } });
     try {
       const before = await tableCounts(database.handle.db);
       away = true;

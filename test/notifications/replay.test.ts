@@ -9,7 +9,7 @@ import { ReplayAbortedError, replayNotifications } from '../../src/notifications
 import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, deliver, MONTH, purchaseSnapshot, scenario, T0, tableCounts, withoutLoadShedding, type Scenario } from './support.js';
+import { DAY, deliver, MONTH, purchaseSnapshot, scenario, T0, tableCounts, type Scenario } from './support.js';
 
 const HOUR = 3_600_000;
 
@@ -53,7 +53,7 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
     // The leaf expires in mid-2026: every stored notification has outlived its certificate,
     // as Apple's real ones do after about two years.
     pki = await createTestPki({ notAfter: new Date(T0 + 6 * MONTH) });
-    t = await createTestApp({ pki, overrides: withoutLoadShedding() });
+    t = await createTestApp({ pki });
   });
   afterAll(async () => {
     await t?.close();

@@ -7,14 +7,9 @@ import type { Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { renewalFromRow, statusFromRow, transactionFromRow } from '../../src/entitlements/purchases.repository.js';
 import { evaluatePurchase, type PurchaseState } from '../../src/entitlements/state.model.js';
-import type { App, AppDeps } from '../../src/app.js';
+import type { App } from '../../src/app.js';
 import { TEST_BUNDLE_ID } from '../helpers/app.js';
 import type { TestPki } from '../helpers/pki.js';
-
-// A PGlite start-up or a busy CI machine can stall the event loop past the load
-// shedder's threshold; these tests are about notifications, not load shedding.
-export const withoutLoadShedding = (overrides: Partial<AppDeps> = {}): Partial<AppDeps> =>
-  ({ pressure: { maxEventLoopDelayMs: 0 }, ...overrides }) as Partial<AppDeps>;
 
 export const DAY = 86_400_000;
 export const MONTH = 30 * DAY;

@@ -7,7 +7,7 @@ import { notifications, transactions } from '../../src/db/schema.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, deliver, post, scenario, storedPurchase, T0, tableCounts, withoutLoadShedding } from './support.js';
+import { DAY, deliver, post, scenario, storedPurchase, T0, tableCounts } from './support.js';
 
 describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   let t: TestApp;
@@ -22,7 +22,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
         done();
       },
     });
-    t = await createTestApp({ pki, overrides: withoutLoadShedding({ logger: pino({ level: 'info' }, sink) }) });
+    t = await createTestApp({ pki, overrides: { logger: pino({ level: 'info' }, sink) } });
   });
   afterAll(async () => {
     await t?.close();

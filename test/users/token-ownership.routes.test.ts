@@ -5,7 +5,7 @@ import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { wipeData } from '../legacy/support.js';
-import { calmPressure, manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
+import { manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
 import { deliver, scenario, T0 } from '../notifications/support.js';
 
 // Who a purchase belongs to when its signed data carries an appAccountToken (SPEC: the
@@ -22,8 +22,8 @@ describe(`purchases carrying an appAccountToken (${backendName})`, () => {
   let keep: TestApp;
   beforeAll(async () => {
     [database, pki] = await Promise.all([createTestDatabase(), createTestPki()]);
-    transfer = await createTestApp({ clock: time.clock, database, pki, overrides: { ...calmPressure } });
-    keep = await createTestApp({ clock: time.clock, database, pki, env: { TRANSFER_POLICY: 'keep' }, overrides: { ...calmPressure } });
+    transfer = await createTestApp({ clock: time.clock, database, pki });
+    keep = await createTestApp({ clock: time.clock, database, pki, env: { TRANSFER_POLICY: 'keep' } });
   }, 120_000);
   afterAll(async () => {
     for (const app of [transfer, keep]) await app?.app.close();
