@@ -6,7 +6,8 @@ import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { buildReceipt, createReceiptPki, type ReceiptPki, type TestReceiptContent } from '../helpers/receipt-builder.js';
-import { closedPortUrl, countRows, NOTHING, wipeData } from './support.js';
+import { closedPortUrl } from '../helpers/closed-port.js';
+import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 
 const DAY = 86_400_000;
 const MONTHLY = 'com.example.pro.monthly';
@@ -128,7 +129,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
     await database?.destroy();
   });
   beforeEach(async () => {
-    await wipeData(database.handle.db);
+    await wipe(database.handle.db);
     api.reset();
     api.requests.length = 0;
     scriptApple();

@@ -5,8 +5,8 @@ import { notifications, subscriptions, transactions } from '../../src/db/schema.
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
-import { countRows, NOTHING, wipeData } from './support.js';
 import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 
 type Body = Record<string, unknown> & { unified_receipt: Record<string, unknown> };
 
@@ -55,7 +55,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     await verifyReceipt?.close();
   });
   beforeEach(async () => {
-    await wipeData(t.deps.database.db);
+    await wipe(t.deps.database.db);
     verifyReceipt.requests.length = 0;
     receipts.clear();
     // Every test receipt is a Sandbox one: production redirects with 21007, as Apple does.
@@ -112,7 +112,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
   it('stores what the renewal info of a V1 body says: the product the subscription renews to and auto-renew off', async () => {
     expect((await deliver(v1Body('DID_CHANGE_RENEWAL_PREF') as Body)).statusCode).toBe(200);
     expect((await storedSubscription())?.autoRenewProductId).toBe(V1_TEST.yearly);
-    await wipeData(t.deps.database.db);
+    await wipe(t.deps.database.db);
     expect((await deliver(v1Body('DID_CHANGE_RENEWAL_STATUS') as Body)).statusCode).toBe(200);
     expect((await storedSubscription())?.autoRenewStatus).toBe(0);
   });
@@ -239,7 +239,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
 
 describe(`POST /webhooks/apple/v1 with limited settings (${backendName})`, () => {
   beforeEach(async () => {
-    await wipeData(database.handle.db);
+    await wipe(database.handle.db);
   });
 
   it('answers 404 V1_DISABLED while APPLE_SHARED_SECRET is unset, whatever the body', async () => {

@@ -194,15 +194,3 @@ export async function decodedSnapshot(db: Database, originalTransactionId: strin
     ),
   };
 }
-
-export async function tableCounts(db: Database) {
-  const count = async (table: typeof notifications | typeof transactions | typeof subscriptions) => {
-    const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(table);
-    return row?.n ?? 0;
-  };
-  return {
-    notifications: await count(notifications),
-    transactions: await count(transactions),
-    subscriptions: await count(subscriptions),
-  };
-}

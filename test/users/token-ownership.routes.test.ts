@@ -4,9 +4,9 @@ import { purchaseLinks, transactions, users } from '../../src/db/schema.js';
 import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { wipeData } from '../legacy/support.js';
 import { manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
 import { deliver, scenario, T0 } from '../notifications/support.js';
+import { wipe } from '../helpers/rows.js';
 
 // Who a purchase belongs to when its signed data carries an appAccountToken (SPEC: the
 // token's user, under every TRANSFER_POLICY), and the tokens that are no token at all.
@@ -30,7 +30,7 @@ describe(`purchases carrying an appAccountToken (${backendName})`, () => {
     await database?.destroy();
   });
   beforeEach(async () => {
-    await wipeData(database.handle.db);
+    await wipe(database.handle.db);
   });
 
   const db = () => database.handle.db;
@@ -104,7 +104,7 @@ describe(`purchases carrying an appAccountToken (${backendName})`, () => {
 
   it("gives a purchase back to the token's user when a later notification carries the token, after a link made without it", async () => {
     for (const app of [transfer, keep]) {
-      await wipeData(database.handle.db);
+      await wipe(database.handle.db);
       const alice = await tokenOf(app, 'alice');
       const purchase = scenario(pki);
       // The first period's transaction carries no token; mallory links the purchase with it.
