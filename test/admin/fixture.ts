@@ -7,11 +7,11 @@ import { noopEvents } from '../../src/metrics/events.js';
 import { notifications } from '../../src/db/schema.js';
 import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestApp, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
+import { createTestApp, TEST_ADMIN_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
 import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
 import { wipe } from '../helpers/rows.js';
 
-export const ADMIN = { authorization: 'Bearer test-admin-key-0123456789' };
+export const ADMIN = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
 export const HISTORY_PATH = '/inApps/v1/notifications/history';
 
 export type RecoveryRunEvent = Parameters<ServiceEvents['recoveryRun']>[0];

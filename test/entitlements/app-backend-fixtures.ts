@@ -4,13 +4,13 @@ import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload } from 
 import { renewalFromPayload, transactionFromPayload } from '../../src/entitlements/merge.model.js';
 import { applyPurchaseUpdate } from '../../src/entitlements/purchases.repository.js';
 import { authHeader, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { DAY } from '../helpers/constants.js';
 
 export const MONTHLY = 'com.example.pro.monthly';
 export const YEARLY = 'com.example.pro.yearly';
 export const LIFETIME = 'com.example.lifetime';
 export const COINS = 'com.example.coins';
 
-const DAY = 24 * 60 * 60 * 1000;
 export const days = (n: number) => n * DAY;
 export const at = (iso: string) => Date.parse(iso);
 

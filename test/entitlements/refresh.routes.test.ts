@@ -5,6 +5,7 @@ import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-
 import { backendName } from '../helpers/database.js';
 import { createTestPki } from '../helpers/pki.js';
 import { at, getEntitlements, manualClock, postTransaction, renewalPayload, transactionPayload } from './app-backend-fixtures.js';
+import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 
 describe(`entitlement refresh from the App Store Server API (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');
@@ -40,7 +41,7 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
     });
     return {
       environment: 'Sandbox',
-      bundleId: 'com.example.app',
+      bundleId: TEST_BUNDLE_ID,
       data: [
         {
           subscriptionGroupIdentifier: 'g1',

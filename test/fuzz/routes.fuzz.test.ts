@@ -18,6 +18,7 @@ import {
   type FuzzApp,
   type RouteUnderTest,
 } from './support.js';
+import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 
 const RUNS = 200;
 const authKinds = fc.constantFrom<AuthKind>('none', 'wrong', 'app', 'admin');
@@ -108,7 +109,7 @@ describe(`hostile input on every route (${backendName})`, () => {
       {
         url: '/webhooks/apple/v1',
         auth: 'none',
-        body: (jws) => ({ password: V1_SECRET, notification_type: 'DID_RENEW', bid: 'com.example.app', unified_receipt: { latest_receipt: jws } }),
+        body: (jws) => ({ password: V1_SECRET, notification_type: 'DID_RENEW', bid: TEST_BUNDLE_ID, unified_receipt: { latest_receipt: jws } }),
       },
     ];
     await fc.assert(

@@ -8,8 +8,8 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { buildReceipt, createReceiptPki, type ReceiptPki, type TestReceiptContent } from '../helpers/receipt-builder.js';
 import { closedPortUrl } from '../helpers/closed-port.js';
 import { countRows, NOTHING, wipe } from '../helpers/rows.js';
+import { DAY } from '../helpers/constants.js';
 
-const DAY = 86_400_000;
 const MONTHLY = 'com.example.pro.monthly';
 const LIFETIME = 'com.example.lifetime';
 const SUB_OTID = '2000000000000001';

@@ -8,12 +8,10 @@ import { notifications, subscriptions, transactions } from '../../src/db/schema.
 import { renewalFromRow, statusFromRow, transactionFromRow } from '../../src/entitlements/purchases.repository.js';
 import { evaluatePurchase, type PurchaseState } from '../../src/entitlements/state.model.js';
 import type { App } from '../../src/app.js';
-import { TEST_BUNDLE_ID } from '../helpers/app.js';
+import { MONTH, T0, TEST_BUNDLE_ID, TEST_MONTHLY_PRODUCT_ID } from '../helpers/constants.js';
 import type { TestPki } from '../helpers/pki.js';
 
-export const DAY = 86_400_000;
-export const MONTH = 30 * DAY;
-export const T0 = Date.parse('2026-01-01T00:00:00Z');
+export { DAY, MONTH, T0 } from '../helpers/constants.js';
 
 export interface NotificationSpec {
   type: string;
@@ -50,7 +48,7 @@ export interface Scenario {
 
 export function scenario(pki: TestPki, options: { productId?: string; start?: number; originalTransactionId?: string } = {}): Scenario {
   const originalTransactionId = options.originalTransactionId ?? freshOriginalTransactionId();
-  const productId = options.productId ?? 'com.example.monthly';
+  const productId = options.productId ?? TEST_MONTHLY_PRODUCT_ID;
   const start = options.start ?? T0;
   const transactionId = (period: number) => `${originalTransactionId.slice(0, -3)}${String(period + 1).padStart(3, '0')}`;
   const transaction = (period: number, fields: Record<string, unknown> = {}) => ({

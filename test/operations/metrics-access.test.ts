@@ -6,6 +6,7 @@ import { buildMetricsApp } from '../../src/metrics/metrics.routes.js';
 import { createTestApp, testConfig } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { TEST_API_KEY } from '../helpers/constants.js';
 
 // /metrics shows business counts (refunds, subscriptions): METRICS_TOKEN guards it and
 // METRICS_PORT moves it off the port the internet reaches.
@@ -43,7 +44,7 @@ describe('METRICS_TOKEN', () => {
   it('does not take an API key in place of the metrics token', async () => {
     const t = await createTestApp({ database, pki, env: { METRICS_TOKEN: TOKEN } });
     try {
-      const response = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer test-api-key-0123456789' } });
+      const response = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${TEST_API_KEY}` } });
       expect(response.statusCode).toBe(401);
     } finally {
       await t.close();
