@@ -1,7 +1,7 @@
 // What the service has written, counted and wiped the same way by every test file.
-import { count, sql } from 'drizzle-orm';
+import { count, sql, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
-import { queryRows, type Database } from '../../src/db/client.js';
+import type { Database, Executor } from '../../src/db/client.js';
 import { notifications, purchaseLinkEvents, purchaseLinks, subscriptions, transactions, users } from '../../src/db/schema.js';
 
 const TABLES = {
@@ -36,6 +36,12 @@ export async function countRows<K extends CountedTable = (typeof PURCHASE_TABLES
 
 /** Nothing written in any of PURCHASE_TABLES. */
 export const NOTHING: RowCounts = { notifications: 0, transactions: 0, subscriptions: 0, links: 0 };
+
+/** Raw SQL through either back-end; both drivers answer with `{ rows }`. */
+export async function queryRows<T>(executor: Executor, query: SQL): Promise<T[]> {
+  const result = (await executor.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
 
 /**
  * Empties every table of the service (read from the catalogue, so a new table is wiped too),

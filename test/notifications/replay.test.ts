@@ -3,14 +3,14 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
 import type { SignedDataVerifier } from '../../src/apple/types.js';
-import { queryRows, type Database } from '../../src/db/client.js';
+import type { Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { ReplayAbortedError, replayNotifications } from '../../src/notifications/replay.usecase.js';
 import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { DAY, deliver, MONTH, purchaseSnapshot, scenario, T0, type Scenario } from './support.js';
-import { countRows } from '../helpers/rows.js';
+import { countRows, queryRows } from '../helpers/rows.js';
 
 const HOUR = 3_600_000;
 
