@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { openDatabase, queryRows } from '../src/db/client.js';
+import { openDatabase } from '../src/db/client.js';
+import { queryRows } from './helpers/rows.js';
 import { freePort, runEntry, waitForStatus } from './helpers/process.js';
 
 const workDir = mkdtempSync(path.join(tmpdir(), 'ase-server-'));

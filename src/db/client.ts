@@ -3,7 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg, NodePgSession } from 'drizzle-orm/node-postgres';
-import { createTableRelationsHelpers, extractTablesRelationalConfig, sql, type SQL } from 'drizzle-orm';
+import { createTableRelationsHelpers, extractTablesRelationalConfig, sql } from 'drizzle-orm';
 import { PgDialect, type PgTransactionConfig } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { lockDataDir, prepareDataDir, restrictToOwner, type DataDirLock } from './data-dir.js';
@@ -179,10 +179,4 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
       }
     },
   };
-}
-
-/** Raw SQL through either back-end; both drivers answer with `{ rows }`. */
-export async function queryRows<T>(executor: Executor, query: SQL): Promise<T[]> {
-  const result = (await executor.execute(query)) as unknown as { rows: T[] };
-  return result.rows;
 }

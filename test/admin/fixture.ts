@@ -5,14 +5,13 @@ import { createAppStoreServerApi, type AppStoreServerApi } from '../../src/apple
 import type { ServiceEvents } from '../../src/metrics/events.js';
 import { noopEvents } from '../../src/metrics/events.js';
 import { notifications } from '../../src/db/schema.js';
-import { queryRows } from '../../src/db/client.js';
-import { sql } from 'drizzle-orm';
 import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestApp, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
+import { createTestApp, TEST_ADMIN_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
 import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
+import { wipe } from '../helpers/rows.js';
 
-export const ADMIN = { authorization: 'Bearer test-admin-key-0123456789' };
+export const ADMIN = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
 export const HISTORY_PATH = '/inApps/v1/notifications/history';
 
 export type RecoveryRunEvent = Parameters<ServiceEvents['recoveryRun']>[0];
@@ -30,17 +29,6 @@ export interface AdminFixture {
   notification(environment?: 'Production' | 'Sandbox', transactionId?: string): string;
   /** Rows in the notifications table, by source. */
   recorded(app: TestApp, source?: string): Promise<number>;
-}
-
-/** Empties every table of the service, so no test sees another's rows. */
-export async function emptyTables(database: TestDatabase): Promise<void> {
-  const tables = await queryRows<{ tablename: string }>(
-    database.handle.db,
-    sql`select tablename from pg_tables where schemaname = 'public'`,
-  );
-  if (tables.length === 0) return;
-  const names = tables.map((t) => `"${t.tablename}"`).join(', ');
-  await database.handle.db.execute(sql.raw(`truncate ${names} cascade`));
 }
 
 /**
@@ -66,7 +54,7 @@ export function useAdminFixture(): AdminFixture {
     fixture.double.rejected.length = 0;
     fixture.double.reset();
     await Promise.all(opened.splice(0).map((app) => app.close()));
-    await emptyTables(fixture.database);
+    await wipe(fixture.database.handle.db);
   });
 
   fixture.api = (options = {}) =>
@@ -89,9 +77,6 @@ export function useAdminFixture(): AdminFixture {
       overrides: {
         appStoreApi: api === undefined ? fixture.api() : api,
         events,
-        // A loaded test machine stalls the event loop for a second now and then; shedding
-        // load would turn that into a 503 these tests are not about.
-        pressure: { maxEventLoopDelayMs: 0 },
         ...overrides,
       },
     });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { queryRows } from '../../src/db/client.js';
+import { queryRows } from '../helpers/rows.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 

@@ -4,13 +4,13 @@ import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload } from 
 import { renewalFromPayload, transactionFromPayload } from '../../src/entitlements/merge.model.js';
 import { applyPurchaseUpdate } from '../../src/entitlements/purchases.repository.js';
 import { authHeader, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { DAY } from '../helpers/constants.js';
 
 export const MONTHLY = 'com.example.pro.monthly';
 export const YEARLY = 'com.example.pro.yearly';
 export const LIFETIME = 'com.example.lifetime';
 export const COINS = 'com.example.coins';
 
-const DAY = 24 * 60 * 60 * 1000;
 export const days = (n: number) => n * DAY;
 export const at = (iso: string) => Date.parse(iso);
 
@@ -84,9 +84,3 @@ export function manualClock(start: string) {
     },
   };
 }
-
-/**
- * Embedded PGlite blocks the event loop while it works, which the load-shedding guard
- * would take for overload on a busy test machine; these tests are not about shedding.
- */
-export const calmPressure = { pressure: { maxEventLoopDelayMs: 0 } } as const; // 0 turns the check off

@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { normalizeV1Notification, parseV1Notification } from '../../src/apple/v1/index.js';
 import { applyPurchaseUpdates } from '../../src/entitlements/purchases.repository.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
-import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
+import { authHeader } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
-import { calmPressure, getEntitlements, manualClock } from './app-backend-fixtures.js';
+import { getEntitlements, manualClock } from './app-backend-fixtures.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 // What V1 data carries of SPEC's entitlement fields, mapped where it maps cleanly: the
 // trial and introductory flags, promotional offers and offer codes, the expiration intent
@@ -15,13 +16,7 @@ const { DAY, MONTH } = V1_DATES;
 
 describe(`entitlement fields from V1 data (${backendName})`, () => {
   const time = manualClock(new Date(V1_TEST.start + 10 * DAY).toISOString());
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure } });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp({ clock: time.clock });
 
   /** Applies a V1 body the way the V1 ingest does once it trusts it, for the user's purchase. */
   async function applyV1(userId: string, originalTransactionId: string, body: Record<string, unknown>, info: Record<string, string>, renewal: Record<string, string> = {}) {

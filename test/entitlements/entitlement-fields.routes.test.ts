@@ -1,11 +1,11 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { subscriptions, transactions } from '../../src/db/schema.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { deliver, post, scenario, T0, DAY, MONTH } from '../notifications/support.js';
 import { authHeader } from '../helpers/app.js';
-import { calmPressure, getEntitlements, manualClock } from './app-backend-fixtures.js';
+import { getEntitlements, manualClock } from './app-backend-fixtures.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 // SPEC's entitlement fields beyond status and dates: the current period's offer, Apple's
 // prices, the renewal terms and the revocation details, each `null` when unknown.
@@ -14,13 +14,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 describe(`entitlement fields from Apple's signed data (${backendName})`, () => {
   const time = manualClock(iso(T0 + 10 * DAY));
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure } });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp({ clock: time.clock });
 
   async function tokenOf(userId: string): Promise<string> {
     const response = await t.app.inject({ method: 'GET', url: `/users/${userId}/app-account-token`, headers: authHeader() });

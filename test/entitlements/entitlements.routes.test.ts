@@ -4,7 +4,6 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import {
   at,
-  calmPressure,
   COINS,
   days,
   getEntitlements,
@@ -26,8 +25,8 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
   let t: TestApp;
   let mapped: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure } });
-    mapped = await createTestApp({ clock: time.clock, pki: t.pki, overrides: { ...calmPressure, entitlementMap: proMap } });
+    t = await createTestApp({ clock: time.clock });
+    mapped = await createTestApp({ clock: time.clock, pki: t.pki, overrides: { entitlementMap: proMap } });
   }, 120_000);
   afterAll(async () => {
     await t?.close();

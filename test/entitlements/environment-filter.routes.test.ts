@@ -3,7 +3,7 @@ import { createAppStoreServerApi } from '../../src/apple/api/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
 import { backendName } from '../helpers/database.js';
-import { at, calmPressure, getEntitlements, LIFETIME, manualClock, MONTHLY, postTransaction, transactionPayload, YEARLY } from './app-backend-fixtures.js';
+import { at, getEntitlements, LIFETIME, manualClock, MONTHLY, postTransaction, transactionPayload, YEARLY } from './app-backend-fixtures.js';
 
 // SPEC: `?environment=Production` (or `Sandbox`) answers from purchases of that environment
 // only; without it both count; another value is 400.
@@ -15,7 +15,7 @@ describe(`GET /entitlements/:userId?environment= (${backendName})`, () => {
   beforeAll(async () => {
     double = await createAppStoreApiDouble();
     const api = createAppStoreServerApi({ ...double.credentials, baseUrl: double.url, maxAttempts: 1, sleep: async () => {} });
-    t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure, appStoreApi: api } });
+    t = await createTestApp({ clock: time.clock, overrides: { appStoreApi: api } });
   }, 120_000);
   afterEach(() => {
     double.reset();

@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
-import { at, calmPressure, getEntitlements, manualClock, postTransaction, transactionPayload } from './app-backend-fixtures.js';
+import { at, getEntitlements, manualClock, postTransaction, transactionPayload } from './app-backend-fixtures.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 const SEASON = 'com.example.season';
 const OPEN_PASS = 'com.example.openpass';
@@ -26,13 +26,7 @@ describe(`non-renewing subscriptions through GET /entitlements/:userId with a ca
   const catalog = parseEntitlementsFile(
     JSON.stringify({ entitlements: { pro: [SEASON] }, products: { [SEASON]: { type: 'Non-Renewing Subscription', duration: 'P3M' } } }),
   );
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure, entitlementMap: catalog, logger: log.logger } });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp({ clock: time.clock, overrides: { entitlementMap: catalog, logger: log.logger } });
 
   const nonRenewing = (transactionId: string, productId: string) =>
     transactionPayload({ transactionId, productId, type: 'Non-Renewing Subscription', expiresDate: undefined, purchaseDate: at('2026-11-01T10:00:00Z') });

@@ -1,4 +1,5 @@
 import type { StoredRenewal, StoredStatus, StoredTransaction } from '../../src/entitlements/merge.model.js';
+import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 
 // Builders for stored records of one monthly subscription; tests override only what
 // their rule is about.
@@ -15,7 +16,7 @@ export function transaction(overrides: Partial<StoredTransaction> = {}): StoredT
     transactionId: '2000000000000001',
     originalTransactionId: ORIGINAL_ID,
     webOrderLineItemId: null,
-    bundleId: 'com.example.app',
+    bundleId: TEST_BUNDLE_ID,
     productId: MONTHLY,
     subscriptionGroupIdentifier: '21000001',
     productType: 'Auto-Renewable Subscription',

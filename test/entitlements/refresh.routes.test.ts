@@ -4,7 +4,8 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki } from '../helpers/pki.js';
-import { at, calmPressure, getEntitlements, manualClock, postTransaction, renewalPayload, transactionPayload } from './app-backend-fixtures.js';
+import { at, getEntitlements, manualClock, postTransaction, renewalPayload, transactionPayload } from './app-backend-fixtures.js';
+import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 
 describe(`entitlement refresh from the App Store Server API (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');
@@ -15,8 +16,8 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
     double = await createAppStoreApiDouble();
     const pki = await createTestPki();
     const api = (baseUrl: string) => createAppStoreServerApi({ ...double.credentials, baseUrl, maxAttempts: 1, sleep: async () => {} });
-    t = await createTestApp({ clock: time.clock, pki, overrides: { ...calmPressure, appStoreApi: api(double.url) } });
-    unreachable = await createTestApp({ clock: time.clock, pki, overrides: { ...calmPressure, appStoreApi: api('http://127.0.0.1:1') } });
+    t = await createTestApp({ clock: time.clock, pki, overrides: { appStoreApi: api(double.url) } });
+    unreachable = await createTestApp({ clock: time.clock, pki, overrides: { appStoreApi: api('http://127.0.0.1:1') } });
   }, 120_000);
   afterEach(() => {
     double.reset();
@@ -40,7 +41,7 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
     });
     return {
       environment: 'Sandbox',
-      bundleId: 'com.example.app',
+      bundleId: TEST_BUNDLE_ID,
       data: [
         {
           subscriptionGroupIdentifier: 'g1',

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
 import { backendName } from '../helpers/database.js';
-import { at, calmPressure, days, getEntitlements, manualClock, postTransaction, renewalPayload, storeSigned, transactionPayload } from './app-backend-fixtures.js';
+import { at, days, getEntitlements, manualClock, postTransaction, renewalPayload, storeSigned, transactionPayload } from './app-backend-fixtures.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 describe(`a refund, then a new purchase of the same subscription (${backendName})`, () => {
   const time = manualClock('2026-11-10T02:00:00Z');
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({ clock: time.clock, overrides: { ...calmPressure } });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp({ clock: time.clock });
 
   it('answers active when the app posts the resubscription before Apple’s SUBSCRIBED arrives', async () => {
     const original = '2000000000000301';

@@ -6,7 +6,7 @@ import { applyPurchaseUpdate } from '../../src/entitlements/purchases.repository
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { deliver, scenario, T0, withoutLoadShedding } from '../notifications/support.js';
+import { deliver, scenario, T0 } from '../notifications/support.js';
 import { at, ORIGINAL_ID, renewal, transaction } from './records.js';
 
 const payloadOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, any>;
@@ -17,7 +17,7 @@ describe(`signed evidence is stored once (${backendName})`, () => {
 
   beforeAll(async () => {
     pki = await createTestPki();
-    fixture = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' }, overrides: withoutLoadShedding() });
+    fixture = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
   }, 60_000);
   afterAll(async () => fixture?.close());
 

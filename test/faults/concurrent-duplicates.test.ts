@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppDeps } from '../../src/app.js';
 import { openDatabase } from '../../src/db/client.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
@@ -25,7 +24,6 @@ describe.skipIf(skipped)(
             pki,
             database: { handle, url: database.url, destroy: () => handle.close() },
             env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' },
-            overrides: { pressure: { maxEventLoopDelayMs: 0 } } as Partial<AppDeps>,
           }),
         );
       }

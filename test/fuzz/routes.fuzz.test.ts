@@ -3,6 +3,7 @@ import type { InjectOptions } from 'fastify';
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { backendName } from '../helpers/database.js';
+import { countRows } from '../helpers/rows.js';
 import { anyJson, bodies, contentTypes, malformedJws, oddHeaders, pathSegment, queryStrings, signedButWrong, userIds } from './arbitraries.js';
 import {
   authHeaders,
@@ -12,11 +13,12 @@ import {
   POST_ROUTES,
   ROUTES,
   V1_SECRET,
-  writtenRows,
+  WRITTEN_TABLES,
   type AuthKind,
   type FuzzApp,
   type RouteUnderTest,
 } from './support.js';
+import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 
 const RUNS = 200;
 const authKinds = fc.constantFrom<AuthKind>('none', 'wrong', 'app', 'admin');
@@ -57,12 +59,12 @@ describe(`hostile input on every route (${backendName})`, () => {
   });
   afterEach(async () => {
     // Whatever the test sent: nothing stored, and the service still ready.
-    expect(await writtenRows(t.deps.database.db)).toEqual({
+    expect(await countRows(t.deps.database.db, WRITTEN_TABLES)).toEqual({
       notifications: 0,
       transactions: 0,
       subscriptions: 0,
-      purchaseLinks: 0,
-      purchaseLinkEvents: 0,
+      links: 0,
+      linkEvents: 0,
     });
     expect((await inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
   });
@@ -107,7 +109,7 @@ describe(`hostile input on every route (${backendName})`, () => {
       {
         url: '/webhooks/apple/v1',
         auth: 'none',
-        body: (jws) => ({ password: V1_SECRET, notification_type: 'DID_RENEW', bid: 'com.example.app', unified_receipt: { latest_receipt: jws } }),
+        body: (jws) => ({ password: V1_SECRET, notification_type: 'DID_RENEW', bid: TEST_BUNDLE_ID, unified_receipt: { latest_receipt: jws } }),
       },
     ];
     await fc.assert(

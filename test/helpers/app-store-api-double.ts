@@ -5,6 +5,7 @@
 import { exportPKCS8, generateKeyPair, jwtVerify, decodeProtectedHeader, type JWTPayload } from 'jose';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
+import { TEST_BUNDLE_ID } from './constants.js';
 
 export interface RecordedRequest {
   method: string;
@@ -86,7 +87,7 @@ function waitUnlessClosed(ms: number, reply: FastifyReply): Promise<void> {
 export async function createAppStoreApiDouble(options: AppStoreApiDoubleOptions = {}): Promise<AppStoreApiDouble> {
   const issuerId = options.issuerId ?? '57246542-96fe-1a63-e053-0824d011072a';
   const keyId = options.keyId ?? 'TESTKEY123';
-  const bundleId = options.bundleId ?? 'com.example.app';
+  const bundleId = options.bundleId ?? TEST_BUNDLE_ID;
   const clock = options.clock ?? (() => new Date());
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const privateKeyPem = await exportPKCS8(privateKey);

@@ -7,11 +7,9 @@ import type { Clock } from '../../src/clock.js';
 import { noopEvents } from '../../src/metrics/events.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestPki, type TestPki } from './pki.js';
+import { TEST_ADMIN_KEY, TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from './constants.js';
 
-export const TEST_BUNDLE_ID = 'com.example.app';
-export const TEST_APP_APPLE_ID = 1234567890;
-export const TEST_API_KEY = 'test-api-key-0123456789';
-export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+export { TEST_ADMIN_KEY, TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from './constants.js';
 
 export const BASE_TEST_ENV: Record<string, string> = {
   APPLE_BUNDLE_ID: TEST_BUNDLE_ID,
@@ -68,7 +66,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     appStoreApi: null,
     events: noopEvents,
     // A loaded CI machine or PGlite's start-up can stall the event loop for a second;
-    // load shedding has tests of its own and must not turn other tests' requests into 503s.
+    // load shedding has tests of its own (they pass `pressure` themselves) and must not turn
+    // other tests' requests into 503s. Off here, so no other test restates it.
     pressure: { maxEventLoopDelayMs: 0 },
     ...options.overrides,
   };

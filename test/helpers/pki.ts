@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { KeyObject, sign as cryptoSign, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { MONTH, TEST_MONTHLY_PRODUCT_ID } from './constants.js';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
@@ -237,11 +238,11 @@ export function signNotification(pki: TestPki, input: NotificationInput): string
     originalTransactionId,
     webOrderLineItemId: '2000000000000003',
     bundleId: input.bundleId,
-    productId: 'com.example.monthly',
+    productId: TEST_MONTHLY_PRODUCT_ID,
     subscriptionGroupIdentifier: '21000000',
     purchaseDate: signedDate - 60_000,
     originalPurchaseDate: signedDate - 60_000,
-    expiresDate: signedDate + 30 * 86_400_000,
+    expiresDate: signedDate + MONTH,
     quantity: 1,
     type: 'Auto-Renewable Subscription',
     inAppOwnershipType: 'PURCHASED',
@@ -256,13 +257,13 @@ export function signNotification(pki: TestPki, input: NotificationInput): string
   };
   const renewalInfo = {
     originalTransactionId,
-    autoRenewProductId: 'com.example.monthly',
-    productId: 'com.example.monthly',
+    autoRenewProductId: TEST_MONTHLY_PRODUCT_ID,
+    productId: TEST_MONTHLY_PRODUCT_ID,
     autoRenewStatus: 1,
     signedDate,
     environment: input.environment,
     recentSubscriptionStartDate: signedDate - 60_000,
-    renewalDate: signedDate + 30 * 86_400_000,
+    renewalDate: signedDate + MONTH,
     ...input.renewalInfo,
   };
   const data: Record<string, unknown> = {

@@ -2,10 +2,11 @@
 // (millisecond strings, "true"/"false" and "1"/"0" flags, _pst twins), for one monthly
 // subscription that starts on 2026-01-01.
 import type { V1NotificationType } from '../../src/apple/v1/index.js';
+import { DAY, MONTH, TEST_BUNDLE_ID, TEST_SHARED_SECRET } from './constants.js';
 
 export const V1_TEST = {
-  bundleId: 'com.example.app',
-  sharedSecret: 'c0ffee0123456789abcdef0123456789',
+  bundleId: TEST_BUNDLE_ID,
+  sharedSecret: TEST_SHARED_SECRET,
   originalTransactionId: '1000000000000001',
   monthly: 'com.example.pro.monthly',
   yearly: 'com.example.pro.yearly',
@@ -14,8 +15,6 @@ export const V1_TEST = {
   start: Date.parse('2026-01-01T10:00:00Z'),
 } as const;
 
-const DAY = 86_400_000;
-const MONTH = 30 * DAY;
 
 const gmt = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} Etc/GMT`;
 const pst = (ms: number) => `${new Date(ms - 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ')} America/Los_Angeles`;

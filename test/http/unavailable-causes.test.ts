@@ -5,7 +5,8 @@ import { createTestApp, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp } from '
 import { backendName } from '../helpers/database.js';
 import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
 import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
-import { closedPortUrl, countRows, NOTHING, withoutLoadShedding } from '../legacy/support.js';
+import { closedPortUrl } from '../helpers/closed-port.js';
+import { countRows, NOTHING } from '../helpers/rows.js';
 
 describe(`the code of a 503 (${backendName})`, () => {
   let pki: TestPki;
@@ -23,10 +24,9 @@ describe(`the code of a 503 (${backendName})`, () => {
       onlineChecks: true,
       ocspTimeoutMs: 2_000,
     });
-    online = await createTestApp({ pki, overrides: withoutLoadShedding({ verifier }) });
+    online = await createTestApp({ pki, overrides: { verifier } });
     v1 = await createTestApp({
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: await closedPortUrl() },
-      overrides: withoutLoadShedding(),
     });
   }, 120_000);
   afterAll(async () => {

@@ -6,9 +6,10 @@ import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { buildReceipt, createReceiptPki, type ReceiptPki, type TestReceiptContent } from '../helpers/receipt-builder.js';
-import { closedPortUrl, countRows, NOTHING, wipeData, withoutLoadShedding } from './support.js';
+import { closedPortUrl } from '../helpers/closed-port.js';
+import { countRows, NOTHING, wipe } from '../helpers/rows.js';
+import { DAY } from '../helpers/constants.js';
 
-const DAY = 86_400_000;
 const MONTHLY = 'com.example.pro.monthly';
 const LIFETIME = 'com.example.lifetime';
 const SUB_OTID = '2000000000000001';
@@ -109,7 +110,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
       database,
       pki,
       env,
-      overrides: withoutLoadShedding({ appStoreApi, receiptRootCertificates: [receiptPki.root.der] }),
+      overrides: { appStoreApi, receiptRootCertificates: [receiptPki.root.der] },
     });
   }
 
@@ -128,7 +129,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
     await database?.destroy();
   });
   beforeEach(async () => {
-    await wipeData(database.handle.db);
+    await wipe(database.handle.db);
     api.reset();
     api.requests.length = 0;
     scriptApple();
@@ -247,7 +248,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
   });
 
   it('answers 400 API_NOT_CONFIGURED without Server API credentials', async () => {
-    const bare = await createTestApp({ database, pki, overrides: withoutLoadShedding({ receiptRootCertificates: [receiptPki.root.der] }) });
+    const bare = await createTestApp({ database, pki, overrides: { receiptRootCertificates: [receiptPki.root.der] } });
     try {
       const response = await postReceipt(bare, 'u-1', await buildReceipt(content(), { pki: receiptPki }));
       expect(response.statusCode).toBe(400);

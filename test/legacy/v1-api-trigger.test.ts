@@ -7,8 +7,9 @@ import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
-import { closedPortUrl, countRows, NOTHING, wipeData, withoutLoadShedding } from './support.js';
+import { closedPortUrl } from '../helpers/closed-port.js';
 import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 
 const OTID = V1_TEST.originalTransactionId;
 // What Apple's Server API knows: a renewal the V1 body has not mentioned yet.
@@ -61,7 +62,7 @@ describe(`POST /webhooks/apple/v1 with Server API credentials: the body is only 
       createVerifyReceiptDouble(),
     ]);
     const appStoreApi = createAppStoreServerApi({ ...api.credentials, baseUrl: api.url, maxAttempts: 1 });
-    t = await createTestApp({ database, pki, env: env(), overrides: withoutLoadShedding({ appStoreApi }) });
+    t = await createTestApp({ database, pki, env: env(), overrides: { appStoreApi } });
   });
   afterAll(async () => {
     await t?.close();
@@ -69,7 +70,7 @@ describe(`POST /webhooks/apple/v1 with Server API credentials: the body is only 
     await database?.destroy();
   });
   beforeEach(async () => {
-    await wipeData(database.handle.db);
+    await wipe(database.handle.db);
     api.reset();
     api.requests.length = 0;
     verifyReceipt.requests.length = 0;
@@ -134,7 +135,7 @@ describe(`POST /webhooks/apple/v1 with Server API credentials: the body is only 
 
   it('answers 503 and writes nothing while the App Store Server API is unreachable; the resend applies', async () => {
     const unreachable = createAppStoreServerApi({ ...api.credentials, baseUrl: await closedPortUrl(), maxAttempts: 1 });
-    const offline = await createTestApp({ database, pki, env: env(), overrides: withoutLoadShedding({ appStoreApi: unreachable }) });
+    const offline = await createTestApp({ database, pki, env: env(), overrides: { appStoreApi: unreachable } });
     const body = v1Body('DID_RENEW');
     try {
       const response = await post(offline, body);

@@ -6,8 +6,8 @@ import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { v1Body, V1_TEST, type V1BodyOptions } from '../helpers/v1-bodies.js';
-import { wipeData, withoutLoadShedding } from './support.js';
 import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { wipe } from '../helpers/rows.js';
 
 const SEASON = 'com.example.season';
 const LIFETIME = 'com.example.lifetime';
@@ -62,7 +62,7 @@ describe(`V1 product types from the catalog through POST /webhooks/apple/v1 (${b
     });
     t = await createTestApp({
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
-      overrides: withoutLoadShedding({ entitlementMap: catalog, logger: log.logger }),
+      overrides: { entitlementMap: catalog, logger: log.logger },
     });
   }, 120_000);
   afterAll(async () => {
@@ -70,7 +70,7 @@ describe(`V1 product types from the catalog through POST /webhooks/apple/v1 (${b
     await verifyReceipt?.close();
   });
   beforeEach(async () => {
-    await wipeData(t.deps.database.db);
+    await wipe(t.deps.database.db);
     receipts.clear();
   });
 

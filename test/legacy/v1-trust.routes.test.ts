@@ -6,8 +6,8 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { receiptInfo, v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
 import { getEntitlements, manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
 import { post as postV2, scenario } from '../notifications/support.js';
-import { countRows, NOTHING, wipeData, withoutLoadShedding } from './support.js';
 import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 
 // SPEC: a record from V1 data never replaces or outranks data Apple signed, and nothing
 // dated more than a minute in the future is accepted from any source (400 FUTURE_DATED).
@@ -34,7 +34,6 @@ describe(`V1 data against signed data, and future dates (${backendName})`, () =>
       pki,
       clock: time.clock,
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
-      overrides: withoutLoadShedding(),
     });
   }, 120_000);
   afterAll(async () => {
@@ -43,7 +42,7 @@ describe(`V1 data against signed data, and future dates (${backendName})`, () =>
     await database?.destroy();
   });
   beforeEach(async () => {
-    await wipeData(database.handle.db);
+    await wipe(database.handle.db);
     time.set(new Date(NOW).toISOString());
     receipts.clear();
     verifyReceipt.requests.length = 0;
@@ -126,7 +125,7 @@ describe(`V1 data against signed data, and future dates (${backendName})`, () =>
     const after = await withoutTimes();
     expect(after).toMatchObject([{ transactionId: '1000000000000002', status: 'active', revocationDate: null }]);
 
-    await wipeData(database.handle.db);
+    await wipe(database.handle.db);
     expect((await postTransaction(t, 'u-v1', signed)).statusCode).toBe(200);
     expect((await deliverChecked({ ...refund, bvrs: '35' })).statusCode).toBe(200);
     expect(await withoutTimes()).toEqual(after);

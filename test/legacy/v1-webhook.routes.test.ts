@@ -5,8 +5,8 @@ import { notifications, subscriptions, transactions } from '../../src/db/schema.
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
-import { countRows, NOTHING, wipeData, withoutLoadShedding } from './support.js';
 import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 
 type Body = Record<string, unknown> & { unified_receipt: Record<string, unknown> };
 
@@ -48,7 +48,6 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     t = await createTestApp({
       database,
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
-      overrides: withoutLoadShedding(),
     });
   });
   afterAll(async () => {
@@ -56,7 +55,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     await verifyReceipt?.close();
   });
   beforeEach(async () => {
-    await wipeData(t.deps.database.db);
+    await wipe(t.deps.database.db);
     verifyReceipt.requests.length = 0;
     receipts.clear();
     // Every test receipt is a Sandbox one: production redirects with 21007, as Apple does.
@@ -113,7 +112,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
   it('stores what the renewal info of a V1 body says: the product the subscription renews to and auto-renew off', async () => {
     expect((await deliver(v1Body('DID_CHANGE_RENEWAL_PREF') as Body)).statusCode).toBe(200);
     expect((await storedSubscription())?.autoRenewProductId).toBe(V1_TEST.yearly);
-    await wipeData(t.deps.database.db);
+    await wipe(t.deps.database.db);
     expect((await deliver(v1Body('DID_CHANGE_RENEWAL_STATUS') as Body)).statusCode).toBe(200);
     expect((await storedSubscription())?.autoRenewStatus).toBe(0);
   });
@@ -240,11 +239,11 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
 
 describe(`POST /webhooks/apple/v1 with limited settings (${backendName})`, () => {
   beforeEach(async () => {
-    await wipeData(database.handle.db);
+    await wipe(database.handle.db);
   });
 
   it('answers 404 V1_DISABLED while APPLE_SHARED_SECRET is unset, whatever the body', async () => {
-    const t = await createTestApp({ database, overrides: withoutLoadShedding() });
+    const t = await createTestApp({ database });
     try {
       for (const payload of [v1Body('DID_RENEW'), 'not json at all']) {
         const response = await t.app.inject({ method: 'POST', url: '/webhooks/apple/v1', payload, headers: { 'content-type': 'application/json' } });
@@ -261,7 +260,6 @@ describe(`POST /webhooks/apple/v1 with limited settings (${backendName})`, () =>
     const t = await createTestApp({
       database,
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_ENVIRONMENTS: 'Production', APPLE_VERIFY_RECEIPT_URL: 'http://127.0.0.1:9/never' },
-      overrides: withoutLoadShedding(),
     });
     try {
       const response = await post(t, v1Body('DID_RENEW', { environment: 'Sandbox' }));

@@ -3,7 +3,8 @@ import type { Database, DatabaseHandle } from '../../src/db/client.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { post, scenario, storedPurchase, T0, tableCounts, withoutLoadShedding } from './support.js';
+import { post, scenario, storedPurchase, T0 } from './support.js';
+import { countRows } from '../helpers/rows.js';
 
 const STATEMENTS = new Set(['select', 'insert', 'update', 'delete', 'execute']);
 
@@ -88,7 +89,7 @@ describe(`a database failure in the middle of a notification (${backendName})`, 
     pki = await createTestPki();
     database = await createTestDatabase();
     failing = failingHandle(database.handle);
-    t = await createTestApp({ pki, database, overrides: withoutLoadShedding({ database: failing.handle }) });
+    t = await createTestApp({ pki, database, overrides: { database: failing.handle } });
   });
   afterAll(async () => {
     await t?.close();
@@ -104,7 +105,7 @@ describe(`a database failure in the middle of a notification (${backendName})`, 
   ])('failing at statement %i (%s) leaves nothing written and answers 503; the retry applies once', async (statement) => {
     const s = scenario(pki);
     const signed = s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 });
-    const before = await tableCounts(database.handle.db);
+    const before = await countRows(database.handle.db);
     const failuresBefore = failing.failures();
 
     failing.failNextTransactionAt(statement);
@@ -112,16 +113,17 @@ describe(`a database failure in the middle of a notification (${backendName})`, 
     expect(failing.failures()).toBe(failuresBefore + 1);
     expect(failed.statusCode).toBe(503);
     expect(failed.json()).toEqual({ error: { code: 'DATABASE_UNAVAILABLE', message: expect.any(String) } });
-    expect(await tableCounts(database.handle.db)).toEqual(before);
+    expect(await countRows(database.handle.db)).toEqual(before);
 
     const retried = await post(t.app, signed);
     expect(retried.json()).toEqual({ status: 'processed' });
     const again = await post(t.app, signed);
     expect(again.json()).toEqual({ status: 'duplicate' });
-    expect(await tableCounts(database.handle.db)).toEqual({
+    expect(await countRows(database.handle.db)).toEqual({
       notifications: before.notifications + 1,
       transactions: before.transactions + 1,
       subscriptions: before.subscriptions + 1,
+      links: before.links,
     });
     const stored = await storedPurchase(database.handle.db, s.originalTransactionId);
     expect(stored.subscription).toMatchObject({ appleStatus: 1 });
@@ -140,14 +142,14 @@ describe(`a database failure in the middle of a notification (${backendName})`, 
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     }) as Database;
-    const down = await createTestApp({ pki, database, overrides: withoutLoadShedding({ database: { ...database.handle, db: unreachable } }) });
+    const down = await createTestApp({ pki, database, overrides: { database: { ...database.handle, db: unreachable } } });
     try {
-      const before = await tableCounts(database.handle.db);
+      const before = await countRows(database.handle.db);
       away = true;
       const response = await post(down.app, scenario(pki).sign({ type: 'DID_RENEW', signedDate: T0, period: 0 }));
       expect(response.statusCode).toBe(503);
       expect(response.json().error.code).toBe('DATABASE_UNAVAILABLE');
-      expect(await tableCounts(database.handle.db)).toEqual(before);
+      expect(await countRows(database.handle.db)).toEqual(before);
     } finally {
       await down.app.close();
     }

@@ -6,7 +6,7 @@ import { notifications, purchaseLinks } from '../../src/db/schema.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, decodedSnapshot, deliver, MONTH, post, scenario, T0, withoutLoadShedding, type Scenario } from './support.js';
+import { DAY, decodedSnapshot, deliver, MONTH, post, scenario, T0, type Scenario } from './support.js';
 
 /** A short life of one subscription bought with an appAccountToken; some steps re-sign the same transaction. */
 function life(s: Scenario, token: string): string[] {
@@ -33,8 +33,8 @@ describe(`notifications written together in one batch (${backendName})`, () => {
 
   beforeAll(async () => {
     pki = await createTestPki();
-    batched = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' }, overrides: withoutLoadShedding() });
-    sequential = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' }, overrides: withoutLoadShedding() });
+    batched = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
+    sequential = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
   }, 60_000);
   afterAll(async () => {
     await batched?.close();

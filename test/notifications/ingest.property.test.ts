@@ -5,7 +5,7 @@ import type { Database } from '../../src/db/client.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, decodedSnapshot, deliver, MONTH, scenario, storedPurchase, T0, withoutLoadShedding, type Scenario } from './support.js';
+import { DAY, decodedSnapshot, deliver, MONTH, scenario, storedPurchase, T0, type Scenario } from './support.js';
 
 const HOUR = 3_600_000;
 
@@ -54,7 +54,7 @@ describe(`delivery order and duplicates (${backendName})`, () => {
 
   beforeAll(async () => {
     pki = await createTestPki();
-    t = await createTestApp({ pki, overrides: withoutLoadShedding() });
+    t = await createTestApp({ pki });
     const s = scenario(pki);
     for (const signed of realisticSequence(s)) expect(await deliver(t.app, signed)).toBe('processed');
     reference = await normalisedState(t.deps.database.db, s);

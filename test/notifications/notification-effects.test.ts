@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, deliver, MONTH, scenario, storedPurchase, T0, withoutLoadShedding, type Scenario } from './support.js';
+import { DAY, deliver, MONTH, scenario, storedPurchase, T0, type Scenario } from './support.js';
 
 const HOUR = 3_600_000;
 
@@ -14,7 +14,7 @@ describe(`what each state-changing notification does to a subscription (${backen
 
   beforeAll(async () => {
     pki = await createTestPki();
-    t = await createTestApp({ pki, overrides: withoutLoadShedding() });
+    t = await createTestApp({ pki });
   });
   afterAll(async () => {
     await t?.close();

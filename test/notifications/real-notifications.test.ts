@@ -5,7 +5,7 @@ import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertif
 import { projectRoot } from '../../src/paths.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
-import { deliver, storedPurchase, withoutLoadShedding } from './support.js';
+import { deliver, storedPurchase } from './support.js';
 
 const realDir = path.resolve(projectRoot, '../shared/apple/real');
 const BUNDLE_ID = 'com.loki-project.loki-messenger';
@@ -48,7 +48,7 @@ describe.skipIf(!existsSync(realDir))(
         environments: ['Production', 'Sandbox'],
         onlineChecks: false,
       });
-      t = await createTestApp({ env, overrides: withoutLoadShedding({ verifier }) });
+      t = await createTestApp({ env, overrides: { verifier } });
     });
     afterAll(async () => {
       await t?.close();

@@ -3,13 +3,14 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
 import type { SignedDataVerifier } from '../../src/apple/types.js';
-import { queryRows, type Database } from '../../src/db/client.js';
+import type { Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { ReplayAbortedError, replayNotifications } from '../../src/notifications/replay.usecase.js';
 import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, deliver, MONTH, purchaseSnapshot, scenario, T0, tableCounts, withoutLoadShedding, type Scenario } from './support.js';
+import { DAY, deliver, MONTH, purchaseSnapshot, scenario, T0, type Scenario } from './support.js';
+import { countRows, queryRows } from '../helpers/rows.js';
 
 const HOUR = 3_600_000;
 
@@ -53,7 +54,7 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
     // The leaf expires in mid-2026: every stored notification has outlived its certificate,
     // as Apple's real ones do after about two years.
     pki = await createTestPki({ notAfter: new Date(T0 + 6 * MONTH) });
-    t = await createTestApp({ pki, overrides: withoutLoadShedding() });
+    t = await createTestApp({ pki });
   });
   afterAll(async () => {
     await t?.close();
@@ -97,7 +98,7 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
     await db().insert(transactions).values({ ...template!, transactionId: `${s.originalTransactionId}-bogus`, expiresDate: new Date(T0 + 12 * MONTH) });
     await db().update(subscriptions).set({ appleStatus: 5 }).where(eq(subscriptions.originalTransactionId, s.originalTransactionId));
 
-    const counts = await tableCounts(db());
+    const counts = await countRows(db());
     const result = await replayNotifications({ db: db(), verifier: verifierFor(pki) }, { reset: true });
     expect(result.deleted).toEqual({ transactions: counts.transactions, subscriptions: counts.subscriptions });
     expect(result.rejected).toBe(0);
@@ -123,13 +124,13 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
   it('with reset, changes nothing when a stored notification no longer verifies', async () => {
     const s = scenario(pki);
     await lifeOf(s);
-    const counts = await tableCounts(db());
+    const counts = await countRows(db());
     const before = await purchaseSnapshot(db(), s.originalTransactionId);
     const stranger = await createTestPki({ label: 'stranger' });
     const replayed = replayNotifications({ db: db(), verifier: verifierFor(stranger) }, { reset: true });
     await expect(replayed).rejects.toBeInstanceOf(ReplayAbortedError);
     await expect(replayed).rejects.toMatchObject({ code: 'REPLAY_ABORTED', result: { rejected: counts.notifications } });
-    expect(await tableCounts(db())).toEqual(counts);
+    expect(await countRows(db())).toEqual(counts);
     expect(await purchaseSnapshot(db(), s.originalTransactionId)).toEqual(before);
   });
 
@@ -149,7 +150,7 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
   it('reads the stored notifications in pages without missing any', async () => {
     const s = scenario(pki);
     await lifeOf(s);
-    const { notifications: stored } = await tableCounts(db());
+    const { notifications: stored } = await countRows(db());
     const result = await replayNotifications({ db: db(), verifier: verifierFor(pki) }, { batchSize: 3 });
     expect(result.read).toBe(stored);
     expect(result.applied + result.recorded).toBe(stored);

@@ -7,18 +7,11 @@ import type { Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { renewalFromRow, statusFromRow, transactionFromRow } from '../../src/entitlements/purchases.repository.js';
 import { evaluatePurchase, type PurchaseState } from '../../src/entitlements/state.model.js';
-import type { App, AppDeps } from '../../src/app.js';
-import { TEST_BUNDLE_ID } from '../helpers/app.js';
+import type { App } from '../../src/app.js';
+import { MONTH, T0, TEST_BUNDLE_ID, TEST_MONTHLY_PRODUCT_ID } from '../helpers/constants.js';
 import type { TestPki } from '../helpers/pki.js';
 
-// A PGlite start-up or a busy CI machine can stall the event loop past the load
-// shedder's threshold; these tests are about notifications, not load shedding.
-export const withoutLoadShedding = (overrides: Partial<AppDeps> = {}): Partial<AppDeps> =>
-  ({ pressure: { maxEventLoopDelayMs: 0 }, ...overrides }) as Partial<AppDeps>;
-
-export const DAY = 86_400_000;
-export const MONTH = 30 * DAY;
-export const T0 = Date.parse('2026-01-01T00:00:00Z');
+export { DAY, MONTH, T0 } from '../helpers/constants.js';
 
 export interface NotificationSpec {
   type: string;
@@ -55,7 +48,7 @@ export interface Scenario {
 
 export function scenario(pki: TestPki, options: { productId?: string; start?: number; originalTransactionId?: string } = {}): Scenario {
   const originalTransactionId = options.originalTransactionId ?? freshOriginalTransactionId();
-  const productId = options.productId ?? 'com.example.monthly';
+  const productId = options.productId ?? TEST_MONTHLY_PRODUCT_ID;
   const start = options.start ?? T0;
   const transactionId = (period: number) => `${originalTransactionId.slice(0, -3)}${String(period + 1).padStart(3, '0')}`;
   const transaction = (period: number, fields: Record<string, unknown> = {}) => ({
@@ -197,17 +190,5 @@ export async function decodedSnapshot(db: Database, originalTransactionId: strin
         renewalSignedInNotification: await nested(row.renewalSignedInNotification, 'signedRenewalInfo'),
       })),
     ),
-  };
-}
-
-export async function tableCounts(db: Database) {
-  const count = async (table: typeof notifications | typeof transactions | typeof subscriptions) => {
-    const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(table);
-    return row?.n ?? 0;
-  };
-  return {
-    notifications: await count(notifications),
-    transactions: await count(transactions),
-    subscriptions: await count(subscriptions),
   };
 }

@@ -7,7 +7,8 @@ import { notifications, transactions } from '../../src/db/schema.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, deliver, post, scenario, storedPurchase, T0, tableCounts, withoutLoadShedding } from './support.js';
+import { DAY, deliver, post, scenario, storedPurchase, T0 } from './support.js';
+import { countRows } from '../helpers/rows.js';
 
 describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   let t: TestApp;
@@ -22,7 +23,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
         done();
       },
     });
-    t = await createTestApp({ pki, overrides: withoutLoadShedding({ logger: pino({ level: 'info' }, sink) }) });
+    t = await createTestApp({ pki, overrides: { logger: pino({ level: 'info' }, sink) } });
   });
   afterAll(async () => {
     await t?.close();
@@ -37,12 +38,12 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
     const first = await post(t.app, signed);
     expect(first.statusCode).toBe(200);
     expect(first.json()).toEqual({ status: 'processed' });
-    const afterFirst = await tableCounts(db());
+    const afterFirst = await countRows(db());
 
     const second = await post(t.app, signed);
     expect(second.statusCode).toBe(200);
     expect(second.json()).toEqual({ status: 'duplicate' });
-    expect(await tableCounts(db())).toEqual(afterFirst);
+    expect(await countRows(db())).toEqual(afterFirst);
 
     const stored = await storedPurchase(db(), s.originalTransactionId);
     expect(stored.transactions.map((x) => x.transactionId)).toEqual([s.originalTransactionId]);
@@ -139,7 +140,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
 
     it.each(cases)('%s: 400 with its code', async (_name, make) => {
       const { body, headers, code } = await make();
-      const before = await tableCounts(db());
+      const before = await countRows(db());
       const response = await t.app.inject({
         method: 'POST',
         url: '/webhooks/apple/v2',
@@ -148,7 +149,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
       });
       expect(response.statusCode).toBe(400);
       expect(response.json()).toEqual({ error: { code, message: expect.any(String) } });
-      expect(await tableCounts(db())).toEqual(before);
+      expect(await countRows(db())).toEqual(before);
     });
   });
 
@@ -182,12 +183,12 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
     ['RESCIND_CONSENT', undefined],
   ])('records %s %s without a purchase and answers processed', async (type, subtype) => {
     const uuid = randomUUID();
-    const before = await tableCounts(db());
+    const before = await countRows(db());
     const signed = scenario(pki).sign({ type, ...(subtype ? { subtype } : {}), uuid, signedDate: T0, period: null, renewal: null });
     expect(await deliver(t.app, signed)).toBe('processed');
     const [row] = await db().select().from(notifications).where(eq(notifications.id, uuid));
     expect(row?.outcome).toBe('recorded');
-    expect(await tableCounts(db())).toMatchObject({ transactions: before.transactions, subscriptions: before.subscriptions });
+    expect(await countRows(db())).toMatchObject({ transactions: before.transactions, subscriptions: before.subscriptions });
   });
 
   it('keeps the signed transaction a recorded-only REFUND_DECLINED carries, but not a status', async () => {
@@ -202,15 +203,16 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   it('applies five concurrent deliveries of one notification once', async () => {
     const s = scenario(pki);
     const signed = s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 });
-    const before = await tableCounts(db());
+    const before = await countRows(db());
     const responses = await Promise.all(Array.from({ length: 5 }, () => post(t.app, signed)));
     const statuses = responses.map((r) => (r.statusCode === 200 ? (r.json() as { status: string }).status : r.statusCode));
     expect(statuses.filter((x) => x === 'processed')).toHaveLength(1);
     expect(statuses.filter((x) => x === 'duplicate')).toHaveLength(4);
-    expect(await tableCounts(db())).toEqual({
+    expect(await countRows(db())).toEqual({
       notifications: before.notifications + 1,
       transactions: before.transactions + 1,
       subscriptions: before.subscriptions + 1,
+      links: before.links,
     });
   });
 

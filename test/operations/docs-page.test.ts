@@ -37,7 +37,7 @@ describe('the API reference page at /docs in a real browser', () => {
 
   beforeAll(async () => {
     expect(chromiumPath, 'chromium is on PATH (apt-get install chromium; .ci/run installs it)').not.toBe('');
-    t = await createTestApp({ overrides: { pressure: { maxEventLoopDelayMs: 0 } } });
+    t = await createTestApp();
     origin = await t.app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
       executablePath: chromiumPath,

@@ -6,7 +6,7 @@ describe('request limits', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await createTestApp({ overrides: { pressure: { maxEventLoopDelayMs: 0 } } });
+    t = await createTestApp();
     await t.app.ready();
   });
   afterAll(async () => {
@@ -39,7 +39,7 @@ describe('request limits', () => {
 
   it('uses the client address from X-Forwarded-For only when TRUST_PROXY is on', async () => {
     const clientAddress = async (env: Record<string, string>) => {
-      const other = await createTestApp({ database: t.database, pki: t.pki, env, overrides: { pressure: { maxEventLoopDelayMs: 0 } } });
+      const other = await createTestApp({ database: t.database, pki: t.pki, env });
       try {
         other.app.get('/probe/ip', async (request) => ({ ip: request.ip }));
         const response = await other.app.inject({

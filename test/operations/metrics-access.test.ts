@@ -6,11 +6,11 @@ import { buildMetricsApp } from '../../src/metrics/metrics.routes.js';
 import { createTestApp, testConfig } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { TEST_API_KEY } from '../helpers/constants.js';
 
 // /metrics shows business counts (refunds, subscriptions): METRICS_TOKEN guards it and
 // METRICS_PORT moves it off the port the internet reaches.
 
-const calm = { maxEventLoopDelayMs: 0 };
 const TOKEN = 'metrics-token-0123456789abcdef';
 
 let database: TestDatabase;
@@ -25,7 +25,7 @@ afterAll(async () => {
 
 describe('METRICS_TOKEN', () => {
   it('answers 401 in the error shape without the bearer token, or with a wrong one, and 200 with it', async () => {
-    const t = await createTestApp({ database, pki, env: { METRICS_TOKEN: TOKEN }, overrides: { pressure: calm } });
+    const t = await createTestApp({ database, pki, env: { METRICS_TOKEN: TOKEN } });
     try {
       for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789abcdef' }, { authorization: TOKEN }]) {
         const response = await t.app.inject({ method: 'GET', url: '/metrics', headers });
@@ -42,9 +42,9 @@ describe('METRICS_TOKEN', () => {
   });
 
   it('does not take an API key in place of the metrics token', async () => {
-    const t = await createTestApp({ database, pki, env: { METRICS_TOKEN: TOKEN }, overrides: { pressure: calm } });
+    const t = await createTestApp({ database, pki, env: { METRICS_TOKEN: TOKEN } });
     try {
-      const response = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer test-api-key-0123456789' } });
+      const response = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${TEST_API_KEY}` } });
       expect(response.statusCode).toBe(401);
     } finally {
       await t.close();
@@ -59,7 +59,7 @@ describe('METRICS_PORT', () => {
       database,
       pki,
       env: { METRICS_PORT: '9464', METRICS_TOKEN: TOKEN },
-      overrides: { pressure: calm, metrics, events: metrics.events },
+      overrides: { metrics, events: metrics.events },
     });
     const config = testConfig({ METRICS_PORT: '9464', METRICS_TOKEN: TOKEN });
     const metricsApp = await buildMetricsApp({ metrics, config, logger: pino({ level: 'silent' }) });

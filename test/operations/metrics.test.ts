@@ -6,7 +6,6 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
 
 // Pressure checks off: a busy test machine must not turn these into 503s.
-const calm = { maxEventLoopDelayMs: 0 };
 
 /** The value of one sample line of the exposition text, or null when the series is absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | null {
@@ -36,7 +35,7 @@ describe('GET /metrics', () => {
 
   beforeAll(async () => {
     metrics = createMetrics();
-    t = await createTestApp({ database, pki, overrides: { metrics, events: metrics.events, pressure: calm } });
+    t = await createTestApp({ database, pki, overrides: { metrics, events: metrics.events } });
     await t.app.ready();
   });
   afterAll(async () => {
@@ -133,7 +132,7 @@ describe('GET /metrics', () => {
 
 describe('metrics settings', () => {
   it('answers 404 on /metrics when METRICS_ENABLED is false', async () => {
-    const t = await createTestApp({ database, pki, env: { METRICS_ENABLED: 'false' }, overrides: { pressure: calm } });
+    const t = await createTestApp({ database, pki, env: { METRICS_ENABLED: 'false' } });
     try {
       const response = await t.app.inject({ method: 'GET', url: '/metrics' });
       expect(response.statusCode).toBe(404);

@@ -38,7 +38,7 @@ describe('the OpenAPI document', () => {
   let document: Document;
 
   beforeAll(async () => {
-    t = await createTestApp({ overrides: { pressure: { maxEventLoopDelayMs: 0 } } });
+    t = await createTestApp();
     const response = await t.app.inject({ method: 'GET', url: '/docs/openapi.json' });
     expect(response.statusCode).toBe(200);
     document = response.json();

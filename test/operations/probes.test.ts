@@ -7,7 +7,6 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 // Probes stay cheap and cannot be used to flood: a generous per-address limit, and a
 // database answer that /readyz reuses for a second.
 
-const calm = { maxEventLoopDelayMs: 0 };
 
 let database: TestDatabase;
 let pki: TestPki;
@@ -26,7 +25,7 @@ describe('probe rate limit', () => {
   });
 
   it('limits /healthz, /readyz and /metrics per client address, each address on its own budget', async () => {
-    t = await createTestApp({ database, pki, env: { RATE_LIMIT_PROBE_PER_MINUTE: '4' }, overrides: { pressure: calm } });
+    t = await createTestApp({ database, pki, env: { RATE_LIMIT_PROBE_PER_MINUTE: '4' } });
     const probe = (url: string, remoteAddress: string) => t.app.inject({ method: 'GET', url, remoteAddress });
     for (const url of ['/healthz', '/readyz', '/metrics', '/healthz']) expect((await probe(url, '203.0.113.1')).statusCode).toBe(200);
     const limited = await probe('/readyz', '203.0.113.1');
@@ -36,7 +35,7 @@ describe('probe rate limit', () => {
   });
 
   it('is generous by default: a probe every second from one address never comes near it', async () => {
-    const other = await createTestApp({ database, pki, overrides: { pressure: calm } });
+    const other = await createTestApp({ database, pki });
     try {
       expect(other.deps.config.rateLimit.probePerMinute).toBeGreaterThanOrEqual(600);
       for (let i = 0; i < 70; i++) expect((await other.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
@@ -62,7 +61,7 @@ describe('/readyz', () => {
       pki,
       clock: () => now,
       env: { RATE_LIMIT_PROBE_PER_MINUTE: '0' },
-      overrides: { pressure: calm, database: counting },
+      overrides: { database: counting },
     });
     try {
       const flood = await Promise.all(Array.from({ length: 50 }, () => t.app.inject({ method: 'GET', url: '/readyz' })));
@@ -87,7 +86,7 @@ describe('/readyz', () => {
       },
     };
     let now = new Date('2026-12-01T12:00:00Z');
-    const t = await createTestApp({ database, pki, clock: () => now, env: { RATE_LIMIT_PROBE_PER_MINUTE: '0' }, overrides: { pressure: calm, database: down } });
+    const t = await createTestApp({ database, pki, clock: () => now, env: { RATE_LIMIT_PROBE_PER_MINUTE: '0' }, overrides: { database: down } });
     try {
       for (let i = 0; i < 10; i++) {
         const response = await t.app.inject({ method: 'GET', url: '/readyz' });

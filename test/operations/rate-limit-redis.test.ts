@@ -41,7 +41,7 @@ async function replica(apiKey: string, redis: Redis): Promise<TestApp> {
     database,
     pki,
     env: { API_KEYS: apiKey, RATE_LIMIT_API_PER_MINUTE: '3' },
-    overrides: { redis, pressure: { maxEventLoopDelayMs: 0 } },
+    overrides: { redis },
   });
   t.app.register(async (scope) => {
     scope.addHook('onRequest', requireApiKey(scope.keys.app));

@@ -15,7 +15,6 @@ async function appWithProbes(env: Record<string, string>): Promise<TestApp> {
     database,
     pki,
     // Pressure checks off: a busy test machine must not turn these into 503s.
-    overrides: { pressure: { maxEventLoopDelayMs: 0 } },
   });
   t.app.register(async (scope) => {
     scope.addHook('onRequest', requireApiKey(scope.keys.app));

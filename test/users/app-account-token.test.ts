@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalUserId, tokenForUser, uuidV5 } from '../../src/users/app-account-token.model.js';
 import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { at, calmPressure, getEntitlements, manualClock, storeSigned, transactionPayload } from '../entitlements/app-backend-fixtures.js';
+import { at, getEntitlements, manualClock, storeSigned, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 
 describe('app account token model', () => {
   it('derives RFC 9562 version 5 UUIDs (the DNS namespace example)', () => {
@@ -22,7 +22,7 @@ describe(`GET /users/:userId/app-account-token (${backendName})`, () => {
   let t: TestApp;
   beforeAll(async () => {
     database = await createTestDatabase();
-    t = await createTestApp({ clock: time.clock, database, overrides: { ...calmPressure } });
+    t = await createTestApp({ clock: time.clock, database });
   }, 120_000);
   afterAll(async () => {
     await t?.close();
@@ -44,7 +44,7 @@ describe(`GET /users/:userId/app-account-token (${backendName})`, () => {
 
   it('keeps tokens across a restart of the service over the same database', async () => {
     const before = await tokenOf(t, 'u-restart');
-    const again = await createTestApp({ clock: time.clock, database, pki: t.pki, overrides: { ...calmPressure } });
+    const again = await createTestApp({ clock: time.clock, database, pki: t.pki });
     try {
       expect(await tokenOf(again, 'u-restart')).toBe(before);
     } finally {

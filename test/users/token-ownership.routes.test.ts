@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { purchaseLinks, transactions, users } from '../../src/db/schema.js';
-import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
-import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { wipeData } from '../legacy/support.js';
-import { calmPressure, manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
+import { authHeader, type TestApp } from '../helpers/app.js';
+import { backendName } from '../helpers/database.js';
+import { manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
 import { deliver, scenario, T0 } from '../notifications/support.js';
+import { useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
+import { wipe } from '../helpers/rows.js';
 
 // Who a purchase belongs to when its signed data carries an appAccountToken (SPEC: the
 // token's user, under every TRANSFER_POLICY), and the tokens that are no token at all.
@@ -16,24 +16,15 @@ const NOT_TOKENS = [ZERO, 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'FFFFFFFF-FFFF
 
 describe(`purchases carrying an appAccountToken (${backendName})`, () => {
   const time = manualClock('2026-02-15T00:00:00Z');
-  let database: TestDatabase;
-  let pki: TestPki;
-  let transfer: TestApp;
-  let keep: TestApp;
-  beforeAll(async () => {
-    [database, pki] = await Promise.all([createTestDatabase(), createTestPki()]);
-    transfer = await createTestApp({ clock: time.clock, database, pki, overrides: { ...calmPressure } });
-    keep = await createTestApp({ clock: time.clock, database, pki, env: { TRANSFER_POLICY: 'keep' }, overrides: { ...calmPressure } });
-  }, 120_000);
-  afterAll(async () => {
-    for (const app of [transfer, keep]) await app?.app.close();
-    await database?.destroy();
-  });
+  // Two apps, one per TRANSFER_POLICY, over one database and PKI.
+  const shared = useDatabaseAndPki();
+  const transfer = useTestApp(() => ({ clock: time.clock, database: shared.database, pki: shared.pki }));
+  const keep = useTestApp(() => ({ clock: time.clock, database: shared.database, pki: shared.pki, env: { TRANSFER_POLICY: 'keep' } }));
   beforeEach(async () => {
-    await wipeData(database.handle.db);
+    await wipe(shared.database.handle.db);
   });
 
-  const db = () => database.handle.db;
+  const db = () => shared.database.handle.db;
   const ownerOf = async (originalTransactionId: string) =>
     (await db().select().from(purchaseLinks).where(eq(purchaseLinks.originalTransactionId, originalTransactionId)))[0]?.userId;
   const tokenOf = async (app: TestApp, userId: string) => {
@@ -52,7 +43,7 @@ describe(`purchases carrying an appAccountToken (${backendName})`, () => {
 
   it('attributes a purchase carrying the all-zero (or all-f) UUID to nobody, so its real owner can link it under keep', async () => {
     for (const [index, token] of NOT_TOKENS.entries()) {
-      const purchase = scenario(pki, { start: T0 + index * 1000 });
+      const purchase = scenario(shared.pki, { start: T0 + index * 1000 });
       await deliver(keep.app, purchase.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, transaction: { appAccountToken: token } }));
       expect(await ownerOf(purchase.originalTransactionId)).toBeUndefined();
       const [stored] = await db().select().from(transactions).where(eq(transactions.transactionId, purchase.transactionId(0)));
@@ -68,7 +59,7 @@ describe(`purchases carrying an appAccountToken (${backendName})`, () => {
 
   it("refuses with 409 TOKEN_BELONGS_TO_OTHER_USER a transaction carrying alice's token posted for mallory, under either policy, writing nothing", async () => {
     const alice = await tokenOf(transfer, 'alice');
-    const purchase = scenario(pki);
+    const purchase = scenario(shared.pki);
     const payload = purchase.transaction(0, { appAccountToken: alice }) as never;
     for (const app of [transfer, keep]) {
       const response = await postTransaction(app, 'mallory', payload);
@@ -83,7 +74,7 @@ describe(`purchases carrying an appAccountToken (${backendName})`, () => {
 
   it("refuses a token nobody holds yet for another user: that token's user is the token itself", async () => {
     const token = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
-    const purchase = scenario(pki);
+    const purchase = scenario(shared.pki);
     const response = await postTransaction(transfer, 'u-poster', purchase.transaction(0, { appAccountToken: token }) as never);
     expect(response.statusCode).toBe(409);
     expect(response.json().error.code).toBe('TOKEN_BELONGS_TO_OTHER_USER');
@@ -92,7 +83,7 @@ describe(`purchases carrying an appAccountToken (${backendName})`, () => {
 
   it("refuses mallory a tokenless transaction of a purchase whose stored transactions carry alice's token", async () => {
     const alice = await tokenOf(transfer, 'alice');
-    const purchase = scenario(pki);
+    const purchase = scenario(shared.pki);
     await deliver(transfer.app, purchase.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, transaction: { appAccountToken: alice } }));
     expect(await ownerOf(purchase.originalTransactionId)).toBe('alice');
 
@@ -104,9 +95,9 @@ describe(`purchases carrying an appAccountToken (${backendName})`, () => {
 
   it("gives a purchase back to the token's user when a later notification carries the token, after a link made without it", async () => {
     for (const app of [transfer, keep]) {
-      await wipeData(database.handle.db);
+      await wipe(shared.database.handle.db);
       const alice = await tokenOf(app, 'alice');
-      const purchase = scenario(pki);
+      const purchase = scenario(shared.pki);
       // The first period's transaction carries no token; mallory links the purchase with it.
       expect((await postTransaction(app, 'mallory', purchase.transaction(0) as never)).statusCode).toBe(200);
       expect(await ownerOf(purchase.originalTransactionId)).toBe('mallory');

@@ -7,7 +7,7 @@ import { classifyError } from '../../src/http/error-handler.js';
 import { createLogger } from '../../src/logger.js';
 import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
-import { calmPressure, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
+import { postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 
 const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -21,7 +21,7 @@ describe(`tampered cursors on GET /users/:userId/transactions (${backendName})`,
         done();
       },
     });
-    t = await createTestApp({ overrides: { ...calmPressure, logger: createLogger('debug', sink) } });
+    t = await createTestApp({ overrides: { logger: createLogger('debug', sink) } });
     const response = await postTransaction(t, 'u-cursor', transactionPayload({ transactionId: '900' }));
     expect(response.statusCode).toBe(200);
   }, 120_000);
@@ -81,7 +81,7 @@ describe(`database errors in the log (${backendName})`, () => {
     },
   });
   beforeAll(async () => {
-    t = await createTestApp({ overrides: { ...calmPressure } });
+    t = await createTestApp();
   }, 120_000);
   afterAll(async () => {
     await t?.close();

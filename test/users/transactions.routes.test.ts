@@ -6,7 +6,7 @@ import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
 import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki } from '../helpers/pki.js';
-import { at, calmPressure, days, getEntitlements, manualClock, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
+import { at, days, getEntitlements, manualClock, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 
 describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');
@@ -18,8 +18,8 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
     double = await createAppStoreApiDouble();
     const pki = await createTestPki();
     const api = createAppStoreServerApi({ ...double.credentials, baseUrl: double.url, maxAttempts: 1, timeoutMs: 1_000, sleep: async () => {} });
-    t = await createTestApp({ clock: time.clock, pki, overrides: { ...calmPressure, appStoreApi: api } });
-    keep = await createTestApp({ clock: time.clock, pki, env: { TRANSFER_POLICY: 'keep' }, overrides: { ...calmPressure } });
+    t = await createTestApp({ clock: time.clock, pki, overrides: { appStoreApi: api } });
+    keep = await createTestApp({ clock: time.clock, pki, env: { TRANSFER_POLICY: 'keep' } });
   }, 120_000);
   afterAll(async () => {
     for (const app of [t, keep]) await app?.close();

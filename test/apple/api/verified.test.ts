@@ -3,9 +3,10 @@ import { AppStoreApiError } from '../../../src/apple/api/index.js';
 import { createSignedDataVerifier, VerificationError } from '../../../src/apple/verifier/index.js';
 import { createTestPki, signNotification, type TestPki } from '../../helpers/pki.js';
 import { useApiDouble } from './fixture.js';
+import { TEST_BUNDLE_ID } from '../../helpers/constants.js';
 
 const SIGNED_DATE = Date.parse('2025-06-01T12:00:00Z');
-const BUNDLE_ID = 'com.example.app';
+const BUNDLE_ID = TEST_BUNDLE_ID;
 
 function transaction(id: string, extra: object = {}) {
   return {

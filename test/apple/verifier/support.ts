@@ -2,9 +2,10 @@ import type { Clock } from '../../../src/clock.js';
 import { createSignedDataVerifier, VerificationError } from '../../../src/apple/verifier/index.js';
 import type { SignedDataVerifierOptions } from '../../../src/apple/verifier/index.js';
 import type { TestPki } from '../../helpers/pki.js';
+import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../../helpers/constants.js';
 
-export const BUNDLE_ID = 'com.example.app';
-export const APP_APPLE_ID = 1234567890;
+export const BUNDLE_ID = TEST_BUNDLE_ID;
+export const APP_APPLE_ID = TEST_APP_APPLE_ID;
 /** Inside the default test PKI validity (2020..2040) and the default signedDate. */
 export const NOW = new Date('2025-06-01T12:00:00Z');
 export const fixedClock: Clock = () => NOW;
