@@ -35,7 +35,7 @@ describe(`notifications written together in one batch (${backendName})`, () => {
     pki = await createTestPki();
     batched = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
     sequential = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await batched?.close();
     await sequential?.close();
