@@ -1,24 +1,12 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
 import { backendName } from '../helpers/database.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 import { at, getEntitlements, manualClock, postTransaction, transactionPayload } from './app-backend-fixtures.js';
 import { useTestApp } from '../helpers/fixtures.js';
 
 const SEASON = 'com.example.season';
 const OPEN_PASS = 'com.example.openpass';
-
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'warn' }, stream), lines };
-}
 
 describe(`non-renewing subscriptions through GET /entitlements/:userId with a catalog (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');

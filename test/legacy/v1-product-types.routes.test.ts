@@ -1,27 +1,15 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { transactions } from '../../src/db/schema.js';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 import { v1Body, V1_TEST, type V1BodyOptions } from '../helpers/v1-bodies.js';
-import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { answerSandboxReceipts, createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
 import { wipe } from '../helpers/rows.js';
 
 const SEASON = 'com.example.season';
 const LIFETIME = 'com.example.lifetime';
-
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'warn' }, stream), lines };
-}
 
 type Body = { unified_receipt: Record<string, unknown> };
 
@@ -45,21 +33,7 @@ describe(`V1 product types from the catalog through POST /webhooks/apple/v1 (${b
   beforeAll(async () => {
     verifyReceipt = await createVerifyReceiptDouble();
     // The test receipts are Sandbox ones: production redirects with 21007, as Apple does.
-    verifyReceipt.answer('Production', () => ({ body: { status: 21007 } }));
-    verifyReceipt.answer('Sandbox', (request) => {
-      const unified = receipts.get(String(request.receiptData));
-      if (unified === undefined) return { body: { status: 21002 } };
-      return {
-        body: {
-          status: 0,
-          environment: 'Sandbox',
-          receipt: { bundle_id: V1_TEST.bundleId, receipt_type: 'ProductionSandbox', in_app: [] },
-          latest_receipt: unified.latest_receipt,
-          latest_receipt_info: unified.latest_receipt_info,
-          pending_renewal_info: unified.pending_renewal_info,
-        },
-      };
-    });
+    answerSandboxReceipts(verifyReceipt, receipts);
     t = await createTestApp({
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
       overrides: { entitlementMap: catalog, logger: log.logger },

@@ -5,7 +5,7 @@ import { notifications, subscriptions, transactions } from '../../src/db/schema.
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
-import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { answerSandboxReceipts, createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
 import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 
 type Body = Record<string, unknown> & { unified_receipt: Record<string, unknown> };
@@ -59,21 +59,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     verifyReceipt.requests.length = 0;
     receipts.clear();
     // Every test receipt is a Sandbox one: production redirects with 21007, as Apple does.
-    verifyReceipt.answer('Production', () => ({ body: { status: 21007 } }));
-    verifyReceipt.answer('Sandbox', (request) => {
-      const unified = receipts.get(String(request.receiptData));
-      if (unified === undefined) return { body: { status: 21002 } };
-      return {
-        body: {
-          status: 0,
-          environment: 'Sandbox',
-          receipt: { bundle_id: V1_TEST.bundleId, receipt_type: 'ProductionSandbox', in_app: [] },
-          latest_receipt: unified.latest_receipt,
-          latest_receipt_info: unified.latest_receipt_info,
-          pending_renewal_info: unified.pending_renewal_info,
-        },
-      };
-    });
+    answerSandboxReceipts(verifyReceipt, receipts);
   });
 
   function deliver(body: Body) {

@@ -3,6 +3,7 @@
 // what the test scripted per environment.
 import Fastify from 'fastify';
 import { ENVIRONMENT_HEADER } from '../../src/apple/verify-receipt/index.js';
+import { V1_TEST } from '../helpers/v1-bodies.js';
 
 export interface VerifyReceiptRequest {
   environment: string;
@@ -46,4 +47,26 @@ export async function createVerifyReceiptDouble(): Promise<VerifyReceiptDouble> 
     answer: (environment, responder) => void responders.set(environment, responder),
     close: () => app.close(),
   };
+}
+
+/**
+ * Answers as Apple does for Sandbox receipts: Production redirects with 21007, Sandbox
+ * returns the unified receipt `receipts` holds for the receipt data (21002 for others).
+ */
+export function answerSandboxReceipts(double: VerifyReceiptDouble, receipts: ReadonlyMap<string, Record<string, unknown>>): void {
+  double.answer('Production', () => ({ body: { status: 21007 } }));
+  double.answer('Sandbox', (request) => {
+    const unified = receipts.get(String(request.receiptData));
+    if (unified === undefined) return { body: { status: 21002 } };
+    return {
+      body: {
+        status: 0,
+        environment: 'Sandbox',
+        receipt: { bundle_id: V1_TEST.bundleId, receipt_type: 'ProductionSandbox', in_app: [] },
+        latest_receipt: unified.latest_receipt,
+        latest_receipt_info: unified.latest_receipt_info,
+        pending_renewal_info: unified.pending_renewal_info,
+      },
+    };
+  });
 }
