@@ -3,8 +3,8 @@ import type { SignedDataVerifier } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { datedFieldsOf, futureDatedField } from './future-dated.model.js';
-import { renewalFromPayload, transactionFromPayload } from './merge.model.js';
-import { applyPurchaseUpdate, type PurchaseUpdate } from './purchases.repository.js';
+import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
+import { applyPurchaseUpdate, type PurchaseUpdate } from '../purchases/purchases.repository.js';
 
 export interface RefreshDeps {
   db: Database;

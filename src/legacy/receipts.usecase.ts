@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
-import { applyPurchaseUpdate, lockPurchases } from '../entitlements/purchases.repository.js';
+import { applyPurchaseUpdate, lockPurchases } from '../purchases/purchases.repository.js';
 import { badRequest } from '../errors.js';
 import { linkPurchase, type LinkOutcome } from '../users/purchase-links.repository.js';
 import { assertTokensAllow } from '../users/token-ownership.repository.js';

@@ -15,7 +15,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
-import { applyPurchaseUpdate, lockPurchases, type PurchaseUpdate } from '../entitlements/purchases.repository.js';
+import { applyPurchaseUpdate, lockPurchases, type PurchaseUpdate } from '../purchases/purchases.repository.js';
 import { badRequest, notFound, unauthorized } from '../errors.js';
 import { classifyError } from '../http/error-handler.js';
 import type { ServiceEvents } from '../metrics/events.js';

@@ -1,6 +1,6 @@
 import type { VerifiedNotification } from '../apple/types.js';
-import { renewalFromPayload, statusFromNotification, transactionFromPayload } from '../entitlements/merge.model.js';
-import type { PurchaseUpdate } from '../entitlements/purchases.repository.js';
+import { renewalFromPayload, statusFromNotification, transactionFromPayload } from '../purchases/merge.model.js';
+import type { PurchaseUpdate } from '../purchases/purchases.repository.js';
 import { describeNotification, RECORDED_ONLY_KEEPS, type NotificationDescription } from './notification-types.js';
 import type { NotificationRecord } from './notifications.repository.js';
 

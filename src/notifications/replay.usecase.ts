@@ -3,7 +3,7 @@ import type { SignedDataVerifier } from '../apple/types.js';
 import type { Database, Executor } from '../db/client.js';
 import { notifications, purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import { CodedError } from '../errors.js';
-import { applyPurchaseUpdate, type ApplyOptions } from '../entitlements/purchases.repository.js';
+import { applyPurchaseUpdate, type ApplyOptions } from '../purchases/purchases.repository.js';
 import type { IngestLogger } from './ingest.usecase.js';
 import { mapNotification } from './notification-mapping.js';
 

@@ -1,8 +1,8 @@
 // Builders for the app-backend API tests: signed transactions from the test PKI and a
 // way to store renewal info and status exactly as the notification ingest would.
 import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload } from '../../src/apple/types.js';
-import { renewalFromPayload, transactionFromPayload } from '../../src/entitlements/merge.model.js';
-import { applyPurchaseUpdate } from '../../src/entitlements/purchases.repository.js';
+import { renewalFromPayload, transactionFromPayload } from '../../src/purchases/merge.model.js';
+import { applyPurchaseUpdate } from '../../src/purchases/purchases.repository.js';
 import { authHeader, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
 import { DAY } from '../helpers/constants.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeV1Notification, parseV1Notification } from '../../src/apple/v1/index.js';
-import { applyPurchaseUpdates } from '../../src/entitlements/purchases.repository.js';
+import { applyPurchaseUpdates } from '../../src/purchases/purchases.repository.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
 import { authHeader } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';

@@ -8,7 +8,7 @@ import {
   renewalFromPayload,
   statusFromNotification,
   transactionFromPayload,
-} from '../../src/entitlements/merge.model.js';
+} from '../../src/purchases/merge.model.js';
 import { appleStatus, at, period, renewal } from './records.js';
 
 const transactionPayload: JWSTransactionDecodedPayload = {

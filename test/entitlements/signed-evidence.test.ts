@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
-import { applyPurchaseUpdate } from '../../src/entitlements/purchases.repository.js';
+import { applyPurchaseUpdate } from '../../src/purchases/purchases.repository.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';

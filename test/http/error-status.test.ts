@@ -7,7 +7,7 @@ import { V1FormatError } from '../../src/apple/v1/index.js';
 import { VerificationError, VERIFICATION_ERROR_CODES } from '../../src/apple/verifier/index.js';
 import { VerifyReceiptError } from '../../src/apple/verify-receipt/index.js';
 import { FutureDatedError } from '../../src/entitlements/future-dated.model.js';
-import { InvalidRecordError } from '../../src/entitlements/merge.model.js';
+import { InvalidRecordError } from '../../src/purchases/merge.model.js';
 import {
   badRequest,
   CodedError,

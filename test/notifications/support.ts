@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
-import { renewalFromRow, statusFromRow, transactionFromRow } from '../../src/entitlements/purchases.repository.js';
+import { renewalFromRow, statusFromRow, transactionFromRow } from '../../src/purchases/purchases.repository.js';
 import { evaluatePurchase, type PurchaseState } from '../../src/entitlements/state.model.js';
 import type { App } from '../../src/app.js';
 import { MONTH, T0, TEST_BUNDLE_ID, TEST_MONTHLY_PRODUCT_ID } from '../helpers/constants.js';

@@ -11,8 +11,8 @@ import {
   type StoredRenewal,
   type StoredStatus,
   type StoredTransaction,
-} from '../../src/entitlements/merge.model.js';
-import type { PurchaseUpdate } from '../../src/entitlements/purchases.repository.js';
+} from '../../src/purchases/merge.model.js';
+import type { PurchaseUpdate } from '../../src/purchases/purchases.repository.js';
 import { evaluatePurchase } from '../../src/entitlements/state.model.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
 import { arrange } from '../entitlements/subscription-fold.js';
