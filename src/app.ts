@@ -17,7 +17,7 @@ import { adminRoutes } from './admin/admin.routes.js';
 import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
 import { installPressureGuard } from './http/pressure.js';
 import { installOpenApi, serviceVersion } from './http/openapi.js';
-import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createMetrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { createServices } from './services.js';

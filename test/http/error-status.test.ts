@@ -10,7 +10,7 @@ import { FutureDatedError } from '../../src/entitlements/future-dated.model.js';
 import { InvalidRecordError } from '../../src/purchases/merge.model.js';
 import {
   badRequest,
-  CodedError,
+  type CodedError,
   conflict,
   ConflictError,
   forbidden,

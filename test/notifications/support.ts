@@ -2,7 +2,7 @@
 // service stored for it. Each scenario uses its own originalTransactionId, so tests can
 // share one app (one database) per file.
 import { randomUUID } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { renewalFromRow, statusFromRow, transactionFromRow } from '../../src/purchases/purchases.repository.js';

@@ -2,7 +2,7 @@
 // encoded and decoded with @peculiar/asn1-ocsp.
 import { createHash, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier, Certificate } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, type Certificate } from '@peculiar/asn1-x509';
 import {
   BasicOCSPResponse,
   CertID,
