@@ -139,17 +139,15 @@ const UNKNOWN_SUBTYPE: NotificationDescription = {
   known: false,
 };
 
-const hasOwn = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
-
 /**
  * The handling of a notification. Never throws: a type or subtype Apple adds later is
  * recorded only, and the webhook still answers 200.
  */
 export function describeNotification(type: NotificationTypeV2, subtype?: Subtype | null): NotificationDescription {
-  if (typeof type !== 'string' || !hasOwn(NOTIFICATION_HANDLING, type)) return UNKNOWN_TYPE;
+  if (typeof type !== 'string' || !Object.hasOwn(NOTIFICATION_HANDLING, type)) return UNKNOWN_TYPE;
   const subtypes: Record<string, NotificationHandling> = NOTIFICATION_HANDLING[type as keyof typeof NOTIFICATION_HANDLING];
   const key = typeof subtype === 'string' && subtype !== '' ? subtype : NO_SUBTYPE;
-  if (!hasOwn(subtypes, key)) return UNKNOWN_SUBTYPE;
+  if (!Object.hasOwn(subtypes, key)) return UNKNOWN_SUBTYPE;
   const handling = subtypes[key];
   return handling === undefined ? UNKNOWN_SUBTYPE : { ...handling, known: true };
 }
@@ -164,5 +162,5 @@ export function renderNotificationTable(): string {
       rows.push(`| \`${type}\` | ${subtype === NO_SUBTYPE ? '—' : `\`${subtype}\``} | ${what} | ${why} |`);
     }
   }
-  return rows.join('\n') + '\n';
+  return `${rows.join('\n')}\n`;
 }
