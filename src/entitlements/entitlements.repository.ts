@@ -157,7 +157,10 @@ function purchasesByUser(rows: readonly unknown[][]): Map<string, PurchaseRecord
     }
     const userId = row[USER] as string;
     let purchases = byUser.get(userId);
-    if (purchases === undefined) byUser.set(userId, (purchases = new Map()));
+    if (purchases === undefined) {
+      purchases = new Map();
+      byUser.set(userId, purchases);
+    }
     const transaction = periodAt(row);
     const updatedAt = row[UPDATED_AT] as Date;
     const purchase = purchases.get(transaction.originalTransactionId);

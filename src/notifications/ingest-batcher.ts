@@ -62,7 +62,7 @@ async function writeBatch(db: Database, batch: Pending[]): Promise<void> {
         toApply.map((pending) => pending.item.update),
       );
       const result = new Map<Pending, BatchOutcome>();
-      toApply.forEach((pending, index) => result.set(pending, { kind: 'new', applied: applied[index]! }));
+      for (const [index, pending] of toApply.entries()) result.set(pending, { kind: 'new', applied: applied[index]! });
       return result;
     });
   } catch (error) {

@@ -69,7 +69,7 @@ const MAX_TOKEN_LIFETIME_SECONDS = 3600;
 function parseQuery(url: string): Record<string, string[]> {
   const query: Record<string, string[]> = {};
   const search = new URL(url, 'http://double.invalid').searchParams;
-  for (const [name, value] of search) (query[name] ??= []).push(value);
+  for (const [name, value] of search) query[name] = [...(query[name] ?? []), value];
   return query;
 }
 
