@@ -48,19 +48,19 @@ export const DOCS_PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 const anchor = (method: string, path: string) => `${method}-${path.replace(/[^A-Za-z0-9]+/g, '-')}`;
 
 /** A schema as JSON, shared schemas named by their $ref rather than repeated. */
-const schemaBlock = (schema: unknown) => `<pre>${escape(JSON.stringify(schema, null, 2))}</pre>`;
+const schemaBlock = (schema: unknown) => `<pre>${escapeHtml(JSON.stringify(schema, null, 2))}</pre>`;
 
 function contentBlock(content: Record<string, Content> | undefined): string {
   if (!content) return '';
   return Object.entries(content)
-    .map(([type, { schema }]) => `<details><summary><code>${escape(type)}</code></summary>${schema === undefined ? '' : schemaBlock(schema)}</details>`)
+    .map(([type, { schema }]) => `<details><summary><code>${escapeHtml(type)}</code></summary>${schema === undefined ? '' : schemaBlock(schema)}</details>`)
     .join('');
 }
 
@@ -70,7 +70,7 @@ function securityText(operation: Operation, document: OpenApiDocument): string {
   return names
     .map((name) => {
       const described = document.components?.securitySchemes?.[name]?.description;
-      return `Bearer <code>${escape(name)}</code>${described ? ` (${escape(described)})` : ''}`;
+      return `Bearer <code>${escapeHtml(name)}</code>${described ? ` (${escapeHtml(described)})` : ''}`;
     })
     .join(' or ');
 }
@@ -80,7 +80,7 @@ function parametersTable(parameters: Parameter[] | undefined): string {
   const rows = parameters
     .map((p) => {
       const type = (p.schema as { type?: unknown } | undefined)?.type;
-      return `<tr><td><code>${escape(p.name)}</code></td><td>${escape(p.in)}</td><td>${p.required ? 'required' : 'optional'}</td><td>${escape(type === undefined ? '' : String(type))}</td><td>${escape(p.description ?? '')}</td></tr>`;
+      return `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${escapeHtml(p.in)}</td><td>${p.required ? 'required' : 'optional'}</td><td>${escapeHtml(type === undefined ? '' : String(type))}</td><td>${escapeHtml(p.description ?? '')}</td></tr>`;
     })
     .join('');
   return `<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th></th><th>type</th><th>description</th></tr>${rows}</table>`;
@@ -88,14 +88,14 @@ function parametersTable(parameters: Parameter[] | undefined): string {
 
 function operationSection(method: string, path: string, operation: Operation, document: OpenApiDocument): string {
   const responses = Object.entries(operation.responses ?? {})
-    .map(([status, response]) => `<li><strong>${escape(status)}</strong> ${escape(response.description ?? '')}${contentBlock(response.content)}</li>`)
+    .map(([status, response]) => `<li><strong>${escapeHtml(status)}</strong> ${escapeHtml(response.description ?? '')}${contentBlock(response.content)}</li>`)
     .join('');
   const body = operation.requestBody
     ? `<h4>Request body${operation.requestBody.required ? '' : ' (optional)'}</h4>${contentBlock(operation.requestBody.content)}`
     : '';
   return `<section class="op" id="${anchor(method, path)}">
-<h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escape(path)}</code></h3>
-${operation.summary ? `<p>${escape(operation.summary)}</p>` : ''}${operation.description ? `<p>${escape(operation.description)}</p>` : ''}
+<h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>
+${operation.summary ? `<p>${escapeHtml(operation.summary)}</p>` : ''}${operation.description ? `<p>${escapeHtml(operation.description)}</p>` : ''}
 <p class="muted">Authorization: ${securityText(operation, document)}</p>
 ${parametersTable(operation.parameters)}${body}<h4>Responses</h4><ul>${responses}</ul>
 </section>`;
@@ -117,26 +117,26 @@ export function renderDocsPage(document: OpenApiDocument, documentUrl: string): 
   const nav = groups
     .map(
       ({ tag, members }) =>
-        `<li>${escape(tag.name)}<ul>${members.map(({ method, path }) => `<li><a href="#${anchor(method, path)}">${method.toUpperCase()} ${escape(path)}</a></li>`).join('')}</ul></li>`,
+        `<li>${escapeHtml(tag.name)}<ul>${members.map(({ method, path }) => `<li><a href="#${anchor(method, path)}">${method.toUpperCase()} ${escapeHtml(path)}</a></li>`).join('')}</ul></li>`,
     )
     .join('');
   const sections = groups
     .map(
       ({ tag, members }) =>
-        `<h2 id="tag-${escape(tag.name)}">${escape(tag.name)}</h2>${tag.description ? `<p>${escape(tag.description)}</p>` : ''}${members
+        `<h2 id="tag-${escapeHtml(tag.name)}">${escapeHtml(tag.name)}</h2>${tag.description ? `<p>${escapeHtml(tag.description)}</p>` : ''}${members
           .map(({ method, path, operation }) => operationSection(method, path, operation, document))
           .join('\n')}`,
     )
     .join('\n');
   const schemas = Object.entries(document.components?.schemas ?? {})
-    .map(([name, schema]) => `<details id="schema-${escape(name)}"><summary><code>${escape(name)}</code></summary>${schemaBlock(schema)}</details>`)
+    .map(([name, schema]) => `<details id="schema-${escapeHtml(name)}"><summary><code>${escapeHtml(name)}</code></summary>${schemaBlock(schema)}</details>`)
     .join('');
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(document.info.title)} — API reference</title><style>${STYLE}</style></head>
-<body><header><h1>${escape(document.info.title)}</h1><p class="muted">version ${escape(document.info.version)} · OpenAPI document: <a href="${escape(documentUrl)}">${escape(documentUrl)}</a></p>
-${document.info.description ? `<p>${escape(document.info.description)}</p>` : ''}</header>
+<title>${escapeHtml(document.info.title)} — API reference</title><style>${STYLE}</style></head>
+<body><header><h1>${escapeHtml(document.info.title)}</h1><p class="muted">version ${escapeHtml(document.info.version)} · OpenAPI document: <a href="${escapeHtml(documentUrl)}">${escapeHtml(documentUrl)}</a></p>
+${document.info.description ? `<p>${escapeHtml(document.info.description)}</p>` : ''}</header>
 <main><nav><h2>Routes</h2><ul>${nav}</ul></nav>
 ${sections}
 ${schemas ? `<h2>Shared schemas</h2>${schemas}` : ''}
