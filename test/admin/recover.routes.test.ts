@@ -162,7 +162,7 @@ describe('POST /admin/notifications/recover', () => {
     const ahead = new Date(Date.now() + 30_000).toISOString();
     const response = await app.app.inject({ method: 'POST', url: RECOVER, headers: ADMIN, payload: { startDate: hoursAgo(1), endDate: ahead } });
     expect(response.statusCode).toBe(200);
-    expect((fixture.double.requests[0]?.body as { endDate: number }).endDate).toBeLessThan(Date.parse(ahead));
+    expect((fixture.double.requests[0]!.body as { endDate: number }).endDate).toBeLessThan(Date.parse(ahead));
   });
 
   it('refuses a body without startDate with 400 VALIDATION_ERROR', async () => {

@@ -255,6 +255,7 @@ describe(`entitlement fields from Apple's signed data (${backendName})`, () => {
     { what: 'a transaction whose revocationType is a number', transaction: { revocationType: 1 } },
     { what: 'a transaction whose offerDiscountType is a number', transaction: { offerDiscountType: 1 } },
     { what: 'a transaction whose offerPeriod is a list', transaction: { offerPeriod: ['P1M'] } },
+    // biome-ignore lint/correctness/noPrecisionLoss: an id as long as Apple's, past 2^53; only its being a number matters here
     { what: 'a transaction whose appTransactionId is a number', transaction: { appTransactionId: 704289572311136189 } },
     { what: 'renewal info whose renewalPrice is a string', renewal: { renewalPrice: '9990' } },
     { what: 'renewal info whose renewalPrice is a fraction', renewal: { renewalPrice: 9.99 } },

@@ -9,7 +9,7 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { deliver, scenario, T0 } from '../notifications/support.js';
 import { at, ORIGINAL_ID, renewal, transaction } from './records.js';
 
-const payloadOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, any>;
+const payloadOf = <T>(jws: string) => JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8')) as T;
 
 describe(`signed evidence is stored once (${backendName})`, () => {
   let pki: TestPki;
@@ -33,9 +33,9 @@ describe(`signed evidence is stored once (${backendName})`, () => {
     expect(sub).toMatchObject({ signedRenewalInfo: null, renewalSignedInNotification: uuid });
 
     const [stored] = await db.select().from(notifications).where(eq(notifications.id, uuid));
-    const data = payloadOf(stored!.payload).data;
-    expect(payloadOf(data.signedTransactionInfo).transactionId).toBe(row!.transactionId);
-    expect(payloadOf(data.signedRenewalInfo).originalTransactionId).toBe(s.originalTransactionId);
+    const { data } = payloadOf<{ data: { signedTransactionInfo: string; signedRenewalInfo: string } }>(stored!.payload);
+    expect(payloadOf<{ transactionId: string }>(data.signedTransactionInfo).transactionId).toBe(row!.transactionId);
+    expect(payloadOf<{ originalTransactionId: string }>(data.signedRenewalInfo).originalTransactionId).toBe(s.originalTransactionId);
   });
 
   it('a status-only change leaves the renewal and its evidence as they were; a newer renewal replaces both', async () => {

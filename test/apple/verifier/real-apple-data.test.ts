@@ -13,7 +13,15 @@ import { codeOf } from './support.js';
 const realDir = path.resolve(projectRoot, '../shared/apple/real');
 const APPLE_ROOT_G3_SHA256 = '63343abfb89a6a03ebb57e9b3f5fa7be7c4f5c756f3017b3a8c488c3653e9179';
 
-function decodePayload(jws: string): Record<string, any> {
+/** What these tests read of a decoded real JWS: a notification, a transaction or a renewal info. */
+interface RealPayload {
+  notificationUUID?: string;
+  originalTransactionId?: string;
+  bundleId?: string;
+  data?: { bundleId: string; appAppleId?: number | null; signedTransactionInfo?: string; signedRenewalInfo?: string };
+}
+
+function decodePayload(jws: string): RealPayload {
   return JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8'));
 }
 
@@ -21,7 +29,7 @@ interface RealJws {
   file: string;
   kind: 'notification' | 'transaction' | 'renewal-info';
   jws: string;
-  payload: Record<string, any>;
+  payload: RealPayload;
 }
 
 function loadReal(): RealJws[] {
@@ -45,7 +53,8 @@ function loadReal(): RealJws[] {
 /** The app a real JWS speaks for, so each can be verified under its own configuration. */
 function appOf(item: RealJws): { bundleId: string; appAppleId?: number } {
   if (item.kind === 'notification') {
-    const data = item.payload.data ?? {};
+    const data = item.payload.data;
+    if (data === undefined) throw new Error(`${item.file}: a notification without data`);
     return { bundleId: data.bundleId, appAppleId: data.appAppleId ?? undefined };
   }
   // Renewal infos carry no bundle id; any configured one is accepted for them.
