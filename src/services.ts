@@ -44,7 +44,7 @@ export function createServices(deps: AppDeps): Services {
   const api = deps.appStoreApi;
   const environments = config.apple.environments;
 
-  const ingest = createIngestUsecase({ verifier, clock, logger, events, batcher: createIngestBatcher({ db }) });
+  const ingest = createIngestUsecase({ verifier, clock, logger, events, batcher: createIngestBatcher({ db, clock }) });
 
   const entitlements = createEntitlementsUsecase({
     repository: createEntitlementsRepository({ database }),

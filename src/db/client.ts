@@ -1,21 +1,40 @@
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePglite, PgliteSession, PgliteTransaction } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg, NodePgSession } from 'drizzle-orm/node-postgres';
 import { createTableRelationsHelpers, extractTablesRelationalConfig, sql } from 'drizzle-orm';
 import { PgDialect, type PgTransactionConfig } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { holdingAdvisoryLock } from './advisory-lock.js';
 import { lockDataDir, prepareDataDir, restrictToOwner, type DataDirLock } from './data-dir.js';
 import { isDatabaseUnavailable } from './errors.js';
 import * as schema from './schema.js';
 import { fastTimestampTypes } from './timestamptz.js';
 
 export type Schema = typeof schema;
+type DrizzleDatabase = PgDatabase<PgQueryResultHKT, Schema>;
+type DrizzleTransaction = Parameters<Parameters<DrizzleDatabase['transaction']>[0]>[0];
+
+/**
+ * The driver under one database transaction: the pooled node-postgres client this module
+ * checked out for it, or PGlite's transaction. Only for the statements a benchmark shows
+ * the query builder cannot afford (docs/architecture.md, "Database access"); values
+ * always travel as parameters.
+ */
+export interface SqlDriver {
+  /** Rows as objects keyed by the names of the select (or returning) list. */
+  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+}
+
+/** What a `db.transaction` callback receives: the query builder, and the driver of the same transaction. */
+export type Transaction = DrizzleTransaction & { readonly driver: SqlDriver };
+
 /** The one query interface the service codes against, whichever back-end is behind it. */
-export type Database = PgDatabase<PgQueryResultHKT, Schema>;
-/** What a `db.transaction` callback receives; repositories accept either. */
-export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type Database = Omit<DrizzleDatabase, 'transaction'> & {
+  transaction<T>(work: (tx: Transaction) => Promise<T>, config?: PgTransactionConfig): Promise<T>;
+};
+/** Query-builder repositories accept either; raw statements need a Transaction. */
 export type Executor = Database | Transaction;
 
 export interface PoolStats {
@@ -35,7 +54,7 @@ export interface DatabaseHandle {
   queryArrays(query: ArrayQuery): Promise<unknown[][]>;
   /** Throws unless the database answers a trivial query. */
   ping(): Promise<void>;
-  /** Runs `fn` while holding a session-level advisory lock; false when another holder has it. */
+  /** Runs `fn` while holding a session-level advisory lock (advisory-lock.ts); false when another holder has it. */
   withTryAdvisoryLock<T>(key: bigint, fn: () => Promise<T>): Promise<{ acquired: true; result: T } | { acquired: false }>;
   poolStats(): PoolStats | null;
   close(): Promise<void>;
@@ -94,13 +113,7 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
     async withTryAdvisoryLock(key, fn) {
       const client = await pool.connect();
       try {
-        const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [key.toString()]);
-        if (!rows[0]?.locked) return { acquired: false };
-        try {
-          return { acquired: true, result: await fn() };
-        } finally {
-          await client.query('select pg_advisory_unlock($1)', [key.toString()]);
-        }
+        return await holdingAdvisoryLock(client, key, 'try', fn);
       } finally {
         client.release();
       }
@@ -110,6 +123,24 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
   };
 }
 
+const dialect = new PgDialect();
+const tables = extractTablesRelationalConfig(schema, createTableRelationsHelpers);
+const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: tables.tableNamesMap };
+
+interface DriverClient {
+  query(text: string, params: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/** The transaction's query builder with the driver the same statements go through. */
+function withDriver(tx: DrizzleTransaction, client: DriverClient): Transaction {
+  const driver: SqlDriver = {
+    async query<T>(text: string, params: readonly unknown[] = []) {
+      return (await client.query(text, params as unknown[])).rows as T[];
+    },
+  };
+  return Object.assign(tx, { driver });
+}
+
 /**
  * `db.transaction` over a pooled client this module checks out and always gives back.
  * drizzle's own version leaves the client checked out for good when BEGIN fails (a
@@ -117,15 +148,12 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
  * whose connection failed goes back with the error, so the pool discards it.
  */
 function transactionOnOwnClient(pool: pg.Pool): Database['transaction'] {
-  const tables = extractTablesRelationalConfig(schema, createTableRelationsHelpers);
-  const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: tables.tableNamesMap };
-  const dialect = new PgDialect();
   return async <T>(work: (tx: Transaction) => Promise<T>, config?: PgTransactionConfig): Promise<T> => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
       const session = new NodePgSession(client, dialect, relational, {});
-      return (await session.transaction(work as unknown as Parameters<typeof session.transaction>[0], config)) as T;
+      return await session.transaction((tx) => work(withDriver(tx as unknown as DrizzleTransaction, client)), config);
     } catch (error) {
       if (isDatabaseUnavailable(error)) broken = error as Error;
       throw error;
@@ -152,6 +180,14 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     throw error;
   }
   const db = drizzlePglite(client, { schema }) as unknown as Database;
+  // drizzle's own PGlite transaction, built here so that its driver (PGlite's transaction)
+  // is one this module holds rather than a private field of drizzle's session.
+  db.transaction = (work, config) =>
+    client.transaction(async (driverTx) => {
+      const tx = new PgliteTransaction(dialect, new PgliteSession(driverTx, dialect, relational, {}), relational);
+      if (config) await tx.setTransaction(config);
+      return work(withDriver(tx as unknown as DrizzleTransaction, driverTx));
+    });
   let closed = false;
   return {
     kind: 'pglite',

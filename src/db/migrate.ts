@@ -3,6 +3,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import { migrationsFolder } from '../paths.js';
+import { holdingAdvisoryLock } from './advisory-lock.js';
 import type { DatabaseHandle } from './client.js';
 
 // Replicas starting together must not run the same migration twice.
@@ -16,12 +17,7 @@ export async function migrateDatabase(handle: DatabaseHandle, folder = migration
   }
   const client = await handle.raw.pool.connect();
   try {
-    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
-    try {
-      await migratePg(drizzlePg(client), { migrationsFolder: folder });
-    } finally {
-      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]);
-    }
+    await holdingAdvisoryLock(client, MIGRATION_LOCK_KEY, 'wait', () => migratePg(drizzlePg(client), { migrationsFolder: folder }));
   } finally {
     client.release();
   }

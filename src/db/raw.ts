@@ -1,30 +1,57 @@
 import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
-import type { Executor } from './client.js';
+import type { Transaction } from './client.js';
 
-// The ingest's group commit writes every notification through a handful of multi-row
-// statements; building them with the query builder cost more main-thread time than any
-// other step but the signature checks. These helpers send hand-built SQL straight to the
-// driver under a database or transaction handle, still inside the caller's transaction.
-// Table and column names come from the schema, values always travel as parameters.
+// Hand-built SQL for the statements a benchmark shows the query builder cannot afford
+// (docs/architecture.md, "Database access"): the ingest's group commit writes every
+// notification through a handful of multi-row statements, and building them with the
+// query builder cost more main-thread time than any other step but the signature checks.
+// They go to the driver of the caller's transaction (`tx.driver`). Table and column names
+// come from the schema, by property name (a misspelt one does not compile); values always
+// travel as parameters.
 
-interface Driver {
-  query(text: string, params: unknown[]): Promise<{ rows: unknown[] }>;
-}
-
-/** The node-postgres or PGlite client under a drizzle database or transaction. */
-function driverOf(executor: Executor): Driver {
-  const client = (executor as unknown as { session?: { client?: Partial<Driver> } }).session?.client;
-  if (typeof client?.query !== 'function') throw new Error('raw queries need a node-postgres or PGlite database handle');
-  return client as Driver;
-}
-
-export async function rawQuery<T>(executor: Executor, text: string, params: readonly unknown[] = []): Promise<T[]> {
-  const { rows } = await driverOf(executor).query(text, [...params]);
-  return rows as T[];
-}
+/** A schema property of `table`: what the query builder calls the column. */
+export type ColumnOf<T extends PgTable> = keyof T['_']['columns'] & string;
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+function columnOf(table: PgTable, property: string) {
+  const column = getTableColumns(table)[property];
+  if (!column) throw new Error(`${getTableName(table)} has no column ${property}`);
+  return column;
+}
+
+/** The quoted table name. */
+export const tableName = (table: PgTable): string => quote(getTableName(table));
+
+/** The quoted database name of a schema property, optionally qualified by `alias`. */
+export function columnName<T extends PgTable>(table: T, property: ColumnOf<T>, alias?: string): string {
+  const name = quote(columnOf(table, property).name);
+  return alias === undefined ? name : `${alias}.${name}`;
+}
+
+/**
+ * The SQL type a column is read as: int8 columns the schema reads as numbers come back as
+ * float8 (node-postgres hands int8 back as a string).
+ */
+export function readType<T extends PgTable>(table: T, property: ColumnOf<T>): string {
+  const column = columnOf(table, property);
+  return column.columnType === 'PgBigInt53' ? 'float8' : column.getSQLType();
+}
+
+/** A column as read: its name, cast when `readType` differs from its own type. */
+export function readColumn<T extends PgTable>(table: T, property: ColumnOf<T>, alias?: string): string {
+  const cast = columnOf(table, property).columnType === 'PgBigInt53' ? '::float8' : '';
+  return `${columnName(table, property, alias)}${cast}`;
+}
+
+/**
+ * A select (or returning) list of `properties` of `table`, each aliased to its property
+ * name, so rows come back shaped like the schema's select type.
+ */
+export function selectList<T extends PgTable>(table: T, properties: ReadonlyArray<ColumnOf<T>>): string {
+  return properties.map((property) => `${readColumn(table, property)} as ${quote(property)}`).join(', ');
+}
 
 /**
  * `insert into <table> (<columns>) values (...), (...) <tail>`: the columns any row sets,
@@ -32,7 +59,7 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * default. `tail` is the rest (`on conflict ...`, `returning ...`).
  */
 export async function insertRows<T = Record<string, unknown>>(
-  executor: Executor,
+  tx: Transaction,
   table: PgTable,
   rows: ReadonlyArray<Record<string, unknown>>,
   tail = '',
@@ -50,38 +77,17 @@ export async function insertRows<T = Record<string, unknown>>(
     return `(${values.join(', ')})`;
   });
   const names = columns.map(([, column]) => quote(column.name)).join(', ');
-  return rawQuery<T>(executor, `insert into ${quote(getTableName(table))} (${names}) values ${tuples.join(', ')} ${tail}`, params);
+  return tx.driver.query<T>(`insert into ${tableName(table)} (${names}) values ${tuples.join(', ')} ${tail}`, params);
 }
 
 /**
  * `on conflict (<key>) do update set` every other column (or only the `only` ones) to the
  * proposed row's value.
  */
-export function onConflictReplace(table: PgTable, key: string, only?: readonly string[]): string {
-  const columns = getTableColumns(table);
-  const keyColumn = columns[key];
-  if (!keyColumn) throw new Error(`${getTableName(table)} has no column ${key}`);
-  for (const property of only ?? []) if (!columns[property]) throw new Error(`${getTableName(table)} has no column ${property}`);
-  const set = Object.entries(columns)
-    .filter(([property]) => property !== key && (only === undefined || only.includes(property)))
+export function onConflictReplace<T extends PgTable>(table: T, key: ColumnOf<T>, only?: ReadonlyArray<ColumnOf<T>>): string {
+  const set = Object.entries(getTableColumns(table))
+    .filter(([property]) => property !== key && (only === undefined || only.includes(property as ColumnOf<T>)))
     .map(([, column]) => `${quote(column.name)} = excluded.${quote(column.name)}`)
     .join(', ');
-  return `on conflict (${quote(keyColumn.name)}) do update set ${set}`;
-}
-
-/**
- * A select list of `properties` of `table`, each aliased to its property name, so rows come
- * back shaped like the schema's select type. int8 columns the schema reads as numbers are
- * sent as float8 (node-postgres hands int8 back as a string).
- */
-export function selectList(table: PgTable, properties: readonly string[]): string {
-  const columns = getTableColumns(table);
-  return properties
-    .map((property) => {
-      const column = columns[property];
-      if (!column) throw new Error(`${getTableName(table)} has no column ${property}`);
-      const cast = column.columnType === 'PgBigInt53' ? '::float8' : '';
-      return `${quote(column.name)}${cast} as ${quote(property)}`;
-    })
-    .join(', ');
+  return `on conflict (${columnName(table, key)}) do update set ${set}`;
 }

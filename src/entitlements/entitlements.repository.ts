@@ -1,6 +1,9 @@
+import type { PgTable } from 'drizzle-orm/pg-core';
 import type { DatabaseHandle } from '../db/client.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
-import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
+import { columnName, readColumn, readType, tableName, type ColumnOf } from '../db/raw.js';
+import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
+import type { Environment, OwnershipType, PRODUCT_TYPES, ProductType } from '../apple/types.js';
 import type { StoredStatus } from '../purchases/merge.model.js';
 import type { PeriodRecord, RenewalSignals } from './state.model.js';
 
@@ -50,97 +53,147 @@ export interface EntitlementsRepositoryOptions {
   maxUsers?: number;
 }
 
-// This is the service's hottest path, so it skips the ORM: one statement for every user
-// asked for while the previous reads were in flight (`user_id = any($1)`), index scans
-// only, the columns the state model reads (PeriodRecord, RenewalSignals, StoredStatus),
-// rows as arrays decoded by position (int8 prices as float8: node-postgres hands int8 back
-// as a string). Each link is looked up once; a purchase's
+// This is the service's hottest path, so it skips the ORM (docs/architecture.md, "Database
+// access"): one statement for every user asked for while the previous reads were in
+// flight (`user_id = any($1)`), index scans only, the columns the state model reads
+// (PeriodRecord, RenewalSignals, StoredStatus), rows as arrays (int8 prices as float8:
+// node-postgres hands int8 back as a string). Each link is looked up once; a purchase's
 // subscription row comes once, as a row of its own (transaction columns null), rather
 // than repeated beside every transaction; the nulls cost next to nothing to send and parse.
-const PURCHASES_OF_USERS = `
-select l.user_id, l.original_transaction_id, r.*
-from purchase_links l
-cross join lateral (
-  select t.transaction_id, t.product_id, t.product_type, t.environment, t.purchase_date, t.original_purchase_date,
-    t.expires_date, t.ownership_type, t.revocation_date, t.is_upgraded, t.app_account_token, t.signed_date,
-    t.offer_type, t.offer_discount_type, t.offer_identifier, t.price::float8, t.currency, t.revocation_reason,
-    t.revocation_type, t.revocation_percentage, t.updated_at,
-    null::text, null::text, null::int, null::boolean, null::timestamptz, null::timestamptz, null::int, null::timestamptz,
-    null::float8, null::text, null::timestamptz, null::int, null::int
-  from transactions t
-  where t.original_transaction_id = l.original_transaction_id and t.product_type <> 'Consumable'
-  union all
-  select null, null, null, null, null, null, null, null, null, null, null, null,
-    null, null, null, null, null, null, null, null, s.updated_at,
-    s.product_id, s.auto_renew_product_id, s.auto_renew_status, s.is_in_billing_retry_period,
-    s.grace_period_expires_date, s.renewal_signed_date, s.apple_status, s.status_signed_date,
-    s.renewal_price::float8, s.renewal_currency, s.renewal_date, s.expiration_intent, s.price_increase_status
-  from subscriptions s
-  where s.original_transaction_id = l.original_transaction_id
-) r
-where l.user_id = any($1::text[])`;
 
-// Positions in the select list above.
+// The columns of each kind of row, in select-list order: the statement and the decoder's
+// offsets are both built from these lists, so they cannot drift apart.
+const PERIOD_COLUMNS = [
+  'transactionId',
+  'productId',
+  'productType',
+  'environment',
+  'purchaseDate',
+  'originalPurchaseDate',
+  'expiresDate',
+  'ownershipType',
+  'revocationDate',
+  'isUpgraded',
+  'appAccountToken',
+  'signedDate',
+  'offerType',
+  'offerDiscountType',
+  'offerIdentifier',
+  'price',
+  'currency',
+  'revocationReason',
+  'revocationType',
+  'revocationPercentage',
+] as const satisfies ReadonlyArray<ColumnOf<typeof transactions>>;
+const SUBSCRIPTION_COLUMNS = [
+  'productId',
+  'autoRenewProductId',
+  'autoRenewStatus',
+  'isInBillingRetryPeriod',
+  'gracePeriodExpiresDate',
+  'renewalSignedDate',
+  'appleStatus',
+  'statusSignedDate',
+  'renewalPrice',
+  'renewalCurrency',
+  'renewalDate',
+  'expirationIntent',
+  'priceIncreaseStatus',
+] as const satisfies ReadonlyArray<ColumnOf<typeof subscriptions>>;
+
+/** Each name's position in a row whose columns `names` fill from `first` on. */
+function offsets<K extends string>(names: readonly K[], first: number): Readonly<Record<K, number>> {
+  return Object.fromEntries(names.map((name, index) => [name, first + index])) as Record<K, number>;
+}
+
+// A row: user id, purchase, the transaction columns (null on subscription rows), the row's
+// updated_at, the subscription columns (null on transaction rows).
 const USER = 0;
 const PURCHASE = 1;
-const T = 2; // transaction columns, null on subscription rows
-const UPDATED_AT = 22;
-const S = 23; // subscription columns, null on transaction rows
+const T = offsets(PERIOD_COLUMNS, 2);
+const UPDATED_AT = 2 + PERIOD_COLUMNS.length;
+const S = offsets(SUBSCRIPTION_COLUMNS, UPDATED_AT + 1);
 
-const isTransactionRow = (row: unknown[]) => row[T] !== null;
+function reads<Table extends PgTable>(table: Table, columns: ReadonlyArray<ColumnOf<Table>>, alias: string): string {
+  return columns.map((column) => readColumn(table, column, alias)).join(', ');
+}
+function nulls<Table extends PgTable>(table: Table, columns: ReadonlyArray<ColumnOf<Table>>): string {
+  return columns.map((column) => `null::${readType(table, column)}`).join(', ');
+}
+
+const CONSUMABLE = 'Consumable' satisfies (typeof PRODUCT_TYPES)[number];
+const link = (column: ColumnOf<typeof purchaseLinks>) => columnName(purchaseLinks, column, 'l');
+const PURCHASES_OF_USERS = `
+select ${link('userId')}, ${link('originalTransactionId')}, r.*
+from ${tableName(purchaseLinks)} l
+cross join lateral (
+  select ${reads(transactions, PERIOD_COLUMNS, 't')}, ${columnName(transactions, 'updatedAt', 't')}, ${nulls(subscriptions, SUBSCRIPTION_COLUMNS)}
+  from ${tableName(transactions)} t
+  where ${columnName(transactions, 'originalTransactionId', 't')} = ${link('originalTransactionId')}
+    and ${columnName(transactions, 'productType', 't')} <> '${CONSUMABLE}'
+  union all
+  select ${nulls(transactions, PERIOD_COLUMNS)}, ${columnName(subscriptions, 'updatedAt', 's')}, ${reads(subscriptions, SUBSCRIPTION_COLUMNS, 's')}
+  from ${tableName(subscriptions)} s
+  where ${columnName(subscriptions, 'originalTransactionId', 's')} = ${link('originalTransactionId')}
+) r
+where ${link('userId')} = any($1::text[])`;
+
+const isTransactionRow = (row: unknown[]) => row[T.transactionId] !== null;
 
 function periodAt(row: unknown[]): EntitlementPeriod {
   return {
     originalTransactionId: row[PURCHASE] as string,
-    transactionId: row[T] as string,
-    productId: row[T + 1] as string,
-    productType: row[T + 2] as ProductType,
-    environment: row[T + 3] as Environment,
-    purchaseDate: row[T + 4] as Date,
-    originalPurchaseDate: row[T + 5] as Date | null,
-    expiresDate: row[T + 6] as Date | null,
-    ownershipType: row[T + 7] as OwnershipType | null,
-    revocationDate: row[T + 8] as Date | null,
-    isUpgraded: row[T + 9] as boolean,
-    appAccountToken: row[T + 10] as string | null,
-    signedDate: row[T + 11] as Date,
-    offerType: row[T + 12] as number | null,
-    offerDiscountType: row[T + 13] as string | null,
-    offerIdentifier: row[T + 14] as string | null,
-    price: row[T + 15] as number | null,
-    currency: row[T + 16] as string | null,
-    revocationReason: row[T + 17] as number | null,
-    revocationType: row[T + 18] as string | null,
-    revocationPercentage: row[T + 19] as number | null,
+    transactionId: row[T.transactionId] as string,
+    productId: row[T.productId] as string,
+    productType: row[T.productType] as ProductType,
+    environment: row[T.environment] as Environment,
+    purchaseDate: row[T.purchaseDate] as Date,
+    originalPurchaseDate: row[T.originalPurchaseDate] as Date | null,
+    expiresDate: row[T.expiresDate] as Date | null,
+    ownershipType: row[T.ownershipType] as OwnershipType | null,
+    revocationDate: row[T.revocationDate] as Date | null,
+    isUpgraded: row[T.isUpgraded] as boolean,
+    appAccountToken: row[T.appAccountToken] as string | null,
+    signedDate: row[T.signedDate] as Date,
+    offerType: row[T.offerType] as number | null,
+    offerDiscountType: row[T.offerDiscountType] as string | null,
+    offerIdentifier: row[T.offerIdentifier] as string | null,
+    price: row[T.price] as number | null,
+    currency: row[T.currency] as string | null,
+    revocationReason: row[T.revocationReason] as number | null,
+    revocationType: row[T.revocationType] as string | null,
+    revocationPercentage: row[T.revocationPercentage] as number | null,
   };
 }
 
 /** Renewal info is stored once a signed renewal info arrived (with its product id). */
+const hasRenewal = (row: unknown[]) => row[S.productId] !== null && row[S.renewalSignedDate] !== null;
+
 function renewalAt(row: unknown[]): RenewalSignals | undefined {
-  if (row[S] === null || row[S + 5] === null) return undefined;
+  if (!hasRenewal(row)) return undefined;
   return {
-    autoRenewProductId: row[S + 1] as string | null,
-    autoRenewStatus: row[S + 2] as number | null,
-    isInBillingRetryPeriod: row[S + 3] as boolean | null,
-    gracePeriodExpiresDate: row[S + 4] as Date | null,
-    signedDate: row[S + 5] as Date,
+    autoRenewProductId: row[S.autoRenewProductId] as string | null,
+    autoRenewStatus: row[S.autoRenewStatus] as number | null,
+    isInBillingRetryPeriod: row[S.isInBillingRetryPeriod] as boolean | null,
+    gracePeriodExpiresDate: row[S.gracePeriodExpiresDate] as Date | null,
+    signedDate: row[S.renewalSignedDate] as Date,
   };
 }
 
 function renewalTermsAt(row: unknown[]): RenewalTerms | undefined {
-  if (row[S] === null || row[S + 5] === null) return undefined;
+  if (!hasRenewal(row)) return undefined;
   return {
-    renewalPrice: row[S + 8] as number | null,
-    renewalCurrency: row[S + 9] as string | null,
-    renewalDate: row[S + 10] as Date | null,
-    expirationIntent: row[S + 11] as number | null,
-    priceIncreaseStatus: row[S + 12] as number | null,
+    renewalPrice: row[S.renewalPrice] as number | null,
+    renewalCurrency: row[S.renewalCurrency] as string | null,
+    renewalDate: row[S.renewalDate] as Date | null,
+    expirationIntent: row[S.expirationIntent] as number | null,
+    priceIncreaseStatus: row[S.priceIncreaseStatus] as number | null,
   };
 }
 
 function statusAt(row: unknown[]): StoredStatus | undefined {
-  if (row[S + 7] === null) return undefined;
-  return { originalTransactionId: row[PURCHASE] as string, appleStatus: row[S + 6] as number | null, statusSignedDate: row[S + 7] as Date };
+  if (row[S.statusSignedDate] === null) return undefined;
+  return { originalTransactionId: row[PURCHASE] as string, appleStatus: row[S.appleStatus] as number | null, statusSignedDate: row[S.statusSignedDate] as Date };
 }
 
 /**

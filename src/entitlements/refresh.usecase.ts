@@ -66,7 +66,8 @@ export async function refreshPurchases(deps: RefreshDeps, purchases: readonly Pu
     }
     if (updates.length === 0) continue;
     await deps.db.transaction(async (tx) => {
-      for (const update of updates) await applyPurchaseUpdate(tx, update);
+      const now = deps.clock();
+      for (const update of updates) await applyPurchaseUpdate(tx, update, { now });
     });
     applied += updates.length;
   }

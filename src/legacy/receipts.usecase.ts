@@ -116,7 +116,7 @@ export async function linkReceipt(deps: ReceiptsDeps, userId: string, receipt: s
       const outcome = await linkPurchase(tx, { originalTransactionId, userId, policy: deps.config.transferPolicy, reason: 'receipt', at });
       linked.push({ originalTransactionId, outcome });
     }
-    for (const update of updates) await applyPurchaseUpdate(tx, update);
+    for (const update of updates) await applyPurchaseUpdate(tx, update, { now: at });
     return linked;
   });
 }

@@ -209,7 +209,7 @@ export async function ingestV1Notification(deps: V1IngestDeps, body: unknown): P
     });
     if (!fresh) return false;
     await lockPurchases(tx, originalTransactionIdsOf(updates));
-    for (const update of updates) await applyPurchaseUpdate(tx, update);
+    for (const update of updates) await applyPurchaseUpdate(tx, update, { now: deps.clock() });
     return true;
   });
   if (!recorded) return result;

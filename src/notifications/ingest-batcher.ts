@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
@@ -25,6 +26,8 @@ export interface IngestBatcher {
 
 export interface IngestBatcherOptions {
   db: Database;
+  /** The time of each batch's writes (rows' updatedAt). */
+  clock: Clock;
   /** Largest number of notifications written in one transaction. */
   maxBatch?: number;
   /** Batches written at the same time (each holds one pooled connection). */
@@ -36,14 +39,14 @@ type Pending = Waiting<BatchEntry, BatchOutcome>;
 export function createIngestBatcher(options: IngestBatcherOptions): IngestBatcher {
   return {
     submit: groupWhileBusy<BatchEntry, BatchOutcome>({
-      run: (batch) => writeBatch(options.db, batch),
+      run: (batch) => writeBatch(options, batch),
       maxGroup: options.maxBatch ?? 64,
       maxConcurrent: options.maxConcurrent ?? 2,
     }),
   };
 }
 
-async function writeBatch(db: Database, batch: Pending[]): Promise<void> {
+async function writeBatch({ db, clock }: IngestBatcherOptions, batch: Pending[]): Promise<void> {
   // The first delivery of an id in the batch is its candidate; later copies are duplicates.
   const candidates = new Map<string, Pending>();
   for (const pending of batch) if (!candidates.has(pending.item.record.id)) candidates.set(pending.item.record.id, pending);
@@ -60,6 +63,7 @@ async function writeBatch(db: Database, batch: Pending[]): Promise<void> {
       const applied = await applyPurchaseUpdates(
         tx,
         toApply.map((pending) => pending.item.update),
+        { now: clock() },
       );
       const result = new Map<Pending, BatchOutcome>();
       for (const [index, pending] of toApply.entries()) result.set(pending, { kind: 'new', applied: applied[index]! });
@@ -69,7 +73,7 @@ async function writeBatch(db: Database, batch: Pending[]): Promise<void> {
     if (isDatabaseUnavailable(error)) {
       for (const pending of batch) pending.reject(error);
     } else {
-      await writeOneByOne(db, batch);
+      await writeOneByOne(db, clock, batch);
     }
     return;
   }
@@ -77,12 +81,12 @@ async function writeBatch(db: Database, batch: Pending[]): Promise<void> {
 }
 
 /** The one single-notification transaction: each in its own, settling on its own. */
-async function writeOneByOne(db: Database, batch: Pending[]): Promise<void> {
+async function writeOneByOne(db: Database, clock: Clock, batch: Pending[]): Promise<void> {
   for (const pending of batch) {
     try {
       const applied = await db.transaction(async (tx) => {
         if (!(await recordNotification(tx, pending.item.record))) return null;
-        return applyPurchaseUpdate(tx, pending.item.update);
+        return applyPurchaseUpdate(tx, pending.item.update, { now: clock() });
       });
       pending.resolve(applied === null ? { kind: 'duplicate' } : { kind: 'new', applied });
     } catch (error) {

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
+import type { Executor, Transaction } from '../db/client.js';
 import { insertRows } from '../db/raw.js';
 import { notifications } from '../db/schema.js';
 
@@ -10,7 +10,7 @@ export type NotificationRecord = typeof notifications.$inferInsert;
  * redelivery, which the caller answers as a duplicate without applying it again.
  * Inside the caller's transaction, so a failure later on un-records it too.
  */
-export async function recordNotification(tx: Executor, record: NotificationRecord): Promise<boolean> {
+export async function recordNotification(tx: Transaction, record: NotificationRecord): Promise<boolean> {
   return (await recordNotifications(tx, [record])).size > 0;
 }
 
@@ -19,7 +19,7 @@ export async function recordNotification(tx: Executor, record: NotificationRecor
  * payloads travel as plain parameters of one multi-row insert (sent as JSON, PostgreSQL
  * would lex every character of them: a fifth of its CPU on the ingest path).
  */
-export async function recordNotifications(tx: Executor, records: readonly NotificationRecord[]): Promise<Set<string>> {
+export async function recordNotifications(tx: Transaction, records: readonly NotificationRecord[]): Promise<Set<string>> {
   const inserted = await insertRows<{ id: string }>(tx, notifications, records, 'on conflict do nothing returning id');
   return new Set(inserted.map((row) => row.id));
 }

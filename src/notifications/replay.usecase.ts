@@ -1,9 +1,10 @@
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { SignedDataVerifier } from '../apple/types.js';
-import type { Database, Executor } from '../db/client.js';
-import { notifications, purchaseLinks, subscriptions, transactions } from '../db/schema.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { Database, Executor, Transaction } from '../db/client.js';
+import { notifications, subscriptions, transactions } from '../db/schema.js';
 import { CodedError } from '../errors.js';
-import { applyPurchaseUpdate, type ApplyOptions } from '../purchases/purchases.repository.js';
+import { applyPurchaseUpdate, lockPurchases } from '../purchases/purchases.repository.js';
 import type { IngestLogger } from './ingest.usecase.js';
 import { mapNotification } from './notification-mapping.js';
 
@@ -23,6 +24,8 @@ export interface ReplayDeps {
   /** Configured with onlineChecks: false (see above). */
   verifier: SignedDataVerifier;
   logger?: IngestLogger;
+  /** The time of the rewritten rows (updatedAt); the system clock by default. */
+  clock?: Clock;
 }
 
 export interface ReplayOptions {
@@ -77,20 +80,16 @@ export async function replayNotifications(deps: ReplayDeps, options: ReplayOptio
     deleted: null,
   };
   if (!options.reset) {
-    await replayAll(deps, deps.db, result, options.batchSize, (fn) => deps.db.transaction(fn), {});
+    await replayAll(deps, deps.db, result, options.batchSize, (fn) => deps.db.transaction(fn), false);
     return result;
   }
   await deps.db.transaction(async (tx) => {
-    // One transaction rebuilds every purchase, so per-purchase advisory locks would pile up
-    // until commit and overflow PostgreSQL's lock table (max_locks_per_transaction ×
-    // max_connections) past a few thousand purchases. Locking the purchase tables instead
-    // makes every other writer wait (SHARE ROW EXCLUSIVE conflicts with the ROW EXCLUSIVE
-    // that writes take) while plain reads, and SELECT ... FOR SHARE, go on.
-    await tx.execute(sql`lock table ${transactions}, ${subscriptions}, ${purchaseLinks} in share row exclusive mode`);
+    // One transaction rebuilds every purchase: the purchase tables are locked as a whole.
+    await lockPurchases(tx, 'all');
     const deletedTransactions = await tx.delete(transactions).returning({ id: transactions.transactionId });
     const deletedSubscriptions = await tx.delete(subscriptions).returning({ id: subscriptions.originalTransactionId });
     result.deleted = { transactions: deletedTransactions.length, subscriptions: deletedSubscriptions.length };
-    await replayAll(deps, tx, result, options.batchSize, (fn) => fn(tx), { locksHeld: true });
+    await replayAll(deps, tx, result, options.batchSize, (fn) => fn(tx), true);
     if (result.rejected > 0) {
       throw new ReplayAbortedError(
         `${result.rejected} stored notification(s) failed verification; the reset would lose what they carry, so nothing was changed`,
@@ -108,7 +107,7 @@ interface StoredRow {
   outcome: string;
 }
 
-type InTransaction = (fn: (tx: Executor) => Promise<void>) => Promise<void>;
+type InTransaction = (fn: (tx: Transaction) => Promise<void>) => Promise<void>;
 
 async function replayAll(
   deps: ReplayDeps,
@@ -116,7 +115,7 @@ async function replayAll(
   result: ReplayResult,
   batchSize = DEFAULT_BATCH_SIZE,
   inTransaction: InTransaction,
-  applyOptions: ApplyOptions,
+  locksHeld: boolean,
 ): Promise<void> {
   const [others] = await reader
     .select({ n: sql<number>`count(*)::int` })
@@ -135,7 +134,7 @@ async function replayAll(
       .where(and(eq(notifications.version, 'v2'), sql`${notifications.signedDate} is not null`, keyset))
       .orderBy(asc(notifications.signedDate), asc(notifications.id))
       .limit(batchSize);
-    for (const row of rows) await replayOne(deps, row, result, inTransaction, applyOptions);
+    for (const row of rows) await replayOne(deps, row, result, inTransaction, locksHeld);
     const last: StoredRow | undefined = rows.at(-1);
     if (last === undefined || rows.length < batchSize) break;
     after = { signedDate: last.signedDate!, id: last.id };
@@ -147,7 +146,7 @@ async function replayOne(
   row: StoredRow,
   result: ReplayResult,
   inTransaction: InTransaction,
-  applyOptions: ApplyOptions,
+  locksHeld: boolean,
 ): Promise<void> {
   result.read += 1;
   let mapped;
@@ -161,7 +160,7 @@ async function replayOne(
   if (mapped.outcome === 'applied') result.applied += 1;
   else result.recorded += 1;
   await inTransaction(async (tx) => {
-    const applied = await applyPurchaseUpdate(tx, mapped.update, applyOptions);
+    const applied = await applyPurchaseUpdate(tx, mapped.update, { now: (deps.clock ?? systemClock)(), locksHeld });
     result.transactionsWritten += applied.transactionsWritten;
     if (applied.renewalWritten || applied.statusWritten) result.subscriptionsWritten += 1;
     // A handling table that has learned a type turns a recorded notification into an applied one.

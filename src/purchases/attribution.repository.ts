@@ -1,17 +1,28 @@
-import type { Executor } from '../db/client.js';
-import { insertRows, rawQuery } from '../db/raw.js';
+import { eq } from 'drizzle-orm';
+import type { Transaction } from '../db/client.js';
+import { columnName, insertRows, selectList, tableName } from '../db/raw.js';
 import { purchaseLinkEvents, purchaseLinks, users } from '../db/schema.js';
 import type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 
 // Attribution by appAccountToken, the last step of applying purchase updates
-// (applyPurchaseUpdates), in the same database transaction.
+// (applyPurchaseUpdates), in the same database transaction: on the ingest's group commit,
+// so its statements go to the transaction's driver, but for the rare move of a link.
+
+const TOKEN_OWNERS = `select ${selectList(users, ['userId', 'appAccountToken'])} from ${tableName(users)} where ${columnName(users, 'appAccountToken')} = any($1::uuid[])`;
+const LINK_COLUMNS = selectList(purchaseLinks, ['originalTransactionId', 'userId']);
+const LINKS_OF = `select ${LINK_COLUMNS} from ${tableName(purchaseLinks)} where ${columnName(purchaseLinks, 'originalTransactionId')} = any($1::text[])`;
+
+interface Link {
+  originalTransactionId: string;
+  userId: string;
+}
 
 /**
  * linkByAppAccountToken for every transaction that carries a token, in update order:
  * a token's user (created as its own UUID user when nobody holds it) gets the purchase,
  * also when it is linked to someone else (the token wins over a link made without it).
  */
-export async function attribute(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+export async function attribute(tx: Transaction, updates: readonly PurchaseUpdate[], results: ApplyResult[], now: Date): Promise<void> {
   const wanted: Array<{ index: number; originalTransactionId: string; token: string }> = [];
   updates.forEach((update, index) => {
     const seen = new Set<string>();
@@ -30,12 +41,8 @@ export async function attribute(tx: Executor, updates: readonly PurchaseUpdate[]
     tokens.map((token) => ({ userId: token, appAccountToken: token })),
     'on conflict do nothing',
   );
-  const owners = await rawQuery<{ userId: string; token: string }>(
-    tx,
-    'select user_id as "userId", app_account_token::text as token from users where app_account_token = any($1::uuid[])',
-    [tokens],
-  );
-  const ownerOf = new Map(owners.map((owner) => [owner.token.toLowerCase(), owner.userId]));
+  const owners = await tx.driver.query<{ userId: string; appAccountToken: string }>(TOKEN_OWNERS, [tokens]);
+  const ownerOf = new Map(owners.map((owner) => [owner.appAccountToken.toLowerCase(), owner.userId]));
 
   // The first resolvable token of each purchase, in update order, is the one a run of
   // single updates would have linked.
@@ -46,35 +53,36 @@ export async function attribute(tx: Executor, updates: readonly PurchaseUpdate[]
   }
   if (proposed.size === 0) return;
   const purchases = [...proposed.keys()].sort();
-  const inserted = await insertRows<{ originalTransactionId: string; userId: string }>(
+  const inserted = await insertRows<Link>(
     tx,
     purchaseLinks,
-    purchases.map((originalTransactionId) => ({ originalTransactionId, userId: proposed.get(originalTransactionId)!, linkSource: 'app_account_token' })),
-    'on conflict do nothing returning original_transaction_id as "originalTransactionId", user_id as "userId"',
+    purchases.map((originalTransactionId) => ({
+      originalTransactionId,
+      userId: proposed.get(originalTransactionId)!,
+      linkSource: 'app_account_token',
+      linkedAt: now,
+    })),
+    `on conflict do nothing returning ${LINK_COLUMNS}`,
   );
   if (inserted.length > 0) {
     await insertRows(
       tx,
       purchaseLinkEvents,
-      inserted.map((link) => ({ originalTransactionId: link.originalTransactionId, fromUserId: null, toUserId: link.userId, reason: 'app_account_token' })),
+      inserted.map((link) => ({ originalTransactionId: link.originalTransactionId, fromUserId: null, toUserId: link.userId, reason: 'app_account_token', at: now })),
     );
   }
   const linked = new Map(inserted.map((link) => [link.originalTransactionId, link.userId]));
   const existing = purchases.filter((id) => !linked.has(id));
   if (existing.length > 0) {
-    const rows = await rawQuery<{ originalTransactionId: string; userId: string }>(
-      tx,
-      'select original_transaction_id as "originalTransactionId", user_id as "userId" from purchase_links where original_transaction_id = any($1::text[])',
-      [existing],
-    );
+    const rows = await tx.driver.query<Link>(LINKS_OF, [existing]);
     // A purchase carrying a token belongs to the token's user (SPEC): a link made without
     // the token (a tokenless transaction posted by someone else) moves back to that user.
     const moved = rows.filter((row) => row.userId !== proposed.get(row.originalTransactionId));
     for (const row of moved) {
-      await rawQuery(tx, "update purchase_links set user_id = $2, link_source = 'app_account_token', linked_at = now() where original_transaction_id = $1", [
-        row.originalTransactionId,
-        proposed.get(row.originalTransactionId)!,
-      ]);
+      await tx
+        .update(purchaseLinks)
+        .set({ userId: proposed.get(row.originalTransactionId)!, linkSource: 'app_account_token', linkedAt: now })
+        .where(eq(purchaseLinks.originalTransactionId, row.originalTransactionId));
     }
     if (moved.length > 0) {
       await insertRows(
@@ -85,6 +93,7 @@ export async function attribute(tx: Executor, updates: readonly PurchaseUpdate[]
           fromUserId: row.userId,
           toUserId: proposed.get(row.originalTransactionId)!,
           reason: 'app_account_token',
+          at: now,
         })),
       );
     }

@@ -1,7 +1,7 @@
 import { getTableColumns, sql } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
-import { insertRows, onConflictReplace, rawQuery, selectList } from '../db/raw.js';
-import { subscriptions, transactions } from '../db/schema.js';
+import type { Transaction } from '../db/client.js';
+import { columnName, insertRows, onConflictReplace, selectList, tableName, type ColumnOf } from '../db/raw.js';
+import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import { attribute } from './attribution.repository.js';
 import type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 import {
@@ -17,10 +17,11 @@ import {
 // Writes signed purchase data through the pure merge rules, so the stored state is the
 // same whatever order and however often Apple (or the API, or a replay) delivers it.
 // Every writer of a purchase holds a transaction-scoped advisory lock on its
-// originalTransactionId, so concurrent deliveries for one purchase never lose updates.
-// Many updates go through one fixed set of multi-row reads and upserts (the merge rules
-// run in memory, in update order, exactly as that many single updates in a row would);
-// a single update is a batch of one.
+// originalTransactionId (lockPurchases), so concurrent deliveries for one purchase never
+// lose updates. Many updates go through one fixed set of multi-row reads and upserts (the
+// merge rules run in memory, in update order, exactly as that many single updates in a
+// row would); a single update is a batch of one. This is the ingest's group commit, so
+// its statements are hand-built and go to the transaction's driver (src/db/raw.ts).
 
 export type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 
@@ -29,14 +30,18 @@ const { signedTransaction: _jws, signedInNotification: _in, ...transactionColumn
 const { signedRenewalInfo: _renewalJws, renewalSignedInNotification: _renewalIn, ...subscriptionColumns } = getTableColumns(subscriptions);
 type TransactionRow = Omit<typeof transactions.$inferSelect, 'signedTransaction' | 'signedInNotification'>;
 type SubscriptionRow = Omit<typeof subscriptions.$inferSelect, 'signedRenewalInfo' | 'renewalSignedInNotification'>;
-const SELECT_TRANSACTIONS = `select ${selectList(transactions, Object.keys(transactionColumns))} from transactions where transaction_id = any($1::text[])`;
 // Built once: they depend on the schema only.
+const SELECT_TRANSACTIONS = `select ${selectList(transactions, Object.keys(transactionColumns) as Array<ColumnOf<typeof transactions>>)} from ${tableName(transactions)} where ${columnName(transactions, 'transactionId')} = any($1::text[])`;
+const SELECT_SUBSCRIPTIONS = `select ${selectList(subscriptions, Object.keys(subscriptionColumns) as Array<ColumnOf<typeof subscriptions>>)} from ${tableName(subscriptions)} where ${columnName(subscriptions, 'originalTransactionId')} = any($1::text[])`;
 const UPSERT_TRANSACTIONS = onConflictReplace(transactions, 'transactionId');
 const UPSERT_SUBSCRIPTIONS = onConflictReplace(subscriptions, 'originalTransactionId');
 const UPSERT_STATUS_ONLY = onConflictReplace(subscriptions, 'originalTransactionId', ['appleStatus', 'statusSignedDate', 'updatedAt']);
-const SELECT_SUBSCRIPTIONS = `select ${selectList(subscriptions, Object.keys(subscriptionColumns))} from subscriptions where original_transaction_id = any($1::text[])`;
+// One statement takes every lock, in the order of the (sorted) array.
+const LOCK_PURCHASES = 'select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from unnest($1::text[]) as k';
 
 export interface ApplyOptions {
+  /** The service clock's time of this write: the rows' updatedAt. */
+  now: Date;
   /**
    * The caller already holds locks that keep every other writer of these purchases out
    * (e.g. the replay's table locks), so the per-purchase advisory locks are skipped: a
@@ -112,11 +117,26 @@ export function statusFromRow(row: SubscriptionRow): StoredStatus | undefined {
   return { originalTransactionId: row.originalTransactionId, appleStatus: row.appleStatus, statusSignedDate: row.statusSignedDate };
 }
 
-/** Serialises writers of the same purchases; keys are sorted so two updates never deadlock. */
-export async function lockPurchases(executor: Executor, originalTransactionIds: readonly string[]): Promise<void> {
-  for (const id of [...new Set(originalTransactionIds)].sort()) {
-    await executor.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`purchase:${id}`}, 0))`);
+/**
+ * The one way a writer locks purchases, until its transaction ends: every writer of a
+ * purchase (applyPurchaseUpdates, linking, the V1 and receipt paths) takes the advisory
+ * lock of its originalTransactionId, all in one statement and in sorted order, so two
+ * writers never wait on each other in a cycle.
+ *
+ * `'all'` locks the purchase tables instead, for a transaction that rewrites every
+ * purchase (the replay's reset): per-purchase locks would pile up until commit and
+ * overflow PostgreSQL's lock table (max_locks_per_transaction × max_connections) past a
+ * few thousand purchases. SHARE ROW EXCLUSIVE makes every other writer wait (it conflicts
+ * with the ROW EXCLUSIVE that writes take) while plain reads, and SELECT ... FOR SHARE, go
+ * on. Such a caller then applies with `locksHeld`.
+ */
+export async function lockPurchases(tx: Transaction, purchases: readonly string[] | 'all'): Promise<void> {
+  if (purchases === 'all') {
+    await tx.execute(sql`lock table ${transactions}, ${subscriptions}, ${purchaseLinks} in share row exclusive mode`);
+    return;
   }
+  if (purchases.length === 0) return;
+  await tx.driver.query(LOCK_PURCHASES, [[...new Set(purchases)].sort().map((id) => `purchase:${id}`)]);
 }
 
 function emptySubscription(originalTransactionId: string): SubscriptionRow {
@@ -162,7 +182,7 @@ function purchasesOf(update: PurchaseUpdate): string[] {
  * Applies signed (or V1) purchase data inside the caller's database transaction, for
  * each of `updates` in order. Callers pass `tx` from `db.transaction`; nothing here commits.
  */
-export async function applyPurchaseUpdates(tx: Executor, updates: readonly PurchaseUpdate[], options: ApplyOptions = {}): Promise<ApplyResult[]> {
+export async function applyPurchaseUpdates(tx: Transaction, updates: readonly PurchaseUpdate[], options: ApplyOptions): Promise<ApplyResult[]> {
   const results: ApplyResult[] = updates.map((update) => ({
     originalTransactionIds: purchasesOf(update),
     transactionsWritten: 0,
@@ -173,30 +193,23 @@ export async function applyPurchaseUpdates(tx: Executor, updates: readonly Purch
   const allIds = [...new Set(results.flatMap((result) => result.originalTransactionIds))].sort();
   if (allIds.length === 0) return results;
 
-  if (!options.locksHeld) {
-    // One statement takes every lock, in sorted order like lockPurchases, so batches and
-    // single writers never wait on each other in a cycle.
-    await rawQuery(tx, 'select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from unnest($1::text[]) as k', [
-      allIds.map((id) => `purchase:${id}`),
-    ]);
-  }
-
-  await writeTransactions(tx, updates, results);
-  await writeSubscriptions(tx, updates, results);
-  await attribute(tx, updates, results);
+  if (!options.locksHeld) await lockPurchases(tx, allIds);
+  await writeTransactions(tx, updates, results, options.now);
+  await writeSubscriptions(tx, updates, results, options.now);
+  await attribute(tx, updates, results, options.now);
   return results;
 }
 
 /** applyPurchaseUpdates for one update. */
-export async function applyPurchaseUpdate(tx: Executor, update: PurchaseUpdate, options: ApplyOptions = {}): Promise<ApplyResult> {
+export async function applyPurchaseUpdate(tx: Transaction, update: PurchaseUpdate, options: ApplyOptions): Promise<ApplyResult> {
   const [result] = await applyPurchaseUpdates(tx, [update], options);
   return result!;
 }
 
-async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+async function writeTransactions(tx: Transaction, updates: readonly PurchaseUpdate[], results: ApplyResult[], now: Date): Promise<void> {
   const ids = [...new Set(updates.flatMap((update) => update.transactions.map(({ record }) => record.transactionId)))];
   if (ids.length === 0) return;
-  const rows = await rawQuery<TransactionRow>(tx, SELECT_TRANSACTIONS, [ids]);
+  const rows = await tx.driver.query<TransactionRow>(SELECT_TRANSACTIONS, [ids]);
   const current = new Map<string, StoredTransaction>(rows.map((row) => [row.transactionId, transactionFromRow(row)]));
   const writes = new Map<string, typeof transactions.$inferInsert>();
   updates.forEach((update, index) => {
@@ -210,7 +223,7 @@ async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[
         source: source ?? 'v2',
         signedTransaction,
         signedInNotification: signedInNotification ?? null,
-        updatedAt: new Date(),
+        updatedAt: now,
       });
       current.set(record.transactionId, merged);
       results[index]!.transactionsWritten += 1;
@@ -225,11 +238,11 @@ async function writeTransactions(tx: Executor, updates: readonly PurchaseUpdate[
  * changed is written whole, with the new renewal's evidence; one whose status alone
  * changed gets only its status columns, so its renewal evidence is never read or rewritten.
  */
-async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate[], results: ApplyResult[]): Promise<void> {
+async function writeSubscriptions(tx: Transaction, updates: readonly PurchaseUpdate[], results: ApplyResult[], now: Date): Promise<void> {
   const idOf = (update: PurchaseUpdate) => update.renewal?.record.originalTransactionId ?? update.status?.originalTransactionId;
   const ids = [...new Set(updates.map(idOf).filter((id): id is string => id !== undefined))];
   if (ids.length === 0) return;
-  const rows = await rawQuery<SubscriptionRow>(tx, SELECT_SUBSCRIPTIONS, [ids]);
+  const rows = await tx.driver.query<SubscriptionRow>(SELECT_SUBSCRIPTIONS, [ids]);
   const current = new Map<string, SubscriptionRow | undefined>(rows.map((row) => [row.originalTransactionId, row]));
   const statusChanged = new Set<string>();
   // originalTransactionId → evidence of the renewal info written in this batch
@@ -281,7 +294,7 @@ async function writeSubscriptions(tx: Executor, updates: readonly PurchaseUpdate
       }
     }
     if (Object.keys(set).length === 0) return;
-    current.set(id, { ...(row ?? emptySubscription(id)), ...set, updatedAt: new Date() });
+    current.set(id, { ...(row ?? emptySubscription(id)), ...set, updatedAt: now });
   });
   if (renewalChanged.size > 0) {
     await insertRows(

@@ -98,7 +98,7 @@ export function createUsersUsecase(deps: UsersUsecaseDeps) {
           reason: 'transaction',
           at,
         });
-        await applyPurchaseUpdate(tx, { transactions: [{ record, signedTransaction: signed }] });
+        await applyPurchaseUpdate(tx, { transactions: [{ record, signedTransaction: signed }] }, { now: at });
         return outcome;
       });
       const { entitlements } = await deps.entitlements.entitlementsOf(userId, { refresh: 'never' });

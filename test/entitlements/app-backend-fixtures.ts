@@ -66,7 +66,7 @@ export async function storeSigned(
       status: data.status
         ? { originalTransactionId: data.status.originalTransactionId, appleStatus: data.status.appleStatus, statusSignedDate: new Date(data.status.signedDate) }
         : undefined,
-    });
+    }, { now: t.deps.clock() });
   });
 }
 

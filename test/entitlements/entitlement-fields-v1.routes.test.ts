@@ -34,7 +34,7 @@ describe(`entitlement fields from V1 data (${backendName})`, () => {
     receipt.pending_renewal_info = receipt.pending_renewal_info.map((item) => ({ ...item, original_transaction_id: originalTransactionId, ...renewal }));
     const updates = updatesFromV1(normalizeV1Notification(parseV1Notification(body)));
     await t.deps.database.db.transaction(async (tx) => {
-      await applyPurchaseUpdates(tx, updates);
+      await applyPurchaseUpdates(tx, updates, { now: t.deps.clock() });
     });
   }
 

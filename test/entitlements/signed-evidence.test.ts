@@ -40,7 +40,7 @@ describe(`signed evidence is stored once (${backendName})`, () => {
 
   it('a status-only change leaves the renewal and its evidence as they were; a newer renewal replaces both', async () => {
     const db = fixture.deps.database.db;
-    const write = (update: Parameters<typeof applyPurchaseUpdate>[1]) => db.transaction((tx) => applyPurchaseUpdate(tx, update));
+    const write = (update: Parameters<typeof applyPurchaseUpdate>[1]) => db.transaction((tx) => applyPurchaseUpdate(tx, update, { now: fixture.deps.clock() }));
     await write({
       transactions: [{ record: transaction(), signedTransaction: 'jws-of-transaction' }],
       renewal: { record: renewal({ signedDate: at('2026-01-01T10:00:01Z') }), signedRenewalInfo: 'jws-of-renewal-1' },

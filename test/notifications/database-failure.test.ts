@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database, DatabaseHandle } from '../../src/db/client.js';
+import type { Database, DatabaseHandle, SqlDriver } from '../../src/db/client.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
@@ -34,26 +34,13 @@ function failingHandle(handle: DatabaseHandle) {
         return fn.apply(self, args);
       };
     // Statements reach the database two ways: the query builder's methods on the
-    // transaction, and hand-built SQL sent to the driver under it (tx.session.client.query,
-    // src/db/raw.ts). Each is counted once: the builder's own calls use the real session.
-    const driverOf = (session: object) =>
-      new Proxy(session, {
-        get(target, prop, receiver) {
-          const value: unknown = Reflect.get(target, prop, receiver);
-          if (prop !== 'client' || typeof value !== 'object' || value === null) return value;
-          return new Proxy(value, {
-            get(client, name, clientReceiver) {
-              const member: unknown = Reflect.get(client, name, clientReceiver);
-              if (typeof member !== 'function') return member;
-              return name === 'query' ? counted(member as (...a: unknown[]) => unknown, client) : (member as (...a: unknown[]) => unknown).bind(client);
-            },
-          });
-        },
-      });
+    // transaction, and hand-built SQL sent to the transaction's driver (tx.driver.query,
+    // src/db/raw.ts). Each is counted once: the builder's own calls do not use tx.driver.
+    const countedDriver = (driver: SqlDriver): SqlDriver => ({ query: counted(driver.query as (...a: unknown[]) => unknown, driver) as SqlDriver['query'] });
     return new Proxy(tx, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver);
-        if (prop === 'session' && typeof value === 'object' && value !== null) return driverOf(value);
+        if (prop === 'driver') return countedDriver(value as SqlDriver);
         if (typeof value !== 'function') return value;
         if (typeof prop === 'string' && STATEMENTS.has(prop)) return counted(value as (...a: unknown[]) => unknown, target);
         return (value as (...a: unknown[]) => unknown).bind(target);
