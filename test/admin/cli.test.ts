@@ -3,24 +3,25 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { useAppStoreApiDouble, useTestPki } from '../helpers/fixtures.js';
 import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
-import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
+import { TEST_MONTHLY_PRODUCT_ID } from '../helpers/constants.js';
+import { signNotification } from '../helpers/pki.js';
 import { runEntry } from '../helpers/process.js';
 import { HISTORY_PATH, historyPage, hoursAgo } from './fixture.js';
 
 // The operator CLI as an operator runs it: a process of its own, settings from the
 // environment, an embedded database under DATA_DIR, Apple played by the double.
 describe('operator CLI (npm run cli)', () => {
-  let double: AppStoreApiDouble;
-  let pki: TestPki;
+  const apple = useAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID });
+  const trusted = useTestPki();
   let workDir: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    [double, pki] = await Promise.all([createAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID }), createTestPki()]);
+    const { double } = apple;
     workDir = mkdtempSync(path.join(tmpdir(), 'ase-cli-'));
-    writeFileSync(path.join(workDir, 'root.der'), pki.rootDer);
+    writeFileSync(path.join(workDir, 'root.der'), trusted.pki.rootDer);
     env = {
       APPLE_BUNDLE_ID: TEST_BUNDLE_ID,
       APPLE_APP_APPLE_ID: String(TEST_APP_APPLE_ID),
@@ -36,8 +37,7 @@ describe('operator CLI (npm run cli)', () => {
       LOG_LEVEL: 'warn',
     };
   });
-  afterAll(async () => {
-    await double?.close();
+  afterAll(() => {
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
@@ -50,7 +50,7 @@ describe('operator CLI (npm run cli)', () => {
   // Two processes that each open the embedded database on disk: slow on a loaded machine.
   it('recover applies the history of the window, and entitlements then shows what it granted', { timeout: 120_000 }, async () => {
     const userId = randomUUID();
-    const signedPayload = signNotification(pki, {
+    const signedPayload = signNotification(trusted.pki, {
       notificationType: 'SUBSCRIBED',
       subtype: 'INITIAL_BUY',
       bundleId: TEST_BUNDLE_ID,
@@ -59,18 +59,18 @@ describe('operator CLI (npm run cli)', () => {
       signedDate: Date.now() - 60_000,
       transaction: { appAccountToken: userId },
     });
-    double.reply('POST', HISTORY_PATH, historyPage([signedPayload]));
+    apple.double.reply('POST', HISTORY_PATH, historyPage([signedPayload]));
 
     const recovered = await cli('recover', '--start', hoursAgo(24), '--end', hoursAgo(0), '--only-failures');
     expect(recovered.code, recovered.output).toBe(0);
     expect(JSON.parse(recovered.output)).toEqual({ fetched: 1, applied: 1, duplicate: 0, rejected: 0, environments: ['Production'] });
-    expect(double.requests[0]?.body).toMatchObject({ onlyFailures: true });
+    expect(apple.double.requests[0]?.body).toMatchObject({ onlyFailures: true });
 
     const shown = await cli('entitlements', userId);
     expect(shown.code, shown.output).toBe(0);
     const answer = JSON.parse(shown.output) as { userId: string; entitlements: { productId: string; status: string }[] };
     expect(answer.userId).toBe(userId);
-    expect(answer.entitlements).toMatchObject([{ productId: 'com.example.monthly', status: 'active' }]);
+    expect(answer.entitlements).toMatchObject([{ productId: TEST_MONTHLY_PRODUCT_ID, status: 'active' }]);
   });
 
   it('refuses a window more than 180 days back with its code and exit status 1', async () => {

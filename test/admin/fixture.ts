@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterEach } from 'vitest';
 import { count, eq } from 'drizzle-orm';
-import { createAppStoreServerApi, type AppStoreServerApi } from '../../src/apple/api/index.js';
+import type { AppStoreServerApi } from '../../src/apple/api/index.js';
 import type { ServiceEvents } from '../../src/metrics/events.js';
 import { noopEvents } from '../../src/metrics/events.js';
 import { notifications } from '../../src/db/schema.js';
-import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import type { AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import type { TestDatabase } from '../helpers/database.js';
+import { HOUR } from '../helpers/constants.js';
+import { useAppStoreApiDouble, useDatabaseAndPki } from '../helpers/fixtures.js';
 import { createTestApp, TEST_ADMIN_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
-import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
+import { signNotification, type TestPki } from '../helpers/pki.js';
 import { wipe } from '../helpers/rows.js';
 
 export const ADMIN = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
@@ -37,17 +39,12 @@ export interface AdminFixture {
  */
 export function useAdminFixture(): AdminFixture {
   const opened: TestApp[] = [];
-  const fixture = {} as AdminFixture;
-  beforeAll(async () => {
-    [fixture.double, fixture.pki, fixture.database] = await Promise.all([
-      createAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID }),
-      createTestPki(),
-      createTestDatabase(),
-    ]);
-  });
-  afterAll(async () => {
-    await fixture.double.close();
-    await fixture.database.destroy();
+  const apple = useAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID });
+  const shared = useDatabaseAndPki();
+  const fixture = Object.defineProperties({} as AdminFixture, {
+    double: { get: () => apple.double },
+    database: { get: () => shared.database },
+    pki: { get: () => shared.pki },
   });
   afterEach(async () => {
     fixture.double.requests.length = 0;
@@ -58,13 +55,7 @@ export function useAdminFixture(): AdminFixture {
   });
 
   fixture.api = (options = {}) =>
-    createAppStoreServerApi({
-      ...fixture.double.credentials,
-      baseUrl: options.baseUrl ?? fixture.double.url,
-      maxAttempts: options.maxAttempts ?? 1,
-      sleep: async () => {},
-      timeoutMs: 5_000,
-    });
+    apple.client({ ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}), maxAttempts: options.maxAttempts ?? 1, timeoutMs: 5_000 });
 
   fixture.app = async (options = {}) => {
     const runs: RecoveryRunEvent[] = [];
@@ -120,4 +111,4 @@ export function historyPage(signedPayloads: string[], next?: string) {
   };
 }
 
-export const hoursAgo = (hours: number, now = new Date()) => new Date(now.getTime() - hours * 3_600_000).toISOString();
+export const hoursAgo = (hours: number, now = new Date()) => new Date(now.getTime() - hours * HOUR).toISOString();

@@ -16,8 +16,7 @@ import { HISTORY_RETENTION_MS } from '../../src/admin/recovery.usecase.js';
 import { testDatabaseUrl } from '../helpers/database.js';
 import type { TestApp } from '../helpers/app.js';
 import { HISTORY_PATH, historyPage, useAdminFixture, type RecoveryRunEvent } from './fixture.js';
-
-const HOUR = 3_600_000;
+import { HOUR } from '../helpers/constants.js';
 
 /** The app's recovery as createServices builds it, with the job's interval and any dependency replaced. */
 function recoveryOf(app: TestApp & { runs: RecoveryRunEvent[] }, overrides: Partial<AppDeps> = {}, intervalMs = HOUR) {

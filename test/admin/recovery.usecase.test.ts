@@ -1,6 +1,5 @@
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAppStoreServerApi } from '../../src/apple/api/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { VerificationError } from '../../src/apple/verifier/index.js';
 import { badRequest } from '../../src/errors.js';
 import { classifyError } from '../../src/http/error-handler.js';
@@ -11,28 +10,23 @@ import {
   type IngestSignedPayload,
   type RecoveryDeps,
 } from '../../src/admin/recovery.usecase.js';
-import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { HOUR } from '../helpers/constants.js';
+import { useAppStoreApiDouble } from '../helpers/fixtures.js';
 import { HISTORY_PATH, historyPage } from './fixture.js';
 
 // The use case alone, with ingest played by the test: how each kind of failure is counted.
 describe('recoverNotifications', () => {
-  let double: AppStoreApiDouble;
-  beforeAll(async () => {
-    double = await createAppStoreApiDouble();
-  });
-  afterAll(async () => {
-    await double.close();
-  });
+  const apple = useAppStoreApiDouble();
   afterEach(() => {
-    double.reset();
-    double.requests.length = 0;
+    apple.double.reset();
+    apple.double.requests.length = 0;
   });
 
   const now = new Date();
-  const window = { startDate: new Date(now.getTime() - 3_600_000), endDate: now, onlyFailures: false };
+  const window = { startDate: new Date(now.getTime() - HOUR), endDate: now, onlyFailures: false };
   function deps(ingest: IngestSignedPayload): RecoveryDeps {
     return {
-      api: createAppStoreServerApi({ ...double.credentials, baseUrl: double.url, maxAttempts: 1 }),
+      api: apple.client(),
       environments: ['Production'],
       ingest,
       clock: () => now,
@@ -45,7 +39,7 @@ describe('recoverNotifications', () => {
       outcomes[payload]!();
 
   it('counts verification refusals, invalid records and faults of its own as rejected, and goes on', async () => {
-    double.reply('POST', HISTORY_PATH, historyPage(['bad-signature', 'invalid-record', 'bug', 'good', 'seen']));
+    apple.double.reply('POST', HISTORY_PATH, historyPage(['bad-signature', 'invalid-record', 'bug', 'good', 'seen']));
     const result = await recoverNotifications(
       deps(
         byPayload({
@@ -68,13 +62,13 @@ describe('recoverNotifications', () => {
   });
 
   it('counts a history entry without a signedPayload as rejected', async () => {
-    double.reply('POST', HISTORY_PATH, { body: { notificationHistory: [{ sendAttempts: [] }], hasMore: false } });
+    apple.double.reply('POST', HISTORY_PATH, { body: { notificationHistory: [{ sendAttempts: [] }], hasMore: false } });
     const result = await recoverNotifications(deps(async () => ({ status: 'processed' })), window);
     expect(result).toMatchObject({ fetched: 1, applied: 0, rejected: 1 });
   });
 
   it('stops with 503 OCSP_UNAVAILABLE when the verifier cannot reach OCSP, keeping the counts so far', async () => {
-    double.reply('POST', HISTORY_PATH, historyPage(['good', 'ocsp', 'never-reached']));
+    apple.double.reply('POST', HISTORY_PATH, historyPage(['good', 'ocsp', 'never-reached']));
     const seen: string[] = [];
     const run = recoverNotifications(
       deps(async (payload) => {
@@ -92,7 +86,7 @@ describe('recoverNotifications', () => {
   });
 
   it('stops with 503 DATABASE_UNAVAILABLE when the database is away', async () => {
-    double.reply('POST', HISTORY_PATH, historyPage(['x']));
+    apple.double.reply('POST', HISTORY_PATH, historyPage(['x']));
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     const error = await recoverNotifications(
       deps(async () => {
@@ -105,7 +99,7 @@ describe('recoverNotifications', () => {
   });
 
   it('stops between notifications once its signal is aborted', async () => {
-    double.reply('POST', HISTORY_PATH, historyPage(['a', 'b', 'c']));
+    apple.double.reply('POST', HISTORY_PATH, historyPage(['a', 'b', 'c']));
     const controller = new AbortController();
     const seen: string[] = [];
     const error = await recoverNotifications(
@@ -125,7 +119,7 @@ describe('recoverNotifications', () => {
     const ahead = { startDate: new Date(now.getTime() + 10_000), endDate: new Date(now.getTime() + 50_000), onlyFailures: false };
     const result = await recoverNotifications(deps(async () => ({ status: 'processed' })), ahead);
     expect(result).toMatchObject({ fetched: 0 });
-    expect(double.requests).toHaveLength(0);
+    expect(apple.double.requests).toHaveLength(0);
   });
 
   it('reads only Production and Sandbox histories, whatever else is accepted', () => {

@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../helpers/rows.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { backendName } from '../helpers/database.js';
+import { useTestDatabase } from '../helpers/fixtures.js';
 
 describe(`migrations on ${backendName}`, () => {
-  let database: TestDatabase;
-
-  beforeAll(async () => {
-    database = await createTestDatabase({ migrate: false });
-  });
-  afterAll(async () => {
-    await database.destroy();
-  });
+  const empty = useTestDatabase({ migrate: false });
 
   const tableNames = async () => {
     const rows = await queryRows<{ table_name: string }>(
-      database.handle.db,
+      empty.database.handle.db,
       sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
     );
     return rows.map((row) => row.table_name);
@@ -24,7 +18,7 @@ describe(`migrations on ${backendName}`, () => {
 
   it('creates every table of the schema on an empty database', async () => {
     expect(await tableNames()).toEqual([]);
-    await migrateDatabase(database.handle);
+    await migrateDatabase(empty.database.handle);
     expect(await tableNames()).toEqual(
       expect.arrayContaining(['notifications', 'transactions', 'subscriptions', 'users', 'purchase_links', 'purchase_link_events', 'service_state']),
     );
@@ -32,12 +26,12 @@ describe(`migrations on ${backendName}`, () => {
 
   it('does nothing on a second run', async () => {
     const count = async () => {
-      const rows = await queryRows<{ n: number }>(database.handle.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+      const rows = await queryRows<{ n: number }>(empty.database.handle.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
       return rows[0]!.n;
     };
     const before = await count();
     expect(before).toBeGreaterThan(0);
-    await migrateDatabase(database.handle);
+    await migrateDatabase(empty.database.handle);
     expect(await count()).toBe(before);
   });
 });

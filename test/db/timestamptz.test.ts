@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseTimestamptz } from '../../src/db/timestamptz.js';
-import { backendName, createTestDatabase, testDatabaseUrl, type TestDatabase } from '../helpers/database.js';
+import { backendName, testDatabaseUrl } from '../helpers/database.js';
+import { useTestDatabase } from '../helpers/fixtures.js';
 
 const general = pg.types.getTypeParser(1184, 'text') as (text: string) => Date | number | null;
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
@@ -47,20 +48,16 @@ describe('parseTimestamptz', () => {
 });
 
 describe(`timestamps read by queryArrays on ${backendName}`, () => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase({ migrate: false });
-  });
-  afterAll(async () => database.destroy());
+  const empty = useTestDatabase({ migrate: false });
 
   it.each(['UTC', 'Asia/Kolkata', 'America/St_Johns', 'Pacific/Chatham'])('come back as the instants written, in time zone %s', async (zone) => {
     const instants = [Date.UTC(2026, 10, 22, 2, 55, 25, 419), Date.UTC(1999, 11, 31, 23, 59, 59, 999), Date.UTC(2030, 2, 31, 1, 0, 0, 0)];
-    const rows = await database.handle.queryArrays({
+    const rows = await empty.database.handle.queryArrays({
       name: `timestamptz_round_trip_${zone.replace(/\W/g, '_')}`,
       text: `select set_config('TimeZone', $2, false), x from unnest($1::timestamptz[]) x`,
       values: [instants.map((ms) => new Date(ms).toISOString()), zone],
     });
     expect(rows.map((row) => (row[1] as Date).getTime())).toEqual(instants);
-    if (testDatabaseUrl) await database.handle.queryArrays({ name: 'timestamptz_reset_zone', text: 'reset timezone', values: [] });
+    if (testDatabaseUrl) await empty.database.handle.queryArrays({ name: 'timestamptz_reset_zone', text: 'reset timezone', values: [] });
   });
 });

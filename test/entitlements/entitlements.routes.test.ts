@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
 import {
   at,
@@ -22,16 +22,8 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
   // and transaction ids, and sets the shared clock first.
   const time = manualClock('2026-11-10T00:00:00Z');
   const proMap = parseEntitlementsFile(JSON.stringify({ entitlements: { pro: [MONTHLY, YEARLY, LIFETIME] } }));
-  let t: TestApp;
-  let mapped: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({ clock: time.clock });
-    mapped = await createTestApp({ clock: time.clock, pki: t.pki, overrides: { entitlementMap: proMap } });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await mapped?.close();
-  });
+  const t = useTestApp({ clock: time.clock });
+  const mapped = useTestApp(() => ({ clock: time.clock, pki: t.pki, overrides: { entitlementMap: proMap } }));
 
   it('answers exactly the documented shape for an active subscription', async () => {
     time.set('2026-11-10T00:00:00Z');

@@ -1,7 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAppStoreServerApi } from '../../src/apple/api/index.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useAppStoreApiDouble, useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
 import { at, getEntitlements, LIFETIME, manualClock, MONTHLY, postTransaction, transactionPayload, YEARLY } from './app-backend-fixtures.js';
 
@@ -10,20 +8,11 @@ import { at, getEntitlements, LIFETIME, manualClock, MONTHLY, postTransaction, t
 
 describe(`GET /entitlements/:userId?environment= (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');
-  let double: AppStoreApiDouble;
-  let t: TestApp;
-  beforeAll(async () => {
-    double = await createAppStoreApiDouble();
-    const api = createAppStoreServerApi({ ...double.credentials, baseUrl: double.url, maxAttempts: 1, sleep: async () => {} });
-    t = await createTestApp({ clock: time.clock, overrides: { appStoreApi: api } });
-  }, 120_000);
+  const apple = useAppStoreApiDouble();
+  const t = useTestApp(() => ({ clock: time.clock, overrides: { appStoreApi: apple.client() } }));
   afterEach(() => {
-    double.reset();
-    double.requests.length = 0;
-  });
-  afterAll(async () => {
-    await t?.close();
-    await double?.close();
+    apple.double.reset();
+    apple.double.requests.length = 0;
   });
 
   const entitlementsOf = async (userId: string, query = '') => {
@@ -77,13 +66,13 @@ describe(`GET /entitlements/:userId?environment= (${backendName})`, () => {
     const userId = 'u-env-refresh';
     await postTransaction(t, userId, transactionPayload({ transactionId: '5500', productId: MONTHLY, environment: 'Production' }));
     await postTransaction(t, userId, transactionPayload({ transactionId: '5600', productId: YEARLY, environment: 'Sandbox' }));
-    double.reply('GET', '/inApps/v1/subscriptions/5600', { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } });
+    apple.double.reply('GET', '/inApps/v1/subscriptions/5600', { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } });
 
     const response = await getEntitlements(t, userId, '?refresh=true&environment=Sandbox');
 
     expect(response.statusCode).toBe(200);
     expect((response.json() as { entitlements: { transactionId: string }[] }).entitlements.map((e) => e.transactionId)).toEqual(['5600']);
-    expect(double.requests.map((r) => r.path)).toEqual(['/inApps/v1/subscriptions/5600']);
+    expect(apple.double.requests.map((r) => r.path)).toEqual(['/inApps/v1/subscriptions/5600']);
   });
 
   it("refreshes on its own for one environment even right after refreshing the other's purchases", async () => {
@@ -92,13 +81,13 @@ describe(`GET /entitlements/:userId?environment= (${backendName})`, () => {
     await postTransaction(t, userId, transactionPayload({ transactionId: '5700', productId: MONTHLY, environment: 'Production' }));
     await postTransaction(t, userId, transactionPayload({ transactionId: '5800', productId: YEARLY, environment: 'Sandbox' }));
     time.set('2026-12-05T00:00:00Z'); // both periods ended with no news
-    double.reply('GET', '/inApps/v1/subscriptions/5800', { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } });
-    double.reply('GET', '/inApps/v1/subscriptions/5700', { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } });
+    apple.double.reply('GET', '/inApps/v1/subscriptions/5800', { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } });
+    apple.double.reply('GET', '/inApps/v1/subscriptions/5700', { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } });
 
     await entitlementsOf(userId, '?environment=Sandbox');
     await entitlementsOf(userId, '?environment=Production');
 
-    expect(double.requests.map((r) => r.path)).toEqual(['/inApps/v1/subscriptions/5800', '/inApps/v1/subscriptions/5700']);
+    expect(apple.double.requests.map((r) => r.path)).toEqual(['/inApps/v1/subscriptions/5800', '/inApps/v1/subscriptions/5700']);
   });
 
   it('lists the environment parameter and every entitlement field in the OpenAPI document', async () => {

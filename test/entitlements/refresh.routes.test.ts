@@ -1,32 +1,18 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAppStoreServerApi } from '../../src/apple/api/index.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useAppStoreApiDouble, useTestApp, useTestPki } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
-import { createTestPki } from '../helpers/pki.js';
 import { at, getEntitlements, manualClock, postTransaction, renewalPayload, transactionPayload } from './app-backend-fixtures.js';
 import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 
 describe(`entitlement refresh from the App Store Server API (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');
-  let double: AppStoreApiDouble;
-  let t: TestApp;
-  let unreachable: TestApp;
-  beforeAll(async () => {
-    double = await createAppStoreApiDouble();
-    const pki = await createTestPki();
-    const api = (baseUrl: string) => createAppStoreServerApi({ ...double.credentials, baseUrl, maxAttempts: 1, sleep: async () => {} });
-    t = await createTestApp({ clock: time.clock, pki, overrides: { appStoreApi: api(double.url) } });
-    unreachable = await createTestApp({ clock: time.clock, pki, overrides: { appStoreApi: api('http://127.0.0.1:1') } });
-  }, 120_000);
+  const apple = useAppStoreApiDouble();
+  const trusted = useTestPki();
+  const t = useTestApp(() => ({ clock: time.clock, pki: trusted.pki, overrides: { appStoreApi: apple.client() } }));
+  const unreachable = useTestApp(() => ({ clock: time.clock, pki: trusted.pki, overrides: { appStoreApi: apple.client({ baseUrl: 'http://127.0.0.1:1' }) } }));
   afterEach(() => {
-    double.reset();
-    double.requests.length = 0;
-  });
-  afterAll(async () => {
-    await t?.close();
-    await unreachable?.close();
-    await double?.close();
+    apple.double.reset();
+    apple.double.requests.length = 0;
   });
 
   /** Apple's answer: the renewal that happened, signed now, with status active. */
@@ -63,29 +49,29 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
     // before a period would be about an earlier one).
     time.set('2026-12-10T00:00:00Z');
     await postTransaction(t, 'u-refresh', transactionPayload({ transactionId: '800', purchaseDate: at('2026-11-01T00:00:00Z') }));
-    double.reply('GET', '/inApps/v1/subscriptions/800', { body: renewedAnswer('800', '801', at('2026-12-10T00:00:00Z')) });
+    apple.double.reply('GET', '/inApps/v1/subscriptions/800', { body: renewedAnswer('800', '801', at('2026-12-10T00:00:00Z')) });
 
     const response = await getEntitlements(t, 'u-refresh', '?refresh=true');
 
     expect(response.statusCode).toBe(200);
     expect(response.headers['x-entitlements-stale']).toBeUndefined();
     expect(response.json().entitlements[0]).toMatchObject({ transactionId: '801', expiresDate: '2027-01-01T00:00:00.000Z', willRenew: false });
-    expect(double.requests.map((r) => r.path)).toEqual(['/inApps/v1/subscriptions/800']);
+    expect(apple.double.requests.map((r) => r.path)).toEqual(['/inApps/v1/subscriptions/800']);
   });
 
   it('refreshes on its own when a stored period has ended with no news, and then says active', async () => {
     time.set('2026-11-10T00:00:00Z');
     await postTransaction(t, 'u-auto', transactionPayload({ transactionId: '810', purchaseDate: at('2026-11-01T00:00:00Z') }));
     time.set('2026-12-02T00:00:00Z');
-    double.reply('GET', '/inApps/v1/subscriptions/810', { body: renewedAnswer('810', '811', at('2026-12-02T00:00:00Z')) });
+    apple.double.reply('GET', '/inApps/v1/subscriptions/810', { body: renewedAnswer('810', '811', at('2026-12-02T00:00:00Z')) });
 
     const response = await getEntitlements(t, 'u-auto');
 
     expect(response.json().entitlements[0]).toMatchObject({ status: 'active', transactionId: '811' });
-    expect(double.requests).toHaveLength(1);
+    expect(apple.double.requests).toHaveLength(1);
     // Newer data is stored now: the next answer needs no call.
     await getEntitlements(t, 'u-auto');
-    expect(double.requests).toHaveLength(1);
+    expect(apple.double.requests).toHaveLength(1);
   });
 
   it('does not call the App Store for a subscription whose period is still running', async () => {
@@ -93,7 +79,7 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
     await postTransaction(t, 'u-running', transactionPayload({ transactionId: '820', purchaseDate: at('2026-11-01T00:00:00Z') }));
     const response = await getEntitlements(t, 'u-running');
     expect(response.json().entitlements[0]).toMatchObject({ status: 'active' });
-    expect(double.requests).toHaveLength(0);
+    expect(apple.double.requests).toHaveLength(0);
   });
 
   it('answers 200 from stored data with X-Entitlements-Stale when the App Store cannot be reached', async () => {
@@ -115,7 +101,7 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
   it('answers from stored data with X-Entitlements-Stale when the App Store answers with an error', async () => {
     time.set('2026-11-10T00:00:00Z');
     await postTransaction(t, 'u-error', transactionPayload({ transactionId: '840', purchaseDate: at('2026-11-01T00:00:00Z') }));
-    double.reply('GET', '/inApps/v1/subscriptions/840', { status: 500, body: { errorCode: 5000000, errorMessage: 'An unknown error occurred.' } });
+    apple.double.reply('GET', '/inApps/v1/subscriptions/840', { status: 500, body: { errorCode: 5000000, errorMessage: 'An unknown error occurred.' } });
 
     const response = await getEntitlements(t, 'u-error', '?refresh=true');
     expect(response.statusCode).toBe(200);

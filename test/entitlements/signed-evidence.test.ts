@@ -1,29 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { applyPurchaseUpdate } from '../../src/purchases/purchases.repository.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { deliver, scenario, T0 } from '../notifications/support.js';
 import { at, ORIGINAL_ID, renewal, transaction } from './records.js';
 
 const payloadOf = <T>(jws: string) => JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8')) as T;
 
 describe(`signed evidence is stored once (${backendName})`, () => {
-  let pki: TestPki;
-  let fixture: TestApp;
-
-  beforeAll(async () => {
-    pki = await createTestPki();
-    fixture = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
-  }, 60_000);
-  afterAll(async () => fixture?.close());
+  const fixture = useTestApp({ env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
 
   it('records from a notification name it, and its stored signedPayload carries their JWS', async () => {
     const db = fixture.deps.database.db;
-    const s = scenario(pki);
+    const s = scenario(fixture.pki);
     const uuid = randomUUID();
     await deliver(fixture.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', uuid, signedDate: T0, period: 0, status: 1 }));
 

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TEST_BUNDLE_ID } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { anyJson, anyText } from './arbitraries.js';
-import { createFuzzApp, expectHandled, type FuzzApp } from './support.js';
+import { useFuzzApp, expectHandled, type FuzzApp } from './support.js';
 
 const SIGNED = Date.parse('2025-06-01T12:00:00Z');
 
@@ -22,15 +22,8 @@ const extremeValue = fc.oneof(extremeNumber, anyText(60), fc.string({ minLength:
  * (400), but it must never reach the database in a shape the database refuses (500).
  */
 describe(`trusted notifications with extreme field values (${backendName})`, () => {
-  let t: FuzzApp;
+  const t = useFuzzApp();
 
-  beforeAll(async () => {
-    t = await createFuzzApp();
-    await t.app.ready();
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-  });
 
   it('answers every one with 200 or a coded 400, never a 5xx, and stays ready', async () => {
     const transactionFields = fc.dictionary(

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
 import { connect } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { backendName } from '../helpers/database.js';
 import { countRows } from '../helpers/rows.js';
 import { anyJson, bodies, contentTypes, malformedJws, oddHeaders, pathSegment, queryStrings, signedButWrong, userIds } from './arbitraries.js';
 import {
   authHeaders,
-  createFuzzApp,
+  useFuzzApp,
   expectHandled,
   fillPath,
   POST_ROUTES,
@@ -15,7 +15,6 @@ import {
   V1_SECRET,
   WRITTEN_TABLES,
   type AuthKind,
-  type FuzzApp,
   type RouteUnderTest,
 } from './support.js';
 import { TEST_BUNDLE_ID } from '../helpers/constants.js';
@@ -47,16 +46,9 @@ function servedRoutes(tree: string): string[] {
 }
 
 describe(`hostile input on every route (${backendName})`, () => {
-  let t: FuzzApp;
+  const t = useFuzzApp();
   const inject = (options: InjectOptions) => t.app.inject(options);
 
-  beforeAll(async () => {
-    t = await createFuzzApp();
-    await t.app.ready();
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-  });
   afterEach(async () => {
     // Whatever the test sent: nothing stored, and the service still ready.
     expect(await countRows(t.deps.database.db, WRITTEN_TABLES)).toEqual({

@@ -3,10 +3,11 @@
 // the rows that must not change, and the checks every answer must pass.
 import { generateKeyPairSync } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
-import { expect } from 'vitest';
+import { beforeAll, expect } from 'vitest';
 import { createAppStoreServerApi } from '../../src/apple/api/index.js';
-import { createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { TEST_ADMIN_KEY, TEST_API_KEY, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { useTestApp, useTestPki } from '../helpers/fixtures.js';
+import type { TestPki } from '../helpers/pki.js';
 
 export const V1_SECRET = 'fuzz-shared-secret-0123456789abcdef';
 
@@ -81,11 +82,33 @@ export interface FuzzApp extends TestApp {
   untrusted: TestPki;
 }
 
-export async function createFuzzApp(): Promise<FuzzApp> {
-  const trusted = await createTestPki();
-  const untrusted = await createTestPki({ label: 'untrusted' });
+/** The app under attack for the tests of the calling scope (the fixture hooks), ready before they run. */
+export function useFuzzApp(): FuzzApp {
+  const trusted = useTestPki();
+  const untrusted = useTestPki({ label: 'untrusted' });
+  const app = useTestApp(() => ({
+    pki: trusted.pki,
+    env: {
+      APPLE_SHARED_SECRET: V1_SECRET,
+      // Limits answer 429, a 4xx, but would hide what the routes themselves do.
+      RATE_LIMIT_WEBHOOK_PER_MINUTE: '0',
+      RATE_LIMIT_API_PER_MINUTE: '0',
+      APPLE_VERIFY_RECEIPT_URL: 'http://127.0.0.1:9/verifyReceipt',
+    },
+    overrides: { appStoreApi: knowNothingAppStoreApi() },
+  }));
+  beforeAll(async () => {
+    await app.app.ready();
+  });
+  return Object.defineProperties(app, {
+    trusted: { get: () => trusted.pki },
+    untrusted: { get: () => untrusted.pki },
+  }) as FuzzApp;
+}
+
+function knowNothingAppStoreApi() {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const appStoreApi = createAppStoreServerApi({
+  return createAppStoreServerApi({
     issuerId: '00000000-0000-0000-0000-000000000000',
     keyId: 'FUZZKEY000',
     privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
@@ -95,18 +118,6 @@ export async function createFuzzApp(): Promise<FuzzApp> {
     maxAttempts: 1,
     sleep: async () => {},
   });
-  const app = await createTestApp({
-    pki: trusted,
-    env: {
-      APPLE_SHARED_SECRET: V1_SECRET,
-      // Limits answer 429, a 4xx, but would hide what the routes themselves do.
-      RATE_LIMIT_WEBHOOK_PER_MINUTE: '0',
-      RATE_LIMIT_API_PER_MINUTE: '0',
-      APPLE_VERIFY_RECEIPT_URL: 'http://127.0.0.1:9/verifyReceipt',
-    },
-    overrides: { appStoreApi },
-  });
-  return Object.assign(app, { trusted, untrusted });
 }
 
 /** Tables a rejected request must never write. `users` is left out: looking a token up creates the user, legitimately. */

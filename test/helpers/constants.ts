@@ -10,7 +10,8 @@ export const TEST_SHARED_SECRET = 'c0ffee0123456789abcdef0123456789';
 /** The auto-renewable subscription most scenarios buy. */
 export const TEST_MONTHLY_PRODUCT_ID = 'com.example.monthly';
 
-export const DAY = 86_400_000;
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
 export const MONTH = 30 * DAY;
 /** The start of the scenarios' calendar: period n of a subscription runs [T0 + n months, T0 + (n+1) months). */
 export const T0 = Date.parse('2026-01-01T00:00:00Z');

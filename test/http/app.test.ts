@@ -1,14 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { KeySet, requireAdminKey, requireApiKey } from '../../src/http/auth.js';
 import { ConflictError } from '../../src/errors.js';
-import { createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, type TestApp } from '../helpers/app.js';
+import { TEST_ADMIN_KEY, TEST_API_KEY } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 describe('the app skeleton', () => {
-  let t: TestApp;
+  const t = useTestApp();
 
   beforeAll(async () => {
-    t = await createTestApp();
     // Routes that exist only in this test, to exercise auth and the error handler.
     t.app.register(async (scope) => {
       scope.addHook('onRequest', requireApiKey(scope.keys.app));
@@ -26,9 +26,6 @@ describe('the app skeleton', () => {
       scope.get('/admin/probe', async () => ({ ok: true }));
     });
     await t.app.ready();
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   it('answers /healthz with 200', async () => {
@@ -104,18 +101,15 @@ describe('KeySet', () => {
 });
 
 describe('admin routes with ADMIN_API_KEYS unset', () => {
+  const t = useTestApp({ env: { ADMIN_API_KEYS: '' } });
+
   it('answer 403 ADMIN_DISABLED to an app key', async () => {
-    const t = await createTestApp({ env: { ADMIN_API_KEYS: '' } });
     t.app.register(async (scope) => {
       scope.addHook('onRequest', requireAdminKey(scope.keys.admin, scope.keys.app));
       scope.get('/admin/probe', async () => ({ ok: true }));
     });
-    try {
-      const response = await t.app.inject({ method: 'GET', url: '/admin/probe', headers: { authorization: `Bearer ${TEST_API_KEY}` } });
-      expect(response.statusCode).toBe(403);
-      expect(response.json().error.code).toBe('ADMIN_DISABLED');
-    } finally {
-      await t.close();
-    }
+    const response = await t.app.inject({ method: 'GET', url: '/admin/probe', headers: { authorization: `Bearer ${TEST_API_KEY}` } });
+    expect(response.statusCode).toBe(403);
+    expect(response.json().error.code).toBe('ADMIN_DISABLED');
   });
 });

@@ -1,24 +1,20 @@
 // While the service drains on SIGTERM, a request that still arrives (on a connection that
 // was busy when the drain began) is answered in SPEC's error shape, not Fastify's.
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe(`requests during shutdown (${backendName})`, () => {
-  let t: TestApp;
+  const t = useTestApp();
   let port: number;
   beforeAll(async () => {
-    t = await createTestApp();
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     const address = t.app.server.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
     port = address.port;
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close().catch(() => {});
   });
 
   it('answers 503 UNDER_PRESSURE in the {"error":{"code","message"}} shape once closing has begun', async () => {

@@ -1,41 +1,37 @@
 // A 503 tells Apple (and the operator) what to wait for: its code names the real cause.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
-import { createTestApp, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
-import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
+import { signNotification } from '../helpers/pki.js';
+import { useTestApp, useTestPki } from '../helpers/fixtures.js';
 import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
 import { closedPortUrl } from '../helpers/closed-port.js';
 import { countRows, NOTHING } from '../helpers/rows.js';
 
 describe(`the code of a 503 (${backendName})`, () => {
-  let pki: TestPki;
-  let online: TestApp;
-  let v1: TestApp;
-  beforeAll(async () => {
-    // Certificates whose OCSP responder is a port nothing listens on: ECONNREFUSED,
-    // the same socket error a lost database connection gives.
-    pki = await createTestPki({ ocspUrl: `${await closedPortUrl()}/ocsp` });
-    const verifier = createSignedDataVerifier({
-      rootCertificates: [pki.rootDer],
-      bundleId: TEST_BUNDLE_ID,
-      appAppleId: TEST_APP_APPLE_ID,
-      environments: ['Sandbox', 'Production'],
-      onlineChecks: true,
-      ocspTimeoutMs: 2_000,
-    });
-    online = await createTestApp({ pki, overrides: { verifier } });
-    v1 = await createTestApp({
-      env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: await closedPortUrl() },
-    });
-  }, 120_000);
-  afterAll(async () => {
-    await online?.close();
-    await v1?.close();
-  });
+  // Certificates whose OCSP responder is a port nothing listens on: ECONNREFUSED,
+  // the same socket error a lost database connection gives.
+  const ocsp = useTestPki(async () => ({ ocspUrl: `${await closedPortUrl()}/ocsp` }));
+  const online = useTestApp(() => ({
+    pki: ocsp.pki,
+    overrides: {
+      verifier: createSignedDataVerifier({
+        rootCertificates: [ocsp.pki.rootDer],
+        bundleId: TEST_BUNDLE_ID,
+        appAppleId: TEST_APP_APPLE_ID,
+        environments: ['Sandbox', 'Production'],
+        onlineChecks: true,
+        ocspTimeoutMs: 2_000,
+      }),
+    },
+  }));
+  const v1 = useTestApp(async () => ({
+    env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: await closedPortUrl() },
+  }));
 
   const notification = (bundleId: string) =>
-    signNotification(pki, { notificationType: 'DID_RENEW', bundleId, appAppleId: TEST_APP_APPLE_ID, environment: 'Sandbox' });
+    signNotification(ocsp.pki, { notificationType: 'DID_RENEW', bundleId, appAppleId: TEST_APP_APPLE_ID, environment: 'Sandbox' });
 
   it('answers 503 OCSP_UNAVAILABLE, not DATABASE_UNAVAILABLE, when the OCSP responder cannot be reached', async () => {
     const response = await online.app.inject({ method: 'POST', url: '/webhooks/apple/v2', payload: { signedPayload: notification(TEST_BUNDLE_ID) } });

@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAppStoreServerApi } from '../../src/apple/api/index.js';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AppStoreServerApi } from '../../src/apple/api/index.js';
 import { purchaseLinks, transactions } from '../../src/db/schema.js';
-import { authHeader, createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
-import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
-import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { authHeader, createTestApp, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
+import { useAppStoreApiDouble, useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
+import { backendName } from '../helpers/database.js';
 import { buildReceipt, createReceiptPki, type ReceiptPki, type TestReceiptContent } from '../helpers/receipt-builder.js';
 import { closedPortUrl } from '../helpers/closed-port.js';
 import { countRows, NOTHING, wipe } from '../helpers/rows.js';
@@ -17,11 +16,12 @@ const SUB_LATEST = '2000000000000002';
 const LIFETIME_ID = '2000000000000050';
 
 describe(`POST /users/:userId/receipts (${backendName})`, () => {
-  let database: TestDatabase;
-  let pki: TestPki;
+  const shared = useDatabaseAndPki();
+  const apple = useAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID });
   let receiptPki: ReceiptPki;
-  let api: AppStoreApiDouble;
-  let t: TestApp;
+  beforeAll(async () => {
+    receiptPki = await createReceiptPki();
+  });
   const now = Date.now();
   const start = now - 40 * DAY;
 
@@ -45,7 +45,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
   });
 
   const signedSubscription = () =>
-    pki.sign({
+    shared.pki.sign({
       transactionId: SUB_LATEST,
       originalTransactionId: SUB_OTID,
       bundleId: TEST_BUNDLE_ID,
@@ -59,7 +59,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
       environment: 'Sandbox',
     });
   const signedLifetime = () =>
-    pki.sign({
+    shared.pki.sign({
       transactionId: LIFETIME_ID,
       originalTransactionId: LIFETIME_ID,
       bundleId: TEST_BUNDLE_ID,
@@ -73,7 +73,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
     });
 
   function scriptApple(): void {
-    api.reply('GET', `/inApps/v1/subscriptions/${SUB_LATEST}`, {
+    apple.double.reply('GET', `/inApps/v1/subscriptions/${SUB_LATEST}`, {
       body: {
         environment: 'Sandbox',
         bundleId: TEST_BUNDLE_ID,
@@ -85,7 +85,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
                 status: 1,
                 originalTransactionId: SUB_OTID,
                 signedTransactionInfo: signedSubscription(),
-                signedRenewalInfo: pki.sign({
+                signedRenewalInfo: shared.pki.sign({
                   originalTransactionId: SUB_OTID,
                   productId: MONTHLY,
                   autoRenewProductId: MONTHLY,
@@ -99,39 +99,23 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
         ],
       },
     });
-    api.reply('GET', `/inApps/v1/transactions/${LIFETIME_ID}`, { body: { signedTransactionInfo: signedLifetime() } });
+    apple.double.reply('GET', `/inApps/v1/transactions/${LIFETIME_ID}`, { body: { signedTransactionInfo: signedLifetime() } });
   }
 
   const postReceipt = (app: TestApp, userId: string, receipt: string, headers: Record<string, string> = authHeader()) =>
     app.app.inject({ method: 'POST', url: `/users/${userId}/receipts`, headers, payload: { receipt } });
 
-  async function appWith(env: Record<string, string> = {}, appStoreApi = createAppStoreServerApi({ ...api.credentials, baseUrl: api.url, maxAttempts: 1 })) {
-    return createTestApp({
-      database,
-      pki,
-      env,
-      overrides: { appStoreApi, receiptRootCertificates: [receiptPki.root.der] },
-    });
-  }
-
-  beforeAll(async () => {
-    [database, pki, receiptPki, api] = await Promise.all([
-      createTestDatabase(),
-      createTestPki(),
-      createReceiptPki(),
-      createAppStoreApiDouble({ bundleId: TEST_BUNDLE_ID }),
-    ]);
-    t = await appWith();
+  const appOptions = (env: Record<string, string> = {}, appStoreApi = apple.client()): TestAppOptions => ({
+    ...shared,
+    env,
+    overrides: { appStoreApi, receiptRootCertificates: [receiptPki.root.der] },
   });
-  afterAll(async () => {
-    await t?.close();
-    await api?.close();
-    await database?.destroy();
-  });
+  const appWith = (env?: Record<string, string>, appStoreApi?: AppStoreServerApi) => createTestApp(appOptions(env, appStoreApi));
+  const t = useTestApp(() => appOptions());
   beforeEach(async () => {
-    await wipe(database.handle.db);
-    api.reset();
-    api.requests.length = 0;
+    await wipe(shared.database.handle.db);
+    apple.double.reset();
+    apple.double.requests.length = 0;
     scriptApple();
   });
 
@@ -146,13 +130,13 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
       [LIFETIME, 'active'],
       [MONTHLY, 'active'],
     ]);
-    expect(api.requests.map((r) => r.path).sort()).toEqual([`/inApps/v1/subscriptions/${SUB_LATEST}`, `/inApps/v1/transactions/${LIFETIME_ID}`]);
-    const links = await database.handle.db.select().from(purchaseLinks).orderBy(purchaseLinks.originalTransactionId);
+    expect(apple.double.requests.map((r) => r.path).sort()).toEqual([`/inApps/v1/subscriptions/${SUB_LATEST}`, `/inApps/v1/transactions/${LIFETIME_ID}`]);
+    const links = await shared.database.handle.db.select().from(purchaseLinks).orderBy(purchaseLinks.originalTransactionId);
     expect(links.map((l) => [l.originalTransactionId, l.userId, l.linkSource])).toEqual([
       [SUB_OTID, 'u-1', 'receipt'],
       [LIFETIME_ID, 'u-1', 'receipt'],
     ]);
-    const stored = await database.handle.db.select().from(transactions).orderBy(transactions.transactionId);
+    const stored = await shared.database.handle.db.select().from(transactions).orderBy(transactions.transactionId);
     expect(stored.map((row) => [row.transactionId, row.source])).toEqual([
       [SUB_LATEST, 'api'],
       [LIFETIME_ID, 'api'],
@@ -173,8 +157,8 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
 
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('RECEIPT_UNTRUSTED');
-    expect(api.requests).toHaveLength(0);
-    expect(await countRows(database.handle.db)).toEqual(NOTHING);
+    expect(apple.double.requests).toHaveLength(0);
+    expect(await countRows(shared.database.handle.db)).toEqual(NOTHING);
   });
 
   it('refuses with 400 a receipt whose content was changed after signing', async () => {
@@ -193,7 +177,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
     const other = await postReceipt(t, 'u-1', await buildReceipt(content({ bundleId: 'com.example.other' }), { pki: receiptPki }));
     expect(other.statusCode).toBe(400);
     expect(other.json().error.code).toBe('WRONG_BUNDLE_ID');
-    expect(await countRows(database.handle.db)).toEqual(NOTHING);
+    expect(await countRows(shared.database.handle.db)).toEqual(NOTHING);
   });
 
   it('answers 401 without an API key', async () => {
@@ -213,7 +197,7 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
       const refused = await postReceipt(keeping, 'u-3', receipt);
       expect(refused.statusCode).toBe(409);
       expect(refused.json().error.code).toBe('ALREADY_LINKED');
-      const links = await database.handle.db.select().from(purchaseLinks);
+      const links = await shared.database.handle.db.select().from(purchaseLinks);
       expect(new Set(links.map((l) => l.userId))).toEqual(new Set(['u-2']));
     } finally {
       await keeping.close();
@@ -221,11 +205,11 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
   });
 
   it('answers 503 and links nothing while the App Store Server API is unreachable', async () => {
-    const offline = await appWith({}, createAppStoreServerApi({ ...api.credentials, baseUrl: await closedPortUrl(), maxAttempts: 1 }));
+    const offline = await appWith({}, apple.client({ baseUrl: await closedPortUrl() }));
     try {
       const response = await postReceipt(offline, 'u-1', await buildReceipt(content(), { pki: receiptPki }));
       expect(response.statusCode).toBe(503);
-      expect(await countRows(database.handle.db)).toEqual(NOTHING);
+      expect(await countRows(shared.database.handle.db)).toEqual(NOTHING);
     } finally {
       await offline.close();
     }
@@ -240,15 +224,15 @@ describe(`POST /users/:userId/receipts (${backendName})`, () => {
       [404, { errorCode: 4040002, errorMessage: 'Account not found. Please try again.' }, 503, 'APP_STORE_UNAVAILABLE'],
     ];
     for (const [status, body, expectedStatus, expectedCode] of answers) {
-      api.reply('GET', `/inApps/v1/transactions/${LIFETIME_ID}`, { status, ...(body === undefined ? {} : { body }) });
+      apple.double.reply('GET', `/inApps/v1/transactions/${LIFETIME_ID}`, { status, ...(body === undefined ? {} : { body }) });
       const response = await postReceipt(t, 'u-1', receipt);
       expect([response.statusCode, response.json().error.code]).toEqual([expectedStatus, expectedCode]);
-      expect(await countRows(database.handle.db)).toEqual(NOTHING);
+      expect(await countRows(shared.database.handle.db)).toEqual(NOTHING);
     }
   });
 
   it('answers 400 API_NOT_CONFIGURED without Server API credentials', async () => {
-    const bare = await createTestApp({ database, pki, overrides: { receiptRootCertificates: [receiptPki.root.der] } });
+    const bare = await createTestApp({ ...shared, overrides: { receiptRootCertificates: [receiptPki.root.der] } });
     try {
       const response = await postReceipt(bare, 'u-1', await buildReceipt(content(), { pki: receiptPki }));
       expect(response.statusCode).toBe(400);

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { transactions } from '../../src/db/schema.js';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
 import { capturingLogger } from '../helpers/log-capture.js';
 import { v1Body, V1_TEST, type V1BodyOptions } from '../helpers/v1-bodies.js';
-import { answerSandboxReceipts, createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { answerSandboxReceipts, useVerifyReceiptDouble } from './verify-receipt-double.js';
 import { wipe } from '../helpers/rows.js';
 
 const SEASON = 'com.example.season';
@@ -26,23 +26,17 @@ describe(`V1 product types from the catalog through POST /webhooks/apple/v1 (${b
       products: { [V1_TEST.coins]: { type: 'Consumable' }, [SEASON]: { type: 'Non-Renewing Subscription', duration: 'P3M' } },
     }),
   );
-  let t: TestApp;
-  let verifyReceipt: VerifyReceiptDouble;
+  const verifyReceipt = useVerifyReceiptDouble();
   // latest_receipt → the unified receipt verifyReceipt answers for it.
   const receipts = new Map<string, Record<string, unknown>>();
-  beforeAll(async () => {
-    verifyReceipt = await createVerifyReceiptDouble();
+  beforeAll(() => {
     // The test receipts are Sandbox ones: production redirects with 21007, as Apple does.
-    answerSandboxReceipts(verifyReceipt, receipts);
-    t = await createTestApp({
-      env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
-      overrides: { entitlementMap: catalog, logger: log.logger },
-    });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await verifyReceipt?.close();
+    answerSandboxReceipts(verifyReceipt.double, receipts);
   });
+  const t = useTestApp(() => ({
+    env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.double.url },
+    overrides: { entitlementMap: catalog, logger: log.logger },
+  }));
   beforeEach(async () => {
     await wipe(t.deps.database.db);
     receipts.clear();

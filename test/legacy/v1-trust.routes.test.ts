@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { notifications, transactions } from '../../src/db/schema.js';
-import { authHeader, createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
-import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { authHeader, TEST_BUNDLE_ID } from '../helpers/app.js';
+import { backendName } from '../helpers/database.js';
 import { receiptInfo, v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
 import { getEntitlements, manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
 import { post as postV2, scenario } from '../notifications/support.js';
-import { createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { useVerifyReceiptDouble } from './verify-receipt-double.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 
 // SPEC: a record from V1 data never replaces or outranks data Apple signed, and nothing
@@ -21,33 +21,20 @@ const YEAR_2100 = Date.parse('2100-01-01T00:00:00Z');
 
 describe(`V1 data against signed data, and future dates (${backendName})`, () => {
   const time = manualClock(new Date(NOW).toISOString());
-  let database: TestDatabase;
-  let pki: TestPki;
-  let verifyReceipt: VerifyReceiptDouble;
-  let t: TestApp;
+  const verifyReceipt = useVerifyReceiptDouble();
+  const t = useTestApp(() => ({
+    clock: time.clock,
+    env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.double.url },
+  }));
   const receipts = new Map<string, Record<string, unknown>>();
 
-  beforeAll(async () => {
-    [database, pki, verifyReceipt] = await Promise.all([createTestDatabase(), createTestPki(), createVerifyReceiptDouble()]);
-    t = await createTestApp({
-      database,
-      pki,
-      clock: time.clock,
-      env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
-    });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await verifyReceipt?.close();
-    await database?.destroy();
-  });
   beforeEach(async () => {
-    await wipe(database.handle.db);
+    await wipe(t.database.handle.db);
     time.set(new Date(NOW).toISOString());
     receipts.clear();
-    verifyReceipt.requests.length = 0;
-    verifyReceipt.answer('Production', () => ({ body: { status: 21007 } }));
-    verifyReceipt.answer('Sandbox', (request) => {
+    verifyReceipt.double.requests.length = 0;
+    verifyReceipt.double.answer('Production', () => ({ body: { status: 21007 } }));
+    verifyReceipt.double.answer('Sandbox', (request) => {
       const unified = receipts.get(String(request.receiptData));
       if (unified === undefined) return { body: { status: 21002 } };
       return { body: { status: 0, environment: 'Sandbox', receipt: { bundle_id: V1_TEST.bundleId }, ...unified } };
@@ -77,10 +64,10 @@ describe(`V1 data against signed data, and future dates (${backendName})`, () =>
     const response = await postV1(body);
     expect(response.statusCode, response.body).toBe(200);
     expect((await getEntitlements(t, 'alice')).json().entitlements).toEqual([]);
-    expect(await database.handle.db.select().from(transactions)).toEqual([]);
-    const [recorded] = await database.handle.db.select().from(notifications);
+    expect(await t.database.handle.db.select().from(transactions)).toEqual([]);
+    const [recorded] = await t.database.handle.db.select().from(notifications);
     expect(recorded).toMatchObject({ version: 'v1', notificationType: 'INITIAL_BUY', outcome: 'recorded' });
-    expect(verifyReceipt.requests).toHaveLength(0);
+    expect(verifyReceipt.double.requests).toHaveLength(0);
   });
 
   it('answers 400 FUTURE_DATED to a V1 refund dated 2100, asking Apple nothing and writing nothing', async () => {
@@ -90,8 +77,8 @@ describe(`V1 data against signed data, and future dates (${backendName})`, () =>
     const response = await deliverChecked(body);
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('FUTURE_DATED');
-    expect(verifyReceipt.requests).toHaveLength(0);
-    expect(await countRows(database.handle.db)).toEqual(NOTHING);
+    expect(verifyReceipt.double.requests).toHaveLength(0);
+    expect(await countRows(t.database.handle.db)).toEqual(NOTHING);
   });
 
   it("lets Apple's signed transaction replace the V1 record of the same transaction, whichever arrived first", async () => {
@@ -125,14 +112,14 @@ describe(`V1 data against signed data, and future dates (${backendName})`, () =>
     const after = await withoutTimes();
     expect(after).toMatchObject([{ transactionId: '1000000000000002', status: 'active', revocationDate: null }]);
 
-    await wipe(database.handle.db);
+    await wipe(t.database.handle.db);
     expect((await postTransaction(t, 'u-v1', signed)).statusCode).toBe(200);
     expect((await deliverChecked({ ...refund, bvrs: '35' })).statusCode).toBe(200);
     expect(await withoutTimes()).toEqual(after);
   });
 
   it('answers 400 FUTURE_DATED to a V2 notification signed more than a minute ahead of the clock, writing nothing', async () => {
-    const purchase = scenario(pki, { start: NOW - DAY });
+    const purchase = scenario(t.pki, { start: NOW - DAY });
     const ahead = await postV2(t.app, purchase.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: NOW + 2 * 60_000 }));
     expect([ahead.statusCode, ahead.json().error.code]).toEqual([400, 'FUTURE_DATED']);
     const revokedIn2100 = await postV2(
@@ -140,7 +127,7 @@ describe(`V1 data against signed data, and future dates (${backendName})`, () =>
       purchase.sign({ type: 'REFUND', signedDate: NOW, period: 0, transaction: { revocationDate: YEAR_2100, revocationReason: 1 } }),
     );
     expect([revokedIn2100.statusCode, revokedIn2100.json().error.code]).toEqual([400, 'FUTURE_DATED']);
-    expect(await countRows(database.handle.db)).toEqual(NOTHING);
+    expect(await countRows(t.database.handle.db)).toEqual(NOTHING);
 
     const withinAMinute = await postV2(t.app, purchase.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: NOW + 30_000 }));
     expect(withinAMinute.statusCode).toBe(200);
@@ -163,7 +150,7 @@ describe(`V1 data against signed data, and future dates (${backendName})`, () =>
       const response = await postTransaction(t, 'u-future', { ...base, ...future });
       expect([response.statusCode, response.json().error.code]).toEqual([400, 'FUTURE_DATED']);
     }
-    expect(await countRows(database.handle.db)).toEqual(NOTHING);
+    expect(await countRows(t.database.handle.db)).toEqual(NOTHING);
     // Apple charges a renewal up to a day ahead of its period: that purchaseDate is not "future dated".
     const early = await postTransaction(t, 'u-future', { ...base, purchaseDate: NOW + 12 * 3_600_000 });
     expect(early.statusCode).toBe(200);

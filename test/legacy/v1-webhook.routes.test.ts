@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { v1DedupKey, V1_NOTIFICATION_TYPES, type V1NotificationType } from '../../src/apple/v1/index.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { backendName } from '../helpers/database.js';
 import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
-import { answerSandboxReceipts, createVerifyReceiptDouble, type VerifyReceiptDouble } from './verify-receipt-double.js';
+import { useTestApp, useTestDatabase } from '../helpers/fixtures.js';
+import { answerSandboxReceipts, useVerifyReceiptDouble } from './verify-receipt-double.js';
 import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 
 type Body = Record<string, unknown> & { unified_receipt: Record<string, unknown> };
@@ -29,37 +30,23 @@ const EXPECTED_STATUS: Record<V1NotificationType, number | null> = {
 };
 
 // One database for the file (migrating one is the slow part); each test wipes its data.
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database?.destroy();
-});
+const shared = useTestDatabase();
 
 describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName})`, () => {
-  let t: TestApp;
-  let verifyReceipt: VerifyReceiptDouble;
+  const verifyReceipt = useVerifyReceiptDouble();
+  const t = useTestApp(() => ({
+    database: shared.database,
+    env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.double.url },
+  }));
   // latest_receipt → the unified receipt Apple's verifyReceipt answers for it.
   const receipts = new Map<string, Record<string, unknown>>();
 
-  beforeAll(async () => {
-    verifyReceipt = await createVerifyReceiptDouble();
-    t = await createTestApp({
-      database,
-      env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url },
-    });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await verifyReceipt?.close();
-  });
   beforeEach(async () => {
     await wipe(t.deps.database.db);
-    verifyReceipt.requests.length = 0;
+    verifyReceipt.double.requests.length = 0;
     receipts.clear();
     // Every test receipt is a Sandbox one: production redirects with 21007, as Apple does.
-    answerSandboxReceipts(verifyReceipt, receipts);
+    answerSandboxReceipts(verifyReceipt.double, receipts);
   });
 
   function deliver(body: Body) {
@@ -107,8 +94,8 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     const body = v1Body('DID_RENEW') as Body;
     expect((await deliver(body)).statusCode).toBe(200);
 
-    expect(verifyReceipt.requests.map((r) => r.environment)).toEqual(['Production', 'Sandbox']);
-    for (const request of verifyReceipt.requests) {
+    expect(verifyReceipt.double.requests.map((r) => r.environment)).toEqual(['Production', 'Sandbox']);
+    for (const request of verifyReceipt.double.requests) {
       expect(request.password).toBe(V1_TEST.sharedSecret);
       expect(request.receiptData).toBe(body.unified_receipt.latest_receipt);
     }
@@ -124,7 +111,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
   });
 
   it('answers 400 with the receipt status code when verifyReceipt rejects the receipt for good, and writes nothing', async () => {
-    verifyReceipt.answer('Sandbox', () => ({ body: { status: 21003 } }));
+    verifyReceipt.double.answer('Sandbox', () => ({ body: { status: 21003 } }));
     const response = await deliver(v1Body('DID_RENEW') as Body);
 
     expect(response.statusCode).toBe(400);
@@ -133,7 +120,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
   });
 
   it('answers 503 while verifyReceipt is temporarily unavailable, writes nothing, and applies the resend', async () => {
-    verifyReceipt.answer('Production', () => ({ body: { status: 21005 } }));
+    verifyReceipt.double.answer('Production', () => ({ body: { status: 21005 } }));
     const body = v1Body('DID_RENEW') as Body;
     const first = await deliver(body);
 
@@ -141,7 +128,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     expect(first.json().error.code).toBe('APP_STORE_UNAVAILABLE');
     expect(await countRows(t.deps.database.db)).toEqual(NOTHING);
 
-    verifyReceipt.answer('Production', () => ({ body: { status: 21007 } }));
+    verifyReceipt.double.answer('Production', () => ({ body: { status: 21007 } }));
     const resend = await deliver(body);
     expect(resend.json()).toEqual({ status: 'processed' });
     expect((await countRows(t.deps.database.db)).transactions).toBe(2);
@@ -153,7 +140,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     const response = await post(t, body);
 
     expect(response.json()).toEqual({ status: 'processed' });
-    expect(verifyReceipt.requests).toHaveLength(0);
+    expect(verifyReceipt.double.requests).toHaveLength(0);
     expect(await storedTransactions()).toEqual([]);
     const [notification] = await t.deps.database.db.select().from(notifications);
     expect(notification).toMatchObject({ version: 'v1', notificationType: 'DID_RENEW', outcome: 'recorded' });
@@ -163,14 +150,14 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     const body = v1Body('DID_RENEW') as Body;
     expect((await deliver(body)).json()).toEqual({ status: 'processed' });
     const after = await countRows(t.deps.database.db);
-    const calls = verifyReceipt.requests.length;
+    const calls = verifyReceipt.double.requests.length;
 
     const resend = await deliver(structuredClone(body));
     expect(resend.statusCode).toBe(200);
     expect(resend.json()).toEqual({ status: 'duplicate' });
     expect(await countRows(t.deps.database.db)).toEqual(after);
     expect(after.notifications).toBe(1);
-    expect(verifyReceipt.requests.length).toBe(calls);
+    expect(verifyReceipt.double.requests.length).toBe(calls);
   });
 
   it('refuses a wrong password with 401, before calling anyone or writing anything', async () => {
@@ -178,7 +165,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
 
     expect(response.statusCode).toBe(401);
     expect(response.json().error.code).toBe('UNAUTHORIZED');
-    expect(verifyReceipt.requests).toHaveLength(0);
+    expect(verifyReceipt.double.requests).toHaveLength(0);
     expect(await countRows(t.deps.database.db)).toEqual(NOTHING);
   });
 
@@ -212,7 +199,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
   });
 
   it("refuses a body whose verifyReceipt answer names another bundle id", async () => {
-    verifyReceipt.answer('Sandbox', (request) => {
+    verifyReceipt.double.answer('Sandbox', (request) => {
       const unified = receipts.get(String(request.receiptData))!;
       return { body: { ...unified, status: 0, environment: 'Sandbox', receipt: { bundle_id: 'com.example.other' } } };
     });
@@ -225,11 +212,11 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
 
 describe(`POST /webhooks/apple/v1 with limited settings (${backendName})`, () => {
   beforeEach(async () => {
-    await wipe(database.handle.db);
+    await wipe(shared.database.handle.db);
   });
 
   it('answers 404 V1_DISABLED while APPLE_SHARED_SECRET is unset, whatever the body', async () => {
-    const t = await createTestApp({ database });
+    const t = await createTestApp({ database: shared.database });
     try {
       for (const payload of [v1Body('DID_RENEW'), 'not json at all']) {
         const response = await t.app.inject({ method: 'POST', url: '/webhooks/apple/v1', payload, headers: { 'content-type': 'application/json' } });
@@ -244,7 +231,7 @@ describe(`POST /webhooks/apple/v1 with limited settings (${backendName})`, () =>
 
   it('refuses a Sandbox body with 400 WRONG_ENVIRONMENT when APPLE_ENVIRONMENTS accepts only Production', async () => {
     const t = await createTestApp({
-      database,
+      database: shared.database,
       env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_ENVIRONMENTS: 'Production', APPLE_VERIFY_RECEIPT_URL: 'http://127.0.0.1:9/never' },
     });
     try {

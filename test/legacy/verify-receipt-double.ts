@@ -2,6 +2,7 @@
 // URL, told apart by the client's environment header). Records every request and answers
 // what the test scripted per environment.
 import Fastify from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 import { ENVIRONMENT_HEADER } from '../../src/apple/verify-receipt/index.js';
 import { V1_TEST } from '../helpers/v1-bodies.js';
 
@@ -46,6 +47,23 @@ export async function createVerifyReceiptDouble(): Promise<VerifyReceiptDouble> 
     requests,
     answer: (environment, responder) => void responders.set(environment, responder),
     close: () => app.close(),
+  };
+}
+
+/** The double for the tests of the calling scope, closed after them. Read `double` in tests or later hooks. */
+export function useVerifyReceiptDouble(): { readonly double: VerifyReceiptDouble } {
+  let double: VerifyReceiptDouble | undefined;
+  beforeAll(async () => {
+    double = await createVerifyReceiptDouble();
+  });
+  afterAll(async () => {
+    await double?.close();
+  });
+  return {
+    get double() {
+      if (double === undefined) throw new Error('the verifyReceipt double is read before its beforeAll ran');
+      return double;
+    },
   };
 }
 

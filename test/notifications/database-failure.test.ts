@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Database, DatabaseHandle, SqlDriver } from '../../src/db/client.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { createTestApp } from '../helpers/app.js';
+import { useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
+import { backendName } from '../helpers/database.js';
 import { post, scenario, storedPurchase, T0 } from './support.js';
 import { countRows } from '../helpers/rows.js';
 
@@ -67,20 +67,11 @@ function failingHandle(handle: DatabaseHandle) {
 }
 
 describe(`a database failure in the middle of a notification (${backendName})`, () => {
-  let t: TestApp;
-  let pki: TestPki;
-  let database: TestDatabase;
+  const shared = useDatabaseAndPki();
   let failing: ReturnType<typeof failingHandle>;
-
-  beforeAll(async () => {
-    pki = await createTestPki();
-    database = await createTestDatabase();
-    failing = failingHandle(database.handle);
-    t = await createTestApp({ pki, database, overrides: { database: failing.handle } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await database?.destroy();
+  const t = useTestApp(() => {
+    failing = failingHandle(shared.database.handle);
+    return { ...shared, overrides: { database: failing.handle } };
   });
 
   // In one notification's transaction: 1 record the notification, 2 lock the purchase,
@@ -90,9 +81,9 @@ describe(`a database failure in the middle of a notification (${backendName})`, 
     [4, 'while the transaction is upserted'],
     [6, 'after the transaction is written, at the subscription'],
   ])('failing at statement %i (%s) leaves nothing written and answers 503; the retry applies once', async (statement) => {
-    const s = scenario(pki);
+    const s = scenario(shared.pki);
     const signed = s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 });
-    const before = await countRows(database.handle.db);
+    const before = await countRows(shared.database.handle.db);
     const failuresBefore = failing.failures();
 
     failing.failNextTransactionAt(statement);
@@ -100,25 +91,25 @@ describe(`a database failure in the middle of a notification (${backendName})`, 
     expect(failing.failures()).toBe(failuresBefore + 1);
     expect(failed.statusCode).toBe(503);
     expect(failed.json()).toEqual({ error: { code: 'DATABASE_UNAVAILABLE', message: expect.any(String) } });
-    expect(await countRows(database.handle.db)).toEqual(before);
+    expect(await countRows(shared.database.handle.db)).toEqual(before);
 
     const retried = await post(t.app, signed);
     expect(retried.json()).toEqual({ status: 'processed' });
     const again = await post(t.app, signed);
     expect(again.json()).toEqual({ status: 'duplicate' });
-    expect(await countRows(database.handle.db)).toEqual({
+    expect(await countRows(shared.database.handle.db)).toEqual({
       notifications: before.notifications + 1,
       transactions: before.transactions + 1,
       subscriptions: before.subscriptions + 1,
       links: before.links,
     });
-    const stored = await storedPurchase(database.handle.db, s.originalTransactionId);
+    const stored = await storedPurchase(shared.database.handle.db, s.originalTransactionId);
     expect(stored.subscription).toMatchObject({ appleStatus: 1 });
   });
 
   it('answers 503 when the database cannot be reached at all, and writes nothing', async () => {
     let away = false;
-    const unreachable = new Proxy(database.handle.db, {
+    const unreachable = new Proxy(shared.database.handle.db, {
       get(target, prop, receiver) {
         if (away && typeof prop === 'string' && (STATEMENTS.has(prop) || prop === 'transaction')) {
           return () => {
@@ -129,14 +120,14 @@ describe(`a database failure in the middle of a notification (${backendName})`, 
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     }) as Database;
-    const down = await createTestApp({ pki, database, overrides: { database: { ...database.handle, db: unreachable } } });
+    const down = await createTestApp({ ...shared, overrides: { database: { ...shared.database.handle, db: unreachable } } });
     try {
-      const before = await countRows(database.handle.db);
+      const before = await countRows(shared.database.handle.db);
       away = true;
-      const response = await post(down.app, scenario(pki).sign({ type: 'DID_RENEW', signedDate: T0, period: 0 }));
+      const response = await post(down.app, scenario(shared.pki).sign({ type: 'DID_RENEW', signedDate: T0, period: 0 }));
       expect(response.statusCode).toBe(503);
       expect(response.json().error.code).toBe('DATABASE_UNAVAILABLE');
-      expect(await countRows(database.handle.db)).toEqual(before);
+      expect(await countRows(shared.database.handle.db)).toEqual(before);
     } finally {
       await down.app.close();
     }

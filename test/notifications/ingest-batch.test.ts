@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { notifications, purchaseLinks } from '../../src/db/schema.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp, useTestPki } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { DAY, decodedSnapshot, deliver, MONTH, post, scenario, T0, type Scenario } from './support.js';
 
 /** A short life of one subscription bought with an appAccountToken; some steps re-sign the same transaction. */
@@ -27,22 +26,12 @@ async function state(db: Database, originalTransactionId: string) {
 }
 
 describe(`notifications written together in one batch (${backendName})`, () => {
-  let pki: TestPki;
-  let batched: TestApp;
-  let sequential: TestApp;
-
-  beforeAll(async () => {
-    pki = await createTestPki();
-    batched = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
-    sequential = await createTestApp({ pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
-  }, 120_000);
-  afterAll(async () => {
-    await batched?.close();
-    await sequential?.close();
-  });
+  const trusted = useTestPki();
+  const batched = useTestApp(() => ({ pki: trusted.pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } }));
+  const sequential = useTestApp(() => ({ pki: trusted.pki, env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } }));
 
   it('end in the same rows and links as the same notifications delivered one at a time, duplicates answered once', async () => {
-    const purchases = Array.from({ length: 6 }, () => ({ s: scenario(pki), token: randomUUID() }));
+    const purchases = Array.from({ length: 6 }, () => ({ s: scenario(trusted.pki), token: randomUUID() }));
     // Two purchases bought by one user.
     purchases[1]!.token = purchases[0]!.token;
     const payloads = purchases.flatMap(({ s, token }) => life(s, token));

@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { DAY, decodedSnapshot, deliver, MONTH, scenario, storedPurchase, T0, type Scenario } from './support.js';
-
-const HOUR = 3_600_000;
+import { HOUR } from '../helpers/constants.js';
 
 /** A year-like life of one subscription, as Apple would notify it (each with a fixed UUID). */
 function realisticSequence(s: Scenario): string[] {
@@ -48,19 +46,13 @@ async function normalisedState(db: Database, s: Scenario) {
 }
 
 describe(`delivery order and duplicates (${backendName})`, () => {
-  let t: TestApp;
-  let pki: TestPki;
+  const t = useTestApp();
   let reference: unknown;
 
   beforeAll(async () => {
-    pki = await createTestPki();
-    t = await createTestApp({ pki });
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     for (const signed of realisticSequence(s)) expect(await deliver(t.app, signed)).toBe('processed');
     reference = await normalisedState(t.deps.database.db, s);
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   it('the in-order run ends in the state the sequence implies', () => {
@@ -83,7 +75,7 @@ describe(`delivery order and duplicates (${backendName})`, () => {
   });
 
   it('any permutation of the notifications, with any duplicates, ends in the same rows and state', async () => {
-    const length = realisticSequence(scenario(pki)).length;
+    const length = realisticSequence(scenario(t.pki)).length;
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.nat({ max: length - 1 }), { maxLength: 5 }).chain((duplicates) => {
@@ -91,7 +83,7 @@ describe(`delivery order and duplicates (${backendName})`, () => {
           return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
         }),
         async (arrival) => {
-          const s = scenario(pki);
+          const s = scenario(t.pki);
           const signed = realisticSequence(s);
           const answers: string[] = [];
           for (const index of arrival) answers.push(await deliver(t.app, signed[index]!));

@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { DAY, deliver, MONTH, scenario, storedPurchase, T0, type Scenario } from './support.js';
-
-const HOUR = 3_600_000;
+import { HOUR } from '../helpers/constants.js';
 
 // Each notification type and subtype that changes state, delivered over HTTP, then the
 // stored rows and the entitlement state the model derives from them at a chosen time.
 describe(`what each state-changing notification does to a subscription (${backendName})`, () => {
-  let t: TestApp;
-  let pki: TestPki;
-
-  beforeAll(async () => {
-    pki = await createTestPki();
-    t = await createTestApp({ pki });
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp();
 
   const stored = (s: Scenario) => storedPurchase(t.deps.database.db, s.originalTransactionId);
   const subscribe = (s: Scenario) =>
@@ -30,7 +19,7 @@ describe(`what each state-changing notification does to a subscription (${backen
     );
 
   it('SUBSCRIBED INITIAL_BUY starts an active period', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     expect(await subscribe(s)).toBe('processed');
     const p = await stored(s);
     expect(p.transactions).toMatchObject([{ transactionId: s.originalTransactionId, expiresDate: new Date(T0 + MONTH), revocationDate: null }]);
@@ -40,7 +29,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('SUBSCRIBED RESUBSCRIBE starts a new period after an expiry', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await deliver(t.app, s.sign({ type: 'EXPIRED', subtype: 'VOLUNTARY', signedDate: T0 + MONTH, period: 0, status: 2, renewal: { autoRenewStatus: 0 } }));
     await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'RESUBSCRIBE', signedDate: T0 + 2 * MONTH, period: 2, status: 1 }));
@@ -48,7 +37,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('DID_RENEW makes the new period current', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await renew(s, 1);
     const p = await stored(s);
@@ -57,7 +46,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('a REFUND of an older period leaves the newer active period active', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await renew(s, 1);
     await deliver(t.app, s.sign({ type: 'REFUND', signedDate: T0 + MONTH + 5 * DAY, period: 0, transaction: { revocationDate: T0 + MONTH + 5 * DAY, revocationReason: 0 }, status: 1 }));
@@ -67,7 +56,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('a REFUND of the latest period revokes the subscription', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await renew(s, 1);
     await deliver(t.app, s.sign({ type: 'REFUND', signedDate: T0 + MONTH + 5 * DAY, period: 1, transaction: { revocationDate: T0 + MONTH + 5 * DAY, revocationReason: 1 } }));
@@ -76,7 +65,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('REFUND_REVERSED restores the access a refund ended', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await deliver(t.app, s.sign({ type: 'REFUND', signedDate: T0 + 2 * DAY, period: 0, transaction: { revocationDate: T0 + 2 * DAY, revocationReason: 0 } }));
     expect((await stored(s)).state(T0 + 3 * DAY)?.status).toBe('revoked');
@@ -87,7 +76,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('DID_FAIL_TO_RENEW GRACE_PERIOD keeps access until the grace period ends, then billing retry', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     const graceEnds = T0 + MONTH + 16 * DAY;
     await deliver(
@@ -108,7 +97,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('GRACE_PERIOD_EXPIRED ends access while Apple still retries billing', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     const graceEnds = T0 + MONTH + 6 * DAY;
     const renewal = { isInBillingRetryPeriod: true, gracePeriodExpiresDate: graceEnds, expirationIntent: 2 };
@@ -120,7 +109,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('DID_FAIL_TO_RENEW without grace is billing retry, and DID_RENEW BILLING_RECOVERY makes it active again', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await deliver(
       t.app,
@@ -143,7 +132,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('DID_CHANGE_RENEWAL_STATUS AUTO_RENEW_DISABLED keeps access until expiry with willRenew false; EXPIRED VOLUNTARY then expires it', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: T0 + 3 * DAY, period: 0, status: 1, renewal: { autoRenewStatus: 0 } }));
     let p = await stored(s);
@@ -156,7 +145,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('DID_CHANGE_RENEWAL_STATUS AUTO_RENEW_ENABLED turns willRenew back on', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: T0 + 3 * DAY, period: 0, renewal: { autoRenewStatus: 0 } }));
     await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_ENABLED', signedDate: T0 + 4 * DAY, period: 0, renewal: { autoRenewStatus: 1 } }));
@@ -164,7 +153,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('DID_CHANGE_RENEWAL_PREF UPGRADE makes the higher product current at once', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     const upgradedAt = T0 + 10 * DAY;
     await deliver(
@@ -185,7 +174,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('DID_CHANGE_RENEWAL_PREF DOWNGRADE changes the next renewal only, and a later change without subtype cancels it', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_PREF', subtype: 'DOWNGRADE', signedDate: T0 + 5 * DAY, period: 0, renewal: { autoRenewProductId: 'com.example.basic.monthly' } }));
     let p = await stored(s);
@@ -197,7 +186,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('REVOKE of a family-shared purchase ends access', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, transaction: { inAppOwnershipType: 'FAMILY_SHARED' }, status: 1 }));
     expect((await stored(s)).state(T0 + DAY)).toMatchObject({ status: 'active', ownershipType: 'FAMILY_SHARED' });
     await deliver(
@@ -210,7 +199,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('RENEWAL_EXTENDED moves the expiry of the current period', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await deliver(t.app, s.sign({ type: 'RENEWAL_EXTENDED', signedDate: T0 + 20 * DAY, period: 0, transaction: { expiresDate: T0 + MONTH + 10 * DAY }, status: 1 }));
     const p = await stored(s);
@@ -220,7 +209,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('EXPIRED BILLING_RETRY ends a subscription whose billing never recovered', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await deliver(t.app, s.sign({ type: 'DID_FAIL_TO_RENEW', signedDate: T0 + MONTH + HOUR, period: 0, status: 3, renewal: { isInBillingRetryPeriod: true, expirationIntent: 2 } }));
     await deliver(t.app, s.sign({ type: 'EXPIRED', subtype: 'BILLING_RETRY', signedDate: T0 + 2 * MONTH, period: 0, status: 2, renewal: { isInBillingRetryPeriod: false, expirationIntent: 2, autoRenewStatus: 0 } }));
@@ -228,7 +217,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('ignores an older status that arrives after a newer one', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await subscribe(s);
     await deliver(t.app, s.sign({ type: 'EXPIRED', subtype: 'VOLUNTARY', signedDate: T0 + MONTH + HOUR, period: 0, status: 2, renewal: { autoRenewStatus: 0 } }));
     await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: T0 + 3 * DAY, period: 0, status: 1, renewal: { autoRenewStatus: 0 } }));
@@ -237,7 +226,7 @@ describe(`what each state-changing notification does to a subscription (${backen
   });
 
   it('ONE_TIME_CHARGE of a non-consumable grants access until revoked; a consumable grants nothing', async () => {
-    const lifetime = scenario(pki, { productId: 'com.example.lifetime' });
+    const lifetime = scenario(t.pki, { productId: 'com.example.lifetime' });
     await deliver(
       t.app,
       lifetime.sign({ type: 'ONE_TIME_CHARGE', signedDate: T0, period: 0, renewal: null, status: null, transaction: { type: 'Non-Consumable', expiresDate: undefined, subscriptionGroupIdentifier: undefined } }),
@@ -246,7 +235,7 @@ describe(`what each state-changing notification does to a subscription (${backen
     expect(kept.subscription).toBeUndefined();
     expect(kept.state(T0 + 10 * 365 * DAY)).toMatchObject({ status: 'active', productType: 'Non-Consumable', expiresDate: null });
 
-    const coins = scenario(pki, { productId: 'com.example.coins' });
+    const coins = scenario(t.pki, { productId: 'com.example.coins' });
     await deliver(
       t.app,
       coins.sign({ type: 'ONE_TIME_CHARGE', signedDate: T0, period: 0, renewal: null, status: null, transaction: { type: 'Consumable', expiresDate: undefined } }),

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from '../../src/apple/verifier/index.js';
 import { projectRoot } from '../../src/paths.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
 import { deliver, storedPurchase } from './support.js';
 
@@ -31,28 +31,25 @@ interface ManifestItem {
 describe.skipIf(!existsSync(realDir))(
   `Apple's real Sandbox notifications through the webhook (${backendName}; skipped when ../shared/apple/real is absent)`,
   () => {
-    let t: TestApp;
+    const t = useTestApp(() => ({
+      env: { APPLE_BUNDLE_ID: BUNDLE_ID, APPLE_APP_APPLE_ID: String(APP_APPLE_ID) },
+      overrides: {
+        // Apple's own root, offline: certificate validity is checked at each payload's signedDate.
+        verifier: createSignedDataVerifier({
+          rootCertificates: loadRootCertificates([DEFAULT_ROOT_CERTIFICATE_PATH]),
+          bundleId: BUNDLE_ID,
+          appAppleId: APP_APPLE_ID,
+          environments: ['Production', 'Sandbox'],
+          onlineChecks: false,
+        }),
+      },
+    }));
     const files = Array.from({ length: 14 }, (_, i) => `v2-notification-${String(i + 1).padStart(2, '0')}.json`);
     const manifest = () =>
       (JSON.parse(readFileSync(path.join(realDir, 'manifest.json'), 'utf8')) as { items: ManifestItem[] }).items.filter((item) =>
         files.includes(item.file),
       );
 
-    beforeAll(async () => {
-      const env = { APPLE_BUNDLE_ID: BUNDLE_ID, APPLE_APP_APPLE_ID: String(APP_APPLE_ID) };
-      // Apple's own root, offline: certificate validity is checked at each payload's signedDate.
-      const verifier = createSignedDataVerifier({
-        rootCertificates: loadRootCertificates([DEFAULT_ROOT_CERTIFICATE_PATH]),
-        bundleId: BUNDLE_ID,
-        appAppleId: APP_APPLE_ID,
-        environments: ['Production', 'Sandbox'],
-        onlineChecks: false,
-      });
-      t = await createTestApp({ env, overrides: { verifier } });
-    });
-    afterAll(async () => {
-      await t?.close();
-    });
 
     it('verifies and processes all 14, and answers duplicate for each again', async () => {
       const bodies = files.map((file) => JSON.parse(readFileSync(path.join(realDir, file), 'utf8')) as { signedPayload: string });

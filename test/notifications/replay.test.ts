@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
 import type { SignedDataVerifier } from '../../src/apple/types.js';
 import type { Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { ReplayAbortedError, replayNotifications } from '../../src/notifications/replay.usecase.js';
-import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
+import { TEST_BUNDLE_ID } from '../helpers/app.js';
+import { useTestApp, useTestPki } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { DAY, deliver, MONTH, purchaseSnapshot, scenario, T0, type Scenario } from './support.js';
 import { countRows, queryRows } from '../helpers/rows.js';
-
-const HOUR = 3_600_000;
+import { HOUR } from '../helpers/constants.js';
 
 interface LocksAtCommit {
   advisory: number;
@@ -46,19 +46,11 @@ function verifierFor(pki: TestPki): SignedDataVerifier {
 }
 
 describe(`npm run replay: rebuilding from the stored notifications (${backendName})`, () => {
-  let t: TestApp;
-  let pki: TestPki;
+  // The leaf expires in mid-2026: every stored notification has outlived its certificate,
+  // as Apple's real ones do after about two years.
+  const expiring = useTestPki({ notAfter: new Date(T0 + 6 * MONTH) });
+  const t = useTestApp(() => ({ pki: expiring.pki }));
   const db = () => t.deps.database.db;
-
-  beforeAll(async () => {
-    // The leaf expires in mid-2026: every stored notification has outlived its certificate,
-    // as Apple's real ones do after about two years.
-    pki = await createTestPki({ notAfter: new Date(T0 + 6 * MONTH) });
-    t = await createTestApp({ pki });
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
 
   async function lifeOf(s: Scenario): Promise<void> {
     await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 }));
@@ -68,13 +60,13 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
   }
 
   it('restores rows lost or damaged since, and leaves correct rows as they are', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await lifeOf(s);
     const before = await purchaseSnapshot(db(), s.originalTransactionId);
     await db().delete(transactions).where(eq(transactions.transactionId, s.transactionId(1)));
     await db().delete(subscriptions).where(eq(subscriptions.originalTransactionId, s.originalTransactionId));
 
-    const result = await replayNotifications({ db: db(), verifier: verifierFor(pki) });
+    const result = await replayNotifications({ db: db(), verifier: verifierFor(t.pki) });
     expect(result).toMatchObject({ rejected: 0, skipped: 0, deleted: null });
     expect(result.read).toBeGreaterThanOrEqual(4);
     expect(result.transactionsWritten).toBeGreaterThanOrEqual(1);
@@ -84,14 +76,14 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
   });
 
   it('writes nothing when run again over an up-to-date database', async () => {
-    await lifeOf(scenario(pki));
-    await replayNotifications({ db: db(), verifier: verifierFor(pki) });
-    const second = await replayNotifications({ db: db(), verifier: verifierFor(pki) });
+    await lifeOf(scenario(t.pki));
+    await replayNotifications({ db: db(), verifier: verifierFor(t.pki) });
+    const second = await replayNotifications({ db: db(), verifier: verifierFor(t.pki) });
     expect(second).toMatchObject({ transactionsWritten: 0, subscriptionsWritten: 0, rejected: 0 });
   });
 
   it('with reset, drops rows no notification supports and rebuilds the rest in one transaction', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await lifeOf(s);
     const before = await purchaseSnapshot(db(), s.originalTransactionId);
     const [template] = await db().select().from(transactions).where(eq(transactions.transactionId, s.transactionId(1)));
@@ -99,7 +91,7 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
     await db().update(subscriptions).set({ appleStatus: 5 }).where(eq(subscriptions.originalTransactionId, s.originalTransactionId));
 
     const counts = await countRows(db());
-    const result = await replayNotifications({ db: db(), verifier: verifierFor(pki) }, { reset: true });
+    const result = await replayNotifications({ db: db(), verifier: verifierFor(t.pki) }, { reset: true });
     expect(result.deleted).toEqual({ transactions: counts.transactions, subscriptions: counts.subscriptions });
     expect(result.rejected).toBe(0);
     const after = await purchaseSnapshot(db(), s.originalTransactionId);
@@ -110,19 +102,19 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
   it('with reset, locks the purchase tables once instead of taking an advisory lock per purchase', async () => {
     // Advisory locks held until commit, one per purchase, would overflow PostgreSQL's lock
     // table (max_locks_per_transaction) in a rebuild of a few thousand purchases.
-    for (let i = 0; i < 3; i += 1) await lifeOf(scenario(pki));
+    for (let i = 0; i < 3; i += 1) await lifeOf(scenario(t.pki));
     const withoutReset: LocksAtCommit[] = [];
-    await replayNotifications({ db: recordingLocks(db(), withoutReset), verifier: verifierFor(pki) });
+    await replayNotifications({ db: recordingLocks(db(), withoutReset), verifier: verifierFor(t.pki) });
     expect(withoutReset.some((locks) => locks.advisory > 0)).toBe(true);
 
     const withReset: LocksAtCommit[] = [];
-    const result = await replayNotifications({ db: recordingLocks(db(), withReset), verifier: verifierFor(pki) }, { reset: true });
+    const result = await replayNotifications({ db: recordingLocks(db(), withReset), verifier: verifierFor(t.pki) }, { reset: true });
     expect(result.transactionsWritten).toBeGreaterThanOrEqual(3 * 2);
     expect(withReset).toEqual([{ advisory: 0, purchaseTables: 3 }]);
   });
 
   it('with reset, changes nothing when a stored notification no longer verifies', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await lifeOf(s);
     const counts = await countRows(db());
     const before = await purchaseSnapshot(db(), s.originalTransactionId);
@@ -135,23 +127,23 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
   });
 
   it('marks a notification applied once the handling table applies its type', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     const uuid = randomUUID();
     await deliver(t.app, s.sign({ type: 'DID_RENEW', uuid, signedDate: T0 + 2 * MONTH, period: 2, status: 1 }));
     // As if it had arrived while an older table recorded DID_RENEW only.
     await db().update(notifications).set({ outcome: 'recorded' }).where(eq(notifications.id, uuid));
     await db().delete(transactions).where(eq(transactions.originalTransactionId, s.originalTransactionId));
-    await replayNotifications({ db: db(), verifier: verifierFor(pki) });
+    await replayNotifications({ db: db(), verifier: verifierFor(t.pki) });
     const [row] = await db().select().from(notifications).where(eq(notifications.id, uuid));
     expect(row?.outcome).toBe('applied');
     expect((await purchaseSnapshot(db(), s.originalTransactionId)).transactions.map((x) => x.transactionId)).toEqual([s.transactionId(2)]);
   });
 
   it('reads the stored notifications in pages without missing any', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await lifeOf(s);
     const { notifications: stored } = await countRows(db());
-    const result = await replayNotifications({ db: db(), verifier: verifierFor(pki) }, { batchSize: 3 });
+    const result = await replayNotifications({ db: db(), verifier: verifierFor(t.pki) }, { batchSize: 3 });
     expect(result.read).toBe(stored);
     expect(result.applied + result.recorded).toBe(stored);
   });

@@ -2,37 +2,28 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { notifications, transactions } from '../../src/db/schema.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { createTestPki } from '../helpers/pki.js';
 import { DAY, deliver, post, scenario, storedPurchase, T0 } from './support.js';
 import { countRows } from '../helpers/rows.js';
 
 describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
-  let t: TestApp;
-  let pki: TestPki;
   const logLines: Array<Record<string, unknown>> = [];
-
-  beforeAll(async () => {
-    pki = await createTestPki();
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
-    t = await createTestApp({ pki, overrides: { logger: pino({ level: 'info' }, sink) } });
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
   });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp({ overrides: { logger: pino({ level: 'info' }, sink) } });
 
   const db = () => t.deps.database.db;
 
   it('answers processed for a new notification and duplicate for its redelivery, applying it once', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     const signed = s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 });
 
     const first = await post(t.app, signed);
@@ -51,7 +42,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   });
 
   it('keeps the raw signedPayload and what it was in the notifications table', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     const uuid = randomUUID();
     const signed = s.sign({ type: 'DID_RENEW', uuid, signedDate: T0 + 30 * DAY, period: 1, status: 1 });
     await deliver(t.app, signed);
@@ -71,7 +62,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   });
 
   it('logs one line per notification with its facts and never the raw JWS', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     const uuid = randomUUID();
     const signed = s.sign({ type: 'SUBSCRIBED', subtype: 'RESUBSCRIBE', uuid, signedDate: T0, period: 0 });
     await deliver(t.app, signed);
@@ -92,7 +83,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
       [
         'a payload with a bad signature',
         async () => {
-          const signed = scenario(pki).sign({ type: 'DID_RENEW', signedDate: T0, period: 0 });
+          const signed = scenario(t.pki).sign({ type: 'DID_RENEW', signedDate: T0, period: 0 });
           const [h, p, sig] = signed.split('.');
           const flipped = `${sig![0] === 'A' ? 'B' : 'A'}${sig!.slice(1)}`;
           return { body: { signedPayload: `${h}.${p}.${flipped}` }, code: 'INVALID_SIGNATURE' };
@@ -108,7 +99,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
       [
         'a notification for another bundle id',
         async () => ({
-          body: { signedPayload: scenario(pki).sign({ type: 'DID_RENEW', signedDate: T0, period: 0, bundleId: 'com.other.app' }) },
+          body: { signedPayload: scenario(t.pki).sign({ type: 'DID_RENEW', signedDate: T0, period: 0, bundleId: 'com.other.app' }) },
           code: 'WRONG_BUNDLE_ID',
         }),
       ],
@@ -116,7 +107,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
         'a notification from an environment that is not accepted',
         async () => ({
           body: {
-            signedPayload: scenario(pki).sign({
+            signedPayload: scenario(t.pki).sign({
               type: 'DID_RENEW',
               signedDate: T0,
               period: 0,
@@ -160,7 +151,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   });
 
   it('records an unknown type and answers processed', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     const uuid = randomUUID();
     const response = await post(t.app, s.sign({ type: 'SOMETHING_APPLE_ADDS_LATER', subtype: 'NEW', uuid, signedDate: T0, period: null, renewal: null }));
     expect(response.statusCode).toBe(200);
@@ -170,7 +161,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   });
 
   it('records an unknown subtype of a known type without changing the status', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 }));
     expect(await deliver(t.app, s.sign({ type: 'DID_RENEW', subtype: 'BRAND_NEW', signedDate: T0 + DAY, period: 0, status: 2 }))).toBe('processed');
     expect((await storedPurchase(db(), s.originalTransactionId)).subscription?.appleStatus).toBe(1);
@@ -184,7 +175,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   ])('records %s %s without a purchase and answers processed', async (type, subtype) => {
     const uuid = randomUUID();
     const before = await countRows(db());
-    const signed = scenario(pki).sign({ type, ...(subtype ? { subtype } : {}), uuid, signedDate: T0, period: null, renewal: null });
+    const signed = scenario(t.pki).sign({ type, ...(subtype ? { subtype } : {}), uuid, signedDate: T0, period: null, renewal: null });
     expect(await deliver(t.app, signed)).toBe('processed');
     const [row] = await db().select().from(notifications).where(eq(notifications.id, uuid));
     expect(row?.outcome).toBe('recorded');
@@ -192,7 +183,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   });
 
   it('keeps the signed transaction a recorded-only REFUND_DECLINED carries, but not a status', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 }));
     await deliver(t.app, s.sign({ type: 'REFUND_DECLINED', signedDate: T0 + DAY, period: 0, transaction: { storefront: 'FRA' }, status: 2 }));
     const stored = await storedPurchase(db(), s.originalTransactionId);
@@ -201,7 +192,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   });
 
   it('applies five concurrent deliveries of one notification once', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     const signed = s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 });
     const before = await countRows(db());
     const responses = await Promise.all(Array.from({ length: 5 }, () => post(t.app, signed)));
@@ -217,7 +208,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   });
 
   it('loses no update when different notifications of one purchase arrive at once', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     const signed = [0, 1, 2, 3, 4, 5].map((period) =>
       s.sign({ type: period === 0 ? 'SUBSCRIBED' : 'DID_RENEW', subtype: period === 0 ? 'INITIAL_BUY' : undefined, signedDate: T0 + period * 30 * DAY, period, status: 1 }),
     );
@@ -232,7 +223,7 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   });
 
   it('attributes a purchase that carries an appAccountToken to the token', async () => {
-    const s = scenario(pki);
+    const s = scenario(t.pki);
     const token = randomUUID();
     await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, transaction: { appAccountToken: token } }));
     const stored = await storedPurchase(db(), s.originalTransactionId);

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 // GET /docs as a person sees it: Debian's chromium, headless, opening the page served
 // by a listening service. Every request the page makes is recorded.
@@ -31,13 +31,12 @@ const SPEC_ROUTES = [
 ];
 
 describe('the API reference page at /docs in a real browser', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let browser: Browser;
   let origin: string;
 
   beforeAll(async () => {
     expect(chromiumPath, 'chromium is on PATH (apt-get install chromium; .ci/run installs it)').not.toBe('');
-    t = await createTestApp();
     origin = await t.app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
       executablePath: chromiumPath,
@@ -46,7 +45,6 @@ describe('the API reference page at /docs in a real browser', () => {
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
-    await t?.close();
   });
 
   it('lists every route, makes no request outside the service and breaks no policy', { timeout: 60_000 }, async () => {

@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BODY_LIMIT_BYTES } from '../../src/app.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 describe('request limits', () => {
-  let t: TestApp;
-
+  const t = useTestApp();
   beforeAll(async () => {
-    t = await createTestApp();
     await t.app.ready();
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   it('keeps request bodies to a few hundred KB', () => {

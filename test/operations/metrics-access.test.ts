@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { buildMetricsApp } from '../../src/metrics/metrics.routes.js';
 import { createTestApp, testConfig } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { useDatabaseAndPki } from '../helpers/fixtures.js';
 import { TEST_API_KEY } from '../helpers/constants.js';
 
 // /metrics shows business counts (refunds, subscriptions): METRICS_TOKEN guards it and
@@ -13,19 +12,11 @@ import { TEST_API_KEY } from '../helpers/constants.js';
 
 const TOKEN = 'metrics-token-0123456789abcdef';
 
-let database: TestDatabase;
-let pki: TestPki;
-
-beforeAll(async () => {
-  [database, pki] = await Promise.all([createTestDatabase(), createTestPki()]);
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const shared = useDatabaseAndPki();
 
 describe('METRICS_TOKEN', () => {
   it('answers 401 in the error shape without the bearer token, or with a wrong one, and 200 with it', async () => {
-    const t = await createTestApp({ database, pki, env: { METRICS_TOKEN: TOKEN } });
+    const t = await createTestApp({ ...shared, env: { METRICS_TOKEN: TOKEN } });
     try {
       for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789abcdef' }, { authorization: TOKEN }]) {
         const response = await t.app.inject({ method: 'GET', url: '/metrics', headers });
@@ -42,7 +33,7 @@ describe('METRICS_TOKEN', () => {
   });
 
   it('does not take an API key in place of the metrics token', async () => {
-    const t = await createTestApp({ database, pki, env: { METRICS_TOKEN: TOKEN } });
+    const t = await createTestApp({ ...shared, env: { METRICS_TOKEN: TOKEN } });
     try {
       const response = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${TEST_API_KEY}` } });
       expect(response.statusCode).toBe(401);
@@ -56,8 +47,7 @@ describe('METRICS_PORT', () => {
   it('serves /metrics on a listener of its own, with the token, and not on the service port', async () => {
     const metrics = createMetrics();
     const t = await createTestApp({
-      database,
-      pki,
+      ...shared,
       env: { METRICS_PORT: '9464', METRICS_TOKEN: TOKEN },
       overrides: { metrics, events: metrics.events },
     });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { apiCallOutcome, createMetrics, type Metrics } from '../../src/metrics/metrics.js';
-import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestPki, signNotification, type TestPki } from '../helpers/pki.js';
+import { createTestApp, TEST_BUNDLE_ID } from '../helpers/app.js';
+import { useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
+import { signNotification } from '../helpers/pki.js';
 
 // Pressure checks off: a busy test machine must not turn these into 503s.
 
@@ -19,27 +19,16 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return null;
 }
 
-let database: TestDatabase;
-let pki: TestPki;
-
-beforeAll(async () => {
-  [database, pki] = await Promise.all([createTestDatabase(), createTestPki()]);
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const shared = useDatabaseAndPki();
 
 describe('GET /metrics', () => {
-  let t: TestApp;
   let metrics: Metrics;
-
-  beforeAll(async () => {
+  const t = useTestApp(() => {
     metrics = createMetrics();
-    t = await createTestApp({ database, pki, overrides: { metrics, events: metrics.events } });
-    await t.app.ready();
+    return { ...shared, overrides: { metrics, events: metrics.events } };
   });
-  afterAll(async () => {
-    await t.close();
+  beforeAll(async () => {
+    await t.app.ready();
   });
 
   const scrape = async () => {
@@ -72,7 +61,7 @@ describe('GET /metrics', () => {
   it('counts a notification posted to the webhook by version, type and outcome, and times its ingest', async () => {
     const labels = { version: 'v2', type: 'SUBSCRIBED', outcome: 'processed' };
     const before = await scrape();
-    const signedPayload = signNotification(pki, {
+    const signedPayload = signNotification(shared.pki, {
       notificationType: 'SUBSCRIBED',
       subtype: 'INITIAL_BUY',
       notificationUUID: randomUUID(),
@@ -132,7 +121,7 @@ describe('GET /metrics', () => {
 
 describe('metrics settings', () => {
   it('answers 404 on /metrics when METRICS_ENABLED is false', async () => {
-    const t = await createTestApp({ database, pki, env: { METRICS_ENABLED: 'false' } });
+    const t = await createTestApp({ ...shared, env: { METRICS_ENABLED: 'false' } });
     try {
       const response = await t.app.inject({ method: 'GET', url: '/metrics' });
       expect(response.statusCode).toBe(404);

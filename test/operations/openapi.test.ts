@@ -1,6 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp } from '../helpers/fixtures.js';
 
 // Every route of SPEC.md, as OpenAPI writes paths.
 const SPEC_ROUTES = [
@@ -34,17 +34,13 @@ type Document = {
 };
 
 describe('the OpenAPI document', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let document: Document;
 
   beforeAll(async () => {
-    t = await createTestApp();
     const response = await t.app.inject({ method: 'GET', url: '/docs/openapi.json' });
     expect(response.statusCode).toBe(200);
     document = response.json();
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   const operations = () =>

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultPressureLimits } from '../../src/http/pressure.js';
-import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
+import { authHeader, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 /** Polls until under-pressure has taken a sample over the threshold (it samples on a timer). */
 async function untilUnderPressure(t: TestApp): Promise<void> {
@@ -10,17 +11,13 @@ async function untilUnderPressure(t: TestApp): Promise<void> {
 }
 
 describe('load shedding', () => {
-  let t: TestApp;
+  // A heap ceiling of one byte: every sample after the first is "under pressure".
+  const t = useTestApp({ overrides: { pressure: { maxHeapUsedBytes: 1, maxEventLoopDelayMs: 0, sampleIntervalMs: 10, retryAfterSeconds: 7 } } });
 
   beforeAll(async () => {
-    // A heap ceiling of one byte: every sample after the first is "under pressure".
-    t = await createTestApp({ overrides: { pressure: { maxHeapUsedBytes: 1, maxEventLoopDelayMs: 0, sampleIntervalMs: 10, retryAfterSeconds: 7 } } });
     t.app.get('/probe/api', async () => ({ ok: true }));
     await t.app.ready();
     await untilUnderPressure(t);
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   it('answers 503 UNDER_PRESSURE in the error shape with Retry-After', async () => {

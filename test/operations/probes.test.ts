@@ -1,31 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/db/client.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { createTestApp } from '../helpers/app.js';
+import { useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
 
 // Probes stay cheap and cannot be used to flood: a generous per-address limit, and a
 // database answer that /readyz reuses for a second.
 
-
-let database: TestDatabase;
-let pki: TestPki;
-
-beforeAll(async () => {
-  [database, pki] = await Promise.all([createTestDatabase(), createTestPki()]);
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const shared = useDatabaseAndPki();
 
 describe('probe rate limit', () => {
-  let t: TestApp;
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp(() => ({ ...shared, env: { RATE_LIMIT_PROBE_PER_MINUTE: '4' } }));
 
   it('limits /healthz, /readyz and /metrics per client address, each address on its own budget', async () => {
-    t = await createTestApp({ database, pki, env: { RATE_LIMIT_PROBE_PER_MINUTE: '4' } });
     const probe = (url: string, remoteAddress: string) => t.app.inject({ method: 'GET', url, remoteAddress });
     for (const url of ['/healthz', '/readyz', '/metrics', '/healthz']) expect((await probe(url, '203.0.113.1')).statusCode).toBe(200);
     const limited = await probe('/readyz', '203.0.113.1');
@@ -35,7 +21,7 @@ describe('probe rate limit', () => {
   });
 
   it('is generous by default: a probe every second from one address never comes near it', async () => {
-    const other = await createTestApp({ database, pki });
+    const other = await createTestApp({ ...shared });
     try {
       expect(other.deps.config.rateLimit.probePerMinute).toBeGreaterThanOrEqual(600);
       for (let i = 0; i < 70; i++) expect((await other.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
@@ -49,16 +35,15 @@ describe('/readyz', () => {
   it('asks the database at most once a second, however many probes arrive', async () => {
     let pings = 0;
     const counting: DatabaseHandle = {
-      ...database.handle,
+      ...shared.database.handle,
       async ping() {
         pings++;
-        await database.handle.ping();
+        await shared.database.handle.ping();
       },
     };
     let now = new Date('2026-12-01T12:00:00Z');
     const t = await createTestApp({
-      database,
-      pki,
+      ...shared,
       clock: () => now,
       env: { RATE_LIMIT_PROBE_PER_MINUTE: '0' },
       overrides: { database: counting },
@@ -79,14 +64,14 @@ describe('/readyz', () => {
   it('reuses a failed answer for that second too, so a flood during an outage does not pile up database attempts', async () => {
     let pings = 0;
     const down: DatabaseHandle = {
-      ...database.handle,
+      ...shared.database.handle,
       async ping() {
         pings++;
         throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
       },
     };
     let now = new Date('2026-12-01T12:00:00Z');
-    const t = await createTestApp({ database, pki, clock: () => now, env: { RATE_LIMIT_PROBE_PER_MINUTE: '0' }, overrides: { database: down } });
+    const t = await createTestApp({ ...shared, clock: () => now, env: { RATE_LIMIT_PROBE_PER_MINUTE: '0' }, overrides: { database: down } });
     try {
       for (let i = 0; i < 10; i++) {
         const response = await t.app.inject({ method: 'GET', url: '/readyz' });

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRateLimitRedis } from '../../src/http/rate-limit.js';
 import { requireApiKey } from '../../src/http/auth.js';
 import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { useDatabaseAndPki } from '../helpers/fixtures.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -26,20 +25,12 @@ async function redisAnswers(url: string): Promise<boolean> {
 const redisReachable = await redisAnswers(REDIS_URL);
 const silent = pino({ level: 'silent' });
 
-let database: TestDatabase;
-let pki: TestPki;
-beforeAll(async () => {
-  [database, pki] = await Promise.all([createTestDatabase(), createTestPki()]);
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const shared = useDatabaseAndPki();
 
 /** An app whose API key is new to Redis, so counts left by an earlier run cannot interfere. */
 async function replica(apiKey: string, redis: Redis): Promise<TestApp> {
   const t = await createTestApp({
-    database,
-    pki,
+    ...shared,
     env: { API_KEYS: apiKey, RATE_LIMIT_API_PER_MINUTE: '3' },
     overrides: { redis },
   });

@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { adminLimitFor, rateLimitClass } from '../../src/http/rate-limit.js';
 import { requireAdminKey, requireApiKey } from '../../src/http/auth.js';
 import { authHeader, createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, type TestApp } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { useDatabaseAndPki } from '../helpers/fixtures.js';
 
 const SECOND_API_KEY = 'second-api-key-0123456789';
 
@@ -12,8 +11,7 @@ async function appWithProbes(env: Record<string, string>): Promise<TestApp> {
   // Each test gets a fresh app (fresh in-memory counters) over the file's one database.
   const t = await createTestApp({
     env: { API_KEYS: `${TEST_API_KEY},${SECOND_API_KEY}`, ...env },
-    database,
-    pki,
+    ...shared,
     // Pressure checks off: a busy test machine must not turn these into 503s.
   });
   t.app.register(async (scope) => {
@@ -30,15 +28,7 @@ async function appWithProbes(env: Record<string, string>): Promise<TestApp> {
   return t;
 }
 
-let database: TestDatabase;
-let pki: TestPki;
-
-beforeAll(async () => {
-  [database, pki] = await Promise.all([createTestDatabase(), createTestPki()]);
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const shared = useDatabaseAndPki();
 
 describe('rate limits', () => {
   let t: TestApp | undefined;

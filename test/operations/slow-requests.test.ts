@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp } from '../helpers/fixtures.js';
 
 // Real sockets against a listening server: slow clients are a transport matter that
 // app.inject cannot show. Limits are set to 1 s here so the test is quick; the upper
@@ -45,16 +45,12 @@ function trickle(socket: Socket, start: string, byte: string, giveUpMs: number):
 }
 
 describe('slow clients', () => {
-  let t: TestApp;
+  const t = useTestApp({ env: { REQUEST_TIMEOUT: '1s', HEADERS_TIMEOUT: '1s', MAX_CONNECTIONS: '3' } });
   let port: number;
 
   beforeAll(async () => {
-    t = await createTestApp({ env: { REQUEST_TIMEOUT: '1s', HEADERS_TIMEOUT: '1s', MAX_CONNECTIONS: '3' } });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     port = (t.app.server.address() as AddressInfo).port;
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   it('cuts a request whose body trickles in at REQUEST_TIMEOUT, with 408', async () => {

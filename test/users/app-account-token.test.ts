@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalUserId, tokenForUser, uuidV5 } from '../../src/users/app-account-token.model.js';
 import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
-import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
+import { backendName } from '../helpers/database.js';
 import { at, getEntitlements, manualClock, storeSigned, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 
 describe('app account token model', () => {
@@ -18,16 +19,7 @@ describe('app account token model', () => {
 
 describe(`GET /users/:userId/app-account-token (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');
-  let database: TestDatabase;
-  let t: TestApp;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    t = await createTestApp({ clock: time.clock, database });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await database?.destroy();
-  });
+  const t = useTestApp({ clock: time.clock });
 
   const tokenOf = async (app: TestApp, userId: string) => {
     const response = await app.app.inject({ method: 'GET', url: `/users/${encodeURIComponent(userId)}/app-account-token`, headers: authHeader() });
@@ -44,7 +36,7 @@ describe(`GET /users/:userId/app-account-token (${backendName})`, () => {
 
   it('keeps tokens across a restart of the service over the same database', async () => {
     const before = await tokenOf(t, 'u-restart');
-    const again = await createTestApp({ clock: time.clock, database, pki: t.pki });
+    const again = await createTestApp({ clock: time.clock, database: t.database, pki: t.pki });
     try {
       expect(await tokenOf(again, 'u-restart')).toBe(before);
     } finally {

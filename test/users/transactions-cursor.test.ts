@@ -1,32 +1,29 @@
 // A cursor comes back from the client: whatever it was turned into, the answer is
 // 400 INVALID_CURSOR, and nothing of it reaches the database or the log.
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { classifyError } from '../../src/http/error-handler.js';
 import { createLogger } from '../../src/logger.js';
-import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
+import { authHeader } from '../helpers/app.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
 import { postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 
 const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe(`tampered cursors on GET /users/:userId/transactions (${backendName})`, () => {
-  let t: TestApp;
   const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const t = useTestApp({ overrides: { logger: createLogger('debug', sink) } });
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    t = await createTestApp({ overrides: { logger: createLogger('debug', sink) } });
     const response = await postTransaction(t, 'u-cursor', transactionPayload({ transactionId: '900' }));
     expect(response.statusCode).toBe(200);
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
   });
 
   const tampered: Record<string, string> = {
@@ -72,19 +69,13 @@ describe(`tampered cursors on GET /users/:userId/transactions (${backendName})`,
 });
 
 describe(`database errors in the log (${backendName})`, () => {
-  let t: TestApp;
+  const t = useTestApp();
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
       lines.push(String(chunk));
       done();
     },
-  });
-  beforeAll(async () => {
-    t = await createTestApp();
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
   });
 
   /** A real failed query, as drizzle throws it: its message lists the parameters. */

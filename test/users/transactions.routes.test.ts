@@ -1,30 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { desc, eq } from 'drizzle-orm';
-import { createAppStoreServerApi } from '../../src/apple/api/index.js';
 import { purchaseLinkEvents, purchaseLinks } from '../../src/db/schema.js';
-import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
-import { createAppStoreApiDouble, type AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { authHeader, type TestApp } from '../helpers/app.js';
+import { useAppStoreApiDouble, useTestApp, useTestPki } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
 import { createTestPki } from '../helpers/pki.js';
 import { at, days, getEntitlements, manualClock, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 
 describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');
-  let double: AppStoreApiDouble;
-  let t: TestApp;
+  const apple = useAppStoreApiDouble();
+  const trusted = useTestPki();
+  const t = useTestApp(() => ({ clock: time.clock, pki: trusted.pki, overrides: { appStoreApi: apple.client({ timeoutMs: 1_000 }) } }));
   // `keep` also stands for a service without App Store Server API credentials.
-  let keep: TestApp;
-  beforeAll(async () => {
-    double = await createAppStoreApiDouble();
-    const pki = await createTestPki();
-    const api = createAppStoreServerApi({ ...double.credentials, baseUrl: double.url, maxAttempts: 1, timeoutMs: 1_000, sleep: async () => {} });
-    t = await createTestApp({ clock: time.clock, pki, overrides: { appStoreApi: api } });
-    keep = await createTestApp({ clock: time.clock, pki, env: { TRANSFER_POLICY: 'keep' } });
-  }, 120_000);
-  afterAll(async () => {
-    for (const app of [t, keep]) await app?.close();
-    await double?.close();
-  });
+  const keep = useTestApp(() => ({ clock: time.clock, pki: trusted.pki, env: { TRANSFER_POLICY: 'keep' } }));
 
   const ownerOf = async (app: TestApp, originalTransactionId: string) => {
     const [row] = await app.deps.database.db.select().from(purchaseLinks).where(eq(purchaseLinks.originalTransactionId, originalTransactionId));
@@ -102,7 +91,7 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
   it('fetches a transaction by id from Production, then Sandbox when Production does not know it', async () => {
     time.set('2026-11-10T00:00:00Z');
     const signed = t.pki.sign(transactionPayload({ transactionId: '730', purchaseDate: at('2026-11-01T00:00:00Z') }));
-    double.reply(
+    apple.double.reply(
       'GET',
       '/inApps/v1/transactions/730',
       { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } },
@@ -112,18 +101,18 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
 
     expect(response.statusCode).toBe(200);
     expect(response.json().entitlements[0]).toMatchObject({ transactionId: '730', environment: 'Sandbox' });
-    expect(double.requests.filter((r) => r.path === '/inApps/v1/transactions/730')).toHaveLength(2);
+    expect(apple.double.requests.filter((r) => r.path === '/inApps/v1/transactions/730')).toHaveLength(2);
   });
 
   it('answers 400 TRANSACTION_NOT_FOUND when neither environment knows the id', async () => {
-    double.reply('GET', '/inApps/v1/transactions/731', { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } });
+    apple.double.reply('GET', '/inApps/v1/transactions/731', { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } });
     const response = await t.app.inject({ method: 'POST', url: '/users/u-by-id/transactions', headers: authHeader(), payload: { transactionId: '731' } });
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('TRANSACTION_NOT_FOUND');
   });
 
   it("answers 503 APP_STORE_UNAVAILABLE, not TRANSACTION_NOT_FOUND, when Apple's not-found answer says to try again", async () => {
-    double.reply('GET', '/inApps/v1/transactions/736', {
+    apple.double.reply('GET', '/inApps/v1/transactions/736', {
       status: 404,
       body: { errorCode: 4040002, errorMessage: 'Account not found. Please try again.' },
     });
@@ -133,7 +122,7 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
   });
 
   it('answers 502 APP_STORE_ERROR, not INVALID_TRANSACTION_ID, when Apple says the app itself is unknown (our configuration)', async () => {
-    double.reply('GET', '/inApps/v1/transactions/737', { status: 404, body: { errorCode: 4040003, errorMessage: 'App not found.' } });
+    apple.double.reply('GET', '/inApps/v1/transactions/737', { status: 404, body: { errorCode: 4040003, errorMessage: 'App not found.' } });
     const response = await t.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '737' } });
     expect([response.statusCode, response.json().error.code]).toEqual([502, 'APP_STORE_ERROR']);
   });
@@ -145,8 +134,8 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
   });
 
   it('answers 400 INVALID_TRANSACTION_ID when Apple refuses the id, and 502 APP_STORE_BAD_RESPONSE for an answer without a transaction', async () => {
-    double.reply('GET', '/inApps/v1/transactions/734', { status: 400, body: { errorCode: 4000006, errorMessage: 'Invalid transaction id.' } });
-    double.reply('GET', '/inApps/v1/transactions/735', { body: {} });
+    apple.double.reply('GET', '/inApps/v1/transactions/734', { status: 400, body: { errorCode: 4000006, errorMessage: 'Invalid transaction id.' } });
+    apple.double.reply('GET', '/inApps/v1/transactions/735', { body: {} });
     const refused = await t.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '734' } });
     const empty = await t.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '735' } });
     expect([refused.statusCode, refused.json().error.code]).toEqual([400, 'INVALID_TRANSACTION_ID']);
@@ -154,7 +143,7 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
   });
 
   it('answers 503 APP_STORE_UNAVAILABLE when the App Store Server API does not answer in time', async () => {
-    double.reply('GET', '/inApps/v1/transactions/733', { delayMs: 5_000, body: {} });
+    apple.double.reply('GET', '/inApps/v1/transactions/733', { delayMs: 5_000, body: {} });
     const response = await t.app.inject({ method: 'POST', url: '/users/u-1/transactions', headers: authHeader(), payload: { transactionId: '733' } });
     expect(response.statusCode).toBe(503);
     expect(response.json().error.code).toBe('APP_STORE_UNAVAILABLE');
