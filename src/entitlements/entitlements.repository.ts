@@ -1,7 +1,7 @@
 import type { DatabaseHandle } from '../db/client.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
-import type { StoredStatus } from '../purchases/merge.model.js';
+import type { StoredStatus } from '../purchases/purchase-update.js';
 import type { PeriodRecord, RenewalSignals } from './state.model.js';
 
 /** A period with what the answer shows of it beyond what the state model reads. */

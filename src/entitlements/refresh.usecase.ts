@@ -4,7 +4,8 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { datedFieldsOf, futureDatedField } from './future-dated.model.js';
 import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
-import { applyPurchaseUpdate, type PurchaseUpdate } from '../purchases/purchases.repository.js';
+import type { PurchaseUpdate } from '../purchases/purchase-update.js';
+import { applyPurchaseUpdate } from '../purchases/purchases.repository.js';
 
 export interface RefreshDeps {
   db: Database;

@@ -1,6 +1,6 @@
 import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
 import { addIsoDuration, type IsoDuration } from './iso-duration.js';
-import type { StoredRenewal, StoredStatus, StoredTransaction } from '../purchases/merge.model.js';
+import type { StoredRenewal, StoredStatus, StoredTransaction } from '../purchases/purchase-update.js';
 
 // What one purchase (one originalTransactionId) grants at a given instant, from the
 // records the merge rules keep. Dates decide first; Apple's status and renewal info only

@@ -1,7 +1,7 @@
 import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload } from '../apple/types.js';
 import type { V1Normalized } from '../apple/v1/index.js';
-import { renewalFromPayload, transactionFromPayload, type RecordSource } from '../purchases/merge.model.js';
-import type { PurchaseUpdate } from '../purchases/purchases.repository.js';
+import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
+import type { PurchaseUpdate, RecordSource } from '../purchases/purchase-update.js';
 
 // Pure conversions from what the legacy paths learn (a V1 body, a verifyReceipt answer,
 // signed Server API answers) to purchase updates: one per originalTransactionId, because

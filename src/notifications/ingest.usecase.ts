@@ -4,7 +4,7 @@ import type { SignedDataVerifier, VerifiedNotification } from '../apple/types.js
 import type { Clock } from '../clock.js';
 import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
 import { CodedError, isRetryable } from '../errors.js';
-import type { ApplyResult } from '../purchases/purchases.repository.js';
+import type { ApplyResult } from '../purchases/purchase-update.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { mapNotification, notificationRecord, type MappedNotification, type NotificationSource } from './notification-mapping.js';
 import type { IngestBatcher } from './ingest-batcher.js';

@@ -1,6 +1,6 @@
-import type { VerifiedNotification } from '../apple/types.js';
-import { renewalFromPayload, statusFromNotification, transactionFromPayload } from '../purchases/merge.model.js';
-import type { PurchaseUpdate } from '../purchases/purchases.repository.js';
+import type { NotificationTypeV2, Subtype, SubscriptionStatus, VerifiedNotification } from '../apple/types.js';
+import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
+import type { PurchaseUpdate } from '../purchases/purchase-update.js';
 import { describeNotification, RECORDED_ONLY_KEEPS, type NotificationDescription } from './notification-types.js';
 import type { NotificationRecord } from './notifications.repository.js';
 
@@ -24,6 +24,41 @@ export interface MappedNotification {
   originalTransactionId: string | null;
   transactionId: string | null;
   signedDate: Date;
+}
+
+/**
+ * Apple's `data.status` when the notification carries it; otherwise the status the
+ * notification type implies, or null when it implies nothing about the subscription
+ * as a whole (a refund may concern an old period, a renewal-preference change says
+ * nothing about access).
+ */
+export function statusFromNotification(
+  type: NotificationTypeV2,
+  subtype: Subtype | undefined | null,
+  dataStatus?: SubscriptionStatus | null,
+): number | null {
+  if (typeof dataStatus === 'number' && Number.isFinite(dataStatus)) return dataStatus;
+  switch (type) {
+    case 'SUBSCRIBED':
+    case 'DID_RENEW':
+    case 'OFFER_REDEEMED':
+    case 'RENEWAL_EXTENDED':
+      return 1;
+    case 'DID_CHANGE_RENEWAL_PREF':
+      // An upgrade starts a new period at once; the other subtypes only change the next renewal.
+      return subtype === 'UPGRADE' ? 1 : null;
+    case 'DID_FAIL_TO_RENEW':
+      return subtype === 'GRACE_PERIOD' ? 4 : 3;
+    case 'GRACE_PERIOD_EXPIRED':
+      // Apple keeps retrying billing after the grace period ends, so this is billing retry, not expiry.
+      return 3;
+    case 'EXPIRED':
+      return 2;
+    case 'REVOKE':
+      return 5;
+    default:
+      return null;
+  }
 }
 
 /**

@@ -3,16 +3,8 @@ import type { Executor } from '../db/client.js';
 import { insertRows, onConflictReplace, rawQuery, selectList } from '../db/raw.js';
 import { subscriptions, transactions } from '../db/schema.js';
 import { attribute } from './attribution.repository.js';
-import type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
-import {
-  mergeRenewal,
-  mergeStatus,
-  mergeTransaction,
-  type RecordSource,
-  type StoredRenewal,
-  type StoredStatus,
-  type StoredTransaction,
-} from './merge.model.js';
+import { mergeRenewal, mergeStatus, mergeTransaction } from './merge.model.js';
+import type { ApplyResult, PurchaseUpdate, RecordSource, StoredRenewal, StoredStatus, StoredTransaction } from './purchase-update.js';
 
 // Writes signed purchase data through the pure merge rules, so the stored state is the
 // same whatever order and however often Apple (or the API, or a replay) delivers it.
@@ -21,8 +13,6 @@ import {
 // Many updates go through one fixed set of multi-row reads and upserts (the merge rules
 // run in memory, in update order, exactly as that many single updates in a row would);
 // a single update is a batch of one.
-
-export type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 
 // The columns the merge rules read: everything but the signed evidence.
 const { signedTransaction: _jws, signedInNotification: _in, ...transactionColumns } = getTableColumns(transactions);
