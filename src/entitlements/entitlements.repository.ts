@@ -2,40 +2,8 @@ import type { DatabaseHandle } from '../db/client.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
 import type { StoredStatus } from '../purchases/purchase-update.js';
-import type { PeriodRecord, RenewalSignals } from './state.model.js';
-
-/** A period with what the answer shows of it beyond what the state model reads. */
-export interface EntitlementPeriod extends PeriodRecord {
-  offerType: number | null;
-  offerDiscountType: string | null;
-  offerIdentifier: string | null;
-  price: number | null;
-  currency: string | null;
-  revocationReason: number | null;
-  revocationType: string | null;
-  revocationPercentage: number | null;
-}
-
-/** The renewal info's terms of the next renewal, as the answer shows them. */
-export interface RenewalTerms {
-  renewalPrice: number | null;
-  renewalCurrency: string | null;
-  renewalDate: Date | null;
-  expirationIntent: number | null;
-  priceIncreaseStatus: number | null;
-}
-
-/** What the entitlement answer needs of one purchase (one originalTransactionId) of a user. */
-export interface PurchaseRecords {
-  originalTransactionId: string;
-  transactions: EntitlementPeriod[];
-  renewal: RenewalSignals | undefined;
-  /** Present exactly when `renewal` is. */
-  renewalTerms: RenewalTerms | undefined;
-  status: StoredStatus | undefined;
-  /** Latest updated_at of the rows above. */
-  updatedAt: Date;
-}
+import type { EntitlementPeriod, PurchaseRecords, RenewalTerms } from './entitlements.model.js';
+import type { RenewalSignals } from './state.model.js';
 
 export interface EntitlementsRepository {
   /** The user's linked purchases that can grant something (consumables left out). */

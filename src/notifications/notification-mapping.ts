@@ -1,8 +1,8 @@
+import type { notifications } from '../db/schema.js';
 import type { NotificationTypeV2, Subtype, SubscriptionStatus, VerifiedNotification } from '../apple/types.js';
 import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
 import type { PurchaseUpdate } from '../purchases/purchase-update.js';
 import { describeNotification, RECORDED_ONLY_KEEPS, type NotificationDescription } from './notification-types.js';
-import type { NotificationRecord } from './notifications.repository.js';
 
 // From a verified V2 notification to what the ingest stores. Pure, and shared by the
 // webhook, recovery and `npm run replay`, so a replay rebuilds exactly what the
@@ -12,6 +12,9 @@ import type { NotificationRecord } from './notifications.repository.js';
 export type NotificationOutcome = 'applied' | 'recorded';
 
 export type NotificationSource = 'webhook' | 'recovery' | 'api';
+
+/** A `notifications` row as written. */
+export type NotificationRecord = typeof notifications.$inferInsert;
 
 export interface MappedNotification {
   handling: NotificationDescription;
