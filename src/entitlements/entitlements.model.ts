@@ -1,3 +1,4 @@
+import { PRODUCT_TYPE } from '../apple/types.js';
 import type { EntitlementMap } from './entitlement-map.js';
 import type { IsoDuration } from './iso-duration.js';
 import { periodTypeOf, type PeriodType } from './period-type.model.js';
@@ -81,7 +82,7 @@ export interface EvaluatedPurchase {
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
-const AUTO_RENEWABLE = 'Auto-Renewable Subscription';
+const AUTO_RENEWABLE = PRODUCT_TYPE.autoRenewable;
 
 /** The answer's fields about the current period's offer, price and refund, and the next renewal. */
 function termsOf(records: PurchaseRecords, state: PurchaseState) {

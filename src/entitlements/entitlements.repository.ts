@@ -1,6 +1,6 @@
 import type { DatabaseHandle } from '../db/client.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
-import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
+import { PRODUCT_TYPE, type Environment, type OwnershipType, type ProductType } from '../apple/types.js';
 import type { StoredStatus } from '../purchases/purchase-update.js';
 import type { EntitlementPeriod, PurchaseRecords, RenewalTerms } from './entitlements.model.js';
 import type { RenewalSignals } from './state.model.js';
@@ -36,7 +36,7 @@ cross join lateral (
     null::text, null::text, null::int, null::boolean, null::timestamptz, null::timestamptz, null::int, null::timestamptz,
     null::float8, null::text, null::timestamptz, null::int, null::int
   from transactions t
-  where t.original_transaction_id = l.original_transaction_id and t.product_type <> 'Consumable'
+  where t.original_transaction_id = l.original_transaction_id and t.product_type <> '${PRODUCT_TYPE.consumable}'
   union all
   select null, null, null, null, null, null, null, null, null, null, null, null,
     null, null, null, null, null, null, null, null, s.updated_at,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Environment } from '../apple/types.js';
+import { PRODUCT_TYPE, type Environment } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import { UnavailableError } from '../errors.js';
 import type { EntitlementMap } from './entitlement-map.js';
@@ -48,7 +48,7 @@ export interface EntitlementsUsecase {
   drain(): Promise<void>;
 }
 
-const AUTO_RENEWABLE = 'Auto-Renewable Subscription';
+const AUTO_RENEWABLE = PRODUCT_TYPE.autoRenewable;
 const MAX_TRACKED_USERS = 10_000;
 
 /** Apple did not answer within the request's budget; the refresh goes on and may apply later. */

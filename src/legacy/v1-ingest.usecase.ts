@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AppStoreServerApi } from '../apple/api/index.js';
-import type { SignedDataVerifier } from '../apple/types.js';
+import { PRODUCT_TYPE, type SignedDataVerifier } from '../apple/types.js';
 import {
   normalizeV1Notification,
   parseV1Notification,
@@ -95,7 +95,7 @@ function checkEnvironment(config: Config, environment: 'Production' | 'Sandbox',
 export function purchaseRefsOf(normalized: V1Normalized): PurchaseRef[] {
   const refs = new Map<string, PurchaseRef>();
   for (const transaction of normalized.transactions) {
-    const subscription = transaction.type === 'Auto-Renewable Subscription';
+    const subscription = transaction.type === PRODUCT_TYPE.autoRenewable;
     const known = refs.get(transaction.originalTransactionId);
     if (known === undefined || (subscription && !known.subscription)) {
       refs.set(transaction.originalTransactionId, {

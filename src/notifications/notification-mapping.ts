@@ -1,5 +1,5 @@
 import type { notifications } from '../db/schema.js';
-import type { NotificationTypeV2, Subtype, SubscriptionStatus, VerifiedNotification } from '../apple/types.js';
+import { SUBSCRIPTION_STATUS, type NotificationTypeV2, type Subtype, type SubscriptionStatus, type VerifiedNotification } from '../apple/types.js';
 import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
 import type { PurchaseUpdate } from '../purchases/purchase-update.js';
 import { describeNotification, RECORDED_ONLY_KEEPS, type NotificationDescription } from './notification-types.js';
@@ -46,19 +46,19 @@ export function statusFromNotification(
     case 'DID_RENEW':
     case 'OFFER_REDEEMED':
     case 'RENEWAL_EXTENDED':
-      return 1;
+      return SUBSCRIPTION_STATUS.active;
     case 'DID_CHANGE_RENEWAL_PREF':
       // An upgrade starts a new period at once; the other subtypes only change the next renewal.
-      return subtype === 'UPGRADE' ? 1 : null;
+      return subtype === 'UPGRADE' ? SUBSCRIPTION_STATUS.active : null;
     case 'DID_FAIL_TO_RENEW':
-      return subtype === 'GRACE_PERIOD' ? 4 : 3;
+      return subtype === 'GRACE_PERIOD' ? SUBSCRIPTION_STATUS.gracePeriod : SUBSCRIPTION_STATUS.billingRetry;
     case 'GRACE_PERIOD_EXPIRED':
       // Apple keeps retrying billing after the grace period ends, so this is billing retry, not expiry.
-      return 3;
+      return SUBSCRIPTION_STATUS.billingRetry;
     case 'EXPIRED':
-      return 2;
+      return SUBSCRIPTION_STATUS.expired;
     case 'REVOKE':
-      return 5;
+      return SUBSCRIPTION_STATUS.revoked;
     default:
       return null;
   }
