@@ -2,7 +2,7 @@ import type { AppStoreServerApi } from '../apple/api/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
-import { datedFieldsOf, futureDatedField } from './future-dated.model.js';
+import { datedFieldsOf, futureDatedField } from '../purchases/future-dated.model.js';
 import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
 import type { PurchaseUpdate } from '../purchases/purchase-update.js';
 import { applyPurchaseUpdate } from '../purchases/purchases.repository.js';

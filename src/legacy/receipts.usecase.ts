@@ -4,7 +4,7 @@ import type { SignedDataVerifier } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
-import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
+import { assertNotFutureDated } from '../purchases/future-dated.model.js';
 import { applyPurchaseUpdate, lockPurchases } from '../purchases/purchases.repository.js';
 import { badRequest } from '../errors.js';
 import { linkPurchase, type LinkOutcome } from '../users/purchase-links.repository.js';

@@ -14,7 +14,7 @@ import type { VerifyReceiptClient } from '../apple/verify-receipt/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
-import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
+import { assertNotFutureDated } from '../purchases/future-dated.model.js';
 import type { PurchaseUpdate } from '../purchases/purchase-update.js';
 import { applyPurchaseUpdate, lockPurchases } from '../purchases/purchases.repository.js';
 import { badRequest, notFound, unauthorized } from '../errors.js';

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import type { SignedDataVerifier, VerifiedNotification } from '../apple/types.js';
 import type { Clock } from '../clock.js';
-import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
+import { assertNotFutureDated } from '../purchases/future-dated.model.js';
 import { CodedError, isRetryable } from '../errors.js';
 import type { ApplyResult } from '../purchases/purchase-update.js';
 import type { ServiceEvents } from '../metrics/events.js';

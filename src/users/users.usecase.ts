@@ -7,7 +7,7 @@ import type { EntitlementView } from '../entitlements/entitlements.model.js';
 import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { transactionFromPayload } from '../purchases/merge.model.js';
 import type { StoredTransaction } from '../purchases/purchase-update.js';
-import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
+import { assertNotFutureDated } from '../purchases/future-dated.model.js';
 import { applyPurchaseUpdate, lockPurchases } from '../purchases/purchases.repository.js';
 import { badRequest } from '../errors.js';
 import { apiNotConfigured, appStoreApiError, isNotFoundAnswer } from '../app-store-errors.js';
