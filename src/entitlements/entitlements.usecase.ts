@@ -5,7 +5,7 @@ import { UnavailableError } from '../errors.js';
 import type { EntitlementMap } from './entitlement-map.js';
 import { entitlementViews, evaluatePurchases, periodEndedUnheard, type EntitlementView, type EvaluatedPurchase } from './entitlements.model.js';
 import type { EntitlementsRepository } from './entitlements.repository.js';
-import type { PurchaseToRefresh, RefreshResult } from './refresh.usecase.js';
+import type { PurchaseToRefresh, RefreshResult } from '../purchases/app-store-sync.usecase.js';
 import { lacksDuration } from './state.model.js';
 import { warnOncePerProduct } from './product-warnings.js';
 
