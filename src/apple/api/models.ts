@@ -1,7 +1,7 @@
 // Request and response bodies of the App Store Server API, as Apple documents them.
 // Answers are typed loosely on purpose: every field is optional and enumerations are open,
 // because Apple adds fields and values without notice. Signed fields are verified before use
-// by the service's callers (purchases/app-store-sync.usecase.ts), which keep each JWS.
+// by the caller, which keeps each JWS next to what it decoded.
 
 import type { Environment, NotificationTypeV2, Subtype, SubscriptionStatus } from '../types.js';
 
