@@ -88,7 +88,6 @@ export async function createDependencies(
         bundleId: config.apple.bundleId,
         ...(config.apple.apiBaseUrl ? { baseUrl: config.apple.apiBaseUrl } : {}),
         clock,
-        verifier,
         onCall: (call) => events.appStoreApiCall(call),
       })
     : null;

@@ -6,11 +6,11 @@ import type { AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
-import { refreshPurchases } from './entitlements/refresh.usecase.js';
 import { createReceiptsUsecase, type ReceiptsUsecase } from './legacy/receipts.usecase.js';
 import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.usecase.js';
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
 import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.usecase.js';
+import { createAppStoreSync, type AppStoreSync } from './purchases/app-store-sync.usecase.js';
 import { createTransactionsRepository } from './users/transactions.repository.js';
 import { createUsersRepository } from './users/users.repository.js';
 import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js';
@@ -20,6 +20,8 @@ export interface Services {
   /** V2 notifications, from the webhook and from recovery: one write path, through the batcher. */
   ingest: IngestUsecase;
   v1Ingest: V1IngestUsecase;
+  /** The one "sync from the App Store": refresh, V1 ingest, receipts and linking by transaction id use it. */
+  sync: AppStoreSync;
   receipts: ReceiptsUsecase;
   entitlements: EntitlementsUsecase;
   users: UsersUsecase;
@@ -44,6 +46,7 @@ export function createServices(deps: AppDeps): Services {
   const api = deps.appStoreApi;
   const environments = config.apple.environments;
 
+  const sync = createAppStoreSync({ db, appStoreApi: api, verifier, clock });
   const ingest = createIngestUsecase({ verifier, clock, logger, events, batcher: createIngestBatcher({ db, clock }) });
 
   const entitlements = createEntitlementsUsecase({
@@ -51,7 +54,7 @@ export function createServices(deps: AppDeps): Services {
     entitlementMap: deps.entitlementMap,
     clock,
     logger,
-    refresh: api === null ? null : (purchases) => refreshPurchases({ db, appStoreApi: api, verifier, clock }, purchases),
+    refresh: sync.connected ? (purchases) => sync.refresh(purchases) : null,
   });
 
   const usersRepository = createUsersRepository({ db });
@@ -60,8 +63,7 @@ export function createServices(deps: AppDeps): Services {
     users: usersRepository,
     transactions: createTransactionsRepository({ db }),
     entitlements,
-    verifier,
-    appStoreApi: api,
+    sync,
     environments,
     transferPolicy: config.transferPolicy,
     clock,
@@ -78,8 +80,7 @@ export function createServices(deps: AppDeps): Services {
   const v1Ingest = createV1IngestUsecase({
     config,
     database,
-    verifier,
-    appStoreApi: api,
+    sync,
     verifyReceipt,
     productTypes: {
       productTypeOf: (productId: string) => catalog.productTypeOf(productId),
@@ -98,8 +99,7 @@ export function createServices(deps: AppDeps): Services {
   const receipts = createReceiptsUsecase({
     config,
     db,
-    verifier,
-    appStoreApi: api,
+    sync,
     clock,
     users: usersRepository,
     receiptRootCertificates: () => (roots ??= loadAppleIncRootCertificate().then((der) => [der])),
@@ -128,6 +128,7 @@ export function createServices(deps: AppDeps): Services {
   return {
     ingest,
     v1Ingest,
+    sync,
     receipts,
     entitlements,
     users,

@@ -56,18 +56,34 @@ export const NOTIFICATION_SUBTYPES = [
 ] as const;
 export type Subtype = Open<(typeof NOTIFICATION_SUBTYPES)[number]>;
 
+/** Apple's product types (`type` of a transaction), by name. */
+export const PRODUCT_TYPE = {
+  autoRenewable: 'Auto-Renewable Subscription',
+  nonConsumable: 'Non-Consumable',
+  consumable: 'Consumable',
+  nonRenewing: 'Non-Renewing Subscription',
+} as const;
 export const PRODUCT_TYPES = [
-  'Auto-Renewable Subscription',
-  'Non-Consumable',
-  'Consumable',
-  'Non-Renewing Subscription',
+  PRODUCT_TYPE.autoRenewable,
+  PRODUCT_TYPE.nonConsumable,
+  PRODUCT_TYPE.consumable,
+  PRODUCT_TYPE.nonRenewing,
 ] as const;
 export type ProductType = Open<(typeof PRODUCT_TYPES)[number]>;
 
 export type OwnershipType = Open<'PURCHASED' | 'FAMILY_SHARED'>;
 
+/** Apple's subscription statuses (`status` of Get All Subscription Statuses and of a notification's data), by name. */
+export const SUBSCRIPTION_STATUS = {
+  active: 1,
+  expired: 2,
+  billingRetry: 3,
+  gracePeriod: 4,
+  revoked: 5,
+} as const;
+export type KnownSubscriptionStatus = (typeof SUBSCRIPTION_STATUS)[keyof typeof SUBSCRIPTION_STATUS];
 /** Apple's subscription status: 1 active, 2 expired, 3 billing retry, 4 grace period, 5 revoked. */
-export type SubscriptionStatus = Open<1 | 2 | 3 | 4 | 5>;
+export type SubscriptionStatus = Open<KnownSubscriptionStatus>;
 
 export interface NotificationData {
   appAppleId?: number;

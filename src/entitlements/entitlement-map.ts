@@ -1,4 +1,4 @@
-import { PRODUCT_TYPES, type ProductType } from '../apple/types.js';
+import { PRODUCT_TYPE, PRODUCT_TYPES, type ProductType } from '../apple/types.js';
 import { CodedError } from '../errors.js';
 import { parseIsoDuration, type IsoDuration } from './iso-duration.js';
 
@@ -47,7 +47,7 @@ interface ProductTerms {
 }
 
 const KNOWN_TYPES: readonly string[] = PRODUCT_TYPES;
-const NON_RENEWING: ProductType = 'Non-Renewing Subscription';
+const NON_RENEWING: ProductType = PRODUCT_TYPE.nonRenewing;
 const VERSION = /^\d+(\.\d+)*$/;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>

@@ -1,8 +1,42 @@
+import { PRODUCT_TYPE } from '../apple/types.js';
 import type { EntitlementMap } from './entitlement-map.js';
-import type { EntitlementPeriod, PurchaseRecords } from './entitlements.repository.js';
 import type { IsoDuration } from './iso-duration.js';
 import { periodTypeOf, type PeriodType } from './period-type.model.js';
-import { evaluatePurchase, pickBest, type EntitlementStatus, type PurchaseState } from './state.model.js';
+import type { StoredStatus } from '../purchases/purchase-update.js';
+import { evaluatePurchase, pickBest, type EntitlementStatus, type PeriodRecord, type PurchaseState, type RenewalSignals } from './state.model.js';
+
+/** A period with what the answer shows of it beyond what the state model reads. */
+export interface EntitlementPeriod extends PeriodRecord {
+  offerType: number | null;
+  offerDiscountType: string | null;
+  offerIdentifier: string | null;
+  price: number | null;
+  currency: string | null;
+  revocationReason: number | null;
+  revocationType: string | null;
+  revocationPercentage: number | null;
+}
+
+/** The renewal info's terms of the next renewal, as the answer shows them. */
+export interface RenewalTerms {
+  renewalPrice: number | null;
+  renewalCurrency: string | null;
+  renewalDate: Date | null;
+  expirationIntent: number | null;
+  priceIncreaseStatus: number | null;
+}
+
+/** What the entitlement answer needs of one purchase (one originalTransactionId) of a user. */
+export interface PurchaseRecords {
+  originalTransactionId: string;
+  transactions: EntitlementPeriod[];
+  renewal: RenewalSignals | undefined;
+  /** Present exactly when `renewal` is. */
+  renewalTerms: RenewalTerms | undefined;
+  status: StoredStatus | undefined;
+  /** Latest updated_at of the rows above. */
+  updatedAt: Date;
+}
 
 /** One entry of `GET /entitlements/:userId` (SPEC.md), dates as ISO 8601 strings. */
 export interface EntitlementView {
@@ -48,7 +82,7 @@ export interface EvaluatedPurchase {
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
-const AUTO_RENEWABLE = 'Auto-Renewable Subscription';
+const AUTO_RENEWABLE = PRODUCT_TYPE.autoRenewable;
 
 /** The answer's fields about the current period's offer, price and refund, and the next renewal. */
 function termsOf(records: PurchaseRecords, state: PurchaseState) {

@@ -3,42 +3,10 @@ import type { DatabaseHandle } from '../db/client.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import { columnName, readColumn, readType, tableName, type ColumnOf } from '../db/raw.js';
 import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
-import type { Environment, OwnershipType, PRODUCT_TYPES, ProductType } from '../apple/types.js';
-import type { StoredStatus } from '../purchases/merge.model.js';
-import type { PeriodRecord, RenewalSignals } from './state.model.js';
-
-/** A period with what the answer shows of it beyond what the state model reads. */
-export interface EntitlementPeriod extends PeriodRecord {
-  offerType: number | null;
-  offerDiscountType: string | null;
-  offerIdentifier: string | null;
-  price: number | null;
-  currency: string | null;
-  revocationReason: number | null;
-  revocationType: string | null;
-  revocationPercentage: number | null;
-}
-
-/** The renewal info's terms of the next renewal, as the answer shows them. */
-export interface RenewalTerms {
-  renewalPrice: number | null;
-  renewalCurrency: string | null;
-  renewalDate: Date | null;
-  expirationIntent: number | null;
-  priceIncreaseStatus: number | null;
-}
-
-/** What the entitlement answer needs of one purchase (one originalTransactionId) of a user. */
-export interface PurchaseRecords {
-  originalTransactionId: string;
-  transactions: EntitlementPeriod[];
-  renewal: RenewalSignals | undefined;
-  /** Present exactly when `renewal` is. */
-  renewalTerms: RenewalTerms | undefined;
-  status: StoredStatus | undefined;
-  /** Latest updated_at of the rows above. */
-  updatedAt: Date;
-}
+import { PRODUCT_TYPE, type Environment, type OwnershipType, type ProductType } from '../apple/types.js';
+import type { StoredStatus } from '../purchases/purchase-update.js';
+import type { EntitlementPeriod, PurchaseRecords, RenewalTerms } from './entitlements.model.js';
+import type { RenewalSignals } from './state.model.js';
 
 export interface EntitlementsRepository {
   /** The user's linked purchases that can grant something (consumables left out). */
@@ -121,7 +89,7 @@ function nulls<Table extends PgTable>(table: Table, columns: ReadonlyArray<Colum
   return columns.map((column) => `null::${readType(table, column)}`).join(', ');
 }
 
-const CONSUMABLE = 'Consumable' satisfies (typeof PRODUCT_TYPES)[number];
+const CONSUMABLE = PRODUCT_TYPE.consumable;
 const link = (column: ColumnOf<typeof purchaseLinks>) => columnName(purchaseLinks, column, 'l');
 const PURCHASES_OF_USERS = `
 select ${link('userId')}, ${link('originalTransactionId')}, r.*

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { PRODUCT_TYPE } from '../apple/types.js';
 import { Nullable, NullableDateTime } from '../http/schemas.js';
 import { PERIOD_TYPES } from './period-type.model.js';
 
@@ -31,7 +32,7 @@ export const Entitlement = Type.Object(
       { description: 'Evaluated at request time' },
     ),
     productId: Type.String({ examples: ['com.example.pro.monthly'] }),
-    productType: Type.String({ examples: ['Auto-Renewable Subscription'] }),
+    productType: Type.String({ examples: [PRODUCT_TYPE.autoRenewable] }),
     environment: Type.String({ examples: ['Production'] }),
     originalTransactionId: Type.String({ examples: ['2000000000000001'] }),
     transactionId: Type.String({ examples: ['2000000000000007'] }),

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { Environment } from '../apple/types.js';
+import { PRODUCT_TYPE, type Environment } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import { UnavailableError } from '../errors.js';
 import type { EntitlementMap } from './entitlement-map.js';
 import { entitlementViews, evaluatePurchases, periodEndedUnheard, type EntitlementView, type EvaluatedPurchase } from './entitlements.model.js';
 import type { EntitlementsRepository } from './entitlements.repository.js';
-import type { PurchaseToRefresh, RefreshResult } from './refresh.usecase.js';
+import type { PurchaseToRefresh, RefreshResult } from '../purchases/app-store-sync.usecase.js';
 import { lacksDuration } from './state.model.js';
 import { warnOncePerProduct } from './product-warnings.js';
 
@@ -48,7 +48,7 @@ export interface EntitlementsUsecase {
   drain(): Promise<void>;
 }
 
-const AUTO_RENEWABLE = 'Auto-Renewable Subscription';
+const AUTO_RENEWABLE = PRODUCT_TYPE.autoRenewable;
 const MAX_TRACKED_USERS = 10_000;
 
 /** Apple did not answer within the request's budget; the refresh goes on and may apply later. */

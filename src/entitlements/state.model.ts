@@ -1,6 +1,6 @@
-import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
+import { PRODUCT_TYPE, SUBSCRIPTION_STATUS, type Environment, type OwnershipType, type ProductType } from '../apple/types.js';
 import { addIsoDuration, type IsoDuration } from './iso-duration.js';
-import type { StoredRenewal, StoredStatus, StoredTransaction } from '../purchases/merge.model.js';
+import type { StoredRenewal, StoredStatus, StoredTransaction } from '../purchases/purchase-update.js';
 
 // What one purchase (one originalTransactionId) grants at a given instant, from the
 // records the merge rules keep. Dates decide first; Apple's status and renewal info only
@@ -78,9 +78,8 @@ export const BILLING_RETRY_MAX_MS = 60 * DAY_MS;
  */
 export const RENEWAL_LEAD_MS = DAY_MS;
 
-const AUTO_RENEWABLE: ProductType = 'Auto-Renewable Subscription';
-const NON_RENEWING: ProductType = 'Non-Renewing Subscription';
-const CONSUMABLE: ProductType = 'Consumable';
+const { autoRenewable: AUTO_RENEWABLE, nonRenewing: NON_RENEWING, consumable: CONSUMABLE } = PRODUCT_TYPE;
+const { active: ACTIVE, expired: EXPIRED, billingRetry: BILLING_RETRY, gracePeriod: GRACE_PERIOD, revoked: REVOKED } = SUBSCRIPTION_STATUS;
 
 /** Consumables are recorded but grant nothing lasting. */
 export function grantsEntitlement(productType: ProductType): boolean {
@@ -137,7 +136,7 @@ const describesPeriod = (signedAt: Date, current: PeriodRecord) =>
  */
 function statusDescribes(status: StoredStatus, current: PeriodRecord, transactions: readonly PeriodRecord[]): boolean {
   if (!describesPeriod(status.statusSignedDate, current)) return false;
-  if (status.appleStatus !== 5) return true;
+  if (status.appleStatus !== REVOKED) return true;
   if (status.statusSignedDate.getTime() < current.purchaseDate.getTime()) return false;
   const laterRevoked = transactions.some(
     (t) => !t.isUpgraded && t.revocationDate !== null && t.purchaseDate.getTime() > current.purchaseDate.getTime(),
@@ -162,11 +161,11 @@ type Lapse = 'not_retrying' | 'retrying' | 'retrying_without_grace';
  */
 function lapseOf(signals: LapseSignals, status: StoredStatus | undefined): Lapse {
   const fromStatus: Lapse | null =
-    signals.appleStatus === 4
+    signals.appleStatus === GRACE_PERIOD
       ? 'retrying'
-      : signals.appleStatus === 3
+      : signals.appleStatus === BILLING_RETRY
         ? 'retrying_without_grace'
-        : signals.appleStatus === 1 || signals.appleStatus === 2
+        : signals.appleStatus === ACTIVE || signals.appleStatus === EXPIRED
           ? 'not_retrying'
           : null;
   const flag = signals.renewal?.isInBillingRetryPeriod ?? null;
@@ -182,7 +181,7 @@ function evaluateStatus(
   status: StoredStatus | undefined,
   now: Date,
 ): EntitlementStatus {
-  if (current.revocationDate !== null || signals.appleStatus === 5) return 'revoked';
+  if (current.revocationDate !== null || signals.appleStatus === REVOKED) return 'revoked';
   const expires = current.expiresDate;
   // Non-consumables, and non-renewing subscriptions sold without an end date, last until revoked.
   if (expires === null) return 'active';

@@ -1,33 +1,24 @@
-import type { AppStoreServerApi } from '../apple/api/index.js';
 import { parseAppReceipt, type AppReceipt } from '../apple/receipt/index.js';
-import type { SignedDataVerifier } from '../apple/types.js';
+import { apiNotConfigured } from '../app-store-errors.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
-import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
-import { applyPurchaseUpdate, lockPurchases } from '../purchases/purchases.repository.js';
 import { badRequest } from '../errors.js';
-import { linkPurchase, type LinkOutcome } from '../users/purchase-links.repository.js';
-import { assertTokensAllow } from '../users/token-ownership.repository.js';
-import { apiNotConfigured } from '../app-store-errors.js';
+import type { AppStoreSync, PurchaseRef } from '../purchases/app-store-sync.usecase.js';
+import { assertNotFutureDated } from '../purchases/future-dated.model.js';
+import { linkAndApply, type LinkedPurchase } from '../users/link-and-apply.js';
 import type { UsersRepository } from '../users/users.repository.js';
-import { originalTransactionIdsOf, updatesFromSignedState } from './purchase-updates.model.js';
-import { fetchSignedPurchaseState, type PurchaseRef } from './signed-state.js';
+
+export type { LinkedPurchase } from '../users/link-and-apply.js';
 
 export interface ReceiptsDeps {
   config: Config;
   db: Database;
-  verifier: SignedDataVerifier;
-  appStoreApi: AppStoreServerApi | null;
+  sync: AppStoreSync;
   clock: Clock;
   users: UsersRepository;
   /** DER roots an app receipt must chain to: Apple Inc. Root, loaded once. */
   receiptRootCertificates: () => Promise<Uint8Array[]>;
-}
-
-export interface LinkedPurchase {
-  originalTransactionId: string;
-  outcome: LinkOutcome;
 }
 
 async function openReceipt(deps: ReceiptsDeps, receipt: string): Promise<AppReceipt> {
@@ -88,37 +79,14 @@ export function purchaseRefsOfReceipt(receipt: AppReceipt): PurchaseRef[] {
  * path from receipts to the Server API), so a receipt cannot assert any purchase state.
  */
 export async function linkReceipt(deps: ReceiptsDeps, userId: string, receipt: string): Promise<LinkedPurchase[]> {
-  if (deps.appStoreApi === null) throw apiNotConfigured();
+  if (!deps.sync.connected) throw apiNotConfigured();
   const parsed = await openReceipt(deps, receipt);
   const environment = receiptEnvironment(deps.config, parsed);
   const refs = purchaseRefsOfReceipt(parsed);
-  const states = refs.length === 0 ? [] : await fetchSignedPurchaseState({ appStoreApi: deps.appStoreApi, verifier: deps.verifier }, environment, refs);
-  const updates = updatesFromSignedState(states, 'api');
-  const at = deps.clock();
-  assertNotFutureDated(updates, at);
-  // Read before the transaction: the repository loads it through its own handle, which on
-  // single-connection PGlite would wait forever behind the open transaction.
-  await deps.users.namespace();
-
-  return deps.db.transaction(async (tx) => {
-    await deps.users.ensureUser(tx, userId);
-    const toLink = refs.map((ref) => ref.originalTransactionId);
-    await lockPurchases(tx, [...new Set([...originalTransactionIdsOf(updates), ...toLink])]);
-    // A purchase carrying another user's token is theirs under every policy: the whole
-    // receipt is refused (409) rather than linked in part.
-    const tokens = new Map<string, Array<string | null>>(toLink.map((id) => [id, []]));
-    for (const update of updates) {
-      for (const { record } of update.transactions) tokens.get(record.originalTransactionId)?.push(record.appAccountToken);
-    }
-    await assertTokensAllow(tx, userId, [...tokens].map(([originalTransactionId, list]) => ({ originalTransactionId, tokens: list })));
-    const linked: LinkedPurchase[] = [];
-    for (const originalTransactionId of toLink) {
-      const outcome = await linkPurchase(tx, { originalTransactionId, userId, policy: deps.config.transferPolicy, reason: 'receipt', at });
-      linked.push({ originalTransactionId, outcome });
-    }
-    for (const update of updates) await applyPurchaseUpdate(tx, update, { now: at });
-    return linked;
-  });
+  const updates = await deps.sync.updatesOf(environment, refs);
+  assertNotFutureDated(updates, deps.clock());
+  const purchases = refs.map((ref) => ref.originalTransactionId);
+  return linkAndApply({ ...deps, transferPolicy: deps.config.transferPolicy }, { userId, purchases, reason: 'receipt', updates });
 }
 
 export interface ReceiptsUsecase {

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import type { AppStoreServerApi } from '../apple/api/index.js';
-import type { SignedDataVerifier } from '../apple/types.js';
+import { PRODUCT_TYPE } from '../apple/types.js';
 import {
   normalizeV1Notification,
   parseV1Notification,
@@ -14,20 +13,21 @@ import type { VerifyReceiptClient } from '../apple/verify-receipt/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
-import { assertNotFutureDated } from '../entitlements/future-dated.model.js';
-import { applyPurchaseUpdate, lockPurchases, type PurchaseUpdate } from '../purchases/purchases.repository.js';
+import { assertNotFutureDated } from '../purchases/future-dated.model.js';
+import type { AppStoreSync, PurchaseRef } from '../purchases/app-store-sync.usecase.js';
+import type { PurchaseUpdate } from '../purchases/purchase-update.js';
+import { applyPurchaseUpdates } from '../purchases/purchases.repository.js';
 import { badRequest, notFound, unauthorized } from '../errors.js';
 import { classifyError } from '../http/error-handler.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { isNotificationRecorded, recordNotification } from '../notifications/notifications.repository.js';
-import { originalTransactionIdsOf, updatesFromSignedState, updatesFromV1 } from './purchase-updates.model.js';
-import { fetchSignedPurchaseState, type PurchaseRef } from './signed-state.js';
+import { updatesFromV1 } from './purchase-updates.model.js';
 
 export interface V1IngestDeps {
   config: Config;
   database: DatabaseHandle;
-  verifier: SignedDataVerifier;
-  appStoreApi: AppStoreServerApi | null;
+  /** Apple's signed state of the purchases a body names, with Server API credentials (`connected`). */
+  sync: AppStoreSync;
   /** Needed only without Server API credentials. */
   verifyReceipt: VerifyReceiptClient | null;
   /** Product types from the catalog, which V1 data does not carry (see v1ProductTypes). */
@@ -94,7 +94,7 @@ function checkEnvironment(config: Config, environment: 'Production' | 'Sandbox',
 export function purchaseRefsOf(normalized: V1Normalized): PurchaseRef[] {
   const refs = new Map<string, PurchaseRef>();
   for (const transaction of normalized.transactions) {
-    const subscription = transaction.type === 'Auto-Renewable Subscription';
+    const subscription = transaction.type === PRODUCT_TYPE.autoRenewable;
     const known = refs.get(transaction.originalTransactionId);
     if (known === undefined || (subscription && !known.subscription)) {
       refs.set(transaction.originalTransactionId, {
@@ -124,13 +124,8 @@ async function stateFor(
   notification: V1Notification,
   normalized: V1Normalized,
 ): Promise<{ updates: PurchaseUpdate[]; source: V1StateSource }> {
-  if (deps.appStoreApi !== null) {
-    const states = await fetchSignedPurchaseState(
-      { appStoreApi: deps.appStoreApi, verifier: deps.verifier },
-      normalized.environment,
-      purchaseRefsOf(normalized),
-    );
-    return { updates: updatesFromSignedState(states, 'api'), source: 'api' };
+  if (deps.sync.connected) {
+    return { updates: await deps.sync.updatesOf(normalized.environment, purchaseRefsOf(normalized)), source: 'api' };
   }
   const receipt = notification.unified_receipt.latest_receipt;
   if (typeof receipt !== 'string' || receipt === '' || deps.verifyReceipt === null) {
@@ -208,8 +203,7 @@ export async function ingestV1Notification(deps: V1IngestDeps, body: unknown): P
       outcome: updates.length > 0 ? 'applied' : 'recorded',
     });
     if (!fresh) return false;
-    await lockPurchases(tx, originalTransactionIdsOf(updates));
-    for (const update of updates) await applyPurchaseUpdate(tx, update, { now: deps.clock() });
+    await applyPurchaseUpdates(tx, updates, { now: deps.clock() });
     return true;
   });
   if (!recorded) return result;

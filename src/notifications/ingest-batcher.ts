@@ -2,7 +2,8 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
-import { applyPurchaseUpdate, applyPurchaseUpdates, type ApplyResult, type PurchaseUpdate } from '../purchases/purchases.repository.js';
+import type { ApplyResult, PurchaseUpdate } from '../purchases/purchase-update.js';
+import { applyPurchaseUpdate, applyPurchaseUpdates } from '../purchases/purchases.repository.js';
 import { recordNotification, recordNotifications, type NotificationRecord } from './notifications.repository.js';
 
 // Group commit for verified notifications. Notifications that arrive while earlier ones

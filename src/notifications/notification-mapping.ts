@@ -1,8 +1,8 @@
-import type { VerifiedNotification } from '../apple/types.js';
-import { renewalFromPayload, statusFromNotification, transactionFromPayload } from '../purchases/merge.model.js';
-import type { PurchaseUpdate } from '../purchases/purchases.repository.js';
+import type { notifications } from '../db/schema.js';
+import { SUBSCRIPTION_STATUS, type NotificationTypeV2, type Subtype, type SubscriptionStatus, type VerifiedNotification } from '../apple/types.js';
+import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
+import type { PurchaseUpdate } from '../purchases/purchase-update.js';
 import { describeNotification, RECORDED_ONLY_KEEPS, type NotificationDescription } from './notification-types.js';
-import type { NotificationRecord } from './notifications.repository.js';
 
 // From a verified V2 notification to what the ingest stores. Pure, and shared by the
 // webhook, recovery and `npm run replay`, so a replay rebuilds exactly what the
@@ -12,6 +12,9 @@ import type { NotificationRecord } from './notifications.repository.js';
 export type NotificationOutcome = 'applied' | 'recorded';
 
 export type NotificationSource = 'webhook' | 'recovery' | 'api';
+
+/** A `notifications` row as written. */
+export type NotificationRecord = typeof notifications.$inferInsert;
 
 export interface MappedNotification {
   handling: NotificationDescription;
@@ -24,6 +27,41 @@ export interface MappedNotification {
   originalTransactionId: string | null;
   transactionId: string | null;
   signedDate: Date;
+}
+
+/**
+ * Apple's `data.status` when the notification carries it; otherwise the status the
+ * notification type implies, or null when it implies nothing about the subscription
+ * as a whole (a refund may concern an old period, a renewal-preference change says
+ * nothing about access).
+ */
+export function statusFromNotification(
+  type: NotificationTypeV2,
+  subtype: Subtype | undefined | null,
+  dataStatus?: SubscriptionStatus | null,
+): number | null {
+  if (typeof dataStatus === 'number' && Number.isFinite(dataStatus)) return dataStatus;
+  switch (type) {
+    case 'SUBSCRIBED':
+    case 'DID_RENEW':
+    case 'OFFER_REDEEMED':
+    case 'RENEWAL_EXTENDED':
+      return SUBSCRIPTION_STATUS.active;
+    case 'DID_CHANGE_RENEWAL_PREF':
+      // An upgrade starts a new period at once; the other subtypes only change the next renewal.
+      return subtype === 'UPGRADE' ? SUBSCRIPTION_STATUS.active : null;
+    case 'DID_FAIL_TO_RENEW':
+      return subtype === 'GRACE_PERIOD' ? SUBSCRIPTION_STATUS.gracePeriod : SUBSCRIPTION_STATUS.billingRetry;
+    case 'GRACE_PERIOD_EXPIRED':
+      // Apple keeps retrying billing after the grace period ends, so this is billing retry, not expiry.
+      return SUBSCRIPTION_STATUS.billingRetry;
+    case 'EXPIRED':
+      return SUBSCRIPTION_STATUS.expired;
+    case 'REVOKE':
+      return SUBSCRIPTION_STATUS.revoked;
+    default:
+      return null;
+  }
 }
 
 /**

@@ -2,8 +2,9 @@ import { eq } from 'drizzle-orm';
 import type { Executor, Transaction } from '../db/client.js';
 import { insertRows } from '../db/raw.js';
 import { notifications } from '../db/schema.js';
+import type { NotificationRecord } from './notification-mapping.js';
 
-export type NotificationRecord = typeof notifications.$inferInsert;
+export type { NotificationRecord } from './notification-mapping.js';
 
 /**
  * Records a notification once. Returns false when its id was already recorded: a

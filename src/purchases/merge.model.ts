@@ -1,90 +1,12 @@
-import type {
-  Environment,
-  JWSRenewalInfoDecodedPayload,
-  JWSTransactionDecodedPayload,
-  NotificationTypeV2,
-  OwnershipType,
-  ProductType,
-  Subtype,
-  SubscriptionStatus,
-} from '../apple/types.js';
+import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload } from '../apple/types.js';
 import { CodedError } from '../errors.js';
 import { appAccountTokenOf } from '../users/app-account-token.model.js';
+import type { RecordSource, StoredRenewal, StoredStatus, StoredTransaction } from './purchase-update.js';
 
 // Pure merge rules the ingest applies inside one database transaction. Apple delivers
 // late, out of order and repeatedly, so every merge is the maximum of a total order on
 // records: the fold over any permutation of the same updates, with any duplicates,
 // gives the same record (commutative, associative, idempotent).
-
-/** Where a stored record came from; the database fills it, the merge rules ignore its meaning. */
-export type RecordSource = 'v2' | 'v1' | 'api';
-
-/** One App Store transaction as stored; mirrors the `transactions` table. */
-export interface StoredTransaction {
-  transactionId: string;
-  originalTransactionId: string;
-  webOrderLineItemId: string | null;
-  bundleId: string;
-  productId: string;
-  subscriptionGroupIdentifier: string | null;
-  productType: ProductType;
-  environment: Environment;
-  purchaseDate: Date;
-  originalPurchaseDate: Date | null;
-  expiresDate: Date | null;
-  quantity: number | null;
-  ownershipType: OwnershipType | null;
-  revocationDate: Date | null;
-  revocationReason: number | null;
-  isUpgraded: boolean;
-  offerType: number | null;
-  offerIdentifier: string | null;
-  appAccountToken: string | null;
-  storefront: string | null;
-  transactionReason: string | null;
-  price: number | null;
-  currency: string | null;
-  offerDiscountType: string | null;
-  offerPeriod: string | null;
-  revocationType: string | null;
-  revocationPercentage: number | null;
-  appTransactionId: string | null;
-  signedDate: Date;
-  source?: RecordSource;
-}
-
-/** A subscription's renewal info as stored, one per originalTransactionId. */
-export interface StoredRenewal {
-  originalTransactionId: string;
-  productId: string;
-  autoRenewProductId: string | null;
-  /** 1 will renew, 0 turned off. */
-  autoRenewStatus: number | null;
-  expirationIntent: number | null;
-  isInBillingRetryPeriod: boolean | null;
-  gracePeriodExpiresDate: Date | null;
-  renewalDate: Date | null;
-  priceIncreaseStatus: number | null;
-  renewalPrice: number | null;
-  renewalCurrency: string | null;
-  offerType: number | null;
-  offerIdentifier: string | null;
-  offerDiscountType: string | null;
-  offerPeriod: string | null;
-  eligibleWinBackOfferIds: string[] | null;
-  appTransactionId: string | null;
-  signedDate: Date;
-  environment: Environment;
-  source?: RecordSource;
-}
-
-/** Apple's last known status of a subscription (1 active … 5 revoked). */
-export interface StoredStatus {
-  originalTransactionId: string;
-  appleStatus: number | null;
-  /** signedDate of the notification (or API response) the status came from. */
-  statusSignedDate: Date;
-}
 
 /** Data that does not fit is not fixed by trying again: not retryable, a refusal of the input. */
 export class InvalidRecordError extends CodedError {
@@ -262,39 +184,4 @@ export function mergeStatus(existing: StoredStatus | undefined, incoming: Stored
   }
   // Statuses come only from signed data (V1 updates carry none), so all share one trust.
   return newerOf<StoredStatus & { source?: RecordSource }>(existing, incoming, (r) => r.statusSignedDate, statusKeys);
-}
-
-/**
- * Apple's `data.status` when the notification carries it; otherwise the status the
- * notification type implies, or null when it implies nothing about the subscription
- * as a whole (a refund may concern an old period, a renewal-preference change says
- * nothing about access).
- */
-export function statusFromNotification(
-  type: NotificationTypeV2,
-  subtype: Subtype | undefined | null,
-  dataStatus?: SubscriptionStatus | null,
-): number | null {
-  if (typeof dataStatus === 'number' && Number.isFinite(dataStatus)) return dataStatus;
-  switch (type) {
-    case 'SUBSCRIBED':
-    case 'DID_RENEW':
-    case 'OFFER_REDEEMED':
-    case 'RENEWAL_EXTENDED':
-      return 1;
-    case 'DID_CHANGE_RENEWAL_PREF':
-      // An upgrade starts a new period at once; the other subtypes only change the next renewal.
-      return subtype === 'UPGRADE' ? 1 : null;
-    case 'DID_FAIL_TO_RENEW':
-      return subtype === 'GRACE_PERIOD' ? 4 : 3;
-    case 'GRACE_PERIOD_EXPIRED':
-      // Apple keeps retrying billing after the grace period ends, so this is billing retry, not expiry.
-      return 3;
-    case 'EXPIRED':
-      return 2;
-    case 'REVOKE':
-      return 5;
-    default:
-      return null;
-  }
 }

@@ -3,16 +3,8 @@ import type { Transaction } from '../db/client.js';
 import { columnName, insertRows, onConflictReplace, selectList, tableName, type ColumnOf } from '../db/raw.js';
 import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import { attribute } from './attribution.repository.js';
-import type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
-import {
-  mergeRenewal,
-  mergeStatus,
-  mergeTransaction,
-  type RecordSource,
-  type StoredRenewal,
-  type StoredStatus,
-  type StoredTransaction,
-} from './merge.model.js';
+import { mergeRenewal, mergeStatus, mergeTransaction } from './merge.model.js';
+import type { ApplyResult, PurchaseUpdate, RecordSource, StoredRenewal, StoredStatus, StoredTransaction } from './purchase-update.js';
 
 // Writes signed purchase data through the pure merge rules, so the stored state is the
 // same whatever order and however often Apple (or the API, or a replay) delivers it.
@@ -22,8 +14,6 @@ import {
 // merge rules run in memory, in update order, exactly as that many single updates in a
 // row would); a single update is a batch of one. This is the ingest's group commit, so
 // its statements are hand-built and go to the transaction's driver (src/db/raw.ts).
-
-export type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 
 // The columns the merge rules read: everything but the signed evidence.
 const { signedTransaction: _jws, signedInNotification: _in, ...transactionColumns } = getTableColumns(transactions);

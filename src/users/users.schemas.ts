@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { PRODUCT_TYPE } from '../apple/types.js';
 import { Nullable, NullableDateTime } from '../http/schemas.js';
 
 
@@ -32,7 +33,7 @@ export const TransactionItem = Type.Object(
     transactionId: Type.String({ examples: ['2000000000000007'] }),
     originalTransactionId: Type.String({ examples: ['2000000000000001'] }),
     productId: Type.String({ examples: ['com.example.pro.monthly'] }),
-    productType: Type.String({ examples: ['Auto-Renewable Subscription'] }),
+    productType: Type.String({ examples: [PRODUCT_TYPE.autoRenewable] }),
     environment: Type.String({ examples: ['Production'] }),
     purchaseDate: Type.String({ format: 'date-time', examples: ['2026-11-01T10:00:00.000Z'] }),
     expiresDate: NullableDateTime('2026-12-01T10:00:00.000Z'),

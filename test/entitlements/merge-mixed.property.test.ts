@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeV1Notification, parseV1Notification, type NormalizeV1Options, type V1NotificationType } from '../../src/apple/v1/index.js';
 import { parseIsoDuration } from '../../src/entitlements/iso-duration.js';
-import type { StoredTransaction } from '../../src/purchases/merge.model.js';
+import type { StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { evaluatePurchase } from '../../src/entitlements/state.model.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
 import { v1Body, V1_DATES, V1_TEST, type V1BodyOptions } from '../helpers/v1-bodies.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mergeRenewal, mergeStatus, mergeTransaction } from '../../src/purchases/merge.model.js';
-import type { StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/merge.model.js';
+import type { StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { evaluatePurchase } from '../../src/entitlements/state.model.js';
 import { appleStatus, at, period, renewal } from './records.js';
 import { applyAll, arrange, snapshot } from './subscription-fold.js';

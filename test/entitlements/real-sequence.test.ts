@@ -7,7 +7,8 @@ import type {
   JWSTransactionDecodedPayload,
   ResponseBodyV2DecodedPayload,
 } from '../../src/apple/types.js';
-import { renewalFromPayload, statusFromNotification, transactionFromPayload } from '../../src/purchases/merge.model.js';
+import { renewalFromPayload, transactionFromPayload } from '../../src/purchases/merge.model.js';
+import { statusFromNotification } from '../../src/notifications/notification-mapping.js';
 import { evaluatePurchase } from '../../src/entitlements/state.model.js';
 import { describeNotification } from '../../src/notifications/notification-types.js';
 import { projectRoot } from '../../src/paths.js';

@@ -1,4 +1,4 @@
-import type { StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/merge.model.js';
+import type { StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 
 // Builders for stored records of one monthly subscription; tests override only what

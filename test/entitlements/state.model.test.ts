@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeTransaction } from '../../src/purchases/merge.model.js';
-import type { StoredTransaction } from '../../src/purchases/merge.model.js';
+import type { StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { BILLING_RETRY_MAX_MS, evaluatePurchase, pickBest } from '../../src/entitlements/state.model.js';
 import type { PurchaseState } from '../../src/entitlements/state.model.js';
 import { parseIsoDuration } from '../../src/entitlements/iso-duration.js';

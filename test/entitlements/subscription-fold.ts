@@ -1,5 +1,5 @@
 import { mergeRenewal, mergeStatus, mergeTransaction } from '../../src/purchases/merge.model.js';
-import type { StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/merge.model.js';
+import type { StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
 
 /** What one notification (or API answer) brings for one subscription. */
 export interface SubscriptionUpdate {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeV1Notification, parseV1Notification, type V1NotificationType } from '../../src/apple/v1/index.js';
-import type { StoredStatus, StoredTransaction } from '../../src/purchases/merge.model.js';
+import type { StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { evaluatePurchase, type PurchaseState } from '../../src/entitlements/state.model.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
 import { v1Body, V1_DATES, V1_TEST, type TestTransaction } from '../helpers/v1-bodies.js';

@@ -6,7 +6,7 @@ import { ReceiptError } from '../../src/apple/receipt/index.js';
 import { V1FormatError } from '../../src/apple/v1/index.js';
 import { VerificationError, VERIFICATION_ERROR_CODES } from '../../src/apple/verifier/index.js';
 import { VerifyReceiptError } from '../../src/apple/verify-receipt/index.js';
-import { FutureDatedError } from '../../src/entitlements/future-dated.model.js';
+import { FutureDatedError } from '../../src/purchases/future-dated.model.js';
 import { InvalidRecordError } from '../../src/purchases/merge.model.js';
 import {
   badRequest,

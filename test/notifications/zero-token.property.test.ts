@@ -8,11 +8,8 @@ import {
   mergeTransaction,
   renewalFromPayload,
   transactionFromPayload,
-  type StoredRenewal,
-  type StoredStatus,
-  type StoredTransaction,
 } from '../../src/purchases/merge.model.js';
-import type { PurchaseUpdate } from '../../src/purchases/purchases.repository.js';
+import type { PurchaseUpdate, StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { evaluatePurchase } from '../../src/entitlements/state.model.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
 import { arrange } from '../entitlements/subscription-fold.js';

@@ -1,5 +1,4 @@
 import { systemClock, type Clock } from '../../clock.js';
-import type { SignedDataVerifier } from '../types.js';
 import { createMessagingEndpoints, type MessagingEndpoints } from './messaging.js';
 import { createNotificationEndpoints, type NotificationEndpoints } from './notifications.js';
 import { createPagingIterators, type PagingIterators } from './paging.js';
@@ -8,7 +7,6 @@ import { createSubscriptionEndpoints, type SubscriptionEndpoints } from './subsc
 import { createTokenSource } from './token.js';
 import { createTransactionEndpoints, type TransactionEndpoints } from './transactions.js';
 import { createTransport, type ApiCallEvent, type ApiEnvironment } from './transport.js';
-import { createVerifiedHelpers, type VerifiedHelpers } from './verified.js';
 
 export const PRODUCTION_BASE_URL = 'https://api.storekit.apple.com';
 export const SANDBOX_BASE_URL = 'https://api.storekit-sandbox.apple.com';
@@ -39,8 +37,6 @@ export interface AppStoreServerApiOptions {
   sleep?: (ms: number) => Promise<void>;
   /** JWT lifetime in seconds (at most 3600). Default 20 minutes. */
   tokenLifetimeSeconds?: number;
-  /** Enables the `*Verified` helpers. */
-  verifier?: SignedDataVerifier;
   /** Called after every attempt, for metrics; what it throws is ignored. */
   onCall?: (event: ApiCallEvent) => void;
   userAgent?: string;
@@ -50,8 +46,7 @@ export type AppStoreServerEnvironmentApi = TransactionEndpoints &
   SubscriptionEndpoints &
   NotificationEndpoints &
   MessagingEndpoints &
-  PagingIterators &
-  VerifiedHelpers & { readonly environment: ApiEnvironment };
+  PagingIterators & { readonly environment: ApiEnvironment };
 
 export interface AppStoreServerApi {
   forEnvironment(environment: ApiEnvironment): AppStoreServerEnvironmentApi;
@@ -93,10 +88,6 @@ export function createAppStoreServerApi(options: AppStoreServerApiOptions): AppS
     const subscriptions = createSubscriptionEndpoints(bound);
     const notifications = createNotificationEndpoints(bound);
     const paging = createPagingIterators({ ...transactions, ...notifications });
-    const verified = createVerifiedHelpers(
-      { ...transactions, ...subscriptions, ...notifications, ...paging },
-      options.verifier,
-    );
     return {
       environment,
       ...transactions,
@@ -104,7 +95,6 @@ export function createAppStoreServerApi(options: AppStoreServerApiOptions): AppS
       ...notifications,
       ...createMessagingEndpoints(bound),
       ...paging,
-      ...verified,
     };
   }
 

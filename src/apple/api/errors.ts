@@ -114,9 +114,7 @@ export type AppStoreApiErrorCode =
   /** No complete answer within the per-request timeout. */
   | 'API_TIMEOUT'
   /** A 2xx answer whose body is not the JSON object the endpoint returns. */
-  | 'API_BAD_RESPONSE'
-  /** A `*Verified` helper was called on a client built without a verifier. */
-  | 'API_NO_VERIFIER';
+  | 'API_BAD_RESPONSE';
 
 export interface AppStoreApiErrorDetails {
   httpStatus?: number | null;

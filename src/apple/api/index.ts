@@ -19,12 +19,6 @@ export type { SubscriptionEndpoints } from './subscriptions.js';
 export type { NotificationEndpoints } from './notifications.js';
 export type { MessagingEndpoints } from './messaging.js';
 export type { PagingIterators } from './paging.js';
-export type {
-  VerifiedHelpers,
-  VerifiedHistoryNotification,
-  VerifiedSubscriptionStatus,
-  VerifiedSubscriptionStatuses,
-} from './verified.js';
 export { TOKEN_AUDIENCE } from './token.js';
 export { parseRetryAfter } from './backoff.js';
 export type * from './models.js';

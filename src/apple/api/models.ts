@@ -1,9 +1,9 @@
 // Request and response bodies of the App Store Server API, as Apple documents them.
 // Answers are typed loosely on purpose: every field is optional and enumerations are open,
 // because Apple adds fields and values without notice. Signed fields are verified before use
-// by the `*Verified` helpers.
+// by the caller, which keeps each JWS next to what it decoded.
 
-import type { Environment, NotificationTypeV2, Subtype } from '../types.js';
+import type { Environment, NotificationTypeV2, Subtype, SubscriptionStatus } from '../types.js';
 
 type Open<T extends string | number> = T | (T extends string ? string & {} : number & {});
 
@@ -44,7 +44,7 @@ export interface AppTransactionInfoResponse {
 }
 
 export interface LastTransactionsItem {
-  status?: Open<1 | 2 | 3 | 4 | 5>;
+  status?: SubscriptionStatus;
   originalTransactionId?: string;
   signedTransactionInfo?: string;
   signedRenewalInfo?: string;

@@ -1,4 +1,11 @@
-import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, ProductType } from '../types.js';
+import {
+  PRODUCT_TYPE,
+  SUBSCRIPTION_STATUS,
+  type JWSRenewalInfoDecodedPayload,
+  type JWSTransactionDecodedPayload,
+  type KnownSubscriptionStatus,
+  type ProductType,
+} from '../types.js';
 import { v1DedupKey } from './dedup-key.js';
 import { V1_STATUS_RULES, v2EquivalentOf, type V2Equivalent } from './notification-types.js';
 import { mapV1Environment } from './parse.js';
@@ -16,7 +23,7 @@ export interface V1Normalized {
   transactions: JWSTransactionDecodedPayload[];
   renewals: JWSRenewalInfoDecodedPayload[];
   /** Apple's subscription status (1 active … 5 revoked) per auto-renewable subscription in the body. */
-  status: { originalTransactionId: string; appleStatus: 1 | 2 | 3 | 4 | 5 }[];
+  status: { originalTransactionId: string; appleStatus: KnownSubscriptionStatus }[];
   /**
    * V1 bodies carry no signing time. This is the latest moment the body proves has passed:
    * every purchase, original purchase and cancellation date, the auto-renew status change
@@ -43,9 +50,9 @@ export interface NormalizeV1Options {
 function productTypeOf(productId: string, hasExpiry: boolean, options: NormalizeV1Options): ProductType {
   const listed = options.productTypeOf?.(productId) ?? null;
   if (listed !== null) return listed;
-  if (hasExpiry) return 'Auto-Renewable Subscription';
+  if (hasExpiry) return PRODUCT_TYPE.autoRenewable;
   options.onUnlistedProduct?.(productId);
-  return 'Non-Consumable';
+  return PRODUCT_TYPE.nonConsumable;
 }
 
 const num = (s: string | undefined) => (s === undefined || s === '' ? undefined : Number(s));
@@ -190,14 +197,14 @@ function statusOf(
   latest: V1LatestReceiptInfo,
   renewal: V1PendingRenewalInfo | undefined,
   at: number,
-): 1 | 2 | 3 | 4 | 5 {
-  if (latest.cancellation_date_ms !== undefined && latest.cancellation_date_ms !== '') return 5;
+): KnownSubscriptionStatus {
+  if (latest.cancellation_date_ms !== undefined && latest.cancellation_date_ms !== '') return SUBSCRIPTION_STATUS.revoked;
   const graceUntil = num(renewal?.grace_period_expires_date_ms);
   const inGrace = graceUntil !== undefined && graceUntil > at;
   const retrying = flag(renewal?.is_in_billing_retry_period) === true;
-  if (rule === 'active') return 1;
-  if (rule === 'failed-renewal' || retrying) return inGrace ? 4 : 3;
-  return Number(latest.expires_date_ms) > at ? 1 : 2;
+  if (rule === 'active') return SUBSCRIPTION_STATUS.active;
+  if (rule === 'failed-renewal' || retrying) return inGrace ? SUBSCRIPTION_STATUS.gracePeriod : SUBSCRIPTION_STATUS.billingRetry;
+  return Number(latest.expires_date_ms) > at ? SUBSCRIPTION_STATUS.active : SUBSCRIPTION_STATUS.expired;
 }
 
 /** Maps a parsed V1 body onto the decoded shapes V2 notifications produce. */
@@ -223,7 +230,7 @@ export function normalizeV1Notification(n: V1Notification, options: NormalizeV1O
     if (latest === undefined) continue;
     const renewal = pending.find((p) => p.original_transaction_id === originalTransactionId);
     const appleStatus = statusOf(rule, latest, renewal, signedDate);
-    if (appleStatus === 4) inGracePeriod = true;
+    if (appleStatus === SUBSCRIPTION_STATUS.gracePeriod) inGracePeriod = true;
     status.push({ originalTransactionId, appleStatus });
   }
 

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import type { PurchaseUpdate } from '../purchases/purchases.repository.js';
+import type { PurchaseUpdate } from './purchase-update.js';
 
 // SPEC: no record dated more than a minute in the future is accepted from any source.
 // A date in the future is a forgery or a broken clock, and a record dated far ahead
