@@ -23,7 +23,6 @@ import { webhookRoutes } from './notifications/webhook.routes.js';
 import { createServices } from './services.js';
 
 // Kept for callers that name the dependencies next to buildApp; the type lives in the leaf dependencies.ts.
-export type { AppDeps } from './dependencies.js';
 
 // Apple's notifications are a few tens of KB; nothing legitimate comes near this.
 export const BODY_LIMIT_BYTES = 256 * 1024;

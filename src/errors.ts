@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from './db/errors.js';
+import { isDataException, isDatabaseUnavailable } from './db/errors.js';
 
 export interface CodedErrorOptions {
   /** True when the same request may succeed later (something away or busy, not the input). */
@@ -67,4 +67,20 @@ export const unavailable = (code: string, message: string) => new UnavailableErr
  */
 export function isRetryable(error: unknown): boolean {
   return error instanceof CodedError ? error.retryable : isDatabaseUnavailable(error);
+}
+
+/**
+ * Whether the error refuses the request itself (a 4xx: sending it again changes nothing),
+ * as against a failure of the service or of something it needs (a 5xx, worth a retry).
+ */
+export function isRefusal(error: unknown): boolean {
+  if (error instanceof CodedError) return !error.retryable && !(error instanceof UpstreamError);
+  return isDataException(error);
+}
+
+/** The stable code a log line gives for any error. */
+export function codeOf(error: unknown): string {
+  if (error instanceof CodedError) return error.code;
+  if (isDataException(error)) return 'INVALID_INPUT';
+  return isDatabaseUnavailable(error) ? 'DATABASE_UNAVAILABLE' : 'INTERNAL_ERROR';
 }

@@ -17,8 +17,7 @@ import { assertNotFutureDated } from '../purchases/future-dated.model.js';
 import type { AppStoreSync, PurchaseRef } from '../purchases/app-store-sync.usecase.js';
 import type { PurchaseUpdate } from '../purchases/purchase-update.js';
 import { applyPurchaseUpdates } from '../purchases/purchases.repository.js';
-import { badRequest, notFound, unauthorized } from '../errors.js';
-import { classifyError } from '../http/error-handler.js';
+import { badRequest, codeOf, isRefusal, notFound, UnauthorizedError, unauthorized } from '../errors.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { isNotificationRecorded, recordNotification } from '../notifications/notifications.repository.js';
 import { updatesFromV1 } from './purchase-updates.model.js';
@@ -252,12 +251,11 @@ export function createV1IngestUsecase(deps: V1IngestUsecaseDeps): V1IngestUsecas
         return result;
       } catch (error) {
         const durationMs = deps.clock().getTime() - started;
-        const { statusCode, code } = classifyError(error);
-        const outcome = statusCode >= 500 ? 'failed' : 'rejected';
+        const outcome = isRefusal(error) ? 'rejected' : 'failed';
         // An unauthenticated body's type is attacker-chosen: only counted when the password matched.
-        const type = statusCode === 401 ? 'unauthenticated' : (v1NotificationTypeOf(body) ?? 'unknown');
+        const type = error instanceof UnauthorizedError ? 'unauthenticated' : (v1NotificationTypeOf(body) ?? 'unknown');
         deps.events.notification({ version: 'v1', type, outcome, durationMs });
-        logger.warn({ notification: { version: 'v1', type, outcome, code, statusCode, durationMs } }, `v1 notification ${outcome}`);
+        logger.warn({ notification: { version: 'v1', type, outcome, code: codeOf(error), durationMs } }, `v1 notification ${outcome}`);
         throw error;
       }
     },

@@ -1,5 +1,6 @@
 import pino from 'pino';
-import { buildApp, type App, type AppDeps } from '../../src/app.js';
+import { buildApp, type App } from '../../src/app.js';
+import type { AppDeps } from '../../src/dependencies.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { identityEntitlementMap } from '../../src/entitlements/entitlement-map.js';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
