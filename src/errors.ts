@@ -1,4 +1,4 @@
-import { isDataException, isDatabaseUnavailable } from './db/errors.js';
+import { isDatabaseUnavailable, isDataException } from './db/errors.js';
 
 export interface CodedErrorOptions {
   /** True when the same request may succeed later (something away or busy, not the input). */

@@ -8,9 +8,9 @@ import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitleme
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
 import { createReceiptsUsecase, type ReceiptsUsecase } from './legacy/receipts.usecase.js';
 import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.usecase.js';
-import { createIngestBatcher } from './notifications/ingest-batcher.js';
 import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.usecase.js';
-import { createAppStoreSync, type AppStoreSync } from './purchases/app-store-sync.usecase.js';
+import { createIngestBatcher } from './notifications/ingest-batcher.js';
+import { type AppStoreSync, createAppStoreSync } from './purchases/app-store-sync.usecase.js';
 import { createTransactionsRepository } from './users/transactions.repository.js';
 import { createUsersRepository } from './users/users.repository.js';
 import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js';

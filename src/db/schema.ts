@@ -1,17 +1,5 @@
 import { sql } from 'drizzle-orm';
-import {
-  bigint,
-  bigserial,
-  boolean,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -36,10 +24,7 @@ export const notifications = pgTable(
     outcome: text('outcome').notNull(), // 'applied' | 'recorded'
     receivedAt: timestamptz('received_at').notNull().defaultNow(),
   },
-  (t) => [
-    index('notifications_original_transaction_id_idx').on(t.originalTransactionId),
-    index('notifications_received_at_idx').on(t.receivedAt),
-  ],
+  (t) => [index('notifications_original_transaction_id_idx').on(t.originalTransactionId), index('notifications_received_at_idx').on(t.receivedAt)],
 );
 
 /** One row per App Store transaction; a newer `signed_date` replaces an older one. */
@@ -179,7 +164,5 @@ export const purchaseLinkEvents = pgTable(
 export const serviceState = pgTable('service_state', {
   key: text('key').primaryKey(),
   value: jsonb('value').notNull(),
-  updatedAt: timestamptz('updated_at')
-    .notNull()
-    .default(sql`now()`),
+  updatedAt: timestamptz('updated_at').notNull().default(sql`now()`),
 });

@@ -1,6 +1,6 @@
 import { getTableColumns, sql } from 'drizzle-orm';
 import type { Transaction } from '../db/client.js';
-import { columnName, insertRows, onConflictReplace, selectList, tableName, type ColumnOf } from '../db/raw.js';
+import { type ColumnOf, columnName, insertRows, onConflictReplace, selectList, tableName } from '../db/raw.js';
 import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import { attribute } from './attribution.repository.js';
 import { mergeRenewal, mergeStatus, mergeTransaction } from './merge.model.js';
