@@ -9,6 +9,8 @@ import { warnOncePerProduct } from './entitlements/product-warnings.js';
 import { refreshPurchases } from './entitlements/refresh.usecase.js';
 import { createEventRecorder, type EventRecorder } from './events/recorder.js';
 import { createFeedSignal, type FeedSignal } from './events/feed-signal.js';
+import { createFeedUsecase, type FeedUsecase } from './events/feed.usecase.js';
+import { createEventJobs, type EventJobs } from './events/events.jobs.js';
 import { createReceiptsUsecase, type ReceiptsUsecase } from './legacy/receipts.usecase.js';
 import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.usecase.js';
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
@@ -34,6 +36,10 @@ export interface Services {
   verifyReceipt: VerifyReceiptClient | null;
   /** Turns each transaction's changes into events (the scheduler records with it too). */
   eventRecorder: EventRecorder;
+  /** The feed listener, the answer check and pruning: started by the app, stopped by close(). */
+  eventJobs: EventJobs;
+  /** GET /events. */
+  feed: FeedUsecase;
   /** Wakes feed readers waiting for events. */
   feedSignal: FeedSignal;
   /** Stops the recovery job and waits for work that outlived its request (background refreshes). */
@@ -141,6 +147,15 @@ export function createServices(deps: AppDeps): Services {
           events,
           intervalMs: config.recoveryIntervalMs,
         });
+  const eventJobs = createEventJobs({
+    database: deps.database,
+    recorder: eventRecorder,
+    signal: feedSignal,
+    clock,
+    logger,
+    retentionMs: config.eventsRetentionMs,
+  });
+
   const recoveryJob =
     recovery === null || config.recoveryIntervalMs <= 0
       ? null
@@ -158,7 +173,10 @@ export function createServices(deps: AppDeps): Services {
     verifyReceipt,
     eventRecorder,
     feedSignal,
+    feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
+    eventJobs,
     async close() {
+      await eventJobs.stop();
       feedSignal.close();
       await recoveryJob?.stop();
       await entitlements.drain();

@@ -11,6 +11,8 @@ export interface FeedSignal {
    * between is missed.
    */
   wait(afterSeq: number, timeoutMs: number, abort?: AbortSignal): Promise<boolean>;
+  /** Wakes every waiter to re-read (notifications may have been missed). */
+  wakeAll(): void;
   /** Waiters right now (tests, shutdown). */
   waiting(): number;
   /** Releases every waiter (shutdown). */
@@ -42,6 +44,9 @@ export function createFeedSignal(): FeedSignal {
         abort?.addEventListener('abort', onAbort, { once: true });
         waiters.add(waiter);
       });
+    },
+    wakeAll() {
+      for (const waiter of [...waiters]) waiter.done(true);
     },
     waiting: () => waiters.size,
     close() {
