@@ -1,7 +1,7 @@
 import type { Executor } from '../db/client.js';
 import { badRequest } from '../errors.js';
 import type { EventType, RecordedEvent } from './event-types.js';
-import { readEvents } from './events.repository.js';
+import { lastEventSeq, readEvents } from './events.repository.js';
 import type { FeedSignal } from './feed-signal.js';
 
 // GET /events: the recorded events, oldest first, after a cursor (the last seq read, as a
@@ -66,6 +66,10 @@ export function feedEvent(event: RecordedEvent): FeedEvent {
 
 export function createFeedUsecase(deps: FeedUsecaseDeps) {
   return {
+    /** The cursor of the feed's end now: reading from it answers only later events. */
+    async endCursor(): Promise<string> {
+      return String(await lastEventSeq(deps.db));
+    },
     async read(request: FeedRequest): Promise<FeedPage> {
       const afterSeq = parseCursor(request.after);
       const limit = parseLimit(request.limit);
