@@ -42,11 +42,15 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
   async function flush(tx: Executor, changes: TransactionChanges): Promise<RecordedEvent[]> {
     const now = deps.clock();
     const newEvents: NewEvent[] = [];
+    if (changes.notifications.length === 0 && changes.purchases.size === 0 && changes.users.size === 0) return [];
+
+    // One look-up of owners for the notifications' purchases and the purchases written.
+    const notifiedPurchases = changes.notifications.map((n) => n.originalTransactionId).filter((id): id is string => id !== null);
+    const owners = await ownersOf(tx, [...notifiedPurchases, ...changes.purchases]);
 
     if (changes.notifications.length > 0) {
-      const purchaseIds = changes.notifications.map((n) => n.originalTransactionId).filter((id): id is string => id !== null);
+      const purchaseIds = notifiedPurchases;
       const transactionIds = changes.notifications.map((n) => n.transactionId).filter((id): id is string => id !== null);
-      const owners = await ownersOf(tx, purchaseIds);
       const products = new Map(
         (
           await rawQuery<{ id: string; productId: string }>(
@@ -101,7 +105,10 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
     }
 
     const users = new Set(changes.users);
-    if (changes.purchases.size > 0) for (const userId of (await ownersOf(tx, [...changes.purchases])).values()) users.add(userId);
+    for (const id of changes.purchases) {
+      const userId = owners.get(id);
+      if (userId !== undefined) users.add(userId);
+    }
     const sortedUsers = [...users].sort();
     for (let i = 0; i < sortedUsers.length; i += USERS_PER_READ) {
       for (const change of await answerChanges(tx, sortedUsers.slice(i, i + USERS_PER_READ), deps.entitlementMap, now)) {
