@@ -113,6 +113,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onReady', async () => services.recoveryJob?.start());
   app.addHook('onReady', async () => services.eventJobs.start());
   app.addHook('onClose', async () => services.close());
+  // A draining process answers its waiting feed readers now rather than after up to 30 s.
+  app.addHook('preClose', async () => services.feedSignal.close());
 
   // Every route module is a plugin whose options are the use cases it calls.
   await app.register(healthRoutes, { database: deps.database, clock: deps.clock });

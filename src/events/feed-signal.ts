@@ -15,12 +15,13 @@ export interface FeedSignal {
   wakeAll(): void;
   /** Waiters right now (tests, shutdown). */
   waiting(): number;
-  /** Releases every waiter (shutdown). */
+  /** Releases every waiter, and answers later waits at once (shutdown). */
   close(): void;
 }
 
 export function createFeedSignal(): FeedSignal {
   let latest = 0;
+  let closed = false;
   const waiters = new Set<{ afterSeq: number; done: (woken: boolean) => void }>();
   return {
     notify(seq) {
@@ -29,6 +30,7 @@ export function createFeedSignal(): FeedSignal {
     },
     wait(afterSeq, timeoutMs, abort) {
       if (latest > afterSeq) return Promise.resolve(true);
+      if (closed) return Promise.resolve(false);
       return new Promise<boolean>((resolve) => {
         const waiter = {
           afterSeq,
@@ -50,6 +52,7 @@ export function createFeedSignal(): FeedSignal {
     },
     waiting: () => waiters.size,
     close() {
+      closed = true;
       for (const waiter of [...waiters]) waiter.done(false);
     },
   };

@@ -112,3 +112,17 @@ describe.skipIf(!testDatabaseUrl)('GET /events across replicas (PostgreSQL)', ()
     }
   });
 });
+
+describe(`GET /events while the service stops (${backendName})`, () => {
+  it('answers a waiting reader at once, empty, when the app closes', async () => {
+    const own = await createTestApp({ database: t.database, pki: t.pki });
+    const end = (await feed('?limit=1000')).nextCursor;
+    const waiting = own.app.inject({ method: 'GET', url: `/events?after=${end}&wait=30`, headers: auth });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const closed = own.close();
+    const response = await waiting;
+    await closed;
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ events: [], nextCursor: end });
+  });
+});
