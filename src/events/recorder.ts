@@ -137,7 +137,8 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       return recorded;
     },
     recording(db) {
-      const original = db.transaction.bind(db);
+      // Looked up at each call, not once: a handle may swap its transaction method (tests do).
+      const original: Database['transaction'] = (work, config) => db.transaction(work, config);
       const wrapped = (async <T>(work: (tx: Transaction) => Promise<T>, config?: Parameters<Database['transaction']>[1]): Promise<T> => {
         let recorded: RecordedEvent[] = [];
         const result = await original(async (tx) => {
