@@ -19,6 +19,8 @@ export const EVENTS_JOB_LOCK_KEY = 0x6173652d65766e74n;
 const USERS_PER_CHECK = 500;
 /** Pruning runs at most this often. */
 const PRUNE_EVERY_MS = 3_600_000;
+/** service_state key: the answers of users from before events existed are stored. */
+const BASELINE_KEY = 'events.answers_baseline';
 
 export interface EventJobsDeps {
   /** The database without the recording wrapper: the recorder runs its own transactions. */
@@ -67,6 +69,36 @@ export function createEventJobs(deps: EventJobsDeps): EventJobs {
     }
   }
 
+  /**
+   * Once per installation: stores the answers of users linked before events existed,
+   * without events (nothing changed; they are only the starting point), so their next
+   * change compares with a true `previous` and the answer check watches their expiries.
+   */
+  async function baselineOnce(): Promise<void> {
+    const [done] = await rawQuery<{ key: string }>(db, 'select key from service_state where key = $1', [BASELINE_KEY]);
+    if (done !== undefined) return;
+    let after = '';
+    for (;;) {
+      const page = await rawQuery<{ userId: string }>(
+        db,
+        `select distinct l.user_id as "userId" from purchase_links l
+         where l.user_id > $1 and not exists (select 1 from user_answers a where a.user_id = l.user_id)
+         order by 1 limit $2`,
+        [after, USERS_PER_CHECK],
+      );
+      if (page.length === 0) break;
+      await deps.recorder.storeAnswersOf(
+        db,
+        page.map((row) => row.userId),
+      );
+      after = page[page.length - 1]!.userId;
+    }
+    await rawQuery(db, `insert into service_state (key, value) values ($1, $2::jsonb) on conflict (key) do nothing`, [
+      BASELINE_KEY,
+      JSON.stringify({ at: deps.clock().toISOString() }),
+    ]);
+  }
+
   async function pruneOnce(): Promise<number> {
     const cutoff = new Date(deps.clock().getTime() - deps.retentionMs);
     let total = 0;
@@ -79,6 +111,7 @@ export function createEventJobs(deps: EventJobsDeps): EventJobs {
 
   async function tick(): Promise<'ran' | 'skipped'> {
     const outcome = await deps.database.withTryAdvisoryLock(EVENTS_JOB_LOCK_KEY, async () => {
+      await baselineOnce();
       await checkAnswersOnce();
       const now = deps.clock().getTime();
       if (now - lastPrune >= PRUNE_EVERY_MS) {

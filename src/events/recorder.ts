@@ -34,6 +34,8 @@ export interface EventRecorder {
   flush(tx: Executor, changes: TransactionChanges): Promise<RecordedEvent[]>;
   /** Records the answer changes of `userIds` (the scheduler), in its own transaction over `db`. */
   recordAnswersOf(db: Database, userIds: readonly string[]): Promise<RecordedEvent[]>;
+  /** Stores the users' answers as recorded without recording events (the first baseline). */
+  storeAnswersOf(db: Database, userIds: readonly string[]): Promise<void>;
   /** `db` whose top-level transactions record the events of what they change. */
   recording(db: Database): Database;
 }
@@ -135,6 +137,9 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       const recorded = await db.transaction((tx) => flush(tx, changes));
       committed(recorded);
       return recorded;
+    },
+    async storeAnswersOf(db, userIds) {
+      await db.transaction((tx) => answerChanges(tx, userIds, deps.entitlementMap, deps.clock()));
     },
     recording(db) {
       // Looked up at each call, not once: a handle may swap its transaction method (tests do).

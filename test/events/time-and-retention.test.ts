@@ -81,3 +81,26 @@ describe('EVENTS_RETENTION', () => {
     }
   });
 });
+
+describe('users recorded before events existed', () => {
+  it('gets a baseline answer without an event at the first check, and time changes are noticed from then on', async () => {
+    now = Date.now();
+    const userId = randomUUID();
+    const start = now - MONTH + HOUR;
+    const s = scenario(t.pki, { start });
+    await deliver(
+      t.app,
+      s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: start + DAY, transaction: s.transaction(0, { appAccountToken: userId }), renewal: { autoRenewStatus: 0 } }),
+    );
+    // As if the purchase had been recorded by a version without events.
+    await rawQuery(db(), 'delete from user_answers where user_id = $1', [userId]);
+    await rawQuery(db(), "delete from service_state where key = 'events.answers_baseline'");
+    const before = await answerOf(userId);
+
+    expect(await eventsDuring(db(), () => t.app.eventJobs.tick())).toEqual([]);
+    now += 2 * HOUR;
+    const events = await eventsDuring(db(), () => t.app.eventJobs.tick());
+    expect(events.map((e) => [e.type, e.userId])).toEqual([['entitlements.updated', userId]]);
+    expect(events[0]!.data.previous).toEqual(before);
+  });
+});
