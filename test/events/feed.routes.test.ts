@@ -116,6 +116,8 @@ describe.skipIf(!testDatabaseUrl)('GET /events across replicas (PostgreSQL)', ()
 describe(`GET /events while the service stops (${backendName})`, () => {
   it('answers a waiting reader at once, empty, when the app closes', async () => {
     const own = await createTestApp({ database: t.database, pki: t.pki });
+    // Started first: a request that reaches a closing app is answered 503 by the shutdown guard.
+    await own.app.ready();
     const end = (await feed('?limit=1000')).nextCursor;
     const waiting = own.app.inject({ method: 'GET', url: `/events?after=${end}&wait=30`, headers: auth });
     await new Promise((resolve) => setTimeout(resolve, 200));
