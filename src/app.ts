@@ -19,6 +19,8 @@ import { installPressureGuard } from './http/pressure.js';
 import { installOpenApi, serviceVersion } from './http/openapi.js';
 import { createMetrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
+import { eventsRoutes } from './events/events.routes.js';
+import type { EventJobs } from './events/events.jobs.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { createServices } from './services.js';
 
@@ -107,8 +109,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const services = createServices(deps);
   // The periodic job starts with the app and stops with it; close() also waits for background refreshes.
   app.decorate('recoveryJob', services.recoveryJob);
+  app.decorate('eventJobs', services.eventJobs);
   app.addHook('onReady', async () => services.recoveryJob?.start());
+  app.addHook('onReady', async () => services.eventJobs.start());
   app.addHook('onClose', async () => services.close());
+  // A draining process answers its waiting feed readers now rather than after up to 30 s.
+  app.addHook('preClose', async () => services.feedSignal.close());
 
   // Every route module is a plugin whose options are the use cases it calls.
   await app.register(healthRoutes, { database: deps.database, clock: deps.clock });
@@ -118,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
   await app.register(webhookRoutes, { ingest: services.ingest });
+  await app.register(eventsRoutes, { feed: services.feed });
 
   return app;
 }
@@ -127,5 +134,7 @@ declare module 'fastify' {
     keys: { app: KeySet; admin: KeySet };
     /** The periodic recovery job, when it runs in this process (tests tick it directly). */
     recoveryJob: RecoveryScheduler | null;
+    /** The events' answer check and pruning (tests run them directly). */
+    eventJobs: EventJobs;
   }
 }

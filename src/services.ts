@@ -6,6 +6,10 @@ import type { AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
+import { createEventRecorder, type EventRecorder } from './events/recorder.js';
+import { createFeedSignal, type FeedSignal } from './events/feed-signal.js';
+import { createFeedUsecase, type FeedUsecase } from './events/feed.usecase.js';
+import { createEventJobs, type EventJobs } from './events/events.jobs.js';
 import { createReceiptsUsecase, type ReceiptsUsecase } from './legacy/receipts.usecase.js';
 import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.usecase.js';
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
@@ -32,6 +36,14 @@ export interface Services {
   testNotifications: TestNotificationsUsecase;
   /** Apple's verifyReceipt, for V1 without Server API credentials; null without APPLE_SHARED_SECRET. */
   verifyReceipt: VerifyReceiptClient | null;
+  /** Turns each transaction's changes into events (the scheduler records with it too). */
+  eventRecorder: EventRecorder;
+  /** The feed listener, the answer check and pruning: started by the app, stopped by close(). */
+  eventJobs: EventJobs;
+  /** GET /events. */
+  feed: FeedUsecase;
+  /** Wakes feed readers waiting for events. */
+  feedSignal: FeedSignal;
   /** Stops the recovery job and waits for work that outlived its request (background refreshes). */
   close(): Promise<void>;
 }
@@ -41,7 +53,22 @@ export interface Services {
  * and commands receive what is built here and wire nothing themselves.
  */
 export function createServices(deps: AppDeps): Services {
-  const { config, database, clock, logger, verifier, events } = deps;
+  const { config, clock, logger, verifier, events } = deps;
+  const feedSignal = createFeedSignal();
+  const eventRecorder = createEventRecorder({
+    entitlementMap: deps.entitlementMap,
+    clock,
+    kind: deps.database.kind,
+    onCommitted(recorded) {
+      feedSignal.notify(recorded[recorded.length - 1]!.seq);
+      const byType = new Map<string, number>();
+      for (const event of recorded) byType.set(event.type, (byType.get(event.type) ?? 0) + 1);
+      for (const [type, count] of byType) events.eventsRecorded({ type, count });
+    },
+  });
+  // Every use case writes through this database: each of its transactions records the
+  // events of what it changed, before it commits (src/events/recorder.ts).
+  const database = { ...deps.database, db: eventRecorder.recording(deps.database.db) };
   const db = database.db;
   const api = deps.appStoreApi;
   const environments = config.apple.environments;
@@ -120,6 +147,15 @@ export function createServices(deps: AppDeps): Services {
           events,
           intervalMs: config.recoveryIntervalMs,
         });
+  const eventJobs = createEventJobs({
+    database: deps.database,
+    recorder: eventRecorder,
+    signal: feedSignal,
+    clock,
+    logger,
+    retentionMs: config.eventsRetentionMs,
+  });
+
   const recoveryJob =
     recovery === null || config.recoveryIntervalMs <= 0
       ? null
@@ -136,7 +172,13 @@ export function createServices(deps: AppDeps): Services {
     recoveryJob,
     testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
     verifyReceipt,
+    eventRecorder,
+    feedSignal,
+    feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
+    eventJobs,
     async close() {
+      await eventJobs.stop();
+      feedSignal.close();
       await recoveryJob?.stop();
       await entitlements.drain();
     },

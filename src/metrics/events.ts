@@ -8,6 +8,8 @@ export interface ServiceEvents {
   verificationFailed(event: { code: string }): void;
   appStoreApiCall(event: { endpoint: string; environment: string; status: number | 'network_error'; durationMs: number; attempt: number }): void;
   recoveryRun(event: { trigger: 'schedule' | 'admin' | 'cli'; outcome: 'success' | 'failure' | 'skipped'; fetched: number; applied: number }): void;
+  /** Events for the app backend committed (src/events/), `count` of one type. */
+  eventsRecorded(event: { type: string; count: number }): void;
 }
 
 export const noopEvents: ServiceEvents = {
@@ -15,4 +17,5 @@ export const noopEvents: ServiceEvents = {
   verificationFailed() {},
   appStoreApiCall() {},
   recoveryRun() {},
+  eventsRecorded() {},
 };

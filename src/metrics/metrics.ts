@@ -105,6 +105,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
+  const eventsRecorded = new Counter({
+    name: 'ase_events_recorded_total',
+    help: 'Events for the app backend recorded (committed with their change), by type',
+    labelNames: ['type'] as const,
+    registers,
+  });
+
   const events: ServiceEvents = {
     notification({ version, type, outcome, durationMs }) {
       notifications.inc({ version, type, outcome });
@@ -120,6 +127,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     recoveryRun({ trigger, outcome, applied }) {
       recoveryRuns.inc({ trigger, outcome });
       if (applied > 0) recoveryApplied.inc(applied);
+    },
+    eventsRecorded({ type, count }) {
+      eventsRecorded.inc({ type }, count);
     },
   };
 
