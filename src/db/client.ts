@@ -132,17 +132,26 @@ const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: t
 type DriverClient = { kind: 'postgres'; client: pg.PoolClient } | { kind: 'pglite'; client: PGliteDriverTransaction };
 
 /** The transaction's query builder with the driver the same statements go through. */
-function withDriver(tx: DrizzleTransaction, { kind, client }: DriverClient): Transaction {
-  const driver: SqlDriver = {
-    async query<T>(text: string, params: readonly unknown[] = []) {
-      return (await client.query(text, params as unknown[])).rows as T[];
-    },
-    async queryArrays(text: string, params: readonly unknown[] = []) {
-      const values = params as unknown[];
-      if (kind === 'postgres') return (await client.query<unknown[]>({ text, values, rowMode: 'array', types: fastTimestampTypes })).rows;
-      return (await client.query<unknown[]>(text, values, { rowMode: 'array' })).rows;
-    },
-  };
+function withDriver(tx: DrizzleTransaction, target: DriverClient): Transaction {
+  const driver: SqlDriver =
+    target.kind === 'postgres'
+      ? {
+          async query<T>(text: string, params: readonly unknown[] = []) {
+            return (await target.client.query(text, params as unknown[])).rows as T[];
+          },
+          async queryArrays(text: string, params: readonly unknown[] = []) {
+            const values = params as unknown[];
+            return (await target.client.query<unknown[]>({ text, values, rowMode: 'array', types: fastTimestampTypes })).rows;
+          },
+        }
+      : {
+          async query<T>(text: string, params: readonly unknown[] = []) {
+            return (await target.client.query<T>(text, params as unknown[])).rows;
+          },
+          async queryArrays(text: string, params: readonly unknown[] = []) {
+            return (await target.client.query<unknown[]>(text, params as unknown[], { rowMode: 'array' })).rows;
+          },
+        };
   return Object.assign(tx, { driver });
 }
 
