@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Executor } from '../db/client.js';
-import { insertRows, onConflictReplace, rawQuery } from '../db/raw.js';
+import type { Transaction } from '../db/client.js';
+import { columnName, insertRows, onConflictReplace, selectList, tableName } from '../db/raw.js';
 import { userAnswers } from '../db/schema.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
-import { entitlementViews, evaluatePurchases, type EntitlementView } from '../entitlements/entitlements.model.js';
-import { purchasesOfUsersIn, type PurchaseRecords } from '../entitlements/entitlements.repository.js';
+import { entitlementViews, evaluatePurchases, type EntitlementView, type PurchaseRecords } from '../entitlements/entitlements.model.js';
+import { purchasesOfUsersIn } from '../entitlements/entitlements.repository.js';
 import { BILLING_RETRY_MAX_MS } from '../entitlements/state.model.js';
 import type { EntitlementsUpdatedData } from './event-types.js';
 
@@ -27,7 +27,10 @@ export interface CurrentAnswer {
   nextCheckAt: Date | null;
 }
 
+// The comparison runs for the users of every ingest batch: hand-built statements to the
+// transaction's driver, as the rest of the group commit (docs/architecture.md, "Database access").
 const UPSERT_ANSWERS = onConflictReplace(userAnswers, 'userId');
+const STORED_ANSWERS = `select ${selectList(userAnswers, ['userId', 'entitlements', 'fingerprint', 'nextCheckAt'])} from ${tableName(userAnswers)} where ${columnName(userAnswers, 'userId')} = any($1::text[])`;
 
 export function fingerprintOf(entitlements: readonly EntitlementView[]): string {
   const comparable = entitlements.map(({ updatedAt: _updatedAt, ...rest }) => rest);
@@ -59,9 +62,9 @@ export function nextCheckAt(purchases: readonly PurchaseRecords[], entitlements:
   return Number.isFinite(next) ? new Date(next) : null;
 }
 
-/** Every user's answer now, read inside `executor` (a transaction sees its own writes). */
-export async function currentAnswers(executor: Executor, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<CurrentAnswer[]> {
-  const byUser = await purchasesOfUsersIn(executor, userIds);
+/** Every user's answer now, read inside `tx` (a transaction sees its own writes). */
+export async function currentAnswers(tx: Transaction, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<CurrentAnswer[]> {
+  const byUser = await purchasesOfUsersIn(tx, userIds);
   return userIds.map((userId) => {
     const purchases = byUser.get(userId) ?? [];
     const entitlements = entitlementViews(
@@ -90,16 +93,12 @@ interface StoredAnswer {
  * recorded answer (a user never recorded had `[]`), in user id order. Inside the caller's
  * transaction.
  */
-export async function answerChanges(executor: Executor, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<AnswerChange[]> {
+export async function answerChanges(tx: Transaction, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<AnswerChange[]> {
   if (userIds.length === 0) return [];
   const sorted = [...new Set(userIds)].sort();
   const [current, storedRows] = [
-    await currentAnswers(executor, sorted, map, now),
-    await rawQuery<StoredAnswer>(
-      executor,
-      'select user_id as "userId", entitlements, fingerprint, next_check_at as "nextCheckAt" from user_answers where user_id = any($1::text[])',
-      [sorted],
-    ),
+    await currentAnswers(tx, sorted, map, now),
+    await tx.driver.query<StoredAnswer>(STORED_ANSWERS, [sorted]),
   ];
   const stored = new Map(storedRows.map((row) => [row.userId, row]));
   const changes: AnswerChange[] = [];
@@ -132,6 +131,6 @@ export async function answerChanges(executor: Executor, userIds: readonly string
       updatedAt: now,
     });
   }
-  await insertRows(executor, userAnswers, writes, UPSERT_ANSWERS);
+  await insertRows(tx, userAnswers, writes, UPSERT_ANSWERS);
   return changes;
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import { and, asc, eq, gt, lte, notExists } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/client.js';
-import { rawQuery } from '../db/raw.js';
+import { purchaseLinks, serviceState, userAnswers } from '../db/schema.js';
 import type { RecordedEvent } from './event-types.js';
 import { startEventsListener, type EventsListener } from './events-listener.js';
 import { pruneEvents } from './events.repository.js';
@@ -57,11 +58,12 @@ export function createEventJobs(deps: EventJobsDeps): EventJobs {
     const recorded: RecordedEvent[] = [];
     for (;;) {
       const now = deps.clock();
-      const due = await rawQuery<{ userId: string }>(
-        db,
-        'select user_id as "userId" from user_answers where next_check_at <= $1 order by next_check_at, user_id limit $2',
-        [now, USERS_PER_CHECK],
-      );
+      const due = await db
+        .select({ userId: userAnswers.userId })
+        .from(userAnswers)
+        .where(lte(userAnswers.nextCheckAt, now))
+        .orderBy(asc(userAnswers.nextCheckAt), asc(userAnswers.userId))
+        .limit(USERS_PER_CHECK);
       if (due.length === 0) return recorded;
       // Each re-evaluation moves next_check_at past now (or clears it), so the loop ends.
       recorded.push(...(await deps.recorder.recordAnswersOf(db, due.map((row) => row.userId))));
@@ -75,17 +77,21 @@ export function createEventJobs(deps: EventJobsDeps): EventJobs {
    * change compares with a true `previous` and the answer check watches their expiries.
    */
   async function baselineOnce(): Promise<void> {
-    const [done] = await rawQuery<{ key: string }>(db, 'select key from service_state where key = $1', [BASELINE_KEY]);
+    const [done] = await db.select({ key: serviceState.key }).from(serviceState).where(eq(serviceState.key, BASELINE_KEY));
     if (done !== undefined) return;
     let after = '';
     for (;;) {
-      const page = await rawQuery<{ userId: string }>(
-        db,
-        `select distinct l.user_id as "userId" from purchase_links l
-         where l.user_id > $1 and not exists (select 1 from user_answers a where a.user_id = l.user_id)
-         order by 1 limit $2`,
-        [after, USERS_PER_CHECK],
-      );
+      const page = await db
+        .selectDistinct({ userId: purchaseLinks.userId })
+        .from(purchaseLinks)
+        .where(
+          and(
+            gt(purchaseLinks.userId, after),
+            notExists(db.select({ userId: userAnswers.userId }).from(userAnswers).where(eq(userAnswers.userId, purchaseLinks.userId))),
+          ),
+        )
+        .orderBy(asc(purchaseLinks.userId))
+        .limit(USERS_PER_CHECK);
       if (page.length === 0) break;
       await deps.recorder.storeAnswersOf(
         db,
@@ -93,10 +99,10 @@ export function createEventJobs(deps: EventJobsDeps): EventJobs {
       );
       after = page[page.length - 1]!.userId;
     }
-    await rawQuery(db, `insert into service_state (key, value) values ($1, $2::jsonb) on conflict (key) do nothing`, [
-      BASELINE_KEY,
-      JSON.stringify({ at: deps.clock().toISOString() }),
-    ]);
+    await db
+      .insert(serviceState)
+      .values({ key: BASELINE_KEY, value: { at: deps.clock().toISOString() } })
+      .onConflictDoNothing({ target: serviceState.key });
   }
 
   async function pruneOnce(): Promise<number> {

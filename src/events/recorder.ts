@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
-import type { Database, DatabaseHandle, Executor, Transaction } from '../db/client.js';
-import { rawQuery } from '../db/raw.js';
+import { inArray } from 'drizzle-orm';
+import type { Database, DatabaseHandle, Transaction } from '../db/client.js';
+import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
 import { answerChanges } from './answers.js';
 import type { NewEvent, RecordedEvent } from './event-types.js';
@@ -31,7 +32,7 @@ export interface EventRecorderDeps {
 
 export interface EventRecorder {
   /** The events of `changes`, appended inside `tx`; call it as the transaction's last work. */
-  flush(tx: Executor, changes: TransactionChanges): Promise<RecordedEvent[]>;
+  flush(tx: Transaction, changes: TransactionChanges): Promise<RecordedEvent[]>;
   /** Records the answer changes of `userIds` (the scheduler), in its own transaction over `db`. */
   recordAnswersOf(db: Database, userIds: readonly string[]): Promise<RecordedEvent[]>;
   /** Stores the users' answers as recorded without recording events (the first baseline). */
@@ -41,7 +42,7 @@ export interface EventRecorder {
 }
 
 export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
-  async function flush(tx: Executor, changes: TransactionChanges): Promise<RecordedEvent[]> {
+  async function flush(tx: Transaction, changes: TransactionChanges): Promise<RecordedEvent[]> {
     const now = deps.clock();
     const newEvents: NewEvent[] = [];
     if (changes.notifications.length === 0 && changes.purchases.size === 0 && changes.users.size === 0) return [];
@@ -54,22 +55,24 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       const purchaseIds = notifiedPurchases;
       const transactionIds = changes.notifications.map((n) => n.transactionId).filter((id): id is string => id !== null);
       const products = new Map(
-        (
-          await rawQuery<{ id: string; productId: string }>(
-            tx,
-            'select transaction_id as id, product_id as "productId" from transactions where transaction_id = any($1::text[])',
-            [transactionIds],
-          )
-        ).map((row) => [row.id, row.productId]),
+        transactionIds.length === 0
+          ? []
+          : (
+              await tx
+                .select({ id: transactions.transactionId, productId: transactions.productId })
+                .from(transactions)
+                .where(inArray(transactions.transactionId, transactionIds))
+            ).map((row) => [row.id, row.productId]),
       );
       const subscriptionProducts = new Map(
-        (
-          await rawQuery<{ id: string; productId: string | null }>(
-            tx,
-            'select original_transaction_id as id, product_id as "productId" from subscriptions where original_transaction_id = any($1::text[])',
-            [purchaseIds],
-          )
-        ).map((row) => [row.id, row.productId]),
+        purchaseIds.length === 0
+          ? []
+          : (
+              await tx
+                .select({ id: subscriptions.originalTransactionId, productId: subscriptions.productId })
+                .from(subscriptions)
+                .where(inArray(subscriptions.originalTransactionId, purchaseIds))
+            ).map((row) => [row.id, row.productId]),
       );
       for (const n of changes.notifications) {
         const userId = n.originalTransactionId === null ? null : (owners.get(n.originalTransactionId) ?? null);
@@ -120,7 +123,8 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
 
     const recorded = await appendEvents(tx, newEvents, now);
     if (recorded.length > 0 && deps.kind === 'postgres') {
-      await rawQuery(tx, 'select pg_notify($1, $2)', [EVENTS_CHANNEL, String(recorded[recorded.length - 1]!.seq)]);
+      // Part of the append, on every ingest batch: to the driver, as the append itself.
+      await tx.driver.query('select pg_notify($1, $2)', [EVENTS_CHANNEL, String(recorded[recorded.length - 1]!.seq)]);
     }
     return recorded;
   }
@@ -166,12 +170,11 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
 }
 
 /** originalTransactionId → the user it is linked to now (within `tx`). */
-async function ownersOf(tx: Executor, originalTransactionIds: readonly string[]): Promise<Map<string, string>> {
+async function ownersOf(tx: Transaction, originalTransactionIds: readonly string[]): Promise<Map<string, string>> {
   if (originalTransactionIds.length === 0) return new Map();
-  const rows = await rawQuery<{ id: string; userId: string }>(
-    tx,
-    'select original_transaction_id as id, user_id as "userId" from purchase_links where original_transaction_id = any($1::text[])',
-    [[...new Set(originalTransactionIds)]],
-  );
+  const rows = await tx
+    .select({ id: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId })
+    .from(purchaseLinks)
+    .where(inArray(purchaseLinks.originalTransactionId, [...new Set(originalTransactionIds)]));
   return new Map(rows.map((row) => [row.id, row.userId]));
 }

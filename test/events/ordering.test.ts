@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { rawQuery } from '../../src/db/raw.js';
+import { sql } from 'drizzle-orm';
 import type { NewEvent } from '../../src/events/event-types.js';
 import { appendEvents, lastEventSeq, readEvents } from '../../src/events/events.repository.js';
 import { useDatabaseAndPki } from '../helpers/fixtures.js';
 import { testDatabaseUrl } from '../helpers/database.js';
+import { queryRows } from '../helpers/rows.js';
 
 // The outbox pitfall: a sequence number is taken at insert and becomes visible at commit.
 // Two connections are needed to show it, so this runs on PostgreSQL (embedded PGlite has
@@ -22,7 +23,7 @@ function marker(name: string): NewEvent {
 async function untilSomeoneWaitsOnAnAdvisoryLock(): Promise<void> {
   const db = fixture.database.handle.db;
   for (;;) {
-    const [row] = await rawQuery<{ n: number }>(db, "select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted");
+    const [row] = await queryRows<{ n: number }>(db, sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`);
     if ((row?.n ?? 0) > 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

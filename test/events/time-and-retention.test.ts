@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
 import { ConfigError, parseConfig } from '../../src/config.js';
-import { rawQuery } from '../../src/db/raw.js';
+import { eventDeliveries, serviceState, userAnswers } from '../../src/db/schema.js';
 import { useTestApp } from '../helpers/fixtures.js';
 import { DAY, MONTH, TEST_API_KEY } from '../helpers/constants.js';
 import { deliver, scenario } from '../notifications/support.js';
@@ -56,7 +57,7 @@ describe('EVENTS_RETENTION', () => {
     const old = await recordedEvents(db());
     expect(old.length).toBeGreaterThan(1);
     const pending = old[old.length - 1]!;
-    await rawQuery(db(), `insert into event_deliveries (event_seq, url, status) values ($1, 'https://backend.example/hook', 'pending')`, [pending.seq]);
+    await db().insert(eventDeliveries).values({ eventSeq: pending.seq, url: 'https://backend.example/hook', status: 'pending' });
 
     now += 29 * DAY;
     expect(await t.app.eventJobs.pruneOnce()).toBe(0);
@@ -93,8 +94,8 @@ describe('users recorded before events existed', () => {
       s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: start + DAY, transaction: s.transaction(0, { appAccountToken: userId }), renewal: { autoRenewStatus: 0 } }),
     );
     // As if the purchase had been recorded by a version without events.
-    await rawQuery(db(), 'delete from user_answers where user_id = $1', [userId]);
-    await rawQuery(db(), "delete from service_state where key = 'events.answers_baseline'");
+    await db().delete(userAnswers).where(eq(userAnswers.userId, userId));
+    await db().delete(serviceState).where(eq(serviceState.key, 'events.answers_baseline'));
     const before = await answerOf(userId);
 
     expect(await eventsDuring(db(), () => t.app.eventJobs.tick())).toEqual([]);
