@@ -3,6 +3,8 @@ import { createTestNotificationsUsecase, type TestNotificationsUsecase } from '.
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import type { AppDeps } from './dependencies.js';
+import { createDeliveriesUsecase, type DeliveriesUsecase } from './events/deliveries.usecase.js';
+import { createDeliveryWorker, type DeliveryWorker } from './events/delivery.worker.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
@@ -30,7 +32,11 @@ export interface Services {
   testNotifications: TestNotificationsUsecase;
   /** Apple's verifyReceipt, for V1 without Server API credentials; null without APPLE_SHARED_SECRET. */
   verifyReceipt: VerifyReceiptClient | null;
-  /** Stops the recovery job and waits for work that outlived its request (background refreshes). */
+  /** Delivers events to EVENTS_WEBHOOK_URLS; null without them. Not started here (server.ts starts it). */
+  eventDelivery: DeliveryWorker | null;
+  /** The operator's view of deliveries: list by status, redeliver. */
+  deliveries: DeliveriesUsecase;
+  /** Stops the recovery job and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
   close(): Promise<void>;
 }
 
@@ -125,6 +131,13 @@ export function createServices(deps: AppDeps): Services {
       ? null
       : createRecoveryScheduler({ intervalMs: config.recoveryIntervalMs, run: (signal) => recovery.runOnce({ signal }) });
 
+  const webhook = config.eventsWebhook;
+  const eventDelivery =
+    webhook === null
+      ? null
+      : createDeliveryWorker({ db, urls: webhook.urls, key: webhook.key, clock, logger, events, options: deps.eventDeliveryOptions ?? {} });
+  const deliveries = createDeliveriesUsecase({ db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
+
   return {
     ingest,
     v1Ingest,
@@ -135,8 +148,10 @@ export function createServices(deps: AppDeps): Services {
     recoveryJob,
     testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
     verifyReceipt,
+    eventDelivery,
+    deliveries,
     async close() {
-      await recoveryJob?.stop();
+      await Promise.all([recoveryJob?.stop(), eventDelivery?.stop()]);
       await entitlements.drain();
     },
   };

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { DEFAULT_BACKOFF, nextAttemptAt, type BackoffPolicy } from './delivery-backoff.js';
-import { claimDeliveries, dispatchEvents, recordAttempt, type AttemptResult, type ClaimedDelivery } from './deliveries.repository.js';
+import { claimDeliveries, dispatchEvents, oldestUndeliveredAt, recordAttempt, type AttemptResult, type ClaimedDelivery } from './deliveries.repository.js';
 import { signWebhook } from './standard-webhooks.js';
 import { createAgents, sendWebhook } from './webhook-sender.js';
 
@@ -57,6 +57,8 @@ export interface DeliveryWorker {
   tick(): Promise<void>;
   /** Asks every lane to look again at once (an event was just recorded, an operator redelivered). */
   wake(): void;
+  /** Seconds since the oldest event some URL has not received yet was recorded; null when none. */
+  oldestPendingAgeSeconds(): Promise<number | null>;
 }
 
 /** A URL as a metric label and in logs: no credentials, no query (either may carry a secret). */
@@ -205,6 +207,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     wake() {
       if (stopping) return;
       for (const lane of lanes) lane.kick();
+    },
+    async oldestPendingAgeSeconds() {
+      const oldest = await oldestUndeliveredAt(deps.db, deps.urls);
+      return oldest === null ? null : Math.max(0, (deps.clock().getTime() - oldest.getTime()) / 1000);
     },
   };
 }
