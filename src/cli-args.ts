@@ -13,7 +13,8 @@ export type CliCommand =
   | { name: 'recover'; start: string; end: string; onlyFailures: boolean }
   | { name: 'test-notification'; environment: ApiEnvironment | undefined; waitSeconds: number }
   | { name: 'test-notification-status'; token: string; environment: ApiEnvironment | undefined }
-  | { name: 'entitlements'; userId: string; refresh: boolean };
+  | { name: 'entitlements'; userId: string; refresh: boolean }
+  | { name: 'events-redeliver'; eventId: string };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -81,6 +82,14 @@ export function parseCliArguments(argv: string[]): CliCommand {
     case 'entitlements': {
       const { values, positionals } = parse(command, args, { refresh: { type: 'boolean', default: false } }, ['user id']);
       return { name: 'entitlements', userId: positionals[0]!, refresh: values.refresh === true };
+    }
+    case 'events': {
+      const [subcommand, ...rest] = args;
+      if (subcommand === 'redeliver') {
+        const { positionals } = parse('events redeliver', rest, {}, ['event id']);
+        return { name: 'events-redeliver', eventId: positionals[0]! };
+      }
+      throw new UsageError(subcommand === undefined ? 'events needs a command: redeliver' : `Unknown events command "${subcommand}"`);
     }
     default:
       throw new UsageError(`Unknown command "${command}"`);

@@ -37,6 +37,9 @@ Commands:
   entitlements <userId> [--refresh]
       print a user's entitlements as GET /entitlements/:userId answers them
       (--refresh: ask the App Store Server API first)
+  events redeliver <eventId>
+      deliver an event again to every EVENTS_WEBHOOK_URLS (same webhook-id, a fresh
+      3-day retry window); the running service sends it. Prints {"eventId", "deliveries"}
 
 Settings come from the environment and .env, as for the service. With the embedded
 database (no DATABASE_URL), stop the service first: one process at a time may open DATA_DIR.
@@ -133,6 +136,15 @@ async function entitlements(
   });
 }
 
+async function redeliverEvent(
+  env: Record<string, string | undefined>,
+  { eventId }: Extract<CliCommand, { name: 'events-redeliver' }>,
+): Promise<void> {
+  await withServices(env, async ({ deliveries }) => {
+    print(await deliveries.redeliver(eventId));
+  });
+}
+
 async function replay(env: Record<string, string | undefined>, { reset }: Extract<CliCommand, { name: 'replay' }>): Promise<void> {
   const { config } = loadConfig(env);
   const logger = createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }));
@@ -177,6 +189,8 @@ async function main(argv: string[]): Promise<void> {
       return testNotificationStatus(env, command);
     case 'entitlements':
       return entitlements(env, command);
+    case 'events-redeliver':
+      return redeliverEvent(env, command);
   }
 }
 
