@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { rawQuery } from '../../src/db/raw.js';
-import { listDeliveries, redeliverEvent } from '../../src/events/deliveries.repository.js';
+import { claimDeliveries, dispatchEvents, listDeliveries, recordAttempt, redeliverEvent } from '../../src/events/deliveries.repository.js';
 import { DEFAULT_BACKOFF } from '../../src/events/delivery-backoff.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../src/events/delivery.worker.js';
 import { appendEvents } from '../../src/events/events.repository.js';
@@ -242,6 +242,27 @@ describe(`event delivery (${backendName})`, () => {
     } finally {
       if (second !== database.handle) await second.close();
     }
+  });
+
+  it('tries again, with the same id, a delivery claimed by a replica that died, once its lease has run out', async () => {
+    const target = await receiver();
+    const { clock, advance } = manualClock();
+    const event = await record('u-1');
+    // The dead replica: it claimed the delivery and never recorded a result.
+    await dispatchEvents(db, target.url, clock(), 100);
+    const [lost] = await claimDeliveries(db, { url: target.url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 10 });
+    expect(lost?.eventId).toBe(event.id);
+
+    const delivery = worker([target.url], clock, { leaseMs: 60_000 });
+    await delivery.tick();
+    expect(target.requests).toHaveLength(0);
+    advance(60_000);
+    await delivery.tick();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id]);
+    expect(await deliveryRows()).toMatchObject([{ status: 'delivered', attempts: 2 }]);
+    // The dead replica's result, should it come after all, changes nothing.
+    expect(await recordAttempt(db, lost!, { outcome: 'failed', status: 500, error: 'HTTP 500', at: clock() })).toBe(false);
+    expect(await deliveryRows()).toMatchObject([{ status: 'delivered' }]);
   });
 
   it('redelivers a delivered event with the same id, and knows no unknown id', async () => {
