@@ -51,7 +51,6 @@ export function sendWebhook(input: SendInput): Promise<SendResult> {
     const settle = (result: Omit<SendResult, 'durationMs'>) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
       resolve({ ...result, durationMs: elapsed() });
     };
     const request = (secure ? https : http).request(
@@ -73,6 +72,11 @@ export function sendWebhook(input: SendInput): Promise<SendResult> {
       (response) => {
         const status = response.statusCode ?? 0;
         // The answer's body means nothing to us; read and drop it so the socket can be reused.
+        // The timer stays until it ends: a body that never ends must not hold a socket for good.
+        response.on('end', () => clearTimeout(timer));
+        response.on('close', () => clearTimeout(timer));
+        // Cut off mid-body (the timer, a reset): the status already decided the outcome.
+        response.on('error', () => clearTimeout(timer));
         response.resume();
         const ok = status >= 200 && status < 300;
         settle({
@@ -86,7 +90,10 @@ export function sendWebhook(input: SendInput): Promise<SendResult> {
       settle({ ok: false, status: null, error: 'timeout' });
       request.destroy();
     }, input.timeoutMs);
-    request.on('error', (error) => settle({ ok: false, status: null, error: failureOf(error) }));
+    request.on('error', (error) => {
+      clearTimeout(timer);
+      settle({ ok: false, status: null, error: failureOf(error) });
+    });
     request.end(body);
   });
 }

@@ -125,6 +125,32 @@ describe(`event delivery (${backendName})`, () => {
     expect(await deliveryRows()).toMatchObject([{ status: 'delivered' }]);
   });
 
+  it('does not let an answer whose body never ends hold a connection: the next attempts still go out', async () => {
+    const { createServer } = await import('node:http');
+    let arrived = 0;
+    const endless = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        arrived += 1;
+        response.writeHead(200, { 'content-type': 'text/plain' });
+        response.write('never ends');
+      });
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(endless.address() as { port: number }).port}/hooks`;
+      const { clock } = manualClock();
+      for (let i = 0; i < 3; i += 1) await record(`user-${i}`);
+      // Long enough for a loaded machine to answer the status line; short enough to cut each body.
+      await worker([url], clock, { timeoutMs: 1_500, concurrency: 1 }).tick();
+      expect(arrived).toBe(3);
+      expect((await deliveryRows()).map((row) => row.status)).toEqual(['delivered', 'delivered', 'delivered']);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise<void>((resolve) => endless.close(() => resolve()));
+    }
+  });
+
   it('retries when the connection is refused', async () => {
     const url = `${await closedPortUrl()}/hooks`;
     const { clock } = manualClock();
