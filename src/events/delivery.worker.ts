@@ -81,7 +81,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const options: DeliveryWorkerOptions = { ...DEFAULT_DELIVERY_OPTIONS, ...deps.options };
   let timer: NodeJS.Timeout | null = null;
   let stopping = false;
-  const agents = createAgents(options.concurrency);
+  const agents = createAgents();
 
   async function attempt(claim: ClaimedDelivery): Promise<void> {
     const label = urlLabel(claim.url);

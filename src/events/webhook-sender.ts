@@ -26,10 +26,15 @@ export interface SendInput {
   agents?: { http: http.Agent; https: https.Agent };
 }
 
-export function createAgents(maxSockets: number): { http: http.Agent; https: https.Agent } {
+/**
+ * Keep-alive agents without a socket cap: the lanes bound the attempts in flight, and a cap
+ * would make an attempt wait (its timeout running) behind a socket whose answer is still
+ * trickling in.
+ */
+export function createAgents(): { http: http.Agent; https: https.Agent } {
   return {
-    http: new http.Agent({ keepAlive: true, maxSockets }),
-    https: new https.Agent({ keepAlive: true, maxSockets }),
+    http: new http.Agent({ keepAlive: true }),
+    https: new https.Agent({ keepAlive: true }),
   };
 }
 

@@ -125,10 +125,17 @@ describe(`event delivery (${backendName})`, () => {
     expect(await deliveryRows()).toMatchObject([{ status: 'delivered' }]);
   });
 
-  it('does not let an answer whose body never ends hold a connection: the next attempts still go out', async () => {
+  it('does not let an answer whose body never ends hold a connection: the next attempts go out and the connection is cut', async () => {
     const { createServer } = await import('node:http');
     let arrived = 0;
+    let cut = 0;
+    let allCut = () => {};
+    const everyConnectionCut = new Promise<void>((resolve) => (allCut = resolve));
     const endless = createServer((request, response) => {
+      request.socket.once('close', () => {
+        cut += 1;
+        if (cut === 3) allCut();
+      });
       request.resume();
       request.on('end', () => {
         arrived += 1;
@@ -145,6 +152,8 @@ describe(`event delivery (${backendName})`, () => {
       await worker([url], clock, { timeoutMs: 1_500, concurrency: 1 }).tick();
       expect(arrived).toBe(3);
       expect((await deliveryRows()).map((row) => row.status)).toEqual(['delivered', 'delivered', 'delivered']);
+      await everyConnectionCut;
+      expect(cut).toBe(3);
     } finally {
       endless.closeAllConnections();
       await new Promise<void>((resolve) => endless.close(() => resolve()));
