@@ -116,7 +116,8 @@ describe(`event delivery (${backendName})`, () => {
     target.answers.push('hang');
     const { clock, advance } = manualClock();
     const event = await record('u-1');
-    const delivery = worker([target.url], clock, { timeoutMs: 150 });
+    // Short, but long enough for a loaded machine to answer the second attempt in time.
+    const delivery = worker([target.url], clock, { timeoutMs: 1_000 });
     await delivery.tick();
     expect(await deliveryRows()).toMatchObject([{ status: 'pending', attempts: 1, lastStatus: null, lastError: 'timeout' }]);
     advance(10_000);
