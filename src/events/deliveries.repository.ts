@@ -159,6 +159,23 @@ export async function recordAttempt(executor: Executor, claim: ClaimedDelivery, 
   return rows.length > 0;
 }
 
+/**
+ * Marks failed the pending deliveries to URLs not in `urls` (removed from the settings):
+ * nobody would ever send them, and a pending delivery keeps its event from pruning. An
+ * operator who adds the URL back can redeliver them. Returns how many.
+ */
+export async function failAbandonedDeliveries(executor: Executor, urls: readonly string[], now: Date): Promise<number> {
+  const rows = await rawQuery<{ one: number }>(
+    executor,
+    `update event_deliveries
+        set status = 'failed', last_error = 'the URL is no longer in EVENTS_WEBHOOK_URLS', next_attempt_at = $2
+      where status = 'pending' and not (url = any($1::text[]))
+     returning 1 as one`,
+    [[...urls], now],
+  );
+  return rows.length;
+}
+
 /** The age of the oldest event some URL has not had yet (pending or not dispatched), or null. */
 export async function oldestUndeliveredAt(executor: Executor, urls: readonly string[]): Promise<Date | null> {
   if (urls.length === 0) return null;

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { DEFAULT_BACKOFF, nextAttemptAt, type BackoffPolicy } from './delivery-backoff.js';
-import { claimDeliveries, dispatchEvents, oldestUndeliveredAt, recordAttempt, type AttemptResult, type ClaimedDelivery } from './deliveries.repository.js';
+import { claimDeliveries, dispatchEvents, failAbandonedDeliveries, oldestUndeliveredAt, recordAttempt, type AttemptResult, type ClaimedDelivery } from './deliveries.repository.js';
 import { signWebhook } from './standard-webhooks.js';
 import { createAgents, sendWebhook } from './webhook-sender.js';
 
@@ -81,6 +81,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const options: DeliveryWorkerOptions = { ...DEFAULT_DELIVERY_OPTIONS, ...deps.options };
   let timer: NodeJS.Timeout | null = null;
   let stopping = false;
+  let housekeeping: Promise<void> = Promise.resolve();
   const agents = createAgents();
 
   async function attempt(claim: ClaimedDelivery): Promise<void> {
@@ -187,6 +188,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     start() {
       if (timer !== null || lanes.length === 0) return;
       stopping = false;
+      housekeeping = failAbandonedDeliveries(deps.db, deps.urls, deps.clock()).then(
+        (count) => {
+          if (count > 0) deps.logger.warn({ count }, 'event deliveries to URLs no longer in EVENTS_WEBHOOK_URLS marked failed');
+        },
+        (error: unknown) => deps.logger.warn({ err: error }, 'could not mark the deliveries of removed URLs failed; retried at the next start'),
+      );
       for (const lane of lanes) lane.kick();
       timer = setInterval(() => {
         for (const lane of lanes) lane.kick();
@@ -197,7 +204,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       stopping = true;
       if (timer !== null) clearInterval(timer);
       timer = null;
-      await Promise.all(lanes.map((lane) => lane.idle()));
+      await Promise.all([housekeeping, ...lanes.map((lane) => lane.idle())]);
       agents.http.destroy();
       agents.https.destroy();
     },

@@ -301,6 +301,23 @@ describe(`event delivery (${backendName})`, () => {
     expect(await deliveryRows()).toMatchObject([{ status: 'delivered' }]);
   });
 
+  it('marks failed, once started, the pending deliveries of a URL no longer configured (they would keep their events from pruning)', async () => {
+    const kept = await receiver();
+    const { clock } = manualClock();
+    await record('u-1');
+    await dispatchEvents(db, 'http://127.0.0.1:9/removed', clock(), 100);
+    const delivery = worker([kept.url], clock);
+    delivery.start();
+    await kept.waitFor(1);
+    await delivery.stop();
+    const rows = await deliveryRows();
+    expect(rows.find((row) => row.url === 'http://127.0.0.1:9/removed')).toMatchObject({
+      status: 'failed',
+      lastError: 'the URL is no longer in EVENTS_WEBHOOK_URLS',
+    });
+    expect(rows.find((row) => row.url === kept.url)).toMatchObject({ status: 'delivered' });
+  });
+
   it('redelivers a delivered event with the same id, and knows no unknown id', async () => {
     const target = await receiver();
     const { clock } = manualClock();
