@@ -21,6 +21,8 @@ import { installPressureGuard } from './http/pressure.js';
 import { installOpenApi, serviceVersion } from './http/openapi.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
+import { eventsRoutes } from './events/events.routes.js';
+import type { EventJobs } from './events/events.jobs.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { createServices } from './services.js';
 
@@ -110,12 +112,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const services = createServices(deps);
   // The periodic job starts with the app and stops with it; close() also waits for background refreshes.
   app.decorate('recoveryJob', services.recoveryJob);
+  app.decorate('eventJobs', services.eventJobs);
   app.addHook('onReady', async () => services.recoveryJob?.start());
+  app.addHook('onReady', async () => services.eventJobs.start());
   app.addHook('onClose', async () => services.close());
   // Started by server.ts once listening (tests and the CLI drive it themselves); stopped by close().
   app.decorate('eventDelivery', services.eventDelivery);
   const delivery = services.eventDelivery;
   if (metrics && delivery) metrics.trackOldestPendingEvent(() => delivery.oldestPendingAgeSeconds());
+  // A draining process answers its waiting feed readers now rather than after up to 30 s.
+  app.addHook('preClose', async () => services.feedSignal.close());
 
   // Every route module is a plugin whose options are the use cases it calls.
   await app.register(healthRoutes, { database: deps.database, clock: deps.clock });
@@ -126,6 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
   await app.register(webhookRoutes, { ingest: services.ingest });
+  await app.register(eventsRoutes, { feed: services.feed });
 
   return app;
 }
@@ -137,5 +144,7 @@ declare module 'fastify' {
     recoveryJob: RecoveryScheduler | null;
     /** The event delivery worker (EVENTS_WEBHOOK_URLS), or null; server.ts starts it. */
     eventDelivery: DeliveryWorker | null;
+    /** The events' answer check and pruning (tests run them directly). */
+    eventJobs: EventJobs;
   }
 }

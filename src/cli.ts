@@ -12,6 +12,8 @@ import { CodedError } from './errors.js';
 import { apiNotConfigured } from './app-store-errors.js';
 import { validateRecoveryWindow } from './admin/recovery.usecase.js';
 import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
+import { startEventsListener } from './events/events-listener.js';
+import { tailEvents } from './events/tail.js';
 import { ReplayAbortedError, replayNotifications } from './notifications/replay.usecase.js';
 
 // Operator commands: `npm run cli -- <command>`. Results go to stdout as JSON, logs to stderr.
@@ -40,6 +42,11 @@ Commands:
   events redeliver <eventId>
       deliver an event again to every EVENTS_WEBHOOK_URLS (same webhook-id, a fresh
       3-day retry window); the running service sends it. Prints {"eventId", "deliveries"}
+  events tail [--after <cursor>] [--from-start]
+      follow the event feed (GET /events): one JSON line per event as it is recorded,
+      from now on (default), after a cursor, or from the oldest kept event; Ctrl-C
+      stops it and prints the cursor to resume from on stderr. Needs DATABASE_URL
+      (the embedded database belongs to the running service)
 
 Settings come from the environment and .env, as for the service. With the embedded
 database (no DATABASE_URL), stop the service first: one process at a time may open DATA_DIR.
@@ -145,6 +152,29 @@ async function redeliverEvent(
   });
 }
 
+async function eventsTail(env: Record<string, string | undefined>, { after, fromStart }: Extract<CliCommand, { name: 'events-tail' }>): Promise<void> {
+  await withServices(env, async ({ feed, feedSignal }, deps) => {
+    const listener = await startEventsListener({ database: deps.database, signal: feedSignal, logger: deps.logger });
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const cursor = await tailEvents({
+        feed,
+        from: after !== undefined ? { after } : fromStart ? 'start' : 'end',
+        write: (line) => process.stdout.write(`${line}\n`),
+        signal: stop.signal,
+      });
+      process.stderr.write(`Resume with: events tail --after ${cursor}\n`);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await listener.stop();
+    }
+  });
+}
+
 async function replay(env: Record<string, string | undefined>, { reset }: Extract<CliCommand, { name: 'replay' }>): Promise<void> {
   const { config } = loadConfig(env);
   const logger = createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }));
@@ -191,6 +221,8 @@ async function main(argv: string[]): Promise<void> {
       return entitlements(env, command);
     case 'events-redeliver':
       return redeliverEvent(env, command);
+    case 'events-tail':
+      return eventsTail(env, command);
   }
 }
 

@@ -55,6 +55,8 @@ export interface Config {
   transferPolicy: TransferPolicy;
   /** 0 disables the periodic recovery job. */
   recoveryIntervalMs: number;
+  /** EVENTS_RETENTION: how long events stay in the feed. */
+  eventsRetentionMs: number;
   rateLimit: {
     webhookPerMinute: number;
     apiPerMinute: number;
@@ -134,6 +136,13 @@ function duration(env: Env, name: string, fallback: number): number {
   const parsed = parseDuration(raw);
   if (parsed === null) throw new ConfigError(name, `must be a duration such as 1h, 30m or 0, got "${raw}"`);
   return parsed;
+}
+
+/** At least an hour: a feed reader must have time to read what it was told of. */
+function eventsRetention(env: Env): number {
+  const retention = duration(env, 'EVENTS_RETENTION', 30 * 86_400_000);
+  if (retention < 3_600_000) throw new ConfigError('EVENTS_RETENTION', `must be at least 1h, got "${value(env, 'EVENTS_RETENTION')}"`);
+  return retention;
 }
 
 function url(env: Env, name: string, protocols: string[]): string | null {
@@ -283,6 +292,7 @@ export function parseConfig(env: Env): Config {
     entitlementsFile: value(env, 'ENTITLEMENTS_FILE') ?? null,
     transferPolicy,
     recoveryIntervalMs: duration(env, 'RECOVERY_INTERVAL', 3_600_000),
+    eventsRetentionMs: eventsRetention(env),
     rateLimit: {
       webhookPerMinute: integer(env, 'RATE_LIMIT_WEBHOOK_PER_MINUTE', 6_000, 0, 10_000_000),
       apiPerMinute: integer(env, 'RATE_LIMIT_API_PER_MINUTE', 60_000, 0, 10_000_000),

@@ -9,6 +9,10 @@ import { createEntitlementsRepository } from './entitlements/entitlements.reposi
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
 import { refreshPurchases } from './entitlements/refresh.usecase.js';
+import { createEventRecorder, type EventRecorder } from './events/recorder.js';
+import { createFeedSignal, type FeedSignal } from './events/feed-signal.js';
+import { createFeedUsecase, type FeedUsecase } from './events/feed.usecase.js';
+import { createEventJobs, type EventJobs } from './events/events.jobs.js';
 import { createReceiptsUsecase, type ReceiptsUsecase } from './legacy/receipts.usecase.js';
 import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.usecase.js';
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
@@ -36,7 +40,15 @@ export interface Services {
   eventDelivery: DeliveryWorker | null;
   /** The operator's view of deliveries: list by status, redeliver. */
   deliveries: DeliveriesUsecase;
-  /** Stops the recovery job and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
+  /** Turns each transaction's changes into events (the scheduler records with it too). */
+  eventRecorder: EventRecorder;
+  /** The feed listener, the answer check and pruning: started by the app, stopped by close(). */
+  eventJobs: EventJobs;
+  /** GET /events. */
+  feed: FeedUsecase;
+  /** Wakes feed readers waiting for events. */
+  feedSignal: FeedSignal;
+  /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
   close(): Promise<void>;
 }
 
@@ -45,7 +57,25 @@ export interface Services {
  * and commands receive what is built here and wire nothing themselves.
  */
 export function createServices(deps: AppDeps): Services {
-  const { config, database, clock, logger, verifier, events } = deps;
+  const { config, clock, logger, verifier, events } = deps;
+  const feedSignal = createFeedSignal();
+  // Set once the delivery worker is built below: a commit that recorded events wakes it.
+  let wakeDelivery: () => void = () => {};
+  const eventRecorder = createEventRecorder({
+    entitlementMap: deps.entitlementMap,
+    clock,
+    kind: deps.database.kind,
+    onCommitted(recorded) {
+      feedSignal.notify(recorded[recorded.length - 1]!.seq);
+      wakeDelivery();
+      const byType = new Map<string, number>();
+      for (const event of recorded) byType.set(event.type, (byType.get(event.type) ?? 0) + 1);
+      for (const [type, count] of byType) events.eventsRecorded({ type, count });
+    },
+  });
+  // Every use case writes through this database: each of its transactions records the
+  // events of what it changed, before it commits (src/events/recorder.ts).
+  const database = { ...deps.database, db: eventRecorder.recording(deps.database.db) };
   const db = database.db;
   const api = deps.appStoreApi;
   const environments = config.apple.environments;
@@ -126,6 +156,15 @@ export function createServices(deps: AppDeps): Services {
           events,
           intervalMs: config.recoveryIntervalMs,
         });
+  const eventJobs = createEventJobs({
+    database: deps.database,
+    recorder: eventRecorder,
+    signal: feedSignal,
+    clock,
+    logger,
+    retentionMs: config.eventsRetentionMs,
+  });
+
   const recoveryJob =
     recovery === null || config.recoveryIntervalMs <= 0
       ? null
@@ -135,8 +174,18 @@ export function createServices(deps: AppDeps): Services {
   const eventDelivery =
     webhook === null
       ? null
-      : createDeliveryWorker({ db, urls: webhook.urls, key: webhook.key, clock, logger, events, options: deps.eventDeliveryOptions ?? {} });
-  const deliveries = createDeliveriesUsecase({ db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
+      : createDeliveryWorker({
+          // The plain handle: deliveries change no purchase state, so they record no events.
+          db: deps.database.db,
+          urls: webhook.urls,
+          key: webhook.key,
+          clock,
+          logger,
+          events,
+          options: deps.eventDeliveryOptions ?? {},
+        });
+  if (eventDelivery) wakeDelivery = () => eventDelivery.wake();
+  const deliveries = createDeliveriesUsecase({ db: deps.database.db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
 
   return {
     ingest,
@@ -150,8 +199,13 @@ export function createServices(deps: AppDeps): Services {
     verifyReceipt,
     eventDelivery,
     deliveries,
+    eventRecorder,
+    feedSignal,
+    feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
+    eventJobs,
     async close() {
-      await Promise.all([recoveryJob?.stop(), eventDelivery?.stop()]);
+      await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop()]);
+      feedSignal.close();
       await entitlements.drain();
     },
   };

@@ -24,6 +24,20 @@ export async function rawQuery<T>(executor: Executor, text: string, params: read
   return rows as T[];
 }
 
+/**
+ * rawQuery with rows as arrays in select-list order (for statements whose select list
+ * repeats a name, as a union of differently shaped rows does).
+ */
+export async function rawQueryArrays(executor: Executor, text: string, params: readonly unknown[] = []): Promise<unknown[][]> {
+  const driver = driverOf(executor) as Driver & { exec?: unknown };
+  // PGlite (and its transactions) take options third; node-postgres takes one config object.
+  const result =
+    typeof driver.exec === 'function'
+      ? await (driver as unknown as { query(t: string, p: unknown[], o: object): Promise<{ rows: unknown[] }> }).query(text, [...params], { rowMode: 'array' })
+      : await (driver as unknown as { query(c: object): Promise<{ rows: unknown[] }> }).query({ text, values: [...params], rowMode: 'array' });
+  return result.rows as unknown[][];
+}
+
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**

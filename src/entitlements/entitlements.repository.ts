@@ -1,4 +1,5 @@
-import type { DatabaseHandle } from '../db/client.js';
+import type { DatabaseHandle, Executor } from '../db/client.js';
+import { rawQueryArrays } from '../db/raw.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import type { Environment, OwnershipType, ProductType } from '../apple/types.js';
 import type { StoredStatus } from '../purchases/merge.model.js';
@@ -199,4 +200,13 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
   return {
     purchasesOfUser: groupWhileBusy({ run: read, maxGroup: options.maxUsers ?? 64, maxConcurrent: options.maxConcurrent ?? 2 }),
   };
+}
+
+/**
+ * The same read for many users inside a transaction (the event recorder compares answers
+ * before the transaction commits, so it must see the transaction's own writes).
+ */
+export async function purchasesOfUsersIn(executor: Executor, userIds: readonly string[]): Promise<Map<string, PurchaseRecords[]>> {
+  if (userIds.length === 0) return new Map();
+  return purchasesByUser(await rawQueryArrays(executor, PURCHASES_OF_USERS, [[...userIds]]));
 }

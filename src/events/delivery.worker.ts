@@ -55,7 +55,7 @@ export interface DeliveryWorker {
   stop(): Promise<void>;
   /** One round in every lane, now, waiting for the attempts it started (tests, the CLI). */
   tick(): Promise<void>;
-  /** Asks every lane to look again at once (an event was just recorded, an operator redelivered). */
+  /** Asks every lane to look again at once (an event was just recorded, an operator redelivered); only while started. */
   wake(): void;
   /** Seconds since the oldest event some URL has not received yet was recorded; null when none. */
   oldestPendingAgeSeconds(): Promise<number | null>;
@@ -212,7 +212,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       await Promise.all(lanes.map((lane) => lane.round()));
     },
     wake() {
-      if (stopping) return;
+      if (stopping || timer === null) return;
       for (const lane of lanes) lane.kick();
     },
     async oldestPendingAgeSeconds() {

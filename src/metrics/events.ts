@@ -12,6 +12,8 @@ export interface ServiceEvents {
   recoveryRun(event: { trigger: 'schedule' | 'admin' | 'cli'; outcome: 'success' | 'failure' | 'skipped'; fetched: number; applied: number }): void;
   /** One attempt to deliver an event to one of EVENTS_WEBHOOK_URLS (`url` without credentials or query). */
   eventDelivery(event: { url: string; outcome: EventDeliveryOutcome; durationMs: number }): void;
+  /** Events for the app backend committed (src/events/), `count` of one type. */
+  eventsRecorded(event: { type: string; count: number }): void;
 }
 
 export const noopEvents: ServiceEvents = {
@@ -20,4 +22,5 @@ export const noopEvents: ServiceEvents = {
   appStoreApiCall() {},
   recoveryRun() {},
   eventDelivery() {},
+  eventsRecorded() {},
 };

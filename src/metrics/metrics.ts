@@ -131,6 +131,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
+  const eventsRecorded = new Counter({
+    name: 'ase_events_recorded_total',
+    help: 'Events for the app backend recorded (committed with their change), by type',
+    labelNames: ['type'] as const,
+    registers,
+  });
+
   const events: ServiceEvents = {
     notification({ version, type, outcome, durationMs }) {
       notifications.inc({ version, type, outcome });
@@ -150,6 +157,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     eventDelivery({ url, outcome, durationMs }) {
       eventDeliveries.inc({ url, outcome });
       eventDeliveryDuration.observe({ url }, durationMs / 1000);
+    },
+    eventsRecorded({ type, count }) {
+      eventsRecorded.inc({ type }, count);
     },
   };
 

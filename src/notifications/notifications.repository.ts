@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { insertRows } from '../db/raw.js';
 import { notifications } from '../db/schema.js';
+import { noteNotifications } from '../events/transaction-changes.js';
 
 export type NotificationRecord = typeof notifications.$inferInsert;
 
@@ -21,7 +22,23 @@ export async function recordNotification(tx: Executor, record: NotificationRecor
  */
 export async function recordNotifications(tx: Executor, records: readonly NotificationRecord[]): Promise<Set<string>> {
   const inserted = await insertRows<{ id: string }>(tx, notifications, records, 'on conflict do nothing returning id');
-  return new Set(inserted.map((row) => row.id));
+  const fresh = new Set(inserted.map((row) => row.id));
+  // Each becomes `notification.received` when the transaction commits (src/events/).
+  noteNotifications(
+    tx,
+    records
+      .filter((record) => fresh.has(record.id))
+      .map((record) => ({
+        id: record.id,
+        notificationType: record.notificationType,
+        subtype: record.subtype ?? null,
+        environment: record.environment ?? null,
+        signedDate: record.signedDate ?? null,
+        transactionId: record.transactionId ?? null,
+        originalTransactionId: record.originalTransactionId ?? null,
+      })),
+  );
+  return fresh;
 }
 
 export async function isNotificationRecorded(executor: Executor, id: string): Promise<boolean> {

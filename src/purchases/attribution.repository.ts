@@ -1,6 +1,7 @@
 import type { Executor } from '../db/client.js';
 import { insertRows, rawQuery } from '../db/raw.js';
 import { purchaseLinkEvents, purchaseLinks, users } from '../db/schema.js';
+import { noteUsers } from '../events/transaction-changes.js';
 import type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 
 // Attribution by appAccountToken, the last step of applying purchase updates
@@ -77,6 +78,10 @@ export async function attribute(tx: Executor, updates: readonly PurchaseUpdate[]
       ]);
     }
     if (moved.length > 0) {
+      noteUsers(
+        tx,
+        moved.map((row) => row.userId),
+      );
       await insertRows(
         tx,
         purchaseLinkEvents,

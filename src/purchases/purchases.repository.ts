@@ -2,6 +2,7 @@ import { getTableColumns, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { insertRows, onConflictReplace, rawQuery, selectList } from '../db/raw.js';
 import { subscriptions, transactions } from '../db/schema.js';
+import { notePurchases } from '../events/transaction-changes.js';
 import { attribute } from './attribution.repository.js';
 import type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 import {
@@ -172,6 +173,8 @@ export async function applyPurchaseUpdates(tx: Executor, updates: readonly Purch
   }));
   const allIds = [...new Set(results.flatMap((result) => result.originalTransactionIds))].sort();
   if (allIds.length === 0) return results;
+  // Their owners' answers are compared before the transaction commits (src/events/).
+  notePurchases(tx, allIds);
 
   if (!options.locksHeld) {
     // One statement takes every lock, in sorted order like lockPurchases, so batches and

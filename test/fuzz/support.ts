@@ -29,6 +29,8 @@ export const ROUTES: RouteUnderTest[] = [
   { method: 'GET', path: '/entitlements/:userId', auth: 'app', readOnly: true },
   { method: 'GET', path: '/users/:userId/app-account-token', auth: 'app', readOnly: true },
   { method: 'GET', path: '/users/:userId/transactions', auth: 'app', readOnly: true },
+  // Random queries never carry `wait` (a valid one would hold a run for up to 30 s).
+  { method: 'GET', path: '/events', auth: 'app', readOnly: true },
   { method: 'POST', path: '/users/:userId/transactions', auth: 'app', readOnly: false },
   { method: 'POST', path: '/users/:userId/receipts', auth: 'app', readOnly: false },
   { method: 'POST', path: '/admin/notifications/recover', auth: 'admin', readOnly: false },
