@@ -14,6 +14,7 @@ export type CliCommand =
   | { name: 'test-notification'; environment: ApiEnvironment | undefined; waitSeconds: number }
   | { name: 'test-notification-status'; token: string; environment: ApiEnvironment | undefined }
   | { name: 'entitlements'; userId: string; refresh: boolean }
+  | { name: 'events-redeliver'; eventId: string }
   | { name: 'events-tail'; after: string | undefined; fromStart: boolean };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -85,7 +86,11 @@ export function parseCliArguments(argv: string[]): CliCommand {
     }
     case 'events': {
       const [sub, ...rest] = args;
-      if (sub !== 'tail') throw new UsageError(`events needs a subcommand: tail${sub === undefined ? '' : ` (got "${sub}")`}`);
+      if (sub === 'redeliver') {
+        const { positionals } = parse('events redeliver', rest, {}, ['event id']);
+        return { name: 'events-redeliver', eventId: positionals[0]! };
+      }
+      if (sub !== 'tail') throw new UsageError(`events needs a subcommand: tail or redeliver${sub === undefined ? '' : ` (got "${sub}")`}`);
       const { values } = parse('events tail', rest, { after: { type: 'string' }, 'from-start': { type: 'boolean', default: false } });
       const after = values.after as string | undefined;
       if (after !== undefined && !/^\d{1,15}$/.test(after)) throw new UsageError(`--after must be a cursor the feed handed out, got "${after}"`);

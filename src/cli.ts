@@ -39,6 +39,9 @@ Commands:
   entitlements <userId> [--refresh]
       print a user's entitlements as GET /entitlements/:userId answers them
       (--refresh: ask the App Store Server API first)
+  events redeliver <eventId>
+      deliver an event again to every EVENTS_WEBHOOK_URLS (same webhook-id, a fresh
+      3-day retry window); the running service sends it. Prints {"eventId", "deliveries"}
   events tail [--after <cursor>] [--from-start]
       follow the event feed (GET /events): one JSON line per event as it is recorded,
       from now on (default), after a cursor, or from the oldest kept event; Ctrl-C
@@ -140,6 +143,15 @@ async function entitlements(
   });
 }
 
+async function redeliverEvent(
+  env: Record<string, string | undefined>,
+  { eventId }: Extract<CliCommand, { name: 'events-redeliver' }>,
+): Promise<void> {
+  await withServices(env, async ({ deliveries }) => {
+    print(await deliveries.redeliver(eventId));
+  });
+}
+
 async function eventsTail(env: Record<string, string | undefined>, { after, fromStart }: Extract<CliCommand, { name: 'events-tail' }>): Promise<void> {
   await withServices(env, async ({ feed, feedSignal }, deps) => {
     const listener = await startEventsListener({ database: deps.database, signal: feedSignal, logger: deps.logger });
@@ -207,6 +219,8 @@ async function main(argv: string[]): Promise<void> {
       return testNotificationStatus(env, command);
     case 'entitlements':
       return entitlements(env, command);
+    case 'events-redeliver':
+      return redeliverEvent(env, command);
     case 'events-tail':
       return eventsTail(env, command);
   }

@@ -5,9 +5,11 @@
 
 import { ConfigError } from './config-error.js';
 import { checkSecret, parseTrustProxy, type TrustProxy } from './config-security.js';
+import { parseEventsWebhook, type EventsWebhookConfig } from './config-events.js';
 
 export { ConfigError } from './config-error.js';
 export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, type TrustProxy } from './config-security.js';
+export type { EventsWebhookConfig } from './config-events.js';
 
 export type AppleEnvironment = 'Production' | 'Sandbox' | 'Xcode' | 'LocalTesting';
 export type TransferPolicy = 'transfer' | 'keep';
@@ -69,6 +71,8 @@ export interface Config {
   /** When set, `/metrics` is served on its own listener on this port, and not on `port`. */
   metricsPort: number | null;
   http: HttpLimits;
+  /** EVENTS_WEBHOOK_URLS and its signing key; null: events are not delivered (the feed still has them). */
+  eventsWebhook: EventsWebhookConfig | null;
   /** Settings that were accepted but deserve a line in the start-up log. */
   warnings: string[];
 }
@@ -301,6 +305,7 @@ export function parseConfig(env: Env): Config {
     metricsToken: secret(env, 'METRICS_TOKEN'),
     metricsPort,
     http: httpLimits(env),
+    eventsWebhook: parseEventsWebhook(value(env, 'EVENTS_WEBHOOK_URLS'), value(env, 'EVENTS_WEBHOOK_SECRET')),
     warnings,
   };
 }

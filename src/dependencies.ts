@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import type { EntitlementMap } from './entitlements/entitlement-map.js';
+import type { DeliveryWorkerOptions } from './events/delivery.worker.js';
 import { createAppStoreServerApi } from './apple/api/index.js';
 import { noopEvents, type ServiceEvents } from './metrics/events.js';
 import {
@@ -44,6 +45,8 @@ export interface AppDeps {
   verifyReceipt?: VerifyReceiptClient | null;
   /** DER roots app receipts must chain to; absent: the bundled Apple Inc. Root. */
   receiptRootCertificates?: Uint8Array[];
+  /** Overrides of the event delivery worker's timings (tests: short timeouts, fast polling). */
+  eventDeliveryOptions?: Partial<DeliveryWorkerOptions>;
 }
 
 /**

@@ -3,6 +3,8 @@ import { createTestNotificationsUsecase, type TestNotificationsUsecase } from '.
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import type { AppDeps } from './dependencies.js';
+import { createDeliveriesUsecase, type DeliveriesUsecase } from './events/deliveries.usecase.js';
+import { createDeliveryWorker, type DeliveryWorker } from './events/delivery.worker.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
@@ -36,6 +38,10 @@ export interface Services {
   testNotifications: TestNotificationsUsecase;
   /** Apple's verifyReceipt, for V1 without Server API credentials; null without APPLE_SHARED_SECRET. */
   verifyReceipt: VerifyReceiptClient | null;
+  /** Delivers events to EVENTS_WEBHOOK_URLS; null without them. Not started here (server.ts starts it). */
+  eventDelivery: DeliveryWorker | null;
+  /** The operator's view of deliveries: list by status, redeliver. */
+  deliveries: DeliveriesUsecase;
   /** Turns each transaction's changes into events (the scheduler records with it too). */
   eventRecorder: EventRecorder;
   /** The feed listener, the answer check and pruning: started by the app, stopped by close(). */
@@ -44,7 +50,7 @@ export interface Services {
   feed: FeedUsecase;
   /** Wakes feed readers waiting for events. */
   feedSignal: FeedSignal;
-  /** Stops the recovery job and waits for work that outlived its request (background refreshes). */
+  /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
   close(): Promise<void>;
 }
 
@@ -55,12 +61,15 @@ export interface Services {
 export function createServices(deps: AppDeps): Services {
   const { config, clock, logger, verifier, events } = deps;
   const feedSignal = createFeedSignal();
+  // Set once the delivery worker is built below: a commit that recorded events wakes it.
+  let wakeDelivery: () => void = () => {};
   const eventRecorder = createEventRecorder({
     entitlementMap: deps.entitlementMap,
     clock,
     kind: deps.database.kind,
     onCommitted(recorded) {
       feedSignal.notify(recorded[recorded.length - 1]!.seq);
+      wakeDelivery();
       const byType = new Map<string, number>();
       for (const event of recorded) byType.set(event.type, (byType.get(event.type) ?? 0) + 1);
       for (const [type, count] of byType) events.eventsRecorded({ type, count });
@@ -161,6 +170,23 @@ export function createServices(deps: AppDeps): Services {
       ? null
       : createRecoveryScheduler({ intervalMs: config.recoveryIntervalMs, run: (signal) => recovery.runOnce({ signal }) });
 
+  const webhook = config.eventsWebhook;
+  const eventDelivery =
+    webhook === null
+      ? null
+      : createDeliveryWorker({
+          // The plain handle: deliveries change no purchase state, so they record no events.
+          db: deps.database.db,
+          urls: webhook.urls,
+          key: webhook.key,
+          clock,
+          logger,
+          events,
+          options: deps.eventDeliveryOptions ?? {},
+        });
+  if (eventDelivery) wakeDelivery = () => eventDelivery.wake();
+  const deliveries = createDeliveriesUsecase({ db: deps.database.db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
+
   return {
     ingest,
     v1Ingest,
@@ -172,14 +198,15 @@ export function createServices(deps: AppDeps): Services {
     recoveryJob,
     testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
     verifyReceipt,
+    eventDelivery,
+    deliveries,
     eventRecorder,
     feedSignal,
     feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
     eventJobs,
     async close() {
-      await eventJobs.stop();
+      await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop()]);
       feedSignal.close();
-      await recoveryJob?.stop();
       await entitlements.drain();
     },
   };

@@ -233,6 +233,8 @@ export const eventDeliveries = pgTable(
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: timestamptz('next_attempt_at').notNull().defaultNow(),
     lastAttemptAt: timestamptz('last_attempt_at'),
+    /** When the first attempt (since the row was created or redelivered) was made: retries go on for 3 days from it. */
+    firstAttemptAt: timestamptz('first_attempt_at'),
     /** HTTP status of the last attempt; null when it got no answer. */
     lastStatus: integer('last_status'),
     lastError: text('last_error'),
