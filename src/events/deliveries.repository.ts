@@ -1,12 +1,14 @@
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, min, notExists, notInArray, or, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { Executor } from '../db/client.js';
-import { rawQuery } from '../db/raw.js';
+import { eventDeliveries, events, serviceState } from '../db/schema.js';
 
 // event_deliveries (migration 0004): one row per (event, URL). Rows are created by the
 // worker from `events` in seq order (seq order is commit order, see events.repository.ts),
 // claimed with FOR UPDATE SKIP LOCKED so replicas never take the same row at once, and
 // leased by pushing next_attempt_at past the attempt's end: a replica that dies mid-attempt
-// leaves a row that becomes due again when the lease runs out. The hand-written SQL is the
-// claim's shape (locking subquery, per-user order check), which the query builder cannot say.
+// leaves a row that becomes due again when the lease runs out. All of it is the query
+// builder's (docs/architecture.md, "Database access"): none of it is on the ingest path.
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
@@ -45,8 +47,8 @@ export interface DeliveryRow {
 /** service_state key of a URL's dispatch position: the last event seq that has a row for it. */
 export const dispatchKey = (url: string) => `events.dispatch:${url}`;
 
-const toDate = (value: unknown) => (value instanceof Date ? value : new Date(value as string));
-const toDateOrNull = (value: unknown) => (value === null || value === undefined ? null : toDate(value));
+/** The seq a dispatch position (service_state value `{"seq": n}`) stands at. */
+const positionSeq = (value: unknown): number => Number((value as { seq?: unknown } | null)?.seq ?? 0);
 
 /**
  * Creates the rows of up to `batch` events after the URL's dispatch position and moves the
@@ -56,28 +58,32 @@ const toDateOrNull = (value: unknown) => (value === null || value === undefined 
 export async function dispatchEvents(executor: Executor, url: string, now: Date, batch: number): Promise<number> {
   return executor.transaction(async (tx) => {
     const key = dispatchKey(url);
-    await rawQuery(tx, `insert into service_state (key, value) values ($1, '{"seq": 0}'::jsonb) on conflict (key) do nothing`, [key]);
-    const [position] = await rawQuery<{ seq: number | string }>(
-      tx,
-      `select (value->>'seq')::float8 as seq from service_state where key = $1 for update skip locked`,
-      [key],
-    );
+    await tx
+      .insert(serviceState)
+      .values({ key, value: { seq: 0 } })
+      .onConflictDoNothing({ target: serviceState.key });
+    const [position] = await tx
+      .select({ value: serviceState.value })
+      .from(serviceState)
+      .where(eq(serviceState.key, key))
+      .for('update', { skipLocked: true });
     if (position === undefined) return 0;
-    const rows = await rawQuery<{ seq: number | string }>(
-      tx,
-      `insert into event_deliveries (event_seq, url, user_id, status, next_attempt_at, created_at)
-         select seq, $2, user_id, 'pending', $3, $3 from events where seq > $1 order by seq limit $4
-       on conflict (event_seq, url) do nothing
-       returning event_seq::float8 as seq`,
-      [Number(position.seq), url, now, batch],
-    );
-    if (rows.length === 0) return 0;
-    const last = Math.max(...rows.map((row) => Number(row.seq)));
-    await rawQuery(tx, `update service_state set value = jsonb_build_object('seq', $2::bigint), updated_at = $3 where key = $1`, [
-      key,
-      last,
-      now,
-    ]);
+    const next = await tx
+      .select({ seq: events.seq, userId: events.userId })
+      .from(events)
+      .where(gt(events.seq, positionSeq(position.value)))
+      .orderBy(asc(events.seq))
+      .limit(batch);
+    if (next.length === 0) return 0;
+    const rows = await tx
+      .insert(eventDeliveries)
+      .values(next.map((event) => ({ eventSeq: event.seq, url, userId: event.userId, status: 'pending', nextAttemptAt: now, createdAt: now })))
+      .onConflictDoNothing({ target: [eventDeliveries.eventSeq, eventDeliveries.url] })
+      .returning({ seq: eventDeliveries.eventSeq });
+    await tx
+      .update(serviceState)
+      .set({ value: { seq: next[next.length - 1]!.seq }, updatedAt: now })
+      .where(eq(serviceState.key, key));
     return rows.length;
   });
 }
@@ -92,36 +98,61 @@ export async function claimDeliveries(
   input: { url: string; now: Date; leaseUntil: Date; limit: number },
 ): Promise<ClaimedDelivery[]> {
   if (input.limit <= 0) return [];
-  const rows = await rawQuery<Record<string, unknown>>(
-    executor,
-    `with due as (
-       select c.event_seq from event_deliveries c
-       where c.url = $1 and c.status = 'pending' and c.next_attempt_at <= $2
-         and (c.user_id is null or not exists (
-           select 1 from event_deliveries p
-           where p.url = c.url and p.user_id = c.user_id and p.status = 'pending' and p.event_seq < c.event_seq))
-       order by c.event_seq
-       limit $4
-       for update skip locked
-     )
-     update event_deliveries d
-        set attempts = d.attempts + 1, last_attempt_at = $2, next_attempt_at = $3, first_attempt_at = coalesce(d.first_attempt_at, $2)
-       from due, events e
-      where d.url = $1 and d.event_seq = due.event_seq and e.seq = d.event_seq
-     returning d.event_seq::float8 as "eventSeq", d.attempts, d.first_attempt_at as "firstAttemptAt", e.id as "eventId", e.body,
-               e.recorded_at as "recordedAt"`,
-    [input.url, input.now, input.leaseUntil, input.limit],
-  );
+  const candidate = alias(eventDeliveries, 'c');
+  const earlier = alias(eventDeliveries, 'p');
+  const earlierPending = executor
+    .select({ one: sql`1` })
+    .from(earlier)
+    .where(
+      and(
+        eq(earlier.url, candidate.url),
+        eq(earlier.userId, candidate.userId),
+        eq(earlier.status, 'pending'),
+        lt(earlier.eventSeq, candidate.eventSeq),
+      ),
+    );
+  const due = executor
+    .select({ eventSeq: candidate.eventSeq })
+    .from(candidate)
+    .where(
+      and(
+        eq(candidate.url, input.url),
+        eq(candidate.status, 'pending'),
+        lte(candidate.nextAttemptAt, input.now),
+        or(isNull(candidate.userId), notExists(earlierPending)),
+      ),
+    )
+    .orderBy(asc(candidate.eventSeq))
+    .limit(input.limit)
+    .for('update', { skipLocked: true });
+  const rows = await executor
+    .update(eventDeliveries)
+    .set({
+      attempts: sql`${eventDeliveries.attempts} + 1`,
+      lastAttemptAt: input.now,
+      nextAttemptAt: input.leaseUntil,
+      firstAttemptAt: sql`coalesce(${eventDeliveries.firstAttemptAt}, ${input.now.toISOString()}::timestamptz)`,
+    })
+    .from(events)
+    .where(and(eq(eventDeliveries.url, input.url), inArray(eventDeliveries.eventSeq, due), eq(events.seq, eventDeliveries.eventSeq)))
+    .returning({
+      eventSeq: eventDeliveries.eventSeq,
+      attempts: eventDeliveries.attempts,
+      firstAttemptAt: eventDeliveries.firstAttemptAt,
+      eventId: events.id,
+      body: events.body,
+      recordedAt: events.recordedAt,
+    });
   return rows
     .map((row) => ({
-      eventSeq: Number(row.eventSeq),
+      eventSeq: row.eventSeq,
       url: input.url,
-      eventId: row.eventId as string,
-      body: row.body as string,
-      attempts: Number(row.attempts),
+      eventId: row.eventId,
+      body: row.body,
+      attempts: row.attempts,
       claimedAt: input.now,
-      firstAttemptAt: toDate(row.firstAttemptAt),
-      recordedAt: toDate(row.recordedAt),
+      firstAttemptAt: row.firstAttemptAt ?? input.now,
+      recordedAt: row.recordedAt,
     }))
     .sort((a, b) => a.eventSeq - b.eventSeq);
 }
@@ -137,25 +168,25 @@ export type AttemptResult =
  */
 export async function recordAttempt(executor: Executor, claim: ClaimedDelivery, result: AttemptResult): Promise<boolean> {
   const status: DeliveryStatus = result.outcome === 'retry' ? 'pending' : result.outcome;
-  const rows = await rawQuery<{ one: number }>(
-    executor,
-    `update event_deliveries
-        set status = $4, last_status = $5, last_error = $6, next_attempt_at = $7,
-            delivered_at = case when $4 = 'delivered' then $8::timestamptz else delivered_at end
-      where event_seq = $1 and url = $2 and attempts = $3 and last_attempt_at = $9 and status = 'pending'
-     returning 1 as one`,
-    [
-      claim.eventSeq,
-      claim.url,
-      claim.attempts,
+  const rows = await executor
+    .update(eventDeliveries)
+    .set({
       status,
-      result.status,
-      result.outcome === 'delivered' ? null : result.error.slice(0, 500),
-      result.outcome === 'retry' ? result.nextAttemptAt : result.at,
-      result.at,
-      claim.claimedAt,
-    ],
-  );
+      lastStatus: result.status,
+      lastError: result.outcome === 'delivered' ? null : result.error.slice(0, 500),
+      nextAttemptAt: result.outcome === 'retry' ? result.nextAttemptAt : result.at,
+      ...(result.outcome === 'delivered' ? { deliveredAt: result.at } : {}),
+    })
+    .where(
+      and(
+        eq(eventDeliveries.eventSeq, claim.eventSeq),
+        eq(eventDeliveries.url, claim.url),
+        eq(eventDeliveries.attempts, claim.attempts),
+        eq(eventDeliveries.lastAttemptAt, claim.claimedAt),
+        eq(eventDeliveries.status, 'pending'),
+      ),
+    )
+    .returning({ eventSeq: eventDeliveries.eventSeq });
   return rows.length > 0;
 }
 
@@ -165,32 +196,35 @@ export async function recordAttempt(executor: Executor, claim: ClaimedDelivery, 
  * operator who adds the URL back can redeliver them. Returns how many.
  */
 export async function failAbandonedDeliveries(executor: Executor, urls: readonly string[], now: Date): Promise<number> {
-  const rows = await rawQuery<{ one: number }>(
-    executor,
-    `update event_deliveries
-        set status = 'failed', last_error = 'the URL is no longer in EVENTS_WEBHOOK_URLS', next_attempt_at = $2
-      where status = 'pending' and not (url = any($1::text[]))
-     returning 1 as one`,
-    [[...urls], now],
-  );
+  const rows = await executor
+    .update(eventDeliveries)
+    .set({ status: 'failed', lastError: 'the URL is no longer in EVENTS_WEBHOOK_URLS', nextAttemptAt: now })
+    .where(and(eq(eventDeliveries.status, 'pending'), notInArray(eventDeliveries.url, [...urls])))
+    .returning({ eventSeq: eventDeliveries.eventSeq });
   return rows.length;
 }
 
 /** The age of the oldest event some URL has not had yet (pending or not dispatched), or null. */
 export async function oldestUndeliveredAt(executor: Executor, urls: readonly string[]): Promise<Date | null> {
   if (urls.length === 0) return null;
-  const rows = await rawQuery<{ at: unknown }>(
-    executor,
-    `select least(
-       (select min(e.recorded_at) from event_deliveries d join events e on e.seq = d.event_seq
-         where d.status = 'pending' and d.url = any($1::text[])),
-       (select min(e.recorded_at) from events e
-         where e.seq > (select coalesce(min(coalesce((s.value->>'seq')::bigint, 0)), 0) from unnest($1::text[]) as u(url)
-                          left join service_state s on s.key = 'events.dispatch:' || u.url))
-     ) as at`,
-    [urls],
-  );
-  return toDateOrNull(rows[0]?.at);
+  const [pending] = await executor
+    .select({ at: min(events.recordedAt) })
+    .from(eventDeliveries)
+    .innerJoin(events, eq(events.seq, eventDeliveries.eventSeq))
+    .where(and(eq(eventDeliveries.status, 'pending'), inArray(eventDeliveries.url, [...urls])));
+  // Events no row exists for yet: after the least advanced URL's dispatch position (0 when it has none).
+  const positions = await executor
+    .select({ key: serviceState.key, value: serviceState.value })
+    .from(serviceState)
+    .where(inArray(serviceState.key, urls.map(dispatchKey)));
+  const seqByKey = new Map(positions.map((row) => [row.key, positionSeq(row.value)]));
+  const dispatched = Math.min(...urls.map((url) => seqByKey.get(dispatchKey(url)) ?? 0));
+  const [undispatched] = await executor
+    .select({ at: min(events.recordedAt) })
+    .from(events)
+    .where(gt(events.seq, dispatched));
+  const times = [pending?.at, undispatched?.at].filter((at): at is Date => at instanceof Date);
+  return times.length === 0 ? null : new Date(Math.min(...times.map((at) => at.getTime())));
 }
 
 export interface DeliveryCursor {
@@ -203,40 +237,41 @@ export async function listDeliveries(
   executor: Executor,
   input: { status: DeliveryStatus; cursor: DeliveryCursor | null; limit: number },
 ): Promise<DeliveryRow[]> {
-  const params: unknown[] = [input.status, input.limit];
-  let after = '';
-  if (input.cursor) {
-    params.push(input.cursor.eventSeq, input.cursor.url);
-    after = 'and (d.event_seq, d.url) < ($3, $4)';
-  }
-  const rows = await rawQuery<Record<string, unknown>>(
-    executor,
-    `select d.event_seq::float8 as "eventSeq", e.id as "eventId", e.type, d.user_id as "userId", d.url, d.status, d.attempts,
-            d.next_attempt_at as "nextAttemptAt", d.last_attempt_at as "lastAttemptAt", d.first_attempt_at as "firstAttemptAt", d.last_status as "lastStatus",
-            d.last_error as "lastError", d.delivered_at as "deliveredAt", d.created_at as "createdAt", e.recorded_at as "recordedAt"
-       from event_deliveries d join events e on e.seq = d.event_seq
-      where d.status = $1 ${after}
-      order by d.event_seq desc, d.url desc
-      limit $2`,
-    params,
-  );
-  return rows.map((row) => ({
-    eventSeq: Number(row.eventSeq),
-    eventId: row.eventId as string,
-    type: row.type as string,
-    userId: (row.userId as string | null) ?? null,
-    url: row.url as string,
-    status: row.status as DeliveryStatus,
-    attempts: Number(row.attempts),
-    nextAttemptAt: toDate(row.nextAttemptAt),
-    lastAttemptAt: toDateOrNull(row.lastAttemptAt),
-    firstAttemptAt: toDateOrNull(row.firstAttemptAt),
-    lastStatus: row.lastStatus === null || row.lastStatus === undefined ? null : Number(row.lastStatus),
-    lastError: (row.lastError as string | null) ?? null,
-    deliveredAt: toDateOrNull(row.deliveredAt),
-    createdAt: toDate(row.createdAt),
-    recordedAt: toDate(row.recordedAt),
-  }));
+  const { cursor } = input;
+  const rows = await executor
+    .select({
+      eventSeq: eventDeliveries.eventSeq,
+      eventId: events.id,
+      type: events.type,
+      userId: eventDeliveries.userId,
+      url: eventDeliveries.url,
+      status: eventDeliveries.status,
+      attempts: eventDeliveries.attempts,
+      nextAttemptAt: eventDeliveries.nextAttemptAt,
+      lastAttemptAt: eventDeliveries.lastAttemptAt,
+      firstAttemptAt: eventDeliveries.firstAttemptAt,
+      lastStatus: eventDeliveries.lastStatus,
+      lastError: eventDeliveries.lastError,
+      deliveredAt: eventDeliveries.deliveredAt,
+      createdAt: eventDeliveries.createdAt,
+      recordedAt: events.recordedAt,
+    })
+    .from(eventDeliveries)
+    .innerJoin(events, eq(events.seq, eventDeliveries.eventSeq))
+    .where(
+      and(
+        eq(eventDeliveries.status, input.status),
+        cursor === null
+          ? undefined
+          : or(
+              lt(eventDeliveries.eventSeq, cursor.eventSeq),
+              and(eq(eventDeliveries.eventSeq, cursor.eventSeq), lt(eventDeliveries.url, cursor.url)),
+            ),
+      ),
+    )
+    .orderBy(desc(eventDeliveries.eventSeq), desc(eventDeliveries.url))
+    .limit(input.limit);
+  return rows.map((row) => ({ ...row, status: row.status as DeliveryStatus }));
 }
 
 /**
@@ -246,23 +281,25 @@ export async function listDeliveries(
  */
 export async function redeliverEvent(executor: Executor, input: { eventId: string; urls: readonly string[]; now: Date }): Promise<number | null> {
   return executor.transaction(async (tx) => {
-    const [event] = await rawQuery<{ seq: number | string; userId: string | null }>(
-      tx,
-      `select seq::float8 as seq, user_id as "userId" from events where id = $1`,
-      [input.eventId],
-    );
+    const [event] = await tx.select({ seq: events.seq, userId: events.userId }).from(events).where(eq(events.id, input.eventId));
     if (event === undefined) return null;
     if (input.urls.length === 0) return 0;
-    const rows = await rawQuery<{ url: string }>(
-      tx,
-      `insert into event_deliveries (event_seq, url, user_id, status, attempts, next_attempt_at, created_at)
-         select $1, u.url, $2, 'pending', 0, $3, $3 from unnest($4::text[]) as u(url)
-       on conflict (event_seq, url) do update
-         set status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, created_at = excluded.created_at,
-             first_attempt_at = null, last_attempt_at = null, last_status = null, last_error = null, delivered_at = null
-       returning url`,
-      [Number(event.seq), event.userId, input.now, [...input.urls]],
-    );
+    const afresh = {
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: input.now,
+      createdAt: input.now,
+      firstAttemptAt: null,
+      lastAttemptAt: null,
+      lastStatus: null,
+      lastError: null,
+      deliveredAt: null,
+    };
+    const rows = await tx
+      .insert(eventDeliveries)
+      .values(input.urls.map((url) => ({ eventSeq: event.seq, url, userId: event.userId, ...afresh })))
+      .onConflictDoUpdate({ target: [eventDeliveries.eventSeq, eventDeliveries.url], set: afresh })
+      .returning({ url: eventDeliveries.url });
     return rows.length;
   });
 }

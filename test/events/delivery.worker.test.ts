@@ -1,8 +1,9 @@
+import { asc, like } from 'drizzle-orm';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
-import { rawQuery } from '../../src/db/raw.js';
+import { eventDeliveries, events as eventsTable, serviceState } from '../../src/db/schema.js';
 import { claimDeliveries, dispatchEvents, listDeliveries, recordAttempt, redeliverEvent } from '../../src/events/deliveries.repository.js';
 import { DEFAULT_BACKOFF } from '../../src/events/delivery-backoff.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../src/events/delivery.worker.js';
@@ -49,11 +50,18 @@ async function record(userId: string | null, productId = 'com.example.pro'): Pro
 }
 
 async function deliveryRows() {
-  return rawQuery<{ eventSeq: number; url: string; status: string; attempts: number; nextAttemptAt: Date; lastStatus: number | null; lastError: string | null }>(
-    db,
-    `select event_seq::float8 as "eventSeq", url, status, attempts, next_attempt_at as "nextAttemptAt", last_status as "lastStatus", last_error as "lastError"
-       from event_deliveries order by event_seq, url`,
-  );
+  return db
+    .select({
+      eventSeq: eventDeliveries.eventSeq,
+      url: eventDeliveries.url,
+      status: eventDeliveries.status,
+      attempts: eventDeliveries.attempts,
+      nextAttemptAt: eventDeliveries.nextAttemptAt,
+      lastStatus: eventDeliveries.lastStatus,
+      lastError: eventDeliveries.lastError,
+    })
+    .from(eventDeliveries)
+    .orderBy(asc(eventDeliveries.eventSeq), asc(eventDeliveries.url));
 }
 
 beforeAll(async () => {
@@ -65,8 +73,8 @@ afterEach(async () => {
   // Receivers first: a hanging answer ends, so stopping need not wait for its timeout.
   await Promise.all(receivers.splice(0).map((r) => r.close()));
   await Promise.all(workers.splice(0).map((w) => w.stop()));
-  await rawQuery(db, 'delete from events');
-  await rawQuery(db, `delete from service_state where key like 'events.dispatch:%'`);
+  await db.delete(eventsTable);
+  await db.delete(serviceState).where(like(serviceState.key, 'events.dispatch:%'));
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArguments, UsageError } from '../../src/cli-args.js';
 import { openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import { rawQuery } from '../../src/db/raw.js';
+import { eventDeliveries } from '../../src/db/schema.js';
 import { appendEvents } from '../../src/events/events.repository.js';
 import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { runEntry } from '../helpers/process.js';
@@ -71,7 +71,7 @@ describe('npm run cli -- events redeliver', () => {
 
     const database = await openDatabase({ url: null, dataDir: env.DATA_DIR! });
     try {
-      const rows = await rawQuery<{ status: string; url: string }>(database.db, 'select status, url from event_deliveries');
+      const rows = await database.db.select({ status: eventDeliveries.status, url: eventDeliveries.url }).from(eventDeliveries);
       expect(rows).toEqual([{ status: 'pending', url: 'http://127.0.0.1:9/hooks' }]);
     } finally {
       await database.close();
