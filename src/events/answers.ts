@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Transaction } from '../db/client.js';
-import { columnName, insertRows, onConflictReplace, selectList, tableName } from '../db/raw.js';
-import { userAnswers } from '../db/schema.js';
+import type { userAnswers } from '../db/schema.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
 import { entitlementViews, evaluatePurchases, type EntitlementView, type PurchaseRecords } from '../entitlements/entitlements.model.js';
 import { purchasesOfUsersIn } from '../entitlements/entitlements.repository.js';
 import { BILLING_RETRY_MAX_MS } from '../entitlements/state.model.js';
+import { storeAnswers, storedAnswers } from './answers.repository.js';
 import type { EntitlementsUpdatedData } from './event-types.js';
 
 // Users' answers to GET /entitlements/:userId, computed with the read model itself
@@ -27,10 +27,6 @@ export interface CurrentAnswer {
   nextCheckAt: Date | null;
 }
 
-// The comparison runs for the users of every ingest batch: hand-built statements to the
-// transaction's driver, as the rest of the group commit (docs/architecture.md, "Database access").
-const UPSERT_ANSWERS = onConflictReplace(userAnswers, 'userId');
-const STORED_ANSWERS = `select ${selectList(userAnswers, ['userId', 'entitlements', 'fingerprint', 'nextCheckAt'])} from ${tableName(userAnswers)} where ${columnName(userAnswers, 'userId')} = any($1::text[])`;
 
 export function fingerprintOf(entitlements: readonly EntitlementView[]): string {
   const comparable = entitlements.map(({ updatedAt: _updatedAt, ...rest }) => rest);
@@ -81,13 +77,6 @@ export async function currentAnswers(tx: Transaction, userIds: readonly string[]
   });
 }
 
-interface StoredAnswer {
-  userId: string;
-  entitlements: string;
-  fingerprint: string;
-  nextCheckAt: Date | null;
-}
-
 /**
  * Computes the users' answers, stores them and returns those that changed since the last
  * recorded answer (a user never recorded had `[]`), in user id order. Inside the caller's
@@ -98,7 +87,7 @@ export async function answerChanges(tx: Transaction, userIds: readonly string[],
   const sorted = [...new Set(userIds)].sort();
   const [current, storedRows] = [
     await currentAnswers(tx, sorted, map, now),
-    await tx.driver.query<StoredAnswer>(STORED_ANSWERS, [sorted]),
+    await storedAnswers(tx, sorted),
   ];
   const stored = new Map(storedRows.map((row) => [row.userId, row]));
   const changes: AnswerChange[] = [];
@@ -131,6 +120,6 @@ export async function answerChanges(tx: Transaction, userIds: readonly string[],
       updatedAt: now,
     });
   }
-  await insertRows(tx, userAnswers, writes, UPSERT_ANSWERS);
+  await storeAnswers(tx, writes);
   return changes;
 }

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import { and, asc, eq, gt, lte, notExists } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/client.js';
-import { purchaseLinks, serviceState, userAnswers } from '../db/schema.js';
+import { isFlagSet, linkedUsersWithoutAnswer, setFlag, usersDueForCheck } from './answers.repository.js';
 import type { RecordedEvent } from './event-types.js';
 import { startEventsListener, type EventsListener } from './events-listener.js';
 import { pruneEvents } from './events.repository.js';
@@ -58,15 +57,10 @@ export function createEventJobs(deps: EventJobsDeps): EventJobs {
     const recorded: RecordedEvent[] = [];
     for (;;) {
       const now = deps.clock();
-      const due = await db
-        .select({ userId: userAnswers.userId })
-        .from(userAnswers)
-        .where(lte(userAnswers.nextCheckAt, now))
-        .orderBy(asc(userAnswers.nextCheckAt), asc(userAnswers.userId))
-        .limit(USERS_PER_CHECK);
+      const due = await usersDueForCheck(db, now, USERS_PER_CHECK);
       if (due.length === 0) return recorded;
       // Each re-evaluation moves next_check_at past now (or clears it), so the loop ends.
-      recorded.push(...(await deps.recorder.recordAnswersOf(db, due.map((row) => row.userId))));
+      recorded.push(...(await deps.recorder.recordAnswersOf(db, due)));
       if (due.length < USERS_PER_CHECK) return recorded;
     }
   }
@@ -77,32 +71,15 @@ export function createEventJobs(deps: EventJobsDeps): EventJobs {
    * change compares with a true `previous` and the answer check watches their expiries.
    */
   async function baselineOnce(): Promise<void> {
-    const [done] = await db.select({ key: serviceState.key }).from(serviceState).where(eq(serviceState.key, BASELINE_KEY));
-    if (done !== undefined) return;
+    if (await isFlagSet(db, BASELINE_KEY)) return;
     let after = '';
     for (;;) {
-      const page = await db
-        .selectDistinct({ userId: purchaseLinks.userId })
-        .from(purchaseLinks)
-        .where(
-          and(
-            gt(purchaseLinks.userId, after),
-            notExists(db.select({ userId: userAnswers.userId }).from(userAnswers).where(eq(userAnswers.userId, purchaseLinks.userId))),
-          ),
-        )
-        .orderBy(asc(purchaseLinks.userId))
-        .limit(USERS_PER_CHECK);
+      const page = await linkedUsersWithoutAnswer(db, after, USERS_PER_CHECK);
       if (page.length === 0) break;
-      await deps.recorder.storeAnswersOf(
-        db,
-        page.map((row) => row.userId),
-      );
-      after = page[page.length - 1]!.userId;
+      await deps.recorder.storeAnswersOf(db, page);
+      after = page[page.length - 1]!;
     }
-    await db
-      .insert(serviceState)
-      .values({ key: BASELINE_KEY, value: { at: deps.clock().toISOString() } })
-      .onConflictDoNothing({ target: serviceState.key });
+    await setFlag(db, BASELINE_KEY, { at: deps.clock().toISOString() });
   }
 
   async function pruneOnce(): Promise<number> {

@@ -1,11 +1,10 @@
 import type { Clock } from '../clock.js';
-import { inArray } from 'drizzle-orm';
 import type { Database, DatabaseHandle, Transaction } from '../db/client.js';
-import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
 import { answerChanges } from './answers.js';
 import type { NewEvent, RecordedEvent } from './event-types.js';
 import { appendEvents } from './events.repository.js';
+import { ownersOf, productsOfSubscriptions, productsOfTransactions } from './recording.repository.js';
 import { attachChanges, emptyChanges, type TransactionChanges } from './transaction-changes.js';
 
 // Turns what a transaction changed into events, inside that transaction, just before it
@@ -54,26 +53,8 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
     if (changes.notifications.length > 0) {
       const purchaseIds = notifiedPurchases;
       const transactionIds = changes.notifications.map((n) => n.transactionId).filter((id): id is string => id !== null);
-      const products = new Map(
-        transactionIds.length === 0
-          ? []
-          : (
-              await tx
-                .select({ id: transactions.transactionId, productId: transactions.productId })
-                .from(transactions)
-                .where(inArray(transactions.transactionId, transactionIds))
-            ).map((row) => [row.id, row.productId]),
-      );
-      const subscriptionProducts = new Map(
-        purchaseIds.length === 0
-          ? []
-          : (
-              await tx
-                .select({ id: subscriptions.originalTransactionId, productId: subscriptions.productId })
-                .from(subscriptions)
-                .where(inArray(subscriptions.originalTransactionId, purchaseIds))
-            ).map((row) => [row.id, row.productId]),
-      );
+      const products = await productsOfTransactions(tx, transactionIds);
+      const subscriptionProducts = await productsOfSubscriptions(tx, purchaseIds);
       for (const n of changes.notifications) {
         const userId = n.originalTransactionId === null ? null : (owners.get(n.originalTransactionId) ?? null);
         const productId =
@@ -167,14 +148,4 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       return derived;
     },
   };
-}
-
-/** originalTransactionId → the user it is linked to now (within `tx`). */
-async function ownersOf(tx: Transaction, originalTransactionIds: readonly string[]): Promise<Map<string, string>> {
-  if (originalTransactionIds.length === 0) return new Map();
-  const rows = await tx
-    .select({ id: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId })
-    .from(purchaseLinks)
-    .where(inArray(purchaseLinks.originalTransactionId, [...new Set(originalTransactionIds)]));
-  return new Map(rows.map((row) => [row.id, row.userId]));
 }
