@@ -1,30 +1,36 @@
-import Fastify, {
-  LogController, type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  LogController,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import { adminRoutes } from './admin/admin.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
-import type { DeliveryWorker } from './events/delivery.worker.js';
-import { eventsAdminRoutes } from './events/events-admin.routes.js';
 import type { TrustProxy } from './config.js';
 import type { AppDeps } from './dependencies.js';
-import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
-import { installShutdownGuard } from './http/shutdown.js';
-import { KeySet } from './http/auth.js';
-import { ErrorResponse } from './http/schemas.js';
-import { healthRoutes } from './health/health.routes.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
-import { usersRoutes } from './users/users.routes.js';
+import type { DeliveryWorker } from './events/delivery.worker.js';
+import type { EventJobs } from './events/events.jobs.js';
+import { eventsRoutes } from './events/events.routes.js';
+import { eventsAdminRoutes } from './events/events-admin.routes.js';
+import { healthRoutes } from './health/health.routes.js';
+import { KeySet } from './http/auth.js';
+import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
+import { installOpenApi, serviceVersion } from './http/openapi.js';
+import { installPressureGuard } from './http/pressure.js';
+import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
+import { ErrorResponse } from './http/schemas.js';
+import { installShutdownGuard } from './http/shutdown.js';
 import { receiptsRoutes } from './legacy/receipts.routes.js';
 import { v1WebhookRoutes } from './legacy/v1-webhook.routes.js';
-import { adminRoutes } from './admin/admin.routes.js';
-import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
-import { installPressureGuard } from './http/pressure.js';
-import { installOpenApi, serviceVersion } from './http/openapi.js';
 import { createMetrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
-import { eventsRoutes } from './events/events.routes.js';
-import type { EventJobs } from './events/events.jobs.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { createServices } from './services.js';
+import { usersRoutes } from './users/users.routes.js';
 
 // Kept for callers that name the dependencies next to buildApp; the type lives in the leaf dependencies.ts.
 export type { AppDeps } from './dependencies.js';
@@ -32,13 +38,7 @@ export type { AppDeps } from './dependencies.js';
 // Apple's notifications are a few tens of KB; nothing legitimate comes near this.
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
-export type App = FastifyInstance<
-  RawServerDefault,
-  RawRequestDefaultExpression,
-  RawReplyDefaultExpression,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 /**
  * TRUST_PROXY for Fastify. Addresses go as they are. Fastify 5 treats a bare hop count as
@@ -98,7 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     redis: deps.redis ?? null,
   });
   await installOpenApi(app, { version: serviceVersion() });
-  const metrics = config.metricsEnabled ? deps.metrics ?? createMetrics() : null;
+  const metrics = config.metricsEnabled ? (deps.metrics ?? createMetrics()) : null;
   if (metrics) {
     installMetrics(app, {
       metrics,

@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ApiEnvironment } from './apple/api/index.js';
 
 // The CLI's arguments, checked in full before any setting is read or any database is

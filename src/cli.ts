@@ -1,20 +1,20 @@
 import pino from 'pino';
-import { parseCliArguments, UsageError, type CliCommand } from './cli-args.js';
+import { validateRecoveryWindow } from './admin/recovery.usecase.js';
+import { apiNotConfigured } from './app-store-errors.js';
+import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
+import { type CliCommand, parseCliArguments, UsageError } from './cli-args.js';
 import { systemClock } from './clock.js';
 import { ConfigError } from './config.js';
-import { createDependencies, type AppDeps } from './dependencies.js';
-import { createServices, type Services } from './services.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
-import { environmentWithDotEnv, loadConfig, readSecretFiles } from './load-config.js';
-import { createLogger } from './logger.js';
+import { type AppDeps, createDependencies } from './dependencies.js';
 import { CodedError } from './errors.js';
-import { apiNotConfigured } from './app-store-errors.js';
-import { validateRecoveryWindow } from './admin/recovery.usecase.js';
-import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
 import { startEventsListener } from './events/events-listener.js';
 import { tailEvents } from './events/tail.js';
+import { environmentWithDotEnv, loadConfig, readSecretFiles } from './load-config.js';
+import { createLogger } from './logger.js';
 import { ReplayAbortedError, replayNotifications } from './notifications/replay.usecase.js';
+import { createServices, type Services } from './services.js';
 
 // Operator commands: `npm run cli -- <command>`. Results go to stdout as JSON, logs to stderr.
 const USAGE = `Usage: npm run cli -- <command> [options]
@@ -131,10 +131,7 @@ async function testNotificationStatus(
   });
 }
 
-async function entitlements(
-  env: Record<string, string | undefined>,
-  { userId, refresh }: Extract<CliCommand, { name: 'entitlements' }>,
-): Promise<void> {
+async function entitlements(env: Record<string, string | undefined>, { userId, refresh }: Extract<CliCommand, { name: 'entitlements' }>): Promise<void> {
   await withServices(env, async ({ entitlements }, deps) => {
     if (refresh && deps.appStoreApi === null) throw apiNotConfigured();
     const answer = await entitlements.entitlementsOf(userId, { refresh: refresh ? 'always' : 'never' });
@@ -143,10 +140,7 @@ async function entitlements(
   });
 }
 
-async function redeliverEvent(
-  env: Record<string, string | undefined>,
-  { eventId }: Extract<CliCommand, { name: 'events-redeliver' }>,
-): Promise<void> {
+async function redeliverEvent(env: Record<string, string | undefined>, { eventId }: Extract<CliCommand, { name: 'events-redeliver' }>): Promise<void> {
   await withServices(env, async ({ deliveries }) => {
     print(await deliveries.redeliver(eventId));
   });

@@ -19,7 +19,10 @@ const GENERATE_HINT = 'generate one with: echo "whsec_$(openssl rand -base64 32)
 
 function parseUrls(raw: string): string[] {
   const urls: string[] = [];
-  for (const item of raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')) {
+  for (const item of raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')) {
     let parsed: URL;
     try {
       parsed = new URL(item);
@@ -47,10 +50,7 @@ export function parseWebhookSecret(secret: string): Uint8Array {
   }
   const key = Buffer.from(encoded, 'base64');
   if (key.length < MIN_KEY_BYTES || key.length > MAX_KEY_BYTES) {
-    throw new ConfigError(
-      'EVENTS_WEBHOOK_SECRET',
-      `must hold a key of ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES} bytes, got ${key.length}; ${GENERATE_HINT}`,
-    );
+    throw new ConfigError('EVENTS_WEBHOOK_SECRET', `must hold a key of ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES} bytes, got ${key.length}; ${GENERATE_HINT}`);
   }
   return new Uint8Array(key);
 }

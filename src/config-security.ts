@@ -41,13 +41,15 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
     if (hops > 10) throw new ConfigError('TRUST_PROXY', `must be a hop count between 0 and 10, got ${raw}`);
     return hops;
   }
-  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   for (const entry of entries) {
     if (TRUST_PROXY_NAMES.includes(entry.toLowerCase())) continue;
     const [address, prefix, ...rest] = entry.split('/');
     const family = isIP(address ?? '');
-    const prefixOk =
-      prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
     if (family === 0 || !prefixOk || rest.length > 0) {
       throw new ConfigError('TRUST_PROXY', `has "${entry}", which is neither an IP address nor a CIDR range; ${TRUST_PROXY_HINT}`);
     }

@@ -4,12 +4,12 @@
 // by load-config.ts.
 
 import { ConfigError } from './config-error.js';
+import { type EventsWebhookConfig, parseEventsWebhook } from './config-events.js';
 import { checkSecret, parseTrustProxy, type TrustProxy } from './config-security.js';
-import { parseEventsWebhook, type EventsWebhookConfig } from './config-events.js';
 
 export { ConfigError } from './config-error.js';
-export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, type TrustProxy } from './config-security.js';
 export type { EventsWebhookConfig } from './config-events.js';
+export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, type TrustProxy } from './config-security.js';
 
 export type AppleEnvironment = 'Production' | 'Sandbox' | 'Xcode' | 'LocalTesting';
 export type TransferPolicy = 'transfer' | 'keep';

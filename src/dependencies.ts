@@ -1,24 +1,20 @@
-import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { AppStoreServerApi } from './apple/api/index.js';
+import { createAppStoreServerApi } from './apple/api/index.js';
 import type { SignedDataVerifier } from './apple/types.js';
+import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
 import type { VerifyReceiptClient } from './apple/verify-receipt/index.js';
-import type { DatabaseHandle } from './db/client.js';
-import type { PressureLimits } from './http/pressure.js';
-import type { Metrics } from './metrics/metrics.js';
-import { systemClock, type Clock } from './clock.js';
+import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
+import type { DatabaseHandle } from './db/client.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import type { EntitlementMap } from './entitlements/entitlement-map.js';
 import type { DeliveryWorkerOptions } from './events/delivery.worker.js';
-import { createAppStoreServerApi } from './apple/api/index.js';
+import type { PressureLimits } from './http/pressure.js';
 import { noopEvents, type ServiceEvents } from './metrics/events.js';
-import {
-  createSignedDataVerifier,
-  DEFAULT_ROOT_CERTIFICATE_PATH,
-  loadRootCertificates,
-} from './apple/verifier/index.js';
+import type { Metrics } from './metrics/metrics.js';
 
 /**
  * The infrastructure the service runs on, built once by server.ts, the CLI or a test:

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
-import { ConfigError, parseConfig, type Config } from './config.js';
-import { identityEntitlementMap, parseEntitlementsFile, type EntitlementMap } from './entitlements/entitlement-map.js';
+import { type Config, ConfigError, parseConfig } from './config.js';
+import { type EntitlementMap, identityEntitlementMap, parseEntitlementsFile } from './entitlements/entitlement-map.js';
 
 /** Settings from `.env` (when present) under those of the real environment. */
 export function environmentWithDotEnv(env: NodeJS.ProcessEnv, dotEnvPath = '.env'): Record<string, string | undefined> {

@@ -2,13 +2,13 @@ import { buildApp } from './app.js';
 import { systemClock } from './clock.js';
 import { ConfigError } from './config.js';
 import { createDependencies } from './dependencies.js';
-import { environmentWithDotEnv, loadConfig } from './load-config.js';
-import { createLogger } from './logger.js';
 import { describeListenError } from './http/listen-error.js';
 import { createRateLimitRedis } from './http/rate-limit.js';
+import { environmentWithDotEnv, loadConfig } from './load-config.js';
+import { createLogger } from './logger.js';
+import { noopEvents } from './metrics/events.js';
 import { createMetrics } from './metrics/metrics.js';
 import { buildMetricsApp } from './metrics/metrics.routes.js';
-import { noopEvents } from './metrics/events.js';
 
 // The only module that reads process.env: settings → dependencies → app → listen.
 async function main(): Promise<void> {
@@ -104,6 +104,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`Fatal: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(`Fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

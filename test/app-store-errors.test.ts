@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { apiNotConfigured, appStoreApiError, isTransientApiFailure } from '../src/app-store-errors.js';
 import { APIError, AppStoreApiError } from '../src/apple/api/index.js';
 import { badRequest } from '../src/errors.js';
-import { apiNotConfigured, appStoreApiError, isTransientApiFailure } from '../src/app-store-errors.js';
 import { statusOf } from '../src/http/error-handler.js';
 
 const appleError = (status: number, apiError: number | null = null, retryable = false) =>

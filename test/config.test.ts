@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { projectRoot } from '../src/paths.js';
 import { ConfigError, parseConfig, parseDuration } from '../src/config.js';
+import { projectRoot } from '../src/paths.js';
 
 const minimal = { APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'k1-0123456789abcdef', APPLE_ENVIRONMENTS: 'Sandbox' };
 
@@ -65,11 +65,7 @@ describe('parseConfig', () => {
   });
 
   it('accepts Xcode and LocalTesting only when listed, and rejects unknown environments', () => {
-    expect(parseConfig({ ...minimal, APPLE_ENVIRONMENTS: 'sandbox,Xcode,LocalTesting' }).apple.environments).toEqual([
-      'Sandbox',
-      'Xcode',
-      'LocalTesting',
-    ]);
+    expect(parseConfig({ ...minimal, APPLE_ENVIRONMENTS: 'sandbox,Xcode,LocalTesting' }).apple.environments).toEqual(['Sandbox', 'Xcode', 'LocalTesting']);
     expect(configError({ ...minimal, APPLE_ENVIRONMENTS: 'Sandbox,Staging' }).variable).toBe('APPLE_ENVIRONMENTS');
   });
 

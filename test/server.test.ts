@@ -1,11 +1,11 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.js';
-import { queryRows } from './helpers/rows.js';
 import { freePort, runEntry, waitForStatus } from './helpers/process.js';
+import { queryRows } from './helpers/rows.js';
 
 const workDir = mkdtempSync(path.join(tmpdir(), 'ase-server-'));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));

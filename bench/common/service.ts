@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { projectRoot } from '../../src/paths.js';
-import { freePort, waitForStatus, type RunningProcess } from '../../test/helpers/process.js';
+import { freePort, type RunningProcess, waitForStatus } from '../../test/helpers/process.js';
 
 export const DEFAULT_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
-import { cpuMeter, type CpuMeter } from '../common/cpu.js';
+import { type CpuMeter, cpuMeter } from '../common/cpu.js';
 import { runOpenLoop } from '../common/open-loop.js';
 import { keyValue, startOwnCluster } from '../common/own-cluster.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
@@ -67,7 +67,10 @@ function parseOptions(argv: string[]): Options {
     };
     if (arg === '--duration') options.duration = positive(arg, value());
     else if (arg === '--connections') options.connections = positive(arg, value());
-    else if (arg === '--rate') options.rates = value().split(',').map((rate) => positive(arg, rate));
+    else if (arg === '--rate')
+      options.rates = value()
+        .split(',')
+        .map((rate) => positive(arg, rate));
     else if (arg === '--server') options.server = value();
     else if (arg === '--repeat') options.repeat = positive(arg, value());
     else if (arg === '--own-cluster') {
@@ -251,7 +254,9 @@ async function main(): Promise<void> {
   const server =
     cluster === null
       ? `server ${options.server.replace(/\/\/[^@]*@/, '//')}`
-      : `own cluster (${Object.entries(cluster.settings).map(([k, v]) => `${k}=${v}`).join(', ')})`;
+      : `own cluster (${Object.entries(cluster.settings)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')})`;
 
   const lines = [
     `GET /entitlements/:userId, random users, ${options.duration} s per run, ${options.repeat} rounds, load generator on the same machine`,

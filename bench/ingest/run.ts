@@ -5,15 +5,16 @@
 //                               [--count N] [--connections C] [--open-loop] [--dist] [--keep]
 //                               [--env KEY=VALUE ...] [--node-arg --cpu-prof ...] [--setup-sql SQL ...]
 //                               [--own-cluster max_wal_size=8GB ...]  (a throwaway PostgreSQL with these settings)
-import autocannon from 'autocannon';
+
 import { performance } from 'node:perf_hooks';
+import autocannon from 'autocannon';
 import pg from 'pg';
 import { createTestPki } from '../../test/helpers/pki.js';
 import { cpuMeter } from '../common/cpu.js';
 import { runOpenLoop } from '../common/open-loop.js';
 import { keyValue, startOwnCluster } from '../common/own-cluster.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
-import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, benchNotifications, type BenchNotification } from './notifications.js';
+import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, type BenchNotification, benchNotifications } from './notifications.js';
 
 interface Options {
   rates: number[];
@@ -221,7 +222,11 @@ async function main(): Promise<void> {
     cluster?.stop();
   }
   if (cluster !== null) {
-    process.stdout.write(`PostgreSQL: own cluster (${Object.entries(cluster.settings).map(([k, v]) => `${k}=${v}`).join(', ')})\n`);
+    process.stdout.write(
+      `PostgreSQL: own cluster (${Object.entries(cluster.settings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')})\n`,
+    );
   }
 }
 
@@ -318,7 +323,11 @@ async function benchmark(options: Options): Promise<void> {
       `Machine: ${machine}`,
       ...options.setupSql.map((statement) => `Setup SQL: ${statement}`),
       `Service: ${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, LOG_LEVEL=warn, RATE_LIMIT_WEBHOOK_PER_MINUTE=0, APPLE_ONLINE_CHECKS=false${
-        Object.keys(options.env).length ? `, ${Object.entries(options.env).map(([k, v]) => `${k}=${v}`).join(', ')}` : ''
+        Object.keys(options.env).length
+          ? `, ${Object.entries(options.env)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(', ')}`
+          : ''
       }`,
       `Notifications: ${fmt(all.length)} unique (${fmt(expected.subscriptions)} subscriptions, ${fmt(expected.transactions)} transactions), body median ${(sizes[sizes.length >> 1]! / 1024).toFixed(1)} KB`,
       '',
@@ -348,7 +357,10 @@ async function benchmark(options: Options): Promise<void> {
     ];
     void unanswered;
     process.stdout.write(`${lines.join('\n')}\n`);
-    const serviceErrors = service.process.output().split('\n').filter((line) => line.includes('"level":50') || line.includes('"level":60'));
+    const serviceErrors = service.process
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"level":50') || line.includes('"level":60'));
     if (serviceErrors.length > 0) process.stderr.write(`service logged ${serviceErrors.length} error lines; first: ${serviceErrors[0]!.slice(0, 500)}\n`);
   } finally {
     await service.stop();

@@ -4,11 +4,10 @@
 // Then the cost of a hostile request the verifier rejects (a stuffed x5c under the genuine
 // root) next to a valid one and to merely reading a body of the same size.
 //   npx tsx bench/verify/run.ts [notifications=200] [secondsPerCase=5]
-import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject, X509Certificate } from 'node:crypto';
 import os from 'node:os';
-import { Environment, SignedDataVerifier as AppleVerifier } from '@apple/app-store-server-library';
-import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
-import { VerificationError } from '../../src/apple/verifier/index.js';
+import { SignedDataVerifier as AppleVerifier, Environment } from '@apple/app-store-server-library';
+import { createSignedDataVerifier, VerificationError } from '../../src/apple/verifier/index.js';
 import { createBloatedCertificate, createTestPki, signNotification, type TestPki } from '../../test/helpers/pki.js';
 
 const COUNT = Number(process.argv[2] ?? 200);
@@ -145,7 +144,9 @@ async function main() {
   const [oursName, , appleName, floorName] = cases.map((c) => c.name) as [string, string, string, string];
   const oursRate = rates[oursName] ?? 0;
 
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${COUNT} notifications, ${SECONDS}s per case in ${ROUNDS} interleaved slices`);
+  console.log(
+    `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${COUNT} notifications, ${SECONDS}s per case in ${ROUNDS} interleaved slices`,
+  );
   console.log('| case | notifications/s | this verifier ÷ case |');
   console.log('|---|---:|---:|');
   for (const c of cases) {

@@ -1,5 +1,5 @@
-import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { apiNotConfigured } from '../app-store-errors.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
@@ -12,8 +12,7 @@ export interface AdminRoutesOptions {
   testNotifications: TestNotificationsUsecase;
 }
 
-const IsoDateTime = (description: string, example: string) =>
-  Type.String({ minLength: 1, maxLength: 64, description, examples: [example] });
+const IsoDateTime = (description: string, example: string) => Type.String({ minLength: 1, maxLength: 64, description, examples: [example] });
 
 const RecoverBody = Type.Object(
   {
@@ -75,9 +74,7 @@ const TestNotificationStatusResponse = Type.Object(
     sendAttempts: Type.Array(SendAttempt, { description: "Apple's delivery attempts, as Apple returns them" }),
     notificationType: Type.Optional(Type.String({ description: 'From the payload, when it verifies', examples: ['TEST'] })),
     notificationUUID: Type.Optional(Type.String({ description: 'From the payload, when it verifies' })),
-    verificationError: Type.Optional(
-      Type.String({ description: "The verifier's code when the payload does not verify", examples: ['WRONG_BUNDLE_ID'] }),
-    ),
+    verificationError: Type.Optional(Type.String({ description: "The verifier's code when the payload does not verify", examples: ['WRONG_BUNDLE_ID'] })),
   },
   {
     examples: [
@@ -105,7 +102,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         tags: ['admin'],
         summary: "Recover missed notifications from Apple's notification history",
         description:
-          "Reads Get Notification History for the window in each accepted environment (Production, Sandbox) and feeds every " +
+          'Reads Get Notification History for the window in each accepted environment (Production, Sandbox) and feeds every ' +
           'notification through the webhook ingest path: already-recorded ones count as duplicates and are not applied again. ' +
           '400 INVALID_DATE / INVALID_WINDOW / WINDOW_IN_FUTURE / WINDOW_TOO_OLD for a bad window, API_NOT_CONFIGURED without ' +
           'App Store Server API credentials; 503 when Apple, the database or OCSP is unavailable (what was applied stays; run it again); ' +

@@ -3,13 +3,13 @@ import type { ServiceEvents } from '../metrics/events.js';
 import { readRecoveryBookmark, writeRecoveryBookmark } from './recovery.repository.js';
 import {
   earliestHistoryStart,
-  RecoveryInterruptedError,
-  recoverNotifications,
-  validateRecoveryWindow,
   type RecoveryDeps,
+  RecoveryInterruptedError,
   type RecoveryLogger,
   type RecoveryResult,
   type RecoveryWindow,
+  recoverNotifications,
+  validateRecoveryWindow,
 } from './recovery.usecase.js';
 
 /** pg advisory lock key of the periodic job ("ase-reco"): one replica at a time runs it. */
@@ -40,10 +40,7 @@ export type RecoveryRunOutcome =
 
 /** The job's next window: from its bookmark (less an overlap), or a first look back, up to now. */
 export function recoveryJobWindow(bookmark: Date | null, now: Date, intervalMs: number): { startDate: Date; endDate: Date } {
-  const wanted =
-    bookmark === null
-      ? now.getTime() - Math.max(FIRST_RUN_LOOKBACK_MS, 2 * intervalMs)
-      : bookmark.getTime() - WINDOW_OVERLAP_MS;
+  const wanted = bookmark === null ? now.getTime() - Math.max(FIRST_RUN_LOOKBACK_MS, 2 * intervalMs) : bookmark.getTime() - WINDOW_OVERLAP_MS;
   // After a long outage the bookmark may be older than Apple's history; take what is left.
   const startDate = new Date(Math.max(wanted, earliestHistoryStart(now).getTime()));
   return { startDate, endDate: now };
@@ -54,21 +51,14 @@ export function recoveryJobWindow(bookmark: Date | null, now: Date, intervalMs: 
  * the last successful run's end to now, then move the bookmark. Never throws: a failure
  * is logged and reported, the bookmark stays, and the next run covers the same window.
  */
-export async function runRecoveryOnce(
-  deps: RecoveryJobDeps,
-  options: { trigger?: RecoveryTrigger; signal?: AbortSignal } = {},
-): Promise<RecoveryRunOutcome> {
+export async function runRecoveryOnce(deps: RecoveryJobDeps, options: { trigger?: RecoveryTrigger; signal?: AbortSignal } = {}): Promise<RecoveryRunOutcome> {
   const trigger = options.trigger ?? 'schedule';
   try {
     const locked = await deps.database.withTryAdvisoryLock(RECOVERY_LOCK_KEY, async () => {
       const now = deps.clock();
       const bookmark = await readRecoveryBookmark(deps.database.db);
       const window = recoveryJobWindow(bookmark, now, deps.intervalMs);
-      const result = await recoverNotifications(
-        deps,
-        { ...window, onlyFailures: true },
-        options.signal ? { signal: options.signal } : {},
-      );
+      const result = await recoverNotifications(deps, { ...window, onlyFailures: true }, options.signal ? { signal: options.signal } : {});
       await writeRecoveryBookmark(deps.database.db, window.endDate);
       return { ...window, result };
     });
@@ -79,10 +69,7 @@ export async function runRecoveryOnce(
     }
     const { startDate, endDate, result } = locked.result;
     deps.events.recoveryRun({ trigger, outcome: 'success', fetched: result.fetched, applied: result.applied });
-    deps.logger.info(
-      { trigger, startDate: startDate.toISOString(), endDate: endDate.toISOString(), ...result },
-      'recovery job finished',
-    );
+    deps.logger.info({ trigger, startDate: startDate.toISOString(), endDate: endDate.toISOString(), ...result }, 'recovery job finished');
     return { outcome: 'success', startDate, endDate, result };
   } catch (error) {
     const counts = error instanceof RecoveryInterruptedError ? error.counts : undefined;

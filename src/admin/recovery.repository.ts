@@ -11,10 +11,7 @@ interface Bookmark {
 
 /** The end of the last window the periodic job recovered, or null before its first success. */
 export async function readRecoveryBookmark(executor: Executor): Promise<Date | null> {
-  const [row] = await executor
-    .select({ value: serviceState.value })
-    .from(serviceState)
-    .where(eq(serviceState.key, RECOVERY_BOOKMARK_KEY));
+  const [row] = await executor.select({ value: serviceState.value }).from(serviceState).where(eq(serviceState.key, RECOVERY_BOOKMARK_KEY));
   const endDate = (row?.value as Partial<Bookmark> | undefined)?.endDate;
   if (typeof endDate !== 'string' || Number.isNaN(Date.parse(endDate))) return null;
   return new Date(endDate);

@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { AppStoreServerApi, ApiEnvironment } from '../apple/api/index.js';
+import { appStoreApiError, isTransientApiFailure } from '../app-store-errors.js';
+import type { ApiEnvironment, AppStoreServerApi } from '../apple/api/index.js';
 import { AppStoreApiError } from '../apple/api/index.js';
 import type { AppleEnvironment } from '../config.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { badRequest, CodedError, isRetryable, UnavailableError } from '../errors.js';
-import { appStoreApiError, isTransientApiFailure } from '../app-store-errors.js';
 
 const DAY_MS = 86_400_000;
 /** Apple keeps 180 days of notification history and refuses older start dates. */
@@ -77,10 +77,7 @@ function parseDate(field: string, raw: string): Date {
 }
 
 /** Checks an operator's window against Apple's limits; every refusal is a 400 with its own code. */
-export function validateRecoveryWindow(
-  input: { startDate: string; endDate: string; onlyFailures?: boolean | undefined },
-  now: Date,
-): RecoveryWindow {
+export function validateRecoveryWindow(input: { startDate: string; endDate: string; onlyFailures?: boolean | undefined }, now: Date): RecoveryWindow {
   const startDate = parseDate('startDate', input.startDate);
   const endDate = parseDate('endDate', input.endDate);
   if (startDate.getTime() >= endDate.getTime()) {
@@ -141,11 +138,7 @@ function interrupted(error: unknown, counts: RecoveryCounts): RecoveryInterrupte
  * poison notification must not block every later run); a transient failure stops the run with a
  * RecoveryInterruptedError (503), and running it again is safe.
  */
-export async function recoverNotifications(
-  deps: RecoveryDeps,
-  window: RecoveryWindow,
-  options: { signal?: AbortSignal } = {},
-): Promise<RecoveryResult> {
+export async function recoverNotifications(deps: RecoveryDeps, window: RecoveryWindow, options: { signal?: AbortSignal } = {}): Promise<RecoveryResult> {
   const environments = historyEnvironments(deps.environments);
   const counts: RecoveryCounts = { fetched: 0, applied: 0, duplicate: 0, rejected: 0 };
   // The minute of tolerance absorbs an operator's clock skew; Apple is asked only up to our now.

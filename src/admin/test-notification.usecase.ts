@@ -1,15 +1,12 @@
-import { APIError, AppStoreApiError, apiErrorName, type AppStoreServerApi, type ApiEnvironment, type SendAttemptItem } from '../apple/api/index.js';
+import { apiNotConfigured, appStoreApiError } from '../app-store-errors.js';
+import { APIError, type ApiEnvironment, AppStoreApiError, type AppStoreServerApi, apiErrorName, type SendAttemptItem } from '../apple/api/index.js';
 import type { SignedDataVerifier } from '../apple/types.js';
 import type { AppleEnvironment } from '../config.js';
 import { badRequest, notFound } from '../errors.js';
-import { apiNotConfigured, appStoreApiError } from '../app-store-errors.js';
 import { historyEnvironments } from './recovery.usecase.js';
 
 // Only these codes mean the token is unknown; any other 400 from Apple is our request's fault (502).
-const TEST_NOTIFICATION_NOT_FOUND: ReadonlySet<number> = new Set([
-  APIError.TEST_NOTIFICATION_NOT_FOUND,
-  APIError.INVALID_TEST_NOTIFICATION_TOKEN,
-]);
+const TEST_NOTIFICATION_NOT_FOUND: ReadonlySet<number> = new Set([APIError.TEST_NOTIFICATION_NOT_FOUND, APIError.INVALID_TEST_NOTIFICATION_TOKEN]);
 
 /** Runs `fn`, turning App Store Server API failures into admin answers (404 for an unknown token). */
 async function mappingApiErrors<T>(fn: () => Promise<T>): Promise<T> {
@@ -31,10 +28,7 @@ export interface TestNotificationDeps {
 }
 
 /** The environment asked for, else Production when accepted, else Sandbox; 400 when not accepted. */
-export function testNotificationEnvironment(
-  accepted: readonly AppleEnvironment[],
-  requested: ApiEnvironment | undefined,
-): ApiEnvironment {
+export function testNotificationEnvironment(accepted: readonly AppleEnvironment[], requested: ApiEnvironment | undefined): ApiEnvironment {
   const usable = historyEnvironments(accepted);
   if (requested !== undefined) {
     if (!usable.includes(requested)) {
@@ -55,10 +49,7 @@ export interface RequestedTestNotification {
 }
 
 /** Asks Apple to send a TEST notification to the URL configured in App Store Connect. */
-export async function requestTestNotification(
-  deps: TestNotificationDeps,
-  requested?: ApiEnvironment,
-): Promise<RequestedTestNotification> {
+export async function requestTestNotification(deps: TestNotificationDeps, requested?: ApiEnvironment): Promise<RequestedTestNotification> {
   const environment = testNotificationEnvironment(deps.environments, requested);
   const answer = await mappingApiErrors(() => deps.api.forEnvironment(environment).requestTestNotification());
   if (typeof answer.testNotificationToken !== 'string' || answer.testNotificationToken === '') {
@@ -82,11 +73,7 @@ export interface TestNotificationStatus {
 }
 
 /** Apple's record of a test notification's delivery, with its payload decoded when it verifies. */
-export async function getTestNotificationStatus(
-  deps: TestNotificationDeps,
-  token: string,
-  requested?: ApiEnvironment,
-): Promise<TestNotificationStatus> {
+export async function getTestNotificationStatus(deps: TestNotificationDeps, token: string, requested?: ApiEnvironment): Promise<TestNotificationStatus> {
   const environment = testNotificationEnvironment(deps.environments, requested);
   const answer = await mappingApiErrors(() => deps.api.forEnvironment(environment).getTestNotificationStatus(token));
   const status: TestNotificationStatus = { environment, sendAttempts: answer.sendAttempts ?? [] };

@@ -63,12 +63,7 @@ export const PRODUCT_TYPE = {
   consumable: 'Consumable',
   nonRenewing: 'Non-Renewing Subscription',
 } as const;
-export const PRODUCT_TYPES = [
-  PRODUCT_TYPE.autoRenewable,
-  PRODUCT_TYPE.nonConsumable,
-  PRODUCT_TYPE.consumable,
-  PRODUCT_TYPE.nonRenewing,
-] as const;
+export const PRODUCT_TYPES = [PRODUCT_TYPE.autoRenewable, PRODUCT_TYPE.nonConsumable, PRODUCT_TYPE.consumable, PRODUCT_TYPE.nonRenewing] as const;
 export type ProductType = Open<(typeof PRODUCT_TYPES)[number]>;
 
 export type OwnershipType = Open<'PURCHASED' | 'FAMILY_SHARED'>;

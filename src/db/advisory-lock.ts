@@ -16,10 +16,9 @@ export async function holdingAdvisoryLock<T>(
   mode: 'wait' | 'try',
   fn: () => Promise<T>,
 ): Promise<{ acquired: true; result: T } | { acquired: false }> {
-  const { rows } = await session.query(
-    mode === 'wait' ? 'select pg_advisory_lock($1), true as locked' : 'select pg_try_advisory_lock($1) as locked',
-    [key.toString()],
-  );
+  const { rows } = await session.query(mode === 'wait' ? 'select pg_advisory_lock($1), true as locked' : 'select pg_try_advisory_lock($1) as locked', [
+    key.toString(),
+  ]);
   if (rows[0]?.locked !== true) return { acquired: false };
   try {
     return { acquired: true, result: await fn() };

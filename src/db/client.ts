@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { PGlite, type Transaction as PGliteDriverTransaction } from '@electric-sql/pglite';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite, PgliteSession, PgliteTransaction } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePg, NodePgSession } from 'drizzle-orm/node-postgres';
 import { createTableRelationsHelpers, extractTablesRelationalConfig, sql } from 'drizzle-orm';
+import { drizzle as drizzlePg, NodePgSession } from 'drizzle-orm/node-postgres';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { PgDialect, type PgTransactionConfig } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite, PgliteSession, PgliteTransaction } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { holdingAdvisoryLock } from './advisory-lock.js';
-import { lockDataDir, prepareDataDir, restrictToOwner, type DataDirLock } from './data-dir.js';
+import { type DataDirLock, lockDataDir, prepareDataDir, restrictToOwner } from './data-dir.js';
 import { isDatabaseUnavailable } from './errors.js';
 import * as schema from './schema.js';
 import { fastTimestampTypes } from './timestamptz.js';

@@ -1,4 +1,19 @@
-import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, linkSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../config.js';
@@ -42,10 +57,13 @@ export function prepareDataDir(dir: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOTDIR' ? 'lies under a file, not a directory'
-      : code === 'EACCES' ? 'is not writable by this user'
-      : code === 'EPERM' ? 'belongs to another user'
-      : `cannot be used (${code ?? 'error'})`;
+      code === 'ENOTDIR'
+        ? 'lies under a file, not a directory'
+        : code === 'EACCES'
+          ? 'is not writable by this user'
+          : code === 'EPERM'
+            ? 'belongs to another user'
+            : `cannot be used (${code ?? 'error'})`;
     throw problem(dir, why);
   }
 }

@@ -1,18 +1,5 @@
 import { sql } from 'drizzle-orm';
-import {
-  bigint,
-  bigserial,
-  boolean,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -37,10 +24,7 @@ export const notifications = pgTable(
     outcome: text('outcome').notNull(), // 'applied' | 'recorded'
     receivedAt: timestamptz('received_at').notNull().defaultNow(),
   },
-  (t) => [
-    index('notifications_original_transaction_id_idx').on(t.originalTransactionId),
-    index('notifications_received_at_idx').on(t.receivedAt),
-  ],
+  (t) => [index('notifications_original_transaction_id_idx').on(t.originalTransactionId), index('notifications_received_at_idx').on(t.receivedAt)],
 );
 
 /** One row per App Store transaction; a newer `signed_date` replaces an older one. */
@@ -180,9 +164,7 @@ export const purchaseLinkEvents = pgTable(
 export const serviceState = pgTable('service_state', {
   key: text('key').primaryKey(),
   value: jsonb('value').notNull(),
-  updatedAt: timestamptz('updated_at')
-    .notNull()
-    .default(sql`now()`),
+  updatedAt: timestamptz('updated_at').notNull().default(sql`now()`),
 });
 
 /**
@@ -207,11 +189,7 @@ export const events = pgTable(
     /** When it was recorded (the envelope's timestamp); EVENTS_RETENTION counts from here. */
     recordedAt: timestamptz('recorded_at').notNull(),
   },
-  (t) => [
-    uniqueIndex('events_id_idx').on(t.id),
-    index('events_user_id_seq_idx').on(t.userId, t.seq),
-    index('events_recorded_at_idx').on(t.recordedAt),
-  ],
+  (t) => [uniqueIndex('events_id_idx').on(t.id), index('events_user_id_seq_idx').on(t.userId, t.seq), index('events_recorded_at_idx').on(t.recordedAt)],
 );
 
 /**

@@ -1,6 +1,6 @@
 import { PRODUCT_TYPE, PRODUCT_TYPES, type ProductType } from '../apple/types.js';
 import { CodedError } from '../errors.js';
-import { parseIsoDuration, type IsoDuration } from './iso-duration.js';
+import { type IsoDuration, parseIsoDuration } from './iso-duration.js';
 
 /**
  * The product catalog (ENTITLEMENTS_FILE, SPEC "Product catalog"): which entitlements a
@@ -50,8 +50,7 @@ const KNOWN_TYPES: readonly string[] = PRODUCT_TYPES;
 const NON_RENEWING: ProductType = PRODUCT_TYPE.nonRenewing;
 const VERSION = /^\d+(\.\d+)*$/;
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 // A misspelt key would silently do nothing (a season pass granting access for life), so
 // every key the catalog does not define is an error.

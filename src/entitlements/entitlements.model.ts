@@ -1,9 +1,9 @@
 import { PRODUCT_TYPE } from '../apple/types.js';
+import type { StoredStatus } from '../purchases/purchase-update.js';
 import type { EntitlementMap } from './entitlement-map.js';
 import type { IsoDuration } from './iso-duration.js';
-import { periodTypeOf, type PeriodType } from './period-type.model.js';
-import type { StoredStatus } from '../purchases/purchase-update.js';
-import { evaluatePurchase, pickBest, type EntitlementStatus, type PeriodRecord, type PurchaseState, type RenewalSignals } from './state.model.js';
+import { type PeriodType, periodTypeOf } from './period-type.model.js';
+import { type EntitlementStatus, evaluatePurchase, type PeriodRecord, type PurchaseState, pickBest, type RenewalSignals } from './state.model.js';
 
 /** A period with what the answer shows of it beyond what the state model reads. */
 export interface EntitlementPeriod extends PeriodRecord {

@@ -1,9 +1,9 @@
 import type { PgTable } from 'drizzle-orm/pg-core';
+import { type Environment, type OwnershipType, PRODUCT_TYPE, type ProductType } from '../apple/types.js';
 import type { DatabaseHandle, Transaction } from '../db/client.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
-import { columnName, readColumn, readType, tableName, type ColumnOf } from '../db/raw.js';
+import { type ColumnOf, columnName, readColumn, readType, tableName } from '../db/raw.js';
 import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
-import { PRODUCT_TYPE, type Environment, type OwnershipType, type ProductType } from '../apple/types.js';
 import type { StoredStatus } from '../purchases/purchase-update.js';
 import type { EntitlementPeriod, PurchaseRecords, RenewalTerms } from './entitlements.model.js';
 import type { RenewalSignals } from './state.model.js';
@@ -161,7 +161,11 @@ function renewalTermsAt(row: unknown[]): RenewalTerms | undefined {
 
 function statusAt(row: unknown[]): StoredStatus | undefined {
   if (row[S.statusSignedDate] === null) return undefined;
-  return { originalTransactionId: row[PURCHASE] as string, appleStatus: row[S.appleStatus] as number | null, statusSignedDate: row[S.statusSignedDate] as Date };
+  return {
+    originalTransactionId: row[PURCHASE] as string,
+    appleStatus: row[S.appleStatus] as number | null,
+    statusSignedDate: row[S.statusSignedDate] as Date,
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { type Static, Type } from 'typebox';
 import { PRODUCT_TYPE } from '../apple/types.js';
 import { Nullable, NullableDateTime } from '../http/schemas.js';
 import { PERIOD_TYPES } from './period-type.model.js';
@@ -22,13 +22,7 @@ export const Entitlement = Type.Object(
     entitlement: Type.String({ examples: ['pro'] }),
     active: Type.Boolean({ description: 'True exactly for `active` and `grace_period`' }),
     status: Type.Union(
-      [
-        Type.Literal('active'),
-        Type.Literal('grace_period'),
-        Type.Literal('billing_retry'),
-        Type.Literal('expired'),
-        Type.Literal('revoked'),
-      ],
+      [Type.Literal('active'), Type.Literal('grace_period'), Type.Literal('billing_retry'), Type.Literal('expired'), Type.Literal('revoked')],
       { description: 'Evaluated at request time' },
     ),
     productId: Type.String({ examples: ['com.example.pro.monthly'] }),
@@ -89,7 +83,7 @@ export const EntitlementsResponse = Type.Object(
     userId: Type.String({ examples: ['u-42'] }),
     entitlements: Type.Array(Entitlement),
   },
-    {
+  {
     additionalProperties: false,
     description:
       'One entry per entitlement id (an unknown user has none); among purchases granting one: active first, then Production before Sandbox, then the later expiry',

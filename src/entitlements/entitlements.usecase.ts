@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
-import { PRODUCT_TYPE, type Environment } from '../apple/types.js';
+import { type Environment, PRODUCT_TYPE } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import { UnavailableError } from '../errors.js';
-import type { EntitlementMap } from './entitlement-map.js';
-import { entitlementViews, evaluatePurchases, periodEndedUnheard, type EntitlementView, type EvaluatedPurchase } from './entitlements.model.js';
-import type { EntitlementsRepository } from './entitlements.repository.js';
 import type { PurchaseToRefresh, RefreshResult } from '../purchases/app-store-sync.usecase.js';
-import { lacksDuration } from './state.model.js';
+import type { EntitlementMap } from './entitlement-map.js';
+import { type EntitlementView, type EvaluatedPurchase, entitlementViews, evaluatePurchases, periodEndedUnheard } from './entitlements.model.js';
+import type { EntitlementsRepository } from './entitlements.repository.js';
 import { warnOncePerProduct } from './product-warnings.js';
+import { lacksDuration } from './state.model.js';
 
 export interface EntitlementsAnswer {
   entitlements: EntitlementView[];

@@ -1,6 +1,6 @@
-import { PRODUCT_TYPE, SUBSCRIPTION_STATUS, type Environment, type OwnershipType, type ProductType } from '../apple/types.js';
-import { addIsoDuration, type IsoDuration } from './iso-duration.js';
+import { type Environment, type OwnershipType, PRODUCT_TYPE, type ProductType, SUBSCRIPTION_STATUS } from '../apple/types.js';
 import type { StoredRenewal, StoredStatus, StoredTransaction } from '../purchases/purchase-update.js';
+import { addIsoDuration, type IsoDuration } from './iso-duration.js';
 
 // What one purchase (one originalTransactionId) grants at a given instant, from the
 // records the merge rules keep. Dates decide first; Apple's status and renewal info only
@@ -28,10 +28,7 @@ export type PeriodRecord = Pick<
 >;
 
 /** What the state model reads of a renewal info. */
-export type RenewalSignals = Pick<
-  StoredRenewal,
-  'autoRenewProductId' | 'autoRenewStatus' | 'isInBillingRetryPeriod' | 'gracePeriodExpiresDate' | 'signedDate'
->;
+export type RenewalSignals = Pick<StoredRenewal, 'autoRenewProductId' | 'autoRenewStatus' | 'isInBillingRetryPeriod' | 'gracePeriodExpiresDate' | 'signedDate'>;
 
 export interface PurchaseState {
   originalTransactionId: string;
@@ -101,8 +98,7 @@ function byPeriodDescending(a: PeriodRecord, b: PeriodRecord): number {
   );
 }
 
-const covers = (t: PeriodRecord, now: Date) =>
-  t.revocationDate === null && (t.expiresDate === null || now.getTime() < t.expiresDate.getTime());
+const covers = (t: PeriodRecord, now: Date) => t.revocationDate === null && (t.expiresDate === null || now.getTime() < t.expiresDate.getTime());
 
 /**
  * The period access is judged on: the latest non-upgraded transaction by purchaseDate.
@@ -124,8 +120,7 @@ function currentPeriod(transactions: readonly PeriodRecord[], now: Date): Period
 }
 
 /** Signed data from before the current period began describes an earlier period. */
-const describesPeriod = (signedAt: Date, current: PeriodRecord) =>
-  signedAt.getTime() >= current.purchaseDate.getTime() - RENEWAL_LEAD_MS;
+const describesPeriod = (signedAt: Date, current: PeriodRecord) => signedAt.getTime() >= current.purchaseDate.getTime() - RENEWAL_LEAD_MS;
 
 /**
  * Whether Apple's status describes the current period. The renewal lead is for the
@@ -138,9 +133,7 @@ function statusDescribes(status: StoredStatus, current: PeriodRecord, transactio
   if (!describesPeriod(status.statusSignedDate, current)) return false;
   if (status.appleStatus !== REVOKED) return true;
   if (status.statusSignedDate.getTime() < current.purchaseDate.getTime()) return false;
-  const laterRevoked = transactions.some(
-    (t) => !t.isUpgraded && t.revocationDate !== null && t.purchaseDate.getTime() > current.purchaseDate.getTime(),
-  );
+  const laterRevoked = transactions.some((t) => !t.isUpgraded && t.revocationDate !== null && t.purchaseDate.getTime() > current.purchaseDate.getTime());
   return current.revocationDate !== null || !laterRevoked;
 }
 
@@ -175,12 +168,7 @@ function lapseOf(signals: LapseSignals, status: StoredStatus | undefined): Lapse
   return signals.renewal.signedDate.getTime() > status.statusSignedDate.getTime() ? fromRenewal : fromStatus;
 }
 
-function evaluateStatus(
-  current: PeriodRecord,
-  signals: LapseSignals,
-  status: StoredStatus | undefined,
-  now: Date,
-): EntitlementStatus {
+function evaluateStatus(current: PeriodRecord, signals: LapseSignals, status: StoredStatus | undefined, now: Date): EntitlementStatus {
   if (current.revocationDate !== null || signals.appleStatus === REVOKED) return 'revoked';
   const expires = current.expiresDate;
   // Non-consumables, and non-renewing subscriptions sold without an end date, last until revoked.
@@ -204,10 +192,7 @@ function evaluateStatus(
  * would renew to no longer describe the period (the customer resubscribed or changed
  * plan): both are answered as unknown (null) until newer renewal info arrives.
  */
-function renewalOutlook(
-  renewal: RenewalSignals | undefined,
-  current: PeriodRecord,
-): { willRenew: boolean | null; autoRenewProductId: string | null } {
+function renewalOutlook(renewal: RenewalSignals | undefined, current: PeriodRecord): { willRenew: boolean | null; autoRenewProductId: string | null } {
   if (current.productType !== AUTO_RENEWABLE || renewal === undefined) return { willRenew: null, autoRenewProductId: null };
   const willRenew = renewal.autoRenewStatus === 1 ? true : renewal.autoRenewStatus === 0 ? false : null;
   // Within the renewal lead only renewal info that announces a renewal (auto-renew on) is

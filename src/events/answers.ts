@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Transaction } from '../db/client.js';
 import type { userAnswers } from '../db/schema.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
-import { entitlementViews, evaluatePurchases, type EntitlementView, type PurchaseRecords } from '../entitlements/entitlements.model.js';
+import { type EntitlementView, entitlementViews, evaluatePurchases, type PurchaseRecords } from '../entitlements/entitlements.model.js';
 import { purchasesOfUsersIn } from '../entitlements/entitlements.repository.js';
 import { BILLING_RETRY_MAX_MS } from '../entitlements/state.model.js';
 import { storeAnswers, storedAnswers } from './answers.repository.js';
@@ -26,7 +26,6 @@ export interface CurrentAnswer {
   fingerprint: string;
   nextCheckAt: Date | null;
 }
-
 
 export function fingerprintOf(entitlements: readonly EntitlementView[]): string {
   const comparable = entitlements.map(({ updatedAt: _updatedAt, ...rest }) => rest);
@@ -85,10 +84,7 @@ export async function currentAnswers(tx: Transaction, userIds: readonly string[]
 export async function answerChanges(tx: Transaction, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<AnswerChange[]> {
   if (userIds.length === 0) return [];
   const sorted = [...new Set(userIds)].sort();
-  const [current, storedRows] = [
-    await currentAnswers(tx, sorted, map, now),
-    await storedAnswers(tx, sorted),
-  ];
+  const [current, storedRows] = [await currentAnswers(tx, sorted, map, now), await storedAnswers(tx, sorted)];
   const stored = new Map(storedRows.map((row) => [row.userId, row]));
   const changes: AnswerChange[] = [];
   const writes: Array<typeof userAnswers.$inferInsert> = [];
@@ -107,9 +103,7 @@ export async function answerChanges(tx: Transaction, userIds: readonly string[],
       });
     }
     const sameRow =
-      before !== undefined &&
-      before.entitlements === answer.json &&
-      (before.nextCheckAt?.getTime() ?? null) === (answer.nextCheckAt?.getTime() ?? null);
+      before !== undefined && before.entitlements === answer.json && (before.nextCheckAt?.getTime() ?? null) === (answer.nextCheckAt?.getTime() ?? null);
     // A user with nothing, never recorded, needs no row: absent means `[]`.
     if (sameRow || (before === undefined && answer.entitlements.length === 0)) continue;
     writes.push({

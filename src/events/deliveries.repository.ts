@@ -62,11 +62,7 @@ export async function dispatchEvents(executor: Executor, url: string, now: Date,
       .insert(serviceState)
       .values({ key, value: { seq: 0 } })
       .onConflictDoNothing({ target: serviceState.key });
-    const [position] = await tx
-      .select({ value: serviceState.value })
-      .from(serviceState)
-      .where(eq(serviceState.key, key))
-      .for('update', { skipLocked: true });
+    const [position] = await tx.select({ value: serviceState.value }).from(serviceState).where(eq(serviceState.key, key)).for('update', { skipLocked: true });
     if (position === undefined) return 0;
     const next = await tx
       .select({ seq: events.seq, userId: events.userId })
@@ -93,24 +89,14 @@ export async function dispatchEvents(executor: Executor, url: string, now: Date,
  * for an earlier pending event of the same user to that URL. Each claimed row is leased
  * until `leaseUntil` and counts one more attempt.
  */
-export async function claimDeliveries(
-  executor: Executor,
-  input: { url: string; now: Date; leaseUntil: Date; limit: number },
-): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(executor: Executor, input: { url: string; now: Date; leaseUntil: Date; limit: number }): Promise<ClaimedDelivery[]> {
   if (input.limit <= 0) return [];
   const candidate = alias(eventDeliveries, 'c');
   const earlier = alias(eventDeliveries, 'p');
   const earlierPending = executor
     .select({ one: sql`1` })
     .from(earlier)
-    .where(
-      and(
-        eq(earlier.url, candidate.url),
-        eq(earlier.userId, candidate.userId),
-        eq(earlier.status, 'pending'),
-        lt(earlier.eventSeq, candidate.eventSeq),
-      ),
-    );
+    .where(and(eq(earlier.url, candidate.url), eq(earlier.userId, candidate.userId), eq(earlier.status, 'pending'), lt(earlier.eventSeq, candidate.eventSeq)));
   const due = executor
     .select({ eventSeq: candidate.eventSeq })
     .from(candidate)
@@ -263,10 +249,7 @@ export async function listDeliveries(
         eq(eventDeliveries.status, input.status),
         cursor === null
           ? undefined
-          : or(
-              lt(eventDeliveries.eventSeq, cursor.eventSeq),
-              and(eq(eventDeliveries.eventSeq, cursor.eventSeq), lt(eventDeliveries.url, cursor.url)),
-            ),
+          : or(lt(eventDeliveries.eventSeq, cursor.eventSeq), and(eq(eventDeliveries.eventSeq, cursor.eventSeq), lt(eventDeliveries.url, cursor.url))),
       ),
     )
     .orderBy(desc(eventDeliveries.eventSeq), desc(eventDeliveries.url))

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { badRequest, conflict, notFound } from '../errors.js';
-import { listDeliveries, redeliverEvent, type DeliveryCursor, type DeliveryRow, type DeliveryStatus } from './deliveries.repository.js';
+import { type DeliveryCursor, type DeliveryRow, type DeliveryStatus, listDeliveries, redeliverEvent } from './deliveries.repository.js';
 import { urlLabel } from './delivery.worker.js';
 
 // The operator's view of deliveries (admin route, console, CLI): list them by status, and

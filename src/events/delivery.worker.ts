@@ -2,8 +2,16 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import type { ServiceEvents } from '../metrics/events.js';
-import { DEFAULT_BACKOFF, nextAttemptAt, type BackoffPolicy } from './delivery-backoff.js';
-import { claimDeliveries, dispatchEvents, failAbandonedDeliveries, oldestUndeliveredAt, recordAttempt, type AttemptResult, type ClaimedDelivery } from './deliveries.repository.js';
+import {
+  type AttemptResult,
+  type ClaimedDelivery,
+  claimDeliveries,
+  dispatchEvents,
+  failAbandonedDeliveries,
+  oldestUndeliveredAt,
+  recordAttempt,
+} from './deliveries.repository.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF, nextAttemptAt } from './delivery-backoff.js';
 import { signWebhook } from './standard-webhooks.js';
 import { createAgents, sendWebhook } from './webhook-sender.js';
 

@@ -1,5 +1,5 @@
-import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses, Nullable, NullableDateTime } from '../http/schemas.js';
 import type { DeliveriesUsecase } from './deliveries.usecase.js';

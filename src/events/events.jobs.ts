@@ -3,8 +3,8 @@ import type { Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { isFlagSet, linkedUsersWithoutAnswer, setFlag, usersDueForCheck } from './answers.repository.js';
 import type { RecordedEvent } from './event-types.js';
-import { startEventsListener, type EventsListener } from './events-listener.js';
 import { pruneEvents } from './events.repository.js';
+import { type EventsListener, startEventsListener } from './events-listener.js';
 import type { FeedSignal } from './feed-signal.js';
 import type { EventRecorder } from './recorder.js';
 

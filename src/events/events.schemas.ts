@@ -8,7 +8,9 @@ export const FeedQuery = Type.Object({
   after: Type.Optional(
     Type.String({ maxLength: 64, description: '`nextCursor` of the previous answer; without it, from the oldest kept event (400 INVALID_CURSOR otherwise)' }),
   ),
-  limit: Type.Optional(Type.String({ maxLength: 16, description: `Most events in the answer, 1-${MAX_FEED_LIMIT} (default 100; 400 INVALID_LIMIT otherwise)`, examples: ['100'] })),
+  limit: Type.Optional(
+    Type.String({ maxLength: 16, description: `Most events in the answer, 1-${MAX_FEED_LIMIT} (default 100; 400 INVALID_LIMIT otherwise)`, examples: ['100'] }),
+  ),
   wait: Type.Optional(
     Type.String({
       maxLength: 16,

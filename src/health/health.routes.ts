@@ -1,5 +1,5 @@
-import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { unavailable } from '../errors.js';

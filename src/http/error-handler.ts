@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { VerifyReceiptError } from '../apple/verify-receipt/errors.js';
+import { isDatabaseUnavailable, isDataException } from '../db/errors.js';
 import {
   CodedError,
   ConflictError,
@@ -10,8 +12,6 @@ import {
   UnavailableError,
   UpstreamError,
 } from '../errors.js';
-import { VerifyReceiptError } from '../apple/verify-receipt/errors.js';
-import { isDatabaseUnavailable, isDataException } from '../db/errors.js';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -126,7 +126,5 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (classified.headers) void reply.headers(classified.headers);
     return reply.status(classified.statusCode).send(errorBody(classified.code, classified.message));
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(errorBody('NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`)),
-  );
+  app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBody('NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`)));
 }

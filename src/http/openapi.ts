@@ -3,7 +3,7 @@ import path from 'node:path';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { projectRoot } from '../paths.js';
-import { DOCS_PAGE_CSP, renderDocsPage, type OpenApiDocument } from './docs-page.js';
+import { DOCS_PAGE_CSP, type OpenApiDocument, renderDocsPage } from './docs-page.js';
 import { rateLimitClass } from './rate-limit.js';
 import { errorResponses } from './schemas.js';
 
@@ -89,10 +89,6 @@ export async function installOpenApi(app: FastifyInstance, { version }: OpenApiO
   let page: string | null = null;
   app.get('/docs', { schema: { hide: true } }, async (_request, reply) => {
     page ??= renderDocsPage(app.swagger() as unknown as OpenApiDocument, '/docs/openapi.json');
-    return reply
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', DOCS_PAGE_CSP)
-      .header('x-content-type-options', 'nosniff')
-      .send(page);
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', DOCS_PAGE_CSP).header('x-content-type-options', 'nosniff').send(page);
   });
 }

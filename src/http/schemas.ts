@@ -1,4 +1,4 @@
-import { Type, type TSchemaOptions, type Static, type TBoolean, type TInteger, type TString } from 'typebox';
+import { type Static, type TBoolean, type TInteger, type TSchemaOptions, type TString, Type } from 'typebox';
 
 export const ErrorResponse = Type.Object(
   {

@@ -1,7 +1,7 @@
 import type { V1Normalized } from '../apple/v1/index.js';
 import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
 import type { PurchaseUpdate } from '../purchases/purchase-update.js';
-import { sortedUpdates, updateFor, type UpdatesByPurchase } from '../purchases/purchase-updates.model.js';
+import { sortedUpdates, type UpdatesByPurchase, updateFor } from '../purchases/purchase-updates.model.js';
 
 // Pure conversion from what the V1 paths learn unsigned (a V1 body, a verifyReceipt answer)
 // to purchase updates, one per purchase. Signed Server API answers become updates in the

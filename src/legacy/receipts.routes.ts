@@ -1,5 +1,5 @@
-import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { EntitlementsResponse, UserIdParams } from '../entitlements/entitlements.schemas.js';
 import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { requireApiKey } from '../http/auth.js';
@@ -34,7 +34,7 @@ export const receiptsRoutes: FastifyPluginAsyncTypebox<ReceiptsRoutesOptions> = 
         summary: "Link every purchase in a StoreKit 1 app receipt to the user and answer with the user's entitlements",
         description:
           "The receipt's signature must chain to Apple Inc. Root and its bundle id must be APPLE_BUNDLE_ID. Only its " +
-          'transaction ids are used: each purchase is fetched signed from the App Store Server API (in the receipt\'s ' +
+          "transaction ids are used: each purchase is fetched signed from the App Store Server API (in the receipt's " +
           'environment), recorded, and linked to the user. A purchase linked to another user moves ' +
           '(TRANSFER_POLICY=transfer) or is refused with 409 ALREADY_LINKED (keep); a purchase carrying another ' +
           "user's appAccountToken refuses the whole receipt with 409 TOKEN_BELONGS_TO_OTHER_USER. 400 FUTURE_DATED: a date " +

@@ -1,12 +1,12 @@
-import { parseAppReceipt, type AppReceipt } from '../apple/receipt/index.js';
 import { apiNotConfigured } from '../app-store-errors.js';
+import { type AppReceipt, parseAppReceipt } from '../apple/receipt/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { badRequest } from '../errors.js';
 import type { AppStoreSync, PurchaseRef } from '../purchases/app-store-sync.usecase.js';
 import { assertNotFutureDated } from '../purchases/future-dated.model.js';
-import { linkAndApply, type LinkedPurchase } from '../users/link-and-apply.js';
+import { type LinkedPurchase, linkAndApply } from '../users/link-and-apply.js';
 import type { UsersRepository } from '../users/users.repository.js';
 
 export type { LinkedPurchase } from '../users/link-and-apply.js';
@@ -67,9 +67,7 @@ export function purchaseRefsOfReceipt(receipt: AppReceipt): PurchaseRef[] {
       known.subscription = subscription;
     }
   }
-  return [...refs.values()]
-    .map(({ purchaseDate: _purchaseDate, ...ref }) => ref)
-    .sort((a, b) => (a.originalTransactionId < b.originalTransactionId ? -1 : 1));
+  return [...refs.values()].map(({ purchaseDate: _purchaseDate, ...ref }) => ref).sort((a, b) => (a.originalTransactionId < b.originalTransactionId ? -1 : 1));
 }
 
 /**

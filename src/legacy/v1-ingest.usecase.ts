@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { PRODUCT_TYPE } from '../apple/types.js';
 import {
+  type NormalizeV1Options,
   normalizeV1Notification,
   parseV1Notification,
   sharedSecretMatches,
   V1_NOTIFICATION_TYPES,
-  type NormalizeV1Options,
   type V1Normalized,
   type V1Notification,
 } from '../apple/v1/index.js';
@@ -13,14 +13,14 @@ import type { VerifyReceiptClient } from '../apple/verify-receipt/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
-import { assertNotFutureDated } from '../purchases/future-dated.model.js';
-import type { AppStoreSync, PurchaseRef } from '../purchases/app-store-sync.usecase.js';
-import type { PurchaseUpdate } from '../purchases/purchase-update.js';
-import { applyPurchaseUpdates } from '../purchases/purchases.repository.js';
 import { badRequest, notFound, unauthorized } from '../errors.js';
 import { classifyError } from '../http/error-handler.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { isNotificationRecorded, recordNotification } from '../notifications/notifications.repository.js';
+import type { AppStoreSync, PurchaseRef } from '../purchases/app-store-sync.usecase.js';
+import { assertNotFutureDated } from '../purchases/future-dated.model.js';
+import type { PurchaseUpdate } from '../purchases/purchase-update.js';
+import { applyPurchaseUpdates } from '../purchases/purchases.repository.js';
 import { updatesFromV1 } from './purchase-updates.model.js';
 
 export interface V1IngestDeps {

@@ -1,6 +1,6 @@
-import { Type } from 'typebox';
-import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
 import { errorResponses } from '../http/schemas.js';
 import type { V1IngestUsecase } from './v1-ingest.usecase.js';
 

@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Type } from 'typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { Type } from 'typebox';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { unauthorized } from '../errors.js';
 import { frameworkErrorHandler, installErrorHandler } from '../http/error-handler.js';
-import { errorResponses, ErrorResponse } from '../http/schemas.js';
+import { ErrorResponse, errorResponses } from '../http/schemas.js';
 import type { Metrics } from './metrics.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();

@@ -4,7 +4,7 @@ import { isDatabaseUnavailable } from '../db/errors.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import type { ApplyResult, PurchaseUpdate } from '../purchases/purchase-update.js';
 import { applyPurchaseUpdate, applyPurchaseUpdates } from '../purchases/purchases.repository.js';
-import { recordNotification, recordNotifications, type NotificationRecord } from './notifications.repository.js';
+import { type NotificationRecord, recordNotification, recordNotifications } from './notifications.repository.js';
 
 // Group commit for verified notifications. Notifications that arrive while earlier ones
 // are being written wait a moment and are then written together: one database

@@ -2,12 +2,12 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import type { SignedDataVerifier, VerifiedNotification } from '../apple/types.js';
 import type { Clock } from '../clock.js';
-import { assertNotFutureDated } from '../purchases/future-dated.model.js';
 import { CodedError, isRetryable } from '../errors.js';
-import type { ApplyResult } from '../purchases/purchase-update.js';
 import type { ServiceEvents } from '../metrics/events.js';
-import { mapNotification, notificationRecord, type MappedNotification, type NotificationSource } from './notification-mapping.js';
+import { assertNotFutureDated } from '../purchases/future-dated.model.js';
+import type { ApplyResult } from '../purchases/purchase-update.js';
 import type { IngestBatcher } from './ingest-batcher.js';
+import { type MappedNotification, mapNotification, type NotificationSource, notificationRecord } from './notification-mapping.js';
 
 /** pino's Logger and Fastify's request logger both fit. */
 export type IngestLogger = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;

@@ -1,8 +1,8 @@
+import { type NotificationTypeV2, SUBSCRIPTION_STATUS, type SubscriptionStatus, type Subtype, type VerifiedNotification } from '../apple/types.js';
 import type { notifications } from '../db/schema.js';
-import { SUBSCRIPTION_STATUS, type NotificationTypeV2, type Subtype, type SubscriptionStatus, type VerifiedNotification } from '../apple/types.js';
 import { renewalFromPayload, transactionFromPayload } from '../purchases/merge.model.js';
 import type { PurchaseUpdate } from '../purchases/purchase-update.js';
-import { describeNotification, RECORDED_ONLY_KEEPS, type NotificationDescription } from './notification-types.js';
+import { describeNotification, type NotificationDescription, RECORDED_ONLY_KEEPS } from './notification-types.js';
 
 // From a verified V2 notification to what the ingest stores. Pure, and shared by the
 // webhook, recovery and `npm run replay`, so a replay rebuilds exactly what the
@@ -35,11 +35,7 @@ export interface MappedNotification {
  * as a whole (a refund may concern an old period, a renewal-preference change says
  * nothing about access).
  */
-export function statusFromNotification(
-  type: NotificationTypeV2,
-  subtype: Subtype | undefined | null,
-  dataStatus?: SubscriptionStatus | null,
-): number | null {
+export function statusFromNotification(type: NotificationTypeV2, subtype: Subtype | undefined | null, dataStatus?: SubscriptionStatus | null): number | null {
   if (typeof dataStatus === 'number' && Number.isFinite(dataStatus)) return dataStatus;
   switch (type) {
     case 'SUBSCRIBED':
@@ -102,8 +98,7 @@ export function mapNotification(verified: VerifiedNotification): MappedNotificat
     notificationUUID: payload.notificationUUID,
     notificationType: String(payload.notificationType),
     subtype: typeof payload.subtype === 'string' && payload.subtype !== '' ? payload.subtype : null,
-    environment:
-      data?.environment ?? payload.summary?.environment ?? payload.appData?.environment ?? transaction?.environment ?? null,
+    environment: data?.environment ?? payload.summary?.environment ?? payload.appData?.environment ?? transaction?.environment ?? null,
     originalTransactionId,
     transactionId: transaction?.transactionId ?? null,
     signedDate,
@@ -111,12 +106,7 @@ export function mapNotification(verified: VerifiedNotification): MappedNotificat
 }
 
 /** The `notifications` row of a mapped notification; the raw signedPayload is kept for audit and replay. */
-export function notificationRecord(
-  mapped: MappedNotification,
-  signedPayload: string,
-  source: NotificationSource,
-  receivedAt: Date,
-): NotificationRecord {
+export function notificationRecord(mapped: MappedNotification, signedPayload: string, source: NotificationSource, receivedAt: Date): NotificationRecord {
   return {
     id: mapped.notificationUUID,
     version: 'v2',

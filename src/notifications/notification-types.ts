@@ -9,9 +9,7 @@ type KnownNotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 export type AppliedRecord = 'transaction' | 'renewal' | 'status';
 
-export type NotificationHandling =
-  | { kind: 'applies'; applies: readonly AppliedRecord[]; effect: string }
-  | { kind: 'recorded-only'; reason: string };
+export type NotificationHandling = { kind: 'applies'; applies: readonly AppliedRecord[]; effect: string } | { kind: 'recorded-only'; reason: string };
 
 /** Key used in the table for a notification that has no subtype. */
 export const NO_SUBTYPE = '(none)';
@@ -25,9 +23,7 @@ const EXTERNAL_TOKEN = 'External Purchase API token; there is no App Store trans
 
 export const NOTIFICATION_HANDLING = {
   CONSUMPTION_REQUEST: {
-    [NO_SUBTYPE]: recorded(
-      'a refund request asks for consumption data; the service does not send it and nothing changes yet',
-    ),
+    [NO_SUBTYPE]: recorded('a refund request asks for consumption data; the service does not send it and nothing changes yet'),
   },
   DID_CHANGE_RENEWAL_PREF: {
     UPGRADE: all('upgrade takes effect now: new transaction on the higher product, the old one is marked upgraded'),
@@ -74,7 +70,8 @@ export const NOTIFICATION_HANDLING = {
     [NO_SUBTYPE]: {
       kind: 'applies',
       applies: ['transaction'],
-      effect: 'one-time purchase stored: a non-consumable grants access until revoked, a non-renewing subscription for its catalog duration (ENTITLEMENTS_FILE), a consumable nothing',
+      effect:
+        'one-time purchase stored: a non-consumable grants access until revoked, a non-renewing subscription for its catalog duration (ENTITLEMENTS_FILE), a consumable nothing',
     },
   },
   PRICE_CHANGE: { [NO_SUBTYPE]: recorded(ADVANCED_COMMERCE) },
@@ -95,9 +92,7 @@ export const NOTIFICATION_HANDLING = {
     [NO_SUBTYPE]: all('renewal date extended: the transaction carries the new expiresDate'),
   },
   RENEWAL_EXTENSION: {
-    SUMMARY: recorded(
-      'summary of a mass renewal extension (counts only); each extended subscription gets its own RENEWAL_EXTENDED',
-    ),
+    SUMMARY: recorded('summary of a mass renewal extension (counts only); each extended subscription gets its own RENEWAL_EXTENDED'),
     FAILURE: all('extension failed for one subscription: records refreshed, expiresDate unchanged'),
   },
   RESCIND_CONSENT: {

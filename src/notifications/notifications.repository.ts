@@ -2,8 +2,8 @@ import { eq } from 'drizzle-orm';
 import type { Executor, Transaction } from '../db/client.js';
 import { insertRows } from '../db/raw.js';
 import { notifications } from '../db/schema.js';
-import type { NotificationRecord } from './notification-mapping.js';
 import { noteNotifications } from '../events/transaction-changes.js';
+import type { NotificationRecord } from './notification-mapping.js';
 
 export type { NotificationRecord } from './notification-mapping.js';
 

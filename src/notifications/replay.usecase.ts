@@ -1,6 +1,6 @@
-import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { SignedDataVerifier } from '../apple/types.js';
-import { systemClock, type Clock } from '../clock.js';
+import { type Clock, systemClock } from '../clock.js';
 import type { Database, Executor, Transaction } from '../db/client.js';
 import { notifications, subscriptions, transactions } from '../db/schema.js';
 import { CodedError } from '../errors.js';
@@ -117,10 +117,7 @@ async function replayAll(
   inTransaction: InTransaction,
   locksHeld: boolean,
 ): Promise<void> {
-  const [others] = await reader
-    .select({ n: sql<number>`count(*)::int` })
-    .from(notifications)
-    .where(sql`${notifications.version} <> 'v2'`);
+  const [others] = await reader.select({ n: sql<number>`count(*)::int` }).from(notifications).where(sql`${notifications.version} <> 'v2'`);
   result.skipped = others?.n ?? 0;
 
   // Keyset paging in signedDate order: the merge rules make the order irrelevant to the
@@ -141,20 +138,17 @@ async function replayAll(
   }
 }
 
-async function replayOne(
-  deps: ReplayDeps,
-  row: StoredRow,
-  result: ReplayResult,
-  inTransaction: InTransaction,
-  locksHeld: boolean,
-): Promise<void> {
+async function replayOne(deps: ReplayDeps, row: StoredRow, result: ReplayResult, inTransaction: InTransaction, locksHeld: boolean): Promise<void> {
   result.read += 1;
   let mapped;
   try {
     mapped = mapNotification(await deps.verifier.verifyNotification(row.payload));
   } catch (error) {
     result.rejected += 1;
-    deps.logger?.warn({ notificationUUID: row.id, code: error instanceof CodedError ? error.code : null }, 'stored notification no longer verifies; not replayed');
+    deps.logger?.warn(
+      { notificationUUID: row.id, code: error instanceof CodedError ? error.code : null },
+      'stored notification no longer verifies; not replayed',
+    );
     return;
   }
   if (mapped.outcome === 'applied') result.applied += 1;

@@ -1,5 +1,5 @@
-import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { badRequest } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
 import type { IngestUsecase } from './ingest.usecase.js';

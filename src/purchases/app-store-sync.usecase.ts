@@ -1,13 +1,13 @@
+import { apiNotConfigured, appStoreApiError, isNotFoundAnswer } from '../app-store-errors.js';
 import { AppStoreApiError, type AppStoreServerApi, type AppStoreServerEnvironmentApi } from '../apple/api/index.js';
 import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, SignedDataVerifier } from '../apple/types.js';
-import { apiNotConfigured, appStoreApiError, isNotFoundAnswer } from '../app-store-errors.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { badRequest } from '../errors.js';
 import { datedFieldsOf, futureDatedField } from './future-dated.model.js';
 import { renewalFromPayload, transactionFromPayload } from './merge.model.js';
 import type { PurchaseUpdate } from './purchase-update.js';
-import { sortedUpdates, updateFor, type UpdatesByPurchase } from './purchase-updates.model.js';
+import { sortedUpdates, type UpdatesByPurchase, updateFor } from './purchase-updates.model.js';
 import { applyPurchaseUpdates } from './purchases.repository.js';
 
 // The one way the service learns a purchase's state from the App Store Server API:
@@ -199,8 +199,7 @@ export function createAppStoreSync(deps: AppStoreSyncDeps): AppStoreSync {
     },
 
     async transaction(submission, environments) {
-      const signedTransaction =
-        'signedTransaction' in submission ? submission.signedTransaction : await fetchSigned(submission.transactionId, environments);
+      const signedTransaction = 'signedTransaction' in submission ? submission.signedTransaction : await fetchSigned(submission.transactionId, environments);
       // Signed by Apple but not delivered as a notification: recorded as 'api' like Server API data.
       // An InvalidRecordError is a coded refusal of the data, answered with its own code.
       const record = transactionFromPayload(await deps.verifier.verifyTransaction(signedTransaction), 'api');

@@ -69,7 +69,13 @@ export async function attribute(tx: Transaction, updates: readonly PurchaseUpdat
     await insertRows(
       tx,
       purchaseLinkEvents,
-      inserted.map((link) => ({ originalTransactionId: link.originalTransactionId, fromUserId: null, toUserId: link.userId, reason: 'app_account_token', at: now })),
+      inserted.map((link) => ({
+        originalTransactionId: link.originalTransactionId,
+        fromUserId: null,
+        toUserId: link.userId,
+        reason: 'app_account_token',
+        at: now,
+      })),
     );
   }
   const linked = new Map(inserted.map((link) => [link.originalTransactionId, link.userId]));

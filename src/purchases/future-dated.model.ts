@@ -22,7 +22,10 @@ export const PURCHASE_LEAD_MS = 24 * 60 * 60 * 1000;
 
 /** Sending the same data again does not make it less future: not retryable, a refusal of the input. */
 export class FutureDatedError extends InvalidInputError {
-  constructor(readonly field: string, readonly date: Date) {
+  constructor(
+    readonly field: string,
+    readonly date: Date,
+  ) {
     super('FUTURE_DATED', `${field} (${date.toISOString()}) is more than a minute in the future`);
   }
 }

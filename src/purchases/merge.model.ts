@@ -103,18 +103,58 @@ type AllKeys<T, K extends readonly (keyof T)[]> = MissingKeys<T, K> extends neve
 // The fields that make up a record's content. Listing them (the compiler checks the list
 // is complete) keeps columns the database adds, such as updatedAt, out of tie-breaking.
 const TRANSACTION_KEYS = [
-  'transactionId', 'originalTransactionId', 'webOrderLineItemId', 'bundleId', 'productId',
-  'subscriptionGroupIdentifier', 'productType', 'environment', 'purchaseDate', 'originalPurchaseDate',
-  'expiresDate', 'quantity', 'ownershipType', 'revocationDate', 'revocationReason', 'isUpgraded',
-  'offerType', 'offerIdentifier', 'appAccountToken', 'storefront', 'transactionReason', 'price',
-  'currency', 'signedDate', 'source', 'offerDiscountType', 'offerPeriod', 'revocationType',
-  'revocationPercentage', 'appTransactionId',
+  'transactionId',
+  'originalTransactionId',
+  'webOrderLineItemId',
+  'bundleId',
+  'productId',
+  'subscriptionGroupIdentifier',
+  'productType',
+  'environment',
+  'purchaseDate',
+  'originalPurchaseDate',
+  'expiresDate',
+  'quantity',
+  'ownershipType',
+  'revocationDate',
+  'revocationReason',
+  'isUpgraded',
+  'offerType',
+  'offerIdentifier',
+  'appAccountToken',
+  'storefront',
+  'transactionReason',
+  'price',
+  'currency',
+  'signedDate',
+  'source',
+  'offerDiscountType',
+  'offerPeriod',
+  'revocationType',
+  'revocationPercentage',
+  'appTransactionId',
 ] as const;
 const RENEWAL_KEYS = [
-  'originalTransactionId', 'productId', 'autoRenewProductId', 'autoRenewStatus', 'expirationIntent',
-  'isInBillingRetryPeriod', 'gracePeriodExpiresDate', 'renewalDate', 'priceIncreaseStatus', 'signedDate',
-  'environment', 'source', 'renewalPrice', 'renewalCurrency', 'offerType', 'offerIdentifier',
-  'offerDiscountType', 'offerPeriod', 'eligibleWinBackOfferIds', 'appTransactionId',
+  'originalTransactionId',
+  'productId',
+  'autoRenewProductId',
+  'autoRenewStatus',
+  'expirationIntent',
+  'isInBillingRetryPeriod',
+  'gracePeriodExpiresDate',
+  'renewalDate',
+  'priceIncreaseStatus',
+  'signedDate',
+  'environment',
+  'source',
+  'renewalPrice',
+  'renewalCurrency',
+  'offerType',
+  'offerIdentifier',
+  'offerDiscountType',
+  'offerPeriod',
+  'eligibleWinBackOfferIds',
+  'appTransactionId',
 ] as const;
 const STATUS_KEYS = ['originalTransactionId', 'appleStatus', 'statusSignedDate'] as const;
 
@@ -148,12 +188,7 @@ function compareText(a: string, b: string): number {
 // Signed data ranks above V1 data (unsigned, 'v1') whatever their dates: a V1 record never
 // replaces or outranks what Apple signed (SPEC), and signed data always replaces V1 data.
 // Trust comes first in the order, so the merge is still a maximum of one total order.
-function newerOf<T extends { source?: RecordSource }>(
-  existing: T | undefined,
-  incoming: T,
-  signedAt: (r: T) => Date,
-  keys: readonly (keyof T)[],
-): T {
+function newerOf<T extends { source?: RecordSource }>(existing: T | undefined, incoming: T, signedAt: (r: T) => Date, keys: readonly (keyof T)[]): T {
   if (existing === undefined) return incoming;
   const byTrust = trustOf(incoming) - trustOf(existing);
   if (byTrust !== 0) return byTrust > 0 ? incoming : existing;

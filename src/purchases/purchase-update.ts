@@ -75,7 +75,6 @@ export interface StoredStatus {
   statusSignedDate: Date;
 }
 
-
 // The signed evidence of a record is kept once: a JWS that arrived inside a notification
 // stays in that notification's stored signedPayload and the record names the notification
 // (`signedInNotification`); a JWS that came alone (the Server API, an app's POST) is

@@ -1,6 +1,6 @@
 import { getTableColumns, sql } from 'drizzle-orm';
 import type { Transaction } from '../db/client.js';
-import { columnName, insertRows, onConflictReplace, selectList, tableName, type ColumnOf } from '../db/raw.js';
+import { type ColumnOf, columnName, insertRows, onConflictReplace, selectList, tableName } from '../db/raw.js';
 import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import { notePurchases } from '../events/transaction-changes.js';
 import { attribute } from './attribution.repository.js';

@@ -3,7 +3,7 @@ import type { TransferPolicy } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { PurchaseUpdate } from '../purchases/purchase-update.js';
 import { applyPurchaseUpdates, lockPurchases } from '../purchases/purchases.repository.js';
-import { linkPurchase, type LinkOutcome } from './purchase-links.repository.js';
+import { type LinkOutcome, linkPurchase } from './purchase-links.repository.js';
 import { assertTokensAllow } from './token-ownership.repository.js';
 import type { UsersRepository } from './users.repository.js';
 
@@ -50,7 +50,11 @@ export async function linkAndApply(deps: LinkAndApplyDeps, request: LinkAndApply
     for (const update of updates) {
       for (const { record } of update.transactions) tokens.get(record.originalTransactionId)?.push(record.appAccountToken);
     }
-    await assertTokensAllow(tx, userId, [...tokens].map(([originalTransactionId, list]) => ({ originalTransactionId, tokens: list })));
+    await assertTokensAllow(
+      tx,
+      userId,
+      [...tokens].map(([originalTransactionId, list]) => ({ originalTransactionId, tokens: list })),
+    );
     const linked: LinkedPurchase[] = [];
     for (const originalTransactionId of purchases) {
       const outcome = await linkPurchase(tx, { originalTransactionId, userId, policy: deps.transferPolicy, reason: request.reason, at });

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
 import type { TransferPolicy } from '../config.js';
+import type { Executor } from '../db/client.js';
 import { purchaseLinkEvents, purchaseLinks } from '../db/schema.js';
 import { conflict } from '../errors.js';
 import { notePurchases, noteUsers } from '../events/transaction-changes.js';
@@ -39,12 +39,7 @@ export async function linkPurchase(tx: Executor, request: LinkRequest): Promise<
     throw conflict('ALREADY_LINKED', `Purchase ${originalTransactionId} is already linked to another user`);
   }
   noteUsers(tx, [existing.userId]);
-  await tx
-    .update(purchaseLinks)
-    .set({ userId, linkSource: 'transfer', linkedAt: at })
-    .where(eq(purchaseLinks.originalTransactionId, originalTransactionId));
-  await tx
-    .insert(purchaseLinkEvents)
-    .values({ originalTransactionId, fromUserId: existing.userId, toUserId: userId, reason: 'transfer', at });
+  await tx.update(purchaseLinks).set({ userId, linkSource: 'transfer', linkedAt: at }).where(eq(purchaseLinks.originalTransactionId, originalTransactionId));
+  await tx.insert(purchaseLinkEvents).values({ originalTransactionId, fromUserId: existing.userId, toUserId: userId, reason: 'transfer', at });
   return 'transferred';
 }

@@ -32,7 +32,15 @@ export async function assertTokensAllow(tx: Executor, userId: string, purchases:
   const stored = await tx
     .selectDistinct({ originalTransactionId: transactions.originalTransactionId, token: transactions.appAccountToken })
     .from(transactions)
-    .where(and(inArray(transactions.originalTransactionId, purchases.map((p) => p.originalTransactionId)), isNotNull(transactions.appAccountToken)));
+    .where(
+      and(
+        inArray(
+          transactions.originalTransactionId,
+          purchases.map((p) => p.originalTransactionId),
+        ),
+        isNotNull(transactions.appAccountToken),
+      ),
+    );
   for (const row of stored) add(row.originalTransactionId, row.token);
   if (byPurchase.size === 0) return;
 

@@ -12,10 +12,7 @@ const NAMESPACE_KEY = 'app_account_token_namespace';
  * that won, so every process derives the same tokens.
  */
 export async function loadTokenNamespace(executor: Executor): Promise<string> {
-  await executor
-    .insert(serviceState)
-    .values({ key: NAMESPACE_KEY, value: newNamespace() })
-    .onConflictDoNothing();
+  await executor.insert(serviceState).values({ key: NAMESPACE_KEY, value: newNamespace() }).onConflictDoNothing();
   const [row] = await executor.select({ value: serviceState.value }).from(serviceState).where(eq(serviceState.key, NAMESPACE_KEY));
   if (typeof row?.value !== 'string') throw new Error(`service_state ${NAMESPACE_KEY} is missing or not a string`);
   return row.value;

@@ -19,7 +19,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = a
         summary: 'The appAccountToken the app passes to StoreKit for this user',
         description:
           'A user id that is a UUID is its own token (compared case-insensitively; answered lower-case). Any other ' +
-          'id gets a stable UUID derived under this installation\'s namespace. Purchases carrying the token are ' +
+          "id gets a stable UUID derived under this installation's namespace. Purchases carrying the token are " +
           'attributed to the user automatically.',
         params: UserIdParams,
         response: { 200: AppAccountTokenResponse, ...errorResponses(401, 409, 503) },

@@ -2,7 +2,6 @@ import { Type } from 'typebox';
 import { PRODUCT_TYPE } from '../apple/types.js';
 import { Nullable, NullableDateTime } from '../http/schemas.js';
 
-
 export const AppAccountTokenResponse = Type.Object(
   {
     appAccountToken: Type.String({
@@ -17,11 +16,25 @@ export const AppAccountTokenResponse = Type.Object(
 export const TransactionSubmission = Type.Union(
   [
     Type.Object(
-      { signedTransaction: Type.String({ minLength: 1, description: "StoreKit 2's jwsRepresentation", examples: ['eyJhbGciOiJFUzI1NiIsIng1YyI6Wy4uLl19.eyJ0cmFuc2FjdGlvbklkIjoiMjAwMDAwMDAwMDAwMDAwNyJ9.c2ln'] }) },
+      {
+        signedTransaction: Type.String({
+          minLength: 1,
+          description: "StoreKit 2's jwsRepresentation",
+          examples: ['eyJhbGciOiJFUzI1NiIsIng1YyI6Wy4uLl19.eyJ0cmFuc2FjdGlvbklkIjoiMjAwMDAwMDAwMDAwMDAwNyJ9.c2ln'],
+        }),
+      },
       { additionalProperties: false },
     ),
     Type.Object(
-      { transactionId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9A-Za-z_-]+$', description: 'Fetched from the App Store Server API', examples: ['2000000000000007'] }) },
+      {
+        transactionId: Type.String({
+          minLength: 1,
+          maxLength: 64,
+          pattern: '^[0-9A-Za-z_-]+$',
+          description: 'Fetched from the App Store Server API',
+          examples: ['2000000000000007'],
+        }),
+      },
       { additionalProperties: false },
     ),
   ],

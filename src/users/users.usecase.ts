@@ -1,5 +1,5 @@
-import type { AppleEnvironment, TransferPolicy } from '../config.js';
 import type { Clock } from '../clock.js';
+import type { AppleEnvironment, TransferPolicy } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { EntitlementView } from '../entitlements/entitlements.model.js';
 import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
@@ -7,8 +7,8 @@ import type { AppStoreSync } from '../purchases/app-store-sync.usecase.js';
 import { assertNotFutureDated } from '../purchases/future-dated.model.js';
 import { linkAndApply } from './link-and-apply.js';
 import type { LinkOutcome } from './purchase-links.repository.js';
-import { decodeCursor, encodeCursor } from './transactions-cursor.model.js';
 import type { TransactionsRepository, UserTransactionRow } from './transactions.repository.js';
+import { decodeCursor, encodeCursor } from './transactions-cursor.model.js';
 import type { UsersRepository } from './users.repository.js';
 
 export interface UsersUsecaseDeps {

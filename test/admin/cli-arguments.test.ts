@@ -39,7 +39,10 @@ describe('the CLI checks its arguments before it reads any setting', () => {
 });
 
 describe('parseCliArguments', () => {
-  const refused = (...argv: string[]) => () => parseCliArguments(argv);
+  const refused =
+    (...argv: string[]) =>
+    () =>
+      parseCliArguments(argv);
 
   it('reads each command with its options', () => {
     expect(parseCliArguments([])).toEqual({ name: 'help' });

@@ -1,11 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useAppStoreApiDouble, useTestPki } from '../helpers/fixtures.js';
 import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { TEST_MONTHLY_PRODUCT_ID } from '../helpers/constants.js';
+import { useAppStoreApiDouble, useTestPki } from '../helpers/fixtures.js';
 import { signNotification } from '../helpers/pki.js';
 import { runEntry } from '../helpers/process.js';
 import { HISTORY_PATH, historyPage, hoursAgo } from './fixture.js';

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach } from 'vitest';
 import { count, eq } from 'drizzle-orm';
+import { afterEach } from 'vitest';
 import type { AppStoreServerApi } from '../../src/apple/api/index.js';
+import { notifications } from '../../src/db/schema.js';
 import type { ServiceEvents } from '../../src/metrics/events.js';
 import { noopEvents } from '../../src/metrics/events.js';
-import { notifications } from '../../src/db/schema.js';
-import type { AppStoreApiDouble } from '../helpers/app-store-api-double.js';
-import type { TestDatabase } from '../helpers/database.js';
-import { HOUR } from '../helpers/constants.js';
-import { useAppStoreApiDouble, useDatabaseAndPki } from '../helpers/fixtures.js';
 import { createTestApp, TEST_ADMIN_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
+import type { AppStoreApiDouble } from '../helpers/app-store-api-double.js';
+import { HOUR } from '../helpers/constants.js';
+import type { TestDatabase } from '../helpers/database.js';
+import { useAppStoreApiDouble, useDatabaseAndPki } from '../helpers/fixtures.js';
 import { signNotification, type TestPki } from '../helpers/pki.js';
 import { wipe } from '../helpers/rows.js';
 

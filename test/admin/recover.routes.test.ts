@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createTestPki, signNotification } from '../helpers/pki.js';
 import { TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
+import { createTestPki, signNotification } from '../helpers/pki.js';
 import { ADMIN, HISTORY_PATH, historyPage, hoursAgo, useAdminFixture } from './fixture.js';
 
 const RECOVER = '/admin/notifications/recover';
@@ -112,12 +112,10 @@ describe('POST /admin/notifications/recover', () => {
 
   it('stops with 503 when Apple fails on a later page, keeping what the earlier pages applied', async () => {
     const app = await fixture.app({ env: { APPLE_ENVIRONMENTS: 'Production' } });
-    fixture.double.reply(
-      'POST',
-      HISTORY_PATH,
-      historyPage([fixture.notification()], 'page-2'),
-      { status: 500, body: { errorCode: 5000000, errorMessage: 'An unknown error occurred.' } },
-    );
+    fixture.double.reply('POST', HISTORY_PATH, historyPage([fixture.notification()], 'page-2'), {
+      status: 500,
+      body: { errorCode: 5000000, errorMessage: 'An unknown error occurred.' },
+    });
     const response = await app.app.inject({ method: 'POST', url: RECOVER, headers: ADMIN, payload: window() });
     expect(response.statusCode).toBe(503);
     expect(response.json().error).toMatchObject({ code: 'APP_STORE_UNAVAILABLE' });

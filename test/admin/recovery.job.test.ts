@@ -1,22 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import type { AppStoreServerApi } from '../../src/apple/api/index.js';
-import { openDatabase } from '../../src/db/client.js';
 import {
   createRecoveryScheduler,
   FIRST_RUN_LOOKBACK_MS,
-  recoveryJobWindow,
-  WINDOW_OVERLAP_MS,
   type RecoveryRunOutcome,
+  recoveryJobWindow,
   type SchedulerTimers,
+  WINDOW_OVERLAP_MS,
 } from '../../src/admin/recovery.job.js';
-import type { AppDeps } from '../../src/dependencies.js';
-import { createServices } from '../../src/services.js';
 import { readRecoveryBookmark, writeRecoveryBookmark } from '../../src/admin/recovery.repository.js';
 import { HISTORY_RETENTION_MS } from '../../src/admin/recovery.usecase.js';
-import { testDatabaseUrl } from '../helpers/database.js';
+import type { AppStoreServerApi } from '../../src/apple/api/index.js';
+import { openDatabase } from '../../src/db/client.js';
+import type { AppDeps } from '../../src/dependencies.js';
+import { createServices } from '../../src/services.js';
 import type { TestApp } from '../helpers/app.js';
-import { HISTORY_PATH, historyPage, useAdminFixture, type RecoveryRunEvent } from './fixture.js';
 import { HOUR } from '../helpers/constants.js';
+import { testDatabaseUrl } from '../helpers/database.js';
+import { HISTORY_PATH, historyPage, type RecoveryRunEvent, useAdminFixture } from './fixture.js';
 
 /** The app's recovery as createServices builds it, with the job's interval and any dependency replaced. */
 function recoveryOf(app: TestApp & { runs: RecoveryRunEvent[] }, overrides: Partial<AppDeps> = {}, intervalMs = HOUR) {
@@ -210,8 +210,7 @@ function manualTimers() {
 
 function deferredRun() {
   const calls: { signal: AbortSignal; finish: (outcome: RecoveryRunOutcome) => void }[] = [];
-  const run = (signal: AbortSignal) =>
-    new Promise<RecoveryRunOutcome>((resolve) => calls.push({ signal, finish: resolve }));
+  const run = (signal: AbortSignal) => new Promise<RecoveryRunOutcome>((resolve) => calls.push({ signal, finish: resolve }));
   return { run, calls };
 }
 
@@ -236,7 +235,10 @@ describe('createRecoveryScheduler', () => {
   });
 
   it('defaults the first-run delay to a minute, or to the interval when that is shorter', () => {
-    for (const [intervalMs, expected] of [[HOUR, 60_000], [10_000, 10_000]] as const) {
+    for (const [intervalMs, expected] of [
+      [HOUR, 60_000],
+      [10_000, 10_000],
+    ] as const) {
       const clock = manualTimers();
       const scheduler = createRecoveryScheduler({ intervalMs, run: deferredRun().run, timers: clock.timers });
       scheduler.start();

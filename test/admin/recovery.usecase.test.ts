@@ -1,15 +1,15 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  historyEnvironments,
+  type IngestSignedPayload,
+  type RecoveryDeps,
+  RecoveryInterruptedError,
+  recoverNotifications,
+} from '../../src/admin/recovery.usecase.js';
 import { VerificationError } from '../../src/apple/verifier/index.js';
 import { badRequest } from '../../src/errors.js';
 import { classifyError } from '../../src/http/error-handler.js';
-import {
-  RecoveryInterruptedError,
-  historyEnvironments,
-  recoverNotifications,
-  type IngestSignedPayload,
-  type RecoveryDeps,
-} from '../../src/admin/recovery.usecase.js';
 import { HOUR } from '../helpers/constants.js';
 import { useAppStoreApiDouble } from '../helpers/fixtures.js';
 import { HISTORY_PATH, historyPage } from './fixture.js';
@@ -63,7 +63,10 @@ describe('recoverNotifications', () => {
 
   it('counts a history entry without a signedPayload as rejected', async () => {
     apple.double.reply('POST', HISTORY_PATH, { body: { notificationHistory: [{ sendAttempts: [] }], hasMore: false } });
-    const result = await recoverNotifications(deps(async () => ({ status: 'processed' })), window);
+    const result = await recoverNotifications(
+      deps(async () => ({ status: 'processed' })),
+      window,
+    );
     expect(result).toMatchObject({ fetched: 1, applied: 0, rejected: 1 });
   });
 
@@ -117,7 +120,10 @@ describe('recoverNotifications', () => {
 
   it('asks Apple nothing for a window that ends before it starts once clamped to now', async () => {
     const ahead = { startDate: new Date(now.getTime() + 10_000), endDate: new Date(now.getTime() + 50_000), onlyFailures: false };
-    const result = await recoverNotifications(deps(async () => ({ status: 'processed' })), ahead);
+    const result = await recoverNotifications(
+      deps(async () => ({ status: 'processed' })),
+      ahead,
+    );
     expect(result).toMatchObject({ fetched: 0 });
     expect(apple.double.requests).toHaveLength(0);
   });

@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { queryRows } from '../helpers/rows.js';
+import { describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { backendName } from '../helpers/database.js';
 import { useTestDatabase } from '../helpers/fixtures.js';
+import { queryRows } from '../helpers/rows.js';
 
 describe(`migrations on ${backendName}`, () => {
   const empty = useTestDatabase({ migrate: false });

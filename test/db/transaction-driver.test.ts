@@ -15,12 +15,17 @@ describe(`the driver a database transaction hands out (${backendName})`, () => {
   afterAll(async () => database?.destroy());
 
   const keysLike = async (prefix: string) =>
-    (await database.handle.db.select({ key: serviceState.key }).from(serviceState)).map((row) => row.key).filter((key) => key.startsWith(prefix)).sort();
+    (await database.handle.db.select({ key: serviceState.key }).from(serviceState))
+      .map((row) => row.key)
+      .filter((key) => key.startsWith(prefix))
+      .sort();
 
   it('sees what the query builder wrote in the same transaction, and the builder sees what it wrote', async () => {
     const seen = await database.handle.db.transaction(async (tx) => {
       await tx.insert(serviceState).values({ key: 'same-tx.builder', value: 1 });
-      const viaDriver = await tx.driver.query<{ key: string }>(`select ${selectList(serviceState, ['key'])} from service_state where key = $1`, ['same-tx.builder']);
+      const viaDriver = await tx.driver.query<{ key: string }>(`select ${selectList(serviceState, ['key'])} from service_state where key = $1`, [
+        'same-tx.builder',
+      ]);
       await insertRows(tx, serviceState, [{ key: 'same-tx.driver', value: JSON.stringify(2) }]);
       const viaBuilder = await tx.select({ key: serviceState.key }).from(serviceState).where(eq(serviceState.key, 'same-tx.driver'));
       return { viaDriver, viaBuilder };

@@ -34,7 +34,9 @@ export function transactionPayload(overrides: Partial<JWSTransactionDecodedPaylo
   } as JWSTransactionDecodedPayload;
 }
 
-export function renewalPayload(overrides: Partial<JWSRenewalInfoDecodedPayload> & { originalTransactionId: string; signedDate: number }): JWSRenewalInfoDecodedPayload {
+export function renewalPayload(
+  overrides: Partial<JWSRenewalInfoDecodedPayload> & { originalTransactionId: string; signedDate: number },
+): JWSRenewalInfoDecodedPayload {
   return {
     productId: MONTHLY,
     autoRenewProductId: MONTHLY,
@@ -57,16 +59,28 @@ export async function postTransaction(t: TestApp, userId: string, payload: JWSTr
 /** Stores data as a notification would, without linking anything to a user. */
 export async function storeSigned(
   t: TestApp,
-  data: { transactions?: JWSTransactionDecodedPayload[]; renewal?: JWSRenewalInfoDecodedPayload; status?: { originalTransactionId: string; appleStatus: number; signedDate: number } },
+  data: {
+    transactions?: JWSTransactionDecodedPayload[];
+    renewal?: JWSRenewalInfoDecodedPayload;
+    status?: { originalTransactionId: string; appleStatus: number; signedDate: number };
+  },
 ) {
   await t.deps.database.db.transaction(async (tx) => {
-    await applyPurchaseUpdate(tx, {
-      transactions: (data.transactions ?? []).map((p) => ({ record: transactionFromPayload(p, 'v2'), signedTransaction: null })),
-      renewal: data.renewal ? { record: renewalFromPayload(data.renewal, 'v2'), signedRenewalInfo: null } : undefined,
-      status: data.status
-        ? { originalTransactionId: data.status.originalTransactionId, appleStatus: data.status.appleStatus, statusSignedDate: new Date(data.status.signedDate) }
-        : undefined,
-    }, { now: t.deps.clock() });
+    await applyPurchaseUpdate(
+      tx,
+      {
+        transactions: (data.transactions ?? []).map((p) => ({ record: transactionFromPayload(p, 'v2'), signedTransaction: null })),
+        renewal: data.renewal ? { record: renewalFromPayload(data.renewal, 'v2'), signedRenewalInfo: null } : undefined,
+        status: data.status
+          ? {
+              originalTransactionId: data.status.originalTransactionId,
+              appleStatus: data.status.appleStatus,
+              statusSignedDate: new Date(data.status.signedDate),
+            }
+          : undefined,
+      },
+      { now: t.deps.clock() },
+    );
   });
 }
 

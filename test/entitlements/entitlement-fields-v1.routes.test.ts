@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeV1Notification, parseV1Notification } from '../../src/apple/v1/index.js';
-import { applyPurchaseUpdates } from '../../src/purchases/purchases.repository.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
+import { applyPurchaseUpdates } from '../../src/purchases/purchases.repository.js';
 import { authHeader } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
-import { v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
-import { getEntitlements, manualClock } from './app-backend-fixtures.js';
 import { useTestApp } from '../helpers/fixtures.js';
+import { V1_DATES, V1_TEST, v1Body } from '../helpers/v1-bodies.js';
+import { getEntitlements, manualClock } from './app-backend-fixtures.js';
 
 // What V1 data carries of SPEC's entitlement fields, mapped where it maps cleanly: the
 // trial and introductory flags, promotional offers and offer codes, the expiration intent
@@ -19,7 +19,13 @@ describe(`entitlement fields from V1 data (${backendName})`, () => {
   const t = useTestApp({ clock: time.clock });
 
   /** Applies a V1 body the way the V1 ingest does once it trusts it, for the user's purchase. */
-  async function applyV1(userId: string, originalTransactionId: string, body: Record<string, unknown>, info: Record<string, string>, renewal: Record<string, string> = {}) {
+  async function applyV1(
+    userId: string,
+    originalTransactionId: string,
+    body: Record<string, unknown>,
+    info: Record<string, string>,
+    renewal: Record<string, string> = {},
+  ) {
     const token = (
       (await t.app.inject({ method: 'GET', url: `/users/${userId}/app-account-token`, headers: authHeader() })).json() as { appAccountToken: string }
     ).appAccountToken;
@@ -64,11 +70,17 @@ describe(`entitlement fields from V1 data (${backendName})`, () => {
   it('answers the expiration intent and price consent from pending_renewal_info, and null for what V1 does not carry', async () => {
     time.set(new Date(V1_TEST.start + 2 * MONTH + 2 * DAY).toISOString());
     const userId = 'u-v1-expired';
-    await applyV1(userId, '3000000000090000', v1Body('DID_CHANGE_RENEWAL_STATUS'), {}, {
-      auto_renew_status: '0',
-      expiration_intent: '1',
-      price_consent_status: '1',
-    });
+    await applyV1(
+      userId,
+      '3000000000090000',
+      v1Body('DID_CHANGE_RENEWAL_STATUS'),
+      {},
+      {
+        auto_renew_status: '0',
+        expiration_intent: '1',
+        price_consent_status: '1',
+      },
+    );
 
     expect(await onlyEntitlement(userId)).toMatchObject({
       status: 'expired',

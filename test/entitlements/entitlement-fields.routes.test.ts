@@ -1,11 +1,11 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { subscriptions, transactions } from '../../src/db/schema.js';
-import { backendName } from '../helpers/database.js';
-import { deliver, post, scenario, T0, DAY, MONTH } from '../notifications/support.js';
 import { authHeader } from '../helpers/app.js';
-import { getEntitlements, manualClock } from './app-backend-fixtures.js';
+import { backendName } from '../helpers/database.js';
 import { useTestApp } from '../helpers/fixtures.js';
+import { DAY, deliver, MONTH, post, scenario, T0 } from '../notifications/support.js';
+import { getEntitlements, manualClock } from './app-backend-fixtures.js';
 
 // SPEC's entitlement fields beyond status and dates: the current period's offer, Apple's
 // prices, the renewal terms and the revocation details, each `null` when unknown.
@@ -97,7 +97,12 @@ describe(`entitlement fields from Apple's signed data (${backendName})`, () => {
     const [stored] = await db.select().from(transactions).where(eq(transactions.transactionId, s.originalTransactionId));
     expect(stored).toMatchObject({ offerType: 1, offerDiscountType: 'FREE_TRIAL', offerPeriod: 'P1W', appTransactionId: '704289572311136189' });
     const [subscription] = await db.select().from(subscriptions).where(eq(subscriptions.originalTransactionId, s.originalTransactionId));
-    expect(subscription).toMatchObject({ renewalPrice: 9990, renewalCurrency: 'EUR', eligibleWinBackOfferIds: ['win-back-1'], appTransactionId: '704289572311136189' });
+    expect(subscription).toMatchObject({
+      renewalPrice: 9990,
+      renewalCurrency: 'EUR',
+      eligibleWinBackOfferIds: ['win-back-1'],
+      appTransactionId: '704289572311136189',
+    });
   });
 
   const offers = [
@@ -109,7 +114,12 @@ describe(`entitlement fields from Apple's signed data (${backendName})`, () => {
       periodType: 'promotional',
       offerIdentifier: 'promo-50',
     },
-    { name: 'a free promotional offer', fields: { offerType: 2, offerIdentifier: 'promo-free', offerDiscountType: 'FREE_TRIAL' }, periodType: 'promotional', offerIdentifier: 'promo-free' },
+    {
+      name: 'a free promotional offer',
+      fields: { offerType: 2, offerIdentifier: 'promo-free', offerDiscountType: 'FREE_TRIAL' },
+      periodType: 'promotional',
+      offerIdentifier: 'promo-free',
+    },
     { name: 'an offer code', fields: { offerType: 3, offerIdentifier: 'SPRING26' }, periodType: 'offer_code', offerIdentifier: 'SPRING26' },
     { name: 'a win-back offer', fields: { offerType: 4, offerIdentifier: 'come-back' }, periodType: 'win_back', offerIdentifier: 'come-back' },
     { name: 'no offer', fields: {}, periodType: 'normal', offerIdentifier: null },
@@ -131,7 +141,12 @@ describe(`entitlement fields from Apple's signed data (${backendName})`, () => {
     const token = await tokenOf(userId);
     await deliver(
       t.app,
-      s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0 + 1_000, transaction: { appAccountToken: token, offerType: 1, offerDiscountType: 'FREE_TRIAL', price: 0 } }),
+      s.sign({
+        type: 'SUBSCRIBED',
+        subtype: 'INITIAL_BUY',
+        signedDate: T0 + 1_000,
+        transaction: { appAccountToken: token, offerType: 1, offerDiscountType: 'FREE_TRIAL', price: 0 },
+      }),
     );
     await deliver(t.app, s.sign({ type: 'DID_RENEW', signedDate: T0 + MONTH + 1_000, period: 1, transaction: { appAccountToken: token, price: 9990 } }));
 
@@ -149,7 +164,13 @@ describe(`entitlement fields from Apple's signed data (${backendName})`, () => {
       s.sign({
         type: 'REFUND',
         signedDate: T0 + 15 * DAY,
-        transaction: { appAccountToken: token, revocationDate: T0 + 15 * DAY, revocationReason: 1, revocationType: 'REFUND_PRORATED', revocationPercentage: 50_000 },
+        transaction: {
+          appAccountToken: token,
+          revocationDate: T0 + 15 * DAY,
+          revocationReason: 1,
+          revocationType: 'REFUND_PRORATED',
+          revocationPercentage: 50_000,
+        },
         renewal: { autoRenewStatus: 0 },
       }),
     );

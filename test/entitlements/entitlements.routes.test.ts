@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
-import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import {
   at,
   COINS,
   days,
   getEntitlements,
   LIFETIME,
-  manualClock,
   MONTHLY,
+  manualClock,
   postTransaction,
   renewalPayload,
   storeSigned,
@@ -97,11 +97,36 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
       ],
     });
     expect(Object.keys(body.entitlements[0])).toEqual([
-      'entitlement', 'active', 'status', 'productId', 'productType', 'environment', 'originalTransactionId',
-      'transactionId', 'purchaseDate', 'originalPurchaseDate', 'expiresDate', 'gracePeriodExpiresDate', 'willRenew',
-      'autoRenewProductId', 'ownershipType', 'revocationDate', 'revocationReason', 'revocationType',
-      'revocationPercentage', 'periodType', 'offerIdentifier', 'price', 'currency', 'renewalPrice', 'renewalCurrency',
-      'renewalDate', 'expirationIntent', 'priceIncreaseStatus', 'source', 'updatedAt',
+      'entitlement',
+      'active',
+      'status',
+      'productId',
+      'productType',
+      'environment',
+      'originalTransactionId',
+      'transactionId',
+      'purchaseDate',
+      'originalPurchaseDate',
+      'expiresDate',
+      'gracePeriodExpiresDate',
+      'willRenew',
+      'autoRenewProductId',
+      'ownershipType',
+      'revocationDate',
+      'revocationReason',
+      'revocationType',
+      'revocationPercentage',
+      'periodType',
+      'offerIdentifier',
+      'price',
+      'currency',
+      'renewalPrice',
+      'renewalCurrency',
+      'renewalDate',
+      'expirationIntent',
+      'priceIncreaseStatus',
+      'source',
+      'updatedAt',
     ]);
   });
 
@@ -154,7 +179,12 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
     await postTransaction(t, 'u-6', older);
     await storeSigned(t, {
       transactions: [
-        transactionPayload({ transactionId: '31', originalTransactionId: '30', purchaseDate: at('2026-12-01T00:00:00Z'), originalPurchaseDate: older.purchaseDate }),
+        transactionPayload({
+          transactionId: '31',
+          originalTransactionId: '30',
+          purchaseDate: at('2026-12-01T00:00:00Z'),
+          originalPurchaseDate: older.purchaseDate,
+        }),
         { ...older, revocationDate: at('2026-12-10T00:00:00Z'), revocationReason: 0, signedDate: at('2026-12-10T00:00:00Z') },
       ],
     });
@@ -167,7 +197,13 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
     await postTransaction(t, 'u-7', transactionPayload({ transactionId: '40', purchaseDate: at('2026-12-01T00:00:00Z') }));
     await storeSigned(t, {
       transactions: [
-        transactionPayload({ transactionId: '40', purchaseDate: at('2026-12-01T00:00:00Z'), revocationDate: at('2026-12-10T00:00:00Z'), revocationReason: 1, signedDate: at('2026-12-10T00:00:00Z') }),
+        transactionPayload({
+          transactionId: '40',
+          purchaseDate: at('2026-12-01T00:00:00Z'),
+          revocationDate: at('2026-12-10T00:00:00Z'),
+          revocationReason: 1,
+          signedDate: at('2026-12-10T00:00:00Z'),
+        }),
       ],
     });
 
@@ -182,8 +218,16 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
     time.set('2026-12-15T00:00:00Z');
     // An expired monthly, an active yearly, and a product the file does not name.
     await postTransaction(mapped, 'u-8', transactionPayload({ transactionId: '50', purchaseDate: at('2026-10-01T00:00:00Z') }));
-    await postTransaction(mapped, 'u-8', transactionPayload({ transactionId: '51', productId: YEARLY, purchaseDate: at('2026-06-01T00:00:00Z'), expiresDate: at('2027-06-01T00:00:00Z') }));
-    await postTransaction(mapped, 'u-8', transactionPayload({ transactionId: '52', productId: 'com.example.themes', type: 'Non-Consumable', expiresDate: undefined }));
+    await postTransaction(
+      mapped,
+      'u-8',
+      transactionPayload({ transactionId: '51', productId: YEARLY, purchaseDate: at('2026-06-01T00:00:00Z'), expiresDate: at('2027-06-01T00:00:00Z') }),
+    );
+    await postTransaction(
+      mapped,
+      'u-8',
+      transactionPayload({ transactionId: '52', productId: 'com.example.themes', type: 'Non-Consumable', expiresDate: undefined }),
+    );
 
     const { entitlements } = (await getEntitlements(mapped, 'u-8')).json();
 
@@ -195,7 +239,17 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
   it('prefers a lifetime purchase over a subscription with a later expiry when both grant the entitlement', async () => {
     time.set('2026-12-15T00:00:00Z');
     await postTransaction(mapped, 'u-9', transactionPayload({ transactionId: '60', purchaseDate: at('2026-12-10T00:00:00Z') }));
-    await postTransaction(mapped, 'u-9', transactionPayload({ transactionId: '61', productId: LIFETIME, type: 'Non-Consumable', expiresDate: undefined, purchaseDate: at('2025-01-01T00:00:00Z') }));
+    await postTransaction(
+      mapped,
+      'u-9',
+      transactionPayload({
+        transactionId: '61',
+        productId: LIFETIME,
+        type: 'Non-Consumable',
+        expiresDate: undefined,
+        purchaseDate: at('2025-01-01T00:00:00Z'),
+      }),
+    );
 
     const { entitlements } = (await getEntitlements(mapped, 'u-9')).json();
     expect(entitlements).toHaveLength(1);
@@ -203,7 +257,11 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
   });
 
   it('leaves consumables out of the entitlements', async () => {
-    const response = await postTransaction(t, 'u-10', transactionPayload({ transactionId: '70', productId: COINS, type: 'Consumable', expiresDate: undefined }));
+    const response = await postTransaction(
+      t,
+      'u-10',
+      transactionPayload({ transactionId: '70', productId: COINS, type: 'Consumable', expiresDate: undefined }),
+    );
     expect(response.statusCode).toBe(200);
     expect((await getEntitlements(t, 'u-10')).json().entitlements).toEqual([]);
   });
@@ -220,7 +278,7 @@ describe(`GET /entitlements/:userId (${backendName})`, () => {
     expect(lower.userId).toBe(id.toLowerCase());
   });
 
-  it('reports updatedAt as the service clock\'s time of the latest change of the rows behind the entry', async () => {
+  it("reports updatedAt as the service clock's time of the latest change of the rows behind the entry", async () => {
     time.set('2026-11-10T00:00:00Z');
     await postTransaction(t, 'u-12', transactionPayload({ transactionId: '90', purchaseDate: at('2026-11-01T00:00:00Z') }));
     expect((await getEntitlements(t, 'u-12')).json().entitlements[0].updatedAt).toBe('2026-11-10T00:00:00.000Z');

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { useAppStoreApiDouble, useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
-import { at, getEntitlements, LIFETIME, manualClock, MONTHLY, postTransaction, transactionPayload, YEARLY } from './app-backend-fixtures.js';
+import { useAppStoreApiDouble, useTestApp } from '../helpers/fixtures.js';
+import { at, getEntitlements, LIFETIME, MONTHLY, manualClock, postTransaction, transactionPayload, YEARLY } from './app-backend-fixtures.js';
 
 // SPEC: `?environment=Production` (or `Sandbox`) answers from purchases of that environment
 // only; without it both count; another value is 400.
@@ -25,7 +25,11 @@ describe(`GET /entitlements/:userId?environment= (${backendName})`, () => {
     time.set('2026-11-10T00:00:00Z');
     const userId = 'u-env-both';
     await postTransaction(t, userId, transactionPayload({ transactionId: '5100', productId: MONTHLY, environment: 'Production' }));
-    await postTransaction(t, userId, transactionPayload({ transactionId: '5200', productId: YEARLY, environment: 'Sandbox', expiresDate: at('2027-11-01T10:00:00Z') }));
+    await postTransaction(
+      t,
+      userId,
+      transactionPayload({ transactionId: '5200', productId: YEARLY, environment: 'Sandbox', expiresDate: at('2027-11-01T10:00:00Z') }),
+    );
 
     expect((await entitlementsOf(userId)).map((e) => [e.entitlement, e.environment])).toEqual([
       [MONTHLY, 'Production'],
@@ -39,8 +43,23 @@ describe(`GET /entitlements/:userId?environment= (${backendName})`, () => {
     time.set('2026-11-10T00:00:00Z');
     const userId = 'u-env-same-product';
     // Of two lifetime purchases the later one ranks first: the Production one here.
-    await postTransaction(t, userId, transactionPayload({ transactionId: '5300', productId: LIFETIME, type: 'Non-Consumable', expiresDate: undefined, environment: 'Production', purchaseDate: at('2026-11-05T10:00:00Z') }));
-    await postTransaction(t, userId, transactionPayload({ transactionId: '5301', productId: LIFETIME, type: 'Non-Consumable', expiresDate: undefined, environment: 'Sandbox' }));
+    await postTransaction(
+      t,
+      userId,
+      transactionPayload({
+        transactionId: '5300',
+        productId: LIFETIME,
+        type: 'Non-Consumable',
+        expiresDate: undefined,
+        environment: 'Production',
+        purchaseDate: at('2026-11-05T10:00:00Z'),
+      }),
+    );
+    await postTransaction(
+      t,
+      userId,
+      transactionPayload({ transactionId: '5301', productId: LIFETIME, type: 'Non-Consumable', expiresDate: undefined, environment: 'Sandbox' }),
+    );
 
     expect((await entitlementsOf(userId)).map((e) => e.transactionId)).toEqual(['5300']);
     expect((await entitlementsOf(userId, '?environment=Sandbox')).map((e) => e.transactionId)).toEqual(['5301']);
@@ -96,12 +115,32 @@ describe(`GET /entitlements/:userId?environment= (${backendName})`, () => {
     };
     const route = document.paths['/entitlements/{userId}']?.get;
     expect(route?.parameters).toContainEqual(
-      expect.objectContaining({ name: 'environment', in: 'query', schema: expect.objectContaining({ anyOf: [{ type: 'string', enum: ['Production'] }, { type: 'string', enum: ['Sandbox'] }] }) }),
+      expect.objectContaining({
+        name: 'environment',
+        in: 'query',
+        schema: expect.objectContaining({
+          anyOf: [
+            { type: 'string', enum: ['Production'] },
+            { type: 'string', enum: ['Sandbox'] },
+          ],
+        }),
+      }),
     );
     const text = JSON.stringify(route?.responses['200']);
-    for (const field of ['revocationType', 'revocationPercentage', 'periodType', 'offerIdentifier', 'price', 'renewalPrice', 'renewalCurrency', 'renewalDate', 'expirationIntent', 'priceIncreaseStatus', 'source']) {
+    for (const field of [
+      'revocationType',
+      'revocationPercentage',
+      'periodType',
+      'offerIdentifier',
+      'price',
+      'renewalPrice',
+      'renewalCurrency',
+      'renewalDate',
+      'expirationIntent',
+      'priceIncreaseStatus',
+      'source',
+    ]) {
       expect(text).toContain(`"${field}"`);
     }
   });
 });
-

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizeV1Notification, parseV1Notification, type NormalizeV1Options, type V1NotificationType } from '../../src/apple/v1/index.js';
+import { type NormalizeV1Options, normalizeV1Notification, parseV1Notification, type V1NotificationType } from '../../src/apple/v1/index.js';
 import { parseIsoDuration } from '../../src/entitlements/iso-duration.js';
-import type { StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { evaluatePurchase } from '../../src/entitlements/state.model.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
-import { v1Body, V1_DATES, V1_TEST, type V1BodyOptions } from '../helpers/v1-bodies.js';
+import type { StoredTransaction } from '../../src/purchases/purchase-update.js';
+import { V1_DATES, V1_TEST, type V1BodyOptions, v1Body } from '../helpers/v1-bodies.js';
 import { appleStatus, renewal, transaction } from './records.js';
-import { applyAll, arrange, snapshot, type SubscriptionRecords, type SubscriptionUpdate } from './subscription-fold.js';
+import { applyAll, arrange, type SubscriptionRecords, type SubscriptionUpdate, snapshot } from './subscription-fold.js';
 
 // The permutation property of merge.property.test.ts over harder histories: V1 bodies
 // mixed with signed notifications of the same purchase, upgrades in both directions, and
@@ -70,9 +70,7 @@ const deliveries = (notifications: readonly Notification[]) =>
   fc.array(fc.nat({ max: notifications.length - 1 }), { maxLength: notifications.length }).chain((duplicates) => {
     const size = notifications.length + duplicates.length;
     const indices = Array.from({ length: size }, (_, i) => i);
-    return fc
-      .shuffledSubarray(indices, { minLength: size, maxLength: size })
-      .map((permutation) => arrange(notifications, duplicates, permutation).flat());
+    return fc.shuffledSubarray(indices, { minLength: size, maxLength: size }).map((permutation) => arrange(notifications, duplicates, permutation).flat());
   });
 
 function orderIndependent(history: readonly Notification[], times: readonly number[]): void {
@@ -93,7 +91,13 @@ describe('V1 bodies mixed with signed notifications of one subscription', () => 
     v1('INITIAL_BUY', { transactions: [{ transactionId: '1000000000000001', purchase: start }] }),
     [{ transaction: signed('1000000000000001', start, start + 1000), renewal: signedRenewal(start + 1000), status: signedStatus(1, start + 1000) }],
     v1('DID_RENEW', {}),
-    [{ transaction: signed('1000000000000002', start + MONTH, start + MONTH + 1000), renewal: signedRenewal(start + MONTH + 1000), status: signedStatus(1, start + MONTH + 1000) }],
+    [
+      {
+        transaction: signed('1000000000000002', start + MONTH, start + MONTH + 1000),
+        renewal: signedRenewal(start + MONTH + 1000),
+        status: signedStatus(1, start + MONTH + 1000),
+      },
+    ],
     v1('REFUND', {}),
     [
       {
@@ -129,7 +133,13 @@ describe('upgrades in both directions, signed and V1', () => {
     const oldEnd = start + d.fromDays * DAY;
     const newEnd = upgradeAt + d.toDays * DAY;
     const history: Notification[] = [
-      [{ transaction: signed('1000000000000001', start, start + 1000, { productId: d.from, expiresDate: new Date(oldEnd) }), renewal: signedRenewal(start + 1000, { productId: d.from, autoRenewProductId: d.from }), status: signedStatus(1, start + 1000) }],
+      [
+        {
+          transaction: signed('1000000000000001', start, start + 1000, { productId: d.from, expiresDate: new Date(oldEnd) }),
+          renewal: signedRenewal(start + 1000, { productId: d.from, autoRenewProductId: d.from }),
+          status: signedStatus(1, start + 1000),
+        },
+      ],
       // DID_CHANGE_RENEWAL_PREF UPGRADE: the upgraded-to transaction.
       [
         {
@@ -139,12 +149,28 @@ describe('upgrades in both directions, signed and V1', () => {
         },
       ],
       // The old transaction as the history API answers it afterwards: upgraded and cancelled.
-      [{ transaction: signed('1000000000000001', start, upgradeAt + 2000, { productId: d.from, expiresDate: new Date(oldEnd), isUpgraded: true, revocationDate: new Date(upgradeAt) }) }],
+      [
+        {
+          transaction: signed('1000000000000001', start, upgradeAt + 2000, {
+            productId: d.from,
+            expiresDate: new Date(oldEnd),
+            isUpgraded: true,
+            revocationDate: new Date(upgradeAt),
+          }),
+        },
+      ],
       // Apple's V1 CANCEL for the same upgrade.
       v1('CANCEL', {
         transactions: [
           { transactionId: '1000000000000002', productId: d.to, purchase: upgradeAt, expires: newEnd },
-          { transactionId: '1000000000000001', productId: d.from, purchase: start, expires: oldEnd, upgraded: true, cancellation: { at: upgradeAt, reason: '0' } },
+          {
+            transactionId: '1000000000000001',
+            productId: d.from,
+            purchase: start,
+            expires: oldEnd,
+            upgraded: true,
+            cancellation: { at: upgradeAt, reason: '0' },
+          },
         ],
         renewals: [{ productId: d.to }],
       }),

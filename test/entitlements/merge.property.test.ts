@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { evaluatePurchase } from '../../src/entitlements/state.model.js';
 import { mergeRenewal, mergeStatus, mergeTransaction } from '../../src/purchases/merge.model.js';
 import type { StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
-import { evaluatePurchase } from '../../src/entitlements/state.model.js';
 import { appleStatus, at, period, renewal } from './records.js';
-import { applyAll, arrange, snapshot } from './subscription-fold.js';
 import type { SubscriptionRecords, SubscriptionUpdate } from './subscription-fold.js';
+import { applyAll, arrange, snapshot } from './subscription-fold.js';
 
 // One monthly subscription's life as Apple would notify it, in the order it happened.
 const off = { autoRenewStatus: 0 };
@@ -63,26 +63,17 @@ const lifecycle: SubscriptionUpdate[] = [
   { transaction: { ...period(3, { ...extendedThird, signedDate: at('2026-04-08T10:00:05Z') }), source: 'api' } },
 ];
 
-const evaluationTimes = [
-  at('2026-03-12T00:00:00Z'),
-  at('2026-04-05T00:00:00Z'),
-  at('2026-04-08T10:00:00Z'),
-  at('2026-05-01T00:00:00Z'),
-];
+const evaluationTimes = [at('2026-03-12T00:00:00Z'), at('2026-04-05T00:00:00Z'), at('2026-04-08T10:00:00Z'), at('2026-05-01T00:00:00Z')];
 
 const evaluateAt = (records: SubscriptionRecords) =>
-  evaluationTimes.map((now) =>
-    evaluatePurchase({ transactions: [...records.transactions.values()], renewal: records.renewal, status: records.status, now }),
-  );
+  evaluationTimes.map((now) => evaluatePurchase({ transactions: [...records.transactions.values()], renewal: records.renewal, status: records.status, now }));
 
 /** Arbitrary duplicates of `items`, then a permutation of the whole list. */
 const deliveries = <T>(items: readonly T[]) =>
   fc.array(fc.nat({ max: items.length - 1 }), { maxLength: 2 * items.length }).chain((duplicates) => {
     const size = items.length + duplicates.length;
     const indices = Array.from({ length: size }, (_, i) => i);
-    return fc
-      .shuffledSubarray(indices, { minLength: size, maxLength: size })
-      .map((permutation) => arrange(items, duplicates, permutation));
+    return fc.shuffledSubarray(indices, { minLength: size, maxLength: size }).map((permutation) => arrange(items, duplicates, permutation));
   });
 
 describe('merging a subscription lifecycle delivered out of order', () => {
@@ -144,10 +135,13 @@ const statusVersion: fc.Arbitrary<StoredStatus> = fc
 
 function foldsTheSame<T>(merge: (existing: T | undefined, incoming: T) => T, versions: fc.Arbitrary<T>) {
   fc.assert(
-    fc.property(fc.array(versions, { minLength: 1, maxLength: 8 }).chain((items) => deliveries(items).map((arrived) => [items, arrived] as const)), ([items, arrived]) => {
-      const fold = (list: readonly T[]) => list.reduce<T | undefined>((acc, item) => merge(acc, item), undefined);
-      expect(fold(arrived)).toEqual(fold(items));
-    }),
+    fc.property(
+      fc.array(versions, { minLength: 1, maxLength: 8 }).chain((items) => deliveries(items).map((arrived) => [items, arrived] as const)),
+      ([items, arrived]) => {
+        const fold = (list: readonly T[]) => list.reduce<T | undefined>((acc, item) => merge(acc, item), undefined);
+        expect(fold(arrived)).toEqual(fold(items));
+      },
+    ),
     { numRuns: 300 },
   );
 }

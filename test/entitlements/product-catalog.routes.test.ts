@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
 import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { capturingLogger } from '../helpers/log-capture.js';
 import { at, getEntitlements, manualClock, postTransaction, transactionPayload } from './app-backend-fixtures.js';
-import { useTestApp } from '../helpers/fixtures.js';
 
 const SEASON = 'com.example.season';
 const OPEN_PASS = 'com.example.openpass';

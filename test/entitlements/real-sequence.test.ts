@@ -2,18 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type {
-  JWSRenewalInfoDecodedPayload,
-  JWSTransactionDecodedPayload,
-  ResponseBodyV2DecodedPayload,
-} from '../../src/apple/types.js';
-import { renewalFromPayload, transactionFromPayload } from '../../src/purchases/merge.model.js';
-import { statusFromNotification } from '../../src/notifications/notification-mapping.js';
+import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, ResponseBodyV2DecodedPayload } from '../../src/apple/types.js';
 import { evaluatePurchase } from '../../src/entitlements/state.model.js';
+import { statusFromNotification } from '../../src/notifications/notification-mapping.js';
 import { describeNotification } from '../../src/notifications/notification-types.js';
 import { projectRoot } from '../../src/paths.js';
-import { applyAll, arrange, snapshot } from './subscription-fold.js';
+import { renewalFromPayload, transactionFromPayload } from '../../src/purchases/merge.model.js';
 import type { SubscriptionRecords, SubscriptionUpdate } from './subscription-fold.js';
+import { applyAll, arrange, snapshot } from './subscription-fold.js';
 
 const realDir = path.resolve(projectRoot, '../shared/apple/real');
 

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { useAppStoreApiDouble, useTestApp, useTestPki } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
-import { at, getEntitlements, manualClock, postTransaction, renewalPayload, transactionPayload } from './app-backend-fixtures.js';
 import { TEST_BUNDLE_ID } from '../helpers/constants.js';
+import { backendName } from '../helpers/database.js';
+import { useAppStoreApiDouble, useTestApp, useTestPki } from '../helpers/fixtures.js';
+import { at, getEntitlements, manualClock, postTransaction, renewalPayload, transactionPayload } from './app-backend-fixtures.js';
 
 describe(`entitlement refresh from the App Store Server API (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backendName } from '../helpers/database.js';
-import { at, days, getEntitlements, manualClock, postTransaction, renewalPayload, storeSigned, transactionPayload } from './app-backend-fixtures.js';
 import { useTestApp } from '../helpers/fixtures.js';
+import { at, days, getEntitlements, manualClock, postTransaction, renewalPayload, storeSigned, transactionPayload } from './app-backend-fixtures.js';
 
 describe(`a refund, then a new purchase of the same subscription (${backendName})`, () => {
   const time = manualClock('2026-11-10T02:00:00Z');

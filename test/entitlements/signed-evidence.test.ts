@@ -3,8 +3,8 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { applyPurchaseUpdate } from '../../src/purchases/purchases.repository.js';
-import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { deliver, scenario, T0 } from '../notifications/support.js';
 import { at, ORIGINAL_ID, renewal, transaction } from './records.js';
 

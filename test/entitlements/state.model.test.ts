@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { parseIsoDuration } from '../../src/entitlements/iso-duration.js';
+import type { PurchaseState } from '../../src/entitlements/state.model.js';
+import { BILLING_RETRY_MAX_MS, evaluatePurchase, pickBest } from '../../src/entitlements/state.model.js';
 import { mergeTransaction } from '../../src/purchases/merge.model.js';
 import type { StoredTransaction } from '../../src/purchases/purchase-update.js';
-import { BILLING_RETRY_MAX_MS, evaluatePurchase, pickBest } from '../../src/entitlements/state.model.js';
-import type { PurchaseState } from '../../src/entitlements/state.model.js';
-import { parseIsoDuration } from '../../src/entitlements/iso-duration.js';
 import { appleStatus, at, BASIC, MONTHLY, period, renewal, transaction, YEARLY } from './records.js';
 
 const SEASON = 'com.example.season';
@@ -226,7 +226,10 @@ describe('evaluatePurchase for an auto-renewable subscription', () => {
   it('restores access when REFUND_REVERSED brings a newer transaction without revocation, in either order', () => {
     const refunded = period(1, { revocationDate: at('2026-01-10T00:00:00Z'), revocationReason: 0, signedDate: at('2026-01-10T00:00:01Z') });
     const reversed = period(1, { signedDate: at('2026-01-12T00:00:01Z') });
-    for (const arrivals of [[refunded, reversed], [reversed, refunded]]) {
+    for (const arrivals of [
+      [refunded, reversed],
+      [reversed, refunded],
+    ]) {
       const state = evaluate({ transactions: mergeAll(arrivals), now: at('2026-01-20T00:00:00Z') });
       expect(state).toMatchObject({ status: 'active', revocationDate: null });
     }
@@ -234,7 +237,10 @@ describe('evaluatePurchase for an auto-renewable subscription', () => {
 
   it('uses the new expiresDate after RENEWAL_EXTENDED, in either order', () => {
     const extended = period(1, { expiresDate: at('2026-02-08T10:00:00Z'), signedDate: at('2026-01-20T00:00:00Z') });
-    for (const arrivals of [[period(1), extended], [extended, period(1)]]) {
+    for (const arrivals of [
+      [period(1), extended],
+      [extended, period(1)],
+    ]) {
       const state = evaluate({
         transactions: mergeAll(arrivals),
         status: appleStatus(1, '2026-01-20T00:00:00Z'),
@@ -434,7 +440,14 @@ describe('evaluatePurchase for other product types', () => {
 
   it('judges a second non-renewing purchase of one season pass on its own period', () => {
     const durationOf = () => parseIsoDuration('P7D');
-    const first = transaction({ productType: 'Non-Renewing Subscription', productId: SEASON, transactionId: '1', originalTransactionId: '1', purchaseDate: at('2026-01-01T00:00:00Z'), expiresDate: null });
+    const first = transaction({
+      productType: 'Non-Renewing Subscription',
+      productId: SEASON,
+      transactionId: '1',
+      originalTransactionId: '1',
+      purchaseDate: at('2026-01-01T00:00:00Z'),
+      expiresDate: null,
+    });
     expect(evaluate({ transactions: [first], durationOf, now: at('2026-01-09T00:00:00Z') }).status).toBe('expired');
     const refunded = { ...first, revocationDate: at('2026-01-02T00:00:00Z') };
     expect(evaluate({ transactions: [refunded], durationOf, now: at('2026-01-03T00:00:00Z') }).status).toBe('revoked');
@@ -486,7 +499,9 @@ describe('pickBest', () => {
   });
 
   it('prefers a Production purchase over a Sandbox one of the same activity, even one that expires later', () => {
-    const sandboxYearly = state(transaction({ originalTransactionId: 'f', productId: YEARLY, environment: 'Sandbox', expiresDate: at('2027-01-01T10:00:00Z') }));
+    const sandboxYearly = state(
+      transaction({ originalTransactionId: 'f', productId: YEARLY, environment: 'Sandbox', expiresDate: at('2027-01-01T10:00:00Z') }),
+    );
     const sandboxLifetime = state(transaction({ originalTransactionId: 'g', productType: 'Non-Consumable', environment: 'Sandbox', expiresDate: null }));
     expect(pickBest(monthly, sandboxYearly)).toBe(monthly);
     expect(pickBest(sandboxYearly, monthly)).toBe(monthly);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeV1Notification, parseV1Notification, type V1NotificationType } from '../../src/apple/v1/index.js';
-import type { StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { evaluatePurchase, type PurchaseState } from '../../src/entitlements/state.model.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
-import { v1Body, V1_DATES, V1_TEST, type TestTransaction } from '../helpers/v1-bodies.js';
+import type { StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
+import { type TestTransaction, V1_DATES, V1_TEST, v1Body } from '../helpers/v1-bodies.js';
 import { appleStatus, at, ORIGINAL_ID, renewal, transaction } from './records.js';
 import { applyAll, type SubscriptionUpdate } from './subscription-fold.js';
 
@@ -51,7 +51,12 @@ describe('the current period after an upgrade or crossgrade, from V1 bodies', ()
       upgraded: true,
       cancellation: { at: upgradedAt, reason: '0' },
     };
-    const upgradedTo: TestTransaction = { transactionId: '1000000000000002', productId: change.to.productId, purchase: upgradedAt, expires: upgradedAt + change.to.days * DAY };
+    const upgradedTo: TestTransaction = {
+      transactionId: '1000000000000002',
+      productId: change.to.productId,
+      purchase: upgradedAt,
+      expires: upgradedAt + change.to.days * DAY,
+    };
     const body = v1Body(type, { transactions: [upgradedTo, old], renewals: [{ productId: change.to.productId }] });
     return normalizeV1Notification(parseV1Notification(body));
   }
@@ -67,18 +72,34 @@ describe('the current period after an upgrade or crossgrade, from V1 bodies', ()
   }
 
   for (const change of CHANGES) {
-    it.each(['CANCEL', 'INTERACTIVE_RENEWAL', 'DID_CHANGE_RENEWAL_PREF'] as const)(`reports Apple status 1 and the new plan for ${change.name} (%s)`, (type) => {
-      expect(v1Upgrade(type, change).status).toEqual([{ originalTransactionId: V1_TEST.originalTransactionId, appleStatus: 1 }]);
-      expectCurrentIsUpgradedTo(evaluateV1(type, change, upgradedAt + 5 * DAY), change);
-    });
+    it.each(['CANCEL', 'INTERACTIVE_RENEWAL', 'DID_CHANGE_RENEWAL_PREF'] as const)(
+      `reports Apple status 1 and the new plan for ${change.name} (%s)`,
+      (type) => {
+        expect(v1Upgrade(type, change).status).toEqual([{ originalTransactionId: V1_TEST.originalTransactionId, appleStatus: 1 }]);
+        expectCurrentIsUpgradedTo(evaluateV1(type, change, upgradedAt + 5 * DAY), change);
+      },
+    );
   }
 
   it('still revokes a V1 subscription whose upgraded-to period is refunded', () => {
     const change = CHANGES[0]!;
     const body = v1Body('REFUND', {
       transactions: [
-        { transactionId: '1000000000000002', productId: change.to.productId, purchase: upgradedAt, expires: upgradedAt + 30 * DAY, cancellation: { at: upgradedAt + 2 * DAY, reason: '1' } },
-        { transactionId: '1000000000000001', productId: change.from.productId, purchase: start, expires: start + 365 * DAY, upgraded: true, cancellation: { at: upgradedAt, reason: '0' } },
+        {
+          transactionId: '1000000000000002',
+          productId: change.to.productId,
+          purchase: upgradedAt,
+          expires: upgradedAt + 30 * DAY,
+          cancellation: { at: upgradedAt + 2 * DAY, reason: '1' },
+        },
+        {
+          transactionId: '1000000000000001',
+          productId: change.from.productId,
+          purchase: start,
+          expires: start + 365 * DAY,
+          upgraded: true,
+          cancellation: { at: upgradedAt, reason: '0' },
+        },
       ],
       renewals: [{ productId: change.to.productId, autoRenew: false }],
     });

@@ -3,17 +3,17 @@ import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
+import { openDatabase } from '../../src/db/client.js';
 import { eventDeliveries, events as eventsTable, serviceState } from '../../src/db/schema.js';
 import { claimDeliveries, dispatchEvents, listDeliveries, recordAttempt, redeliverEvent } from '../../src/events/deliveries.repository.js';
-import { DEFAULT_BACKOFF } from '../../src/events/delivery-backoff.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../src/events/delivery.worker.js';
-import { appendEvents } from '../../src/events/events.repository.js';
+import { DEFAULT_BACKOFF } from '../../src/events/delivery-backoff.js';
 import type { RecordedEvent } from '../../src/events/event-types.js';
+import { appendEvents } from '../../src/events/events.repository.js';
 import { noopEvents, type ServiceEvents } from '../../src/metrics/events.js';
 import { closedPortUrl } from '../helpers/closed-port.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
-import { openDatabase } from '../../src/db/client.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/NYlTmsLXmk=';
 const key = new Uint8Array(Buffer.from(SECRET.slice('whsec_'.length), 'base64'));
@@ -44,7 +44,11 @@ function worker(urls: string[], clock: () => Date, options: Partial<DeliveryWork
 
 async function record(userId: string | null, productId = 'com.example.pro'): Promise<RecordedEvent> {
   const [event] = await db.transaction((tx) =>
-    appendEvents(tx, [{ type: 'consumption.requested', userId, data: { userId, transactionId: '1', productId, deadline: new Date().toISOString() } }], new Date()),
+    appendEvents(
+      tx,
+      [{ type: 'consumption.requested', userId, data: { userId, transactionId: '1', productId, deadline: new Date().toISOString() } }],
+      new Date(),
+    ),
   );
   return event!;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendEvents } from '../../src/events/events.repository.js';
 import type { RecordedEvent } from '../../src/events/event-types.js';
+import { appendEvents } from '../../src/events/events.repository.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { authHeader, createTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
@@ -15,7 +15,11 @@ let plain: TestApp;
 
 async function record(app: TestApp, userId: string): Promise<RecordedEvent> {
   const [event] = await app.deps.database.db.transaction((tx) =>
-    appendEvents(tx, [{ type: 'consumption.requested', userId, data: { userId, transactionId: '7', productId: 'p', deadline: new Date().toISOString() } }], new Date()),
+    appendEvents(
+      tx,
+      [{ type: 'consumption.requested', userId, data: { userId, transactionId: '7', productId: 'p', deadline: new Date().toISOString() } }],
+      new Date(),
+    ),
   );
   return event!;
 }
@@ -51,7 +55,18 @@ describe(`admin event delivery routes (${backendName})`, () => {
     const pending = await harness.app.inject({ method: 'GET', url: '/admin/events/deliveries?status=pending', headers: admin });
     expect(pending.statusCode).toBe(200);
     expect(pending.json()).toMatchObject({
-      deliveries: [{ eventId: events[0]!.id, type: 'consumption.requested', userId: 'u-1', url: receiver.url, status: 'pending', attempts: 1, lastStatus: 500, lastError: 'HTTP 500' }],
+      deliveries: [
+        {
+          eventId: events[0]!.id,
+          type: 'consumption.requested',
+          userId: 'u-1',
+          url: receiver.url,
+          status: 'pending',
+          attempts: 1,
+          lastStatus: 500,
+          lastError: 'HTTP 500',
+        },
+      ],
       nextCursor: null,
     });
     expect(pending.json().deliveries[0].nextAttemptAt).not.toBeNull();

@@ -42,7 +42,11 @@ describe('npm run cli -- events redeliver', () => {
     try {
       await migrateDatabase(database);
       const [event] = await database.db.transaction((tx) =>
-        appendEvents(tx, [{ type: 'consumption.requested', userId: 'u-1', data: { userId: 'u-1', transactionId: '1', productId: 'p', deadline: new Date().toISOString() } }], new Date()),
+        appendEvents(
+          tx,
+          [{ type: 'consumption.requested', userId: 'u-1', data: { userId: 'u-1', transactionId: '1', productId: 'p', deadline: new Date().toISOString() } }],
+          new Date(),
+        ),
       );
       eventId = event!.id;
     } finally {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { useTestApp } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
 import { DAY, TEST_API_KEY } from '../helpers/constants.js';
+import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { deliver, scenario } from '../notifications/support.js';
 import { recordedEvents } from './support.js';
 
@@ -24,7 +24,11 @@ describe(`the feed under concurrent ingest (${backendName})`, () => {
       for (;;) {
         // Only a read that began after the last write committed may end the loop.
         const writesDone = !writing;
-        const response = await t.app.inject({ method: 'GET', url: `/events?after=${cursor}&limit=7&wait=1`, headers: { authorization: `Bearer ${TEST_API_KEY}` } });
+        const response = await t.app.inject({
+          method: 'GET',
+          url: `/events?after=${cursor}&limit=7&wait=1`,
+          headers: { authorization: `Bearer ${TEST_API_KEY}` },
+        });
         const page = response.json() as { events: Array<{ id: string }>; nextCursor: string };
         seen.push(...page.events.map((e) => e.id));
         cursor = page.nextCursor;
@@ -35,7 +39,10 @@ describe(`the feed under concurrent ingest (${backendName})`, () => {
     await Promise.all(
       users.map((userId) => {
         const s = scenario(t.pki, { start });
-        return deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: userId }) }));
+        return deliver(
+          t.app,
+          s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: userId }) }),
+        );
       }),
     );
     writing = false;

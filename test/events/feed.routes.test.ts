@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createTestApp } from '../helpers/app.js';
-import { useTestApp } from '../helpers/fixtures.js';
+import { DAY, TEST_ADMIN_KEY, TEST_API_KEY } from '../helpers/constants.js';
 import { backendName, testDatabaseUrl } from '../helpers/database.js';
-import { DAY, TEST_API_KEY, TEST_ADMIN_KEY } from '../helpers/constants.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { deliver, scenario } from '../notifications/support.js';
 import { recordedEvents } from './support.js';
 
@@ -26,7 +26,10 @@ async function feed(query: string): Promise<Page> {
 async function purchase(): Promise<void> {
   const start = Date.now() - DAY;
   const s = scenario(t.pki, { start });
-  await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: randomUUID() }) }));
+  await deliver(
+    t.app,
+    s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: randomUUID() }) }),
+  );
 }
 
 describe(`GET /events (${backendName})`, () => {

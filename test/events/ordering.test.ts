@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
 import type { NewEvent } from '../../src/events/event-types.js';
 import { appendEvents, lastEventSeq, readEvents } from '../../src/events/events.repository.js';
-import { useDatabaseAndPki } from '../helpers/fixtures.js';
 import { testDatabaseUrl } from '../helpers/database.js';
+import { useDatabaseAndPki } from '../helpers/fixtures.js';
 import { queryRows } from '../helpers/rows.js';
 
 // The outbox pitfall: a sequence number is taken at insert and becomes visible at commit.
@@ -16,7 +16,17 @@ function marker(name: string): NewEvent {
   return {
     type: 'notification.received',
     userId: null,
-    data: { notificationUUID: name, notificationType: 'TEST', subtype: null, environment: null, signedDate: null, userId: null, transactionId: null, originalTransactionId: null, productId: null },
+    data: {
+      notificationUUID: name,
+      notificationType: 'TEST',
+      subtype: null,
+      environment: null,
+      signedDate: null,
+      userId: null,
+      transactionId: null,
+      originalTransactionId: null,
+      productId: null,
+    },
   };
 }
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestApp } from '../helpers/fixtures.js';
 import { DAY, TEST_API_KEY } from '../helpers/constants.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { countRows } from '../helpers/rows.js';
-import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
+import { V1_TEST, v1Body } from '../helpers/v1-bodies.js';
 import { answerSandboxReceipts, createVerifyReceiptDouble, type VerifyReceiptDouble } from '../legacy/verify-receipt-double.js';
 import { post, scenario } from '../notifications/support.js';
 import { eventsDuring } from './support.js';
@@ -74,8 +74,10 @@ describe('events of the other write paths', () => {
   it('records nothing when the transaction rolls back: a database failure at the last statement answers 503 and keeps nothing', async () => {
     // The event insert itself fails as a lost connection would, after the notification
     // and the purchase were written in the same transaction.
-    await db().execute(sql.raw(`create function fail_events() returns trigger language plpgsql as $$
-      begin raise exception 'injected by the test' using errcode = '08006'; end $$`));
+    await db().execute(
+      sql.raw(`create function fail_events() returns trigger language plpgsql as $$
+      begin raise exception 'injected by the test' using errcode = '08006'; end $$`),
+    );
     await db().execute(sql.raw('create trigger fail_events before insert on events for each statement execute function fail_events()'));
     try {
       const userId = randomUUID();
@@ -83,7 +85,10 @@ describe('events of the other write paths', () => {
       const s = scenario(t.pki, { start });
       const rowsBefore = await countRows(db());
       const events = await eventsDuring(db(), async () => {
-        const response = await post(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: userId }) }));
+        const response = await post(
+          t.app,
+          s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: userId }) }),
+        );
         expect(response.statusCode).toBe(503);
       });
       expect(events).toEqual([]);

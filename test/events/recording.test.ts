@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { useTestApp } from '../helpers/fixtures.js';
 import { DAY, MONTH, TEST_API_KEY } from '../helpers/constants.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { deliver, post, scenario } from '../notifications/support.js';
 import { eventsDuring, recordedEvents } from './support.js';
 
@@ -57,7 +57,14 @@ describe('events recorded with notifications', () => {
     await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: transaction(0) }));
     const before = await entitlementsOf(userId);
     const events = await eventsDuring(db(), () =>
-      deliver(t.app, s.sign({ type: 'REFUND', signedDate: start + 1000, transaction: transaction(0, { signedDate: start + 1000, revocationDate: start + 1000, revocationReason: 0 }) })),
+      deliver(
+        t.app,
+        s.sign({
+          type: 'REFUND',
+          signedDate: start + 1000,
+          transaction: transaction(0, { signedDate: start + 1000, revocationDate: start + 1000, revocationReason: 0 }),
+        }),
+      ),
     );
     const updated = events.filter((e) => e.type === 'entitlements.updated');
     expect(updated).toHaveLength(1);

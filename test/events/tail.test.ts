@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseCliArguments, UsageError } from '../../src/cli-args.js';
 import { tailEvents } from '../../src/events/tail.js';
 import { createServices } from '../../src/services.js';
-import { useTestApp } from '../helpers/fixtures.js';
 import { DAY } from '../helpers/constants.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { deliver, scenario } from '../notifications/support.js';
 
 // `npm run cli -- events tail`: the feed followed, one JSON line per event.
@@ -14,7 +14,10 @@ const t = useTestApp();
 async function purchase(): Promise<void> {
   const start = Date.now() - DAY;
   const s = scenario(t.pki, { start });
-  await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: randomUUID() }) }));
+  await deliver(
+    t.app,
+    s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: randomUUID() }) }),
+  );
 }
 
 describe('events tail', () => {

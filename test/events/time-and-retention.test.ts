@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config.js';
 import { eventDeliveries, serviceState, userAnswers } from '../../src/db/schema.js';
-import { useTestApp } from '../helpers/fixtures.js';
 import { DAY, MONTH, TEST_API_KEY } from '../helpers/constants.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { deliver, scenario } from '../notifications/support.js';
 import { eventsDuring, recordedEvents } from './support.js';
 
@@ -30,7 +30,13 @@ describe('answers that change with time alone', () => {
     const s = scenario(t.pki, { start });
     await deliver(
       t.app,
-      s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: start + DAY, transaction: s.transaction(0, { appAccountToken: userId }), renewal: { autoRenewStatus: 0 } }),
+      s.sign({
+        type: 'DID_CHANGE_RENEWAL_STATUS',
+        subtype: 'AUTO_RENEW_DISABLED',
+        signedDate: start + DAY,
+        transaction: s.transaction(0, { appAccountToken: userId }),
+        renewal: { autoRenewStatus: 0 },
+      }),
     );
     const before = await answerOf(userId);
     expect(before).toMatchObject([{ status: 'active' }]);
@@ -53,7 +59,10 @@ describe('EVENTS_RETENTION', () => {
     now = Date.now();
     const start = now - DAY;
     const s = scenario(t.pki, { start });
-    await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: randomUUID() }) }));
+    await deliver(
+      t.app,
+      s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: start, transaction: s.transaction(0, { appAccountToken: randomUUID() }) }),
+    );
     const old = await recordedEvents(db());
     expect(old.length).toBeGreaterThan(1);
     const pending = old[old.length - 1]!;
@@ -91,7 +100,13 @@ describe('users recorded before events existed', () => {
     const s = scenario(t.pki, { start });
     await deliver(
       t.app,
-      s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: start + DAY, transaction: s.transaction(0, { appAccountToken: userId }), renewal: { autoRenewStatus: 0 } }),
+      s.sign({
+        type: 'DID_CHANGE_RENEWAL_STATUS',
+        subtype: 'AUTO_RENEW_DISABLED',
+        signedDate: start + DAY,
+        transaction: s.transaction(0, { appAccountToken: userId }),
+        renewal: { autoRenewStatus: 0 },
+      }),
     );
     // As if the purchase had been recorded by a version without events.
     await db().delete(userAnswers).where(eq(userAnswers.userId, userId));

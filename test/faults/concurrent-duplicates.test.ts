@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/client.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { createFaultDatabase, numberedNotifications, storedFacts, testDatabaseUrl, type FaultDatabase } from './support.js';
+import { createFaultDatabase, type FaultDatabase, numberedNotifications, storedFacts, testDatabaseUrl } from './support.js';
 
 const skipped = testDatabaseUrl === null;
 
@@ -41,9 +41,9 @@ describe.skipIf(skipped)(
       const copies = 12;
       const deliveries = notifications.flatMap((n) =>
         Array.from({ length: copies }, (_, copy) =>
-          replicas[copy % replicas.length]!.app
-            .inject({ method: 'POST', url: '/webhooks/apple/v2', payload: { signedPayload: n.signedPayload } })
-            .then((response) => ({ uuid: n.uuid, statusCode: response.statusCode, body: response.body })),
+          replicas[copy % replicas.length]!.app.inject({ method: 'POST', url: '/webhooks/apple/v2', payload: { signedPayload: n.signedPayload } }).then(
+            (response) => ({ uuid: n.uuid, statusCode: response.statusCode, body: response.body }),
+          ),
         ),
       );
       const answers = await Promise.all(deliveries);

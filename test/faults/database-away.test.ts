@@ -3,16 +3,16 @@ import { openDatabase } from '../../src/db/client.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import {
+  type CuttableProxy,
   createCuttableProxy,
   createFaultDatabase,
+  type FaultDatabase,
   forEachConcurrently,
+  type NumberedNotification,
   numberedNotifications,
   sleep,
   storedFacts,
   testDatabaseUrl,
-  type CuttableProxy,
-  type FaultDatabase,
-  type NumberedNotification,
 } from './support.js';
 
 const skipped = testDatabaseUrl === null;

@@ -4,16 +4,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { freePort, runEntry, waitForStatus, type RunningProcess } from '../helpers/process.js';
+import { freePort, type RunningProcess, runEntry, waitForStatus } from '../helpers/process.js';
 import {
   createFaultDatabase,
+  type FaultDatabase,
   forEachConcurrently,
+  type NumberedNotification,
   numberedNotifications,
   sleep,
   storedFacts,
   testDatabaseUrl,
-  type FaultDatabase,
-  type NumberedNotification,
 } from './support.js';
 
 const skipped = testDatabaseUrl === null;

@@ -2,13 +2,13 @@
 // service and its database (the shared server itself is never touched), a database of
 // the test's own, numbered notifications, and the checks of "stored exactly once".
 import { randomUUID } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
+import { openDatabase } from '../../src/db/client.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
 import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { createEmptyDatabase, testDatabaseUrl } from '../helpers/database.js';
 import { signNotification, type TestPki } from '../helpers/pki.js';
-import { migrateDatabase } from '../../src/db/migrate.js';
-import { openDatabase } from '../../src/db/client.js';
 
 export { testDatabaseUrl };
 

@@ -1,7 +1,8 @@
 // Generators of hostile input: strings that look like JWS without being valid ones,
 // JWS with real signatures over wrong content, random JSON, odd content types and headers.
-import fc from 'fast-check';
+
 import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { TEST_BUNDLE_ID } from '../helpers/app.js';
 import { signCompactJws, type TestPki } from '../helpers/pki.js';
 
@@ -27,7 +28,10 @@ function headerArbitrary(pki: TestPki) {
     fc.constant(pki.x5c),
     fc.constant([...pki.x5c].reverse()),
     fc.constant(pki.x5c.slice(0, 1)),
-    fc.array(fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('base64')), { maxLength: 4 }),
+    fc.array(
+      fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('base64')),
+      { maxLength: 4 },
+    ),
     fc.array(anyText(60), { maxLength: 4 }),
     anyJson,
   );
@@ -77,8 +81,7 @@ function notificationLike(nested: fc.Arbitrary<string>) {
  * trusted chain over random JSON, or over a notification whose nested JWS is forged.
  */
 export function signedButWrong(trusted: TestPki, untrusted: TestPki) {
-  const sign = (pki: TestPki, payload: unknown) =>
-    signCompactJws(pki.leafPrivateKey, { alg: 'ES256', x5c: pki.x5c }, JSON.stringify(payload) ?? 'null');
+  const sign = (pki: TestPki, payload: unknown) => signCompactJws(pki.leafPrivateKey, { alg: 'ES256', x5c: pki.x5c }, JSON.stringify(payload) ?? 'null');
   const forgedNested = fc.oneof(
     malformedJws(trusted),
     fc.constant(null).map(() => sign(untrusted, { transactionId: '1', originalTransactionId: '1', bundleId: TEST_BUNDLE_ID })),
@@ -153,7 +156,14 @@ export const oddHeaders = fc.record(
     'accept-encoding': headerValue,
     'x-forwarded-for': headerValue,
     authorization: fc.oneof(
-      fc.constantFrom('Bearer', 'Bearer ', 'Basic dGVzdDp0ZXN0', 'bearer test-api-key-0123456789', 'Bearer test-api-key-0123456789 ', 'Bearer  test-admin-key-0123456789'),
+      fc.constantFrom(
+        'Bearer',
+        'Bearer ',
+        'Basic dGVzdDp0ZXN0',
+        'bearer test-api-key-0123456789',
+        'Bearer test-api-key-0123456789 ',
+        'Bearer  test-admin-key-0123456789',
+      ),
       headerValue,
     ),
     'transfer-encoding': fc.constantFrom('identity', 'chunked', 'gzip, chunked'),

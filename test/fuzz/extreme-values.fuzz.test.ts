@@ -1,10 +1,10 @@
-import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TEST_BUNDLE_ID } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { anyJson, anyText } from './arbitraries.js';
-import { useFuzzApp, expectHandled, type FuzzApp } from './support.js';
+import { expectHandled, type FuzzApp, useFuzzApp } from './support.js';
 
 const SIGNED = Date.parse('2025-06-01T12:00:00Z');
 
@@ -24,19 +24,42 @@ const extremeValue = fc.oneof(extremeNumber, anyText(60), fc.string({ minLength:
 describe(`trusted notifications with extreme field values (${backendName})`, () => {
   const t = useFuzzApp();
 
-
   it('answers every one with 200 or a coded 400, never a 5xx, and stays ready', async () => {
     const transactionFields = fc.dictionary(
       fc.constantFrom(
-        'transactionId', 'originalTransactionId', 'productId', 'purchaseDate', 'originalPurchaseDate', 'expiresDate',
-        'revocationDate', 'revocationReason', 'price', 'quantity', 'type', 'inAppOwnershipType', 'appAccountToken',
-        'webOrderLineItemId', 'offerType', 'isUpgraded', 'currency', 'storefront',
+        'transactionId',
+        'originalTransactionId',
+        'productId',
+        'purchaseDate',
+        'originalPurchaseDate',
+        'expiresDate',
+        'revocationDate',
+        'revocationReason',
+        'price',
+        'quantity',
+        'type',
+        'inAppOwnershipType',
+        'appAccountToken',
+        'webOrderLineItemId',
+        'offerType',
+        'isUpgraded',
+        'currency',
+        'storefront',
       ),
       extremeValue,
       { maxKeys: 3 },
     );
     const renewalFields = fc.dictionary(
-      fc.constantFrom('autoRenewStatus', 'autoRenewProductId', 'gracePeriodExpiresDate', 'renewalDate', 'expirationIntent', 'isInBillingRetryPeriod', 'recentSubscriptionStartDate', 'originalTransactionId'),
+      fc.constantFrom(
+        'autoRenewStatus',
+        'autoRenewProductId',
+        'gracePeriodExpiresDate',
+        'renewalDate',
+        'expirationIntent',
+        'isInBillingRetryPeriod',
+        'recentSubscriptionStartDate',
+        'originalTransactionId',
+      ),
       extremeValue,
       { maxKeys: 3 },
     );

@@ -1,23 +1,23 @@
+import { connect } from 'node:net';
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
-import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 import { backendName } from '../helpers/database.js';
 import { countRows } from '../helpers/rows.js';
 import { anyJson, bodies, contentTypes, malformedJws, oddHeaders, pathSegment, queryStrings, signedButWrong, userIds } from './arbitraries.js';
 import {
+  type AuthKind,
   authHeaders,
-  useFuzzApp,
   expectHandled,
   fillPath,
   POST_ROUTES,
   ROUTES,
+  type RouteUnderTest,
+  useFuzzApp,
   V1_SECRET,
   WRITTEN_TABLES,
-  type AuthKind,
-  type RouteUnderTest,
 } from './support.js';
-import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 
 const RUNS = 200;
 const authKinds = fc.constantFrom<AuthKind>('none', 'wrong', 'app', 'admin');
@@ -38,7 +38,10 @@ function servedRoutes(tree: string): string[] {
     stack.length = depth;
     const path = (stack[depth - 1] ?? '') + (match[2] ?? '');
     stack.push(path);
-    for (const method of (match[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean)) {
+    for (const method of (match[3] ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean)) {
       if (method !== 'HEAD' && method !== 'OPTIONS') served.push(`${method} ${path}`);
     }
   }
@@ -179,7 +182,13 @@ describe(`hostile input on every route (${backendName})`, () => {
       fc.asyncProperty(fc.constantFrom(...reads), authKinds, pathSegment, userIds, queryStrings, async (route, auth, userId, token, query) => {
         const response = await inject({ method: 'GET', url: fillPath(route.path, userId, encodeURIComponent(token)) + query, headers: authHeaders(auth) });
         expectHandled(response, `GET ${route.path} ${JSON.stringify({ userId, query, auth })}`, { allowOk: true });
-        if (response.statusCode === 200 && route.path !== '/healthz' && route.path !== '/readyz' && !route.path.startsWith('/docs') && route.path !== '/metrics') {
+        if (
+          response.statusCode === 200 &&
+          route.path !== '/healthz' &&
+          route.path !== '/readyz' &&
+          !route.path.startsWith('/docs') &&
+          route.path !== '/metrics'
+        ) {
           expect(auth === 'app' || auth === 'admin', `a ${route.path} answer without a valid key`).toBe(true);
         }
       }),
@@ -204,13 +213,20 @@ describe(`hostile input on every route (${backendName})`, () => {
         .tuple(fc.constantFrom('POST', 'GET', 'PUT', 'DELETE', 'BREW', ''), fc.constantFrom(...ROUTES.map((r) => r.path)), bodies, contentTypes)
         .map(([method, path, body, type]) =>
           Buffer.concat([
-            Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${type.replace(/[\r\n]/g, '')}\r\nContent-Length: ${Math.max(0, (typeof body === 'string' ? Buffer.byteLength(body) : body.length) - 3)}\r\n\r\n`),
+            Buffer.from(
+              `${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${type.replace(/[\r\n]/g, '')}\r\nContent-Length: ${Math.max(0, (typeof body === 'string' ? Buffer.byteLength(body) : body.length) - 3)}\r\n\r\n`,
+            ),
             Buffer.from(body),
           ]),
         ),
-      fc.constant(Buffer.from('POST /webhooks/apple/v2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n{}\r\n0\r\n\r\n')),
+      fc.constant(
+        Buffer.from('POST /webhooks/apple/v2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n{}\r\n0\r\n\r\n'),
+      ),
     );
-    await fc.assert(fc.asyncProperty(requestLines, async (bytes) => send(bytes)), { numRuns: 100 });
+    await fc.assert(
+      fc.asyncProperty(requestLines, async (bytes) => send(bytes)),
+      { numRuns: 100 },
+    );
     const health = await fetch(`${address}/healthz`);
     expect(health.status).toBe(200);
     const ready = await fetch(`${address}/readyz`);

@@ -67,8 +67,7 @@ export function authHeaders(kind: AuthKind): Record<string, string> {
  * test notification request succeeds. Answered in-process, so nothing leaves the machine.
  */
 function emptyAppStoreFetch(): typeof fetch {
-  const json = (status: number, body: unknown) =>
-    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   return async (input) => {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     const path = url.pathname;
@@ -131,11 +130,7 @@ export const WRITTEN_TABLES = ['notifications', 'transactions', 'subscriptions',
  * The answer to hostile input: a handled 4xx in SPEC.md's error shape, or a 200 where
  * the request is harmless (a read-only route, `allowOk`). Never a 5xx.
  */
-export function expectHandled(
-  response: LightMyRequestResponse,
-  context: string,
-  options: { allowOk?: boolean; method?: string } = {},
-): void {
+export function expectHandled(response: LightMyRequestResponse, context: string, options: { allowOk?: boolean; method?: string } = {}): void {
   const where = `${context} → ${response.statusCode} ${response.body.slice(0, 300)}`;
   expect(response.statusCode, where).toBeLessThan(500);
   if (response.statusCode < 400) {

@@ -2,9 +2,10 @@
 // the way Apple does (ES256 signature, kid, iss, aud, bid, exp at most an hour after iat)
 // and answers 401 otherwise, records every request, and replies with whatever the test
 // scripted per route. Unscripted routes answer 200 `{}`.
-import { exportPKCS8, generateKeyPair, jwtVerify, decodeProtectedHeader, type JWTPayload } from 'jose';
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+
 import type { IncomingHttpHeaders } from 'node:http';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { decodeProtectedHeader, exportPKCS8, generateKeyPair, type JWTPayload, jwtVerify } from 'jose';
 import { TEST_BUNDLE_ID } from './constants.js';
 
 export interface RecordedRequest {

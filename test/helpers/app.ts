@@ -1,13 +1,13 @@
 import pino from 'pino';
-import { buildApp, type App, type AppDeps } from '../../src/app.js';
-import { parseConfig, type Config } from '../../src/config.js';
-import { identityEntitlementMap } from '../../src/entitlements/entitlement-map.js';
+import { type App, type AppDeps, buildApp } from '../../src/app.js';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
 import type { Clock } from '../../src/clock.js';
+import { type Config, parseConfig } from '../../src/config.js';
+import { identityEntitlementMap } from '../../src/entitlements/entitlement-map.js';
 import { noopEvents } from '../../src/metrics/events.js';
+import { TEST_ADMIN_KEY, TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from './constants.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestPki, type TestPki } from './pki.js';
-import { TEST_ADMIN_KEY, TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from './constants.js';
 
 export { TEST_ADMIN_KEY, TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from './constants.js';
 

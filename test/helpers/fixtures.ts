@@ -4,9 +4,9 @@
 // (of the same or an enclosing scope) built; hooks run in the order they are registered and
 // tear down in the reverse order.
 import { afterAll, beforeAll } from 'vitest';
-import { createAppStoreServerApi, type AppStoreServerApi } from '../../src/apple/api/index.js';
-import { createAppStoreApiDouble, type AppStoreApiDouble, type AppStoreApiDoubleOptions } from './app-store-api-double.js';
+import { type AppStoreServerApi, createAppStoreServerApi } from '../../src/apple/api/index.js';
 import { createTestApp, type TestApp, type TestAppOptions } from './app.js';
+import { type AppStoreApiDouble, type AppStoreApiDoubleOptions, createAppStoreApiDouble } from './app-store-api-double.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestPki, type TestPki, type TestPkiOptions } from './pki.js';
 

@@ -2,15 +2,14 @@
 // with it, signing as their issuer, and can be told to misbehave in the ways a real
 // responder (or an attacker in the middle) might.
 import 'reflect-metadata';
-import { createHash, KeyObject, sign as cryptoSign, webcrypto } from 'node:crypto';
+import { createHash, sign as cryptoSign, KeyObject, webcrypto } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as x509 from '@peculiar/x509';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier, Certificate, Name } from '@peculiar/asn1-x509';
 import {
   BasicOCSPResponse,
+  type CertID,
   CertStatus,
+  id_pkix_ocsp_basic,
   OCSPRequest,
   OCSPResponse,
   OCSPResponseStatus,
@@ -19,9 +18,10 @@ import {
   ResponseData,
   RevokedInfo,
   SingleResponse,
-  id_pkix_ocsp_basic,
-  type CertID,
 } from '@peculiar/asn1-ocsp';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, Certificate, Name } from '@peculiar/asn1-x509';
+import * as x509 from '@peculiar/x509';
 import type { TestPki } from './pki.js';
 
 export type OcspMode =
@@ -92,10 +92,7 @@ function serialOf(cert: x509.X509Certificate): Buffer {
 }
 
 async function createDelegate(issuer: Issued['issuer'], withEku: boolean) {
-  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
   const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(false)];
   if (withEku) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.ocspSigning]));
   const cert = await x509.X509CertificateGenerator.create({
@@ -113,19 +110,14 @@ async function createDelegate(issuer: Issued['issuer'], withEku: boolean) {
 
 export async function createOcspResponder(): Promise<OcspResponder> {
   const issued: Issued[] = [];
-  const strangerKeys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
+  const strangerKeys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
   const delegates = new Map<string, Awaited<ReturnType<typeof createDelegate>>>();
 
   function find(certId: CertID): Issued | undefined {
     const name = Buffer.from(certId.issuerNameHash.buffer);
     const key = Buffer.from(certId.issuerKeyHash.buffer);
     const serial = Buffer.from(certId.serialNumber);
-    return issued.find(
-      (i) => nameHash(i.issuer.cert).equals(name) && keyHash(i.issuer.cert).equals(key) && i.serial.equals(serial),
-    );
+    return issued.find((i) => nameHash(i.issuer.cert).equals(name) && keyHash(i.issuer.cert).equals(key) && i.serial.equals(serial));
   }
 
   async function answer(body: Buffer): Promise<{ status: number; body: Buffer }> {

@@ -4,7 +4,7 @@
 // costs a few milliseconds each.
 // @peculiar/x509 2 resolves its services through tsyringe, which needs a Reflect polyfill.
 import 'reflect-metadata';
-import { KeyObject, sign as cryptoSign, webcrypto } from 'node:crypto';
+import { sign as cryptoSign, KeyObject, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { MONTH, TEST_MONTHLY_PRODUCT_ID } from './constants.js';
 
@@ -71,8 +71,7 @@ const DEFAULT_NOT_BEFORE = new Date('2020-01-01T00:00:00Z');
 const DEFAULT_NOT_AFTER = new Date('2040-01-01T00:00:00Z');
 
 const ROOT_NAME = 'CN=Test Root CA - G3, OU=Test Certification Authority, O=Test Inc., C=US';
-const INTERMEDIATE_NAME =
-  'CN=Test Worldwide Developer Relations Certification Authority, OU=G6, O=Test Inc., C=US';
+const INTERMEDIATE_NAME = 'CN=Test Worldwide Developer Relations Certification Authority, OU=G6, O=Test Inc., C=US';
 
 function generateKeys(): Promise<CryptoKeyPair> {
   return webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
@@ -103,17 +102,12 @@ async function createRoot(options: TestPkiOptions) {
   return { keys, cert };
 }
 
-async function createIntermediate(
-  options: TestPkiOptions,
-  root: { keys: CryptoKeyPair; cert: x509.X509Certificate },
-) {
+async function createIntermediate(options: TestPkiOptions, root: { keys: CryptoKeyPair; cert: x509.X509Certificate }) {
   const keys = await generateKeys();
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(!options.intermediateNotCa, options.intermediateNotCa ? undefined : 0, true),
     new x509.KeyUsagesExtension(
-      options.intermediateWrongKeyUsage
-        ? x509.KeyUsageFlags.digitalSignature
-        : x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+      options.intermediateWrongKeyUsage ? x509.KeyUsageFlags.digitalSignature : x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
       true,
     ),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
@@ -134,16 +128,10 @@ async function createIntermediate(
   return { keys, cert };
 }
 
-async function createLeaf(
-  options: TestPkiOptions,
-  intermediate: { keys: CryptoKeyPair; cert: x509.X509Certificate },
-) {
+async function createLeaf(options: TestPkiOptions, intermediate: { keys: CryptoKeyPair; cert: x509.X509Certificate }) {
   const keys = await generateKeys();
   const extensions: x509.Extension[] = [
-    new x509.KeyUsagesExtension(
-      options.leafWrongKeyUsage ? x509.KeyUsageFlags.keyCertSign : x509.KeyUsageFlags.digitalSignature,
-      true,
-    ),
+    new x509.KeyUsagesExtension(options.leafWrongKeyUsage ? x509.KeyUsageFlags.keyCertSign : x509.KeyUsageFlags.digitalSignature, true),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(intermediate.keys.publicKey),
   ];
@@ -180,12 +168,8 @@ export function signCompactJws(key: KeyObject, header: object, payload: object |
 export async function createTestPki(options: TestPkiOptions = {}): Promise<TestPki> {
   const reused = options.reuseIntermediateFrom;
   const rootSource = reused ?? options.reuseRootFrom;
-  const root = rootSource
-    ? { keys: rootSource.rootKeys, cert: rootSource.root }
-    : await createRoot(options);
-  const intermediate = reused
-    ? { keys: reused.intermediateKeys, cert: reused.intermediate }
-    : await createIntermediate(options, root);
+  const root = rootSource ? { keys: rootSource.rootKeys, cert: rootSource.root } : await createRoot(options);
+  const intermediate = reused ? { keys: reused.intermediateKeys, cert: reused.intermediate } : await createIntermediate(options, root);
   const leaf = await createLeaf(options, intermediate);
 
   const rootDer = Buffer.from(root.cert.rawData);

@@ -46,10 +46,7 @@ async function issue(
   const keys = (await webcrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as CryptoKeyPair;
   const extensions = [
     new x509.BasicConstraintsExtension(options.ca, undefined, true),
-    new x509.KeyUsagesExtension(
-      options.ca ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature,
-      true,
-    ),
+    new x509.KeyUsagesExtension(options.ca ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature, true),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never, false, webcrypto as X509Crypto),
   ];
   const common = {
@@ -199,9 +196,7 @@ export async function buildReceipt(content: TestReceiptContent, options: BuildRe
   const swapped = options.swapContentAfterSigning;
   const finalPayload = swapped === undefined ? payload : encodeReceiptPayload(swapped);
   const indefinite = options.encoding === 'indefinite';
-  signedData.encapContentInfo.eContent = indefinite
-    ? chunked(finalPayload, 1024)
-    : new asn1js.OctetString({ valueHex: finalPayload });
+  signedData.encapContentInfo.eContent = indefinite ? chunked(finalPayload, 1024) : new asn1js.OctetString({ valueHex: finalPayload });
 
   const signedDataSchema = signedData.toSchema(true) as asn1js.Sequence;
   const contentInfo = new pkijs.ContentInfo({ contentType: pkijs.ContentInfo.SIGNED_DATA, content: signedDataSchema });

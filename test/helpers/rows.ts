@@ -1,5 +1,5 @@
 // What the service has written, counted and wiped the same way by every test file.
-import { count, sql, type SQL } from 'drizzle-orm';
+import { count, type SQL, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Database, Executor } from '../../src/db/client.js';
 import { notifications, purchaseLinkEvents, purchaseLinks, subscriptions, transactions, users } from '../../src/db/schema.js';

@@ -15,7 +15,6 @@ export const V1_TEST = {
   start: Date.parse('2026-01-01T10:00:00Z'),
 } as const;
 
-
 const gmt = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} Etc/GMT`;
 const pst = (ms: number) => `${new Date(ms - 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ')} America/Los_Angeles`;
 

@@ -1,7 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { KeySet, requireAdminKey, requireApiKey } from '../../src/http/auth.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/errors.js';
+import { KeySet, requireAdminKey, requireApiKey } from '../../src/http/auth.js';
 import { TEST_ADMIN_KEY, TEST_API_KEY } from '../helpers/app.js';
 import { useTestApp } from '../helpers/fixtures.js';
 

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { classifyError } from '../../src/http/error-handler.js';
 import { VerificationError } from '../../src/apple/verifier/index.js';
 import { VerifyReceiptError } from '../../src/apple/verify-receipt/errors.js';
+import { classifyError } from '../../src/http/error-handler.js';
 
 // PostgreSQL's errors carry a severity; socket errors do not.
-const withCode = (code: string, message = 'x') =>
-  Object.assign(new Error(message), { code }, /^[0-9A-Z]{5}$/.test(code) ? { severity: 'ERROR' } : {});
+const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code }, /^[0-9A-Z]{5}$/.test(code) ? { severity: 'ERROR' } : {});
 
 describe('classifyError', () => {
   it('answers a PostgreSQL data exception (a NUL in text, a number out of range) with 400 INVALID_INPUT', () => {
@@ -57,7 +56,7 @@ describe('classifyError', () => {
     }
   });
 
-  it('answers a verifyReceipt call that may pass later with 503 APP_STORE_UNAVAILABLE, one of SPEC\'s 503 codes', () => {
+  it("answers a verifyReceipt call that may pass later with 503 APP_STORE_UNAVAILABLE, one of SPEC's 503 codes", () => {
     const unreachable = new VerifyReceiptError('NETWORK_ERROR', 'verifyReceipt (Production): unreachable', {
       retryable: true,
       cause: fetchFailed('ENOTFOUND'),

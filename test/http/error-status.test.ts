@@ -4,31 +4,31 @@ import { apiNotConfigured, appStoreApiError } from '../../src/app-store-errors.j
 import { AppStoreApiError } from '../../src/apple/api/index.js';
 import { ReceiptError } from '../../src/apple/receipt/index.js';
 import { V1FormatError } from '../../src/apple/v1/index.js';
-import { VerificationError, VERIFICATION_ERROR_CODES } from '../../src/apple/verifier/index.js';
+import { VERIFICATION_ERROR_CODES, VerificationError } from '../../src/apple/verifier/index.js';
 import { VerifyReceiptError } from '../../src/apple/verify-receipt/index.js';
-import { FutureDatedError } from '../../src/purchases/future-dated.model.js';
-import { InvalidRecordError } from '../../src/purchases/merge.model.js';
 import {
   badRequest,
   type CodedError,
-  conflict,
   ConflictError,
-  forbidden,
+  conflict,
   ForbiddenError,
+  forbidden,
   InvalidInputError,
   isRetryable,
-  notFound,
   NotFoundError,
+  notFound,
   TooManyRequestsError,
-  unauthorized,
   UnauthorizedError,
-  unavailable,
   UnavailableError,
   UpstreamError,
+  unauthorized,
+  unavailable,
 } from '../../src/errors.js';
 import { classifyError, STATUS_BY_KIND, statusOf } from '../../src/http/error-handler.js';
 import { UnderPressureError } from '../../src/http/pressure.js';
 import { RateLimitedError } from '../../src/http/rate-limit.js';
+import { FutureDatedError } from '../../src/purchases/future-dated.model.js';
+import { InvalidRecordError } from '../../src/purchases/merge.model.js';
 
 const counts = { fetched: 1, applied: 0, duplicate: 0, rejected: 0 };
 

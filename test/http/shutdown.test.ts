@@ -2,8 +2,8 @@
 // was busy when the drain began) is answered in SPEC's error shape, not Fastify's.
 import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

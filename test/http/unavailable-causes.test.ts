@@ -2,12 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
 import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
-import { backendName } from '../helpers/database.js';
-import { signNotification } from '../helpers/pki.js';
-import { useTestApp, useTestPki } from '../helpers/fixtures.js';
-import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
 import { closedPortUrl } from '../helpers/closed-port.js';
+import { backendName } from '../helpers/database.js';
+import { useTestApp, useTestPki } from '../helpers/fixtures.js';
+import { signNotification } from '../helpers/pki.js';
 import { countRows, NOTHING } from '../helpers/rows.js';
+import { V1_TEST, v1Body } from '../helpers/v1-bodies.js';
 
 describe(`the code of a 503 (${backendName})`, () => {
   // Certificates whose OCSP responder is a port nothing listens on: ECONNREFUSED,

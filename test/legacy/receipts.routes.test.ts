@@ -2,12 +2,12 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppStoreServerApi } from '../../src/apple/api/index.js';
 import { purchaseLinks, transactions } from '../../src/db/schema.js';
 import { authHeader, createTestApp, TEST_BUNDLE_ID, type TestApp, type TestAppOptions } from '../helpers/app.js';
-import { useAppStoreApiDouble, useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
-import { buildReceipt, createReceiptPki, type ReceiptPki, type TestReceiptContent } from '../helpers/receipt-builder.js';
 import { closedPortUrl } from '../helpers/closed-port.js';
-import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 import { DAY } from '../helpers/constants.js';
+import { backendName } from '../helpers/database.js';
+import { useAppStoreApiDouble, useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
+import { buildReceipt, createReceiptPki, type ReceiptPki, type TestReceiptContent } from '../helpers/receipt-builder.js';
+import { countRows, NOTHING, wipe } from '../helpers/rows.js';
 
 const MONTHLY = 'com.example.pro.monthly';
 const LIFETIME = 'com.example.lifetime';

@@ -1,14 +1,14 @@
-import { beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { subscriptions, transactions } from '../../src/db/schema.js';
 import { createTestApp, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
-import { useAppStoreApiDouble, useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
 import { closedPortUrl } from '../helpers/closed-port.js';
-import { useVerifyReceiptDouble } from './verify-receipt-double.js';
+import { backendName } from '../helpers/database.js';
+import { useAppStoreApiDouble, useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { countRows, NOTHING, wipe } from '../helpers/rows.js';
+import { V1_DATES, V1_TEST, v1Body } from '../helpers/v1-bodies.js';
+import { useVerifyReceiptDouble } from './verify-receipt-double.js';
 
 const OTID = V1_TEST.originalTransactionId;
 // What Apple's Server API knows: a renewal the V1 body has not mentioned yet.

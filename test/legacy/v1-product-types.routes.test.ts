@@ -1,12 +1,12 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { transactions } from '../../src/db/schema.js';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
-import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { capturingLogger } from '../helpers/log-capture.js';
-import { v1Body, V1_TEST, type V1BodyOptions } from '../helpers/v1-bodies.js';
-import { answerSandboxReceipts, useVerifyReceiptDouble } from './verify-receipt-double.js';
 import { wipe } from '../helpers/rows.js';
+import { V1_TEST, type V1BodyOptions, v1Body } from '../helpers/v1-bodies.js';
+import { answerSandboxReceipts, useVerifyReceiptDouble } from './verify-receipt-double.js';
 
 const SEASON = 'com.example.season';
 const LIFETIME = 'com.example.lifetime';

@@ -1,13 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { notifications, transactions } from '../../src/db/schema.js';
+import { getEntitlements, manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
 import { authHeader, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
-import { receiptInfo, v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
-import { getEntitlements, manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
-import { post as postV2, scenario } from '../notifications/support.js';
-import { useVerifyReceiptDouble } from './verify-receipt-double.js';
 import { useTestApp } from '../helpers/fixtures.js';
 import { countRows, NOTHING, wipe } from '../helpers/rows.js';
+import { receiptInfo, V1_DATES, V1_TEST, v1Body } from '../helpers/v1-bodies.js';
+import { post as postV2, scenario } from '../notifications/support.js';
+import { useVerifyReceiptDouble } from './verify-receipt-double.js';
 
 // SPEC: a record from V1 data never replaces or outranks data Apple signed, and nothing
 // dated more than a minute in the future is accepted from any source (400 FUTURE_DATED).

@@ -1,13 +1,13 @@
-import { beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { v1DedupKey, V1_NOTIFICATION_TYPES, type V1NotificationType } from '../../src/apple/v1/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { V1_NOTIFICATION_TYPES, type V1NotificationType, v1DedupKey } from '../../src/apple/v1/index.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
-import { v1Body, V1_TEST } from '../helpers/v1-bodies.js';
 import { useTestApp, useTestDatabase } from '../helpers/fixtures.js';
-import { answerSandboxReceipts, useVerifyReceiptDouble } from './verify-receipt-double.js';
 import { countRows, NOTHING, wipe } from '../helpers/rows.js';
+import { V1_TEST, v1Body } from '../helpers/v1-bodies.js';
+import { answerSandboxReceipts, useVerifyReceiptDouble } from './verify-receipt-double.js';
 
 type Body = Record<string, unknown> & { unified_receipt: Record<string, unknown> };
 
@@ -198,7 +198,7 @@ describe(`POST /webhooks/apple/v1 without Server API credentials (${backendName}
     expect(await countRows(t.deps.database.db)).toEqual(NOTHING);
   });
 
-  it("refuses a body whose verifyReceipt answer names another bundle id", async () => {
+  it('refuses a body whose verifyReceipt answer names another bundle id', async () => {
     verifyReceipt.double.answer('Sandbox', (request) => {
       const unified = receipts.get(String(request.receiptData))!;
       return { body: { ...unified, status: 0, environment: 'Sandbox', receipt: { bundle_id: 'com.example.other' } } };

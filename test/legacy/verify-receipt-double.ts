@@ -37,7 +37,10 @@ export async function createVerifyReceiptDouble(): Promise<VerifyReceiptDouble> 
     requests.push(recorded);
     const responder = responders.get(recorded.environment);
     const answer = responder ? responder(recorded) : { body: { status: 21002 } };
-    return reply.code(answer.status ?? 200).type('application/json').send(JSON.stringify(answer.body));
+    return reply
+      .code(answer.status ?? 200)
+      .type('application/json')
+      .send(JSON.stringify(answer.body));
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

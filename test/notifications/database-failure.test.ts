@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Database, DatabaseHandle, SqlDriver } from '../../src/db/client.js';
 import { createTestApp } from '../helpers/app.js';
-import { useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
-import { post, scenario, storedPurchase, T0 } from './support.js';
+import { useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
 import { countRows } from '../helpers/rows.js';
+import { post, scenario, storedPurchase, T0 } from './support.js';
 
 const STATEMENTS = new Set(['select', 'insert', 'update', 'delete', 'execute']);
 

@@ -3,19 +3,44 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { notifications, purchaseLinks } from '../../src/db/schema.js';
-import { useTestApp, useTestPki } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
-import { DAY, decodedSnapshot, deliver, MONTH, post, scenario, T0, type Scenario } from './support.js';
+import { useTestApp, useTestPki } from '../helpers/fixtures.js';
+import { DAY, decodedSnapshot, deliver, MONTH, post, type Scenario, scenario, T0 } from './support.js';
 
 /** A short life of one subscription bought with an appAccountToken; some steps re-sign the same transaction. */
 function life(s: Scenario, token: string): string[] {
   const t = { appAccountToken: token };
   return [
     s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', uuid: randomUUID(), signedDate: T0, period: 0, transaction: t, status: 1 }),
-    s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', uuid: randomUUID(), signedDate: T0 + 5 * DAY, period: 0, transaction: t, status: 1, renewal: { autoRenewStatus: 0 } }),
+    s.sign({
+      type: 'DID_CHANGE_RENEWAL_STATUS',
+      subtype: 'AUTO_RENEW_DISABLED',
+      uuid: randomUUID(),
+      signedDate: T0 + 5 * DAY,
+      period: 0,
+      transaction: t,
+      status: 1,
+      renewal: { autoRenewStatus: 0 },
+    }),
     s.sign({ type: 'DID_RENEW', uuid: randomUUID(), signedDate: T0 + MONTH, period: 1, transaction: t, status: 1 }),
-    s.sign({ type: 'REFUND', uuid: randomUUID(), signedDate: T0 + MONTH + 3 * DAY, period: 0, transaction: { ...t, revocationDate: T0 + MONTH + 3 * DAY, revocationReason: 0 }, status: 1 }),
-    s.sign({ type: 'DID_FAIL_TO_RENEW', subtype: 'GRACE_PERIOD', uuid: randomUUID(), signedDate: T0 + 2 * MONTH, period: 1, transaction: t, status: 4, renewal: { isInBillingRetryPeriod: true, gracePeriodExpiresDate: T0 + 2 * MONTH + 16 * DAY } }),
+    s.sign({
+      type: 'REFUND',
+      uuid: randomUUID(),
+      signedDate: T0 + MONTH + 3 * DAY,
+      period: 0,
+      transaction: { ...t, revocationDate: T0 + MONTH + 3 * DAY, revocationReason: 0 },
+      status: 1,
+    }),
+    s.sign({
+      type: 'DID_FAIL_TO_RENEW',
+      subtype: 'GRACE_PERIOD',
+      uuid: randomUUID(),
+      signedDate: T0 + 2 * MONTH,
+      period: 1,
+      transaction: t,
+      status: 4,
+      renewal: { isInBillingRetryPeriod: true, gracePeriodExpiresDate: T0 + 2 * MONTH + 16 * DAY },
+    }),
   ];
 }
 

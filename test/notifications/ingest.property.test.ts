@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
-import { useTestApp } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
-import { DAY, decodedSnapshot, deliver, MONTH, scenario, storedPurchase, T0, type Scenario } from './support.js';
 import { HOUR } from '../helpers/constants.js';
+import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
+import { DAY, decodedSnapshot, deliver, MONTH, type Scenario, scenario, storedPurchase, T0 } from './support.js';
 
 /** A year-like life of one subscription, as Apple would notify it (each with a fixed UUID). */
 function realisticSequence(s: Scenario): string[] {
@@ -13,18 +13,77 @@ function realisticSequence(s: Scenario): string[] {
   const grace = T0 + 3 * MONTH + 16 * DAY;
   return [
     s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', uuid: uuid(), signedDate: T0, period: 0, status: 1 }),
-    s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', uuid: uuid(), signedDate: T0 + 5 * DAY, period: 0, status: 1, renewal: { autoRenewStatus: 0 } }),
+    s.sign({
+      type: 'DID_CHANGE_RENEWAL_STATUS',
+      subtype: 'AUTO_RENEW_DISABLED',
+      uuid: uuid(),
+      signedDate: T0 + 5 * DAY,
+      period: 0,
+      status: 1,
+      renewal: { autoRenewStatus: 0 },
+    }),
     s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_ENABLED', uuid: uuid(), signedDate: T0 + 6 * DAY, period: 0, status: 1 }),
     s.sign({ type: 'DID_RENEW', uuid: uuid(), signedDate: T0 + MONTH - HOUR, period: 1, status: 1 }),
-    s.sign({ type: 'DID_CHANGE_RENEWAL_PREF', subtype: 'DOWNGRADE', uuid: uuid(), signedDate: T0 + MONTH + 2 * DAY, period: 1, status: 1, renewal: { autoRenewProductId: 'com.example.basic' } }),
+    s.sign({
+      type: 'DID_CHANGE_RENEWAL_PREF',
+      subtype: 'DOWNGRADE',
+      uuid: uuid(),
+      signedDate: T0 + MONTH + 2 * DAY,
+      period: 1,
+      status: 1,
+      renewal: { autoRenewProductId: 'com.example.basic' },
+    }),
     s.sign({ type: 'DID_RENEW', uuid: uuid(), signedDate: T0 + 2 * MONTH - HOUR, period: 2, status: 1, renewal: { autoRenewProductId: 'com.example.basic' } }),
     // A refund of an older period, signed after the newer renewal.
-    s.sign({ type: 'REFUND', uuid: uuid(), signedDate: T0 + 2 * MONTH + 3 * DAY, period: 1, transaction: { revocationDate: T0 + 2 * MONTH + 3 * DAY, revocationReason: 0 }, status: 1, renewal: { autoRenewProductId: 'com.example.basic' } }),
+    s.sign({
+      type: 'REFUND',
+      uuid: uuid(),
+      signedDate: T0 + 2 * MONTH + 3 * DAY,
+      period: 1,
+      transaction: { revocationDate: T0 + 2 * MONTH + 3 * DAY, revocationReason: 0 },
+      status: 1,
+      renewal: { autoRenewProductId: 'com.example.basic' },
+    }),
     s.sign({ type: 'CONSUMPTION_REQUEST', uuid: uuid(), signedDate: T0 + 2 * MONTH + HOUR, period: 1, renewal: null, status: null }),
-    s.sign({ type: 'DID_FAIL_TO_RENEW', subtype: 'GRACE_PERIOD', uuid: uuid(), signedDate: T0 + 3 * MONTH + HOUR, period: 2, status: 4, renewal: { autoRenewProductId: 'com.example.basic', isInBillingRetryPeriod: true, gracePeriodExpiresDate: grace, expirationIntent: 2 } }),
-    s.sign({ type: 'DID_RENEW', subtype: 'BILLING_RECOVERY', uuid: uuid(), signedDate: T0 + 3 * MONTH + 5 * DAY, period: 3, transaction: { purchaseDate: T0 + 3 * MONTH + 5 * DAY, expiresDate: T0 + 4 * MONTH + 5 * DAY }, status: 1, renewal: { autoRenewProductId: 'com.example.basic', isInBillingRetryPeriod: false } }),
-    s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', uuid: uuid(), signedDate: T0 + 3 * MONTH + 10 * DAY, period: 3, transaction: { purchaseDate: T0 + 3 * MONTH + 5 * DAY, expiresDate: T0 + 4 * MONTH + 5 * DAY }, status: 1, renewal: { autoRenewProductId: 'com.example.basic', autoRenewStatus: 0 } }),
-    s.sign({ type: 'EXPIRED', subtype: 'VOLUNTARY', uuid: uuid(), signedDate: T0 + 4 * MONTH + 5 * DAY + HOUR, period: 3, transaction: { purchaseDate: T0 + 3 * MONTH + 5 * DAY, expiresDate: T0 + 4 * MONTH + 5 * DAY }, status: 2, renewal: { autoRenewProductId: 'com.example.basic', autoRenewStatus: 0, expirationIntent: 1 } }),
+    s.sign({
+      type: 'DID_FAIL_TO_RENEW',
+      subtype: 'GRACE_PERIOD',
+      uuid: uuid(),
+      signedDate: T0 + 3 * MONTH + HOUR,
+      period: 2,
+      status: 4,
+      renewal: { autoRenewProductId: 'com.example.basic', isInBillingRetryPeriod: true, gracePeriodExpiresDate: grace, expirationIntent: 2 },
+    }),
+    s.sign({
+      type: 'DID_RENEW',
+      subtype: 'BILLING_RECOVERY',
+      uuid: uuid(),
+      signedDate: T0 + 3 * MONTH + 5 * DAY,
+      period: 3,
+      transaction: { purchaseDate: T0 + 3 * MONTH + 5 * DAY, expiresDate: T0 + 4 * MONTH + 5 * DAY },
+      status: 1,
+      renewal: { autoRenewProductId: 'com.example.basic', isInBillingRetryPeriod: false },
+    }),
+    s.sign({
+      type: 'DID_CHANGE_RENEWAL_STATUS',
+      subtype: 'AUTO_RENEW_DISABLED',
+      uuid: uuid(),
+      signedDate: T0 + 3 * MONTH + 10 * DAY,
+      period: 3,
+      transaction: { purchaseDate: T0 + 3 * MONTH + 5 * DAY, expiresDate: T0 + 4 * MONTH + 5 * DAY },
+      status: 1,
+      renewal: { autoRenewProductId: 'com.example.basic', autoRenewStatus: 0 },
+    }),
+    s.sign({
+      type: 'EXPIRED',
+      subtype: 'VOLUNTARY',
+      uuid: uuid(),
+      signedDate: T0 + 4 * MONTH + 5 * DAY + HOUR,
+      period: 3,
+      transaction: { purchaseDate: T0 + 3 * MONTH + 5 * DAY, expiresDate: T0 + 4 * MONTH + 5 * DAY },
+      status: 2,
+      renewal: { autoRenewProductId: 'com.example.basic', autoRenewStatus: 0, expirationIntent: 1 },
+    }),
   ];
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { useTestApp } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
-import { DAY, deliver, MONTH, scenario, storedPurchase, T0, type Scenario } from './support.js';
 import { HOUR } from '../helpers/constants.js';
+import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
+import { DAY, deliver, MONTH, type Scenario, scenario, storedPurchase, T0 } from './support.js';
 
 // Each notification type and subtype that changes state, delivered over HTTP, then the
 // stored rows and the entitlement state the model derives from them at a chosen time.
@@ -10,13 +10,9 @@ describe(`what each state-changing notification does to a subscription (${backen
   const t = useTestApp();
 
   const stored = (s: Scenario) => storedPurchase(t.deps.database.db, s.originalTransactionId);
-  const subscribe = (s: Scenario) =>
-    deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 }));
+  const subscribe = (s: Scenario) => deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 }));
   const renew = (s: Scenario, period: number, subtype?: string) =>
-    deliver(
-      t.app,
-      s.sign({ type: 'DID_RENEW', ...(subtype ? { subtype } : {}), signedDate: T0 + period * MONTH - HOUR, period, status: 1 }),
-    );
+    deliver(t.app, s.sign({ type: 'DID_RENEW', ...(subtype ? { subtype } : {}), signedDate: T0 + period * MONTH - HOUR, period, status: 1 }));
 
   it('SUBSCRIBED INITIAL_BUY starts an active period', async () => {
     const s = scenario(t.pki);
@@ -49,7 +45,16 @@ describe(`what each state-changing notification does to a subscription (${backen
     const s = scenario(t.pki);
     await subscribe(s);
     await renew(s, 1);
-    await deliver(t.app, s.sign({ type: 'REFUND', signedDate: T0 + MONTH + 5 * DAY, period: 0, transaction: { revocationDate: T0 + MONTH + 5 * DAY, revocationReason: 0 }, status: 1 }));
+    await deliver(
+      t.app,
+      s.sign({
+        type: 'REFUND',
+        signedDate: T0 + MONTH + 5 * DAY,
+        period: 0,
+        transaction: { revocationDate: T0 + MONTH + 5 * DAY, revocationReason: 0 },
+        status: 1,
+      }),
+    );
     const p = await stored(s);
     expect(p.transactions[0]).toMatchObject({ transactionId: s.transactionId(0), revocationDate: new Date(T0 + MONTH + 5 * DAY), revocationReason: 0 });
     expect(p.state(T0 + MONTH + 6 * DAY)).toMatchObject({ status: 'active', transactionId: s.transactionId(1), revocationDate: null });
@@ -59,7 +64,10 @@ describe(`what each state-changing notification does to a subscription (${backen
     const s = scenario(t.pki);
     await subscribe(s);
     await renew(s, 1);
-    await deliver(t.app, s.sign({ type: 'REFUND', signedDate: T0 + MONTH + 5 * DAY, period: 1, transaction: { revocationDate: T0 + MONTH + 5 * DAY, revocationReason: 1 } }));
+    await deliver(
+      t.app,
+      s.sign({ type: 'REFUND', signedDate: T0 + MONTH + 5 * DAY, period: 1, transaction: { revocationDate: T0 + MONTH + 5 * DAY, revocationReason: 1 } }),
+    );
     const p = await stored(s);
     expect(p.state(T0 + MONTH + 6 * DAY)).toMatchObject({ status: 'revoked', active: false, transactionId: s.transactionId(1) });
   });
@@ -113,7 +121,13 @@ describe(`what each state-changing notification does to a subscription (${backen
     await subscribe(s);
     await deliver(
       t.app,
-      s.sign({ type: 'DID_FAIL_TO_RENEW', signedDate: T0 + MONTH + HOUR, period: 0, status: 3, renewal: { isInBillingRetryPeriod: true, expirationIntent: 2 } }),
+      s.sign({
+        type: 'DID_FAIL_TO_RENEW',
+        signedDate: T0 + MONTH + HOUR,
+        period: 0,
+        status: 3,
+        renewal: { isInBillingRetryPeriod: true, expirationIntent: 2 },
+      }),
     );
     expect((await stored(s)).state(T0 + MONTH + 2 * DAY)).toMatchObject({ status: 'billing_retry', active: false });
     await deliver(
@@ -134,11 +148,31 @@ describe(`what each state-changing notification does to a subscription (${backen
   it('DID_CHANGE_RENEWAL_STATUS AUTO_RENEW_DISABLED keeps access until expiry with willRenew false; EXPIRED VOLUNTARY then expires it', async () => {
     const s = scenario(t.pki);
     await subscribe(s);
-    await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: T0 + 3 * DAY, period: 0, status: 1, renewal: { autoRenewStatus: 0 } }));
+    await deliver(
+      t.app,
+      s.sign({
+        type: 'DID_CHANGE_RENEWAL_STATUS',
+        subtype: 'AUTO_RENEW_DISABLED',
+        signedDate: T0 + 3 * DAY,
+        period: 0,
+        status: 1,
+        renewal: { autoRenewStatus: 0 },
+      }),
+    );
     let p = await stored(s);
     expect(p.subscription?.autoRenewStatus).toBe(0);
     expect(p.state(T0 + 4 * DAY)).toMatchObject({ status: 'active', willRenew: false });
-    await deliver(t.app, s.sign({ type: 'EXPIRED', subtype: 'VOLUNTARY', signedDate: T0 + MONTH + HOUR, period: 0, status: 2, renewal: { autoRenewStatus: 0, expirationIntent: 1 } }));
+    await deliver(
+      t.app,
+      s.sign({
+        type: 'EXPIRED',
+        subtype: 'VOLUNTARY',
+        signedDate: T0 + MONTH + HOUR,
+        period: 0,
+        status: 2,
+        renewal: { autoRenewStatus: 0, expirationIntent: 1 },
+      }),
+    );
     p = await stored(s);
     expect(p.subscription).toMatchObject({ appleStatus: 2, expirationIntent: 1 });
     expect(p.state(T0 + MONTH + 2 * HOUR)).toMatchObject({ status: 'expired', active: false });
@@ -147,8 +181,14 @@ describe(`what each state-changing notification does to a subscription (${backen
   it('DID_CHANGE_RENEWAL_STATUS AUTO_RENEW_ENABLED turns willRenew back on', async () => {
     const s = scenario(t.pki);
     await subscribe(s);
-    await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: T0 + 3 * DAY, period: 0, renewal: { autoRenewStatus: 0 } }));
-    await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_ENABLED', signedDate: T0 + 4 * DAY, period: 0, renewal: { autoRenewStatus: 1 } }));
+    await deliver(
+      t.app,
+      s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: T0 + 3 * DAY, period: 0, renewal: { autoRenewStatus: 0 } }),
+    );
+    await deliver(
+      t.app,
+      s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_ENABLED', signedDate: T0 + 4 * DAY, period: 0, renewal: { autoRenewStatus: 1 } }),
+    );
     expect((await stored(s)).state(T0 + 5 * DAY)).toMatchObject({ status: 'active', willRenew: true });
   });
 
@@ -176,7 +216,16 @@ describe(`what each state-changing notification does to a subscription (${backen
   it('DID_CHANGE_RENEWAL_PREF DOWNGRADE changes the next renewal only, and a later change without subtype cancels it', async () => {
     const s = scenario(t.pki);
     await subscribe(s);
-    await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_PREF', subtype: 'DOWNGRADE', signedDate: T0 + 5 * DAY, period: 0, renewal: { autoRenewProductId: 'com.example.basic.monthly' } }));
+    await deliver(
+      t.app,
+      s.sign({
+        type: 'DID_CHANGE_RENEWAL_PREF',
+        subtype: 'DOWNGRADE',
+        signedDate: T0 + 5 * DAY,
+        period: 0,
+        renewal: { autoRenewProductId: 'com.example.basic.monthly' },
+      }),
+    );
     let p = await stored(s);
     expect(p.subscription?.appleStatus).toBe(1);
     expect(p.state(T0 + 6 * DAY)).toMatchObject({ status: 'active', productId: s.productId, autoRenewProductId: 'com.example.basic.monthly' });
@@ -187,11 +236,20 @@ describe(`what each state-changing notification does to a subscription (${backen
 
   it('REVOKE of a family-shared purchase ends access', async () => {
     const s = scenario(t.pki);
-    await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, transaction: { inAppOwnershipType: 'FAMILY_SHARED' }, status: 1 }));
+    await deliver(
+      t.app,
+      s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, transaction: { inAppOwnershipType: 'FAMILY_SHARED' }, status: 1 }),
+    );
     expect((await stored(s)).state(T0 + DAY)).toMatchObject({ status: 'active', ownershipType: 'FAMILY_SHARED' });
     await deliver(
       t.app,
-      s.sign({ type: 'REVOKE', signedDate: T0 + 3 * DAY, period: 0, transaction: { inAppOwnershipType: 'FAMILY_SHARED', revocationDate: T0 + 3 * DAY, revocationReason: 0 }, status: 5 }),
+      s.sign({
+        type: 'REVOKE',
+        signedDate: T0 + 3 * DAY,
+        period: 0,
+        transaction: { inAppOwnershipType: 'FAMILY_SHARED', revocationDate: T0 + 3 * DAY, revocationReason: 0 },
+        status: 5,
+      }),
     );
     const p = await stored(s);
     expect(p.subscription?.appleStatus).toBe(5);
@@ -201,7 +259,10 @@ describe(`what each state-changing notification does to a subscription (${backen
   it('RENEWAL_EXTENDED moves the expiry of the current period', async () => {
     const s = scenario(t.pki);
     await subscribe(s);
-    await deliver(t.app, s.sign({ type: 'RENEWAL_EXTENDED', signedDate: T0 + 20 * DAY, period: 0, transaction: { expiresDate: T0 + MONTH + 10 * DAY }, status: 1 }));
+    await deliver(
+      t.app,
+      s.sign({ type: 'RENEWAL_EXTENDED', signedDate: T0 + 20 * DAY, period: 0, transaction: { expiresDate: T0 + MONTH + 10 * DAY }, status: 1 }),
+    );
     const p = await stored(s);
     expect(p.transactions[0]?.expiresDate).toEqual(new Date(T0 + MONTH + 10 * DAY));
     expect(p.state(T0 + MONTH + 5 * DAY)).toMatchObject({ status: 'active' });
@@ -211,16 +272,48 @@ describe(`what each state-changing notification does to a subscription (${backen
   it('EXPIRED BILLING_RETRY ends a subscription whose billing never recovered', async () => {
     const s = scenario(t.pki);
     await subscribe(s);
-    await deliver(t.app, s.sign({ type: 'DID_FAIL_TO_RENEW', signedDate: T0 + MONTH + HOUR, period: 0, status: 3, renewal: { isInBillingRetryPeriod: true, expirationIntent: 2 } }));
-    await deliver(t.app, s.sign({ type: 'EXPIRED', subtype: 'BILLING_RETRY', signedDate: T0 + 2 * MONTH, period: 0, status: 2, renewal: { isInBillingRetryPeriod: false, expirationIntent: 2, autoRenewStatus: 0 } }));
+    await deliver(
+      t.app,
+      s.sign({
+        type: 'DID_FAIL_TO_RENEW',
+        signedDate: T0 + MONTH + HOUR,
+        period: 0,
+        status: 3,
+        renewal: { isInBillingRetryPeriod: true, expirationIntent: 2 },
+      }),
+    );
+    await deliver(
+      t.app,
+      s.sign({
+        type: 'EXPIRED',
+        subtype: 'BILLING_RETRY',
+        signedDate: T0 + 2 * MONTH,
+        period: 0,
+        status: 2,
+        renewal: { isInBillingRetryPeriod: false, expirationIntent: 2, autoRenewStatus: 0 },
+      }),
+    );
     expect((await stored(s)).state(T0 + 2 * MONTH + HOUR)).toMatchObject({ status: 'expired', active: false });
   });
 
   it('ignores an older status that arrives after a newer one', async () => {
     const s = scenario(t.pki);
     await subscribe(s);
-    await deliver(t.app, s.sign({ type: 'EXPIRED', subtype: 'VOLUNTARY', signedDate: T0 + MONTH + HOUR, period: 0, status: 2, renewal: { autoRenewStatus: 0 } }));
-    await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: T0 + 3 * DAY, period: 0, status: 1, renewal: { autoRenewStatus: 0 } }));
+    await deliver(
+      t.app,
+      s.sign({ type: 'EXPIRED', subtype: 'VOLUNTARY', signedDate: T0 + MONTH + HOUR, period: 0, status: 2, renewal: { autoRenewStatus: 0 } }),
+    );
+    await deliver(
+      t.app,
+      s.sign({
+        type: 'DID_CHANGE_RENEWAL_STATUS',
+        subtype: 'AUTO_RENEW_DISABLED',
+        signedDate: T0 + 3 * DAY,
+        period: 0,
+        status: 1,
+        renewal: { autoRenewStatus: 0 },
+      }),
+    );
     const p = await stored(s);
     expect(p.subscription).toMatchObject({ appleStatus: 2, statusSignedDate: new Date(T0 + MONTH + HOUR), renewalSignedDate: new Date(T0 + MONTH + HOUR) });
   });
@@ -229,7 +322,14 @@ describe(`what each state-changing notification does to a subscription (${backen
     const lifetime = scenario(t.pki, { productId: 'com.example.lifetime' });
     await deliver(
       t.app,
-      lifetime.sign({ type: 'ONE_TIME_CHARGE', signedDate: T0, period: 0, renewal: null, status: null, transaction: { type: 'Non-Consumable', expiresDate: undefined, subscriptionGroupIdentifier: undefined } }),
+      lifetime.sign({
+        type: 'ONE_TIME_CHARGE',
+        signedDate: T0,
+        period: 0,
+        renewal: null,
+        status: null,
+        transaction: { type: 'Non-Consumable', expiresDate: undefined, subscriptionGroupIdentifier: undefined },
+      }),
     );
     const kept = await stored(lifetime);
     expect(kept.subscription).toBeUndefined();
@@ -238,7 +338,14 @@ describe(`what each state-changing notification does to a subscription (${backen
     const coins = scenario(t.pki, { productId: 'com.example.coins' });
     await deliver(
       t.app,
-      coins.sign({ type: 'ONE_TIME_CHARGE', signedDate: T0, period: 0, renewal: null, status: null, transaction: { type: 'Consumable', expiresDate: undefined } }),
+      coins.sign({
+        type: 'ONE_TIME_CHARGE',
+        signedDate: T0,
+        period: 0,
+        renewal: null,
+        status: null,
+        transaction: { type: 'Consumable', expiresDate: undefined },
+      }),
     );
     const consumed = await stored(coins);
     expect(consumed.transactions).toHaveLength(1);

@@ -2,11 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTIFICATION_SUBTYPES, NOTIFICATION_TYPES } from '../../src/apple/types.js';
-import {
-  describeNotification,
-  NOTIFICATION_HANDLING,
-  renderNotificationTable,
-} from '../../src/notifications/notification-types.js';
+import { describeNotification, NOTIFICATION_HANDLING, renderNotificationTable } from '../../src/notifications/notification-types.js';
 import { projectRoot } from '../../src/paths.js';
 
 describe('the V2 notification handling table', () => {

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from '../../src/apple/verifier/index.js';
 import { projectRoot } from '../../src/paths.js';
-import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { deliver, storedPurchase } from './support.js';
 
 const realDir = path.resolve(projectRoot, '../shared/apple/real');
@@ -46,10 +46,7 @@ describe.skipIf(!existsSync(realDir))(
     }));
     const files = Array.from({ length: 14 }, (_, i) => `v2-notification-${String(i + 1).padStart(2, '0')}.json`);
     const manifest = () =>
-      (JSON.parse(readFileSync(path.join(realDir, 'manifest.json'), 'utf8')) as { items: ManifestItem[] }).items.filter((item) =>
-        files.includes(item.file),
-      );
-
+      (JSON.parse(readFileSync(path.join(realDir, 'manifest.json'), 'utf8')) as { items: ManifestItem[] }).items.filter((item) => files.includes(item.file));
 
     it('verifies and processes all 14, and answers duplicate for each again', async () => {
       const bodies = files.map((file) => JSON.parse(readFileSync(path.join(realDir, file), 'utf8')) as { signedPayload: string });

@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
 import type { SignedDataVerifier } from '../../src/apple/types.js';
+import { createSignedDataVerifier } from '../../src/apple/verifier/index.js';
 import type { Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
 import { ReplayAbortedError, replayNotifications } from '../../src/notifications/replay.usecase.js';
 import { TEST_BUNDLE_ID } from '../helpers/app.js';
-import { useTestApp, useTestPki } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { DAY, deliver, MONTH, purchaseSnapshot, scenario, T0, type Scenario } from './support.js';
-import { countRows, queryRows } from '../helpers/rows.js';
 import { HOUR } from '../helpers/constants.js';
+import { backendName } from '../helpers/database.js';
+import { useTestApp, useTestPki } from '../helpers/fixtures.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { countRows, queryRows } from '../helpers/rows.js';
+import { DAY, deliver, MONTH, purchaseSnapshot, type Scenario, scenario, T0 } from './support.js';
 
 interface LocksAtCommit {
   advisory: number;
@@ -55,15 +55,30 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
   async function lifeOf(s: Scenario): Promise<void> {
     await deliver(t.app, s.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, period: 0, status: 1 }));
     await deliver(t.app, s.sign({ type: 'DID_RENEW', signedDate: T0 + MONTH - HOUR, period: 1, status: 1 }));
-    await deliver(t.app, s.sign({ type: 'REFUND', signedDate: T0 + MONTH + 2 * DAY, period: 0, transaction: { revocationDate: T0 + MONTH + 2 * DAY }, status: 1 }));
-    await deliver(t.app, s.sign({ type: 'DID_CHANGE_RENEWAL_STATUS', subtype: 'AUTO_RENEW_DISABLED', signedDate: T0 + MONTH + 3 * DAY, period: 1, status: 1, renewal: { autoRenewStatus: 0 } }));
+    await deliver(
+      t.app,
+      s.sign({ type: 'REFUND', signedDate: T0 + MONTH + 2 * DAY, period: 0, transaction: { revocationDate: T0 + MONTH + 2 * DAY }, status: 1 }),
+    );
+    await deliver(
+      t.app,
+      s.sign({
+        type: 'DID_CHANGE_RENEWAL_STATUS',
+        subtype: 'AUTO_RENEW_DISABLED',
+        signedDate: T0 + MONTH + 3 * DAY,
+        period: 1,
+        status: 1,
+        renewal: { autoRenewStatus: 0 },
+      }),
+    );
   }
 
   it('restores rows lost or damaged since, and leaves correct rows as they are', async () => {
     const s = scenario(t.pki);
     await lifeOf(s);
     const before = await purchaseSnapshot(db(), s.originalTransactionId);
-    await db().delete(transactions).where(eq(transactions.transactionId, s.transactionId(1)));
+    await db()
+      .delete(transactions)
+      .where(eq(transactions.transactionId, s.transactionId(1)));
     await db().delete(subscriptions).where(eq(subscriptions.originalTransactionId, s.originalTransactionId));
 
     const result = await replayNotifications({ db: db(), verifier: verifierFor(t.pki) });
@@ -86,8 +101,13 @@ describe(`npm run replay: rebuilding from the stored notifications (${backendNam
     const s = scenario(t.pki);
     await lifeOf(s);
     const before = await purchaseSnapshot(db(), s.originalTransactionId);
-    const [template] = await db().select().from(transactions).where(eq(transactions.transactionId, s.transactionId(1)));
-    await db().insert(transactions).values({ ...template!, transactionId: `${s.originalTransactionId}-bogus`, expiresDate: new Date(T0 + 12 * MONTH) });
+    const [template] = await db()
+      .select()
+      .from(transactions)
+      .where(eq(transactions.transactionId, s.transactionId(1)));
+    await db()
+      .insert(transactions)
+      .values({ ...template!, transactionId: `${s.originalTransactionId}-bogus`, expiresDate: new Date(T0 + 12 * MONTH) });
     await db().update(subscriptions).set({ appleStatus: 5 }).where(eq(subscriptions.originalTransactionId, s.originalTransactionId));
 
     const counts = await countRows(db());

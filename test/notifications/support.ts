@@ -3,11 +3,11 @@
 // share one app (one database) per file.
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
+import type { App } from '../../src/app.js';
 import type { Database } from '../../src/db/client.js';
 import { notifications, subscriptions, transactions } from '../../src/db/schema.js';
-import { renewalFromRow, statusFromRow, transactionFromRow } from '../../src/purchases/purchases.repository.js';
 import { evaluatePurchase, type PurchaseState } from '../../src/entitlements/state.model.js';
-import type { App } from '../../src/app.js';
+import { renewalFromRow, statusFromRow, transactionFromRow } from '../../src/purchases/purchases.repository.js';
 import { MONTH, T0, TEST_BUNDLE_ID, TEST_MONTHLY_PRODUCT_ID } from '../helpers/constants.js';
 import type { TestPki } from '../helpers/pki.js';
 
@@ -150,9 +150,7 @@ export async function purchaseSnapshot(db: Database, originalTransactionId: stri
   const txRows = await db.select().from(transactions).where(eq(transactions.originalTransactionId, originalTransactionId));
   const subRows = await db.select().from(subscriptions).where(eq(subscriptions.originalTransactionId, originalTransactionId));
   return {
-    transactions: txRows
-      .map(({ updatedAt: _u, ...row }) => row)
-      .sort((a, b) => (a.transactionId < b.transactionId ? -1 : 1)),
+    transactions: txRows.map(({ updatedAt: _u, ...row }) => row).sort((a, b) => (a.transactionId < b.transactionId ? -1 : 1)),
     subscriptions: subRows.map(({ updatedAt: _u, ...row }) => row),
   };
 }

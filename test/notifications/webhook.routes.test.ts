@@ -4,11 +4,11 @@ import { eq } from 'drizzle-orm';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { notifications, transactions } from '../../src/db/schema.js';
-import { useTestApp } from '../helpers/fixtures.js';
 import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 import { createTestPki } from '../helpers/pki.js';
-import { DAY, deliver, post, scenario, storedPurchase, T0 } from './support.js';
 import { countRows } from '../helpers/rows.js';
+import { DAY, deliver, post, scenario, storedPurchase, T0 } from './support.js';
 
 describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   const logLines: Array<Record<string, unknown>> = [];
@@ -210,7 +210,13 @@ describe(`POST /webhooks/apple/v2 (${backendName})`, () => {
   it('loses no update when different notifications of one purchase arrive at once', async () => {
     const s = scenario(t.pki);
     const signed = [0, 1, 2, 3, 4, 5].map((period) =>
-      s.sign({ type: period === 0 ? 'SUBSCRIBED' : 'DID_RENEW', subtype: period === 0 ? 'INITIAL_BUY' : undefined, signedDate: T0 + period * 30 * DAY, period, status: 1 }),
+      s.sign({
+        type: period === 0 ? 'SUBSCRIBED' : 'DID_RENEW',
+        subtype: period === 0 ? 'INITIAL_BUY' : undefined,
+        signedDate: T0 + period * 30 * DAY,
+        period,
+        status: 1,
+      }),
     );
     const responses = await Promise.all(signed.map((jws) => post(t.app, jws)));
     expect(responses.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200, 200]);

@@ -2,18 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JWSTransactionDecodedPayload } from '../../src/apple/types.js';
 import { normalizeV1Notification, parseV1Notification } from '../../src/apple/v1/index.js';
-import {
-  mergeRenewal,
-  mergeStatus,
-  mergeTransaction,
-  renewalFromPayload,
-  transactionFromPayload,
-} from '../../src/purchases/merge.model.js';
-import type { PurchaseUpdate, StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { evaluatePurchase } from '../../src/entitlements/state.model.js';
 import { updatesFromV1 } from '../../src/legacy/purchase-updates.model.js';
+import { mergeRenewal, mergeStatus, mergeTransaction, renewalFromPayload, transactionFromPayload } from '../../src/purchases/merge.model.js';
+import type { PurchaseUpdate, StoredRenewal, StoredStatus, StoredTransaction } from '../../src/purchases/purchase-update.js';
 import { arrange } from '../entitlements/subscription-fold.js';
-import { v1Body, V1_DATES, V1_TEST } from '../helpers/v1-bodies.js';
+import { V1_DATES, V1_TEST, v1Body } from '../helpers/v1-bodies.js';
 
 // Signed notifications, V1 bodies (as Apple's verifyReceipt answers them) and tokens that
 // are no token (the all-zero UUID, the Max UUID in any case), delivered in every order and
@@ -49,7 +43,14 @@ function signed(n: number, token: string, status: number, fields: Partial<JWSTra
     transactions: [{ record: transactionFromPayload(payload, 'v2'), signedTransaction: null }],
     renewal: {
       record: renewalFromPayload(
-        { originalTransactionId: OTID, productId: V1_TEST.monthly, autoRenewProductId: V1_TEST.monthly, autoRenewStatus: 1, signedDate: payload.signedDate, environment: 'Sandbox' },
+        {
+          originalTransactionId: OTID,
+          productId: V1_TEST.monthly,
+          autoRenewProductId: V1_TEST.monthly,
+          autoRenewStatus: 1,
+          signedDate: payload.signedDate,
+          environment: 'Sandbox',
+        },
         'v2',
       ),
       signedRenewalInfo: null,
@@ -70,7 +71,16 @@ const deliveriesInOrder: PurchaseUpdate[] = [
   ...v1('DID_RENEW', {}, ZERO),
   signed(1, MAX_UPPER, 1),
   // A V1 refund of the second period dated after everything Apple signed about it...
-  ...v1('REFUND', { transactions: [{ ...second, cancellation: { at: V1_TEST.start + MONTH + 20 * DAY, reason: '1' } }, { transactionId: '1000000000000001', purchase: V1_TEST.start }] }, MAX_UPPER),
+  ...v1(
+    'REFUND',
+    {
+      transactions: [
+        { ...second, cancellation: { at: V1_TEST.start + MONTH + 20 * DAY, reason: '1' } },
+        { transactionId: '1000000000000001', purchase: V1_TEST.start },
+      ],
+    },
+    MAX_UPPER,
+  ),
   // ...and Apple's own later word on it, which says nothing of a refund.
   signed(1, ZERO, 1, { signedDate: V1_TEST.start + MONTH + 10 * DAY }),
   signed(2, ZERO, 1),
@@ -101,8 +111,7 @@ const snapshot = (r: Records) => ({
 });
 
 const times = [V1_TEST.start + MONTH + 15 * DAY, V1_TEST.start + 2 * MONTH + DAY, V1_TEST.start + 4 * MONTH].map((ms) => new Date(ms));
-const answers = (r: Records) =>
-  times.map((now) => evaluatePurchase({ transactions: [...r.transactions.values()], renewal: r.renewal, status: r.status, now }));
+const answers = (r: Records) => times.map((now) => evaluatePurchase({ transactions: [...r.transactions.values()], renewal: r.renewal, status: r.status, now }));
 
 const deliveries = <T>(items: readonly T[]) =>
   fc.array(fc.nat({ max: items.length - 1 }), { maxLength: items.length }).chain((duplicates) => {

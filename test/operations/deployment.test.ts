@@ -33,9 +33,7 @@ describe('the container image', () => {
 });
 
 describe.skipIf(!composeAvailable)('the compose file (skipped when docker-compose is not installed)', () => {
-  const config = composeAvailable
-    ? execFileSync('docker-compose', ['--profile', 'redis', 'config'], { cwd: projectRoot, encoding: 'utf8' })
-    : '';
+  const config = composeAvailable ? execFileSync('docker-compose', ['--profile', 'redis', 'config'], { cwd: projectRoot, encoding: 'utf8' }) : '';
 
   it('runs the service read-only with a writable /tmp, a health check and a restart policy', () => {
     const app = serviceBlock(config, 'app');

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
 import { useTestApp } from '../helpers/fixtures.js';
 
 // GET /docs as a person sees it: Debian's chromium, headless, opening the page served

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
+import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { buildMetricsApp } from '../../src/metrics/metrics.routes.js';
 import { createTestApp, testConfig } from '../helpers/app.js';
-import { useDatabaseAndPki } from '../helpers/fixtures.js';
 import { TEST_API_KEY } from '../helpers/constants.js';
+import { useDatabaseAndPki } from '../helpers/fixtures.js';
 
 // /metrics shows business counts (refunds, subscriptions): METRICS_TOKEN guards it and
 // METRICS_PORT moves it off the port the internet reaches.

@@ -82,7 +82,10 @@ describe('GET /metrics', () => {
     expect(response.statusCode).toBe(400);
     const after = await scrape();
     const failures = (text: string) =>
-      text.split('\n').filter((line) => line.startsWith('ase_verification_failures_total{')).reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+      text
+        .split('\n')
+        .filter((line) => line.startsWith('ase_verification_failures_total{'))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
     expect(failures(after) - failures(before)).toBe(1);
   });
 

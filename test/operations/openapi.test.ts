@@ -85,7 +85,10 @@ describe('the OpenAPI document', () => {
     for (const { route, operation } of operations()) {
       if (route.startsWith('POST ') && !withoutBody.includes(route)) expect(operation.requestBody, route).toBeDefined();
       for (const [, name] of route.matchAll(/\{(\w+)\}/g)) {
-        expect(operation.parameters?.some((p) => p.in === 'path' && p.name === name), `${route} ${name}`).toBe(true);
+        expect(
+          operation.parameters?.some((p) => p.in === 'path' && p.name === name),
+          `${route} ${name}`,
+        ).toBe(true);
       }
     }
   });

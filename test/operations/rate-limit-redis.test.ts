@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createRateLimitRedis } from '../../src/http/rate-limit.js';
 import { requireApiKey } from '../../src/http/auth.js';
+import { createRateLimitRedis } from '../../src/http/rate-limit.js';
 import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
 import { useDatabaseAndPki } from '../helpers/fixtures.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminLimitFor, rateLimitClass } from '../../src/http/rate-limit.js';
 import { requireAdminKey, requireApiKey } from '../../src/http/auth.js';
+import { adminLimitFor, rateLimitClass } from '../../src/http/rate-limit.js';
 import { authHeader, createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, type TestApp } from '../helpers/app.js';
 import { useDatabaseAndPki } from '../helpers/fixtures.js';
 

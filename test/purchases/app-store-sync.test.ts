@@ -32,11 +32,14 @@ function tamper(jws: string): string {
 }
 
 // updatesOf and transaction() read Apple only; nothing here reaches the database.
-const noDatabase = new Proxy({}, {
-  get() {
-    throw new Error('the database is not used here');
+const noDatabase = new Proxy(
+  {},
+  {
+    get() {
+      throw new Error('the database is not used here');
+    },
   },
-}) as Database;
+) as Database;
 
 describe('App Store sync: statuses and transaction info, verified', () => {
   const fixture = useApiDouble();
@@ -53,7 +56,13 @@ describe('App Store sync: statuses and transaction info, verified', () => {
   });
 
   it('turns each subscription of a statuses answer into one update with its JWS, renewal info and status', async () => {
-    const renewal = { originalTransactionId: '1000', productId: 'com.example.monthly', autoRenewStatus: 1, signedDate: SIGNED_DATE + 5, environment: 'Sandbox' };
+    const renewal = {
+      originalTransactionId: '1000',
+      productId: 'com.example.monthly',
+      autoRenewStatus: 1,
+      signedDate: SIGNED_DATE + 5,
+      environment: 'Sandbox',
+    };
     const first = pki.sign(transaction('1'));
     const renewalJws = pki.sign(renewal);
     const second = pki.sign(transaction('2', { originalTransactionId: '2000' }));
@@ -62,7 +71,10 @@ describe('App Store sync: statuses and transaction info, verified', () => {
         environment: 'Sandbox',
         bundleId: TEST_BUNDLE_ID,
         data: [
-          { subscriptionGroupIdentifier: 'g1', lastTransactions: [{ status: 1, originalTransactionId: '1000', signedTransactionInfo: first, signedRenewalInfo: renewalJws }] },
+          {
+            subscriptionGroupIdentifier: 'g1',
+            lastTransactions: [{ status: 1, originalTransactionId: '1000', signedTransactionInfo: first, signedRenewalInfo: renewalJws }],
+          },
           { subscriptionGroupIdentifier: 'g2', lastTransactions: [{ status: 2, originalTransactionId: '2000', signedTransactionInfo: second }] },
         ],
       },

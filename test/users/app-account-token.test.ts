@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalUserId, tokenForUser, uuidV5 } from '../../src/users/app-account-token.model.js';
-import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
-import { useTestApp } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
 import { at, getEntitlements, manualClock, storeSigned, transactionPayload } from '../entitlements/app-backend-fixtures.js';
+import { authHeader, createTestApp, type TestApp } from '../helpers/app.js';
+import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 describe('app account token model', () => {
   it('derives RFC 9562 version 5 UUIDs (the DNS namespace example)', () => {
@@ -63,7 +63,9 @@ describe(`GET /users/:userId/app-account-token (${backendName})`, () => {
   it('makes a token nobody holds a user of its own, reachable in any letter case', async () => {
     time.set('2026-11-10T00:00:00Z');
     const token = '12345678-9abc-4def-8123-456789abcdef';
-    await storeSigned(t, { transactions: [transactionPayload({ transactionId: '501', appAccountToken: token.toUpperCase(), purchaseDate: at('2026-11-01T00:00:00Z') })] });
+    await storeSigned(t, {
+      transactions: [transactionPayload({ transactionId: '501', appAccountToken: token.toUpperCase(), purchaseDate: at('2026-11-01T00:00:00Z') })],
+    });
 
     const upper = (await getEntitlements(t, token.toUpperCase())).json();
     expect(upper.entitlements[0]).toMatchObject({ originalTransactionId: '501' });

@@ -1,12 +1,12 @@
-import { beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { purchaseLinks, transactions, users } from '../../src/db/schema.js';
+import { manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
 import { authHeader, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
-import { manualClock, postTransaction } from '../entitlements/app-backend-fixtures.js';
-import { deliver, scenario, T0 } from '../notifications/support.js';
 import { useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
 import { wipe } from '../helpers/rows.js';
+import { deliver, scenario, T0 } from '../notifications/support.js';
 
 // Who a purchase belongs to when its signed data carries an appAccountToken (SPEC: the
 // token's user, under every TRANSFER_POLICY), and the tokens that are no token at all.
@@ -46,7 +46,10 @@ describe(`purchases carrying an appAccountToken (${backendName})`, () => {
       const purchase = scenario(shared.pki, { start: T0 + index * 1000 });
       await deliver(keep.app, purchase.sign({ type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0, transaction: { appAccountToken: token } }));
       expect(await ownerOf(purchase.originalTransactionId)).toBeUndefined();
-      const [stored] = await db().select().from(transactions).where(eq(transactions.transactionId, purchase.transactionId(0)));
+      const [stored] = await db()
+        .select()
+        .from(transactions)
+        .where(eq(transactions.transactionId, purchase.transactionId(0)));
       expect(stored?.appAccountToken).toBeNull();
 
       const response = await postTransaction(keep, `u-real-${index}`, purchase.transaction(0, { appAccountToken: token }) as never);

@@ -1,14 +1,14 @@
 // A cursor comes back from the client: whatever it was turned into, the answer is
 // 400 INVALID_CURSOR, and nothing of it reaches the database or the log.
 import { Writable } from 'node:stream';
-import { beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { classifyError } from '../../src/http/error-handler.js';
 import { createLogger } from '../../src/logger.js';
-import { authHeader } from '../helpers/app.js';
-import { useTestApp } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
 import { postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
+import { authHeader } from '../helpers/app.js';
+import { backendName } from '../helpers/database.js';
+import { useTestApp } from '../helpers/fixtures.js';
 
 const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
 import { desc, eq } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
 import { purchaseLinkEvents, purchaseLinks } from '../../src/db/schema.js';
-import { authHeader, type TestApp } from '../helpers/app.js';
-import { useAppStoreApiDouble, useTestApp, useTestPki } from '../helpers/fixtures.js';
-import { backendName } from '../helpers/database.js';
-import { createTestPki } from '../helpers/pki.js';
 import { at, days, getEntitlements, manualClock, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
+import { authHeader, type TestApp } from '../helpers/app.js';
+import { backendName } from '../helpers/database.js';
+import { useAppStoreApiDouble, useTestApp, useTestPki } from '../helpers/fixtures.js';
+import { createTestPki } from '../helpers/pki.js';
 
 describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');
@@ -77,7 +77,7 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
     expect((await postTransaction(keep, 'u-first', payload)).statusCode).toBe(200);
   });
 
-  it('refuses a transaction whose appAccountToken is another user\'s with 409, even under TRANSFER_POLICY=keep', async () => {
+  it("refuses a transaction whose appAccountToken is another user's with 409, even under TRANSFER_POLICY=keep", async () => {
     const response = await postTransaction(
       keep,
       'u-poster',
@@ -149,7 +149,7 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
     expect(response.json().error.code).toBe('APP_STORE_UNAVAILABLE');
   });
 
-  it('lists the user\'s transactions newest purchase first, in stable pages that join up', async () => {
+  it("lists the user's transactions newest purchase first, in stable pages that join up", async () => {
     const user = 'u-list';
     const start = at('2026-01-01T00:00:00Z');
     // Five renewals of one subscription plus a second purchase sharing a purchaseDate with one of them.
@@ -163,7 +163,19 @@ describe(`POST and GET /users/:userId/transactions (${backendName})`, () => {
       });
       expect((await postTransaction(t, user, payload)).statusCode).toBe(200);
     }
-    await postTransaction(t, user, transactionPayload({ transactionId: '749', productId: 'com.example.lifetime', type: 'Non-Consumable', expiresDate: undefined, purchaseDate: start + days(60), revocationDate: start + days(70), revocationReason: 1 }));
+    await postTransaction(
+      t,
+      user,
+      transactionPayload({
+        transactionId: '749',
+        productId: 'com.example.lifetime',
+        type: 'Non-Consumable',
+        expiresDate: undefined,
+        purchaseDate: start + days(60),
+        revocationDate: start + days(70),
+        revocationReason: 1,
+      }),
+    );
 
     const seen: Array<{ transactionId: string; purchaseDate: string }> = [];
     let cursor: string | null = null;

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../../clock.js';
+import { type Clock, systemClock } from '../../clock.js';
 import { createMessagingEndpoints, type MessagingEndpoints } from './messaging.js';
 import { createNotificationEndpoints, type NotificationEndpoints } from './notifications.js';
 import { createPagingIterators, type PagingIterators } from './paging.js';
@@ -6,7 +6,7 @@ import type { EnvSend } from './request.js';
 import { createSubscriptionEndpoints, type SubscriptionEndpoints } from './subscriptions.js';
 import { createTokenSource } from './token.js';
 import { createTransactionEndpoints, type TransactionEndpoints } from './transactions.js';
-import { createTransport, type ApiCallEvent, type ApiEnvironment } from './transport.js';
+import { type ApiCallEvent, type ApiEnvironment, createTransport } from './transport.js';
 
 export const PRODUCTION_BASE_URL = 'https://api.storekit.apple.com';
 export const SANDBOX_BASE_URL = 'https://api.storekit-sandbox.apple.com';

@@ -11,7 +11,7 @@ import type {
   RealtimeUrlResponse,
   UploadMessageRequestBody,
 } from './models.js';
-import { segment, type EnvSend } from './request.js';
+import { type EnvSend, segment } from './request.js';
 
 /** Apple's Retention Messaging API, served from the same hosts with the same token. */
 export interface MessagingEndpoints {
@@ -35,8 +35,7 @@ export interface MessagingEndpoints {
 export function createMessagingEndpoints(send: EnvSend): MessagingEndpoints {
   const image = (id: string) => `/inApps/v1/messaging/image/${segment(id)}`;
   const message = (id: string) => `/inApps/v1/messaging/message/${segment(id)}`;
-  const defaults = (productId: string, locale: string) =>
-    `/inApps/v1/messaging/default/${segment(productId)}/${segment(locale)}`;
+  const defaults = (productId: string, locale: string) => `/inApps/v1/messaging/default/${segment(productId)}/${segment(locale)}`;
   const realtime = '/inApps/v1/messaging/realtime/url';
   return {
     uploadImage: async (imageIdentifier, data, imageSize) =>
@@ -48,16 +47,12 @@ export function createMessagingEndpoints(send: EnvSend): MessagingEndpoints {
         binary: { data, contentType: 'image/png' },
         expectBody: false,
       }),
-    deleteImage: async (imageIdentifier) =>
-      send({ endpoint: 'deleteImage', method: 'DELETE', path: image(imageIdentifier), expectBody: false }),
-    getImageList: async () =>
-      send({ endpoint: 'getImageList', method: 'GET', path: '/inApps/v1/messaging/image/list', expectBody: true }),
+    deleteImage: async (imageIdentifier) => send({ endpoint: 'deleteImage', method: 'DELETE', path: image(imageIdentifier), expectBody: false }),
+    getImageList: async () => send({ endpoint: 'getImageList', method: 'GET', path: '/inApps/v1/messaging/image/list', expectBody: true }),
     uploadMessage: async (messageIdentifier, request) =>
       send({ endpoint: 'uploadMessage', method: 'PUT', path: message(messageIdentifier), json: request, expectBody: false }),
-    deleteMessage: async (messageIdentifier) =>
-      send({ endpoint: 'deleteMessage', method: 'DELETE', path: message(messageIdentifier), expectBody: false }),
-    getMessageList: async () =>
-      send({ endpoint: 'getMessageList', method: 'GET', path: '/inApps/v1/messaging/message/list', expectBody: true }),
+    deleteMessage: async (messageIdentifier) => send({ endpoint: 'deleteMessage', method: 'DELETE', path: message(messageIdentifier), expectBody: false }),
+    getMessageList: async () => send({ endpoint: 'getMessageList', method: 'GET', path: '/inApps/v1/messaging/message/list', expectBody: true }),
     configureDefaultMessage: async (productId, locale, request) =>
       send({
         endpoint: 'configureDefaultMessage',
@@ -66,12 +61,10 @@ export function createMessagingEndpoints(send: EnvSend): MessagingEndpoints {
         json: request,
         expectBody: false,
       }),
-    getDefaultMessage: async (productId, locale) =>
-      send({ endpoint: 'getDefaultMessage', method: 'GET', path: defaults(productId, locale), expectBody: true }),
+    getDefaultMessage: async (productId, locale) => send({ endpoint: 'getDefaultMessage', method: 'GET', path: defaults(productId, locale), expectBody: true }),
     deleteDefaultMessage: async (productId, locale) =>
       send({ endpoint: 'deleteDefaultMessage', method: 'DELETE', path: defaults(productId, locale), expectBody: false }),
-    configureRealtimeURL: async (request) =>
-      send({ endpoint: 'configureRealtimeURL', method: 'PUT', path: realtime, json: request, expectBody: false }),
+    configureRealtimeURL: async (request) => send({ endpoint: 'configureRealtimeURL', method: 'PUT', path: realtime, json: request, expectBody: false }),
     getRealtimeURL: async () => send({ endpoint: 'getRealtimeURL', method: 'GET', path: realtime, expectBody: true }),
     deleteRealtimeURL: async () => send({ endpoint: 'deleteRealtimeURL', method: 'DELETE', path: realtime, expectBody: false }),
     initiatePerformanceTest: async (request) =>

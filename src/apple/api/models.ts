@@ -3,7 +3,7 @@
 // because Apple adds fields and values without notice. Signed fields are verified before use
 // by the caller, which keeps each JWS next to what it decoded.
 
-import type { Environment, NotificationTypeV2, Subtype, SubscriptionStatus } from '../types.js';
+import type { Environment, NotificationTypeV2, SubscriptionStatus, Subtype } from '../types.js';
 
 type Open<T extends string | number> = T | (T extends string ? string & {} : number & {});
 

@@ -1,17 +1,9 @@
-import type {
-  CheckTestNotificationResponse,
-  NotificationHistoryRequest,
-  NotificationHistoryResponse,
-  SendTestNotificationResponse,
-} from './models.js';
-import { millis, segment, type EnvSend } from './request.js';
+import type { CheckTestNotificationResponse, NotificationHistoryRequest, NotificationHistoryResponse, SendTestNotificationResponse } from './models.js';
+import { type EnvSend, millis, segment } from './request.js';
 
 export interface NotificationEndpoints {
   /** One page; see `iterateNotificationHistory` for all of them. Apple keeps 180 days. */
-  getNotificationHistory(
-    request: NotificationHistoryRequest,
-    paginationToken?: string,
-  ): Promise<NotificationHistoryResponse>;
+  getNotificationHistory(request: NotificationHistoryRequest, paginationToken?: string): Promise<NotificationHistoryResponse>;
   requestTestNotification(): Promise<SendTestNotificationResponse>;
   getTestNotificationStatus(testNotificationToken: string): Promise<CheckTestNotificationResponse>;
 }
@@ -34,8 +26,7 @@ export function createNotificationEndpoints(send: EnvSend): NotificationEndpoint
         json: historyBody(request),
         expectBody: true,
       }),
-    requestTestNotification: async () =>
-      send({ endpoint: 'requestTestNotification', method: 'POST', path: '/inApps/v1/notifications/test', expectBody: true }),
+    requestTestNotification: async () => send({ endpoint: 'requestTestNotification', method: 'POST', path: '/inApps/v1/notifications/test', expectBody: true }),
     getTestNotificationStatus: async (testNotificationToken) =>
       send({
         endpoint: 'getTestNotificationStatus',

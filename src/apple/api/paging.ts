@@ -1,11 +1,5 @@
 import { AppStoreApiError } from './errors.js';
-import type {
-  HistoryResponse,
-  NotificationHistoryRequest,
-  NotificationHistoryResponse,
-  RefundHistoryResponse,
-  TransactionHistoryQuery,
-} from './models.js';
+import type { HistoryResponse, NotificationHistoryRequest, NotificationHistoryResponse, RefundHistoryResponse, TransactionHistoryQuery } from './models.js';
 import type { NotificationEndpoints } from './notifications.js';
 import type { TransactionEndpoints } from './transactions.js';
 
@@ -14,10 +8,7 @@ export interface PagingIterators {
   iterateTransactionHistory(transactionId: string, query?: TransactionHistoryQuery): AsyncGenerator<HistoryResponse, void>;
   iterateRefundHistory(transactionId: string, revision?: string): AsyncGenerator<RefundHistoryResponse, void>;
   /** Every page for the request, following `paginationToken` while `hasMore`. */
-  iterateNotificationHistory(
-    request: NotificationHistoryRequest,
-    paginationToken?: string,
-  ): AsyncGenerator<NotificationHistoryResponse, void>;
+  iterateNotificationHistory(request: NotificationHistoryRequest, paginationToken?: string): AsyncGenerator<NotificationHistoryResponse, void>;
 }
 
 /**

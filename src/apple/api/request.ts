@@ -1,5 +1,5 @@
-import type { ApiRequest } from './transport.js';
 import type { Timestamp } from './models.js';
+import type { ApiRequest } from './transport.js';
 
 /** A transport call already bound to one environment. */
 export type EnvSend = <T>(request: ApiRequest) => Promise<T>;

@@ -6,20 +6,14 @@ import type {
   MassExtendRenewalDateStatusResponse,
   StatusResponse,
 } from './models.js';
-import { segment, type EnvSend } from './request.js';
+import { type EnvSend, segment } from './request.js';
 
 export interface SubscriptionEndpoints {
   /** `status` keeps only subscriptions in those states (1 active … 5 revoked). */
   getAllSubscriptionStatuses(transactionId: string, status?: number[]): Promise<StatusResponse>;
-  extendSubscriptionRenewalDate(
-    originalTransactionId: string,
-    request: ExtendRenewalDateRequest,
-  ): Promise<ExtendRenewalDateResponse>;
+  extendSubscriptionRenewalDate(originalTransactionId: string, request: ExtendRenewalDateRequest): Promise<ExtendRenewalDateResponse>;
   extendRenewalDateForAllActiveSubscribers(request: MassExtendRenewalDateRequest): Promise<MassExtendRenewalDateResponse>;
-  getStatusOfSubscriptionRenewalDateExtensions(
-    requestIdentifier: string,
-    productId: string,
-  ): Promise<MassExtendRenewalDateStatusResponse>;
+  getStatusOfSubscriptionRenewalDateExtensions(requestIdentifier: string, productId: string): Promise<MassExtendRenewalDateStatusResponse>;
 }
 
 export function createSubscriptionEndpoints(send: EnvSend): SubscriptionEndpoints {

@@ -9,7 +9,7 @@ import type {
   TransactionInfoResponse,
   UpdateAppAccountTokenRequest,
 } from './models.js';
-import { millis, segment, type EnvSend } from './request.js';
+import { type EnvSend, millis, segment } from './request.js';
 
 export interface TransactionEndpoints {
   getTransactionInfo(transactionId: string): Promise<TransactionInfoResponse>;
@@ -66,8 +66,7 @@ export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints 
         query: new URLSearchParams(revision === undefined ? {} : { revision }),
         expectBody: true,
       }),
-    lookUpOrderId: async (orderId) =>
-      send({ endpoint: 'lookUpOrderId', method: 'GET', path: `/inApps/v1/lookup/${segment(orderId)}`, expectBody: true }),
+    lookUpOrderId: async (orderId) => send({ endpoint: 'lookUpOrderId', method: 'GET', path: `/inApps/v1/lookup/${segment(orderId)}`, expectBody: true }),
     getAppTransactionInfo: async (transactionId) =>
       send({
         endpoint: 'getAppTransactionInfo',

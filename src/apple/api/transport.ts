@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { backoffDelay, parseRetryAfter } from './backoff.js';
-import { AppStoreApiError, RETRYABLE_API_ERRORS, APIError, apiErrorName } from './errors.js';
+import { APIError, AppStoreApiError, apiErrorName, RETRYABLE_API_ERRORS } from './errors.js';
 
 export type ApiEnvironment = 'Production' | 'Sandbox';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -94,9 +94,7 @@ export function createTransport(options: TransportOptions): Send {
       const timedOut = signal.aborted;
       throw new AppStoreApiError(
         timedOut ? 'API_TIMEOUT' : 'API_UNREACHABLE',
-        timedOut
-          ? `${request.endpoint}: no answer within ${options.timeoutMs} ms`
-          : `${request.endpoint}: App Store Server API unreachable`,
+        timedOut ? `${request.endpoint}: no answer within ${options.timeoutMs} ms` : `${request.endpoint}: App Store Server API unreachable`,
         { retryable: true, endpoint: request.endpoint, cause },
       );
     }
@@ -154,9 +152,11 @@ function errorFromResponse(response: Response, text: string, endpoint: string, n
   const rateLimited = status === 429 || apiError === APIError.RATE_LIMIT_EXCEEDED;
   const retryable = status >= 500 || rateLimited || (apiError !== null && RETRYABLE_API_ERRORS.has(apiError));
   const named = apiError === null ? '' : ` ${apiErrorName(apiError) ?? 'unknown error'} (${apiError})`;
-  return new AppStoreApiError(
-    rateLimited ? 'API_RATE_LIMITED' : 'API_ERROR',
-    `${endpoint}: HTTP ${status}${named}${apiMessage ? `: ${apiMessage}` : ''}`,
-    { httpStatus: status, apiError, retryAfter, retryable, endpoint },
-  );
+  return new AppStoreApiError(rateLimited ? 'API_RATE_LIMITED' : 'API_ERROR', `${endpoint}: HTTP ${status}${named}${apiMessage ? `: ${apiMessage}` : ''}`, {
+    httpStatus: status,
+    apiError,
+    retryAfter,
+    retryable,
+    endpoint,
+  });
 }

@@ -1,11 +1,6 @@
 import { CodedError } from '../../errors.js';
 
-export type ReceiptErrorCode =
-  | 'MALFORMED_RECEIPT'
-  | 'RECEIPT_SIGNATURE_INVALID'
-  | 'RECEIPT_UNTRUSTED'
-  | 'RECEIPT_CERT_EXPIRED'
-  | 'ROOT_CERTIFICATE_MISMATCH';
+export type ReceiptErrorCode = 'MALFORMED_RECEIPT' | 'RECEIPT_SIGNATURE_INVALID' | 'RECEIPT_UNTRUSTED' | 'RECEIPT_CERT_EXPIRED' | 'ROOT_CERTIFICATE_MISMATCH';
 
 export class ReceiptError extends CodedError {
   override readonly name = 'ReceiptError';

@@ -112,10 +112,7 @@ function readInApp(bytes: Uint8Array, index: number): AppReceiptInApp {
   const promo = str(IN_APP.promotionalOfferId, 'promotional offer id');
   const result: AppReceiptInApp = {
     transactionId: required(str(IN_APP.transactionId, 'transaction id'), `in-app ${index} transaction id`),
-    originalTransactionId: required(
-      str(IN_APP.originalTransactionId, 'original transaction id'),
-      `in-app ${index} original transaction id`,
-    ),
+    originalTransactionId: required(str(IN_APP.originalTransactionId, 'original transaction id'), `in-app ${index} original transaction id`),
     productId: required(str(IN_APP.productId, 'product id'), `in-app ${index} product id`),
     purchaseDate: required(date(IN_APP.purchaseDate, 'purchase date'), `in-app ${index} purchase date`),
   };

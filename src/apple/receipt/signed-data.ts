@@ -87,9 +87,7 @@ function certificates(signedData: pkijs.SignedData): pkijs.Certificate[] {
 function signerCertificate(signedData: pkijs.SignedData): pkijs.Certificate | undefined {
   const sid = signedData.signerInfos[0]?.sid;
   if (!(sid instanceof pkijs.IssuerAndSerialNumber)) return undefined;
-  return certificates(signedData).find(
-    (c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber),
-  );
+  return certificates(signedData).find((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber));
 }
 
 function parseRoot(der: Uint8Array, index: number): pkijs.Certificate {

@@ -19,5 +19,7 @@ function canonical(value: unknown): unknown {
  */
 export function v1DedupKey(body: Record<string, unknown>): string {
   const { password: _password, ...rest } = body;
-  return createHash('sha256').update(JSON.stringify(canonical(rest))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(rest)))
+    .digest('hex');
 }

@@ -1,12 +1,12 @@
 export { v1DedupKey } from './dedup-key.js';
 export { V1FormatError, type V1FormatErrorCode } from './errors.js';
-export { normalizeV1Notification, type NormalizeV1Options, type V1Normalized } from './normalize.js';
+export { type NormalizeV1Options, normalizeV1Notification, type V1Normalized } from './normalize.js';
 export {
   V1_STATUS_RULES,
-  v2EquivalentOf,
   type V1StatusRule,
   type V2Equivalent,
   type V2EquivalentFacts,
+  v2EquivalentOf,
 } from './notification-types.js';
 export { mapV1Environment, parseV1Notification } from './parse.js';
 export { parseLatestReceiptInfo, parsePendingRenewalInfo } from './receipt-info.js';

@@ -1,13 +1,13 @@
 import {
-  PRODUCT_TYPE,
-  SUBSCRIPTION_STATUS,
   type JWSRenewalInfoDecodedPayload,
   type JWSTransactionDecodedPayload,
   type KnownSubscriptionStatus,
+  PRODUCT_TYPE,
   type ProductType,
+  SUBSCRIPTION_STATUS,
 } from '../types.js';
 import { v1DedupKey } from './dedup-key.js';
-import { V1_STATUS_RULES, v2EquivalentOf, type V2Equivalent } from './notification-types.js';
+import { V1_STATUS_RULES, type V2Equivalent, v2EquivalentOf } from './notification-types.js';
 import { mapV1Environment } from './parse.js';
 import type { V1LatestReceiptInfo, V1Notification, V1PendingRenewalInfo } from './types.js';
 
@@ -112,10 +112,7 @@ function toTransaction(
   return tx;
 }
 
-function toRenewal(
-  info: V1PendingRenewalInfo,
-  base: { environment: 'Production' | 'Sandbox'; signedDate: number },
-): JWSRenewalInfoDecodedPayload {
+function toRenewal(info: V1PendingRenewalInfo, base: { environment: 'Production' | 'Sandbox'; signedDate: number }): JWSRenewalInfoDecodedPayload {
   const renewal: JWSRenewalInfoDecodedPayload = {
     originalTransactionId: info.original_transaction_id,
     productId: info.product_id,

@@ -74,9 +74,7 @@ export function v2EquivalentOf(type: V1NotificationType, facts: V2EquivalentFact
         subtype: facts.autoRenewOn ? 'AUTO_RENEW_ENABLED' : 'AUTO_RENEW_DISABLED',
       };
     case 'DID_FAIL_TO_RENEW':
-      return facts.inGracePeriod
-        ? { notificationType: 'DID_FAIL_TO_RENEW', subtype: 'GRACE_PERIOD' }
-        : { notificationType: 'DID_FAIL_TO_RENEW' };
+      return facts.inGracePeriod ? { notificationType: 'DID_FAIL_TO_RENEW', subtype: 'GRACE_PERIOD' } : { notificationType: 'DID_FAIL_TO_RENEW' };
     case 'CANCEL':
       // V1 CANCEL covers both a refund by Apple support and the old product of an upgrade.
       return facts.upgraded ? { notificationType: 'DID_CHANGE_RENEWAL_PREF', subtype: 'UPGRADE' } : { notificationType: 'REFUND' };

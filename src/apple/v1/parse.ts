@@ -48,16 +48,8 @@ export function parseV1Notification(body: unknown): V1Notification {
   if (typeof status !== 'number' || !Number.isInteger(status)) throw malformed('body.unified_receipt.status', 'must be an integer');
   optionalString(receipt, 'environment', 'body.unified_receipt');
   optionalString(receipt, 'latest_receipt', 'body.unified_receipt');
-  const latestReceiptInfo = parseArray(
-    receipt.latest_receipt_info,
-    'body.unified_receipt.latest_receipt_info',
-    parseLatestReceiptInfo,
-  );
-  const pendingRenewalInfo = parseArray(
-    receipt.pending_renewal_info,
-    'body.unified_receipt.pending_renewal_info',
-    parsePendingRenewalInfo,
-  );
+  const latestReceiptInfo = parseArray(receipt.latest_receipt_info, 'body.unified_receipt.latest_receipt_info', parseLatestReceiptInfo);
+  const pendingRenewalInfo = parseArray(receipt.pending_renewal_info, 'body.unified_receipt.pending_renewal_info', parsePendingRenewalInfo);
   return {
     ...root,
     notification_type: type as V1NotificationType,

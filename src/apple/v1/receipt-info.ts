@@ -43,8 +43,7 @@ function checkPattern(obj: Record_, key: string, field: string, pattern: RegExp,
 
 export const checkMs = (obj: Record_, key: string, field: string, required = false) =>
   checkPattern(obj, key, field, MS, 'a millisecond timestamp string', required);
-export const checkInteger = (obj: Record_, key: string, field: string) =>
-  checkPattern(obj, key, field, INTEGER, 'an integer string', false);
+export const checkInteger = (obj: Record_, key: string, field: string) => checkPattern(obj, key, field, INTEGER, 'an integer string', false);
 
 export function checkFlag(obj: Record_, key: string, field: string): void {
   const value = obj[key];

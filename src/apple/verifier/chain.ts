@@ -1,17 +1,17 @@
 // Structural checks of an x5c chain (everything except time and revocation), done
 // once per (leaf, intermediate) pair and then cached.
-import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject, X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
-  Certificate,
-  KeyUsage,
-  KeyUsageFlags,
   AuthorityInfoAccessSyntax,
   BasicConstraints,
+  Certificate,
+  id_ad_ocsp,
   id_ce_basicConstraints,
   id_ce_keyUsage,
   id_pe_authorityInfoAccess,
-  id_ad_ocsp,
+  KeyUsage,
+  KeyUsageFlags,
 } from '@peculiar/asn1-x509';
 import { certificateParts } from './certificate-der.js';
 import { VerificationError } from './errors.js';
@@ -197,16 +197,10 @@ export function verifyChainStructure(x5c: readonly string[], trustedRoots: reado
     throw chainError('the leaf certificate may not sign data (keyUsage lacks digitalSignature)');
   }
   if (!hasExtension(intermediate, APPLE_INTERMEDIATE_MARKER_OID)) {
-    throw new VerificationError(
-      'MISSING_APPLE_MARKER',
-      `the intermediate certificate lacks Apple's extension ${APPLE_INTERMEDIATE_MARKER_OID}`,
-    );
+    throw new VerificationError('MISSING_APPLE_MARKER', `the intermediate certificate lacks Apple's extension ${APPLE_INTERMEDIATE_MARKER_OID}`);
   }
   if (!hasExtension(leaf, APPLE_LEAF_MARKER_OID)) {
-    throw new VerificationError(
-      'MISSING_APPLE_MARKER',
-      `the leaf certificate lacks Apple's extension ${APPLE_LEAF_MARKER_OID}`,
-    );
+    throw new VerificationError('MISSING_APPLE_MARKER', `the leaf certificate lacks Apple's extension ${APPLE_LEAF_MARKER_OID}`);
   }
   const leafKey = leaf.x509.publicKey;
   if (leafKey.asymmetricKeyType !== 'ec' || leafKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {

@@ -22,31 +22,19 @@ export interface ClaimedIdentity {
 export function checkIdentity(expected: AppIdentity, claimed: ClaimedIdentity, what: string, checkAppAppleId: boolean) {
   const { environment, bundleId, appAppleId } = claimed;
   if (typeof environment !== 'string' || !expected.environments.includes(environment)) {
-    throw new VerificationError(
-      'WRONG_ENVIRONMENT',
-      `${what} environment ${JSON.stringify(environment)} is not one of ${expected.environments.join(', ')}`,
-    );
+    throw new VerificationError('WRONG_ENVIRONMENT', `${what} environment ${JSON.stringify(environment)} is not one of ${expected.environments.join(', ')}`);
   }
   if (bundleId !== undefined || checkAppAppleId) {
     if (bundleId !== expected.bundleId) {
-      throw new VerificationError(
-        'WRONG_BUNDLE_ID',
-        `${what} bundleId ${JSON.stringify(bundleId)} is not ${JSON.stringify(expected.bundleId)}`,
-      );
+      throw new VerificationError('WRONG_BUNDLE_ID', `${what} bundleId ${JSON.stringify(bundleId)} is not ${JSON.stringify(expected.bundleId)}`);
     }
   }
   if (checkAppAppleId && environment === 'Production') {
     if (expected.appAppleId === undefined) {
-      throw new VerificationError(
-        'WRONG_APP_APPLE_ID',
-        `${what} is from Production but no appAppleId is configured to check it against`,
-      );
+      throw new VerificationError('WRONG_APP_APPLE_ID', `${what} is from Production but no appAppleId is configured to check it against`);
     }
     if (appAppleId !== expected.appAppleId) {
-      throw new VerificationError(
-        'WRONG_APP_APPLE_ID',
-        `${what} appAppleId ${JSON.stringify(appAppleId)} is not ${expected.appAppleId}`,
-      );
+      throw new VerificationError('WRONG_APP_APPLE_ID', `${what} appAppleId ${JSON.stringify(appAppleId)} is not ${expected.appAppleId}`);
     }
   }
 }
@@ -63,8 +51,5 @@ export function notificationIdentity(payload: ResponseBodyV2DecodedPayload): Cla
     return { ...externalPurchaseToken, environment };
   }
   if (isObject(appData)) return appData;
-  throw new VerificationError(
-    'MALFORMED_PAYLOAD',
-    'notification payload: carries none of data, summary, externalPurchaseToken or appData',
-  );
+  throw new VerificationError('MALFORMED_PAYLOAD', 'notification payload: carries none of data, summary, externalPurchaseToken or appData');
 }

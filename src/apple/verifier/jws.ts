@@ -61,9 +61,7 @@ export function parseHeader(segment: string): JwsHeader {
   // Measured on the base64 text, before anything is decoded or parsed.
   x5c.forEach((entry: string, index) => {
     if (entry.length > MAX_CERTIFICATE_CHARS) {
-      throw malformed(
-        `x5c[${index}] is ${Math.floor((entry.length * 3) / 4)} bytes, over the limit of ${MAX_CERTIFICATE_BYTES} bytes for one certificate`,
-      );
+      throw malformed(`x5c[${index}] is ${Math.floor((entry.length * 3) / 4)} bytes, over the limit of ${MAX_CERTIFICATE_BYTES} bytes for one certificate`);
     }
   });
   return { x5c: x5c as string[], chainKey: `${x5c[0]}.${x5c[1]}` };
@@ -87,10 +85,7 @@ export function splitCompactJws(jws: unknown, headerOf: (segment: string) => Jws
   const { x5c, chainKey } = headerOf(jws.slice(0, firstDot));
   const signature = Buffer.from(jws.slice(lastDot + 1), 'base64url');
   if (signature.length !== ES256_SIGNATURE_BYTES) {
-    throw new VerificationError(
-      'INVALID_SIGNATURE',
-      `an ES256 signature is ${ES256_SIGNATURE_BYTES} bytes, got ${signature.length}`,
-    );
+    throw new VerificationError('INVALID_SIGNATURE', `an ES256 signature is ${ES256_SIGNATURE_BYTES} bytes, got ${signature.length}`);
   }
   return {
     x5c,

@@ -1,22 +1,22 @@
 // Revocation check of one certificate against its issuer's OCSP responder (RFC 6960),
 // encoded and decoded with @peculiar/asn1-ocsp.
-import { createHash, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier, type Certificate } from '@peculiar/asn1-x509';
+import { createHash, verify as cryptoVerify, type KeyObject, X509Certificate } from 'node:crypto';
 import {
   BasicOCSPResponse,
   CertID,
+  id_kp_OCSPSigning,
+  id_pkix_ocsp_basic,
   OCSPRequest,
   OCSPResponse,
   OCSPResponseStatus,
   Request,
-  TBSRequest,
-  id_kp_OCSPSigning,
-  id_pkix_ocsp_basic,
   type SingleResponse,
+  TBSRequest,
 } from '@peculiar/asn1-ocsp';
-import { VerificationError } from './errors.js';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, type Certificate } from '@peculiar/asn1-x509';
 import { CLOCK_SKEW_MS, type ParsedCertificate } from './chain.js';
+import { VerificationError } from './errors.js';
 
 const HASH_BY_OID: Record<string, string> = {
   '1.3.14.3.2.26': 'sha1',
@@ -163,10 +163,7 @@ async function post(url: string, body: Buffer, options: OcspCheckOptions, what: 
     });
   }
   if (!response.ok) {
-    throw new VerificationError(
-      'OCSP_UNAVAILABLE',
-      `the OCSP responder for the ${what} at ${url} answered HTTP ${response.status}`,
-    );
+    throw new VerificationError('OCSP_UNAVAILABLE', `the OCSP responder for the ${what} at ${url} answered HTTP ${response.status}`);
   }
   try {
     return new Uint8Array(await response.arrayBuffer());
@@ -182,14 +179,8 @@ function parseBasicResponse(bytes: Uint8Array, what: string): BasicOCSPResponse 
   } catch (cause) {
     throw invalid(`the OCSP answer for the ${what} is not a DER OCSPResponse`, cause);
   }
-  if (
-    outer.responseStatus === OCSPResponseStatus.tryLater ||
-    outer.responseStatus === OCSPResponseStatus.internalError
-  ) {
-    throw new VerificationError(
-      'OCSP_UNAVAILABLE',
-      `the OCSP responder for the ${what} answered ${OCSPResponseStatus[outer.responseStatus]}`,
-    );
+  if (outer.responseStatus === OCSPResponseStatus.tryLater || outer.responseStatus === OCSPResponseStatus.internalError) {
+    throw new VerificationError('OCSP_UNAVAILABLE', `the OCSP responder for the ${what} answered ${OCSPResponseStatus[outer.responseStatus]}`);
   }
   if (outer.responseStatus !== OCSPResponseStatus.successful || !outer.responseBytes) {
     throw invalid(`the OCSP responder for the ${what} refused the request (status ${outer.responseStatus})`);
@@ -236,10 +227,7 @@ export async function checkOcsp(options: OcspCheckOptions): Promise<OcspGood> {
   const validUntilMs = checkFreshness(single, nowMs, what);
   const status = single.certStatus;
   if (status.revoked) {
-    throw new VerificationError(
-      'CERTIFICATE_REVOKED',
-      `the ${what} was revoked at ${status.revoked.revocationTime.toISOString()}`,
-    );
+    throw new VerificationError('CERTIFICATE_REVOKED', `the ${what} was revoked at ${status.revoked.revocationTime.toISOString()}`);
   }
   if (status.good === undefined) throw invalid(`the OCSP responder does not know the ${what} (status unknown)`);
   return { validUntilMs };

@@ -1,11 +1,6 @@
 // Shape checks of decoded payloads: only the fields the service relies on are
 // required; everything else, unknown enum values included, passes through untouched.
-import type {
-  AppTransaction,
-  JWSRenewalInfoDecodedPayload,
-  JWSTransactionDecodedPayload,
-  ResponseBodyV2DecodedPayload,
-} from '../types.js';
+import type { AppTransaction, JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, ResponseBodyV2DecodedPayload } from '../types.js';
 import { VerificationError } from './errors.js';
 
 export type JsonObject = Record<string, unknown>;

@@ -1,6 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
 import { assetsFolder } from '../../paths.js';
 
 /** Apple Root CA - G3, the anchor of every App Store JWS, bundled with the service. */

@@ -1,23 +1,10 @@
 import { verify as cryptoVerify } from 'node:crypto';
 import type { Clock } from '../../clock.js';
-import type {
-  AppTransaction,
-  JWSRenewalInfoDecodedPayload,
-  JWSTransactionDecodedPayload,
-  SignedDataVerifier,
-  VerifiedNotification,
-} from '../types.js';
-import {
-  CLOCK_SKEW_MS,
-  checkValidityAt,
-  createTrustedRoots,
-  verifyChainStructure,
-  type ParsedCertificate,
-  type VerifiedChain,
-} from './chain.js';
+import type { AppTransaction, JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, SignedDataVerifier, VerifiedNotification } from '../types.js';
+import { CLOCK_SKEW_MS, checkValidityAt, createTrustedRoots, type ParsedCertificate, type VerifiedChain, verifyChainStructure } from './chain.js';
 import { VerificationError } from './errors.js';
-import { checkIdentity, notificationIdentity, type AppIdentity } from './identity.js';
-import { decodePayload, parseHeader, splitCompactJws, type JwsHeader } from './jws.js';
+import { type AppIdentity, checkIdentity, notificationIdentity } from './identity.js';
+import { decodePayload, type JwsHeader, parseHeader, splitCompactJws } from './jws.js';
 import { createLruCache } from './lru-cache.js';
 import { checkOcsp } from './ocsp.js';
 import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, isTimestamp, type JsonObject } from './payload.js';
@@ -119,10 +106,7 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     checkValidityAt(chain, nowMs, 'now');
     // Both answers are awaited so that no request is left in flight, and a permanent
     // verdict (revoked) wins over a transient one (unreachable).
-    const answers = await Promise.allSettled([
-      ocspGoodUntil(chain.intermediate, chain.root, nowMs),
-      ocspGoodUntil(chain.leaf, chain.intermediate, nowMs),
-    ]);
+    const answers = await Promise.allSettled([ocspGoodUntil(chain.intermediate, chain.root, nowMs), ocspGoodUntil(chain.leaf, chain.intermediate, nowMs)]);
     const failures = answers.flatMap((a) => (a.status === 'rejected' ? [a.reason as unknown] : []));
     const permanent = failures.find((f) => !(f instanceof VerificationError) || !f.retryable);
     if (failures.length > 0) throw permanent ?? failures[0];

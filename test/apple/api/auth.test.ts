@@ -8,7 +8,10 @@ describe('App Store Server API authentication', () => {
 
   it('signs an ES256 JWT with kid, typ, iss, aud, bid, iat and an expiry under an hour', async () => {
     const now = new Date('2030-01-01T00:00:00Z');
-    await fixture.client({ clock: () => now }).forEnvironment('Production').getTransactionInfo('1');
+    await fixture
+      .client({ clock: () => now })
+      .forEnvironment('Production')
+      .getTransactionInfo('1');
     const token = fixture.double.requests[0]?.token ?? '';
     const { credentials } = fixture.double;
 

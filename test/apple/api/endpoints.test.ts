@@ -354,9 +354,7 @@ describe('App Store Server API endpoints', () => {
 
   it('covers every method of the environment API that talks to Apple directly', () => {
     const api = fixture.client().forEnvironment('Sandbox');
-    const direct = Object.keys(api).filter(
-      (name) => name !== 'environment' && !name.startsWith('iterate') && !name.endsWith('Verified'),
-    );
+    const direct = Object.keys(api).filter((name) => name !== 'environment' && !name.startsWith('iterate') && !name.endsWith('Verified'));
     const covered = new Set(cases.map((c) => c.name.split(' ')[0]));
     expect(direct.filter((name) => !covered.has(name))).toEqual([]);
   });

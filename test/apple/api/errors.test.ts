@@ -1,7 +1,7 @@
 import { APIError as AppleLibraryAPIError } from '@apple/app-store-server-library';
 import { describe, expect, it } from 'vitest';
-import { APIError, AppStoreApiError, RETRYABLE_API_ERRORS, apiErrorName, parseRetryAfter } from '../../../src/apple/api/index.js';
 import { backoffDelay } from '../../../src/apple/api/backoff.js';
+import { APIError, AppStoreApiError, apiErrorName, parseRetryAfter, RETRYABLE_API_ERRORS } from '../../../src/apple/api/index.js';
 
 function numericEntries(enumeration: object): [string, number][] {
   return Object.entries(enumeration).filter((entry): entry is [string, number] => typeof entry[1] === 'number');

@@ -1,11 +1,6 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import {
-  createAppStoreServerApi,
-  type ApiCallEvent,
-  type AppStoreServerApi,
-  type AppStoreServerApiOptions,
-} from '../../../src/apple/api/index.js';
-import { createAppStoreApiDouble, type AppStoreApiDouble } from '../../helpers/app-store-api-double.js';
+import { type ApiCallEvent, type AppStoreServerApi, type AppStoreServerApiOptions, createAppStoreServerApi } from '../../../src/apple/api/index.js';
+import { type AppStoreApiDouble, createAppStoreApiDouble } from '../../helpers/app-store-api-double.js';
 
 export interface ApiFixture {
   double: AppStoreApiDouble;

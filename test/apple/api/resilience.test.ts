@@ -30,7 +30,10 @@ describe('App Store Server API retries and errors', () => {
   it('honours Retry-After given as an HTTP date, relative to the injected clock', async () => {
     const now = new Date('2030-01-01T00:00:00Z');
     fixture.double.reply('GET', PATH, { status: 429, headers: { 'retry-after': 'Tue, 01 Jan 2030 00:00:03 GMT' } }, ok);
-    await fixture.client({ clock: () => now }).forEnvironment('Production').getTransactionInfo('1');
+    await fixture
+      .client({ clock: () => now })
+      .forEnvironment('Production')
+      .getTransactionInfo('1');
     expect(fixture.sleeps).toEqual([3000]);
   });
 
@@ -168,9 +171,6 @@ describe('App Store Server API retries and errors', () => {
     const api = fixture.client({ baseUrl: undefined, fetch: fakeFetch });
     await api.forEnvironment('Production').getTransactionInfo('1');
     await api.forEnvironment('Sandbox').getTransactionInfo('1');
-    expect(urls).toEqual([
-      'https://api.storekit.apple.com/inApps/v1/transactions/1',
-      'https://api.storekit-sandbox.apple.com/inApps/v1/transactions/1',
-    ]);
+    expect(urls).toEqual(['https://api.storekit.apple.com/inApps/v1/transactions/1', 'https://api.storekit-sandbox.apple.com/inApps/v1/transactions/1']);
   });
 });

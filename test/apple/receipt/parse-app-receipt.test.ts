@@ -3,12 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as pkijs from 'pkijs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  APPLE_INC_ROOT_SHA256,
-  loadAppleIncRootCertificate,
-  parseAppReceipt,
-  ReceiptError,
-} from '../../../src/apple/receipt/index.js';
+import { APPLE_INC_ROOT_SHA256, loadAppleIncRootCertificate, parseAppReceipt, ReceiptError } from '../../../src/apple/receipt/index.js';
 import { MAX_RECEIPT_CERTIFICATE_BYTES, MAX_RECEIPT_CERTIFICATES } from '../../../src/apple/receipt/signed-data.js';
 import { projectRoot } from '../../../src/paths.js';
 import { createBloatedCertificate } from '../../helpers/pki.js';
@@ -146,18 +141,14 @@ describe('parseAppReceipt on receipts built by the tests', () => {
     const base64 = await buildReceipt(content, { pki: shortLived });
     const rootCertificates = [shortLived.root.der];
     await expect(parseAppReceipt(base64, { rootCertificates })).resolves.toMatchObject({ bundleId: 'com.example.app' });
-    expect(await codeOf(parseAppReceipt(base64, { rootCertificates, checkDate: new Date('2025-01-01T00:00:00Z') }))).toBe(
-      'RECEIPT_CERT_EXPIRED',
-    );
+    expect(await codeOf(parseAppReceipt(base64, { rootCertificates, checkDate: new Date('2025-01-01T00:00:00Z') }))).toBe('RECEIPT_CERT_EXPIRED');
   });
 
   it('rejects input that is not base64 or not PKCS#7 as malformed', async () => {
     const rootCertificates = [pki.root.der];
     expect(await codeOf(parseAppReceipt('not base64!', { rootCertificates }))).toBe('MALFORMED_RECEIPT');
     expect(await codeOf(parseAppReceipt('', { rootCertificates }))).toBe('MALFORMED_RECEIPT');
-    expect(await codeOf(parseAppReceipt(Buffer.from('fake_receipt').toString('base64'), { rootCertificates }))).toBe(
-      'MALFORMED_RECEIPT',
-    );
+    expect(await codeOf(parseAppReceipt(Buffer.from('fake_receipt').toString('base64'), { rootCertificates }))).toBe('MALFORMED_RECEIPT');
     const truncated = (await buildReceipt(content, { pki })).slice(0, 800);
     expect(await codeOf(parseAppReceipt(truncated, { rootCertificates }))).toBe('MALFORMED_RECEIPT');
   });
@@ -190,9 +181,7 @@ describe('parseAppReceipt on receipts built by the tests', () => {
 describe('the bundled Apple Inc. Root certificate', () => {
   it('is byte for byte the published Apple Inc. Root', async () => {
     const der = await loadAppleIncRootCertificate();
-    expect(createHash('sha256').update(der).digest('hex')).toBe(
-      'b0b1730ecbc7ff4505142c49f1295e6eda6bcaed7e2c68c5be91b5a11001f024',
-    );
+    expect(createHash('sha256').update(der).digest('hex')).toBe('b0b1730ecbc7ff4505142c49f1295e6eda6bcaed7e2c68c5be91b5a11001f024');
     expect(APPLE_INC_ROOT_SHA256).toBe('b0b1730ecbc7ff4505142c49f1295e6eda6bcaed7e2c68c5be91b5a11001f024');
   });
 
@@ -226,9 +215,7 @@ describe.skipIf(!existsSync(realReceipt))('a real Sandbox app receipt (skipped w
   it('is refused when checked today, because its signing certificate expired in 2023', async () => {
     const root = await loadAppleIncRootCertificate();
     const base64 = readFileSync(realReceipt, 'utf8');
-    expect(await codeOf(parseAppReceipt(base64, { rootCertificates: [root], checkDate: new Date('2024-01-01T00:00:00Z') }))).toBe(
-      'RECEIPT_CERT_EXPIRED',
-    );
+    expect(await codeOf(parseAppReceipt(base64, { rootCertificates: [root], checkDate: new Date('2024-01-01T00:00:00Z') }))).toBe('RECEIPT_CERT_EXPIRED');
   });
 
   it('is refused as untrusted under Apple Root CA - G3, which does not sign receipts', async () => {

@@ -1,14 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  normalizeV1Notification,
-  parseV1Notification,
-  V1_NOTIFICATION_TYPES,
-  type V1NotificationType,
-} from '../../../src/apple/v1/index.js';
+import { normalizeV1Notification, parseV1Notification, V1_NOTIFICATION_TYPES, type V1NotificationType } from '../../../src/apple/v1/index.js';
 import { projectRoot } from '../../../src/paths.js';
-import { V1_DATES, V1_TEST, v1Body, type V1BodyOptions } from '../../helpers/v1-bodies.js';
+import { V1_DATES, V1_TEST, type V1BodyOptions, v1Body } from '../../helpers/v1-bodies.js';
 
 const { DAY, MONTH } = V1_DATES;
 const normalize = (type: V1NotificationType, options?: V1BodyOptions) => normalizeV1Notification(parseV1Notification(v1Body(type, options)));
@@ -248,9 +243,7 @@ describe.skipIf(!existsSync(realBody))('a real V1 body (skipped when ../shared/a
       expiresDate: 1606293062000,
       subscriptionGroupIdentifier: '20667927',
     });
-    expect(n.renewals).toEqual([
-      expect.objectContaining({ autoRenewStatus: 0, expirationIntent: 1, isInBillingRetryPeriod: false }),
-    ]);
+    expect(n.renewals).toEqual([expect.objectContaining({ autoRenewStatus: 0, expirationIntent: 1, isInBillingRetryPeriod: false })]);
     // Auto-renew went off a minute before the last period ended: still active at that moment.
     expect(n.signedDate).toBe(1606293002000);
     expect(n.status).toEqual([{ originalTransactionId: '1000000723811158', appleStatus: 1 }]);

@@ -79,7 +79,11 @@ describe('parseV1Notification', () => {
         }),
       'body.unified_receipt.pending_renewal_info[0].is_in_billing_retry_period',
     ],
-    ['a non-numeric top-level change date', () => ({ ...v1Body('DID_RENEW'), auto_renew_status_change_date_ms: 'soon' }), 'body.auto_renew_status_change_date_ms'],
+    [
+      'a non-numeric top-level change date',
+      () => ({ ...v1Body('DID_RENEW'), auto_renew_status_change_date_ms: 'soon' }),
+      'body.auto_renew_status_change_date_ms',
+    ],
   ])('rejects %s as MALFORMED_V1_BODY naming the field', (_name, make, field) => {
     const error = errorOf(() => parseV1Notification(make()));
     expect(error.code).toBe('MALFORMED_V1_BODY');
@@ -87,9 +91,7 @@ describe('parseV1Notification', () => {
   });
 
   it('rejects a notification type V1 never had', () => {
-    expect(errorOf(() => parseV1Notification(v1Body('DID_RENEW', { extra: { notification_type: 'SUBSCRIBED' } }))).code).toBe(
-      'UNKNOWN_V1_NOTIFICATION_TYPE',
-    );
+    expect(errorOf(() => parseV1Notification(v1Body('DID_RENEW', { extra: { notification_type: 'SUBSCRIBED' } }))).code).toBe('UNKNOWN_V1_NOTIFICATION_TYPE');
   });
 
   it('rejects an unknown environment', () => {

@@ -61,9 +61,7 @@ describe('the verifier chain cache', () => {
         // A cached leaf must not vouch for a bad signature or another root.
         const [header, payload] = leaf.sign(transaction()).split('.');
         const otherSignature = pki.sign(transaction()).split('.')[2];
-        expect(await codeOf(verifier.verifyTransaction(`${header}.${payload}.${otherSignature}`))).toBe(
-          'INVALID_SIGNATURE',
-        );
+        expect(await codeOf(verifier.verifyTransaction(`${header}.${payload}.${otherSignature}`))).toBe('INVALID_SIGNATURE');
       }
     }
   });
@@ -75,5 +73,4 @@ describe('the verifier chain cache', () => {
     const jws = pki.sign(transaction(), { x5c: [pki.x5c[0], pki.x5c[1], impostor.x5c[2]] });
     expect(await codeOf(verifier.verifyTransaction(jws))).toBe('UNTRUSTED_ROOT');
   });
-
 });

@@ -88,9 +88,7 @@ describe('the x5c chain check', () => {
     expect(await codeOf(verifierFor(pki).verifyTransaction(`${header}.${forged}.${signature}`))).toBe('INVALID_SIGNATURE');
     // The impostor's leaf key signing under the genuine chain's x5c.
     const [, payload, otherSignature] = impostor.sign(transaction(), { x5c: pki.x5c }).split('.') as [string, string, string];
-    expect(await codeOf(verifierFor(pki).verifyTransaction(`${header}.${payload}.${otherSignature}`))).toBe(
-      'INVALID_SIGNATURE',
-    );
+    expect(await codeOf(verifierFor(pki).verifyTransaction(`${header}.${payload}.${otherSignature}`))).toBe('INVALID_SIGNATURE');
     expect(await codeOf(verifierFor(pki).verifyTransaction(`${header}.${payload}.AAAA`))).toBe('INVALID_SIGNATURE');
   });
 });

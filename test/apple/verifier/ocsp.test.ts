@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPki, type TestPki } from '../../helpers/pki.js';
 import { createOcspResponder, type OcspResponder } from '../../helpers/ocsp-responder.js';
+import { createTestPki, type TestPki } from '../../helpers/pki.js';
 import { codeOf, errorOf, NOW, transaction, verifierFor } from './support.js';
 
 describe('online checks with OCSP', () => {

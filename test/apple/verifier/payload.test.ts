@@ -1,16 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VerificationError } from '../../../src/apple/verifier/index.js';
 import { createTestPki, signNotification, type TestPki } from '../../helpers/pki.js';
-import {
-  APP_APPLE_ID,
-  BUNDLE_ID,
-  codeOf,
-  errorOf,
-  notification,
-  renewalInfo,
-  transaction,
-  verifierFor,
-} from './support.js';
+import { APP_APPLE_ID, BUNDLE_ID, codeOf, errorOf, notification, renewalInfo, transaction, verifierFor } from './support.js';
 
 describe('payload checks', () => {
   let pki: TestPki;
@@ -52,9 +43,7 @@ describe('payload checks', () => {
     it('rejects another bundle id', async () => {
       const signed = signNotification(pki, { notificationType: 'TEST', bundleId: 'com.other.app', environment: 'Sandbox' });
       expect(await codeOf(verifierFor(pki).verifyNotification(signed))).toBe('WRONG_BUNDLE_ID');
-      expect(await codeOf(verifierFor(pki).verifyTransaction(pki.sign(transaction({ bundleId: 'com.other.app' }))))).toBe(
-        'WRONG_BUNDLE_ID',
-      );
+      expect(await codeOf(verifierFor(pki).verifyTransaction(pki.sign(transaction({ bundleId: 'com.other.app' }))))).toBe('WRONG_BUNDLE_ID');
     });
 
     it('rejects a Production notification for another appAppleId, or with none configured', async () => {
@@ -69,9 +58,7 @@ describe('payload checks', () => {
       expect(await codeOf(verifierFor(pki).verifyNotification(wrong))).toBe('WRONG_APP_APPLE_ID');
       const right = pki.sign(notification({}, { environment: 'Production' }));
       expect(await codeOf(verifierFor(pki).verifyNotification(right))).toBe('ACCEPTED');
-      expect(await codeOf(verifierFor(pki, { appAppleId: undefined }).verifyNotification(right))).toBe(
-        'WRONG_APP_APPLE_ID',
-      );
+      expect(await codeOf(verifierFor(pki, { appAppleId: undefined }).verifyNotification(right))).toBe('WRONG_APP_APPLE_ID');
     });
 
     it('does not require appAppleId on Sandbox notifications', async () => {
@@ -93,9 +80,7 @@ describe('payload checks', () => {
 
     it('takes the app identity from summary, externalPurchaseToken or appData when data is absent', async () => {
       const verifier = verifierFor(pki);
-      const summary = pki.sign(
-        notification({ data: undefined, summary: { bundleId: BUNDLE_ID, environment: 'Sandbox', appAppleId: APP_APPLE_ID } }),
-      );
+      const summary = pki.sign(notification({ data: undefined, summary: { bundleId: BUNDLE_ID, environment: 'Sandbox', appAppleId: APP_APPLE_ID } }));
       expect(await codeOf(verifier.verifyNotification(summary))).toBe('ACCEPTED');
       const otherSummary = pki.sign(notification({ data: undefined, summary: { bundleId: 'x.y', environment: 'Sandbox' } }));
       expect(await codeOf(verifier.verifyNotification(otherSummary))).toBe('WRONG_BUNDLE_ID');
@@ -103,12 +88,8 @@ describe('payload checks', () => {
       const sandboxToken = { externalPurchaseId: 'SANDBOX_123', bundleId: BUNDLE_ID, appAppleId: APP_APPLE_ID };
       const token = pki.sign(notification({ data: undefined, externalPurchaseToken: sandboxToken }));
       expect(await codeOf(verifier.verifyNotification(token))).toBe('ACCEPTED');
-      const productionToken = pki.sign(
-        notification({ data: undefined, externalPurchaseToken: { ...sandboxToken, externalPurchaseId: 'abc' } }),
-      );
-      expect(await codeOf(verifierFor(pki, { environments: ['Sandbox'] }).verifyNotification(productionToken))).toBe(
-        'WRONG_ENVIRONMENT',
-      );
+      const productionToken = pki.sign(notification({ data: undefined, externalPurchaseToken: { ...sandboxToken, externalPurchaseId: 'abc' } }));
+      expect(await codeOf(verifierFor(pki, { environments: ['Sandbox'] }).verifyNotification(productionToken))).toBe('WRONG_ENVIRONMENT');
 
       const appData = pki.sign(notification({ data: undefined, appData: { bundleId: 'x.y', environment: 'Sandbox' } }));
       expect(await codeOf(verifier.verifyNotification(appData))).toBe('WRONG_BUNDLE_ID');
@@ -128,7 +109,11 @@ describe('payload checks', () => {
     it('verifies the nested renewal info and app transaction signatures', async () => {
       const renewal = pki.sign(notification({}, { signedRenewalInfo: impostor.sign(renewalInfo()) }));
       expect(await codeOf(verifierFor(pki).verifyNotification(renewal))).toBe('UNTRUSTED_ROOT');
-      const appData = { bundleId: BUNDLE_ID, environment: 'Sandbox', signedAppTransactionInfo: impostor.sign({ bundleId: BUNDLE_ID, environment: 'Sandbox', signedDate: 1 }) };
+      const appData = {
+        bundleId: BUNDLE_ID,
+        environment: 'Sandbox',
+        signedAppTransactionInfo: impostor.sign({ bundleId: BUNDLE_ID, environment: 'Sandbox', signedDate: 1 }),
+      };
       const app = pki.sign(notification({ data: undefined, appData }));
       expect(await codeOf(verifierFor(pki).verifyNotification(app))).toBe('UNTRUSTED_ROOT');
     });
@@ -141,9 +126,7 @@ describe('payload checks', () => {
     });
 
     it('rejects a nested transaction from another environment than its notification', async () => {
-      const signed = pki.sign(
-        notification({}, { signedTransactionInfo: pki.sign(transaction({ environment: 'Production' })) }),
-      );
+      const signed = pki.sign(notification({}, { signedTransactionInfo: pki.sign(transaction({ environment: 'Production' })) }));
       const error = await errorOf(verifierFor(pki).verifyNotification(signed));
       expect(error.code).toBe('NESTED_MISMATCH');
       expect(error.message).toMatch(/transaction environment/);
@@ -155,9 +138,7 @@ describe('payload checks', () => {
     });
 
     it('rejects a nested transaction for another bundle than its notification', async () => {
-      const signed = pki.sign(
-        notification({}, { signedTransactionInfo: pki.sign(transaction({ bundleId: 'com.other.app' })) }),
-      );
+      const signed = pki.sign(notification({}, { signedTransactionInfo: pki.sign(transaction({ bundleId: 'com.other.app' })) }));
       const error = await errorOf(verifierFor(pki).verifyNotification(signed));
       expect(error.code).toBe('NESTED_MISMATCH');
       expect(error.message).toMatch(/bundleId/);
@@ -184,9 +165,7 @@ describe('payload checks', () => {
         environment: 'Sandbox',
         signedAppTransactionInfo: pki.sign({ bundleId: 'com.other.app', environment: 'Sandbox', signedDate: Date.parse('2025-01-01T00:00:00Z') }),
       };
-      expect(await codeOf(verifierFor(pki).verifyNotification(pki.sign(notification({ data: undefined, appData }))))).toBe(
-        'NESTED_MISMATCH',
-      );
+      expect(await codeOf(verifierFor(pki).verifyNotification(pki.sign(notification({ data: undefined, appData }))))).toBe('NESTED_MISMATCH');
     });
   });
 
@@ -202,9 +181,7 @@ describe('payload checks', () => {
     });
 
     it('rejects a notification that carries no data, summary, externalPurchaseToken or appData', async () => {
-      expect(await codeOf(verifierFor(pki).verifyNotification(pki.sign(notification({ data: undefined }))))).toBe(
-        'MALFORMED_PAYLOAD',
-      );
+      expect(await codeOf(verifierFor(pki).verifyNotification(pki.sign(notification({ data: undefined }))))).toBe('MALFORMED_PAYLOAD');
     });
 
     it('rejects a transaction missing an identifier, its product or purchase date', async () => {
@@ -228,7 +205,7 @@ describe('payload checks', () => {
     });
 
     it('rejects a payload that is not a JSON object', async () => {
-      const [header, , ] = pki.sign({}).split('.');
+      const [header, ,] = pki.sign({}).split('.');
       for (const body of ['[1,2]', '"text"', 'not json']) {
         const { signCompactJws } = await import('../../helpers/pki.js');
         const jws = signCompactJws(pki.leafPrivateKey, JSON.parse(Buffer.from(header ?? '', 'base64url').toString()), body);

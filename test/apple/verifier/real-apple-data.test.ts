@@ -1,13 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from '../../../src/apple/verifier/index.js';
 import { projectRoot } from '../../../src/paths.js';
-import {
-  DEFAULT_ROOT_CERTIFICATE_PATH,
-  createSignedDataVerifier,
-  loadRootCertificates,
-} from '../../../src/apple/verifier/index.js';
 import { codeOf } from './support.js';
 
 const realDir = path.resolve(projectRoot, '../shared/apple/real');
@@ -79,7 +75,6 @@ function verify(item: RealJws, verifier: ReturnType<typeof verifierFor>): Promis
   return verifier.verifyRenewalInfo(item.jws);
 }
 
-
 describe('the bundled Apple root', () => {
   it('is Apple Root CA - G3, byte for byte', () => {
     const der = readFileSync(DEFAULT_ROOT_CERTIFICATE_PATH);
@@ -107,9 +102,7 @@ describe.skipIf(!existsSync(realDir))('real Apple-signed data (skipped when ../s
         expect(notification.transaction !== undefined, item.file).toBe(item.payload.data?.signedTransactionInfo !== undefined);
         expect(notification.renewalInfo !== undefined, item.file).toBe(item.payload.data?.signedRenewalInfo !== undefined);
       } else {
-        expect((result as { originalTransactionId: string }).originalTransactionId, item.file).toBe(
-          item.payload.originalTransactionId,
-        );
+        expect((result as { originalTransactionId: string }).originalTransactionId, item.file).toBe(item.payload.originalTransactionId);
       }
     }
   });
@@ -136,9 +129,7 @@ describe.skipIf(!existsSync(realDir))('real Apple-signed data (skipped when ../s
       );
       if (Date.parse(leaf.validTo) > now) continue;
       expired += 1;
-      expect(await codeOf(verify(item, verifierFor(item, { onlineChecks: true, fetch: failIfCalled }))), item.file).toBe(
-        'CERTIFICATE_EXPIRED',
-      );
+      expect(await codeOf(verify(item, verifierFor(item, { onlineChecks: true, fetch: failIfCalled }))), item.file).toBe('CERTIFICATE_EXPIRED');
     }
     expect(expired).toBeGreaterThan(0);
   });

@@ -1,8 +1,8 @@
-import type { Clock } from '../../../src/clock.js';
-import { createSignedDataVerifier, VerificationError } from '../../../src/apple/verifier/index.js';
 import type { SignedDataVerifierOptions } from '../../../src/apple/verifier/index.js';
-import type { TestPki } from '../../helpers/pki.js';
+import { createSignedDataVerifier, VerificationError } from '../../../src/apple/verifier/index.js';
+import type { Clock } from '../../../src/clock.js';
 import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../../helpers/constants.js';
+import type { TestPki } from '../../helpers/pki.js';
 
 export const BUNDLE_ID = TEST_BUNDLE_ID;
 export const APP_APPLE_ID = TEST_APP_APPLE_ID;

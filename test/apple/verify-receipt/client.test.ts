@@ -1,12 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createVerifyReceiptClient,
-  ENVIRONMENT_HEADER,
-  meaningOfStatus,
-  VerifyReceiptError,
-} from '../../../src/apple/verify-receipt/index.js';
+import { createVerifyReceiptClient, ENVIRONMENT_HEADER, meaningOfStatus, VerifyReceiptError } from '../../../src/apple/verify-receipt/index.js';
 import { receiptInfo, renewalInfo, V1_TEST } from '../../helpers/v1-bodies.js';
 
 interface Recorded {
@@ -71,9 +66,7 @@ describe('verifyReceipt client', () => {
     const { url, requests } = await double(() => ({ json: okBody('Production') }));
     const client = createVerifyReceiptClient({ overrideUrl: url, sharedSecret: 's3cret' });
     const result = await client.verify('cmVjZWlwdA==');
-    expect(requests).toEqual([
-      { environment: 'Production', body: { 'receipt-data': 'cmVjZWlwdA==', password: 's3cret', 'exclude-old-transactions': true } },
-    ]);
+    expect(requests).toEqual([{ environment: 'Production', body: { 'receipt-data': 'cmVjZWlwdA==', password: 's3cret', 'exclude-old-transactions': true } }]);
     expect(result.environment).toBe('Production');
     expect(result.latestReceipt).toBe('bGF0ZXN0');
     expect(result.latestReceiptInfo[0]?.transaction_id).toBe('1000000000000002');
@@ -157,13 +150,9 @@ describe('verifyReceipt client', () => {
     const html = await double(() => ({ text: '<html>' }));
     expect((await errorOf(createVerifyReceiptClient({ overrideUrl: html.url, sharedSecret: 'x' }).verify('eA=='))).code).toBe('INVALID_RESPONSE');
     const noStatus = await double(() => ({ json: { environment: 'Sandbox' } }));
-    expect((await errorOf(createVerifyReceiptClient({ overrideUrl: noStatus.url, sharedSecret: 'x' }).verify('eA=='))).code).toBe(
-      'INVALID_RESPONSE',
-    );
+    expect((await errorOf(createVerifyReceiptClient({ overrideUrl: noStatus.url, sharedSecret: 'x' }).verify('eA=='))).code).toBe('INVALID_RESPONSE');
     const badInfo = await double(() => ({ json: { status: 0, latest_receipt_info: [{ transaction_id: 1 }] } }));
-    expect((await errorOf(createVerifyReceiptClient({ overrideUrl: badInfo.url, sharedSecret: 'x' }).verify('eA=='))).code).toBe(
-      'INVALID_RESPONSE',
-    );
+    expect((await errorOf(createVerifyReceiptClient({ overrideUrl: badInfo.url, sharedSecret: 'x' }).verify('eA=='))).code).toBe('INVALID_RESPONSE');
   });
 
   it('uses an injected fetch', async () => {
