@@ -238,7 +238,8 @@ describe(`event delivery (${backendName})`, () => {
       const [row] = await deliveryRows();
       if (row!.status !== 'pending') break;
       advance(row!.nextAttemptAt.getTime() - clock().getTime());
-      expect((guard += 1)).toBeLessThan(100);
+      guard += 1;
+      expect(guard).toBeLessThan(100);
     }
     expect(clock().getTime() - started).toBeGreaterThanOrEqual(DEFAULT_BACKOFF.giveUpAfterMs);
     expect((await deliveryRows())[0]).toMatchObject({ status: 'failed' });
@@ -362,7 +363,7 @@ describe(`event delivery (${backendName})`, () => {
     const reported: Array<{ url: string; outcome: string }> = [];
     const events: ServiceEvents = { ...noopEvents, eventDelivery: ({ url, outcome }) => reported.push({ url, outcome }) };
     await record('u-1');
-    const withCredentials = target.url.replace('http://', 'http://user:pw@') + '?token=secret';
+    const withCredentials = `${target.url.replace('http://', 'http://user:pw@')}?token=secret`;
     const delivery = worker([withCredentials], clock, {}, events);
     await delivery.tick();
     advance(10_000);

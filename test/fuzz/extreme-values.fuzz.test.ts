@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { TEST_BUNDLE_ID } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { anyJson, anyText } from './arbitraries.js';
-import { expectHandled, type FuzzApp, useFuzzApp } from './support.js';
+import { expectHandled, useFuzzApp } from './support.js';
 
 const SIGNED = Date.parse('2025-06-01T12:00:00Z');
 
