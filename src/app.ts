@@ -12,6 +12,10 @@ import type { RecoveryScheduler } from './admin/recovery.job.js';
 import type { TrustProxy } from './config.js';
 import type { AppDeps } from './dependencies.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
+import type { DeliveryWorker } from './events/delivery.worker.js';
+import type { EventJobs } from './events/events.jobs.js';
+import { eventsRoutes } from './events/events.routes.js';
+import { eventsAdminRoutes } from './events/events-admin.routes.js';
 import { healthRoutes } from './health/health.routes.js';
 import { KeySet } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
@@ -93,9 +97,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     redis: deps.redis ?? null,
   });
   await installOpenApi(app, { version: serviceVersion() });
-  if (config.metricsEnabled) {
+  const metrics = config.metricsEnabled ? (deps.metrics ?? createMetrics()) : null;
+  if (metrics) {
     installMetrics(app, {
-      metrics: deps.metrics ?? createMetrics(),
+      metrics,
       database: deps.database,
       token: config.metricsToken,
       // With METRICS_PORT the route lives on server.ts's metrics listener; requests here are still timed.
@@ -106,8 +111,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const services = createServices(deps);
   // The periodic job starts with the app and stops with it; close() also waits for background refreshes.
   app.decorate('recoveryJob', services.recoveryJob);
+  app.decorate('eventJobs', services.eventJobs);
   app.addHook('onReady', async () => services.recoveryJob?.start());
+  app.addHook('onReady', async () => services.eventJobs.start());
   app.addHook('onClose', async () => services.close());
+  // Started by server.ts once listening (tests and the CLI drive it themselves); stopped by close().
+  app.decorate('eventDelivery', services.eventDelivery);
+  const delivery = services.eventDelivery;
+  if (metrics && delivery) metrics.trackOldestPendingEvent(() => delivery.oldestPendingAgeSeconds());
+  // A draining process answers its waiting feed readers now rather than after up to 30 s.
+  app.addHook('preClose', async () => services.feedSignal.close());
 
   // Every route module is a plugin whose options are the use cases it calls.
   await app.register(healthRoutes, { database: deps.database, clock: deps.clock });
@@ -116,7 +129,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(v1WebhookRoutes, { v1Ingest: services.v1Ingest });
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
+  await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
   await app.register(webhookRoutes, { ingest: services.ingest });
+  await app.register(eventsRoutes, { feed: services.feed });
 
   return app;
 }
@@ -126,5 +141,9 @@ declare module 'fastify' {
     keys: { app: KeySet; admin: KeySet };
     /** The periodic recovery job, when it runs in this process (tests tick it directly). */
     recoveryJob: RecoveryScheduler | null;
+    /** The event delivery worker (EVENTS_WEBHOOK_URLS), or null; server.ts starts it. */
+    eventDelivery: DeliveryWorker | null;
+    /** The events' answer check and pruning (tests run them directly). */
+    eventJobs: EventJobs;
   }
 }

@@ -13,7 +13,9 @@ export type CliCommand =
   | { name: 'recover'; start: string; end: string; onlyFailures: boolean }
   | { name: 'test-notification'; environment: ApiEnvironment | undefined; waitSeconds: number }
   | { name: 'test-notification-status'; token: string; environment: ApiEnvironment | undefined }
-  | { name: 'entitlements'; userId: string; refresh: boolean };
+  | { name: 'entitlements'; userId: string; refresh: boolean }
+  | { name: 'events-redeliver'; eventId: string }
+  | { name: 'events-tail'; after: string | undefined; fromStart: boolean };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -81,6 +83,19 @@ export function parseCliArguments(argv: string[]): CliCommand {
     case 'entitlements': {
       const { values, positionals } = parse(command, args, { refresh: { type: 'boolean', default: false } }, ['user id']);
       return { name: 'entitlements', userId: positionals[0]!, refresh: values.refresh === true };
+    }
+    case 'events': {
+      const [sub, ...rest] = args;
+      if (sub === 'redeliver') {
+        const { positionals } = parse('events redeliver', rest, {}, ['event id']);
+        return { name: 'events-redeliver', eventId: positionals[0]! };
+      }
+      if (sub !== 'tail') throw new UsageError(`events needs a subcommand: tail or redeliver${sub === undefined ? '' : ` (got "${sub}")`}`);
+      const { values } = parse('events tail', rest, { after: { type: 'string' }, 'from-start': { type: 'boolean', default: false } });
+      const after = values.after as string | undefined;
+      if (after !== undefined && !/^\d{1,15}$/.test(after)) throw new UsageError(`--after must be a cursor the feed handed out, got "${after}"`);
+      if (after !== undefined && values['from-start'] === true) throw new UsageError('events tail takes --after or --from-start, not both');
+      return { name: 'events-tail', after, fromStart: values['from-start'] === true };
     }
     default:
       throw new UsageError(`Unknown command "${command}"`);

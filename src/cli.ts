@@ -9,6 +9,8 @@ import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import { type AppDeps, createDependencies } from './dependencies.js';
 import { CodedError } from './errors.js';
+import { startEventsListener } from './events/events-listener.js';
+import { tailEvents } from './events/tail.js';
 import { environmentWithDotEnv, loadConfig, readSecretFiles } from './load-config.js';
 import { createLogger } from './logger.js';
 import { ReplayAbortedError, replayNotifications } from './notifications/replay.usecase.js';
@@ -37,6 +39,14 @@ Commands:
   entitlements <userId> [--refresh]
       print a user's entitlements as GET /entitlements/:userId answers them
       (--refresh: ask the App Store Server API first)
+  events redeliver <eventId>
+      deliver an event again to every EVENTS_WEBHOOK_URLS (same webhook-id, a fresh
+      3-day retry window); the running service sends it. Prints {"eventId", "deliveries"}
+  events tail [--after <cursor>] [--from-start]
+      follow the event feed (GET /events): one JSON line per event as it is recorded,
+      from now on (default), after a cursor, or from the oldest kept event; Ctrl-C
+      stops it and prints the cursor to resume from on stderr. Needs DATABASE_URL
+      (the embedded database belongs to the running service)
 
 Settings come from the environment and .env, as for the service. With the embedded
 database (no DATABASE_URL), stop the service first: one process at a time may open DATA_DIR.
@@ -130,6 +140,35 @@ async function entitlements(env: Record<string, string | undefined>, { userId, r
   });
 }
 
+async function redeliverEvent(env: Record<string, string | undefined>, { eventId }: Extract<CliCommand, { name: 'events-redeliver' }>): Promise<void> {
+  await withServices(env, async ({ deliveries }) => {
+    print(await deliveries.redeliver(eventId));
+  });
+}
+
+async function eventsTail(env: Record<string, string | undefined>, { after, fromStart }: Extract<CliCommand, { name: 'events-tail' }>): Promise<void> {
+  await withServices(env, async ({ feed, feedSignal }, deps) => {
+    const listener = await startEventsListener({ database: deps.database, signal: feedSignal, logger: deps.logger });
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const cursor = await tailEvents({
+        feed,
+        from: after !== undefined ? { after } : fromStart ? 'start' : 'end',
+        write: (line) => process.stdout.write(`${line}\n`),
+        signal: stop.signal,
+      });
+      process.stderr.write(`Resume with: events tail --after ${cursor}\n`);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await listener.stop();
+    }
+  });
+}
+
 async function replay(env: Record<string, string | undefined>, { reset }: Extract<CliCommand, { name: 'replay' }>): Promise<void> {
   const { config } = loadConfig(env);
   const logger = createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }));
@@ -174,6 +213,10 @@ async function main(argv: string[]): Promise<void> {
       return testNotificationStatus(env, command);
     case 'entitlements':
       return entitlements(env, command);
+    case 'events-redeliver':
+      return redeliverEvent(env, command);
+    case 'events-tail':
+      return eventsTail(env, command);
   }
 }
 

@@ -4,9 +4,11 @@
 // by load-config.ts.
 
 import { ConfigError } from './config-error.js';
+import { type EventsWebhookConfig, parseEventsWebhook } from './config-events.js';
 import { checkSecret, parseTrustProxy, type TrustProxy } from './config-security.js';
 
 export { ConfigError } from './config-error.js';
+export type { EventsWebhookConfig } from './config-events.js';
 export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, type TrustProxy } from './config-security.js';
 
 export type AppleEnvironment = 'Production' | 'Sandbox' | 'Xcode' | 'LocalTesting';
@@ -53,6 +55,8 @@ export interface Config {
   transferPolicy: TransferPolicy;
   /** 0 disables the periodic recovery job. */
   recoveryIntervalMs: number;
+  /** EVENTS_RETENTION: how long events stay in the feed. */
+  eventsRetentionMs: number;
   rateLimit: {
     webhookPerMinute: number;
     apiPerMinute: number;
@@ -67,6 +71,8 @@ export interface Config {
   /** When set, `/metrics` is served on its own listener on this port, and not on `port`. */
   metricsPort: number | null;
   http: HttpLimits;
+  /** EVENTS_WEBHOOK_URLS and its signing key; null: events are not delivered (the feed still has them). */
+  eventsWebhook: EventsWebhookConfig | null;
   /** Settings that were accepted but deserve a line in the start-up log. */
   warnings: string[];
 }
@@ -130,6 +136,13 @@ function duration(env: Env, name: string, fallback: number): number {
   const parsed = parseDuration(raw);
   if (parsed === null) throw new ConfigError(name, `must be a duration such as 1h, 30m or 0, got "${raw}"`);
   return parsed;
+}
+
+/** At least an hour: a feed reader must have time to read what it was told of. */
+function eventsRetention(env: Env): number {
+  const retention = duration(env, 'EVENTS_RETENTION', 30 * 86_400_000);
+  if (retention < 3_600_000) throw new ConfigError('EVENTS_RETENTION', `must be at least 1h, got "${value(env, 'EVENTS_RETENTION')}"`);
+  return retention;
 }
 
 function url(env: Env, name: string, protocols: string[]): string | null {
@@ -279,6 +292,7 @@ export function parseConfig(env: Env): Config {
     entitlementsFile: value(env, 'ENTITLEMENTS_FILE') ?? null,
     transferPolicy,
     recoveryIntervalMs: duration(env, 'RECOVERY_INTERVAL', 3_600_000),
+    eventsRetentionMs: eventsRetention(env),
     rateLimit: {
       webhookPerMinute: integer(env, 'RATE_LIMIT_WEBHOOK_PER_MINUTE', 6_000, 0, 10_000_000),
       apiPerMinute: integer(env, 'RATE_LIMIT_API_PER_MINUTE', 60_000, 0, 10_000_000),
@@ -291,6 +305,7 @@ export function parseConfig(env: Env): Config {
     metricsToken: secret(env, 'METRICS_TOKEN'),
     metricsPort,
     http: httpLimits(env),
+    eventsWebhook: parseEventsWebhook(value(env, 'EVENTS_WEBHOOK_URLS'), value(env, 'EVENTS_WEBHOOK_SECRET')),
     warnings,
   };
 }

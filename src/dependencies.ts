@@ -11,6 +11,7 @@ import type { DatabaseHandle } from './db/client.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import type { EntitlementMap } from './entitlements/entitlement-map.js';
+import type { DeliveryWorkerOptions } from './events/delivery.worker.js';
 import type { PressureLimits } from './http/pressure.js';
 import { noopEvents, type ServiceEvents } from './metrics/events.js';
 import type { Metrics } from './metrics/metrics.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   verifyReceipt?: VerifyReceiptClient | null;
   /** DER roots app receipts must chain to; absent: the bundled Apple Inc. Root. */
   receiptRootCertificates?: Uint8Array[];
+  /** Overrides of the event delivery worker's timings (tests: short timeouts, fast polling). */
+  eventDeliveryOptions?: Partial<DeliveryWorkerOptions>;
 }
 
 /**

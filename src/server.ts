@@ -88,9 +88,12 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   }
+  // Deliveries begin once the service is up; app.close() stops them and waits for attempts in flight.
+  app.eventDelivery?.start();
   logger.info(
     {
       port: config.port,
+      eventWebhookUrls: config.eventsWebhook?.urls.length ?? 0,
       database: deps.database.kind,
       environments: config.apple.environments,
       rateLimitStore: redis ? 'redis' : 'memory',

@@ -6,6 +6,12 @@ import type { AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
+import { createDeliveriesUsecase, type DeliveriesUsecase } from './events/deliveries.usecase.js';
+import { createDeliveryWorker, type DeliveryWorker } from './events/delivery.worker.js';
+import { createEventJobs, type EventJobs } from './events/events.jobs.js';
+import { createFeedUsecase, type FeedUsecase } from './events/feed.usecase.js';
+import { createFeedSignal, type FeedSignal } from './events/feed-signal.js';
+import { createEventRecorder, type EventRecorder } from './events/recorder.js';
 import { createReceiptsUsecase, type ReceiptsUsecase } from './legacy/receipts.usecase.js';
 import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.usecase.js';
 import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.usecase.js';
@@ -32,7 +38,19 @@ export interface Services {
   testNotifications: TestNotificationsUsecase;
   /** Apple's verifyReceipt, for V1 without Server API credentials; null without APPLE_SHARED_SECRET. */
   verifyReceipt: VerifyReceiptClient | null;
-  /** Stops the recovery job and waits for work that outlived its request (background refreshes). */
+  /** Delivers events to EVENTS_WEBHOOK_URLS; null without them. Not started here (server.ts starts it). */
+  eventDelivery: DeliveryWorker | null;
+  /** The operator's view of deliveries: list by status, redeliver. */
+  deliveries: DeliveriesUsecase;
+  /** Turns each transaction's changes into events (the scheduler records with it too). */
+  eventRecorder: EventRecorder;
+  /** The feed listener, the answer check and pruning: started by the app, stopped by close(). */
+  eventJobs: EventJobs;
+  /** GET /events. */
+  feed: FeedUsecase;
+  /** Wakes feed readers waiting for events. */
+  feedSignal: FeedSignal;
+  /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
   close(): Promise<void>;
 }
 
@@ -41,7 +59,25 @@ export interface Services {
  * and commands receive what is built here and wire nothing themselves.
  */
 export function createServices(deps: AppDeps): Services {
-  const { config, database, clock, logger, verifier, events } = deps;
+  const { config, clock, logger, verifier, events } = deps;
+  const feedSignal = createFeedSignal();
+  // Set once the delivery worker is built below: a commit that recorded events wakes it.
+  let wakeDelivery: () => void = () => {};
+  const eventRecorder = createEventRecorder({
+    entitlementMap: deps.entitlementMap,
+    clock,
+    kind: deps.database.kind,
+    onCommitted(recorded) {
+      feedSignal.notify(recorded[recorded.length - 1]!.seq);
+      wakeDelivery();
+      const byType = new Map<string, number>();
+      for (const event of recorded) byType.set(event.type, (byType.get(event.type) ?? 0) + 1);
+      for (const [type, count] of byType) events.eventsRecorded({ type, count });
+    },
+  });
+  // Every use case writes through this database: each of its transactions records the
+  // events of what it changed, before it commits (src/events/recorder.ts).
+  const database = { ...deps.database, db: eventRecorder.recording(deps.database.db) };
   const db = database.db;
   const api = deps.appStoreApi;
   const environments = config.apple.environments;
@@ -120,10 +156,36 @@ export function createServices(deps: AppDeps): Services {
           events,
           intervalMs: config.recoveryIntervalMs,
         });
+  const eventJobs = createEventJobs({
+    database: deps.database,
+    recorder: eventRecorder,
+    signal: feedSignal,
+    clock,
+    logger,
+    retentionMs: config.eventsRetentionMs,
+  });
+
   const recoveryJob =
     recovery === null || config.recoveryIntervalMs <= 0
       ? null
       : createRecoveryScheduler({ intervalMs: config.recoveryIntervalMs, run: (signal) => recovery.runOnce({ signal }) });
+
+  const webhook = config.eventsWebhook;
+  const eventDelivery =
+    webhook === null
+      ? null
+      : createDeliveryWorker({
+          // The plain handle: deliveries change no purchase state, so they record no events.
+          db: deps.database.db,
+          urls: webhook.urls,
+          key: webhook.key,
+          clock,
+          logger,
+          events,
+          options: deps.eventDeliveryOptions ?? {},
+        });
+  if (eventDelivery) wakeDelivery = () => eventDelivery.wake();
+  const deliveries = createDeliveriesUsecase({ db: deps.database.db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
 
   return {
     ingest,
@@ -136,8 +198,15 @@ export function createServices(deps: AppDeps): Services {
     recoveryJob,
     testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
     verifyReceipt,
+    eventDelivery,
+    deliveries,
+    eventRecorder,
+    feedSignal,
+    feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
+    eventJobs,
     async close() {
-      await recoveryJob?.stop();
+      await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop()]);
+      feedSignal.close();
       await entitlements.drain();
     },
   };

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Transaction as PGliteDriverTransaction } from '@electric-sql/pglite';
 import { createTableRelationsHelpers, extractTablesRelationalConfig, sql } from 'drizzle-orm';
 import { drizzle as drizzlePg, NodePgSession } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -25,6 +25,8 @@ type DrizzleTransaction = Parameters<Parameters<DrizzleDatabase['transaction']>[
 export interface SqlDriver {
   /** Rows as objects keyed by the names of the select (or returning) list. */
   query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Rows as arrays in select-list order (a select list that repeats a name, as a union of differently shaped rows does). */
+  queryArrays(text: string, params?: readonly unknown[]): Promise<unknown[][]>;
 }
 
 /** What a `db.transaction` callback receives: the query builder, and the driver of the same transaction. */
@@ -127,17 +129,29 @@ const dialect = new PgDialect();
 const tables = extractTablesRelationalConfig(schema, createTableRelationsHelpers);
 const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: tables.tableNamesMap };
 
-interface DriverClient {
-  query(text: string, params: unknown[]): Promise<{ rows: unknown[] }>;
-}
+type DriverClient = { kind: 'postgres'; client: pg.PoolClient } | { kind: 'pglite'; client: PGliteDriverTransaction };
 
 /** The transaction's query builder with the driver the same statements go through. */
-function withDriver(tx: DrizzleTransaction, client: DriverClient): Transaction {
-  const driver: SqlDriver = {
-    async query<T>(text: string, params: readonly unknown[] = []) {
-      return (await client.query(text, params as unknown[])).rows as T[];
-    },
-  };
+function withDriver(tx: DrizzleTransaction, target: DriverClient): Transaction {
+  const driver: SqlDriver =
+    target.kind === 'postgres'
+      ? {
+          async query<T>(text: string, params: readonly unknown[] = []) {
+            return (await target.client.query(text, params as unknown[])).rows as T[];
+          },
+          async queryArrays(text: string, params: readonly unknown[] = []) {
+            const values = params as unknown[];
+            return (await target.client.query<unknown[]>({ text, values, rowMode: 'array', types: fastTimestampTypes })).rows;
+          },
+        }
+      : {
+          async query<T>(text: string, params: readonly unknown[] = []) {
+            return (await target.client.query<T>(text, params as unknown[])).rows;
+          },
+          async queryArrays(text: string, params: readonly unknown[] = []) {
+            return (await target.client.query<unknown[]>(text, params as unknown[], { rowMode: 'array' })).rows;
+          },
+        };
   return Object.assign(tx, { driver });
 }
 
@@ -153,7 +167,7 @@ function transactionOnOwnClient(pool: pg.Pool): Database['transaction'] {
     let broken: Error | undefined;
     try {
       const session = new NodePgSession(client, dialect, relational, {});
-      return await session.transaction((tx) => work(withDriver(tx as unknown as DrizzleTransaction, client)), config);
+      return await session.transaction((tx) => work(withDriver(tx as unknown as DrizzleTransaction, { kind: 'postgres', client })), config);
     } catch (error) {
       if (isDatabaseUnavailable(error)) broken = error as Error;
       throw error;
@@ -186,7 +200,7 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     client.transaction(async (driverTx) => {
       const tx = new PgliteTransaction(dialect, new PgliteSession(driverTx, dialect, relational, {}), relational);
       if (config) await tx.setTransaction(config);
-      return work(withDriver(tx as unknown as DrizzleTransaction, driverTx));
+      return work(withDriver(tx as unknown as DrizzleTransaction, { kind: 'pglite', client: driverTx }));
     });
   let closed = false;
   return {

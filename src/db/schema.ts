@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -166,3 +166,83 @@ export const serviceState = pgTable('service_state', {
   value: jsonb('value').notNull(),
   updatedAt: timestamptz('updated_at').notNull().default(sql`now()`),
 });
+
+/**
+ * The event outbox and feed (`GET /events`, webhooks to EVENTS_WEBHOOK_URLS): one row per
+ * event, written in the same transaction as the change it announces. `seq` orders the
+ * feed; it is taken under a transaction-scoped advisory lock held until commit, so events
+ * become visible in `seq` order and a reader of `seq > after` never skips one that commits
+ * late (src/events/events.repository.ts). See src/events/README-schema.md.
+ */
+export const events = pgTable(
+  'events',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    /** The event id (`webhook-id` of every delivery, `id` in the feed): `evt_` + a UUID. */
+    id: text('id').notNull(),
+    /** 'entitlements.updated' | 'notification.received' | 'consumption.requested' */
+    type: text('type').notNull(),
+    /** The user the event concerns (per-user delivery order, admin look-ups); null when none. */
+    userId: text('user_id'),
+    /** The exact webhook body: `{"type","timestamp","data"}` (Standard Webhooks envelope). */
+    body: text('body').notNull(),
+    /** When it was recorded (the envelope's timestamp); EVENTS_RETENTION counts from here. */
+    recordedAt: timestamptz('recorded_at').notNull(),
+  },
+  (t) => [uniqueIndex('events_id_idx').on(t.id), index('events_user_id_seq_idx').on(t.userId, t.seq), index('events_recorded_at_idx').on(t.recordedAt)],
+);
+
+/**
+ * Delivery of one event to one URL of EVENTS_WEBHOOK_URLS (owned by the delivery worker).
+ * Rows are created by the worker from the events table, not by the recording transaction,
+ * so recording costs ingest nothing per URL.
+ */
+export const eventDeliveries = pgTable(
+  'event_deliveries',
+  {
+    eventSeq: bigint('event_seq', { mode: 'number' })
+      .notNull()
+      .references(() => events.seq, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    /** Copied from the event: events of one user reach each URL in `event_seq` order. */
+    userId: text('user_id'),
+    /** 'pending' | 'delivered' | 'failed' */
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamptz('next_attempt_at').notNull().defaultNow(),
+    lastAttemptAt: timestamptz('last_attempt_at'),
+    /** When the first attempt (since the row was created or redelivered) was made: retries go on for 3 days from it. */
+    firstAttemptAt: timestamptz('first_attempt_at'),
+    /** HTTP status of the last attempt; null when it got no answer. */
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    deliveredAt: timestamptz('delivered_at'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.eventSeq, t.url] }),
+    index('event_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('event_deliveries_user_order_idx').on(t.url, t.userId, t.eventSeq).where(sql`${t.status} <> 'delivered'`),
+    index('event_deliveries_status_idx').on(t.status, t.eventSeq),
+  ],
+);
+
+/**
+ * Each user's last recorded answer to `GET /entitlements/:userId`: what the next
+ * `entitlements.updated` compares against and sends as `previous`, and when time alone may
+ * change it (a period, grace period or grant ending) for the scheduler.
+ */
+export const userAnswers = pgTable(
+  'user_answers',
+  {
+    userId: text('user_id').primaryKey(),
+    /** The answer's `entitlements` array as JSON text, exactly as last recorded. */
+    entitlements: text('entitlements').notNull(),
+    /** A digest of the answer without its `updatedAt` fields: equal digests, same answer. */
+    fingerprint: text('fingerprint').notNull(),
+    /** The earliest instant the answer may change with no word from Apple; null: never. */
+    nextCheckAt: timestamptz('next_check_at'),
+    updatedAt: timestamptz('updated_at').notNull(),
+  },
+  (t) => [index('user_answers_next_check_at_idx').on(t.nextCheckAt).where(sql`${t.nextCheckAt} is not null`)],
+);

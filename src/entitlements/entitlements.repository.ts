@@ -1,6 +1,6 @@
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { type Environment, type OwnershipType, PRODUCT_TYPE, type ProductType } from '../apple/types.js';
-import type { DatabaseHandle } from '../db/client.js';
+import type { DatabaseHandle, Transaction } from '../db/client.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import { type ColumnOf, columnName, readColumn, readType, tableName } from '../db/raw.js';
 import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
@@ -227,4 +227,13 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
   return {
     purchasesOfUser: groupWhileBusy({ run: read, maxGroup: options.maxUsers ?? 64, maxConcurrent: options.maxConcurrent ?? 2 }),
   };
+}
+
+/**
+ * The same read for many users inside a transaction (the event recorder compares answers
+ * before the transaction commits, so it must see the transaction's own writes).
+ */
+export async function purchasesOfUsersIn(tx: Transaction, userIds: readonly string[]): Promise<Map<string, PurchaseRecords[]>> {
+  if (userIds.length === 0) return new Map();
+  return purchasesByUser(await tx.driver.queryArrays(PURCHASES_OF_USERS, [[...userIds]]));
 }

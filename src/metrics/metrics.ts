@@ -12,6 +12,8 @@ export interface Metrics {
   observeHttpRequest(labels: { route: string; method: string; status: number }, seconds: number): void;
   /** Reads the pool on each scrape; a later call replaces the source (one database per app). */
   trackDatabasePool(poolStats: () => PoolStats | null): void;
+  /** Reads the age in seconds of the oldest event not yet delivered to every URL (null: none) on each scrape. */
+  trackOldestPendingEvent(ageSeconds: () => Promise<number | null>): void;
 }
 
 export interface MetricsOptions {
@@ -87,6 +89,30 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
 
+  const eventDeliveries = new Counter({
+    name: 'ase_event_deliveries_total',
+    help: 'Attempts to deliver an event to an app-backend URL, by URL and outcome (delivered, retry, failed for good)',
+    labelNames: ['url', 'outcome'] as const,
+    registers,
+  });
+  const eventDeliveryDuration = new Histogram({
+    name: 'ase_event_delivery_duration_seconds',
+    help: 'Time from sending an event to the answer (or the timeout), by URL',
+    labelNames: ['url'] as const,
+    buckets: REMOTE_BUCKETS,
+    registers,
+  });
+  let oldestPendingSource: (() => Promise<number | null>) | null = null;
+  new Gauge({
+    name: 'ase_event_delivery_oldest_pending_seconds',
+    help: 'Age of the oldest event some URL has not received yet (0 when none); absent without EVENTS_WEBHOOK_URLS',
+    registers,
+    async collect() {
+      if (oldestPendingSource === null) return;
+      this.set((await oldestPendingSource().catch(() => null)) ?? 0);
+    },
+  });
+
   let poolSource: () => PoolStats | null = () => null;
   new Gauge({
     name: 'ase_db_pool_connections',
@@ -105,6 +131,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
+  const eventsRecorded = new Counter({
+    name: 'ase_events_recorded_total',
+    help: 'Events for the app backend recorded (committed with their change), by type',
+    labelNames: ['type'] as const,
+    registers,
+  });
+
   const events: ServiceEvents = {
     notification({ version, type, outcome, durationMs }) {
       notifications.inc({ version, type, outcome });
@@ -121,6 +154,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       recoveryRuns.inc({ trigger, outcome });
       if (applied > 0) recoveryApplied.inc(applied);
     },
+    eventDelivery({ url, outcome, durationMs }) {
+      eventDeliveries.inc({ url, outcome });
+      eventDeliveryDuration.observe({ url }, durationMs / 1000);
+    },
+    eventsRecorded({ type, count }) {
+      eventsRecorded.inc({ type }, count);
+    },
   };
 
   return {
@@ -131,6 +171,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     trackDatabasePool(poolStats) {
       poolSource = poolStats;
+    },
+    trackOldestPendingEvent(ageSeconds) {
+      oldestPendingSource = ageSeconds;
     },
   };
 }

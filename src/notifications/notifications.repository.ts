@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Executor, Transaction } from '../db/client.js';
 import { insertRows } from '../db/raw.js';
 import { notifications } from '../db/schema.js';
+import { noteNotifications } from '../events/transaction-changes.js';
 import type { NotificationRecord } from './notification-mapping.js';
 
 export type { NotificationRecord } from './notification-mapping.js';
@@ -22,7 +23,23 @@ export async function recordNotification(tx: Transaction, record: NotificationRe
  */
 export async function recordNotifications(tx: Transaction, records: readonly NotificationRecord[]): Promise<Set<string>> {
   const inserted = await insertRows<{ id: string }>(tx, notifications, records, 'on conflict do nothing returning id');
-  return new Set(inserted.map((row) => row.id));
+  const fresh = new Set(inserted.map((row) => row.id));
+  // Each becomes `notification.received` when the transaction commits (src/events/).
+  noteNotifications(
+    tx,
+    records
+      .filter((record) => fresh.has(record.id))
+      .map((record) => ({
+        id: record.id,
+        notificationType: record.notificationType,
+        subtype: record.subtype ?? null,
+        environment: record.environment ?? null,
+        signedDate: record.signedDate ?? null,
+        transactionId: record.transactionId ?? null,
+        originalTransactionId: record.originalTransactionId ?? null,
+      })),
+  );
+  return fresh;
 }
 
 export async function isNotificationRecorded(executor: Executor, id: string): Promise<boolean> {

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Transaction } from '../db/client.js';
 import { columnName, insertRows, selectList, tableName } from '../db/raw.js';
 import { purchaseLinkEvents, purchaseLinks, users } from '../db/schema.js';
+import { noteUsers } from '../events/transaction-changes.js';
 import type { ApplyResult, PurchaseUpdate } from './purchase-update.js';
 
 // Attribution by appAccountToken, the last step of applying purchase updates
@@ -91,6 +92,10 @@ export async function attribute(tx: Transaction, updates: readonly PurchaseUpdat
         .where(eq(purchaseLinks.originalTransactionId, row.originalTransactionId));
     }
     if (moved.length > 0) {
+      noteUsers(
+        tx,
+        moved.map((row) => row.userId),
+      );
       await insertRows(
         tx,
         purchaseLinkEvents,

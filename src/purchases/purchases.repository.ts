@@ -2,6 +2,7 @@ import { getTableColumns, sql } from 'drizzle-orm';
 import type { Transaction } from '../db/client.js';
 import { type ColumnOf, columnName, insertRows, onConflictReplace, selectList, tableName } from '../db/raw.js';
 import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
+import { notePurchases } from '../events/transaction-changes.js';
 import { attribute } from './attribution.repository.js';
 import { mergeRenewal, mergeStatus, mergeTransaction } from './merge.model.js';
 import type { ApplyResult, PurchaseUpdate, RecordSource, StoredRenewal, StoredStatus, StoredTransaction } from './purchase-update.js';
@@ -182,6 +183,8 @@ export async function applyPurchaseUpdates(tx: Transaction, updates: readonly Pu
   }));
   const allIds = [...new Set(results.flatMap((result) => result.originalTransactionIds))].sort();
   if (allIds.length === 0) return results;
+  // Their owners' answers are compared before the transaction commits (src/events/).
+  notePurchases(tx, allIds);
 
   if (!options.locksHeld) await lockPurchases(tx, allIds);
   await writeTransactions(tx, updates, results, options.now);

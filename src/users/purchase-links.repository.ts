@@ -3,6 +3,7 @@ import type { TransferPolicy } from '../config.js';
 import type { Executor } from '../db/client.js';
 import { purchaseLinkEvents, purchaseLinks } from '../db/schema.js';
 import { conflict } from '../errors.js';
+import { notePurchases, noteUsers } from '../events/transaction-changes.js';
 
 export interface LinkRequest {
   originalTransactionId: string;
@@ -28,6 +29,7 @@ export async function linkPurchase(tx: Executor, request: LinkRequest): Promise<
     .from(purchaseLinks)
     .where(eq(purchaseLinks.originalTransactionId, originalTransactionId));
   if (existing?.userId === userId) return 'unchanged';
+  notePurchases(tx, [originalTransactionId]);
   if (existing === undefined) {
     await tx.insert(purchaseLinks).values({ originalTransactionId, userId, linkSource: request.reason, linkedAt: at });
     await tx.insert(purchaseLinkEvents).values({ originalTransactionId, fromUserId: null, toUserId: userId, reason: request.reason, at });
@@ -36,6 +38,7 @@ export async function linkPurchase(tx: Executor, request: LinkRequest): Promise<
   if (request.policy === 'keep') {
     throw conflict('ALREADY_LINKED', `Purchase ${originalTransactionId} is already linked to another user`);
   }
+  noteUsers(tx, [existing.userId]);
   await tx.update(purchaseLinks).set({ userId, linkSource: 'transfer', linkedAt: at }).where(eq(purchaseLinks.originalTransactionId, originalTransactionId));
   await tx.insert(purchaseLinkEvents).values({ originalTransactionId, fromUserId: existing.userId, toUserId: userId, reason: 'transfer', at });
   return 'transferred';

@@ -35,8 +35,12 @@ function failingHandle(handle: DatabaseHandle) {
       };
     // Statements reach the database two ways: the query builder's methods on the
     // transaction, and hand-built SQL sent to the transaction's driver (tx.driver.query,
-    // src/db/raw.ts). Each is counted once: the builder's own calls do not use tx.driver.
-    const countedDriver = (driver: SqlDriver): SqlDriver => ({ query: counted(driver.query as (...a: unknown[]) => unknown, driver) as SqlDriver['query'] });
+    // tx.driver.queryArrays, src/db/raw.ts). Each is counted once: the builder's own calls
+    // do not use tx.driver.
+    const countedDriver = (driver: SqlDriver): SqlDriver => ({
+      query: counted(driver.query as (...a: unknown[]) => unknown, driver) as SqlDriver['query'],
+      queryArrays: counted(driver.queryArrays as (...a: unknown[]) => unknown, driver) as SqlDriver['queryArrays'],
+    });
     return new Proxy(tx, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver);

@@ -81,7 +81,7 @@ describe('the OpenAPI document', () => {
 
   it('documents request bodies for every POST that takes one and path parameters for every templated path', () => {
     // SPEC.md gives this one no body.
-    const withoutBody = ['POST /admin/notifications/test'];
+    const withoutBody = ['POST /admin/notifications/test', 'POST /admin/events/{eventId}/redeliver'];
     for (const { route, operation } of operations()) {
       if (route.startsWith('POST ') && !withoutBody.includes(route)) expect(operation.requestBody, route).toBeDefined();
       for (const [, name] of route.matchAll(/\{(\w+)\}/g)) {

@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import type { Transaction } from '../db/client.js';
+import type { userAnswers } from '../db/schema.js';
+import type { EntitlementMap } from '../entitlements/entitlement-map.js';
+import { type EntitlementView, entitlementViews, evaluatePurchases, type PurchaseRecords } from '../entitlements/entitlements.model.js';
+import { purchasesOfUsersIn } from '../entitlements/entitlements.repository.js';
+import { BILLING_RETRY_MAX_MS } from '../entitlements/state.model.js';
+import { storeAnswers, storedAnswers } from './answers.repository.js';
+import type { EntitlementsUpdatedData } from './event-types.js';
+
+// Users' answers to GET /entitlements/:userId, computed with the read model itself
+// (entitlements.model.ts over the same read) and compared with the last recorded answer.
+// Answers are compared without their `updatedAt` fields: a rewrite of a purchase's rows
+// that leaves everything the answer says unchanged (a renewal info Apple signed again)
+// is not a change of the answer.
+
+export interface AnswerChange {
+  userId: string;
+  data: EntitlementsUpdatedData;
+}
+
+export interface CurrentAnswer {
+  userId: string;
+  entitlements: EntitlementView[];
+  json: string;
+  fingerprint: string;
+  nextCheckAt: Date | null;
+}
+
+export function fingerprintOf(entitlements: readonly EntitlementView[]): string {
+  const comparable = entitlements.map(({ updatedAt: _updatedAt, ...rest }) => rest);
+  return createHash('sha256').update(JSON.stringify(comparable)).digest('base64url');
+}
+
+/**
+ * The earliest instant after `now` at which time alone may change the answer: a period
+ * ending (a transaction's expiry, or a catalog duration's end), a grace period ending, the
+ * billing-retry window closing. Null when nothing the answer rests on ends.
+ */
+export function nextCheckAt(purchases: readonly PurchaseRecords[], entitlements: readonly EntitlementView[], now: Date): Date | null {
+  let next = Infinity;
+  const consider = (time: number | null | undefined) => {
+    if (time !== null && time !== undefined && time > now.getTime() && time < next) next = time;
+  };
+  for (const purchase of purchases) {
+    for (const t of purchase.transactions) {
+      const expires = t.expiresDate?.getTime();
+      consider(expires);
+      if (expires !== undefined) consider(expires + BILLING_RETRY_MAX_MS);
+    }
+    consider(purchase.renewal?.gracePeriodExpiresDate?.getTime());
+  }
+  for (const view of entitlements) {
+    if (view.expiresDate !== null) consider(Date.parse(view.expiresDate));
+    if (view.gracePeriodExpiresDate !== null) consider(Date.parse(view.gracePeriodExpiresDate));
+  }
+  return Number.isFinite(next) ? new Date(next) : null;
+}
+
+/** Every user's answer now, read inside `tx` (a transaction sees its own writes). */
+export async function currentAnswers(tx: Transaction, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<CurrentAnswer[]> {
+  const byUser = await purchasesOfUsersIn(tx, userIds);
+  return userIds.map((userId) => {
+    const purchases = byUser.get(userId) ?? [];
+    const entitlements = entitlementViews(
+      evaluatePurchases(purchases, now, (id) => map.durationOf(id)),
+      map,
+    );
+    return {
+      userId,
+      entitlements,
+      json: JSON.stringify(entitlements),
+      fingerprint: fingerprintOf(entitlements),
+      nextCheckAt: nextCheckAt(purchases, entitlements, now),
+    };
+  });
+}
+
+/**
+ * Computes the users' answers, stores them and returns those that changed since the last
+ * recorded answer (a user never recorded had `[]`), in user id order. Inside the caller's
+ * transaction.
+ */
+export async function answerChanges(tx: Transaction, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<AnswerChange[]> {
+  if (userIds.length === 0) return [];
+  const sorted = [...new Set(userIds)].sort();
+  const [current, storedRows] = [await currentAnswers(tx, sorted, map, now), await storedAnswers(tx, sorted)];
+  const stored = new Map(storedRows.map((row) => [row.userId, row]));
+  const changes: AnswerChange[] = [];
+  const writes: Array<typeof userAnswers.$inferInsert> = [];
+  const emptyFingerprint = fingerprintOf([]);
+  for (const answer of current) {
+    const before = stored.get(answer.userId);
+    const previousFingerprint = before?.fingerprint ?? emptyFingerprint;
+    if (previousFingerprint !== answer.fingerprint) {
+      changes.push({
+        userId: answer.userId,
+        data: {
+          userId: answer.userId,
+          entitlements: answer.entitlements,
+          previous: before ? (JSON.parse(before.entitlements) as EntitlementView[]) : [],
+        },
+      });
+    }
+    const sameRow =
+      before !== undefined && before.entitlements === answer.json && (before.nextCheckAt?.getTime() ?? null) === (answer.nextCheckAt?.getTime() ?? null);
+    // A user with nothing, never recorded, needs no row: absent means `[]`.
+    if (sameRow || (before === undefined && answer.entitlements.length === 0)) continue;
+    writes.push({
+      userId: answer.userId,
+      entitlements: answer.json,
+      fingerprint: answer.fingerprint,
+      nextCheckAt: answer.nextCheckAt,
+      updatedAt: now,
+    });
+  }
+  await storeAnswers(tx, writes);
+  return changes;
+}

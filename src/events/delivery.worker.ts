@@ -1,0 +1,231 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/client.js';
+import type { ServiceEvents } from '../metrics/events.js';
+import {
+  type AttemptResult,
+  type ClaimedDelivery,
+  claimDeliveries,
+  dispatchEvents,
+  failAbandonedDeliveries,
+  oldestUndeliveredAt,
+  recordAttempt,
+} from './deliveries.repository.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF, nextAttemptAt } from './delivery-backoff.js';
+import { signWebhook } from './standard-webhooks.js';
+import { createAgents, sendWebhook } from './webhook-sender.js';
+
+// Delivers recorded events to EVENTS_WEBHOOK_URLS. Each URL has a lane of its own with a
+// bounded number of attempts in flight, so a slow or dead receiver holds only its own
+// lane; the ingest never waits for any of it (it only appends to `events`). Every step is
+// a short statement of its own: no transaction stays open across an HTTP call.
+
+export interface DeliveryWorkerOptions {
+  /** How often each lane looks for new and due deliveries when nothing wakes it sooner. */
+  pollIntervalMs: number;
+  /** One attempt's limit, from the request's start to the answer's status line. */
+  timeoutMs: number;
+  /** Attempts in flight at once per URL. */
+  concurrency: number;
+  /** How long a claimed delivery stays claimed; after it, another replica may try it again. */
+  leaseMs: number;
+  /** Events turned into delivery rows per dispatch step. */
+  dispatchBatch: number;
+  backoff: BackoffPolicy;
+  /** [0, 1): the backoff's jitter. */
+  random: () => number;
+}
+
+export const DEFAULT_DELIVERY_OPTIONS: DeliveryWorkerOptions = {
+  pollIntervalMs: 500,
+  timeoutMs: 10_000,
+  concurrency: 8,
+  leaseMs: 60_000,
+  dispatchBatch: 500,
+  backoff: DEFAULT_BACKOFF,
+  random: Math.random,
+};
+
+export interface DeliveryWorkerDeps {
+  db: Database;
+  urls: readonly string[];
+  key: Uint8Array;
+  clock: Clock;
+  logger: Logger;
+  events: ServiceEvents;
+  options?: Partial<DeliveryWorkerOptions>;
+}
+
+export interface DeliveryWorker {
+  /** Starts every lane's polling; idempotent. */
+  start(): void;
+  /** Stops polling and waits for the attempts in flight (each ends within the timeout). */
+  stop(): Promise<void>;
+  /** One round in every lane, now, waiting for the attempts it started (tests, the CLI). */
+  tick(): Promise<void>;
+  /** Asks every lane to look again at once (an event was just recorded, an operator redelivered); only while started. */
+  wake(): void;
+  /** Seconds since the oldest event some URL has not received yet was recorded; null when none. */
+  oldestPendingAgeSeconds(): Promise<number | null>;
+}
+
+/** A URL as a metric label and in logs: no credentials, no query (either may carry a secret). */
+export function urlLabel(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'invalid';
+  }
+}
+
+interface Lane {
+  kick(): void;
+  round(): Promise<void>;
+  idle(): Promise<void>;
+}
+
+export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
+  const options: DeliveryWorkerOptions = { ...DEFAULT_DELIVERY_OPTIONS, ...deps.options };
+  let timer: NodeJS.Timeout | null = null;
+  let stopping = false;
+  let housekeeping: Promise<void> = Promise.resolve();
+  const agents = createAgents();
+
+  async function attempt(claim: ClaimedDelivery): Promise<void> {
+    const label = urlLabel(claim.url);
+    const sentAt = deps.clock();
+    const headers = signWebhook({ key: deps.key, id: claim.eventId, at: sentAt, body: claim.body });
+    const sent = await sendWebhook({
+      url: claim.url,
+      headers: { ...headers },
+      body: claim.body,
+      timeoutMs: options.timeoutMs,
+      agents,
+    });
+    const at = deps.clock();
+    let result: AttemptResult;
+    if (sent.ok) {
+      result = { outcome: 'delivered', status: sent.status!, at };
+    } else {
+      const next = nextAttemptAt(options.backoff, { attempts: claim.attempts, startedAt: claim.firstAttemptAt, now: at, random: options.random });
+      result =
+        next === null
+          ? { outcome: 'failed', status: sent.status, error: sent.error ?? 'failed', at }
+          : { outcome: 'retry', status: sent.status, error: sent.error ?? 'failed', at, nextAttemptAt: next };
+    }
+    deps.events.eventDelivery({ url: label, outcome: result.outcome, durationMs: sent.durationMs });
+    const recorded = await recordAttempt(deps.db, claim, result);
+    if (!recorded) {
+      deps.logger.info({ eventId: claim.eventId, url: label }, 'event delivery result dropped: the delivery was claimed again meanwhile');
+    } else if (result.outcome === 'failed') {
+      deps.logger.warn(
+        { eventId: claim.eventId, url: label, attempts: claim.attempts, error: sent.error },
+        'event delivery failed for good after retrying; redeliver it from the admin API or the CLI',
+      );
+    } else if (result.outcome === 'retry') {
+      deps.logger.debug({ eventId: claim.eventId, url: label, attempts: claim.attempts, error: sent.error }, 'event delivery will be retried');
+    }
+  }
+
+  function createLane(url: string): Lane {
+    const inFlight = new Set<Promise<void>>();
+    let running: Promise<void> | null = null;
+    let again = false;
+
+    async function roundOnce(): Promise<void> {
+      const now = deps.clock();
+      await dispatchEvents(deps.db, url, now, options.dispatchBatch);
+      const free = options.concurrency - inFlight.size;
+      if (free <= 0) return;
+      const claims = await claimDeliveries(deps.db, { url, now, leaseUntil: new Date(now.getTime() + options.leaseMs), limit: free });
+      for (const claim of claims) {
+        const work: Promise<void> = attempt(claim)
+          .catch((error: unknown) => {
+            // The database failed while recording the result: the lease runs out and the attempt is repeated.
+            deps.logger.warn({ err: error, eventId: claim.eventId, url: urlLabel(url) }, 'event delivery result could not be recorded');
+          })
+          .finally(() => {
+            inFlight.delete(work);
+            // A finished attempt may unblock the user's next event, or free a slot.
+            if (!stopping) kick();
+          });
+        inFlight.add(work);
+      }
+    }
+
+    function kick(): void {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = (async () => {
+        do {
+          again = false;
+          try {
+            await roundOnce();
+          } catch (error) {
+            deps.logger.warn({ err: error, url: urlLabel(url) }, 'event delivery round failed; retrying at the next poll');
+          }
+        } while (again && !stopping);
+      })().finally(() => {
+        running = null;
+      });
+    }
+
+    return {
+      kick,
+      async round() {
+        if (running) await running;
+        kick();
+        await running;
+        await this.idle();
+      },
+      async idle() {
+        while (running || inFlight.size > 0) {
+          if (running) await running;
+          await Promise.all([...inFlight]);
+        }
+      },
+    };
+  }
+
+  const lanes = deps.urls.map(createLane);
+
+  return {
+    start() {
+      if (timer !== null || lanes.length === 0) return;
+      stopping = false;
+      housekeeping = failAbandonedDeliveries(deps.db, deps.urls, deps.clock()).then(
+        (count) => {
+          if (count > 0) deps.logger.warn({ count }, 'event deliveries to URLs no longer in EVENTS_WEBHOOK_URLS marked failed');
+        },
+        (error: unknown) => deps.logger.warn({ err: error }, 'could not mark the deliveries of removed URLs failed; retried at the next start'),
+      );
+      for (const lane of lanes) lane.kick();
+      timer = setInterval(() => {
+        for (const lane of lanes) lane.kick();
+      }, options.pollIntervalMs);
+      timer.unref();
+    },
+    async stop() {
+      stopping = true;
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+      await Promise.all([housekeeping, ...lanes.map((lane) => lane.idle())]);
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+    async tick() {
+      await Promise.all(lanes.map((lane) => lane.round()));
+    },
+    wake() {
+      if (stopping || timer === null) return;
+      for (const lane of lanes) lane.kick();
+    },
+    async oldestPendingAgeSeconds() {
+      const oldest = await oldestUndeliveredAt(deps.db, deps.urls);
+      return oldest === null ? null : Math.max(0, (deps.clock().getTime() - oldest.getTime()) / 1000);
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import type { Clock } from '../clock.js';
+import type { Database, DatabaseHandle, Transaction } from '../db/client.js';
+import type { EntitlementMap } from '../entitlements/entitlement-map.js';
+import { answerChanges } from './answers.js';
+import type { NewEvent, RecordedEvent } from './event-types.js';
+import { appendEvents } from './events.repository.js';
+import { ownersOf, productsOfSubscriptions, productsOfTransactions } from './recording.repository.js';
+import { attachChanges, emptyChanges, type TransactionChanges } from './transaction-changes.js';
+
+// Turns what a transaction changed into events, inside that transaction, just before it
+// commits: a crash at any instant loses none (they commit with the change) and invents
+// none (a rolled-back change takes its events with it).
+
+/** PostgreSQL NOTIFY channel: its payload is the last seq a transaction recorded. */
+export const EVENTS_CHANNEL = 'ase_events';
+
+/** Apple waits this long for the consumption information it asked for. */
+const CONSUMPTION_DEADLINE_MS = 12 * 60 * 60 * 1000;
+
+/** Users are read and compared this many at a time (a replay can touch every user). */
+const USERS_PER_READ = 500;
+
+export interface EventRecorderDeps {
+  entitlementMap: EntitlementMap;
+  clock: Clock;
+  /** 'postgres': NOTIFY listeners in the recording transaction. */
+  kind: DatabaseHandle['kind'];
+  /** Called after a commit that recorded events (in-process wake-up of feed readers, metrics). */
+  onCommitted?: (events: readonly RecordedEvent[]) => void;
+}
+
+export interface EventRecorder {
+  /** The events of `changes`, appended inside `tx`; call it as the transaction's last work. */
+  flush(tx: Transaction, changes: TransactionChanges): Promise<RecordedEvent[]>;
+  /** Records the answer changes of `userIds` (the scheduler), in its own transaction over `db`. */
+  recordAnswersOf(db: Database, userIds: readonly string[]): Promise<RecordedEvent[]>;
+  /** Stores the users' answers as recorded without recording events (the first baseline). */
+  storeAnswersOf(db: Database, userIds: readonly string[]): Promise<void>;
+  /** `db` whose top-level transactions record the events of what they change. */
+  recording(db: Database): Database;
+}
+
+export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
+  async function flush(tx: Transaction, changes: TransactionChanges): Promise<RecordedEvent[]> {
+    const now = deps.clock();
+    const newEvents: NewEvent[] = [];
+    if (changes.notifications.length === 0 && changes.purchases.size === 0 && changes.users.size === 0) return [];
+
+    // One look-up of owners for the notifications' purchases and the purchases written.
+    const notifiedPurchases = changes.notifications.map((n) => n.originalTransactionId).filter((id): id is string => id !== null);
+    const owners = await ownersOf(tx, [...notifiedPurchases, ...changes.purchases]);
+
+    if (changes.notifications.length > 0) {
+      const purchaseIds = notifiedPurchases;
+      const transactionIds = changes.notifications.map((n) => n.transactionId).filter((id): id is string => id !== null);
+      const products = await productsOfTransactions(tx, transactionIds);
+      const subscriptionProducts = await productsOfSubscriptions(tx, purchaseIds);
+      for (const n of changes.notifications) {
+        const userId = n.originalTransactionId === null ? null : (owners.get(n.originalTransactionId) ?? null);
+        const productId =
+          (n.transactionId === null ? undefined : products.get(n.transactionId)) ??
+          (n.originalTransactionId === null ? null : (subscriptionProducts.get(n.originalTransactionId) ?? null));
+        newEvents.push({
+          type: 'notification.received',
+          userId,
+          data: {
+            notificationUUID: n.id,
+            notificationType: n.notificationType,
+            subtype: n.subtype,
+            environment: n.environment,
+            signedDate: n.signedDate?.toISOString() ?? null,
+            userId,
+            transactionId: n.transactionId,
+            originalTransactionId: n.originalTransactionId,
+            productId,
+          },
+        });
+        if (n.notificationType === 'CONSUMPTION_REQUEST') {
+          newEvents.push({
+            type: 'consumption.requested',
+            userId,
+            data: {
+              userId,
+              transactionId: n.transactionId,
+              productId,
+              deadline: new Date((n.signedDate ?? now).getTime() + CONSUMPTION_DEADLINE_MS).toISOString(),
+            },
+          });
+        }
+      }
+    }
+
+    const users = new Set(changes.users);
+    for (const id of changes.purchases) {
+      const userId = owners.get(id);
+      if (userId !== undefined) users.add(userId);
+    }
+    const sortedUsers = [...users].sort();
+    for (let i = 0; i < sortedUsers.length; i += USERS_PER_READ) {
+      for (const change of await answerChanges(tx, sortedUsers.slice(i, i + USERS_PER_READ), deps.entitlementMap, now)) {
+        newEvents.push({ type: 'entitlements.updated', userId: change.userId, data: change.data });
+      }
+    }
+
+    const recorded = await appendEvents(tx, newEvents, now);
+    if (recorded.length > 0 && deps.kind === 'postgres') {
+      // Part of the append, on every ingest batch: to the driver, as the append itself.
+      await tx.driver.query('select pg_notify($1, $2)', [EVENTS_CHANNEL, String(recorded[recorded.length - 1]!.seq)]);
+    }
+    return recorded;
+  }
+
+  function committed(recorded: readonly RecordedEvent[]): void {
+    if (recorded.length > 0) deps.onCommitted?.(recorded);
+  }
+
+  return {
+    flush,
+    async recordAnswersOf(db, userIds) {
+      const changes = emptyChanges();
+      for (const id of userIds) changes.users.add(id);
+      const recorded = await db.transaction((tx) => flush(tx, changes));
+      committed(recorded);
+      return recorded;
+    },
+    async storeAnswersOf(db, userIds) {
+      await db.transaction((tx) => answerChanges(tx, userIds, deps.entitlementMap, deps.clock()));
+    },
+    recording(db) {
+      // Looked up at each call, not once: a handle may swap its transaction method (tests do).
+      const original: Database['transaction'] = (work, config) => db.transaction(work, config);
+      const wrapped = (async <T>(work: (tx: Transaction) => Promise<T>, config?: Parameters<Database['transaction']>[1]): Promise<T> => {
+        let recorded: RecordedEvent[] = [];
+        const result = await original(async (tx) => {
+          const changes = emptyChanges();
+          attachChanges(tx, changes);
+          const value = await work(tx);
+          recorded = await flush(tx, changes);
+          return value;
+        }, config);
+        committed(recorded);
+        return result;
+      }) as Database['transaction'];
+      // The same database object in every other respect: drizzle's methods read their
+      // session through `this`, which the prototype chain still provides.
+      const derived = Object.create(db) as Database;
+      Object.defineProperty(derived, 'transaction', { value: wrapped, configurable: true, writable: true });
+      return derived;
+    },
+  };
+}

@@ -1,0 +1,377 @@
+import { asc, like } from 'drizzle-orm';
+import pino from 'pino';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/client.js';
+import { openDatabase } from '../../src/db/client.js';
+import { eventDeliveries, events as eventsTable, serviceState } from '../../src/db/schema.js';
+import { claimDeliveries, dispatchEvents, listDeliveries, recordAttempt, redeliverEvent } from '../../src/events/deliveries.repository.js';
+import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../src/events/delivery.worker.js';
+import { DEFAULT_BACKOFF } from '../../src/events/delivery-backoff.js';
+import type { RecordedEvent } from '../../src/events/event-types.js';
+import { appendEvents } from '../../src/events/events.repository.js';
+import { noopEvents, type ServiceEvents } from '../../src/metrics/events.js';
+import { closedPortUrl } from '../helpers/closed-port.js';
+import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/NYlTmsLXmk=';
+const key = new Uint8Array(Buffer.from(SECRET.slice('whsec_'.length), 'base64'));
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+let database: TestDatabase;
+let db: Database;
+const receivers: WebhookReceiver[] = [];
+const workers: DeliveryWorker[] = [];
+
+/** A clock the test moves by hand, starting at the real now (receivers check timestamps against theirs). */
+function manualClock() {
+  let now = Date.now();
+  return { clock: () => new Date(now), advance: (ms: number) => (now += ms) };
+}
+
+async function receiver(): Promise<WebhookReceiver> {
+  const started = await startWebhookReceiver();
+  receivers.push(started);
+  return started;
+}
+
+function worker(urls: string[], clock: () => Date, options: Partial<DeliveryWorkerOptions> = {}, events: ServiceEvents = noopEvents, on = db) {
+  const created = createDeliveryWorker({ db: on, urls, key, clock, logger, events, options: { random: () => 0.999, ...options } });
+  workers.push(created);
+  return created;
+}
+
+async function record(userId: string | null, productId = 'com.example.pro'): Promise<RecordedEvent> {
+  const [event] = await db.transaction((tx) =>
+    appendEvents(
+      tx,
+      [{ type: 'consumption.requested', userId, data: { userId, transactionId: '1', productId, deadline: new Date().toISOString() } }],
+      new Date(),
+    ),
+  );
+  return event!;
+}
+
+async function deliveryRows() {
+  return db
+    .select({
+      eventSeq: eventDeliveries.eventSeq,
+      url: eventDeliveries.url,
+      status: eventDeliveries.status,
+      attempts: eventDeliveries.attempts,
+      nextAttemptAt: eventDeliveries.nextAttemptAt,
+      lastStatus: eventDeliveries.lastStatus,
+      lastError: eventDeliveries.lastError,
+    })
+    .from(eventDeliveries)
+    .orderBy(asc(eventDeliveries.eventSeq), asc(eventDeliveries.url));
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = database.handle.db;
+});
+
+afterEach(async () => {
+  // Receivers first: a hanging answer ends, so stopping need not wait for its timeout.
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+  await db.delete(eventsTable);
+  await db.delete(serviceState).where(like(serviceState.key, 'events.dispatch:%'));
+});
+
+afterAll(async () => {
+  await database.destroy();
+});
+
+describe(`event delivery (${backendName})`, () => {
+  it('posts a recorded event with its body and Standard Webhooks headers that the standardwebhooks package accepts', async () => {
+    const target = await receiver();
+    const { clock } = manualClock();
+    const event = await record('u-1');
+    await worker([target.url], clock).tick();
+
+    expect(target.requests).toHaveLength(1);
+    const [request] = target.requests;
+    expect(request!.body).toBe(event.body);
+    expect(request!.headers['webhook-id']).toBe(event.id);
+    expect(request!.headers['content-type']).toBe('application/json');
+    expect(new Webhook(SECRET).verify(request!.body, request!.headers as Record<string, string>)).toEqual(JSON.parse(event.body));
+    expect(await deliveryRows()).toMatchObject([{ status: 'delivered', attempts: 1, lastStatus: 200 }]);
+  });
+
+  it('retries a 500 within 10 seconds and then delivers the same event id once more', async () => {
+    const target = await receiver();
+    target.answers.push(500);
+    const { clock, advance } = manualClock();
+    const event = await record('u-1');
+    const delivery = worker([target.url], clock);
+    await delivery.tick();
+    const [afterFailure] = await deliveryRows();
+    expect(afterFailure).toMatchObject({ status: 'pending', attempts: 1, lastStatus: 500 });
+    expect(afterFailure!.nextAttemptAt.getTime() - clock().getTime()).toBeLessThanOrEqual(10_000);
+
+    await delivery.tick();
+    expect(target.requests).toHaveLength(1);
+
+    advance(10_000);
+    await delivery.tick();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
+    expect(await deliveryRows()).toMatchObject([{ status: 'delivered', attempts: 2, lastStatus: 200 }]);
+    await delivery.tick();
+    expect(target.requests).toHaveLength(2);
+  });
+
+  it('counts an answer later than the timeout as a failure and retries it', async () => {
+    const target = await receiver();
+    target.answers.push('hang');
+    const { clock, advance } = manualClock();
+    const event = await record('u-1');
+    // Short, but long enough for a loaded machine to answer the second attempt in time.
+    const delivery = worker([target.url], clock, { timeoutMs: 1_000 });
+    await delivery.tick();
+    expect(await deliveryRows()).toMatchObject([{ status: 'pending', attempts: 1, lastStatus: null, lastError: 'timeout' }]);
+    advance(10_000);
+    await delivery.tick();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
+    expect(await deliveryRows()).toMatchObject([{ status: 'delivered' }]);
+  });
+
+  it('does not let an answer whose body never ends hold a connection: the next attempts go out and the connection is cut', async () => {
+    const { createServer } = await import('node:http');
+    let arrived = 0;
+    let cut = 0;
+    let allCut = () => {};
+    const everyConnectionCut = new Promise<void>((resolve) => (allCut = resolve));
+    const endless = createServer((request, response) => {
+      request.socket.once('close', () => {
+        cut += 1;
+        if (cut === 3) allCut();
+      });
+      request.resume();
+      request.on('end', () => {
+        arrived += 1;
+        response.writeHead(200, { 'content-type': 'text/plain' });
+        response.write('never ends');
+      });
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(endless.address() as { port: number }).port}/hooks`;
+      const { clock } = manualClock();
+      for (let i = 0; i < 3; i += 1) await record(`user-${i}`);
+      // Long enough for a loaded machine to answer the status line; short enough to cut each body.
+      await worker([url], clock, { timeoutMs: 1_500, concurrency: 1 }).tick();
+      expect(arrived).toBe(3);
+      expect((await deliveryRows()).map((row) => row.status)).toEqual(['delivered', 'delivered', 'delivered']);
+      await everyConnectionCut;
+      expect(cut).toBe(3);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise<void>((resolve) => endless.close(() => resolve()));
+    }
+  });
+
+  it('retries when the connection is refused', async () => {
+    const url = `${await closedPortUrl()}/hooks`;
+    const { clock } = manualClock();
+    await record('u-1');
+    await worker([url], clock).tick();
+    const [row] = await deliveryRows();
+    expect(row).toMatchObject({ status: 'pending', attempts: 1, lastStatus: null, lastError: 'ECONNREFUSED' });
+  });
+
+  it('does not follow a redirect: a 3xx is a failure and the other address gets nothing', async () => {
+    const target = await receiver();
+    const elsewhere = await receiver();
+    target.answers.push({ redirect: elsewhere.url });
+    const { clock } = manualClock();
+    await record('u-1');
+    await worker([target.url], clock).tick();
+    expect(elsewhere.requests).toHaveLength(0);
+    expect(await deliveryRows()).toMatchObject([{ status: 'pending', lastStatus: 302, lastError: 'redirect 302 (not followed)' }]);
+  });
+
+  it("keeps each user's events in order per URL across retries, while other users' events go on", async () => {
+    const target = await receiver();
+    target.answers.push(500);
+    const { clock, advance } = manualClock();
+    const a1 = await record('user-a', 'a1');
+    const b1 = await record('user-b', 'b1');
+    const a2 = await record('user-a', 'a2');
+    const delivery = worker([target.url], clock);
+    await delivery.tick();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([a1.id, b1.id]);
+
+    advance(10_000);
+    await delivery.tick();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([a1.id, b1.id, a1.id, a2.id]);
+  });
+
+  it('marks a delivery failed after three days of failures, and then lets the user’s next event go', async () => {
+    const target = await receiver();
+    target.fallback = 503;
+    const { clock, advance } = manualClock();
+    const first = await record('u-1');
+    const second = await record('u-1');
+    const delivery = worker([target.url], clock);
+    await delivery.tick();
+    advance(3 * 24 * 3_600_000);
+    await delivery.tick();
+    const rows = await deliveryRows();
+    expect(rows[0]).toMatchObject({ status: 'failed', attempts: 2, lastStatus: 503 });
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([first.id, first.id, second.id]);
+    expect(rows[1]).toMatchObject({ status: 'pending', attempts: 1 });
+  });
+
+  it('keeps retrying for at least three days with growing delays before giving up', async () => {
+    const target = await receiver();
+    target.fallback = 500;
+    const { clock, advance } = manualClock();
+    await record('u-1');
+    const delivery = worker([target.url], clock);
+    const started = clock().getTime();
+    let guard = 0;
+    for (;;) {
+      await delivery.tick();
+      const [row] = await deliveryRows();
+      if (row!.status !== 'pending') break;
+      advance(row!.nextAttemptAt.getTime() - clock().getTime());
+      guard += 1;
+      expect(guard).toBeLessThan(100);
+    }
+    expect(clock().getTime() - started).toBeGreaterThanOrEqual(DEFAULT_BACKOFF.giveUpAfterMs);
+    expect((await deliveryRows())[0]).toMatchObject({ status: 'failed' });
+  });
+
+  it('delivers to each URL on its own: a URL that never answers does not hold another', async () => {
+    const slow = await receiver();
+    slow.fallback = 'hang';
+    const fast = await receiver();
+    for (let i = 0; i < 5; i += 1) await record(`user-${i}`);
+    const delivery = worker([slow.url, fast.url], () => new Date(), { pollIntervalMs: 20, timeoutMs: 60_000, concurrency: 2 });
+    delivery.start();
+    await fast.waitFor(5);
+    await slow.waitFor(2);
+    expect(slow.requests).toHaveLength(2);
+    expect(fast.requests).toHaveLength(5);
+  });
+
+  it('starts delivering a newly recorded event while running, without a tick', async () => {
+    const target = await receiver();
+    const delivery = worker([target.url], () => new Date(), { pollIntervalMs: 20 });
+    delivery.start();
+    const event = await record('u-9');
+    await target.waitFor(1);
+    expect(target.requests[0]!.headers['webhook-id']).toBe(event.id);
+  });
+
+  it('lets two workers on one database deliver each event once, in per-user order', async () => {
+    const target = await receiver();
+    const second = database.url === null ? database.handle : await openDatabase({ url: database.url, dataDir: 'memory://' });
+    try {
+      const recorded: RecordedEvent[] = [];
+      for (let i = 0; i < 60; i += 1) recorded.push(await record(`user-${i % 7}`));
+      const options = { pollIntervalMs: 5, concurrency: 4 };
+      const one = worker([target.url], () => new Date(), options);
+      const two = worker([target.url], () => new Date(), options, noopEvents, second.db);
+      one.start();
+      two.start();
+      await target.waitFor(60);
+      await one.stop();
+      await two.stop();
+      const ids = target.requests.map((r) => r.headers['webhook-id']);
+      expect(ids).toHaveLength(60);
+      expect(new Set(ids).size).toBe(60);
+      for (let user = 0; user < 7; user += 1) {
+        const expected = recorded.filter((e) => e.userId === `user-${user}`).map((e) => e.id);
+        expect(ids.filter((id) => expected.includes(id as string))).toEqual(expected);
+      }
+    } finally {
+      if (second !== database.handle) await second.close();
+    }
+  });
+
+  it('tries again, with the same id, a delivery claimed by a replica that died, once its lease has run out', async () => {
+    const target = await receiver();
+    const { clock, advance } = manualClock();
+    const event = await record('u-1');
+    // The dead replica: it claimed the delivery and never recorded a result.
+    await dispatchEvents(db, target.url, clock(), 100);
+    const [lost] = await claimDeliveries(db, { url: target.url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 10 });
+    expect(lost?.eventId).toBe(event.id);
+
+    const delivery = worker([target.url], clock, { leaseMs: 60_000 });
+    await delivery.tick();
+    expect(target.requests).toHaveLength(0);
+    advance(60_000);
+    await delivery.tick();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id]);
+    expect(await deliveryRows()).toMatchObject([{ status: 'delivered', attempts: 2 }]);
+    // The dead replica's result, should it come after all, changes nothing.
+    expect(await recordAttempt(db, lost!, { outcome: 'failed', status: 500, error: 'HTTP 500', at: clock() })).toBe(false);
+    expect(await deliveryRows()).toMatchObject([{ status: 'delivered' }]);
+  });
+
+  it('marks failed, once started, the pending deliveries of a URL no longer configured (they would keep their events from pruning)', async () => {
+    const kept = await receiver();
+    const { clock } = manualClock();
+    await record('u-1');
+    await dispatchEvents(db, 'http://127.0.0.1:9/removed', clock(), 100);
+    const delivery = worker([kept.url], clock);
+    delivery.start();
+    await kept.waitFor(1);
+    await delivery.stop();
+    const rows = await deliveryRows();
+    expect(rows.find((row) => row.url === 'http://127.0.0.1:9/removed')).toMatchObject({
+      status: 'failed',
+      lastError: 'the URL is no longer in EVENTS_WEBHOOK_URLS',
+    });
+    expect(rows.find((row) => row.url === kept.url)).toMatchObject({ status: 'delivered' });
+  });
+
+  it('redelivers a delivered event with the same id, and knows no unknown id', async () => {
+    const target = await receiver();
+    const { clock } = manualClock();
+    const event = await record('u-1');
+    const delivery = worker([target.url], clock);
+    await delivery.tick();
+    expect(await redeliverEvent(db, { eventId: event.id, urls: [target.url], now: clock() })).toBe(1);
+    await delivery.tick();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
+    expect(await deliveryRows()).toMatchObject([{ status: 'delivered', attempts: 1 }]);
+    expect(await redeliverEvent(db, { eventId: 'evt_unknown', urls: [target.url], now: clock() })).toBeNull();
+  });
+
+  it('lists deliveries by status, newest first, page by page', async () => {
+    const target = await receiver();
+    const { clock } = manualClock();
+    const events = [await record('u-1'), await record('u-2'), await record('u-3')];
+    await worker([target.url], clock).tick();
+    const first = await listDeliveries(db, { status: 'delivered', cursor: null, limit: 2 });
+    expect(first.map((row) => row.eventId)).toEqual([events[2]!.id, events[1]!.id]);
+    const next = await listDeliveries(db, { status: 'delivered', cursor: { eventSeq: first[1]!.eventSeq, url: first[1]!.url }, limit: 2 });
+    expect(next.map((row) => row.eventId)).toEqual([events[0]!.id]);
+    expect(await listDeliveries(db, { status: 'failed', cursor: null, limit: 10 })).toEqual([]);
+  });
+
+  it('reports each attempt with its outcome and URL without credentials', async () => {
+    const target = await receiver();
+    target.answers.push(500);
+    const { clock, advance } = manualClock();
+    const reported: Array<{ url: string; outcome: string }> = [];
+    const events: ServiceEvents = { ...noopEvents, eventDelivery: ({ url, outcome }) => reported.push({ url, outcome }) };
+    await record('u-1');
+    const withCredentials = `${target.url.replace('http://', 'http://user:pw@')}?token=secret`;
+    const delivery = worker([withCredentials], clock, {}, events);
+    await delivery.tick();
+    advance(10_000);
+    await delivery.tick();
+    const label = target.url;
+    expect(reported).toEqual([
+      { url: label, outcome: 'retry' },
+      { url: label, outcome: 'delivered' },
+    ]);
+  });
+});
