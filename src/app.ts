@@ -8,6 +8,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.js';
+import { ordersRoutes } from './admin/orders.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import type { TrustProxy } from './config.js';
 import type { AppDeps } from './dependencies.js';
@@ -30,6 +31,7 @@ import { createMetrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { createServices } from './services.js';
+import type { TokenUpdates } from './users/token-updates.job.js';
 import { usersRoutes } from './users/users.routes.js';
 
 // Kept for callers that name the dependencies next to buildApp; the type lives in the leaf dependencies.ts.
@@ -114,6 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('eventJobs', services.eventJobs);
   app.addHook('onReady', async () => services.recoveryJob?.start());
   app.addHook('onReady', async () => services.eventJobs.start());
+  app.decorate('tokenUpdates', services.tokenUpdates);
+  app.addHook('onReady', async () => services.tokenUpdates.start());
   app.addHook('onClose', async () => services.close());
   // Started by server.ts once listening (tests and the CLI drive it themselves); stopped by close().
   app.decorate('eventDelivery', services.eventDelivery);
@@ -129,6 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(v1WebhookRoutes, { v1Ingest: services.v1Ingest });
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
+  await app.register(ordersRoutes, { orders: services.orders });
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });
@@ -145,5 +150,7 @@ declare module 'fastify' {
     eventDelivery: DeliveryWorker | null;
     /** The events' answer check and pruning (tests run them directly). */
     eventJobs: EventJobs;
+    /** Set App Account Token requests and their retry job (tests run it directly). */
+    tokenUpdates: TokenUpdates;
   }
 }

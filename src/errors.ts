@@ -5,6 +5,8 @@ export interface CodedErrorOptions {
   retryable?: boolean;
   /** Safe to send to the client with the answer, e.g. Retry-After. */
   headers?: Record<string, string>;
+  /** Extra fields of the error body next to `code` and `message` (e.g. the refused `transactions` of a restore). */
+  details?: Record<string, unknown>;
   cause?: unknown;
 }
 
@@ -17,6 +19,7 @@ export class CodedError extends Error {
   readonly code: string;
   readonly retryable: boolean;
   readonly headers: Readonly<Record<string, string>>;
+  readonly details: Readonly<Record<string, unknown>>;
 
   constructor(code: string, message: string, options: CodedErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -24,6 +27,7 @@ export class CodedError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.headers = options.headers ?? {};
+    this.details = options.details ?? {};
   }
 }
 
@@ -58,7 +62,8 @@ export const badRequest = (code: string, message: string) => new InvalidInputErr
 export const unauthorized = (message = 'A valid bearer token is required') => new UnauthorizedError('UNAUTHORIZED', message);
 export const forbidden = (code: string, message: string) => new ForbiddenError(code, message);
 export const notFound = (code: string, message: string) => new NotFoundError(code, message);
-export const conflict = (code: string, message: string) => new ConflictError(code, message);
+export const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
+  new ConflictError(code, message, details === undefined ? {} : { details });
 export const unavailable = (code: string, message: string) => new UnavailableError(code, message);
 
 /**

@@ -1,4 +1,5 @@
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
+import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
@@ -17,6 +18,7 @@ import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.
 import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.usecase.js';
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
 import { type AppStoreSync, createAppStoreSync } from './purchases/app-store-sync.usecase.js';
+import { createTokenUpdates, type TokenUpdates } from './users/token-updates.job.js';
 import { createTransactionsRepository } from './users/transactions.repository.js';
 import { createUsersRepository } from './users/users.repository.js';
 import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js';
@@ -36,6 +38,10 @@ export interface Services {
   /** The periodic recovery job: null without credentials or with RECOVERY_INTERVAL=0. Not started here. */
   recoveryJob: RecoveryScheduler | null;
   testNotifications: TestNotificationsUsecase;
+  /** GET /admin/orders/:orderId (Look Up Order ID). */
+  orders: OrdersUsecase;
+  /** Set App Account Token after links (and its retry job, started by the app, stopped by close()). */
+  tokenUpdates: TokenUpdates;
   /** Apple's verifyReceipt, for V1 without Server API credentials; null without APPLE_SHARED_SECRET. */
   verifyReceipt: VerifyReceiptClient | null;
   /** Delivers events to EVENTS_WEBHOOK_URLS; null without them. Not started here (server.ts starts it). */
@@ -93,6 +99,8 @@ export function createServices(deps: AppDeps): Services {
     refresh: sync.connected ? (purchases) => sync.refresh(purchases) : null,
   });
 
+  // The plain handle: its rows change no purchase state (the link's transaction records them).
+  const tokenUpdates = createTokenUpdates({ database: deps.database, api, clock, logger });
   const usersRepository = createUsersRepository({ db });
   const users = createUsersUsecase({
     db,
@@ -103,6 +111,7 @@ export function createServices(deps: AppDeps): Services {
     environments,
     transferPolicy: config.transferPolicy,
     clock,
+    tokenUpdates,
   });
 
   const secret = config.apple.sharedSecret;
@@ -197,6 +206,8 @@ export function createServices(deps: AppDeps): Services {
     recovery,
     recoveryJob,
     testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
+    orders: createOrdersUsecase({ api, environments, verifier, db }),
+    tokenUpdates,
     verifyReceipt,
     eventDelivery,
     deliveries,
@@ -205,7 +216,7 @@ export function createServices(deps: AppDeps): Services {
     feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
     eventJobs,
     async close() {
-      await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop()]);
+      await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop(), tokenUpdates.stop()]);
       feedSignal.close();
       await entitlements.drain();
     },

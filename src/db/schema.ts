@@ -246,3 +246,29 @@ export const userAnswers = pgTable(
   },
   (t) => [index('user_answers_next_check_at_idx').on(t.nextCheckAt).where(sql`${t.nextCheckAt} is not null`)],
 );
+
+/**
+ * Set App Account Token requests to Apple (issue 17): a purchase linked by transaction id
+ * or restore whose signed data carries no token gets the user's token on Apple's side, so
+ * its future notifications attribute themselves. One row per purchase; written in the
+ * link's transaction, sent after commit and retried by a job (src/users/token-sync.*).
+ */
+export const appAccountTokenUpdates = pgTable(
+  'app_account_token_updates',
+  {
+    originalTransactionId: text('original_transaction_id').primaryKey(),
+    /** Production or Sandbox: which App Store Server API is asked. */
+    environment: text('environment').notNull(),
+    userId: text('user_id').notNull(),
+    appAccountToken: uuid('app_account_token').notNull(),
+    /** 'pending' | 'done' | 'failed' */
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    /** When a pending row is next tried; also the lease of an attempt in flight. */
+    nextAttemptAt: timestamptz('next_attempt_at').notNull().defaultNow(),
+    lastError: text('last_error'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('app_account_token_updates_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`)],
+);

@@ -14,7 +14,7 @@ import {
 } from '../errors.js';
 
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: string; message: string; [detail: string]: unknown };
 }
 
 interface Classified {
@@ -22,6 +22,8 @@ interface Classified {
   code: string;
   message: string;
   headers?: Record<string, string>;
+  /** A coded error's extra body fields (ErrorResponse in http/schemas.ts names those a client may see). */
+  details?: Record<string, unknown>;
 }
 
 // Fastify's own errors for bad requests, mapped to the stable codes of SPEC.md.
@@ -80,6 +82,7 @@ export function classifyError(error: unknown): Classified {
   if (error instanceof CodedError) {
     const classified: Classified = { statusCode: statusOf(error), code: error.code, message: error.message };
     if (Object.keys(error.headers).length > 0) classified.headers = { ...error.headers };
+    if (Object.keys(error.details).length > 0) classified.details = { ...error.details };
     return classified;
   }
   if (isDataException(error)) {
@@ -99,8 +102,8 @@ export function classifyError(error: unknown): Classified {
   return { statusCode: 500, code: 'INTERNAL_ERROR', message: 'Internal server error' };
 }
 
-export function errorBody(code: string, message: string): ErrorBody {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, details: Record<string, unknown> = {}): ErrorBody {
+  return { error: { ...details, code, message } };
 }
 
 /**
@@ -124,7 +127,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       request.log.info({ code: classified.code, statusCode: classified.statusCode }, classified.message);
     }
     if (classified.headers) void reply.headers(classified.headers);
-    return reply.status(classified.statusCode).send(errorBody(classified.code, classified.message));
+    return reply.status(classified.statusCode).send(errorBody(classified.code, classified.message, classified.details));
   });
   app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBody('NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`)));
 }

@@ -5,6 +5,12 @@ export const ErrorResponse = Type.Object(
     error: Type.Object({
       code: Type.String({ examples: ['UNAUTHORIZED'] }),
       message: Type.String(),
+      transactions: Type.Optional(
+        Type.Array(Type.String(), {
+          description: 'With 409 ALREADY_LINKED: the originalTransactionIds refused (linked to another user under TRANSFER_POLICY=keep)',
+          examples: [['2000000000000001']],
+        }),
+      ),
     }),
   },
   { $id: 'ErrorResponse', description: 'Every error: a stable code to branch on and a human message' },

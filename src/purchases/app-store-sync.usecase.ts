@@ -3,7 +3,7 @@ import { AppStoreApiError, type AppStoreServerApi, type AppStoreServerEnvironmen
 import type { JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, SignedDataVerifier } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
-import { badRequest } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 import { datedFieldsOf, futureDatedField } from './future-dated.model.js';
 import { renewalFromPayload, transactionFromPayload } from './merge.model.js';
 import type { PurchaseUpdate } from './purchase-update.js';
@@ -73,6 +73,23 @@ export interface AppStoreSync {
    * not fail for it).
    */
   refresh(purchases: readonly PurchaseToRefresh[]): Promise<RefreshResult>;
+  /**
+   * The whole transaction history of the Apple Account that made a transaction (Get
+   * Transaction History v2, every page), verified, as updates (one per purchase, sorted);
+   * nothing is written. A signed transaction is asked about in its own environment; a
+   * transaction id in the first of `environments` that knows it (Production before
+   * Sandbox). Any failure on any page fails the whole call.
+   */
+  history(submission: { signedTransaction: string } | { transactionId: string }, environments: readonly string[]): Promise<AccountHistory>;
+}
+
+export interface AccountHistory {
+  environment: ServerEnvironment;
+  /** Every purchase (originalTransactionId) in the history, sorted. */
+  purchases: string[];
+  updates: PurchaseUpdate[];
+  /** Signed transactions read. */
+  transactions: number;
 }
 
 /** One piece of signed purchase state fetched from the App Store Server API, verified. */
@@ -86,6 +103,8 @@ interface SignedPurchaseState {
 
 const SERVER_ENVIRONMENTS: ReadonlySet<string> = new Set(['Production', 'Sandbox']);
 
+const transactionNotFound = (transactionId: string, environments: readonly string[]) =>
+  notFound('TRANSACTION_NOT_FOUND', `The App Store knows no transaction ${transactionId} in ${environments.join(' or ') || 'an accepted environment'}`);
 const purchaseNotFound = () => badRequest('PURCHASE_NOT_FOUND', 'The App Store Server API does not know this purchase');
 const invalidTransactionId = () => badRequest('INVALID_TRANSACTION_ID', 'The App Store does not accept this transaction id');
 
@@ -185,8 +204,55 @@ export function createAppStoreSync(deps: AppStoreSyncDeps): AppStoreSync {
     throw badRequest('TRANSACTION_NOT_FOUND', `The App Store knows no transaction ${transactionId} in ${lookIn.join(' or ')}`);
   }
 
+  /**
+   * Every signed transaction of the history, or null when this environment does not know
+   * the transaction (Apple's not-found answer, or an empty first page).
+   */
+  async function historyIn(environment: ServerEnvironment, transactionId: string): Promise<string[] | null> {
+    const signed: string[] = [];
+    let pages = 0;
+    try {
+      for await (const page of apiFor(environment).iterateTransactionHistory(transactionId)) {
+        pages += 1;
+        signed.push(...(page.signedTransactions ?? []));
+        if (pages === 1 && signed.length === 0 && page.hasMore !== true) return null;
+      }
+    } catch (error) {
+      if (pages === 0 && notFoundHere(error)) return null;
+      throw error instanceof AppStoreApiError ? appStoreApiError(error, { notFound: invalidTransactionId }) : error;
+    }
+    return signed;
+  }
+
   return {
     connected: deps.appStoreApi !== null,
+
+    async history(submission, environments) {
+      if (deps.appStoreApi === null) throw apiNotConfigured();
+      let transactionId: string;
+      let lookIn: ServerEnvironment[];
+      if ('signedTransaction' in submission) {
+        const posted = await deps.verifier.verifyTransaction(submission.signedTransaction);
+        if (!SERVER_ENVIRONMENTS.has(posted.environment)) {
+          throw badRequest('UNSUPPORTED_ENVIRONMENT', `A ${posted.environment} transaction has no history on the App Store's servers`);
+        }
+        transactionId = posted.transactionId;
+        lookIn = [posted.environment as ServerEnvironment];
+      } else {
+        transactionId = submission.transactionId;
+        lookIn = (['Production', 'Sandbox'] as const).filter((environment) => environments.includes(environment));
+      }
+      for (const environment of lookIn) {
+        const signed = await historyIn(environment, transactionId);
+        if (signed === null) continue;
+        const states: SignedPurchaseState[] = [];
+        for (const jws of signed) states.push({ transaction: { payload: await deps.verifier.verifyTransaction(jws), jws } });
+        const updates = updatesFromSignedState(states);
+        const purchases = [...new Set(states.map((state) => state.transaction.payload.originalTransactionId))].sort();
+        return { environment, purchases, updates, transactions: signed.length };
+      }
+      throw transactionNotFound(transactionId, lookIn);
+    },
 
     async updatesOf(environment, refs) {
       if (refs.length === 0) return [];

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, ne } from 'drizzle-orm';
 import type { TransferPolicy } from '../config.js';
 import type { Executor } from '../db/client.js';
 import { purchaseLinkEvents, purchaseLinks } from '../db/schema.js';
@@ -42,4 +42,28 @@ export async function linkPurchase(tx: Executor, request: LinkRequest): Promise<
   await tx.update(purchaseLinks).set({ userId, linkSource: 'transfer', linkedAt: at }).where(eq(purchaseLinks.originalTransactionId, originalTransactionId));
   await tx.insert(purchaseLinkEvents).values({ originalTransactionId, fromUserId: existing.userId, toUserId: userId, reason: 'transfer', at });
   return 'transferred';
+}
+
+/**
+ * The purchases among `originalTransactionIds` linked to a user other than `userId`,
+ * sorted: what TRANSFER_POLICY=keep refuses. Read inside the caller's transaction, after
+ * the purchases' locks, so the answer holds until commit.
+ */
+export async function purchasesLinkedToOthers(tx: Executor, originalTransactionIds: readonly string[], userId: string): Promise<string[]> {
+  if (originalTransactionIds.length === 0) return [];
+  const rows = await tx
+    .select({ originalTransactionId: purchaseLinks.originalTransactionId })
+    .from(purchaseLinks)
+    .where(and(inArray(purchaseLinks.originalTransactionId, [...originalTransactionIds]), ne(purchaseLinks.userId, userId)));
+  return rows.map((row) => row.originalTransactionId).sort();
+}
+
+/** The user each of the purchases is linked to (those linked to nobody are absent). */
+export async function linkedUsersOf(db: Executor, originalTransactionIds: readonly string[]): Promise<Map<string, string>> {
+  if (originalTransactionIds.length === 0) return new Map();
+  const rows = await db
+    .select({ originalTransactionId: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId })
+    .from(purchaseLinks)
+    .where(inArray(purchaseLinks.originalTransactionId, [...new Set(originalTransactionIds)]));
+  return new Map(rows.map((row) => [row.originalTransactionId, row.userId]));
 }

@@ -52,6 +52,34 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = a
     },
   );
 
+  app.post(
+    '/users/:userId/restore',
+    {
+      schema: {
+        tags: ['users'],
+        summary: "Restore: link every purchase of the customer's Apple Account to the user",
+        description:
+          "Reads the whole transaction history (Get Transaction History v2, every page) of the Apple Account that made the " +
+          'given transaction: a signed transaction (verified like a notification) is asked about in its own environment, a ' +
+          'transaction id in Production, then Sandbox. Every purchase in it is linked to the user and recorded in one database ' +
+          'transaction, under the rules of POST /users/:userId/transactions: 409 TOKEN_BELONGS_TO_OTHER_USER for a purchase ' +
+          "carrying another user's appAccountToken, 409 ALREADY_LINKED under TRANSFER_POLICY=keep with the refused " +
+          'originalTransactionIds in error.transactions; nothing is linked then. 404 TRANSACTION_NOT_FOUND when no accepted ' +
+          'environment knows the transaction; 400 API_NOT_CONFIGURED without App Store Server API credentials; 503 ' +
+          'APP_STORE_UNAVAILABLE when Apple fails on any page (nothing linked). Purchases whose signed data carries no ' +
+          "appAccountToken get the user's token set on Apple's side after the answer (Set App Account Token, retried).",
+        params: UserIdParams,
+        body: TransactionSubmission,
+        response: { 200: EntitlementsResponse, ...errorResponses(400, 401, 404, 409, 502, 503) },
+      },
+    },
+    async (request) => {
+      const userId = canonicalUserId(request.params.userId);
+      const { entitlements } = await users.restore(userId, request.body);
+      return { userId, entitlements };
+    },
+  );
+
   app.get(
     '/users/:userId/transactions',
     {

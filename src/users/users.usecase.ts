@@ -5,8 +5,10 @@ import type { EntitlementView } from '../entitlements/entitlements.model.js';
 import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import type { AppStoreSync } from '../purchases/app-store-sync.usecase.js';
 import { assertNotFutureDated } from '../purchases/future-dated.model.js';
-import { linkAndApply } from './link-and-apply.js';
+import type { PurchaseUpdate } from '../purchases/purchase-update.js';
+import { type LinkedPurchase, linkAndApply } from './link-and-apply.js';
 import type { LinkOutcome } from './purchase-links.repository.js';
+import type { TokenUpdates } from './token-updates.job.js';
 import type { TransactionsRepository, UserTransactionRow } from './transactions.repository.js';
 import { decodeCursor, encodeCursor } from './transactions-cursor.model.js';
 import type { UsersRepository } from './users.repository.js';
@@ -22,6 +24,8 @@ export interface UsersUsecaseDeps {
   environments: readonly AppleEnvironment[];
   transferPolicy: TransferPolicy;
   clock: Clock;
+  /** Set App Account Token for linked purchases whose signed data has no token. */
+  tokenUpdates: TokenUpdates;
 }
 
 export type TransactionSubmission = { signedTransaction: string } | { transactionId: string };
@@ -31,12 +35,25 @@ export interface RecordedTransaction {
   link: LinkOutcome;
 }
 
+export interface RestoredPurchases {
+  entitlements: EntitlementView[];
+  /** Each purchase of the Apple Account's history and what linking it did. */
+  linked: LinkedPurchase[];
+}
+
 export interface TransactionsPage {
   transactions: UserTransactionRow[];
   nextCursor: string | null;
 }
 
 export function createUsersUsecase(deps: UsersUsecaseDeps) {
+  /** Link and apply; then, committed, Apple is asked to set the user's token where its data has none (not awaited). */
+  async function link(userId: string, purchases: string[], reason: 'transaction' | 'restore', updates: PurchaseUpdate[]): Promise<LinkedPurchase[]> {
+    const linked = await linkAndApply(deps, { userId, purchases, reason, updates, setMissingTokens: deps.tokenUpdates.enabled });
+    deps.tokenUpdates.sendSoon(linked.filter((purchase) => purchase.tokenUpdate).map((purchase) => purchase.originalTransactionId));
+    return linked;
+  }
+
   return {
     async appAccountToken(userId: string): Promise<string> {
       return deps.users.ensureUser(deps.db, userId, await deps.users.namespace());
@@ -46,9 +63,21 @@ export function createUsersUsecase(deps: UsersUsecaseDeps) {
     async recordTransaction(userId: string, submission: TransactionSubmission): Promise<RecordedTransaction> {
       const { update, originalTransactionId } = await deps.sync.transaction(submission, deps.environments);
       assertNotFutureDated([update], deps.clock());
-      const [linked] = await linkAndApply(deps, { userId, purchases: [originalTransactionId], reason: 'transaction', updates: [update] });
+      const [linked] = await link(userId, [originalTransactionId], 'transaction', [update]);
       const { entitlements } = await deps.entitlements.entitlementsOf(userId, { refresh: 'never' });
       return { entitlements, link: linked!.outcome };
+    },
+
+    /**
+     * Restore: links every purchase in the transaction history of the Apple Account that
+     * made the given transaction, under the same rules as one transaction, all or nothing.
+     */
+    async restore(userId: string, submission: TransactionSubmission): Promise<RestoredPurchases> {
+      const history = await deps.sync.history(submission, deps.environments);
+      assertNotFutureDated(history.updates, deps.clock());
+      const linked = await link(userId, history.purchases, 'restore', history.updates);
+      const { entitlements } = await deps.entitlements.entitlementsOf(userId, { refresh: 'never' });
+      return { entitlements, linked };
     },
 
     async listTransactions(userId: string, limit: number, cursor: string | undefined): Promise<TransactionsPage> {
