@@ -14,6 +14,7 @@ export type CliCommand =
   | { name: 'test-notification'; environment: ApiEnvironment | undefined; waitSeconds: number }
   | { name: 'test-notification-status'; token: string; environment: ApiEnvironment | undefined }
   | { name: 'entitlements'; userId: string; refresh: boolean }
+  | { name: 'restore'; userId: string; transactionId: string }
   | { name: 'events-redeliver'; eventId: string }
   | { name: 'events-tail'; after: string | undefined; fromStart: boolean };
 
@@ -83,6 +84,12 @@ export function parseCliArguments(argv: string[]): CliCommand {
     case 'entitlements': {
       const { values, positionals } = parse(command, args, { refresh: { type: 'boolean', default: false } }, ['user id']);
       return { name: 'entitlements', userId: positionals[0]!, refresh: values.refresh === true };
+    }
+    case 'restore': {
+      const { positionals } = parse(command, args, {}, ['user id', 'transaction id']);
+      const transactionId = positionals[1]!;
+      if (!/^[0-9A-Za-z_-]{1,64}$/.test(transactionId)) throw new UsageError(`restore: "${transactionId}" is not a transaction id`);
+      return { name: 'restore', userId: positionals[0]!, transactionId };
     }
     case 'events': {
       const [sub, ...rest] = args;

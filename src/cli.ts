@@ -15,6 +15,7 @@ import { environmentWithDotEnv, loadConfig, readSecretFiles } from './load-confi
 import { createLogger } from './logger.js';
 import { ReplayAbortedError, replayNotifications } from './notifications/replay.usecase.js';
 import { createServices, type Services } from './services.js';
+import { canonicalUserId } from './users/app-account-token.model.js';
 
 // Operator commands: `npm run cli -- <command>`. Results go to stdout as JSON, logs to stderr.
 const USAGE = `Usage: npm run cli -- <command> [options]
@@ -39,6 +40,10 @@ Commands:
   entitlements <userId> [--refresh]
       print a user's entitlements as GET /entitlements/:userId answers them
       (--refresh: ask the App Store Server API first)
+  restore <userId> <transactionId>
+      link every purchase of the Apple Account that made the transaction to the user
+      (Get Transaction History, all pages; TRANSFER_POLICY and the token rule apply) and
+      print the user's entitlements as POST /users/:userId/restore answers them
   events redeliver <eventId>
       deliver an event again to every EVENTS_WEBHOOK_URLS (same webhook-id, a fresh
       3-day retry window); the running service sends it. Prints {"eventId", "deliveries"}
@@ -140,6 +145,14 @@ async function entitlements(env: Record<string, string | undefined>, { userId, r
   });
 }
 
+async function restore(env: Record<string, string | undefined>, { userId, transactionId }: Extract<CliCommand, { name: 'restore' }>): Promise<void> {
+  await withServices(env, async ({ users }) => {
+    const canonical = canonicalUserId(userId);
+    const { entitlements } = await users.restore(canonical, { transactionId });
+    print({ userId: canonical, entitlements });
+  });
+}
+
 async function redeliverEvent(env: Record<string, string | undefined>, { eventId }: Extract<CliCommand, { name: 'events-redeliver' }>): Promise<void> {
   await withServices(env, async ({ deliveries }) => {
     print(await deliveries.redeliver(eventId));
@@ -213,6 +226,8 @@ async function main(argv: string[]): Promise<void> {
       return testNotificationStatus(env, command);
     case 'entitlements':
       return entitlements(env, command);
+    case 'restore':
+      return restore(env, command);
     case 'events-redeliver':
       return redeliverEvent(env, command);
     case 'events-tail':
