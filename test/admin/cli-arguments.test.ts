@@ -56,6 +56,7 @@ describe('parseCliArguments', () => {
     });
     expect(parseCliArguments(['test-notification-status', 'tok'])).toEqual({ name: 'test-notification-status', token: 'tok', environment: undefined });
     expect(parseCliArguments(['entitlements', 'u1', '--refresh'])).toEqual({ name: 'entitlements', userId: 'u1', refresh: true });
+    expect(parseCliArguments(['restore', 'u1', '2000000000000001'])).toEqual({ name: 'restore', userId: 'u1', transactionId: '2000000000000001' });
   });
 
   it('refuses unknown commands, unknown options, missing and extra arguments as usage errors', () => {
@@ -69,5 +70,7 @@ describe('parseCliArguments', () => {
     expect(refused('test-notification-status')).toThrow(UsageError);
     expect(refused('entitlements')).toThrow(UsageError);
     expect(refused('help', 'me')).toThrow(UsageError);
+    expect(refused('restore', 'u1')).toThrow(UsageError);
+    expect(refused('restore', 'u1', 'not an id')).toThrow(UsageError);
   });
 });

@@ -79,6 +79,37 @@ describe('operator CLI (npm run cli)', () => {
     expect(result.output).toContain('WINDOW_TOO_OLD');
   });
 
+  it("restore links every purchase of the Apple Account's history to the user and prints the entitlements", { timeout: 120_000 }, async () => {
+    const start = Date.now() - 5 * 24 * 3_600_000;
+    const sign = (transactionId: string, productId: string) =>
+      trusted.pki.sign({
+        transactionId,
+        originalTransactionId: transactionId,
+        bundleId: TEST_BUNDLE_ID,
+        productId,
+        purchaseDate: start,
+        originalPurchaseDate: start,
+        expiresDate: start + 30 * 24 * 3_600_000,
+        type: 'Auto-Renewable Subscription',
+        inAppOwnershipType: 'PURCHASED',
+        signedDate: start + 1_000,
+        environment: 'Production',
+        transactionReason: 'PURCHASE',
+      });
+    apple.double.reply(
+      'GET',
+      '/inApps/v2/history/3100',
+      { body: { signedTransactions: [sign('3100', TEST_MONTHLY_PRODUCT_ID)], hasMore: true, revision: 'r1' } },
+      { body: { signedTransactions: [sign('3200', 'com.example.pro.yearly')], hasMore: false, revision: 'r2' } },
+    );
+
+    const result = await cli('restore', 'u-cli-restore', '3100');
+    expect(result.code, result.output).toBe(0);
+    const answer = JSON.parse(result.output) as { userId: string; entitlements: { originalTransactionId: string }[] };
+    expect(answer.userId).toBe('u-cli-restore');
+    expect(answer.entitlements.map((e) => e.originalTransactionId).sort()).toEqual(['3100', '3200']);
+  });
+
   it('answers a missing option with the usage text and exit status 2', async () => {
     const result = await cli('recover', '--start', hoursAgo(1));
     expect(result.code).toBe(2);
