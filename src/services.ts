@@ -1,5 +1,5 @@
-import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
 import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
+import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';

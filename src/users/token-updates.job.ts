@@ -127,9 +127,7 @@ export function createTokenUpdates(deps: TokenUpdatesDeps): TokenUpdates {
     enabled: deps.api !== null,
     sendSoon(originalTransactionIds) {
       if (deps.api === null || originalTransactionIds.length === 0) return;
-      track(
-        claimTokenUpdates(db, { now: deps.clock(), leaseMs: LEASE_MS, limit: originalTransactionIds.length, originalTransactionIds }).then(sendClaimed),
-      );
+      track(claimTokenUpdates(db, { now: deps.clock(), leaseMs: LEASE_MS, limit: originalTransactionIds.length, originalTransactionIds }).then(sendClaimed));
     },
     runOnce,
     start() {

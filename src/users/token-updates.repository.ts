@@ -62,7 +62,13 @@ export async function claimTokenUpdates(
     lte(t.nextAttemptAt, now),
     options.originalTransactionIds ? inArray(t.originalTransactionId, [...options.originalTransactionIds]) : undefined,
   );
-  const candidates = db.select({ id: t.originalTransactionId }).from(t).where(due).orderBy(t.nextAttemptAt).limit(options.limit).for('update', { skipLocked: true });
+  const candidates = db
+    .select({ id: t.originalTransactionId })
+    .from(t)
+    .where(due)
+    .orderBy(t.nextAttemptAt)
+    .limit(options.limit)
+    .for('update', { skipLocked: true });
   const rows = await db
     .update(t)
     .set({ nextAttemptAt: new Date(now.getTime() + options.leaseMs), updatedAt: now })

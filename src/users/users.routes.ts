@@ -59,7 +59,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = a
         tags: ['users'],
         summary: "Restore: link every purchase of the customer's Apple Account to the user",
         description:
-          "Reads the whole transaction history (Get Transaction History v2, every page) of the Apple Account that made the " +
+          'Reads the whole transaction history (Get Transaction History v2, every page) of the Apple Account that made the ' +
           'given transaction: a signed transaction (verified like a notification) is asked about in its own environment, a ' +
           'transaction id in Production, then Sandbox. Every purchase in it is linked to the user and recorded in one database ' +
           'transaction, under the rules of POST /users/:userId/transactions: 409 TOKEN_BELONGS_TO_OTHER_USER for a purchase ' +

@@ -29,7 +29,13 @@ describe(`GET /admin/orders/:orderId (${backendName})`, () => {
       orderId: 'MK5TTTVWJH',
       environment: 'Production',
       transactions: [
-        { transactionId: '6100', originalTransactionId: '6100', productId: 'com.example.pro.monthly', purchaseDate: '2026-11-01T10:00:00.000Z', userId: 'u-customer' },
+        {
+          transactionId: '6100',
+          originalTransactionId: '6100',
+          productId: 'com.example.pro.monthly',
+          purchaseDate: '2026-11-01T10:00:00.000Z',
+          userId: 'u-customer',
+        },
         {
           transactionId: '6200',
           originalTransactionId: '6200',
@@ -58,7 +64,9 @@ describe(`GET /admin/orders/:orderId (${backendName})`, () => {
 
   it('answers 400 with the verifier code when a returned transaction fails verification', async () => {
     const stranger = await createTestPki();
-    apple.double.reply('GET', lookupPath('FORGED1'), { body: { status: 0, signedTransactions: [stranger.sign(transactionPayload({ transactionId: '6400' }))] } });
+    apple.double.reply('GET', lookupPath('FORGED1'), {
+      body: { status: 0, signedTransactions: [stranger.sign(transactionPayload({ transactionId: '6400' }))] },
+    });
     const response = await lookUp('FORGED1');
     expect([response.statusCode, response.json().error.code]).toEqual([400, 'UNTRUSTED_ROOT']);
   });

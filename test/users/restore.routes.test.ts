@@ -65,8 +65,19 @@ describe(`POST /users/:userId/restore (${backendName})`, () => {
         expiresDate: start + days(30 * (n + 1)),
         signedDate: start + days(30 * n) + 1_000,
       });
-    const yearly = transactionPayload({ transactionId: `${prefix}10`, productId: 'com.example.pro.yearly', purchaseDate: start, expiresDate: start + days(365) });
-    const lifetime = transactionPayload({ transactionId: `${prefix}20`, productId: LIFETIME, type: 'Non-Consumable', expiresDate: undefined, purchaseDate: start });
+    const yearly = transactionPayload({
+      transactionId: `${prefix}10`,
+      productId: 'com.example.pro.yearly',
+      purchaseDate: start,
+      expiresDate: start + days(365),
+    });
+    const lifetime = transactionPayload({
+      transactionId: `${prefix}20`,
+      productId: LIFETIME,
+      type: 'Non-Consumable',
+      expiresDate: undefined,
+      purchaseDate: start,
+    });
     return { pages: [[monthly(0), yearly], [monthly(1)], [lifetime, monthly(2)]], purchases: [`${prefix}00`, `${prefix}10`, `${prefix}20`] };
   }
 
@@ -91,7 +102,11 @@ describe(`POST /users/:userId/restore (${backendName})`, () => {
 
   it('answers 503 APP_STORE_UNAVAILABLE and links nothing when a later page fails with a retryable error', async () => {
     const { pages, purchases } = account('82');
-    scriptHistory(t, '8200', [pages[0]!, { status: 500, body: { errorCode: 5000001, errorMessage: 'An unknown error occurred. Please try again.' } }, pages[2]!]);
+    scriptHistory(t, '8200', [
+      pages[0]!,
+      { status: 500, body: { errorCode: 5000001, errorMessage: 'An unknown error occurred. Please try again.' } },
+      pages[2]!,
+    ]);
 
     const response = await restore(t, 'u-mid-failure', { transactionId: '8200' });
 
@@ -229,7 +244,8 @@ describe(`POST /users/:userId/restore (${backendName})`, () => {
       apple.double.reply('PUT', tokenPath('9200'), { status: 500, body: { errorCode: 5000001, errorMessage: 'Please try again.' } }, { status: 200 });
       expect((await postTransaction(t, 'u-retry', transactionPayload({ transactionId: '9200' }))).statusCode).toBe(200);
 
-      const row = async () => (await t.deps.database.db.select().from(appAccountTokenUpdates).where(eq(appAccountTokenUpdates.originalTransactionId, '9200')))[0];
+      const row = async () =>
+        (await t.deps.database.db.select().from(appAccountTokenUpdates).where(eq(appAccountTokenUpdates.originalTransactionId, '9200')))[0];
       await vi.waitFor(async () => expect(await row()).toMatchObject({ status: 'pending', attempts: 1 }));
       expect((await row())?.lastError).toContain('500');
 
