@@ -1,7 +1,7 @@
 import { eq, inArray } from 'drizzle-orm';
 import { describe, expect, it, vi } from 'vitest';
 import type { JWSTransactionDecodedPayload } from '../../src/apple/types.js';
-import { appAccountTokenUpdates, purchaseLinks } from '../../src/db/schema.js';
+import { appAccountTokenUpdates, events, purchaseLinks } from '../../src/db/schema.js';
 import { at, days, LIFETIME, manualClock, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 import { authHeader, type TestApp } from '../helpers/app.js';
 import type { RecordedRequest, ScriptedResponse } from '../helpers/app-store-api-double.js';
@@ -98,6 +98,10 @@ describe(`POST /users/:userId/restore (${backendName})`, () => {
     expect(await ownersOf(t, purchases)).toEqual({ 8100: 'u-restore', 8110: 'u-restore', 8120: 'u-restore' });
     const asked = apple.double.requests.filter((r) => r.path === historyPath('8100'));
     expect(asked.map((r) => r.query.revision?.[0] ?? null)).toEqual([null, 'rev-1', 'rev-2']);
+    // One transaction, one change of the user's answer: one event with all three.
+    const recorded = await t.deps.database.db.select().from(events).where(eq(events.userId, 'u-restore'));
+    expect(recorded.map((row) => row.type)).toEqual(['entitlements.updated']);
+    expect(JSON.parse(recorded[0]!.body).data).toMatchObject({ previous: [], entitlements: [{}, {}, {}] });
   });
 
   it('answers 503 APP_STORE_UNAVAILABLE and links nothing when a later page fails with a retryable error', async () => {
