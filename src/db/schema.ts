@@ -139,7 +139,7 @@ export const purchaseLinks = pgTable(
     userId: text('user_id')
       .notNull()
       .references(() => users.userId),
-    /** how the link was made: 'app_account_token' | 'transaction' | 'receipt' | 'transfer' */
+    /** how the link was made: 'app_account_token' | 'transaction' | 'receipt' | 'restore' | 'transfer' */
     linkSource: text('link_source').notNull(),
     linkedAt: timestamptz('linked_at').notNull().defaultNow(),
   },

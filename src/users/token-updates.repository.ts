@@ -21,8 +21,8 @@ export type TokenUpdateStatus = 'pending' | 'done' | 'failed';
 
 /**
  * Records requests inside the link's transaction. A purchase already set (or being set)
- * to the same token is left alone; a new token (the purchase moved to another user)
- * starts over as pending.
+ * to the same token is left alone; a new token (the purchase moved to another user), or
+ * a new link after a request failed for good, starts over as pending.
  */
 export async function recordTokenUpdates(tx: Executor, requests: readonly TokenUpdateRequest[], at: Date): Promise<void> {
   if (requests.length === 0) return;
@@ -42,7 +42,7 @@ export async function recordTokenUpdates(tx: Executor, requests: readonly TokenU
         nextAttemptAt: excluded('next_attempt_at'),
         updatedAt: excluded('updated_at'),
       },
-      setWhere: sql`${appAccountTokenUpdates.appAccountToken} <> excluded.app_account_token`,
+      setWhere: sql`${appAccountTokenUpdates.appAccountToken} <> excluded.app_account_token or ${appAccountTokenUpdates.status} = 'failed'`,
     });
 }
 

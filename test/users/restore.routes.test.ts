@@ -10,6 +10,8 @@ import { useAppStoreApiDouble, useTestApp, useTestPki } from '../helpers/fixture
 
 const historyPath = (transactionId: string) => `/inApps/v2/history/${transactionId}`;
 const tokenPath = (originalTransactionId: string) => `/inApps/v1/transactions/${originalTransactionId}/appAccountToken`;
+// The after-commit attempt runs in the background: on a loaded machine it may take seconds.
+const WAIT = { timeout: 30_000, interval: 50 };
 const NOT_FOUND = { status: 404, body: { errorCode: 4040010, errorMessage: 'Transaction id not found.' } };
 
 describe(`POST /users/:userId/restore (${backendName})`, () => {
@@ -216,7 +218,7 @@ describe(`POST /users/:userId/restore (${backendName})`, () => {
           ['9000', 'done'],
           ['9010', 'done'],
         ]);
-      });
+      }, WAIT);
       const puts = apple.double.requests.filter((r) => r.method === 'PUT' && purchases.some((id) => r.path === tokenPath(id)));
       expect(puts.map((r) => [r.path, r.body]).sort()).toEqual([
         [tokenPath('9000'), { appAccountToken: token }],
@@ -235,7 +237,7 @@ describe(`POST /users/:userId/restore (${backendName})`, () => {
       await vi.waitFor(() => {
         expect(apple.double.requests.filter((r) => r.path === tokenPath('9102'))).toHaveLength(1);
         expect(apple.double.requests.filter((r) => r.path === tokenPath('9100'))).toHaveLength(1);
-      });
+      }, WAIT);
       expect(apple.double.requests.find((r) => r.path === tokenPath('9100'))?.body).toEqual({ appAccountToken: token });
       expect(apple.double.requests.filter((r) => r.path === tokenPath('9101'))).toHaveLength(0);
       await t.app.tokenUpdates.runOnce();
@@ -250,7 +252,7 @@ describe(`POST /users/:userId/restore (${backendName})`, () => {
 
       const row = async () =>
         (await t.deps.database.db.select().from(appAccountTokenUpdates).where(eq(appAccountTokenUpdates.originalTransactionId, '9200')))[0];
-      await vi.waitFor(async () => expect(await row()).toMatchObject({ status: 'pending', attempts: 1 }));
+      await vi.waitFor(async () => expect(await row()).toMatchObject({ status: 'pending', attempts: 1 }), WAIT);
       expect((await row())?.lastError).toContain('500');
 
       // Not due yet: the job leaves it.
@@ -267,7 +269,7 @@ describe(`POST /users/:userId/restore (${backendName})`, () => {
       await vi.waitFor(async () => {
         const [row] = await t.deps.database.db.select().from(appAccountTokenUpdates).where(eq(appAccountTokenUpdates.originalTransactionId, '9300'));
         expect(row).toMatchObject({ status: 'failed', attempts: 1 });
-      });
+      }, WAIT);
     });
 
     it('records nothing without App Store Server API credentials', async () => {
