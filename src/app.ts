@@ -10,6 +10,8 @@ import Fastify, {
 import { adminRoutes } from './admin/admin.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import type { TrustProxy } from './config.js';
+import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
+import type { ConsumptionSender } from './consumption/consumption.sender.js';
 import type { AppDeps } from './dependencies.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
 import type { DeliveryWorker } from './events/delivery.worker.js';
@@ -114,6 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('eventJobs', services.eventJobs);
   app.addHook('onReady', async () => services.recoveryJob?.start());
   app.addHook('onReady', async () => services.eventJobs.start());
+  app.decorate('consumptionSender', services.consumptionSender);
+  app.addHook('onReady', async () => services.consumptionSender.start());
   app.addHook('onClose', async () => services.close());
   // Started by server.ts once listening (tests and the CLI drive it themselves); stopped by close().
   app.decorate('eventDelivery', services.eventDelivery);
@@ -130,6 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
+  await app.register(consumptionRoutes, { consumption: services.consumption });
+  await app.register(consumptionAdminRoutes, { consumption: services.consumption });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });
 
@@ -145,5 +151,7 @@ declare module 'fastify' {
     eventDelivery: DeliveryWorker | null;
     /** The events' answer check and pruning (tests run them directly). */
     eventJobs: EventJobs;
+    /** Answers Apple's consumption requests (tests run it directly). */
+    consumptionSender: ConsumptionSender;
   }
 }
