@@ -8,6 +8,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.js';
+import { extensionsRoutes } from './admin/extensions.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import type { TrustProxy } from './config.js';
 import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
@@ -134,6 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
+  await app.register(extensionsRoutes, { extensions: services.extensions });
   await app.register(consumptionRoutes, { consumption: services.consumption });
   await app.register(consumptionAdminRoutes, { consumption: services.consumption });
   await app.register(webhookRoutes, { ingest: services.ingest });

@@ -1,3 +1,4 @@
+import { createExtensionsUsecase, type ExtensionsUsecase } from './admin/extensions.usecase.js';
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
@@ -52,6 +53,8 @@ export interface Services {
   feed: FeedUsecase;
   /** Wakes feed readers waiting for events. */
   feedSignal: FeedSignal;
+  /** Renewal-date extensions (one subscription, or a product's subscribers) and their progress. */
+  extensions: ExtensionsUsecase;
   /** PUT /transactions/:id/consumption and GET /admin/consumption. */
   consumption: ConsumptionUsecase;
   /** Answers Apple's CONSUMPTION_REQUESTs; started by the app, stopped by close(). */
@@ -217,6 +220,7 @@ export function createServices(deps: AppDeps): Services {
     feedSignal,
     feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
     eventJobs,
+    extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),
     consumption,
     consumptionSender,
     async close() {
