@@ -3,8 +3,8 @@ import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler,
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
-import { createConsumptionSender, type ConsumptionSender } from './consumption/consumption.sender.js';
-import { createConsumptionUsecase, type ConsumptionUsecase } from './consumption/consumption.usecase.js';
+import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
+import { type ConsumptionUsecase, createConsumptionUsecase } from './consumption/consumption.usecase.js';
 import type { AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';

@@ -110,17 +110,13 @@ export async function claimDueRequests(executor: Executor, input: { now: Date; l
     .orderBy(asc(consumptionRequests.nextAttemptAt))
     .limit(input.limit)
     .for('update', { skipLocked: true });
-  return executor
-    .update(consumptionRequests)
-    .set({ leasedUntil: input.leaseUntil })
-    .where(inArray(consumptionRequests.notificationId, due))
-    .returning({
-      notificationId: consumptionRequests.notificationId,
-      transactionId: consumptionRequests.transactionId,
-      environment: consumptionRequests.environment,
-      deadline: consumptionRequests.deadline,
-      attempts: consumptionRequests.attempts,
-    });
+  return executor.update(consumptionRequests).set({ leasedUntil: input.leaseUntil }).where(inArray(consumptionRequests.notificationId, due)).returning({
+    notificationId: consumptionRequests.notificationId,
+    transactionId: consumptionRequests.transactionId,
+    environment: consumptionRequests.environment,
+    deadline: consumptionRequests.deadline,
+    attempts: consumptionRequests.attempts,
+  });
 }
 
 export type RequestOutcome =

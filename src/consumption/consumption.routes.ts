@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireAdminKey, requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
 import type { ConsumptionFacts } from './consumption.model.js';
-import { ConsumptionFactsBody, ConsumptionListQuery, ConsumptionListResponse, FactsResponse, TransactionIdParams } from './consumption.schemas.js';
 import type { ConsumptionRequestRow, StoredFacts } from './consumption.repository.js';
+import { ConsumptionFactsBody, ConsumptionListQuery, ConsumptionListResponse, FactsResponse, TransactionIdParams } from './consumption.schemas.js';
 import type { ConsumptionUsecase } from './consumption.usecase.js';
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());

@@ -36,7 +36,9 @@ export const ConsumptionFactsBody = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ customerConsented: true, sampleContentProvided: false, deliveryStatus: 'DELIVERED', consumptionPercentage: 25000, refundPreference: 'DECLINE' }],
+    examples: [
+      { customerConsented: true, sampleContentProvided: false, deliveryStatus: 'DELIVERED', consumptionPercentage: 25000, refundPreference: 'DECLINE' },
+    ],
   },
 );
 
@@ -57,7 +59,8 @@ export const ConsumptionRequestSchema = Type.Object({
   deadline: Type.String({ format: 'date-time', description: 'requestedAt + 12 h: no answer goes out after it' }),
   status: Type.String({ description: 'pending | sent | not_sent | failed', examples: ['sent'] }),
   reason: Nullable(Type.String(), {
-    description: 'Why none was sent: customer_did_not_consent, expired (the deadline passed), api_not_configured, no_app_store_environment, apple_refused (failed)',
+    description:
+      'Why none was sent: customer_did_not_consent, expired (the deadline passed), api_not_configured, no_app_store_environment, apple_refused (failed)',
     examples: [null],
   }),
   attempts: Type.Integer({ description: 'Calls to Send Consumption Information so far', examples: [1] }),

@@ -85,8 +85,10 @@ export function createConsumptionSender(deps: ConsumptionSenderDeps): Consumptio
         const outcome = await attempt(request);
         await finishRequest(deps.db, request.notificationId, outcome, deps.clock());
         const log = { notificationId: request.notificationId, transactionId: request.transactionId, outcome: outcome.kind };
-        if (outcome.kind === 'failed' || outcome.kind === 'retry') deps.logger.warn({ ...log, error: outcome.error }, 'consumption information not accepted by Apple');
-        else if (outcome.kind !== 'wait') deps.logger.info({ ...log, ...(outcome.kind === 'not_sent' ? { reason: outcome.reason } : {}) }, 'consumption request answered');
+        if (outcome.kind === 'failed' || outcome.kind === 'retry')
+          deps.logger.warn({ ...log, error: outcome.error }, 'consumption information not accepted by Apple');
+        else if (outcome.kind !== 'wait')
+          deps.logger.info({ ...log, ...(outcome.kind === 'not_sent' ? { reason: outcome.reason } : {}) }, 'consumption request answered');
       }
       seen += claimed.length;
       if (claimed.length < CLAIM_BATCH) return seen;

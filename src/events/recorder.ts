@@ -15,7 +15,6 @@ import { attachChanges, emptyChanges, type TransactionChanges } from './transact
 /** PostgreSQL NOTIFY channel: its payload is the last seq a transaction recorded. */
 export const EVENTS_CHANNEL = 'ase_events';
 
-
 /** Users are read and compared this many at a time (a replay can touch every user). */
 const USERS_PER_READ = 500;
 

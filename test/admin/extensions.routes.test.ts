@@ -21,7 +21,7 @@ describe('POST /admin/subscriptions/:originalTransactionId/extend', () => {
   const extend = (app: TestApp, body: unknown, url = `/admin/subscriptions/${OTID}/extend`) =>
     app.app.inject({ method: 'POST', url, headers: ADMIN, payload: body as object });
 
-  it("sends Apple the days, the reason and a fresh requestIdentifier, records who asked, and says the expiry is not applied yet", async () => {
+  it('sends Apple the days, the reason and a fresh requestIdentifier, records who asked, and says the expiry is not applied yet', async () => {
     const app = await fixture.app();
     fixture.double.reply('PUT', SINGLE_PATH, { body: { originalTransactionId: OTID, success: true, effectiveDate: Date.parse('2026-12-08T10:00:00Z') } });
 
@@ -169,7 +169,7 @@ describe('the stored subscription and a renewal extension', () => {
 describe('POST /admin/subscriptions/extend and its progress', () => {
   const fixture = useAdminFixture();
 
-  it("sends Apple the product, days, reason, storefronts and a requestIdentifier, answers it as requestId and records the request", async () => {
+  it('sends Apple the product, days, reason, storefronts and a requestIdentifier, answers it as requestId and records the request', async () => {
     const app = await fixture.app();
     fixture.double.reply('POST', MASS_PATH, (request) => ({ body: { requestIdentifier: (request.body as { requestIdentifier: string }).requestIdentifier } }));
 
@@ -204,7 +204,7 @@ describe('POST /admin/subscriptions/extend and its progress', () => {
     expect(fixture.double.requests).toHaveLength(0);
   });
 
-  it("answers the progress as Apple reports it, and 404 EXTENSION_REQUEST_NOT_FOUND for a request Apple does not know", async () => {
+  it('answers the progress as Apple reports it, and 404 EXTENSION_REQUEST_NOT_FOUND for a request Apple does not know', async () => {
     const app = await fixture.app();
     const requestId = '7c0ad8a8-2b4f-4a8b-9c53-000000000002';
     fixture.double.reply('GET', `${MASS_PATH}/${PRODUCT}/${requestId}`, {

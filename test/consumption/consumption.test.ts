@@ -6,7 +6,13 @@ import { authHeader, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp } from '../
 import { HOUR } from '../helpers/constants.js';
 import { signNotification } from '../helpers/pki.js';
 
-const FACTS = { customerConsented: true, sampleContentProvided: false, deliveryStatus: 'DELIVERED', consumptionPercentage: 25_000, refundPreference: 'DECLINE' };
+const FACTS = {
+  customerConsented: true,
+  sampleContentProvided: false,
+  deliveryStatus: 'DELIVERED',
+  consumptionPercentage: 25_000,
+  refundPreference: 'DECLINE',
+};
 const sendPath = (transactionId: string) => `/inApps/v2/transactions/consumption/${transactionId}`;
 const newTransactionId = () => `30000000${Math.floor(Math.random() * 1e8)}`;
 
@@ -31,7 +37,14 @@ describe('consumption answers to Apple', () => {
       appAppleId: TEST_APP_APPLE_ID,
       environment: 'Production',
       signedDate,
-      transaction: { transactionId, originalTransactionId: transactionId, productId: 'com.example.coins', type: 'Consumable', expiresDate: undefined, signedDate },
+      transaction: {
+        transactionId,
+        originalTransactionId: transactionId,
+        productId: 'com.example.coins',
+        type: 'Consumable',
+        expiresDate: undefined,
+        signedDate,
+      },
       renewalInfo: { originalTransactionId: transactionId },
     });
     const response = await app.app.inject({ method: 'POST', url: '/webhooks/apple/v2', payload: { signedPayload } });
@@ -211,7 +224,9 @@ describe('consumption answers to Apple', () => {
     await app.app.consumptionSender.runOnce();
 
     const list = async (query: string) =>
-      (await app.app.inject({ method: 'GET', url: `/admin/consumption${query}`, headers: ADMIN })).json().requests.map((r: { transactionId: string }) => r.transactionId);
+      (await app.app.inject({ method: 'GET', url: `/admin/consumption${query}`, headers: ADMIN }))
+        .json()
+        .requests.map((r: { transactionId: string }) => r.transactionId);
     expect(await list('')).toEqual([waiting, refused, sent]);
     expect(await list('?status=sent')).toEqual([sent]);
     expect(await list('?status=not_sent')).toEqual([refused]);
