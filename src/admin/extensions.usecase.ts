@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { apiNotConfigured, appStoreApiError, PURCHASE_NOT_FOUND_ERRORS } from '../app-store-errors.js';
+import { apiNotConfigured, appStoreApiError, isTransientApiFailure, PURCHASE_NOT_FOUND_ERRORS } from '../app-store-errors.js';
 import { APIError, type ApiEnvironment, AppStoreApiError, type AppStoreServerApi, apiErrorName } from '../apple/api/index.js';
 import type { Clock } from '../clock.js';
 import type { AppleEnvironment } from '../config.js';
@@ -22,15 +22,31 @@ const EXTENSION_REFUSALS: ReadonlySet<number> = new Set([
   APIError.FAMILY_SHARED_SUBSCRIPTION_EXTENSION_INELIGIBLE,
 ]);
 
-const EXTENSION_REQUEST_NOT_FOUND: ReadonlySet<number> = new Set([APIError.INVALID_REQUEST_IDENTIFIER]);
+/**
+ * For a mass extension and its status, Apple's "not found" answers (any 404 but an unknown
+ * app, which is our configuration) and its invalid-id codes name the caller's product or request.
+ */
+const notFoundBy =
+  (codes: readonly number[]) =>
+  (error: AppStoreApiError): boolean =>
+    !isTransientApiFailure(error) &&
+    ((error.httpStatus === 404 && error.apiError !== APIError.APP_NOT_FOUND && error.apiError !== APIError.APP_NOT_FOUND_RETRYABLE) ||
+      (error.apiError !== null && codes.includes(error.apiError)));
 
-async function callingApple<T>(fn: () => Promise<T>, unknown: { notFound: () => CodedError; codes: ReadonlySet<number> }): Promise<T> {
+async function callingApple<T>(
+  fn: () => Promise<T>,
+  unknown: { notFound: () => CodedError; codes: ReadonlySet<number> } | { notFound: () => CodedError; is: (error: AppStoreApiError) => boolean },
+): Promise<T> {
   try {
     return await fn();
   } catch (error) {
     if (!(error instanceof AppStoreApiError)) throw error;
     if (error.apiError !== null && EXTENSION_REFUSALS.has(error.apiError)) {
       throw conflict('EXTENSION_NOT_ALLOWED', `Apple refuses to extend: error ${error.apiError} (${apiErrorName(error.apiError)})`);
+    }
+    if ('is' in unknown) {
+      if (unknown.is(error)) throw Object.assign(unknown.notFound(), { cause: error });
+      throw appStoreApiError(error);
     }
     throw appStoreApiError(error, { notFound: unknown.notFound, notFoundErrors: unknown.codes });
   }
@@ -157,8 +173,7 @@ export function createExtensionsUsecase(deps: ExtensionsDeps): ExtensionsUsecase
             requestIdentifier: requestId,
             ...(input.storefronts !== undefined ? { storefrontCountryCodes: input.storefronts } : {}),
           }),
-        // A product Apple does not know is Apple refusing our request (502), not a missing id of ours.
-        { notFound: () => notFound('PRODUCT_NOT_FOUND', `The App Store knows no product ${productId}`), codes: new Set() },
+        { notFound: () => notFound('PRODUCT_NOT_FOUND', `The App Store knows no product ${productId}`), is: notFoundBy([APIError.INVALID_PRODUCT_ID]) },
       );
       deps.logger.info({ requestId, productId, days: input.days, by: input.requestedBy }, 'mass renewal extension requested');
       await recordExtension(deps.db, {
@@ -181,7 +196,7 @@ export function createExtensionsUsecase(deps: ExtensionsDeps): ExtensionsUsecase
       const environment = testNotificationEnvironment(deps.environments, requestedEnvironment);
       const answer = await callingApple(() => api.forEnvironment(environment).getStatusOfSubscriptionRenewalDateExtensions(requestId, productId), {
         notFound: () => notFound('EXTENSION_REQUEST_NOT_FOUND', `Apple knows no extension request ${requestId} for ${productId} in ${environment}`),
-        codes: EXTENSION_REQUEST_NOT_FOUND,
+        is: notFoundBy([APIError.INVALID_REQUEST_IDENTIFIER, APIError.INVALID_PRODUCT_ID]),
       });
       return {
         requestId,

@@ -228,6 +228,27 @@ describe('POST /admin/subscriptions/extend and its progress', () => {
     expect([unknown.statusCode, unknown.json().error.code]).toEqual([404, 'EXTENSION_REQUEST_NOT_FOUND']);
   });
 
+  it('answers 404 PRODUCT_NOT_FOUND when Apple does not know the product, and 503 when Apple is unavailable', async () => {
+    const app = await fixture.app();
+    fixture.double.reply('POST', MASS_PATH, { status: 400, body: { errorCode: 4000023, errorMessage: 'invalid product id' } });
+    const unknown = await app.app.inject({
+      method: 'POST',
+      url: '/admin/subscriptions/extend',
+      headers: ADMIN,
+      payload: { productId: 'nope', days: 1, reason: 0 },
+    });
+    fixture.double.reply('POST', MASS_PATH, { status: 503, body: { errorCode: 5000001, errorMessage: 'retryable' } });
+    const down = await app.app.inject({
+      method: 'POST',
+      url: '/admin/subscriptions/extend',
+      headers: ADMIN,
+      payload: { productId: PRODUCT, days: 1, reason: 0 },
+    });
+    expect([unknown.statusCode, unknown.json().error.code]).toEqual([404, 'PRODUCT_NOT_FOUND']);
+    expect([down.statusCode, down.json().error.code]).toEqual([503, 'APP_STORE_UNAVAILABLE']);
+    expect(await recorded(app)).toHaveLength(0);
+  });
+
   it('answers an unfinished request with complete false and null dates', async () => {
     const app = await fixture.app();
     fixture.double.reply('GET', `${MASS_PATH}/${PRODUCT}/r1`, { body: { requestIdentifier: 'r1', complete: false } });
