@@ -9,8 +9,11 @@ import Fastify, {
 } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.js';
 import { ordersRoutes } from './admin/orders.routes.js';
+import { extensionsRoutes } from './admin/extensions.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import type { TrustProxy } from './config.js';
+import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
+import type { ConsumptionSender } from './consumption/consumption.sender.js';
 import type { AppDeps } from './dependencies.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
 import type { DeliveryWorker } from './events/delivery.worker.js';
@@ -118,6 +121,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onReady', async () => services.eventJobs.start());
   app.decorate('tokenUpdates', services.tokenUpdates);
   app.addHook('onReady', async () => services.tokenUpdates.start());
+  app.decorate('consumptionSender', services.consumptionSender);
+  app.addHook('onReady', async () => services.consumptionSender.start());
   app.addHook('onClose', async () => services.close());
   // Started by server.ts once listening (tests and the CLI drive it themselves); stopped by close().
   app.decorate('eventDelivery', services.eventDelivery);
@@ -135,6 +140,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
   await app.register(ordersRoutes, { orders: services.orders });
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
+  await app.register(extensionsRoutes, { extensions: services.extensions });
+  await app.register(consumptionRoutes, { consumption: services.consumption });
+  await app.register(consumptionAdminRoutes, { consumption: services.consumption });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });
 
@@ -152,5 +160,7 @@ declare module 'fastify' {
     eventJobs: EventJobs;
     /** Set App Account Token requests and their retry job (tests run it directly). */
     tokenUpdates: TokenUpdates;
+    /** Answers Apple's consumption requests (tests run it directly). */
+    consumptionSender: ConsumptionSender;
   }
 }

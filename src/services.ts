@@ -1,8 +1,11 @@
 import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
+import { createExtensionsUsecase, type ExtensionsUsecase } from './admin/extensions.usecase.js';
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
+import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
+import { type ConsumptionUsecase, createConsumptionUsecase } from './consumption/consumption.usecase.js';
 import type { AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
@@ -56,6 +59,12 @@ export interface Services {
   feed: FeedUsecase;
   /** Wakes feed readers waiting for events. */
   feedSignal: FeedSignal;
+  /** Renewal-date extensions (one subscription, or a product's subscribers) and their progress. */
+  extensions: ExtensionsUsecase;
+  /** PUT /transactions/:id/consumption and GET /admin/consumption. */
+  consumption: ConsumptionUsecase;
+  /** Answers Apple's CONSUMPTION_REQUESTs; started by the app, stopped by close(). */
+  consumptionSender: ConsumptionSender;
   /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
   close(): Promise<void>;
 }
@@ -69,6 +78,8 @@ export function createServices(deps: AppDeps): Services {
   const feedSignal = createFeedSignal();
   // Set once the delivery worker is built below: a commit that recorded events wakes it.
   let wakeDelivery: () => void = () => {};
+  // Set once the consumption sender is built below: a commit that recorded Apple's request wakes it.
+  let wakeConsumption: () => void = () => {};
   const eventRecorder = createEventRecorder({
     entitlementMap: deps.entitlementMap,
     clock,
@@ -76,6 +87,7 @@ export function createServices(deps: AppDeps): Services {
     onCommitted(recorded) {
       feedSignal.notify(recorded[recorded.length - 1]!.seq);
       wakeDelivery();
+      if (recorded.some((event) => event.type === 'consumption.requested')) wakeConsumption();
       const byType = new Map<string, number>();
       for (const event of recorded) byType.set(event.type, (byType.get(event.type) ?? 0) + 1);
       for (const [type, count] of byType) events.eventsRecorded({ type, count });
@@ -196,6 +208,10 @@ export function createServices(deps: AppDeps): Services {
   if (eventDelivery) wakeDelivery = () => eventDelivery.wake();
   const deliveries = createDeliveriesUsecase({ db: deps.database.db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
 
+  const consumptionSender = createConsumptionSender({ db: deps.database.db, api, clock, logger });
+  wakeConsumption = () => consumptionSender.wake();
+  const consumption = createConsumptionUsecase({ db: deps.database.db, clock, wake: wakeConsumption });
+
   return {
     ingest,
     v1Ingest,
@@ -215,8 +231,11 @@ export function createServices(deps: AppDeps): Services {
     feedSignal,
     feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
     eventJobs,
+    extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),
+    consumption,
+    consumptionSender,
     async close() {
-      await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop(), tokenUpdates.stop()]);
+      await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop(), tokenUpdates.stop(), consumptionSender.stop()]);
       feedSignal.close();
       await entitlements.drain();
     },

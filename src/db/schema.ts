@@ -272,3 +272,87 @@ export const appAccountTokenUpdates = pgTable(
   },
   (t) => [index('app_account_token_updates_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`)],
 );
+
+/**
+ * Renewal-date extensions an operator asked Apple for (POST /admin/subscriptions/…/extend):
+ * one row per request Apple answered, with who asked (the admin key's id, never the key).
+ * The stored subscription changes only when Apple's RENEWAL_EXTENDED notification arrives.
+ */
+export const renewalExtensions = pgTable(
+  'renewal_extensions',
+  {
+    /** The requestIdentifier sent to Apple. */
+    requestId: uuid('request_id').primaryKey(),
+    /** 'single' (one originalTransactionId) | 'mass' (every active subscriber of a product) */
+    kind: text('kind').notNull(),
+    /** The originalTransactionId ('single') or the productId ('mass'). */
+    target: text('target').notNull(),
+    /** 'mass' only: storefront country codes it was limited to; null: all. */
+    storefronts: jsonb('storefronts').$type<string[]>(),
+    days: integer('days').notNull(),
+    /** Apple's extendReasonCode: 0 undeclared, 1 customer satisfaction, 2 other, 3 service issue. */
+    reason: integer('reason').notNull(),
+    environment: text('environment').notNull(),
+    /** The id of the admin key that asked (http/auth.ts `apiKeyId`). */
+    requestedBy: text('requested_by').notNull(),
+    createdAt: timestamptz('created_at').notNull(),
+    /** Apple's answer, as Apple sent it. */
+    answer: jsonb('answer').notNull(),
+  },
+  (t) => [index('renewal_extensions_target_idx').on(t.target)],
+);
+
+/** The app backend's facts for Apple's refund requests (PUT /transactions/:id/consumption). */
+export const consumptionFacts = pgTable('consumption_facts', {
+  transactionId: text('transaction_id').primaryKey(),
+  customerConsented: boolean('customer_consented').notNull(),
+  sampleContentProvided: boolean('sample_content_provided').notNull(),
+  /** Apple's DeliveryStatus (v2 string enum). */
+  deliveryStatus: text('delivery_status').notNull(),
+  /** Milliunits of percent consumed, 0..100000; null: not given. */
+  consumptionPercentage: integer('consumption_percentage'),
+  /** Apple's RefundPreference (v2 string enum); null: not given. */
+  refundPreference: text('refund_preference'),
+  /** The id of the app key that sent them. */
+  updatedBy: text('updated_by'),
+  updatedAt: timestamptz('updated_at').notNull(),
+});
+
+/**
+ * Apple's CONSUMPTION_REQUESTs (one per notification) and what became of each: the answer
+ * goes out through Send Consumption Information once the facts are there, before the
+ * 12-hour deadline, and only with the customer's consent (src/consumption/).
+ */
+export const consumptionRequests = pgTable(
+  'consumption_requests',
+  {
+    /** The CONSUMPTION_REQUEST's notificationUUID (V1: its digest id). */
+    notificationId: text('notification_id').primaryKey(),
+    transactionId: text('transaction_id').notNull(),
+    environment: text('environment'),
+    /** Apple's signedDate of the request. */
+    requestedAt: timestamptz('requested_at').notNull(),
+    /** requestedAt + 12 h: nothing is sent after it. */
+    deadline: timestamptz('deadline').notNull(),
+    /** 'pending' | 'sent' | 'not_sent' | 'failed' */
+    status: text('status').notNull().default('pending'),
+    /** Why none was sent: 'customer_did_not_consent' | 'expired' | 'api_not_configured' | 'apple_refused' */
+    reason: text('reason'),
+    attempts: integer('attempts').notNull().default(0),
+    /** When the sender looks at it next: at once when facts arrive, at the deadline while none are there. */
+    nextAttemptAt: timestamptz('next_attempt_at').notNull(),
+    /** A sender's claim while it attempts (one replica at a time); null or past: free. */
+    leasedUntil: timestamptz('leased_until'),
+    lastError: text('last_error'),
+    sentAt: timestamptz('sent_at'),
+    /** The body sent to Apple. */
+    sent: jsonb('sent'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('consumption_requests_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('consumption_requests_transaction_id_idx').on(t.transactionId),
+    index('consumption_requests_status_idx').on(t.status, t.requestedAt),
+  ],
+);

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { CONSUMPTION_DEADLINE_MS } from '../consumption/consumption.model.js';
 import type { Database, DatabaseHandle, Transaction } from '../db/client.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
 import { answerChanges } from './answers.js';
@@ -13,9 +14,6 @@ import { attachChanges, emptyChanges, type TransactionChanges } from './transact
 
 /** PostgreSQL NOTIFY channel: its payload is the last seq a transaction recorded. */
 export const EVENTS_CHANNEL = 'ase_events';
-
-/** Apple waits this long for the consumption information it asked for. */
-const CONSUMPTION_DEADLINE_MS = 12 * 60 * 60 * 1000;
 
 /** Users are read and compared this many at a time (a replay can touch every user). */
 const USERS_PER_READ = 500;

@@ -1,4 +1,6 @@
 import { eq } from 'drizzle-orm';
+import { CONSUMPTION_DEADLINE_MS } from '../consumption/consumption.model.js';
+import { type NewConsumptionRequest, recordConsumptionRequests } from '../consumption/consumption.repository.js';
 import type { Executor, Transaction } from '../db/client.js';
 import { insertRows } from '../db/raw.js';
 import { notifications } from '../db/schema.js';
@@ -39,7 +41,28 @@ export async function recordNotifications(tx: Transaction, records: readonly Not
         originalTransactionId: record.originalTransactionId ?? null,
       })),
   );
+  await recordConsumptionRequests(tx, consumptionRequestsIn(records, fresh));
   return fresh;
+}
+
+/**
+ * Apple's refund-time questions among the notifications recorded now: each is answered
+ * later by the consumption sender (src/consumption/), before its 12-hour deadline.
+ */
+function consumptionRequestsIn(records: readonly NotificationRecord[], fresh: ReadonlySet<string>): NewConsumptionRequest[] {
+  const requests: NewConsumptionRequest[] = [];
+  for (const record of records) {
+    if (record.notificationType !== 'CONSUMPTION_REQUEST' || !fresh.has(record.id) || !record.transactionId) continue;
+    const requestedAt = record.signedDate ?? record.receivedAt ?? new Date();
+    requests.push({
+      notificationId: record.id,
+      transactionId: record.transactionId,
+      environment: record.environment ?? null,
+      requestedAt,
+      deadline: new Date(requestedAt.getTime() + CONSUMPTION_DEADLINE_MS),
+    });
+  }
+  return requests;
 }
 
 export async function isNotificationRecorded(executor: Executor, id: string): Promise<boolean> {

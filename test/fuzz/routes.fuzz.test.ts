@@ -87,7 +87,9 @@ describe(`hostile input on every route (${backendName})`, () => {
             method,
             url: fillPath(route.path, userId, token),
             headers: authHeaders(auth),
-            ...(method === 'POST' ? { payload: JSON.stringify(body) ?? 'null', headers: { ...authHeaders(auth), 'content-type': 'application/json' } } : {}),
+            ...(method === 'POST' || method === 'PUT'
+              ? { payload: JSON.stringify(body) ?? 'null', headers: { ...authHeaders(auth), 'content-type': 'application/json' } }
+              : {}),
           });
           expectHandled(response, `${method} ${route.path} auth=${auth}`, { allowOk: mayAnswerOk(route), method });
         },

@@ -14,8 +14,8 @@ export const V1_SECRET = 'fuzz-shared-secret-0123456789abcdef';
 export type AuthKind = 'none' | 'wrong' | 'app' | 'admin';
 
 export interface RouteUnderTest {
-  method: 'GET' | 'POST' | 'HEAD';
-  /** Path template; `:userId`, `:token`, `:eventId` and `:orderId` are filled by the generators. */
+  method: 'GET' | 'POST' | 'PUT' | 'HEAD';
+  /** Path template; `:userId`, `:token`, `:eventId` and the other ids are filled by the generators. */
   path: string;
   /** Which key a legitimate caller presents. */
   auth: 'none' | 'app' | 'admin' | 'v1-password';
@@ -41,6 +41,11 @@ export const ROUTES: RouteUnderTest[] = [
   { method: 'GET', path: '/admin/events/deliveries', auth: 'admin', readOnly: false },
   { method: 'GET', path: '/admin/orders/:orderId', auth: 'admin', readOnly: false },
   { method: 'POST', path: '/admin/events/:eventId/redeliver', auth: 'admin', readOnly: false },
+  { method: 'POST', path: '/admin/subscriptions/:originalTransactionId/extend', auth: 'admin', readOnly: false },
+  { method: 'POST', path: '/admin/subscriptions/extend', auth: 'admin', readOnly: false },
+  { method: 'GET', path: '/admin/subscriptions/extend/:productId/:requestId', auth: 'admin', readOnly: true },
+  { method: 'GET', path: '/admin/consumption', auth: 'admin', readOnly: true },
+  { method: 'PUT', path: '/transactions/:transactionId/consumption', auth: 'app', readOnly: false },
   { method: 'GET', path: '/healthz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/readyz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/metrics', auth: 'none', readOnly: true },
@@ -151,5 +156,13 @@ export function expectHandled(response: LightMyRequestResponse, context: string,
 }
 
 export function fillPath(template: string, userId: string, token: string): string {
-  return template.replace(':userId', userId).replace(':token', token).replace(':eventId', token).replace(':orderId', token);
+  return template
+    .replace(':userId', userId)
+    .replace(':token', token)
+    .replace(':eventId', token)
+    .replace(':originalTransactionId', userId)
+    .replace(':transactionId', userId)
+    .replace(':productId', userId)
+    .replace(':requestId', token)
+    .replace(':orderId', token);
 }

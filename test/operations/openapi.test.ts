@@ -17,6 +17,10 @@ const SPEC_ROUTES = [
   'POST /admin/notifications/recover',
   'POST /admin/notifications/test',
   'GET /admin/notifications/test/{token}',
+  'POST /admin/subscriptions/{originalTransactionId}/extend',
+  'POST /admin/subscriptions/extend',
+  'GET /admin/subscriptions/extend/{productId}/{requestId}',
+  'PUT /transactions/{transactionId}/consumption',
 ];
 
 interface Operation {
