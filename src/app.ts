@@ -8,6 +8,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.js';
+import { grantsRoutes } from './admin/grants.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import type { TrustProxy } from './config.js';
 import type { AppDeps } from './dependencies.js';
@@ -130,6 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
+  await app.register(grantsRoutes, { grants: services.grants });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });
 

@@ -1,3 +1,4 @@
+import { createGrantsUsecase, type GrantsUsecase } from './admin/grants.usecase.js';
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
@@ -36,6 +37,8 @@ export interface Services {
   /** The periodic recovery job: null without credentials or with RECOVERY_INTERVAL=0. Not started here. */
   recoveryJob: RecoveryScheduler | null;
   testNotifications: TestNotificationsUsecase;
+  /** Operators' grants (admin routes). */
+  grants: GrantsUsecase;
   /** Apple's verifyReceipt, for V1 without Server API credentials; null without APPLE_SHARED_SECRET. */
   verifyReceipt: VerifyReceiptClient | null;
   /** Delivers events to EVENTS_WEBHOOK_URLS; null without them. Not started here (server.ts starts it). */
@@ -197,6 +200,7 @@ export function createServices(deps: AppDeps): Services {
     recovery,
     recoveryJob,
     testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
+    grants: createGrantsUsecase({ db, clock, logger }),
     verifyReceipt,
     eventDelivery,
     deliveries,
