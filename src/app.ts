@@ -31,6 +31,7 @@ import { createMetrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { createServices } from './services.js';
+import { appTransactionRoutes } from './users/app-transaction.routes.js';
 import { usersRoutes } from './users/users.routes.js';
 
 // Kept for callers that name the dependencies next to buildApp; the type lives in the leaf dependencies.ts.
@@ -127,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(healthRoutes, { database: deps.database, clock: deps.clock });
   await app.register(entitlementsRoutes, { entitlements: services.entitlements });
   await app.register(usersRoutes, { users: services.users });
+  await app.register(appTransactionRoutes, { appTransactions: services.appTransactions });
   await app.register(v1WebhookRoutes, { v1Ingest: services.v1Ingest });
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });

@@ -18,6 +18,7 @@ import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.
 import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.usecase.js';
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
 import { type AppStoreSync, createAppStoreSync } from './purchases/app-store-sync.usecase.js';
+import { type AppTransactionUsecase, createAppTransactionUsecase } from './users/app-transaction.usecase.js';
 import { createTransactionsRepository } from './users/transactions.repository.js';
 import { createUsersRepository } from './users/users.repository.js';
 import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js';
@@ -32,6 +33,8 @@ export interface Services {
   receipts: ReceiptsUsecase;
   entitlements: EntitlementsUsecase;
   users: UsersUsecase;
+  /** POST /users/:userId/app-transaction. */
+  appTransactions: AppTransactionUsecase;
   /** null without App Store Server API credentials. */
   recovery: RecoveryUsecase | null;
   /** The periodic recovery job: null without credentials or with RECOVERY_INTERVAL=0. Not started here. */
@@ -197,6 +200,7 @@ export function createServices(deps: AppDeps): Services {
     receipts,
     entitlements,
     users,
+    appTransactions: createAppTransactionUsecase({ db, verifier, entitlements, clock }),
     recovery,
     recoveryJob,
     testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
