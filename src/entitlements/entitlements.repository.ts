@@ -140,7 +140,7 @@ where ${app('userId')} = any($1::text[])`;
 
 const CONSUMABLE = PRODUCT_TYPE.consumable;
 const link = (column: ColumnOf<typeof purchaseLinks>) => columnName(purchaseLinks, column, 'l');
-const PURCHASES_OF_USERS = `
+const PURCHASE_ROWS = `
 select ${link('userId')}, ${link('originalTransactionId')}, r.*
 from ${tableName(purchaseLinks)} l
 cross join lateral (
@@ -153,9 +153,14 @@ cross join lateral (
   from ${tableName(subscriptions)} s
   where ${columnName(subscriptions, 'originalTransactionId', 's')} = ${link('originalTransactionId')}
 ) r
-where ${link('userId')} = any($1::text[])
+where ${link('userId')} = any($1::text[])`;
+
+/** The read: purchases, grants and AppTransactions of the users in $1 (exported for bench/entitlements/statement-ab.ts). */
+export const RECORDS_OF_USERS = `${PURCHASE_ROWS}
 union all${GRANT_ROWS}
 union all${APP_TRANSACTION_ROWS}`;
+/** The read as it was before grants and AppTransactions (the bench's baseline). */
+export const PURCHASES_ONLY = PURCHASE_ROWS;
 
 const isTransactionRow = (row: unknown[]) => row[T.transactionId] !== null;
 
@@ -316,7 +321,7 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
   // A failed read rejects every caller of its group (groupWhileBusy does that).
   const read = async (group: Waiting<string, UserRecords>[]) => {
     const userIds = [...new Set(group.map((waiting) => waiting.item))];
-    const rows = await database.queryArrays({ name: 'entitlements_records_of_users', text: PURCHASES_OF_USERS, values: [userIds] });
+    const rows = await database.queryArrays({ name: 'entitlements_records_of_users', text: RECORDS_OF_USERS, values: [userIds] });
     const byUser = recordsByUser(rows);
     for (const waiting of group) waiting.resolve(byUser.get(waiting.item) ?? { purchases: [], grants: [], appTransaction: null });
   };
@@ -331,5 +336,5 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
  */
 export async function recordsOfUsersIn(tx: Transaction, userIds: readonly string[]): Promise<Map<string, UserRecords>> {
   if (userIds.length === 0) return new Map();
-  return recordsByUser(await tx.driver.queryArrays(PURCHASES_OF_USERS, [[...userIds]]));
+  return recordsByUser(await tx.driver.queryArrays(RECORDS_OF_USERS, [[...userIds]]));
 }
