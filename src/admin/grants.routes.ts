@@ -14,12 +14,27 @@ const GrantBody = Type.Object(
   {
     entitlement: Type.String({ minLength: 1, maxLength: 256, description: 'The entitlement id to give (as GET /entitlements names it)', examples: ['pro'] }),
     expiresDate: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 64, description: 'When it ends, ISO 8601, in the future (or give `duration`)', examples: ['2027-01-01T00:00:00Z'] }),
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'When it ends, ISO 8601, in the future (or give `duration`)',
+        examples: ['2027-01-01T00:00:00Z'],
+      }),
     ),
     duration: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 64, description: 'How long from now, ISO 8601 (`P1M`, `P7D`, `PT12H`; or give `expiresDate`)', examples: ['P1M'] }),
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'How long from now, ISO 8601 (`P1M`, `P7D`, `PT12H`; or give `expiresDate`)',
+        examples: ['P1M'],
+      }),
     ),
-    reason: Type.String({ minLength: 1, maxLength: 1000, description: 'Why (kept with the grant, for support and audit)', examples: ['support ticket 4821: outage'] }),
+    reason: Type.String({
+      minLength: 1,
+      maxLength: 1000,
+      description: 'Why (kept with the grant, for support and audit)',
+      examples: ['support ticket 4821: outage'],
+    }),
   },
   { additionalProperties: false, examples: [{ entitlement: 'pro', duration: 'P1M', reason: 'support ticket 4821: outage' }] },
 );
@@ -38,14 +53,22 @@ const GrantParams = Type.Object({
 });
 
 const EndQuery = Type.Object(
-  { reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'Why it ends early (kept with the grant)', examples: ['granted by mistake'] })) },
+  {
+    reason: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1000, description: 'Why it ends early (kept with the grant)', examples: ['granted by mistake'] }),
+    ),
+  },
   { additionalProperties: false },
 );
 
 const EndResponse = Type.Object(
   {
     grantId: Type.String(),
-    expiresDate: Type.String({ format: 'date-time', description: 'When it stopped giving access: now, or its earlier end', examples: ['2026-12-01T10:00:00.000Z'] }),
+    expiresDate: Type.String({
+      format: 'date-time',
+      description: 'When it stopped giving access: now, or its earlier end',
+      examples: ['2026-12-01T10:00:00.000Z'],
+    }),
     alreadyEnded: Type.Boolean({ description: 'True when it had already ended (early or by running out): nothing changed' }),
   },
   { additionalProperties: false },
@@ -63,7 +86,7 @@ export const grantsRoutes: FastifyPluginAsyncTypebox<GrantsRoutesOptions> = asyn
         description:
           'The user\'s answer (GET /entitlements/:userId) shows it with `source: "grant"` (productId and the Apple fields null) ' +
           'while it gives access no purchase gives, `active` until its end and `expired` after; an `entitlements.updated` event ' +
-          'follows at once, and again within a minute of its end. Recorded with the reason and the admin key\'s id (the first 12 hex ' +
+          "follows at once, and again within a minute of its end. Recorded with the reason and the admin key's id (the first 12 hex " +
           "digits of the key's SHA-256, never the key). Exactly one of `expiresDate` and `duration`. 400 VALIDATION_ERROR (a field " +
           'missing, blank, unknown, or both/neither of expiresDate and duration), INVALID_DATE, DATE_IN_PAST (expiresDate), ' +
           'INVALID_DURATION (duration); each message names the field.',

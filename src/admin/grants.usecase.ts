@@ -55,7 +55,8 @@ export function grantEndOf(input: Pick<GrantInput, 'expiresDate' | 'duration'>, 
   }
   if (duration !== undefined) {
     const parsed = parseIsoDuration(duration);
-    if (parsed === null) throw badRequest('INVALID_DURATION', `duration must be a positive ISO 8601 duration such as "P1M", "P7D" or "PT12H", got "${duration}"`);
+    if (parsed === null)
+      throw badRequest('INVALID_DURATION', `duration must be a positive ISO 8601 duration such as "P1M", "P7D" or "PT12H", got "${duration}"`);
     return addIsoDuration(now, parsed);
   }
   const raw = expiresDate!;

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { grants } from '../../src/db/schema.js';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
-import { at, days, getEntitlements, manualClock, MONTHLY, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
+import { at, days, getEntitlements, MONTHLY, manualClock, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 import { eventsDuring } from '../events/support.js';
 import { authHeader, TEST_ADMIN_KEY } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
@@ -104,7 +104,7 @@ describe(`POST and DELETE /admin/users/:userId/grants (${backendName})`, () => {
     expect((await grantRow(grantId))?.endedAt).toEqual(new Date('2026-12-05T00:00:00Z'));
   });
 
-  it('answers 404 GRANT_NOT_FOUND for an unknown grant or another user\'s', async () => {
+  it("answers 404 GRANT_NOT_FOUND for an unknown grant or another user's", async () => {
     time.set('2026-12-01T10:00:00Z');
     const { grantId } = (await give('g-user-4', { entitlement: 'pro', duration: 'P7D', reason: 'x' })).json();
     for (const response of [await end('g-user-4', 'grt_unknown'), await end('g-someone-else', grantId)]) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AppTransaction } from '../../src/apple/types.js';
 import { appTransactions } from '../../src/db/schema.js';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
-import { at, getEntitlements, manualClock, MONTHLY, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
+import { at, getEntitlements, MONTHLY, manualClock, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 import { eventsDuring } from '../events/support.js';
 import { authHeader, TEST_APP_APPLE_ID, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
@@ -147,12 +147,20 @@ describe(`POST /users/:userId/app-transaction (${backendName})`, () => {
 
   it('replaces the stored AppTransaction only with a newer signedDate', async () => {
     await post(t, 'a-replace', trusted.pki.sign(appTransactionPayload({ originalApplicationVersion: '2.0', signedDate: at('2026-11-30T00:00:00Z') })));
-    const older = await post(t, 'a-replace', trusted.pki.sign(appTransactionPayload({ originalApplicationVersion: '1.0', signedDate: at('2026-11-29T00:00:00Z') })));
+    const older = await post(
+      t,
+      'a-replace',
+      trusted.pki.sign(appTransactionPayload({ originalApplicationVersion: '1.0', signedDate: at('2026-11-29T00:00:00Z') })),
+    );
     expect(older.statusCode).toBe(200);
     expect(older.json().entitlements).toEqual([]);
     expect((await stored('a-replace'))?.originalApplicationVersion).toBe('2.0');
 
-    const newer = await post(t, 'a-replace', trusted.pki.sign(appTransactionPayload({ originalApplicationVersion: '1.0', signedDate: at('2026-12-01T00:00:00Z') })));
+    const newer = await post(
+      t,
+      'a-replace',
+      trusted.pki.sign(appTransactionPayload({ originalApplicationVersion: '1.0', signedDate: at('2026-12-01T00:00:00Z') })),
+    );
     expect(newer.json().entitlements).toMatchObject([{ source: 'app_purchase' }]);
     expect((await stored('a-replace'))?.originalApplicationVersion).toBe('1.0');
   });
