@@ -10,6 +10,7 @@ import Fastify, {
 import { adminRoutes } from './admin/admin.routes.js';
 import { ordersRoutes } from './admin/orders.routes.js';
 import { extensionsRoutes } from './admin/extensions.routes.js';
+import { grantsRoutes } from './admin/grants.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import type { TrustProxy } from './config.js';
 import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
@@ -35,6 +36,7 @@ import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { createServices } from './services.js';
 import type { TokenUpdates } from './users/token-updates.job.js';
+import { appTransactionRoutes } from './users/app-transaction.routes.js';
 import { usersRoutes } from './users/users.routes.js';
 
 // Kept for callers that name the dependencies next to buildApp; the type lives in the leaf dependencies.ts.
@@ -135,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(healthRoutes, { database: deps.database, clock: deps.clock });
   await app.register(entitlementsRoutes, { entitlements: services.entitlements });
   await app.register(usersRoutes, { users: services.users });
+  await app.register(appTransactionRoutes, { appTransactions: services.appTransactions });
   await app.register(v1WebhookRoutes, { v1Ingest: services.v1Ingest });
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
@@ -143,6 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(extensionsRoutes, { extensions: services.extensions });
   await app.register(consumptionRoutes, { consumption: services.consumption });
   await app.register(consumptionAdminRoutes, { consumption: services.consumption });
+  await app.register(grantsRoutes, { grants: services.grants });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });
 

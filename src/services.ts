@@ -1,5 +1,6 @@
 import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
 import { createExtensionsUsecase, type ExtensionsUsecase } from './admin/extensions.usecase.js';
+import { createGrantsUsecase, type GrantsUsecase } from './admin/grants.usecase.js';
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
@@ -22,6 +23,7 @@ import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
 import { type AppStoreSync, createAppStoreSync } from './purchases/app-store-sync.usecase.js';
 import { createTokenUpdates, type TokenUpdates } from './users/token-updates.job.js';
+import { type AppTransactionUsecase, createAppTransactionUsecase } from './users/app-transaction.usecase.js';
 import { createTransactionsRepository } from './users/transactions.repository.js';
 import { createUsersRepository } from './users/users.repository.js';
 import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js';
@@ -36,6 +38,8 @@ export interface Services {
   receipts: ReceiptsUsecase;
   entitlements: EntitlementsUsecase;
   users: UsersUsecase;
+  /** POST /users/:userId/app-transaction. */
+  appTransactions: AppTransactionUsecase;
   /** null without App Store Server API credentials. */
   recovery: RecoveryUsecase | null;
   /** The periodic recovery job: null without credentials or with RECOVERY_INTERVAL=0. Not started here. */
@@ -45,6 +49,8 @@ export interface Services {
   orders: OrdersUsecase;
   /** Set App Account Token after links (and its retry job, started by the app, stopped by close()). */
   tokenUpdates: TokenUpdates;
+  /** Operators' grants (admin routes). */
+  grants: GrantsUsecase;
   /** Apple's verifyReceipt, for V1 without Server API credentials; null without APPLE_SHARED_SECRET. */
   verifyReceipt: VerifyReceiptClient | null;
   /** Delivers events to EVENTS_WEBHOOK_URLS; null without them. Not started here (server.ts starts it). */
@@ -219,11 +225,13 @@ export function createServices(deps: AppDeps): Services {
     receipts,
     entitlements,
     users,
+    appTransactions: createAppTransactionUsecase({ db, verifier, entitlements, clock }),
     recovery,
     recoveryJob,
     testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
     orders: createOrdersUsecase({ api, environments, verifier, db }),
     tokenUpdates,
+    grants: createGrantsUsecase({ db, clock, logger }),
     verifyReceipt,
     eventDelivery,
     deliveries,

@@ -356,3 +356,47 @@ export const consumptionRequests = pgTable(
     index('consumption_requests_status_idx').on(t.status, t.requestedAt),
   ],
 );
+
+/**
+ * An operator's grant (POST /admin/users/:userId/grants): an entitlement without a purchase,
+ * from `startsAt` until `expiresDate`, or until `endedAt` when it was ended early (DELETE).
+ * Who gave and ended it is the admin key's id (never the key), as the logs name it.
+ */
+export const grants = pgTable(
+  'grants',
+  {
+    /** `grt_` + a UUID. */
+    id: text('id').primaryKey(),
+    /** The app's user id; not a reference to `users`: a grant needs no app account token. */
+    userId: text('user_id').notNull(),
+    entitlement: text('entitlement').notNull(),
+    startsAt: timestamptz('starts_at').notNull(),
+    expiresDate: timestamptz('expires_date').notNull(),
+    reason: text('reason').notNull(),
+    /** The admin key's id (the first 12 hex digits of its SHA-256, as in the logs). */
+    grantedBy: text('granted_by').notNull(),
+    endedAt: timestamptz('ended_at'),
+    endedBy: text('ended_by'),
+    endReason: text('end_reason'),
+    updatedAt: timestamptz('updated_at').notNull(),
+  },
+  (t) => [index('grants_user_id_idx').on(t.userId)],
+);
+
+/**
+ * The user's verified StoreKit 2 AppTransaction (POST /users/:userId/app-transaction): who
+ * bought the app itself, and which version first (catalog `appPurchase`). One per user; a
+ * newer `signedDate` replaces an older one.
+ */
+export const appTransactions = pgTable('app_transactions', {
+  userId: text('user_id').primaryKey(),
+  appTransactionId: text('app_transaction_id'),
+  bundleId: text('bundle_id').notNull(),
+  environment: text('environment').notNull(),
+  originalApplicationVersion: text('original_application_version'),
+  originalPurchaseDate: timestamptz('original_purchase_date'),
+  signedDate: timestamptz('signed_date').notNull(),
+  /** The AppTransaction JWS as the app posted it. */
+  signedAppTransaction: text('signed_app_transaction').notNull(),
+  updatedAt: timestamptz('updated_at').notNull(),
+});

@@ -17,7 +17,8 @@ export interface EntitlementMap {
   durationOf(productId: string): IsoDuration | null;
   /**
    * Buyers of the app itself before `beforeVersion` hold `entitlement` (SPEC). Parsed and
-   * validated here; the rule that grants it is not applied yet.
+   * validated here (start-up stops naming ENTITLEMENTS_FILE); applied by sources.model.ts
+   * to the user's verified AppTransaction.
    */
   readonly appPurchase: AppPurchaseRule | null;
 }

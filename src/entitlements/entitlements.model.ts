@@ -38,18 +38,21 @@ export interface PurchaseRecords {
   updatedAt: Date;
 }
 
-/** One entry of `GET /entitlements/:userId` (SPEC.md), dates as ISO 8601 strings. */
+/**
+ * One entry of `GET /entitlements/:userId` (SPEC.md), dates as ISO 8601 strings. The
+ * purchase's fields are null for a grant or an app purchase (sources.model.ts).
+ */
 export interface EntitlementView {
   entitlement: string;
   active: boolean;
   status: EntitlementStatus;
-  productId: string;
-  productType: string;
-  environment: string;
-  originalTransactionId: string;
-  transactionId: string;
-  purchaseDate: string;
-  originalPurchaseDate: string;
+  productId: string | null;
+  productType: string | null;
+  environment: string | null;
+  originalTransactionId: string | null;
+  transactionId: string | null;
+  purchaseDate: string | null;
+  originalPurchaseDate: string | null;
   expiresDate: string | null;
   gracePeriodExpiresDate: string | null;
   willRenew: boolean | null;

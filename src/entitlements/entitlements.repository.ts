@@ -3,14 +3,24 @@ import { type Environment, type OwnershipType, PRODUCT_TYPE, type ProductType } 
 import type { DatabaseHandle, Transaction } from '../db/client.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import { type ColumnOf, columnName, readColumn, readType, tableName } from '../db/raw.js';
-import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
+import { appTransactions, grants, purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import type { StoredStatus } from '../purchases/purchase-update.js';
 import type { EntitlementPeriod, PurchaseRecords, RenewalTerms } from './entitlements.model.js';
+import type { AppTransactionRecord, GrantRecord } from './sources.model.js';
 import type { RenewalSignals } from './state.model.js';
 
-export interface EntitlementsRepository {
+/** Everything a user's answer rests on. */
+export interface UserRecords {
   /** The user's linked purchases that can grant something (consumables left out). */
-  purchasesOfUser(userId: string): Promise<PurchaseRecords[]>;
+  purchases: PurchaseRecords[];
+  /** Every grant the user was ever given (ended ones too). */
+  grants: GrantRecord[];
+  /** The user's verified AppTransaction, or null. */
+  appTransaction: AppTransactionRecord | null;
+}
+
+export interface EntitlementsRepository {
+  recordsOfUser(userId: string): Promise<UserRecords>;
 }
 
 export interface EntitlementsRepositoryOptions {
@@ -28,6 +38,9 @@ export interface EntitlementsRepositoryOptions {
 // node-postgres hands int8 back as a string). Each link is looked up once; a purchase's
 // subscription row comes once, as a row of its own (transaction columns null), rather
 // than repeated beside every transaction; the nulls cost next to nothing to send and parse.
+// The user's grants and AppTransaction come in the same statement (`union all`), as rows
+// of the same shape: their fields ride in transaction columns of the same type, and the
+// product type column, never one of these markers for a purchase, says which kind a row is.
 
 // The columns of each kind of row, in select-list order: the statement and the decoder's
 // offsets are both built from these lists, so they cannot drift apart.
@@ -89,9 +102,45 @@ function nulls<Table extends PgTable>(table: Table, columns: ReadonlyArray<Colum
   return columns.map((column) => `null::${readType(table, column)}`).join(', ');
 }
 
+type PeriodColumn = (typeof PERIOD_COLUMNS)[number];
+
+/** The period select list with `given` columns from another table and null (of the column's type) elsewhere. */
+function periodListOf(given: Partial<Record<PeriodColumn, string>>): string {
+  return PERIOD_COLUMNS.map((column) => given[column] ?? `null::${readType(transactions, column)}`).join(', ');
+}
+
+// Markers in the productType position (see above) and where each kind's fields ride.
+const GRANT_ROW = 'grant';
+const APP_TRANSACTION_ROW = 'app_transaction';
+const G = { grantId: T.transactionId, entitlement: T.productId, startsAt: T.purchaseDate, expiresDate: T.expiresDate, endedAt: T.revocationDate } as const;
+const A = { environment: T.environment, originalApplicationVersion: T.productId, originalPurchaseDate: T.originalPurchaseDate } as const;
+
+const grant = (column: ColumnOf<typeof grants>) => columnName(grants, column, 'g');
+const app = (column: ColumnOf<typeof appTransactions>) => columnName(appTransactions, column, 'a');
+const GRANT_ROWS = `
+select ${grant('userId')}, null::text, ${periodListOf({
+  transactionId: grant('id'),
+  productId: grant('entitlement'),
+  productType: `'${GRANT_ROW}'::text`,
+  purchaseDate: grant('startsAt'),
+  expiresDate: grant('expiresDate'),
+  revocationDate: grant('endedAt'),
+})}, ${grant('updatedAt')}, ${nulls(subscriptions, SUBSCRIPTION_COLUMNS)}
+from ${tableName(grants)} g
+where ${grant('userId')} = any($1::text[])`;
+const APP_TRANSACTION_ROWS = `
+select ${app('userId')}, null::text, ${periodListOf({
+  productId: app('originalApplicationVersion'),
+  productType: `'${APP_TRANSACTION_ROW}'::text`,
+  environment: app('environment'),
+  originalPurchaseDate: app('originalPurchaseDate'),
+})}, ${app('updatedAt')}, ${nulls(subscriptions, SUBSCRIPTION_COLUMNS)}
+from ${tableName(appTransactions)} a
+where ${app('userId')} = any($1::text[])`;
+
 const CONSUMABLE = PRODUCT_TYPE.consumable;
 const link = (column: ColumnOf<typeof purchaseLinks>) => columnName(purchaseLinks, column, 'l');
-const PURCHASES_OF_USERS = `
+const PURCHASE_ROWS = `
 select ${link('userId')}, ${link('originalTransactionId')}, r.*
 from ${tableName(purchaseLinks)} l
 cross join lateral (
@@ -105,6 +154,13 @@ cross join lateral (
   where ${columnName(subscriptions, 'originalTransactionId', 's')} = ${link('originalTransactionId')}
 ) r
 where ${link('userId')} = any($1::text[])`;
+
+/** The read: purchases, grants and AppTransactions of the users in $1 (exported for bench/entitlements/statement-ab.ts). */
+export const RECORDS_OF_USERS = `${PURCHASE_ROWS}
+union all${GRANT_ROWS}
+union all${APP_TRANSACTION_ROWS}`;
+/** The read as it was before grants and AppTransactions (the bench's baseline). */
+export const PURCHASES_ONLY = PURCHASE_ROWS;
 
 const isTransactionRow = (row: unknown[]) => row[T.transactionId] !== null;
 
@@ -168,14 +224,52 @@ function statusAt(row: unknown[]): StoredStatus | undefined {
   };
 }
 
+function grantAt(row: unknown[]): GrantRecord {
+  return {
+    grantId: row[G.grantId] as string,
+    entitlement: row[G.entitlement] as string,
+    startsAt: row[G.startsAt] as Date,
+    expiresDate: row[G.expiresDate] as Date,
+    endedAt: row[G.endedAt] as Date | null,
+    updatedAt: row[UPDATED_AT] as Date,
+  };
+}
+
+function appTransactionAt(row: unknown[]): AppTransactionRecord {
+  return {
+    environment: row[A.environment] as Environment,
+    originalApplicationVersion: row[A.originalApplicationVersion] as string | null,
+    originalPurchaseDate: row[A.originalPurchaseDate] as Date | null,
+    updatedAt: row[UPDATED_AT] as Date,
+  };
+}
+
 /**
  * Rows of one read, grouped by user and then by purchase. A purchase exists once one of
  * its (non-consumable) transactions is there; subscription rows only add to it.
  */
-function purchasesByUser(rows: readonly unknown[][]): Map<string, PurchaseRecords[]> {
+function recordsByUser(rows: readonly unknown[][]): Map<string, UserRecords> {
   const byUser = new Map<string, Map<string, PurchaseRecords>>();
+  const others = new Map<string, Omit<UserRecords, 'purchases'>>();
+  const otherOf = (userId: string) => {
+    let entry = others.get(userId);
+    if (entry === undefined) {
+      entry = { grants: [], appTransaction: null };
+      others.set(userId, entry);
+    }
+    return entry;
+  };
   const subscriptionRows: unknown[][] = [];
   for (const row of rows) {
+    const kind = row[T.productType];
+    if (kind === GRANT_ROW && row[PURCHASE] === null) {
+      otherOf(row[USER] as string).grants.push(grantAt(row));
+      continue;
+    }
+    if (kind === APP_TRANSACTION_ROW && row[PURCHASE] === null) {
+      otherOf(row[USER] as string).appTransaction = appTransactionAt(row);
+      continue;
+    }
     if (!isTransactionRow(row)) {
       subscriptionRows.push(row);
       continue;
@@ -212,20 +306,27 @@ function purchasesByUser(rows: readonly unknown[][]): Map<string, PurchaseRecord
     const updatedAt = row[UPDATED_AT] as Date;
     if (updatedAt > purchase.updatedAt) purchase.updatedAt = updatedAt;
   }
-  return new Map([...byUser].map(([userId, purchases]) => [userId, [...purchases.values()]]));
+  const result = new Map<string, UserRecords>();
+  for (const [userId, purchases] of byUser) result.set(userId, { purchases: [...purchases.values()], grants: [], appTransaction: null });
+  for (const [userId, other] of others) {
+    const records = result.get(userId);
+    if (records === undefined) result.set(userId, { purchases: [], ...other });
+    else Object.assign(records, other);
+  }
+  return result;
 }
 
 export function createEntitlementsRepository(options: EntitlementsRepositoryOptions): EntitlementsRepository {
   const { database } = options;
   // A failed read rejects every caller of its group (groupWhileBusy does that).
-  const read = async (group: Waiting<string, PurchaseRecords[]>[]) => {
+  const read = async (group: Waiting<string, UserRecords>[]) => {
     const userIds = [...new Set(group.map((waiting) => waiting.item))];
-    const rows = await database.queryArrays({ name: 'entitlements_purchases_of_users', text: PURCHASES_OF_USERS, values: [userIds] });
-    const byUser = purchasesByUser(rows);
-    for (const waiting of group) waiting.resolve(byUser.get(waiting.item) ?? []);
+    const rows = await database.queryArrays({ name: 'entitlements_records_of_users', text: RECORDS_OF_USERS, values: [userIds] });
+    const byUser = recordsByUser(rows);
+    for (const waiting of group) waiting.resolve(byUser.get(waiting.item) ?? { purchases: [], grants: [], appTransaction: null });
   };
   return {
-    purchasesOfUser: groupWhileBusy({ run: read, maxGroup: options.maxUsers ?? 64, maxConcurrent: options.maxConcurrent ?? 2 }),
+    recordsOfUser: groupWhileBusy({ run: read, maxGroup: options.maxUsers ?? 64, maxConcurrent: options.maxConcurrent ?? 2 }),
   };
 }
 
@@ -233,7 +334,7 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
  * The same read for many users inside a transaction (the event recorder compares answers
  * before the transaction commits, so it must see the transaction's own writes).
  */
-export async function purchasesOfUsersIn(tx: Transaction, userIds: readonly string[]): Promise<Map<string, PurchaseRecords[]>> {
+export async function recordsOfUsersIn(tx: Transaction, userIds: readonly string[]): Promise<Map<string, UserRecords>> {
   if (userIds.length === 0) return new Map();
-  return purchasesByUser(await tx.driver.queryArrays(PURCHASES_OF_USERS, [[...userIds]]));
+  return recordsByUser(await tx.driver.queryArrays(RECORDS_OF_USERS, [[...userIds]]));
 }

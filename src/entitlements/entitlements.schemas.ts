@@ -25,16 +25,24 @@ export const Entitlement = Type.Object(
       [Type.Literal('active'), Type.Literal('grace_period'), Type.Literal('billing_retry'), Type.Literal('expired'), Type.Literal('revoked')],
       { description: 'Evaluated at request time' },
     ),
-    productId: Type.String({ examples: ['com.example.pro.monthly'] }),
-    productType: Type.String({ examples: [PRODUCT_TYPE.autoRenewable] }),
-    environment: Type.String({ examples: ['Production'] }),
-    originalTransactionId: Type.String({ examples: ['2000000000000001'] }),
-    transactionId: Type.String({ examples: ['2000000000000007'] }),
-    purchaseDate: DateTime('2026-11-01T10:00:00.000Z'),
-    originalPurchaseDate: DateTime('2026-05-01T10:00:00.000Z'),
+    productId: Nullable(Type.String(), { examples: ['com.example.pro.monthly'], description: 'null for a grant or an app purchase' }),
+    productType: Nullable(Type.String(), { examples: [PRODUCT_TYPE.autoRenewable], description: 'null for a grant or an app purchase' }),
+    environment: Nullable(Type.String(), {
+      examples: ['Production'],
+      description: "The purchase's (an app purchase: its AppTransaction's); null for a grant",
+    }),
+    originalTransactionId: Nullable(Type.String(), { examples: ['2000000000000001'], description: 'null for a grant or an app purchase' }),
+    transactionId: Nullable(Type.String(), { examples: ['2000000000000007'], description: 'null for a grant or an app purchase' }),
+    purchaseDate: Nullable(Type.String({ format: 'date-time' }), {
+      examples: ['2026-11-01T10:00:00.000Z'],
+      description: "A grant: when it was given; an app purchase: the AppTransaction's originalPurchaseDate",
+    }),
+    originalPurchaseDate: Nullable(Type.String({ format: 'date-time' }), { examples: ['2026-05-01T10:00:00.000Z'] }),
     expiresDate: Nullable(Type.String({ format: 'date-time' }), {
       examples: ['2026-12-01T10:00:00.000Z'],
-      description: "A non-renewing subscription's is purchaseDate + its ENTITLEMENTS_FILE duration; null for what lasts until revoked",
+      description:
+        "A non-renewing subscription's is purchaseDate + its ENTITLEMENTS_FILE duration; a grant's is its end (or when it was ended); " +
+        'null for what lasts until revoked and for an app purchase',
     }),
     gracePeriodExpiresDate: NullableDateTime(null),
     willRenew: Nullable(Type.Boolean(), {
@@ -86,7 +94,8 @@ export const EntitlementsResponse = Type.Object(
   {
     additionalProperties: false,
     description:
-      'One entry per entitlement id (an unknown user has none); among purchases granting one: active first, then Production before Sandbox, then the later expiry',
+      'One entry per entitlement id (an unknown user has none); among purchases granting one: active first, then Production before Sandbox, then the later expiry. ' +
+      'Across sources: an entry that gives access wins over one that does not; between equals, an App Store purchase, then an app purchase, then a grant',
   },
 );
 export type EntitlementsResponse = Static<typeof EntitlementsResponse>;

@@ -5,8 +5,9 @@ import { UnavailableError } from '../errors.js';
 import type { PurchaseToRefresh, RefreshResult } from '../purchases/app-store-sync.usecase.js';
 import type { EntitlementMap } from './entitlement-map.js';
 import { type EntitlementView, type EvaluatedPurchase, entitlementViews, evaluatePurchases, periodEndedUnheard } from './entitlements.model.js';
-import type { EntitlementsRepository } from './entitlements.repository.js';
+import type { EntitlementsRepository, UserRecords } from './entitlements.repository.js';
 import { warnOncePerProduct } from './product-warnings.js';
+import { combineSources } from './sources.model.js';
 import { lacksDuration } from './state.model.js';
 
 export interface EntitlementsAnswer {
@@ -75,11 +76,30 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
   // Every purchase is read, and the other environment's dropped after evaluation: one
   // originalTransactionId never spans environments, and the read stays the one shared,
   // grouped statement whatever the filter.
-  async function evaluate(userId: string, environment: Environment | undefined): Promise<EvaluatedPurchase[]> {
+  interface Evaluated {
+    purchases: EvaluatedPurchase[];
+    records: UserRecords;
+    now: Date;
+  }
+
+  async function evaluate(userId: string, environment: Environment | undefined): Promise<Evaluated> {
     const map = deps.entitlementMap;
-    const all = evaluatePurchases(await deps.repository.purchasesOfUser(userId), deps.clock(), (id) => map.durationOf(id));
+    const now = deps.clock();
+    const records = await deps.repository.recordsOfUser(userId);
+    const all = evaluatePurchases(records.purchases, now, (id) => map.durationOf(id));
     for (const { state } of all) if (lacksDuration(state)) warnNoDuration(state.productId);
-    return environment === undefined ? all : all.filter(({ state }) => state.environment === environment);
+    return { purchases: environment === undefined ? all : all.filter(({ state }) => state.environment === environment), records, now };
+  }
+
+  /**
+   * The answer: the purchases' entries combined with the grants and the app purchase
+   * (sources.model.ts). Grants belong to no environment and count under either filter; an
+   * AppTransaction counts under its own environment only, like a purchase.
+   */
+  function viewsOf({ purchases, records, now }: Evaluated, environment: Environment | undefined): EntitlementView[] {
+    const app = records.appTransaction;
+    const appTransaction = app !== null && (environment === undefined || app.environment === environment) ? app : null;
+    return combineSources(entitlementViews(purchases, deps.entitlementMap), records.grants, appTransaction, deps.entitlementMap.appPurchase, now);
   }
 
   /** Resolves true when the refresh finished in time, false otherwise; never rejects. */
@@ -123,7 +143,7 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
       const mode = options.refresh ?? 'when-stale';
       if (deps.refresh !== null && mode !== 'never') {
         if (mode === 'always') {
-          const subscriptions = evaluated.filter(({ state }) => state.productType === AUTO_RENEWABLE);
+          const subscriptions = evaluated.purchases.filter(({ state }) => state.productType === AUTO_RENEWABLE);
           if (subscriptions.length > 0) {
             const ok = await refreshWithin(userId, toRefresh(subscriptions), explicitTimeout);
             if (ok) evaluated = await evaluate(userId, environment);
@@ -131,7 +151,7 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
           }
         } else {
           const now = deps.clock();
-          const unheard = evaluated.filter((purchase) => periodEndedUnheard(purchase, now));
+          const unheard = evaluated.purchases.filter((purchase) => periodEndedUnheard(purchase, now));
           if (unheard.length > 0) {
             // An attempt for one environment's purchases says nothing about the other's.
             const autoKey = environment === undefined ? userId : `${userId}\u0000${environment}`;
@@ -147,7 +167,7 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
           }
         }
       }
-      return { entitlements: entitlementViews(evaluated, deps.entitlementMap), stale };
+      return { entitlements: viewsOf(evaluated, environment), stale };
     },
     async drain() {
       while (pending.size > 0) await Promise.all([...pending]);

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Transaction } from '../db/client.js';
 import type { userAnswers } from '../db/schema.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
-import { type EntitlementView, entitlementViews, evaluatePurchases, type PurchaseRecords } from '../entitlements/entitlements.model.js';
-import { purchasesOfUsersIn } from '../entitlements/entitlements.repository.js';
+import { type EntitlementView, entitlementViews, evaluatePurchases } from '../entitlements/entitlements.model.js';
+import { recordsOfUsersIn, type UserRecords } from '../entitlements/entitlements.repository.js';
+import { combineSources, grantEnd } from '../entitlements/sources.model.js';
 import { BILLING_RETRY_MAX_MS } from '../entitlements/state.model.js';
 import { storeAnswers, storedAnswers } from './answers.repository.js';
 import type { EntitlementsUpdatedData } from './event-types.js';
@@ -35,9 +36,10 @@ export function fingerprintOf(entitlements: readonly EntitlementView[]): string 
 /**
  * The earliest instant after `now` at which time alone may change the answer: a period
  * ending (a transaction's expiry, or a catalog duration's end), a grace period ending, the
- * billing-retry window closing. Null when nothing the answer rests on ends.
+ * billing-retry window closing, a grant ending. Null when nothing the answer rests on ends.
  */
-export function nextCheckAt(purchases: readonly PurchaseRecords[], entitlements: readonly EntitlementView[], now: Date): Date | null {
+export function nextCheckAt(records: UserRecords, entitlements: readonly EntitlementView[], now: Date): Date | null {
+  const purchases = records.purchases;
   let next = Infinity;
   const consider = (time: number | null | undefined) => {
     if (time !== null && time !== undefined && time > now.getTime() && time < next) next = time;
@@ -50,6 +52,7 @@ export function nextCheckAt(purchases: readonly PurchaseRecords[], entitlements:
     }
     consider(purchase.renewal?.gracePeriodExpiresDate?.getTime());
   }
+  for (const grant of records.grants) consider(grantEnd(grant).getTime());
   for (const view of entitlements) {
     if (view.expiresDate !== null) consider(Date.parse(view.expiresDate));
     if (view.gracePeriodExpiresDate !== null) consider(Date.parse(view.gracePeriodExpiresDate));
@@ -59,19 +62,26 @@ export function nextCheckAt(purchases: readonly PurchaseRecords[], entitlements:
 
 /** Every user's answer now, read inside `tx` (a transaction sees its own writes). */
 export async function currentAnswers(tx: Transaction, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<CurrentAnswer[]> {
-  const byUser = await purchasesOfUsersIn(tx, userIds);
+  const byUser = await recordsOfUsersIn(tx, userIds);
   return userIds.map((userId) => {
-    const purchases = byUser.get(userId) ?? [];
-    const entitlements = entitlementViews(
-      evaluatePurchases(purchases, now, (id) => map.durationOf(id)),
-      map,
+    const records = byUser.get(userId) ?? { purchases: [], grants: [], appTransaction: null };
+    // The same combination as the route's answer without an environment filter (entitlements.usecase.ts).
+    const entitlements = combineSources(
+      entitlementViews(
+        evaluatePurchases(records.purchases, now, (id) => map.durationOf(id)),
+        map,
+      ),
+      records.grants,
+      records.appTransaction,
+      map.appPurchase,
+      now,
     );
     return {
       userId,
       entitlements,
       json: JSON.stringify(entitlements),
       fingerprint: fingerprintOf(entitlements),
-      nextCheckAt: nextCheckAt(purchases, entitlements, now),
+      nextCheckAt: nextCheckAt(records, entitlements, now),
     };
   });
 }

@@ -64,10 +64,17 @@ export function statusOf(error: CodedError): number {
   return error.retryable ? 503 : 400;
 }
 
+/** Ajv's message, naming the field it refuses when Ajv's own words do not (an unknown property). */
+function validationMessage(error: Partial<FastifyError>): string {
+  const message = error.message ?? 'The request is invalid';
+  const extra = error.validation?.find((issue) => issue.keyword === 'additionalProperties')?.params?.additionalProperty;
+  return typeof extra === 'string' ? `${message}: "${extra}"` : message;
+}
+
 export function classifyError(error: unknown): Classified {
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) {
-    return { statusCode: 400, code: 'VALIDATION_ERROR', message: fastifyError.message ?? 'The request is invalid' };
+    return { statusCode: 400, code: 'VALIDATION_ERROR', message: validationMessage(fastifyError) };
   }
   if (typeof fastifyError.code === 'string' && FASTIFY_CODES[fastifyError.code]) {
     const known = FASTIFY_CODES[fastifyError.code]!;
