@@ -29,6 +29,7 @@ import { v1WebhookRoutes } from './legacy/v1-webhook.routes.js';
 import { createMetrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
+import { offersRoutes } from './offers/offers.routes.js';
 import { createServices } from './services.js';
 import { usersRoutes } from './users/users.routes.js';
 
@@ -132,6 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });
+  await app.register(offersRoutes, { offers: services.offers });
 
   return app;
 }

@@ -16,6 +16,7 @@ import { createReceiptsUsecase, type ReceiptsUsecase } from './legacy/receipts.u
 import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.usecase.js';
 import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.usecase.js';
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
+import { createOffersUsecase, type OffersUsecase } from './offers/offers.usecase.js';
 import { type AppStoreSync, createAppStoreSync } from './purchases/app-store-sync.usecase.js';
 import { createTransactionsRepository } from './users/transactions.repository.js';
 import { createUsersRepository } from './users/users.repository.js';
@@ -48,6 +49,8 @@ export interface Services {
   eventJobs: EventJobs;
   /** GET /events. */
   feed: FeedUsecase;
+  /** Promotional offer signatures and Apple's JWS offer tokens. */
+  offers: OffersUsecase;
   /** Wakes feed readers waiting for events. */
   feedSignal: FeedSignal;
   /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
@@ -203,6 +206,7 @@ export function createServices(deps: AppDeps): Services {
     eventRecorder,
     feedSignal,
     feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
+    offers: createOffersUsecase({ offerKey: config.apple.offerKey, bundleId: config.apple.bundleId, clock }),
     eventJobs,
     async close() {
       await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop()]);
