@@ -1,4 +1,7 @@
+import { type CustomerUsecase, createCustomerUsecase } from './admin/customer.usecase.js';
+import { createNotificationLogUsecase, type NotificationLogUsecase } from './admin/notification-log.usecase.js';
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
+import { createSupportViewsRepository } from './admin/support-views.repository.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
@@ -51,6 +54,10 @@ export interface Services {
   feed: FeedUsecase;
   /** Promotional offer signatures and Apple's JWS offer tokens. */
   offers: OffersUsecase;
+  /** GET /admin/notifications: the notification log, decoded. */
+  notificationLog: NotificationLogUsecase;
+  /** GET /admin/users/:userId: one customer's whole record. */
+  customers: CustomerUsecase;
   /** Wakes feed readers waiting for events. */
   feedSignal: FeedSignal;
   /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
@@ -188,6 +195,8 @@ export function createServices(deps: AppDeps): Services {
           options: deps.eventDeliveryOptions ?? {},
         });
   if (eventDelivery) wakeDelivery = () => eventDelivery.wake();
+  // Read-only views: the plain handle (they write nothing, so they record no events).
+  const supportViews = createSupportViewsRepository({ db: deps.database.db });
   const deliveries = createDeliveriesUsecase({ db: deps.database.db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
 
   return {
@@ -206,6 +215,8 @@ export function createServices(deps: AppDeps): Services {
     eventRecorder,
     feedSignal,
     feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
+    notificationLog: createNotificationLogUsecase({ repository: supportViews }),
+    customers: createCustomerUsecase({ repository: supportViews, entitlements }),
     offers: createOffersUsecase({ offerKey: config.apple.offerKey, bundleId: config.apple.bundleId, clock }),
     eventJobs,
     async close() {

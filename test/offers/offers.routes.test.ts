@@ -7,7 +7,7 @@ import {
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { authHeader, TEST_BUNDLE_ID } from '../helpers/app.js';
-import { useTestApp, useTestPki } from '../helpers/fixtures.js';
+import { useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
 
 const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const OFFER_PEM = keys.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
@@ -27,20 +27,28 @@ const verifies = (publicKey: Parameters<typeof verify>[2], payload: string, sign
   verify('SHA256', Buffer.from(payload, 'utf8'), publicKey, Buffer.from(signature, 'base64'));
 
 describe('POST /offers/promotional-signature and /offers/signed', () => {
-  const trusted = useTestPki();
+  // One database for the four configurations: offers write nothing, and each migration costs seconds.
+  const shared = useDatabaseAndPki();
   const clock = () => new Date(NOW);
   const t = useTestApp(() => ({
-    pki: trusted.pki,
+    database: shared.database,
+    pki: shared.pki,
     clock,
     env: { APPLE_OFFER_KEY_ID: OFFER_KEY_ID, APPLE_OFFER_PRIVATE_KEY: OFFER_PEM, APPLE_ISSUER_ID: ISSUER_ID },
   }));
   const byApiKey = useTestApp(() => ({
-    pki: trusted.pki,
+    database: shared.database,
+    pki: shared.pki,
     clock,
     env: { APPLE_ISSUER_ID: ISSUER_ID, APPLE_KEY_ID: 'APIKEY0001', APPLE_PRIVATE_KEY: API_PEM },
   }));
-  const withoutKey = useTestApp(() => ({ pki: trusted.pki, clock }));
-  const withoutIssuer = useTestApp(() => ({ pki: trusted.pki, clock, env: { APPLE_OFFER_KEY_ID: OFFER_KEY_ID, APPLE_OFFER_PRIVATE_KEY: OFFER_PEM } }));
+  const withoutKey = useTestApp(() => ({ database: shared.database, pki: shared.pki, clock }));
+  const withoutIssuer = useTestApp(() => ({
+    database: shared.database,
+    pki: shared.pki,
+    clock,
+    env: { APPLE_OFFER_KEY_ID: OFFER_KEY_ID, APPLE_OFFER_PRIVATE_KEY: OFFER_PEM },
+  }));
 
   const post = (app: typeof t, url: string, payload: object, headers = authHeader()) => app.app.inject({ method: 'POST', url, headers, payload });
 
