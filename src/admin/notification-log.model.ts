@@ -157,7 +157,9 @@ export function decodeNotificationCursor(text: string): NotificationLogCursor {
   if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid();
   const [receivedAt, id] = parsed as unknown[];
   if (typeof receivedAt !== 'string' || typeof id !== 'string' || !CURSOR_TIME.test(receivedAt) || !CURSOR_ID.test(id)) throw invalid();
-  if (!inRange(receivedAt)) throw invalid();
+  // JavaScript rolls 2026-02-30 over to March where PostgreSQL refuses it: only a date that
+  // reads back the same is one this service wrote.
+  if (!inRange(receivedAt) || new Date(Date.parse(receivedAt)).toISOString().slice(0, 23) !== receivedAt.slice(0, 23)) throw invalid();
   return { receivedAt, id };
 }
 

@@ -100,7 +100,7 @@ describe(`GET /admin/notifications and GET /admin/users/:userId (${backendName})
     const list = async (query: string) => ids((await get(`/admin/notifications?${query}`)).json().notifications);
     expect(await list('type=did_renew')).toEqual(newestFirst(5, 2));
     expect(await list('outcome=recorded')).toEqual(newestFirst(3));
-    expect(await list('outcome=applied&originalTransactionId=' + P1)).toEqual(newestFirst(2, 1));
+    expect(await list(`outcome=applied&originalTransactionId=${P1}`)).toEqual(newestFirst(2, 1));
     expect(await list('userId=u-1')).toEqual(newestFirst(3, 2, 1));
     expect(await list(`from=${afterThird}`)).toEqual(newestFirst(5, 4));
     expect(await list(`to=${afterThird}`)).toEqual(newestFirst(3, 2, 1));
@@ -143,6 +143,7 @@ describe(`GET /admin/notifications and GET /admin/users/:userId (${backendName})
     const cases: [string, string, string][] = [
       ['cursor=not-a-cursor', 'INVALID_CURSOR', 'cursor'],
       [`cursor=${Buffer.from('["2026-01-01T00:00:00Z","x"]').toString('base64url')}`, 'INVALID_CURSOR', 'cursor'],
+      [`cursor=${Buffer.from('["2026-02-30T00:00:00.000000Z","x"]').toString('base64url')}`, 'INVALID_CURSOR', 'cursor'],
       ['from=yesterday', 'INVALID_DATE', 'from'],
       ['to=0000-01-01T00:00:00Z', 'INVALID_DATE', 'to'],
       ['from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z', 'INVALID_WINDOW', 'from'],

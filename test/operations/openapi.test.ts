@@ -17,6 +17,10 @@ const SPEC_ROUTES = [
   'POST /admin/notifications/recover',
   'POST /admin/notifications/test',
   'GET /admin/notifications/test/{token}',
+  'POST /offers/promotional-signature',
+  'POST /offers/signed',
+  'GET /admin/notifications',
+  'GET /admin/users/{userId}',
 ];
 
 interface Operation {
