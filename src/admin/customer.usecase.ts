@@ -7,7 +7,7 @@ import type { LinkEventRow, SubscriptionRow, SupportViewsRepository, Transaction
 // stored data only: no call to Apple, nothing written. Each list is bounded; `truncated` says
 // which one was cut (the notification log pages further, by userId).
 
-export const CUSTOMER_VIEW_LIMITS = { transactions: 200, linkHistory: 100, notifications: 100, events: 100 } as const;
+export const CUSTOMER_VIEW_LIMITS = { purchases: 500, transactions: 200, linkHistory: 100, notifications: 100, events: 100 } as const;
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
@@ -29,7 +29,7 @@ export interface CustomerView {
   formerLinks: LinkChangeView[];
   notifications: NotificationView[];
   events: { id: string; type: string; timestamp: string; data: Record<string, unknown> }[];
-  truncated: { transactions: boolean; linkHistory: boolean; notifications: boolean; events: boolean };
+  truncated: { purchases: boolean; transactions: boolean; linkHistory: boolean; notifications: boolean; events: boolean };
 }
 
 export interface CustomerUsecase {
@@ -124,13 +124,15 @@ export function createCustomerUsecase(deps: { repository: SupportViewsRepository
   const limits = CUSTOMER_VIEW_LIMITS;
   return {
     async customer(userId) {
-      const [user, links, answer, events] = await Promise.all([
+      const [user, allLinks, answer, events] = await Promise.all([
         repository.user(userId),
-        repository.links(userId),
+        // A consumable is a purchase of its own: a big spender can hold thousands.
+        repository.links(userId, limits.purchases + 1),
         // Stored data only: support reads what the service knows; ?refresh on GET /entitlements asks Apple.
         deps.entitlements.entitlementsOf(userId, { refresh: 'never' }),
         repository.events(userId, limits.events + 1),
       ]);
+      const links = allLinks.slice(0, limits.purchases);
       const ids = links.map((link) => link.originalTransactionId);
       const [subscriptions, transactions, linkEvents, notifications] = await Promise.all([
         repository.subscriptions(ids),
@@ -165,6 +167,7 @@ export function createCustomerUsecase(deps: { repository: SupportViewsRepository
         notifications: notifications.slice(0, limits.notifications).map((row) => notificationView(row, { raw: false })),
         events: events.slice(0, limits.events).map(eventView),
         truncated: {
+          purchases: allLinks.length > limits.purchases,
           transactions: transactions.length > limits.transactions,
           linkHistory: linkEvents.length > limits.linkHistory,
           notifications: notifications.length > limits.notifications,

@@ -52,7 +52,8 @@ export interface EventRow {
 export interface SupportViewsRepository {
   notifications(filter: NotificationLogFilter): Promise<StoredNotification[]>;
   user(userId: string): Promise<UserRow | null>;
-  links(userId: string): Promise<LinkRow[]>;
+  /** Latest link first. */
+  links(userId: string, limit: number): Promise<LinkRow[]>;
   /** Changes of owner of these purchases, and of any purchase this user gave up; newest first. */
   linkEvents(userId: string, originalTransactionIds: readonly string[], limit: number): Promise<LinkEventRow[]>;
   subscriptions(originalTransactionIds: readonly string[]): Promise<SubscriptionRow[]>;
@@ -110,12 +111,13 @@ export function createSupportViewsRepository({ db }: { db: Database }): SupportV
       return row ?? null;
     },
 
-    async links(userId) {
+    async links(userId, limit) {
       return db
         .select({ originalTransactionId: purchaseLinks.originalTransactionId, linkSource: purchaseLinks.linkSource, linkedAt: purchaseLinks.linkedAt })
         .from(purchaseLinks)
         .where(eq(purchaseLinks.userId, userId))
-        .orderBy(desc(purchaseLinks.linkedAt), desc(purchaseLinks.originalTransactionId));
+        .orderBy(desc(purchaseLinks.linkedAt), desc(purchaseLinks.originalTransactionId))
+        .limit(limit);
     },
 
     async linkEvents(userId, originalTransactionIds, limit) {

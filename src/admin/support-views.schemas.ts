@@ -164,7 +164,7 @@ const Event = Type.Object({
   data: Type.Object({}, { additionalProperties: true, description: 'As in GET /events' }),
 });
 
-const { transactions, linkHistory, notifications, events } = CUSTOMER_VIEW_LIMITS;
+const { purchases, transactions, linkHistory, notifications, events } = CUSTOMER_VIEW_LIMITS;
 
 export const CustomerResponse = Type.Object(
   {
@@ -172,7 +172,9 @@ export const CustomerResponse = Type.Object(
     appAccountToken: Str('The token recorded for the user (null until the service handed one out or saw the user)'),
     firstSeenAt: NullableDateTime('2026-05-01T10:00:00.000Z'),
     entitlements: Type.Array(Entitlement, { description: 'As GET /entitlements/:userId answers from stored data (no refresh)' }),
-    purchases: Type.Array(Purchase, { description: `The purchases linked to the user, latest link first; at most ${transactions} transactions in all` }),
+    purchases: Type.Array(Purchase, {
+      description: `The purchases linked to the user, latest link first, at most ${purchases}; at most ${transactions} transactions in all`,
+    }),
     links: Type.Array(
       Type.Object({
         originalTransactionId: Type.String(),
@@ -189,6 +191,7 @@ export const CustomerResponse = Type.Object(
     events: Type.Array(Event, { description: `Events about the user, newest first, at most ${events}` }),
     truncated: Type.Object(
       {
+        purchases: Type.Boolean({ description: `More than ${purchases} linked purchases` }),
         transactions: Type.Boolean(),
         linkHistory: Type.Boolean({ description: `More than ${linkHistory} link changes` }),
         notifications: Type.Boolean(),

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { notifications } from '../../src/db/schema.js';
+import { appendEvents } from '../../src/events/events.repository.js';
 import { postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 import { authHeader, TEST_ADMIN_KEY, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { MONTH } from '../helpers/constants.js';
@@ -167,7 +168,7 @@ describe(`GET /admin/notifications and GET /admin/users/:userId (${backendName})
     expect(view.entitlements).toEqual(entitlements);
     expect(entitlements).toHaveLength(1);
     expect(view).toMatchObject({ userId: 'u-1', appAccountToken: token, formerLinks: [] });
-    expect(view.truncated).toEqual({ transactions: false, linkHistory: false, notifications: false, events: false });
+    expect(view.truncated).toEqual({ purchases: false, transactions: false, linkHistory: false, notifications: false, events: false });
 
     expect(view.purchases).toHaveLength(1);
     expect(view.purchases[0]).toMatchObject({ originalTransactionId: P1, productId: 'com.example.monthly', renewal: { appleStatus: 1, autoRenewStatus: 1 } });
@@ -204,6 +205,22 @@ describe(`GET /admin/notifications and GET /admin/users/:userId (${backendName})
     expect(now.purchases[0].transactions[0]).toMatchObject({ transactionId: '3000000000000201', source: 'api' });
   });
 
+  it('keep the newest 100 events of a busy user and say the list was cut', async () => {
+    const data = { userId: 'u-busy', transactionId: '7', productId: 'p', deadline: '2026-12-01T00:00:00.000Z' };
+    const recorded = await t.deps.database.db.transaction((tx) =>
+      appendEvents(
+        tx,
+        Array.from({ length: 101 }, () => ({ type: 'consumption.requested' as const, userId: 'u-busy', data })),
+        new Date(),
+      ),
+    );
+    const view = (await get('/admin/users/u-busy')).json();
+    expect(view.events).toHaveLength(100);
+    expect(view.events[0].id).toBe(recorded.at(-1)!.id);
+    expect(view.events.map((event: { id: string }) => event.id)).not.toContain(recorded[0]!.id);
+    expect(view.truncated).toMatchObject({ events: true, notifications: false });
+  });
+
   it('answer 200 with empty sections for a user the service does not know', async () => {
     const response = await get('/admin/users/nobody-here');
     expect(response.statusCode).toBe(200);
@@ -217,7 +234,7 @@ describe(`GET /admin/notifications and GET /admin/users/:userId (${backendName})
       formerLinks: [],
       notifications: [],
       events: [],
-      truncated: { transactions: false, linkHistory: false, notifications: false, events: false },
+      truncated: { purchases: false, transactions: false, linkHistory: false, notifications: false, events: false },
     });
   });
 });
