@@ -12,6 +12,7 @@ import { ordersRoutes } from './admin/orders.routes.js';
 import { extensionsRoutes } from './admin/extensions.routes.js';
 import { grantsRoutes } from './admin/grants.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
+import { supportViewsRoutes } from './admin/support-views.routes.js';
 import type { TrustProxy } from './config.js';
 import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
 import type { ConsumptionSender } from './consumption/consumption.sender.js';
@@ -34,6 +35,7 @@ import { v1WebhookRoutes } from './legacy/v1-webhook.routes.js';
 import { createMetrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
+import { offersRoutes } from './offers/offers.routes.js';
 import { createServices } from './services.js';
 import type { TokenUpdates } from './users/token-updates.job.js';
 import { appTransactionRoutes } from './users/app-transaction.routes.js';
@@ -147,8 +149,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(consumptionRoutes, { consumption: services.consumption });
   await app.register(consumptionAdminRoutes, { consumption: services.consumption });
   await app.register(grantsRoutes, { grants: services.grants });
+  await app.register(supportViewsRoutes, { notificationLog: services.notificationLog, customers: services.customers });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });
+  await app.register(offersRoutes, { offers: services.offers });
 
   return app;
 }

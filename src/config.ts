@@ -3,6 +3,7 @@
 // process.env. Files named by settings (`*_FILE` secrets, ENTITLEMENTS_FILE) are read
 // by load-config.ts.
 
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from './config-error.js';
 import { type EventsWebhookConfig, parseEventsWebhook } from './config-events.js';
 import { checkSecret, parseTrustProxy, type TrustProxy } from './config-security.js';
@@ -19,6 +20,20 @@ export interface AppStoreApiCredentials {
   keyId: string;
   /** PEM text (APPLE_PRIVATE_KEY, or read from APPLE_PRIVATE_KEY_FILE by load-config.ts). */
   privateKey: string;
+}
+
+/**
+ * The In-App Purchase key that signs offers (promotional offer signatures, JWS offers and
+ * eligibility tokens): APPLE_OFFER_KEY_ID with APPLE_OFFER_PRIVATE_KEY, else the API credentials.
+ */
+export interface OfferSigningKey {
+  keyId: string;
+  /** PEM PKCS#8 of an EC P-256 key. */
+  privateKey: string;
+  /** APPLE_ISSUER_ID: the JWS tokens' `iss`; null when unset (then only promotional signatures can be made). */
+  issuerId: string | null;
+  /** Where the key came from: its own settings, or the App Store Server API credentials. */
+  source: 'offer' | 'api';
 }
 
 export interface HttpLimits {
@@ -48,6 +63,8 @@ export interface Config {
     apiBaseUrl: string | null;
     sharedSecret: string | null;
     verifyReceiptUrl: string | null;
+    /** null: neither APPLE_OFFER_* nor API credentials are set, so offers cannot be signed. */
+    offerKey: OfferSigningKey | null;
   };
   apiKeys: string[];
   adminApiKeys: string[];
@@ -184,6 +201,8 @@ function credentials(env: Env): AppStoreApiCredentials | null {
   const keyId = value(env, 'APPLE_KEY_ID');
   const privateKey = value(env, 'APPLE_PRIVATE_KEY');
   if (issuerId === undefined && keyId === undefined && privateKey === undefined) return null;
+  // An offer key's JWS tokens name the team's issuer id, which may be set without the API key.
+  if (keyId === undefined && privateKey === undefined && value(env, 'APPLE_OFFER_KEY_ID') !== undefined) return null;
   if (issuerId === undefined) throw new ConfigError('APPLE_ISSUER_ID', 'is required when App Store Server API credentials are set');
   if (keyId === undefined) throw new ConfigError('APPLE_KEY_ID', 'is required when App Store Server API credentials are set');
   if (privateKey === undefined) {
@@ -194,6 +213,33 @@ function credentials(env: Env): AppStoreApiCredentials | null {
   }
   // .env files and container settings often carry the PEM with literal \n.
   return { issuerId, keyId, privateKey: privateKey.replace(/\\n/g, '\n') };
+}
+
+/** The PEM of an EC P-256 private key, checked now so a malformed one stops start-up naming its variable. */
+function ecPrivateKey(name: string, pem: string): string {
+  const text = pem.replace(/\\n/g, '\n');
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(text);
+  } catch {
+    throw new ConfigError(name, 'must be the PEM text of an EC P-256 private key (the .p8 file: -----BEGIN PRIVATE KEY-----)');
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new ConfigError(name, 'must be an EC P-256 private key (the .p8 file App Store Connect hands out)');
+  }
+  return text;
+}
+
+function offerKey(env: Env, api: AppStoreApiCredentials | null): OfferSigningKey | null {
+  const keyId = value(env, 'APPLE_OFFER_KEY_ID');
+  const privateKey = value(env, 'APPLE_OFFER_PRIVATE_KEY');
+  const issuerId = value(env, 'APPLE_ISSUER_ID') ?? null;
+  if (keyId === undefined && privateKey === undefined) {
+    return api === null ? null : { keyId: api.keyId, privateKey: api.privateKey, issuerId: api.issuerId, source: 'api' };
+  }
+  if (keyId === undefined) throw new ConfigError('APPLE_OFFER_KEY_ID', 'is required when APPLE_OFFER_PRIVATE_KEY is set');
+  if (privateKey === undefined) throw new ConfigError('APPLE_OFFER_PRIVATE_KEY', 'or APPLE_OFFER_PRIVATE_KEY_FILE is required when APPLE_OFFER_KEY_ID is set');
+  return { keyId, privateKey: ecPrivateKey('APPLE_OFFER_PRIVATE_KEY', privateKey), issuerId, source: 'offer' };
 }
 
 function secretList(env: Env, name: string): string[] {
@@ -259,6 +305,7 @@ export function parseConfig(env: Env): Config {
   }
 
   const rootCertPaths = list(env, 'APPLE_ROOT_CERTS');
+  const apiCredentials = credentials(env);
 
   const port = integer(env, 'PORT', 3000, 0, 65_535);
   const metricsEnabled = boolean(env, 'METRICS_ENABLED', true);
@@ -282,10 +329,11 @@ export function parseConfig(env: Env): Config {
       environments: accepted,
       rootCertPaths: rootCertPaths.length > 0 ? rootCertPaths : null,
       onlineChecks: boolean(env, 'APPLE_ONLINE_CHECKS', true),
-      credentials: credentials(env),
+      credentials: apiCredentials,
       apiBaseUrl: url(env, 'APPLE_API_BASE_URL', ['http:', 'https:']),
       sharedSecret: value(env, 'APPLE_SHARED_SECRET') ?? null,
       verifyReceiptUrl: url(env, 'APPLE_VERIFY_RECEIPT_URL', ['http:', 'https:']),
+      offerKey: offerKey(env, apiCredentials),
     },
     apiKeys,
     adminApiKeys,

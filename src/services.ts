@@ -1,7 +1,10 @@
 import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
 import { createExtensionsUsecase, type ExtensionsUsecase } from './admin/extensions.usecase.js';
 import { createGrantsUsecase, type GrantsUsecase } from './admin/grants.usecase.js';
+import { type CustomerUsecase, createCustomerUsecase } from './admin/customer.usecase.js';
+import { createNotificationLogUsecase, type NotificationLogUsecase } from './admin/notification-log.usecase.js';
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
+import { createSupportViewsRepository } from './admin/support-views.repository.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
@@ -21,6 +24,7 @@ import { createReceiptsUsecase, type ReceiptsUsecase } from './legacy/receipts.u
 import { createV1IngestUsecase, type V1IngestUsecase } from './legacy/v1-ingest.usecase.js';
 import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.usecase.js';
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
+import { createOffersUsecase, type OffersUsecase } from './offers/offers.usecase.js';
 import { type AppStoreSync, createAppStoreSync } from './purchases/app-store-sync.usecase.js';
 import { createTokenUpdates, type TokenUpdates } from './users/token-updates.job.js';
 import { type AppTransactionUsecase, createAppTransactionUsecase } from './users/app-transaction.usecase.js';
@@ -63,6 +67,12 @@ export interface Services {
   eventJobs: EventJobs;
   /** GET /events. */
   feed: FeedUsecase;
+  /** Promotional offer signatures and Apple's JWS offer tokens. */
+  offers: OffersUsecase;
+  /** GET /admin/notifications: the notification log, decoded. */
+  notificationLog: NotificationLogUsecase;
+  /** GET /admin/users/:userId: one customer's whole record. */
+  customers: CustomerUsecase;
   /** Wakes feed readers waiting for events. */
   feedSignal: FeedSignal;
   /** Renewal-date extensions (one subscription, or a product's subscribers) and their progress. */
@@ -212,6 +222,8 @@ export function createServices(deps: AppDeps): Services {
           options: deps.eventDeliveryOptions ?? {},
         });
   if (eventDelivery) wakeDelivery = () => eventDelivery.wake();
+  // Read-only views: the plain handle (they write nothing, so they record no events).
+  const supportViews = createSupportViewsRepository({ db: deps.database.db });
   const deliveries = createDeliveriesUsecase({ db: deps.database.db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
 
   const consumptionSender = createConsumptionSender({ db: deps.database.db, api, clock, logger });
@@ -238,6 +250,9 @@ export function createServices(deps: AppDeps): Services {
     eventRecorder,
     feedSignal,
     feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
+    notificationLog: createNotificationLogUsecase({ repository: supportViews }),
+    customers: createCustomerUsecase({ repository: supportViews, entitlements }),
+    offers: createOffersUsecase({ offerKey: config.apple.offerKey, bundleId: config.apple.bundleId, clock }),
     eventJobs,
     extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),
     consumption,

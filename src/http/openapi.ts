@@ -55,6 +55,7 @@ export async function installOpenApi(app: FastifyInstance, { version }: OpenApiO
         { name: 'apple', description: "Called by Apple's App Store" },
         { name: 'entitlements', description: "Called by the app's backend with an API key" },
         { name: 'users', description: "Called by the app's backend with an API key" },
+        { name: 'offers', description: "Offer signatures for StoreKit, called by the app's backend with an API key" },
         { name: 'admin', description: 'Operator calls with an admin key' },
         { name: 'operations', description: 'Probes, metrics and this document' },
       ],

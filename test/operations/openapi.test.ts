@@ -21,6 +21,10 @@ const SPEC_ROUTES = [
   'POST /admin/subscriptions/extend',
   'GET /admin/subscriptions/extend/{productId}/{requestId}',
   'PUT /transactions/{transactionId}/consumption',
+  'POST /offers/promotional-signature',
+  'POST /offers/signed',
+  'GET /admin/notifications',
+  'GET /admin/users/{userId}',
 ];
 
 interface Operation {
