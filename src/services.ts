@@ -1,5 +1,6 @@
 import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
 import { createExtensionsUsecase, type ExtensionsUsecase } from './admin/extensions.usecase.js';
+import { grantsOfUser } from './admin/grants.repository.js';
 import { createGrantsUsecase, type GrantsUsecase } from './admin/grants.usecase.js';
 import { type CustomerUsecase, createCustomerUsecase } from './admin/customer.usecase.js';
 import { createNotificationLogUsecase, type NotificationLogUsecase } from './admin/notification-log.usecase.js';
@@ -28,6 +29,7 @@ import { createOffersUsecase, type OffersUsecase } from './offers/offers.usecase
 import { type AppStoreSync, createAppStoreSync } from './purchases/app-store-sync.usecase.js';
 import { createTokenUpdates, type TokenUpdates } from './users/token-updates.job.js';
 import { type AppTransactionUsecase, createAppTransactionUsecase } from './users/app-transaction.usecase.js';
+import { appTransactionOf } from './users/app-transactions.repository.js';
 import { createTransactionsRepository } from './users/transactions.repository.js';
 import { createUsersRepository } from './users/users.repository.js';
 import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js';
@@ -251,7 +253,12 @@ export function createServices(deps: AppDeps): Services {
     feedSignal,
     feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
     notificationLog: createNotificationLogUsecase({ repository: supportViews }),
-    customers: createCustomerUsecase({ repository: supportViews, entitlements }),
+    customers: createCustomerUsecase({
+      repository: supportViews,
+      entitlements,
+      grantsOf: (userId) => grantsOfUser(deps.database.db, userId),
+      appTransactionOf: (userId) => appTransactionOf(deps.database.db, userId),
+    }),
     offers: createOffersUsecase({ offerKey: config.apple.offerKey, bundleId: config.apple.bundleId, clock }),
     eventJobs,
     extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),

@@ -1,4 +1,6 @@
 import type { EntitlementView } from '../entitlements/entitlements.model.js';
+import type { AppTransactionRow } from '../users/app-transactions.repository.js';
+import type { GrantRow } from './grants.repository.js';
 import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { type NotificationView, notificationView } from './notification-log.model.js';
 import type { LinkEventRow, SubscriptionRow, SupportViewsRepository, TransactionRow } from './support-views.repository.js';
@@ -27,14 +29,62 @@ export interface CustomerView {
   purchases: ReturnType<typeof purchaseView>[];
   links: { originalTransactionId: string; linkSource: string; linkedAt: string; history: LinkChangeView[] }[];
   formerLinks: LinkChangeView[];
+  /** Every grant, newest first, ended ones included (who gave and ended it: the admin key's id). */
+  grants: GrantView[];
+  /** The user's verified AppTransaction (catalog `appPurchase`), or null. */
+  appTransaction: AppTransactionView | null;
   notifications: NotificationView[];
   events: { id: string; type: string; timestamp: string; data: Record<string, unknown> }[];
   truncated: { purchases: boolean; transactions: boolean; linkHistory: boolean; notifications: boolean; events: boolean };
 }
 
+export interface GrantView {
+  grantId: string;
+  entitlement: string;
+  startsAt: string;
+  expiresDate: string;
+  reason: string;
+  grantedBy: string;
+  endedAt: string | null;
+  endedBy: string | null;
+  endReason: string | null;
+}
+
+export interface AppTransactionView {
+  appTransactionId: string | null;
+  environment: string;
+  originalApplicationVersion: string | null;
+  originalPurchaseDate: string | null;
+  signedDate: string;
+}
+
 export interface CustomerUsecase {
   /** An unknown user gets 200 with empty sections, as GET /entitlements answers an empty list. */
   customer(userId: string): Promise<CustomerView>;
+}
+
+function grantView(row: GrantRow): GrantView {
+  return {
+    grantId: row.id,
+    entitlement: row.entitlement,
+    startsAt: row.startsAt.toISOString(),
+    expiresDate: row.expiresDate.toISOString(),
+    reason: row.reason,
+    grantedBy: row.grantedBy,
+    endedAt: iso(row.endedAt),
+    endedBy: row.endedBy,
+    endReason: row.endReason,
+  };
+}
+
+function appTransactionView(row: AppTransactionRow): AppTransactionView {
+  return {
+    appTransactionId: row.appTransactionId,
+    environment: row.environment,
+    originalApplicationVersion: row.originalApplicationVersion,
+    originalPurchaseDate: iso(row.originalPurchaseDate),
+    signedDate: row.signedDate.toISOString(),
+  };
 }
 
 function linkChange(row: LinkEventRow): LinkChangeView {
@@ -116,21 +166,27 @@ function eventView(row: { id: string; type: string; body: string; recordedAt: Da
   return { id: row.id, type: row.type, timestamp: row.recordedAt.toISOString(), data };
 }
 
-// Grants (issue 17 item 6) join here when they land: a `grants: (userId) => Promise<GrantView[]>`
-// dependency, read in the first Promise.all below, and a `grants` section of CustomerView and of
-// CustomerResponse (support-views.schemas.ts).
-export function createCustomerUsecase(deps: { repository: SupportViewsRepository; entitlements: EntitlementsUsecase }): CustomerUsecase {
+export interface CustomerUsecaseDeps {
+  repository: SupportViewsRepository;
+  entitlements: EntitlementsUsecase;
+  grantsOf: (userId: string) => Promise<GrantRow[]>;
+  appTransactionOf: (userId: string) => Promise<AppTransactionRow | undefined>;
+}
+
+export function createCustomerUsecase(deps: CustomerUsecaseDeps): CustomerUsecase {
   const { repository } = deps;
   const limits = CUSTOMER_VIEW_LIMITS;
   return {
     async customer(userId) {
-      const [user, allLinks, answer, events] = await Promise.all([
+      const [user, allLinks, answer, events, grants, appTransaction] = await Promise.all([
         repository.user(userId),
         // A consumable is a purchase of its own: a big spender can hold thousands.
         repository.links(userId, limits.purchases + 1),
         // Stored data only: support reads what the service knows; ?refresh on GET /entitlements asks Apple.
         deps.entitlements.entitlementsOf(userId, { refresh: 'never' }),
         repository.events(userId, limits.events + 1),
+        deps.grantsOf(userId),
+        deps.appTransactionOf(userId),
       ]);
       const links = allLinks.slice(0, limits.purchases);
       const ids = links.map((link) => link.originalTransactionId);
@@ -164,6 +220,8 @@ export function createCustomerUsecase(deps: { repository: SupportViewsRepository
           history: shownLinkEvents.filter((row) => row.originalTransactionId === link.originalTransactionId).map(linkChange),
         })),
         formerLinks: shownLinkEvents.filter((row) => row.fromUserId === userId && !current.has(row.originalTransactionId)).map(linkChange),
+        grants: grants.map(grantView),
+        appTransaction: appTransaction === undefined ? null : appTransactionView(appTransaction),
         notifications: notifications.slice(0, limits.notifications).map((row) => notificationView(row, { raw: false })),
         events: events.slice(0, limits.events).map(eventView),
         truncated: {

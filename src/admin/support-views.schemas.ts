@@ -164,6 +164,26 @@ const Event = Type.Object({
   data: Type.Object({}, { additionalProperties: true, description: 'As in GET /events' }),
 });
 
+const Grant = Type.Object({
+  grantId: Type.String({ examples: ['grt_3f6c2a9e-8d1b-4c7a-b5e2-9a0f4d6c1e27'] }),
+  entitlement: Type.String({ examples: ['pro'] }),
+  startsAt: Type.String({ format: 'date-time' }),
+  expiresDate: Type.String({ format: 'date-time' }),
+  reason: Type.String(),
+  grantedBy: Type.String({ description: "The admin key's id (never the key)" }),
+  endedAt: NullableDateTime('2026-11-20T09:00:00.000Z'),
+  endedBy: Str("The admin key's id that ended it early; null when it runs (or ran) to its end"),
+  endReason: Str(),
+});
+
+const AppTransaction = Type.Object({
+  appTransactionId: Str(),
+  environment: Type.String(),
+  originalApplicationVersion: Str(),
+  originalPurchaseDate: NullableDateTime('2024-03-01T10:00:00.000Z'),
+  signedDate: Type.String({ format: 'date-time' }),
+});
+
 const { purchases, transactions, linkHistory, notifications, events } = CUSTOMER_VIEW_LIMITS;
 
 export const CustomerResponse = Type.Object(
@@ -185,6 +205,8 @@ export const CustomerResponse = Type.Object(
       { description: 'The user’s current links, each with its history' },
     ),
     formerLinks: Type.Array(LinkChange, { description: 'Purchases that moved from this user to another, newest first' }),
+    grants: Type.Array(Grant, { description: "The operators' grants, newest first, ended ones included" }),
+    appTransaction: Type.Union([AppTransaction, Type.Null()], { description: 'The verified AppTransaction the app posted (catalog appPurchase), or null' }),
     notifications: Type.Array(NotificationItem, {
       description: `Notifications about the user's purchases, newest first, at most ${notifications} (GET /admin/notifications?userId= pages further)`,
     }),

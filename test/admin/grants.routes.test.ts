@@ -104,6 +104,42 @@ describe(`POST and DELETE /admin/users/:userId/grants (${backendName})`, () => {
     expect((await grantRow(grantId))?.endedAt).toEqual(new Date('2026-12-05T00:00:00Z'));
   });
 
+  it("shows the user's grants, running and ended, with who gave and ended them, in GET /admin/users/:userId", async () => {
+    time.set('2026-12-01T10:00:00Z');
+    const first = (await give('g-view', { entitlement: 'pro', duration: 'P1M', reason: 'ticket 4821' })).json();
+    time.set('2026-12-02T10:00:00Z');
+    const second = (await give('g-view', { entitlement: 'beta', expiresDate: '2027-01-01T00:00:00Z', reason: 'beta tester' })).json();
+    await end('g-view', first.grantId, '?reason=refunded%20instead');
+
+    const view = await t.app.inject({ method: 'GET', url: '/admin/users/g-view', headers: admin });
+    expect(view.statusCode).toBe(200);
+    expect(view.json().grants).toEqual([
+      {
+        grantId: second.grantId,
+        entitlement: 'beta',
+        startsAt: '2026-12-02T10:00:00.000Z',
+        expiresDate: '2027-01-01T00:00:00.000Z',
+        reason: 'beta tester',
+        grantedBy: ADMIN_KEY_ID,
+        endedAt: null,
+        endedBy: null,
+        endReason: null,
+      },
+      {
+        grantId: first.grantId,
+        entitlement: 'pro',
+        startsAt: '2026-12-01T10:00:00.000Z',
+        expiresDate: '2027-01-01T10:00:00.000Z',
+        reason: 'ticket 4821',
+        grantedBy: ADMIN_KEY_ID,
+        endedAt: '2026-12-02T10:00:00.000Z',
+        endedBy: ADMIN_KEY_ID,
+        endReason: 'refunded instead',
+      },
+    ]);
+    expect(view.json().appTransaction).toBeNull();
+  });
+
   it("answers 404 GRANT_NOT_FOUND for an unknown grant or another user's", async () => {
     time.set('2026-12-01T10:00:00Z');
     const { grantId } = (await give('g-user-4', { entitlement: 'pro', duration: 'P7D', reason: 'x' })).json();

@@ -232,6 +232,8 @@ describe(`GET /admin/notifications and GET /admin/users/:userId (${backendName})
       purchases: [],
       links: [],
       formerLinks: [],
+      grants: [],
+      appTransaction: null,
       notifications: [],
       events: [],
       truncated: { purchases: false, transactions: false, linkHistory: false, notifications: false, events: false },
