@@ -108,6 +108,11 @@ function notificationOf(s: Scenario, userId: string, kind: Kind, at: number): st
   }
 }
 
+/** An answer as the recorder compares answers: without `updatedAt` (a rewrite of the same facts is no change). */
+function comparable(entitlements: unknown): unknown {
+  return (entitlements as Array<Record<string, unknown>>).map(({ updatedAt: _updatedAt, ...rest }) => rest);
+}
+
 async function answerOf(userId: string): Promise<unknown[]> {
   const response = await t.app.inject({ method: 'GET', url: `/entitlements/${userId}`, headers: authHeader() });
   return (response.json() as { entitlements: unknown[] }).entitlements;
@@ -161,10 +166,10 @@ describe(`events under crashes between any two statements of a recording transac
           let last: unknown = [];
           for (const update of updates) {
             expect(update.data.previous).toEqual(last);
-            expect(update.data.entitlements).not.toEqual(update.data.previous);
+            expect(comparable(update.data.entitlements)).not.toEqual(comparable(update.data.previous));
             last = update.data.entitlements;
           }
-          expect(await answerOf(userId)).toEqual(last);
+          expect(comparable(await answerOf(userId))).toEqual(comparable(last));
         }
       }),
       { numRuns: 25 },
