@@ -22,7 +22,8 @@ import { type ParsedEvent, recordedEvents } from './support.js';
 // Checked against what was committed, on the real database: a notification.received event
 // for exactly the stored notifications, and per user an unbroken chain of
 // entitlements.updated (each `previous` the last one's `entitlements`, the last one the
-// answer GET /entitlements gives now): nothing lost, nothing invented.
+// answer GET /entitlements gives now; answers compared without `updatedAt`, as the recorder
+// compares them): nothing lost, nothing invented.
 
 const t = useTestApp({ env: { RATE_LIMIT_WEBHOOK_PER_MINUTE: '0' } });
 
