@@ -4,11 +4,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArguments, UsageError } from '../../src/cli-args.js';
 import { openDatabase } from '../../src/db/client.js';
-import { migrateDatabase } from '../../src/db/migrate.js';
 import { eventDeliveries } from '../../src/db/schema.js';
-import { appendEvents } from '../../src/events/events.repository.js';
 import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { runEntry } from '../helpers/process.js';
+import { seedEvent } from './support.js';
 
 describe('events redeliver arguments', () => {
   it('reads the event id and refuses a missing one, an extra one or an unknown events command', () => {
@@ -38,20 +37,7 @@ describe('npm run cli -- events redeliver', () => {
       EVENTS_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/NYlTmsLXmk=',
       LOG_LEVEL: 'warn',
     };
-    const database = await openDatabase({ url: null, dataDir: env.DATA_DIR! });
-    try {
-      await migrateDatabase(database);
-      const [event] = await database.db.transaction((tx) =>
-        appendEvents(
-          tx,
-          [{ type: 'consumption.requested', userId: 'u-1', data: { userId: 'u-1', transactionId: '1', productId: 'p', deadline: new Date().toISOString() } }],
-          new Date(),
-        ),
-      );
-      eventId = event!.id;
-    } finally {
-      await database.close();
-    }
+    eventId = await seedEvent(env.DATA_DIR!);
   }, 120_000);
 
   afterAll(() => {

@@ -3,12 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/client.js';
-import { migrateDatabase } from '../../src/db/migrate.js';
-import { appendEvents } from '../../src/events/events.repository.js';
 import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { freePort, runEntry, waitForStatus } from '../helpers/process.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { seedEvent } from './support.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/NYlTmsLXmk=';
 
@@ -34,20 +32,7 @@ describe('the service with EVENTS_WEBHOOK_URLS', () => {
       EVENTS_WEBHOOK_URLS: receiver.url,
       EVENTS_WEBHOOK_SECRET: SECRET,
     };
-    const database = await openDatabase({ url: null, dataDir: env.DATA_DIR! });
-    try {
-      await migrateDatabase(database);
-      const [event] = await database.db.transaction((tx) =>
-        appendEvents(
-          tx,
-          [{ type: 'consumption.requested', userId: 'u-1', data: { userId: 'u-1', transactionId: '1', productId: 'p', deadline: new Date().toISOString() } }],
-          new Date(),
-        ),
-      );
-      eventId = event!.id;
-    } finally {
-      await database.close();
-    }
+    eventId = await seedEvent(env.DATA_DIR!);
   }, 120_000);
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 // Reads back the events the service recorded, parsed, for the events tests.
-import type { Database } from '../../src/db/client.js';
-import { readEvents } from '../../src/events/events.repository.js';
+import { type Database, openDatabase } from '../../src/db/client.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import { appendEvents, readEvents } from '../../src/events/events.repository.js';
 
 export interface ParsedEvent {
   seq: number;
@@ -25,4 +26,25 @@ export async function eventsDuring(db: Database, action: () => Promise<unknown>)
   const last = before.at(-1)?.seq ?? 0;
   await action();
   return recordedEvents(db, last);
+}
+
+/**
+ * Migrates the embedded database under `dataDir` and records one consumption.requested event
+ * of `userId` in it, before a service or CLI process opens it. Returns the event's id.
+ */
+export async function seedEvent(dataDir: string, userId = 'u-1'): Promise<string> {
+  const database = await openDatabase({ url: null, dataDir });
+  try {
+    await migrateDatabase(database);
+    const [event] = await database.db.transaction((tx) =>
+      appendEvents(
+        tx,
+        [{ type: 'consumption.requested', userId, data: { userId, transactionId: '1', productId: 'p', deadline: new Date().toISOString() } }],
+        new Date(),
+      ),
+    );
+    return event!.id;
+  } finally {
+    await database.close();
+  }
 }

@@ -8,8 +8,8 @@ export interface ReceivedRequest {
   json: { type: string; timestamp: string; data: Record<string, unknown> };
 }
 
-/** How the receiver answers one request: a status, a redirect, or never (until closed). */
-export type Answer = number | { redirect: string } | 'hang';
+/** How the receiver answers one request: a status, a redirect, a status only after a delay, or never (until closed). */
+export type Answer = number | { redirect: string } | { status: number; afterMs: number } | 'hang';
 
 export interface WebhookReceiver {
   url: string;
@@ -22,8 +22,11 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-/** A real HTTP receiver on a loopback port of its own, as an app backend would run one. */
-export async function startWebhookReceiver(path = '/hooks/ase'): Promise<WebhookReceiver> {
+/**
+ * A real HTTP receiver on a loopback port of its own (or `port`, to come back where a closed
+ * one listened), as an app backend would run one.
+ */
+export async function startWebhookReceiver(path = '/hooks/ase', port = 0): Promise<WebhookReceiver> {
   const hanging = new Set<ServerResponse>();
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   const receiver: Omit<WebhookReceiver, 'url' | 'close' | 'waitFor'> = { requests: [], answers: [], fallback: 200 };
@@ -44,17 +47,27 @@ export async function startWebhookReceiver(path = '/hooks/ase'): Promise<Webhook
         hanging.add(response);
         return;
       }
-      if (typeof answer === 'object') {
+      if (typeof answer === 'object' && 'redirect' in answer) {
         response.writeHead(302, { location: answer.redirect }).end();
+        return;
+      }
+      if (typeof answer === 'object') {
+        // Late: the sender has given up by now; the answer goes to a socket it may have cut.
+        hanging.add(response);
+        const late = setTimeout(() => {
+          hanging.delete(response);
+          if (!response.destroyed) response.writeHead(answer.status, { 'content-type': 'text/plain' }).end('ok');
+        }, answer.afterMs);
+        response.on('close', () => clearTimeout(late));
         return;
       }
       response.writeHead(answer, { 'content-type': 'text/plain' }).end('ok');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.address() as AddressInfo).port;
   return Object.assign(receiver, {
-    url: `http://127.0.0.1:${port}${path}`,
+    url: `http://127.0.0.1:${bound}${path}`,
     waitFor(count: number) {
       if (receiver.requests.length >= count) return Promise.resolve();
       return new Promise<void>((resolve) => waiters.push({ count, resolve }));
