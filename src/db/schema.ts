@@ -222,6 +222,9 @@ export const eventDeliveries = pgTable(
   (t) => [
     primaryKey({ columns: [t.eventSeq, t.url] }),
     index('event_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // A URL's pending deliveries in event order: the claim walks it and stops at its limit,
+    // instead of sorting every pending row of the URL (a catch-up after an outage).
+    index('event_deliveries_pending_order_idx').on(t.url, t.eventSeq).where(sql`${t.status} = 'pending'`),
     index('event_deliveries_user_order_idx').on(t.url, t.userId, t.eventSeq).where(sql`${t.status} <> 'delivered'`),
     index('event_deliveries_status_idx').on(t.status, t.eventSeq),
   ],

@@ -1,0 +1,1 @@
+CREATE INDEX "event_deliveries_pending_order_idx" ON "event_deliveries" USING btree ("url","event_seq") WHERE "event_deliveries"."status" = 'pending';
