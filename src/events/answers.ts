@@ -6,7 +6,6 @@ import { type EntitlementView, entitlementViews, evaluatePurchases, type Purchas
 import { purchasesOfUsersIn } from '../entitlements/entitlements.repository.js';
 import { BILLING_RETRY_MAX_MS } from '../entitlements/state.model.js';
 import { type StoredAnswer, storeAnswers, storedAnswers } from './answers.repository.js';
-import type { EntitlementsUpdatedData } from './event-types.js';
 
 // Users' answers to GET /entitlements/:userId, computed with the read model itself
 // (entitlements.model.ts over the same read) and compared with the last recorded answer.
@@ -16,7 +15,17 @@ import type { EntitlementsUpdatedData } from './event-types.js';
 
 export interface AnswerChange {
   userId: string;
-  data: EntitlementsUpdatedData;
+  /** entitlements.updated's data (EntitlementsUpdatedData) as JSON: entitlementsUpdatedJson. */
+  dataJson: string;
+}
+
+/**
+ * `JSON.stringify(data)` of EntitlementsUpdatedData, from the answers' JSON texts (both
+ * JSON.stringify's own output: the current answer just serialised, the previous one as it
+ * was recorded), so neither is parsed or serialised again. Keys in the interface's order.
+ */
+export function entitlementsUpdatedJson(userId: string, entitlementsJson: string, previousJson: string): string {
+  return `{"userId":${JSON.stringify(userId)},"entitlements":${entitlementsJson},"previous":${previousJson}}`;
 }
 
 export interface CurrentAnswer {
@@ -108,14 +117,7 @@ export async function compareAnswers(
     const before = previous.get(answer.userId);
     const previousFingerprint = before?.fingerprint ?? EMPTY_FINGERPRINT;
     if (previousFingerprint !== answer.fingerprint) {
-      changes.push({
-        userId: answer.userId,
-        data: {
-          userId: answer.userId,
-          entitlements: answer.entitlements,
-          previous: before ? (JSON.parse(before.entitlements) as EntitlementView[]) : [],
-        },
-      });
+      changes.push({ userId: answer.userId, dataJson: entitlementsUpdatedJson(answer.userId, answer.json, before?.entitlements ?? '[]') });
     }
     const sameRow =
       before !== undefined && before.entitlements === answer.json && (before.nextCheckAt?.getTime() ?? null) === (answer.nextCheckAt?.getTime() ?? null);

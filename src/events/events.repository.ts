@@ -24,9 +24,11 @@ export function newEventId(): string {
   return `evt_${randomUUID()}`;
 }
 
-/** The webhook body of an event: Standard Webhooks' envelope. */
+/** The webhook body of an event: Standard Webhooks' envelope, `{"type","timestamp","data"}`. */
 export function eventBody(event: NewEvent, at: Date): string {
-  return JSON.stringify({ type: event.type, timestamp: at.toISOString(), data: event.data });
+  // The text JSON.stringify({ type, timestamp, data }) gives, with the data serialised once.
+  const data = 'dataJson' in event ? event.dataJson : JSON.stringify(event.data);
+  return `{"type":${JSON.stringify(event.type)},"timestamp":${JSON.stringify(at.toISOString())},"data":${data}}`;
 }
 
 export interface AppendOptions {

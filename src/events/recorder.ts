@@ -105,7 +105,7 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
     const answerWrites: AnswerComparison['writes'] = [];
     for (let i = 0; i < sortedUsers.length; i += USERS_PER_READ) {
       const { changes: answers, writes } = await compareAnswers(tx, sortedUsers.slice(i, i + USERS_PER_READ), deps.entitlementMap, now, stored);
-      for (const change of answers) newEvents.push({ type: 'entitlements.updated', userId: change.userId, data: change.data });
+      for (const change of answers) newEvents.push({ type: 'entitlements.updated', userId: change.userId, dataJson: change.dataJson });
       // One page's rows go with the append; many pages' rows are written page by page.
       if (sortedUsers.length <= USERS_PER_READ) answerWrites.push(...writes);
       else await storeAnswers(tx, writes);
