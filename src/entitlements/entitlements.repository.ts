@@ -106,6 +106,8 @@ cross join lateral (
 ) r
 where ${link('userId')} = any($1::text[])`;
 
+const PURCHASES_OF_USERS_NAME = 'entitlements_purchases_of_users';
+
 const isTransactionRow = (row: unknown[]) => row[T.transactionId] !== null;
 
 function periodAt(row: unknown[]): EntitlementPeriod {
@@ -220,7 +222,7 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
   // A failed read rejects every caller of its group (groupWhileBusy does that).
   const read = async (group: Waiting<string, PurchaseRecords[]>[]) => {
     const userIds = [...new Set(group.map((waiting) => waiting.item))];
-    const rows = await database.queryArrays({ name: 'entitlements_purchases_of_users', text: PURCHASES_OF_USERS, values: [userIds] });
+    const rows = await database.queryArrays({ name: PURCHASES_OF_USERS_NAME, text: PURCHASES_OF_USERS, values: [userIds] });
     const byUser = purchasesByUser(rows);
     for (const waiting of group) waiting.resolve(byUser.get(waiting.item) ?? []);
   };
@@ -235,5 +237,5 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
  */
 export async function purchasesOfUsersIn(tx: Transaction, userIds: readonly string[]): Promise<Map<string, PurchaseRecords[]>> {
   if (userIds.length === 0) return new Map();
-  return purchasesByUser(await tx.driver.queryArrays(PURCHASES_OF_USERS, [[...userIds]]));
+  return purchasesByUser(await tx.driver.queryArrays(PURCHASES_OF_USERS, [[...userIds]], { name: PURCHASES_OF_USERS_NAME }));
 }
