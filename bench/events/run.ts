@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import type { NewEvent } from '../../src/events/event-types.js';
+import type { EventData } from '../../src/events/event-types.js';
 import { appendEvents } from '../../src/events/events.repository.js';
 import { createTestPki } from '../../test/helpers/pki.js';
 import { keyValue } from '../common/own-cluster.js';
@@ -64,7 +64,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 /** An entitlements.updated with one (abridged) entitlement: the shape matters not to delivery, only the size. */
-function eventOf(index: number, users: number): NewEvent {
+function eventOf(index: number, users: number): EventData & { userId: string } {
   const userId = `00000000-0000-4000-8000-${String(index % users).padStart(12, '0')}`;
   const entitlement = {
     productId: 'com.example.pro.monthly',
@@ -74,7 +74,7 @@ function eventOf(index: number, users: number): NewEvent {
     willRenew: true,
     originalTransactionId: String(2_000_000_000 + index),
   };
-  return { type: 'entitlements.updated', userId, data: { userId, entitlements: [entitlement], previous: [] } } as unknown as NewEvent;
+  return { type: 'entitlements.updated', userId, data: { userId, entitlements: [entitlement], previous: [] } } as unknown as EventData & { userId: string };
 }
 
 /** Records the backlog straight into the outbox, 1,000 events per transaction. */

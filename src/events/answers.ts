@@ -6,8 +6,7 @@ import { type EntitlementView, entitlementViews, evaluatePurchases } from '../en
 import { recordsOfUsersIn, type UserRecords } from '../entitlements/entitlements.repository.js';
 import { combineSources, grantEnd } from '../entitlements/sources.model.js';
 import { BILLING_RETRY_MAX_MS } from '../entitlements/state.model.js';
-import { storeAnswers, storedAnswers } from './answers.repository.js';
-import type { EntitlementsUpdatedData } from './event-types.js';
+import { type StoredAnswer, storeAnswers, storedAnswers } from './answers.repository.js';
 
 // Users' answers to GET /entitlements/:userId, computed with the read model itself
 // (entitlements.model.ts over the same read) and compared with the last recorded answer.
@@ -17,7 +16,17 @@ import type { EntitlementsUpdatedData } from './event-types.js';
 
 export interface AnswerChange {
   userId: string;
-  data: EntitlementsUpdatedData;
+  /** entitlements.updated's data (EntitlementsUpdatedData) as JSON: entitlementsUpdatedJson. */
+  dataJson: string;
+}
+
+/**
+ * `JSON.stringify(data)` of EntitlementsUpdatedData, from the answers' JSON texts (both
+ * JSON.stringify's own output: the current answer just serialised, the previous one as it
+ * was recorded), so neither is parsed or serialised again. Keys in the interface's order.
+ */
+export function entitlementsUpdatedJson(userId: string, entitlementsJson: string, previousJson: string): string {
+  return `{"userId":${JSON.stringify(userId)},"entitlements":${entitlementsJson},"previous":${previousJson}}`;
 }
 
 export interface CurrentAnswer {
@@ -86,31 +95,39 @@ export async function currentAnswers(tx: Transaction, userIds: readonly string[]
   });
 }
 
+/** What comparing users' answers found: the changes to announce and the rows to store. */
+export interface AnswerComparison {
+  /** Answers that changed since the last recorded one, in user id order. */
+  changes: AnswerChange[];
+  /** user_answers rows to write (new or different answers; unchanged rows are left alone). */
+  writes: Array<typeof userAnswers.$inferInsert>;
+}
+
+const EMPTY_FINGERPRINT = fingerprintOf([]);
+
 /**
- * Computes the users' answers, stores them and returns those that changed since the last
- * recorded answer (a user never recorded had `[]`), in user id order. Inside the caller's
- * transaction.
+ * Computes the users' answers and compares them with the last recorded answers (a user never
+ * recorded had `[]`), inside the caller's transaction; writes nothing. `stored`: the recorded
+ * answers of these users when the caller has read them already (else they are read here).
  */
-export async function answerChanges(tx: Transaction, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<AnswerChange[]> {
-  if (userIds.length === 0) return [];
+export async function compareAnswers(
+  tx: Transaction,
+  userIds: readonly string[],
+  map: EntitlementMap,
+  now: Date,
+  stored?: ReadonlyMap<string, StoredAnswer>,
+): Promise<AnswerComparison> {
+  if (userIds.length === 0) return { changes: [], writes: [] };
   const sorted = [...new Set(userIds)].sort();
-  const [current, storedRows] = [await currentAnswers(tx, sorted, map, now), await storedAnswers(tx, sorted)];
-  const stored = new Map(storedRows.map((row) => [row.userId, row]));
+  const current = await currentAnswers(tx, sorted, map, now);
+  const previous = stored ?? new Map((await storedAnswers(tx, sorted)).map((row) => [row.userId, row]));
   const changes: AnswerChange[] = [];
   const writes: Array<typeof userAnswers.$inferInsert> = [];
-  const emptyFingerprint = fingerprintOf([]);
   for (const answer of current) {
-    const before = stored.get(answer.userId);
-    const previousFingerprint = before?.fingerprint ?? emptyFingerprint;
+    const before = previous.get(answer.userId);
+    const previousFingerprint = before?.fingerprint ?? EMPTY_FINGERPRINT;
     if (previousFingerprint !== answer.fingerprint) {
-      changes.push({
-        userId: answer.userId,
-        data: {
-          userId: answer.userId,
-          entitlements: answer.entitlements,
-          previous: before ? (JSON.parse(before.entitlements) as EntitlementView[]) : [],
-        },
-      });
+      changes.push({ userId: answer.userId, dataJson: entitlementsUpdatedJson(answer.userId, answer.json, before?.entitlements ?? '[]') });
     }
     const sameRow =
       before !== undefined && before.entitlements === answer.json && (before.nextCheckAt?.getTime() ?? null) === (answer.nextCheckAt?.getTime() ?? null);
@@ -124,6 +141,16 @@ export async function answerChanges(tx: Transaction, userIds: readonly string[],
       updatedAt: now,
     });
   }
+  return { changes, writes };
+}
+
+/**
+ * Computes the users' answers, stores them and returns those that changed since the last
+ * recorded answer (a user never recorded had `[]`), in user id order. Inside the caller's
+ * transaction.
+ */
+export async function answerChanges(tx: Transaction, userIds: readonly string[], map: EntitlementMap, now: Date): Promise<AnswerChange[]> {
+  const { changes, writes } = await compareAnswers(tx, userIds, map, now);
   await storeAnswers(tx, writes);
   return changes;
 }

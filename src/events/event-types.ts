@@ -37,8 +37,17 @@ export type EventData =
   | { type: 'notification.received'; data: NotificationReceivedData }
   | { type: 'consumption.requested'; data: ConsumptionRequestedData };
 
+/**
+ * An event's data already serialised: exactly the text `JSON.stringify(data)` gives (the
+ * recorder builds entitlements.updated's from the answers' JSON, which it has anyway).
+ */
+export interface SerializedEventData {
+  type: EventType;
+  dataJson: string;
+}
+
 /** An event about to be recorded. */
-export type NewEvent = EventData & { userId: string | null };
+export type NewEvent = (EventData | SerializedEventData) & { userId: string | null };
 
 /** A recorded event, as the feed and the deliveries carry it. */
 export interface RecordedEvent {

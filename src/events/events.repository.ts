@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, gt, inArray, lt, max, notExists, sql } from 'drizzle-orm';
 import type { Executor, Transaction } from '../db/client.js';
-import { insertRows, selectList } from '../db/raw.js';
-import { eventDeliveries, events } from '../db/schema.js';
+import { columnName, onConflictReplace, tableName } from '../db/raw.js';
+import { eventDeliveries, events, userAnswers } from '../db/schema.js';
+import { storeAnswers } from './answers.repository.js';
 import type { EventType, NewEvent, RecordedEvent } from './event-types.js';
 
 // The outbox: events are appended inside the transaction of the change they announce, and
@@ -13,32 +14,84 @@ import type { EventType, NewEvent, RecordedEvent } from './event-types.js';
 // a larger one, and never see it. Every appending transaction therefore takes one
 // transaction-scoped advisory lock just before its insert and holds it to its commit:
 // numbers are taken in commit order, and PostgreSQL makes a commit visible before it
-// releases the transaction's locks. Appends are the last statements of their transaction,
+// releases the transaction's locks. The append is the last statement of its transaction,
 // so the lock is held only for the insert and the commit.
 
 /** pg_advisory_xact_lock key serialising event appends (an arbitrary constant of this service). */
 export const EVENTS_APPEND_LOCK_KEY = 7_245_771_190_041_016n;
 
-const RETURNING = selectList(events, ['seq', 'id']);
-
 export function newEventId(): string {
   return `evt_${randomUUID()}`;
 }
 
-/** The webhook body of an event: Standard Webhooks' envelope. */
+/** The webhook body of an event: Standard Webhooks' envelope, `{"type","timestamp","data"}`. */
 export function eventBody(event: NewEvent, at: Date): string {
-  return JSON.stringify({ type: event.type, timestamp: at.toISOString(), data: event.data });
+  // The text JSON.stringify({ type, timestamp, data }) gives, with the data serialised once.
+  const data = 'dataJson' in event ? event.dataJson : JSON.stringify(event.data);
+  return `{"type":${JSON.stringify(event.type)},"timestamp":${JSON.stringify(at.toISOString())},"data":${data}}`;
+}
+
+export interface AppendOptions {
+  /**
+   * user_answers rows to write in the same statement, before the append lock is taken (as
+   * when they were written first: a transaction never waits for a row lock while it holds
+   * the append lock).
+   */
+  answers?: ReadonlyArray<typeof userAnswers.$inferInsert>;
+  /** NOTIFY this channel with the last seq appended (PostgreSQL only). */
+  notifyChannel?: string;
+}
+
+// The append is one statement (it runs at the end of every ingest batch, where each round
+// trip counted): the answers' upsert, then the append lock, then the insert, then NOTIFY.
+// Every value travels as an array parameter (`unnest`), so the text is fixed and built once
+// per shape. The lock subquery reads the upsert's count, so it runs after it; the insert
+// reads the lock's row, so every seq is taken under the lock; rows keep the arrays' order
+// (`with ordinality`), so seq follows `newEvents`.
+const answerColumn = (property: 'userId' | 'entitlements' | 'fingerprint' | 'nextCheckAt' | 'updatedAt') => columnName(userAnswers, property);
+const eventColumn = (property: 'seq' | 'id' | 'type' | 'userId' | 'body' | 'recordedAt') => columnName(events, property);
+const appendStatements = new Map<string, string>();
+
+function appendStatement(withAnswers: boolean, notify: boolean): string {
+  const shape = `${withAnswers}:${notify}`;
+  const cached = appendStatements.get(shape);
+  if (cached !== undefined) return cached;
+  // $1 lock key, $2 recorded at, $3..$6 events: id, type, user id, body; then the answers'
+  // $7..$10: user id, entitlements, fingerprint, next check (updated at: $2); then the channel.
+  const answersCte = `answers as (
+    insert into ${tableName(userAnswers)} (${answerColumn('userId')}, ${answerColumn('entitlements')}, ${answerColumn('fingerprint')}, ${answerColumn('nextCheckAt')}, ${answerColumn('updatedAt')})
+    select a.u, a.e, a.f, a.n, $2::timestamptz from unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[]) as a(u, e, f, n)
+    ${onConflictReplace(userAnswers, 'userId')}
+    returning 1
+  ),`;
+  const lockSource = withAnswers ? '(select count(*) from answers) as written' : '(select 1) as nothing';
+  const text = `with ${withAnswers ? answersCte : ''}
+  appending as (select pg_advisory_xact_lock($1::bigint) from ${lockSource}),
+  inserted as (
+    insert into ${tableName(events)} (${eventColumn('id')}, ${eventColumn('type')}, ${eventColumn('userId')}, ${eventColumn('body')}, ${eventColumn('recordedAt')})
+    select e.id, e.type, e.user_id, e.body, $2::timestamptz
+    from appending, unnest($3::text[], $4::text[], $5::text[], $6::text[]) with ordinality as e(id, type, user_id, body, n)
+    order by e.n
+    returning ${eventColumn('seq')}, ${eventColumn('id')}
+  )
+select i.${eventColumn('seq')}::float8 as "seq", i.${eventColumn('id')} as "id" from inserted i${
+    notify ? `, (select pg_notify($${withAnswers ? 11 : 7}, max(${eventColumn('seq')})::text) from inserted) as notified` : ''
+  }`;
+  appendStatements.set(shape, text);
+  return text;
 }
 
 /**
  * Appends events, in order, inside the caller's transaction (call it last, just before
- * commit: the append lock is held until then). Returns them as recorded.
+ * commit: the append lock is held until then), with the answers' rows of `options`.
+ * Returns the events as recorded.
  */
-export async function appendEvents(tx: Transaction, newEvents: readonly NewEvent[], at: Date): Promise<RecordedEvent[]> {
-  if (newEvents.length === 0) return [];
-  // On every ingest batch: hand-built statements to the transaction's driver, as the rest
-  // of the group commit (docs/architecture.md, "Database access").
-  await tx.driver.query('select pg_advisory_xact_lock($1::bigint)', [EVENTS_APPEND_LOCK_KEY.toString()]);
+export async function appendEvents(tx: Transaction, newEvents: readonly NewEvent[], at: Date, options: AppendOptions = {}): Promise<RecordedEvent[]> {
+  const answers = options.answers ?? [];
+  if (newEvents.length === 0) {
+    await storeAnswers(tx, answers);
+    return [];
+  }
   const rows = newEvents.map((event) => ({
     id: newEventId(),
     type: event.type,
@@ -46,8 +99,30 @@ export async function appendEvents(tx: Transaction, newEvents: readonly NewEvent
     body: eventBody(event, at),
     recordedAt: at,
   }));
-  // Identity values follow the order of the VALUES list, so seq follows `newEvents`.
-  const inserted = await insertRows<{ seq: number; id: string }>(tx, events, rows, `returning ${RETURNING}`);
+  const notify = options.notifyChannel !== undefined;
+  const params: unknown[] = [
+    EVENTS_APPEND_LOCK_KEY.toString(),
+    at.toISOString(),
+    rows.map((row) => row.id),
+    rows.map((row) => row.type),
+    rows.map((row) => row.userId),
+    rows.map((row) => row.body),
+  ];
+  if (answers.length > 0) {
+    params.push(
+      answers.map((row) => row.userId),
+      answers.map((row) => row.entitlements),
+      answers.map((row) => row.fingerprint),
+      answers.map((row) => row.nextCheckAt?.toISOString() ?? null),
+    );
+  }
+  if (notify) params.push(options.notifyChannel);
+  // On every ingest batch: a hand-built statement to the transaction's driver, as the rest
+  // of the group commit (docs/architecture.md, "Database access").
+  const withAnswers = answers.length > 0;
+  const inserted = await tx.driver.query<{ seq: number; id: string }>(appendStatement(withAnswers, notify), params, {
+    name: `events_append${withAnswers ? '_answers' : ''}${notify ? '_notify' : ''}`,
+  });
   const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
   return rows.map((row) => ({ ...row, type: row.type, seq: seqById.get(row.id)! }));
 }

@@ -2,10 +2,11 @@ import type { Clock } from '../clock.js';
 import { CONSUMPTION_DEADLINE_MS } from '../consumption/consumption.model.js';
 import type { Database, DatabaseHandle, Transaction } from '../db/client.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
-import { answerChanges } from './answers.js';
+import { type AnswerComparison, answerChanges, compareAnswers } from './answers.js';
+import { storeAnswers } from './answers.repository.js';
 import type { NewEvent, RecordedEvent } from './event-types.js';
 import { appendEvents } from './events.repository.js';
-import { ownersOf, productsOfSubscriptions, productsOfTransactions } from './recording.repository.js';
+import { recordingLookups } from './recording.repository.js';
 import { attachChanges, emptyChanges, type TransactionChanges } from './transaction-changes.js';
 
 // Turns what a transaction changed into events, inside that transaction, just before it
@@ -44,47 +45,51 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
     const newEvents: NewEvent[] = [];
     if (changes.notifications.length === 0 && changes.purchases.size === 0 && changes.users.size === 0) return [];
 
-    // One look-up of owners for the notifications' purchases and the purchases written.
+    // Users whose answers are compared: those noted, and the owners of the purchases written.
+    // For a batch of few (every ingest batch) one statement looks up owners, products and
+    // their recorded answers; a larger set's answers are read a page of users at a time.
     const notifiedPurchases = changes.notifications.map((n) => n.originalTransactionId).filter((id): id is string => id !== null);
-    const owners = await ownersOf(tx, [...notifiedPurchases, ...changes.purchases]);
+    const transactionIds = changes.notifications.map((n) => n.transactionId).filter((id): id is string => id !== null);
+    const fewUsers = changes.users.size + changes.purchases.size <= USERS_PER_READ;
+    const lookups = await recordingLookups(tx, {
+      owned: [...notifiedPurchases, ...changes.purchases],
+      transactions: transactionIds,
+      subscriptions: notifiedPurchases,
+      answersOf: fewUsers ? { users: [...changes.users], ownersOf: [...changes.purchases] } : null,
+    });
+    const owners = lookups.owners;
 
-    if (changes.notifications.length > 0) {
-      const purchaseIds = notifiedPurchases;
-      const transactionIds = changes.notifications.map((n) => n.transactionId).filter((id): id is string => id !== null);
-      const products = await productsOfTransactions(tx, transactionIds);
-      const subscriptionProducts = await productsOfSubscriptions(tx, purchaseIds);
-      for (const n of changes.notifications) {
-        const userId = n.originalTransactionId === null ? null : (owners.get(n.originalTransactionId) ?? null);
-        const productId =
-          (n.transactionId === null ? undefined : products.get(n.transactionId)) ??
-          (n.originalTransactionId === null ? null : (subscriptionProducts.get(n.originalTransactionId) ?? null));
+    for (const n of changes.notifications) {
+      const userId = n.originalTransactionId === null ? null : (owners.get(n.originalTransactionId) ?? null);
+      const productId =
+        (n.transactionId === null ? undefined : lookups.transactionProducts.get(n.transactionId)) ??
+        (n.originalTransactionId === null ? null : (lookups.subscriptionProducts.get(n.originalTransactionId) ?? null));
+      newEvents.push({
+        type: 'notification.received',
+        userId,
+        data: {
+          notificationUUID: n.id,
+          notificationType: n.notificationType,
+          subtype: n.subtype,
+          environment: n.environment,
+          signedDate: n.signedDate?.toISOString() ?? null,
+          userId,
+          transactionId: n.transactionId,
+          originalTransactionId: n.originalTransactionId,
+          productId,
+        },
+      });
+      if (n.notificationType === 'CONSUMPTION_REQUEST') {
         newEvents.push({
-          type: 'notification.received',
+          type: 'consumption.requested',
           userId,
           data: {
-            notificationUUID: n.id,
-            notificationType: n.notificationType,
-            subtype: n.subtype,
-            environment: n.environment,
-            signedDate: n.signedDate?.toISOString() ?? null,
             userId,
             transactionId: n.transactionId,
-            originalTransactionId: n.originalTransactionId,
             productId,
+            deadline: new Date((n.signedDate ?? now).getTime() + CONSUMPTION_DEADLINE_MS).toISOString(),
           },
         });
-        if (n.notificationType === 'CONSUMPTION_REQUEST') {
-          newEvents.push({
-            type: 'consumption.requested',
-            userId,
-            data: {
-              userId,
-              transactionId: n.transactionId,
-              productId,
-              deadline: new Date((n.signedDate ?? now).getTime() + CONSUMPTION_DEADLINE_MS).toISOString(),
-            },
-          });
-        }
       }
     }
 
@@ -94,17 +99,22 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       if (userId !== undefined) users.add(userId);
     }
     const sortedUsers = [...users].sort();
+    const stored = lookups.answers === null ? undefined : new Map(lookups.answers.map((row) => [row.userId, row]));
+    const answerWrites: AnswerComparison['writes'] = [];
     for (let i = 0; i < sortedUsers.length; i += USERS_PER_READ) {
-      for (const change of await answerChanges(tx, sortedUsers.slice(i, i + USERS_PER_READ), deps.entitlementMap, now)) {
-        newEvents.push({ type: 'entitlements.updated', userId: change.userId, data: change.data });
-      }
+      const { changes: answers, writes } = await compareAnswers(tx, sortedUsers.slice(i, i + USERS_PER_READ), deps.entitlementMap, now, stored);
+      for (const change of answers) newEvents.push({ type: 'entitlements.updated', userId: change.userId, dataJson: change.dataJson });
+      // One page's rows go with the append; many pages' rows are written page by page.
+      if (sortedUsers.length <= USERS_PER_READ) answerWrites.push(...writes);
+      else await storeAnswers(tx, writes);
     }
 
-    const recorded = await appendEvents(tx, newEvents, now);
-    if (recorded.length > 0 && deps.kind === 'postgres') {
-      // Part of the append, on every ingest batch: to the driver, as the append itself.
-      await tx.driver.query('select pg_notify($1, $2)', [EVENTS_CHANNEL, String(recorded[recorded.length - 1]!.seq)]);
-    }
+    // Part of the append, on every ingest batch: the answers' rows, the events and NOTIFY
+    // listeners, in one statement.
+    const recorded = await appendEvents(tx, newEvents, now, {
+      answers: answerWrites,
+      ...(deps.kind === 'postgres' ? { notifyChannel: EVENTS_CHANNEL } : {}),
+    });
     return recorded;
   }
 

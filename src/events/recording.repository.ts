@@ -1,36 +1,88 @@
-import { inArray } from 'drizzle-orm';
 import type { Transaction } from '../db/client.js';
-import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
+import { columnName, readColumn, tableName } from '../db/raw.js';
+import { purchaseLinks, subscriptions, transactions, userAnswers } from '../db/schema.js';
+import type { StoredAnswer } from './answers.repository.js';
 
 // What the recorder looks up, inside the recording transaction, to say who an event
-// concerns and what was bought. Small reads by the query builder.
+// concerns and what was bought, and (for a batch of few users) the answers last recorded
+// for the users whose answers it compares. It runs at the end of every ingest batch, so it
+// is one hand-built statement to the transaction's driver (docs/architecture.md, "Database
+// access"): four look-ups that were four round trips, and the query builder's cost, before.
 
-/** originalTransactionId → the user it is linked to now (within `tx`). */
-export async function ownersOf(tx: Transaction, originalTransactionIds: readonly string[]): Promise<Map<string, string>> {
-  if (originalTransactionIds.length === 0) return new Map();
-  const rows = await tx
-    .select({ id: purchaseLinks.originalTransactionId, userId: purchaseLinks.userId })
-    .from(purchaseLinks)
-    .where(inArray(purchaseLinks.originalTransactionId, [...new Set(originalTransactionIds)]));
-  return new Map(rows.map((row) => [row.id, row.userId]));
+export interface RecordingLookups {
+  /** originalTransactionId → the user it is linked to now (within `tx`). */
+  owners: Map<string, string>;
+  /** transactionId → its product. */
+  transactionProducts: Map<string, string>;
+  /** originalTransactionId → the subscription's product (null when not known yet). */
+  subscriptionProducts: Map<string, string | null>;
+  /** The recorded answers of the users asked for (users never recorded have none); null when not asked. */
+  answers: StoredAnswer[] | null;
 }
 
-/** transactionId → its product. */
-export async function productsOfTransactions(tx: Transaction, transactionIds: readonly string[]): Promise<Map<string, string>> {
-  if (transactionIds.length === 0) return new Map();
-  const rows = await tx
-    .select({ id: transactions.transactionId, productId: transactions.productId })
-    .from(transactions)
-    .where(inArray(transactions.transactionId, [...new Set(transactionIds)]));
-  return new Map(rows.map((row) => [row.id, row.productId]));
+export interface RecordingLookupRequest {
+  /** Purchases whose owners are wanted. */
+  owned: readonly string[];
+  /** Transactions whose products are wanted. */
+  transactions: readonly string[];
+  /** Purchases whose subscription products are wanted. */
+  subscriptions: readonly string[];
+  /**
+   * Stored answers wanted: of these users and of the owners of these purchases; null for
+   * none (the caller reads them later, a page of users at a time).
+   */
+  answersOf: { users: readonly string[]; ownersOf: readonly string[] } | null;
 }
 
-/** originalTransactionId → the subscription's product (null when not known yet). */
-export async function productsOfSubscriptions(tx: Transaction, originalTransactionIds: readonly string[]): Promise<Map<string, string | null>> {
-  if (originalTransactionIds.length === 0) return new Map();
-  const rows = await tx
-    .select({ id: subscriptions.originalTransactionId, productId: subscriptions.productId })
-    .from(subscriptions)
-    .where(inArray(subscriptions.originalTransactionId, [...new Set(originalTransactionIds)]));
-  return new Map(rows.map((row) => [row.id, row.productId]));
+const link = (column: 'originalTransactionId' | 'userId') => columnName(purchaseLinks, column);
+const answer = (column: 'userId' | 'entitlements' | 'fingerprint' | 'nextCheckAt') => readColumn(userAnswers, column);
+
+// Rows tagged by kind: 'o' owner (key: purchase, a: user), 't' transaction product,
+// 's' subscription product, 'a' stored answer (key: user, a: entitlements, b: fingerprint,
+// c: next check).
+const LOOKUPS = `
+select 'o' as kind, ${link('originalTransactionId')} as key, ${link('userId')} as a, null::text as b, null::timestamptz as c
+  from ${tableName(purchaseLinks)} where ${link('originalTransactionId')} = any($1::text[])
+union all
+select 't', ${columnName(transactions, 'transactionId')}, ${columnName(transactions, 'productId')}, null, null
+  from ${tableName(transactions)} where ${columnName(transactions, 'transactionId')} = any($2::text[])
+union all
+select 's', ${columnName(subscriptions, 'originalTransactionId')}, ${columnName(subscriptions, 'productId')}, null, null
+  from ${tableName(subscriptions)} where ${columnName(subscriptions, 'originalTransactionId')} = any($3::text[])
+union all
+select 'a', ${answer('userId')}, ${answer('entitlements')}, ${answer('fingerprint')}, ${answer('nextCheckAt')}
+  from ${tableName(userAnswers)}
+  where ${answer('userId')} = any($4::text[])
+     or ${answer('userId')} in (select ${link('userId')} from ${tableName(purchaseLinks)} where ${link('originalTransactionId')} = any($5::text[]))`;
+
+interface LookupRow {
+  kind: 'o' | 't' | 's' | 'a';
+  key: string;
+  a: string | null;
+  b: string | null;
+  c: Date | null;
+}
+
+export async function recordingLookups(tx: Transaction, request: RecordingLookupRequest): Promise<RecordingLookups> {
+  const unique = (ids: readonly string[]) => [...new Set(ids)];
+  const owned = unique(request.owned);
+  const txIds = unique(request.transactions);
+  const subIds = unique(request.subscriptions);
+  const answerUsers = unique(request.answersOf?.users ?? []);
+  const answerPurchases = unique(request.answersOf?.ownersOf ?? []);
+  const result: RecordingLookups = {
+    owners: new Map(),
+    transactionProducts: new Map(),
+    subscriptionProducts: new Map(),
+    answers: request.answersOf === null ? null : [],
+  };
+  if (owned.length + txIds.length + subIds.length + answerUsers.length + answerPurchases.length === 0) return result;
+  const rows = await tx.driver.query<LookupRow>(LOOKUPS, [owned, txIds, subIds, answerUsers, answerPurchases], { name: 'events_recording_lookups' });
+  for (const row of rows) {
+    if (row.kind === 'o') result.owners.set(row.key, row.a!);
+    else if (row.kind === 't') result.transactionProducts.set(row.key, row.a!);
+    else if (row.kind === 's') result.subscriptionProducts.set(row.key, row.a);
+    else result.answers?.push({ userId: row.key, entitlements: row.a!, fingerprint: row.b!, nextCheckAt: row.c });
+  }
+  return result;
 }
