@@ -14,8 +14,8 @@ export const V1_SECRET = 'fuzz-shared-secret-0123456789abcdef';
 export type AuthKind = 'none' | 'wrong' | 'app' | 'admin';
 
 export interface RouteUnderTest {
-  method: 'GET' | 'POST' | 'HEAD';
-  /** Path template; `:userId`, `:token` and `:eventId` are filled by the generators. */
+  method: 'GET' | 'POST' | 'HEAD' | 'DELETE';
+  /** Path template; `:userId`, `:token`, `:eventId` and `:grantId` are filled by the generators. */
   path: string;
   /** Which key a legitimate caller presents. */
   auth: 'none' | 'app' | 'admin' | 'v1-password';
@@ -34,11 +34,14 @@ export const ROUTES: RouteUnderTest[] = [
   { method: 'GET', path: '/events', auth: 'app', readOnly: true },
   { method: 'POST', path: '/users/:userId/transactions', auth: 'app', readOnly: false },
   { method: 'POST', path: '/users/:userId/receipts', auth: 'app', readOnly: false },
+  { method: 'POST', path: '/users/:userId/app-transaction', auth: 'app', readOnly: false },
   { method: 'POST', path: '/admin/notifications/recover', auth: 'admin', readOnly: false },
   { method: 'POST', path: '/admin/notifications/test', auth: 'admin', readOnly: false },
   { method: 'GET', path: '/admin/notifications/test/:token', auth: 'admin', readOnly: true },
   { method: 'GET', path: '/admin/events/deliveries', auth: 'admin', readOnly: false },
   { method: 'POST', path: '/admin/events/:eventId/redeliver', auth: 'admin', readOnly: false },
+  { method: 'POST', path: '/admin/users/:userId/grants', auth: 'admin', readOnly: false },
+  { method: 'DELETE', path: '/admin/users/:userId/grants/:grantId', auth: 'admin', readOnly: false },
   { method: 'GET', path: '/healthz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/readyz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/metrics', auth: 'none', readOnly: true },
@@ -149,5 +152,5 @@ export function expectHandled(response: LightMyRequestResponse, context: string,
 }
 
 export function fillPath(template: string, userId: string, token: string): string {
-  return template.replace(':userId', userId).replace(':token', token).replace(':eventId', token);
+  return template.replace(':userId', userId).replace(':token', token).replace(':eventId', token).replace(':grantId', token);
 }
