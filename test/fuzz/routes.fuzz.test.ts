@@ -103,6 +103,7 @@ describe(`hostile input on every route (${backendName})`, () => {
       { url: '/webhooks/apple/v2', auth: 'none', body: (jws) => ({ signedPayload: jws }) },
       { url: '/users/u-fuzz/transactions', auth: 'app', body: (jws) => ({ signedTransaction: jws }) },
       { url: '/users/u-fuzz/receipts', auth: 'app', body: (jws) => ({ receipt: jws }) },
+      { url: '/users/u-fuzz/app-transaction', auth: 'app', body: (jws) => ({ signedAppTransaction: jws }) },
       {
         url: '/webhooks/apple/v1',
         auth: 'none',

@@ -14,7 +14,7 @@ export const V1_SECRET = 'fuzz-shared-secret-0123456789abcdef';
 export type AuthKind = 'none' | 'wrong' | 'app' | 'admin';
 
 export interface RouteUnderTest {
-  method: 'GET' | 'POST' | 'PUT' | 'HEAD';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
   /** Path template; `:userId`, `:token`, `:eventId` and the other ids are filled by the generators. */
   path: string;
   /** Which key a legitimate caller presents. */
@@ -35,6 +35,7 @@ export const ROUTES: RouteUnderTest[] = [
   { method: 'POST', path: '/users/:userId/transactions', auth: 'app', readOnly: false },
   { method: 'POST', path: '/users/:userId/receipts', auth: 'app', readOnly: false },
   { method: 'POST', path: '/users/:userId/restore', auth: 'app', readOnly: false },
+  { method: 'POST', path: '/users/:userId/app-transaction', auth: 'app', readOnly: false },
   { method: 'POST', path: '/admin/notifications/recover', auth: 'admin', readOnly: false },
   { method: 'POST', path: '/admin/notifications/test', auth: 'admin', readOnly: false },
   { method: 'GET', path: '/admin/notifications/test/:token', auth: 'admin', readOnly: true },
@@ -50,6 +51,8 @@ export const ROUTES: RouteUnderTest[] = [
   { method: 'GET', path: '/admin/users/:userId', auth: 'admin', readOnly: true },
   { method: 'POST', path: '/offers/promotional-signature', auth: 'app', readOnly: false },
   { method: 'POST', path: '/offers/signed', auth: 'app', readOnly: false },
+  { method: 'POST', path: '/admin/users/:userId/grants', auth: 'admin', readOnly: false },
+  { method: 'DELETE', path: '/admin/users/:userId/grants/:grantId', auth: 'admin', readOnly: false },
   { method: 'GET', path: '/healthz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/readyz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/metrics', auth: 'none', readOnly: true },
@@ -168,5 +171,6 @@ export function fillPath(template: string, userId: string, token: string): strin
     .replace(':transactionId', userId)
     .replace(':productId', userId)
     .replace(':requestId', token)
-    .replace(':orderId', token);
+    .replace(':orderId', token)
+    .replace(':grantId', token);
 }
