@@ -8,9 +8,9 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.js';
-import { ordersRoutes } from './admin/orders.routes.js';
 import { extensionsRoutes } from './admin/extensions.routes.js';
 import { grantsRoutes } from './admin/grants.routes.js';
+import { ordersRoutes } from './admin/orders.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import { supportViewsRoutes } from './admin/support-views.routes.js';
 import type { TrustProxy } from './config.js';
@@ -37,8 +37,8 @@ import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { offersRoutes } from './offers/offers.routes.js';
 import { createServices } from './services.js';
-import type { TokenUpdates } from './users/token-updates.job.js';
 import { appTransactionRoutes } from './users/app-transaction.routes.js';
+import type { TokenUpdates } from './users/token-updates.job.js';
 import { usersRoutes } from './users/users.routes.js';
 
 // Kept for callers that name the dependencies next to buildApp; the type lives in the leaf dependencies.ts.

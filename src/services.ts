@@ -1,9 +1,9 @@
-import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
+import { type CustomerUsecase, createCustomerUsecase } from './admin/customer.usecase.js';
 import { createExtensionsUsecase, type ExtensionsUsecase } from './admin/extensions.usecase.js';
 import { grantsOfUser } from './admin/grants.repository.js';
 import { createGrantsUsecase, type GrantsUsecase } from './admin/grants.usecase.js';
-import { type CustomerUsecase, createCustomerUsecase } from './admin/customer.usecase.js';
 import { createNotificationLogUsecase, type NotificationLogUsecase } from './admin/notification-log.usecase.js';
+import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
 import { createSupportViewsRepository } from './admin/support-views.repository.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
@@ -27,9 +27,9 @@ import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
 import { createOffersUsecase, type OffersUsecase } from './offers/offers.usecase.js';
 import { type AppStoreSync, createAppStoreSync } from './purchases/app-store-sync.usecase.js';
-import { createTokenUpdates, type TokenUpdates } from './users/token-updates.job.js';
 import { type AppTransactionUsecase, createAppTransactionUsecase } from './users/app-transaction.usecase.js';
 import { appTransactionOf } from './users/app-transactions.repository.js';
+import { createTokenUpdates, type TokenUpdates } from './users/token-updates.job.js';
 import { createTransactionsRepository } from './users/transactions.repository.js';
 import { createUsersRepository } from './users/users.repository.js';
 import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js';

@@ -1,7 +1,7 @@
 import type { EntitlementView } from '../entitlements/entitlements.model.js';
+import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import type { AppTransactionRow } from '../users/app-transactions.repository.js';
 import type { GrantRow } from './grants.repository.js';
-import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { type NotificationView, notificationView } from './notification-log.model.js';
 import type { LinkEventRow, SubscriptionRow, SupportViewsRepository, TransactionRow } from './support-views.repository.js';
 
