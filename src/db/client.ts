@@ -24,17 +24,9 @@ type DrizzleTransaction = Parameters<Parameters<DrizzleDatabase['transaction']>[
  */
 export interface SqlDriver {
   /** Rows as objects keyed by the names of the select (or returning) list. */
-  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[], options?: StatementOptions): Promise<T[]>;
+  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
   /** Rows as arrays in select-list order (a select list that repeats a name, as a union of differently shaped rows does). */
-  queryArrays(text: string, params?: readonly unknown[], options?: StatementOptions): Promise<unknown[][]>;
-}
-
-export interface StatementOptions {
-  /**
-   * Prepare the statement once per pooled connection under this name (PostgreSQL; PGlite
-   * ignores it): for a fixed text run on every ingest batch. One name, one text.
-   */
-  name?: string;
+  queryArrays(text: string, params?: readonly unknown[]): Promise<unknown[][]>;
 }
 
 /** What a `db.transaction` callback receives: the query builder, and the driver of the same transaction. */
@@ -144,14 +136,12 @@ function withDriver(tx: DrizzleTransaction, target: DriverClient): Transaction {
   const driver: SqlDriver =
     target.kind === 'postgres'
       ? {
-          async query<T>(text: string, params: readonly unknown[] = [], options: StatementOptions = {}) {
-            const values = params as unknown[];
-            if (options.name === undefined) return (await target.client.query(text, values)).rows as T[];
-            return (await target.client.query({ name: options.name, text, values })).rows as T[];
+          async query<T>(text: string, params: readonly unknown[] = []) {
+            return (await target.client.query(text, params as unknown[])).rows as T[];
           },
-          async queryArrays(text: string, params: readonly unknown[] = [], options: StatementOptions = {}) {
+          async queryArrays(text: string, params: readonly unknown[] = []) {
             const values = params as unknown[];
-            return (await target.client.query<unknown[]>({ ...options, text, values, rowMode: 'array', types: fastTimestampTypes })).rows;
+            return (await target.client.query<unknown[]>({ text, values, rowMode: 'array', types: fastTimestampTypes })).rows;
           },
         }
       : {

@@ -161,8 +161,6 @@ union all${GRANT_ROWS}
 union all${APP_TRANSACTION_ROWS}`;
 /** The read as it was before grants and AppTransactions (the bench's baseline). */
 export const PURCHASES_ONLY = PURCHASE_ROWS;
-const RECORDS_OF_USERS_NAME = 'entitlements_records_of_users';
-
 const isTransactionRow = (row: unknown[]) => row[T.transactionId] !== null;
 
 function periodAt(row: unknown[]): EntitlementPeriod {
@@ -322,7 +320,7 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
   // A failed read rejects every caller of its group (groupWhileBusy does that).
   const read = async (group: Waiting<string, UserRecords>[]) => {
     const userIds = [...new Set(group.map((waiting) => waiting.item))];
-    const rows = await database.queryArrays({ name: RECORDS_OF_USERS_NAME, text: RECORDS_OF_USERS, values: [userIds] });
+    const rows = await database.queryArrays({ name: 'entitlements_records_of_users', text: RECORDS_OF_USERS, values: [userIds] });
     const byUser = recordsByUser(rows);
     for (const waiting of group) waiting.resolve(byUser.get(waiting.item) ?? { purchases: [], grants: [], appTransaction: null });
   };
@@ -337,5 +335,5 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
  */
 export async function recordsOfUsersIn(tx: Transaction, userIds: readonly string[]): Promise<Map<string, UserRecords>> {
   if (userIds.length === 0) return new Map();
-  return recordsByUser(await tx.driver.queryArrays(RECORDS_OF_USERS, [[...userIds]], { name: RECORDS_OF_USERS_NAME }));
+  return recordsByUser(await tx.driver.queryArrays(RECORDS_OF_USERS, [[...userIds]]));
 }

@@ -119,10 +119,7 @@ export async function appendEvents(tx: Transaction, newEvents: readonly NewEvent
   if (notify) params.push(options.notifyChannel);
   // On every ingest batch: a hand-built statement to the transaction's driver, as the rest
   // of the group commit (docs/architecture.md, "Database access").
-  const withAnswers = answers.length > 0;
-  const inserted = await tx.driver.query<{ seq: number; id: string }>(appendStatement(withAnswers, notify), params, {
-    name: `events_append${withAnswers ? '_answers' : ''}${notify ? '_notify' : ''}`,
-  });
+  const inserted = await tx.driver.query<{ seq: number; id: string }>(appendStatement(answers.length > 0, notify), params);
   const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
   return rows.map((row) => ({ ...row, type: row.type, seq: seqById.get(row.id)! }));
 }

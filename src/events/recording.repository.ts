@@ -77,7 +77,7 @@ export async function recordingLookups(tx: Transaction, request: RecordingLookup
     answers: request.answersOf === null ? null : [],
   };
   if (owned.length + txIds.length + subIds.length + answerUsers.length + answerPurchases.length === 0) return result;
-  const rows = await tx.driver.query<LookupRow>(LOOKUPS, [owned, txIds, subIds, answerUsers, answerPurchases], { name: 'events_recording_lookups' });
+  const rows = await tx.driver.query<LookupRow>(LOOKUPS, [owned, txIds, subIds, answerUsers, answerPurchases]);
   for (const row of rows) {
     if (row.kind === 'o') result.owners.set(row.key, row.a!);
     else if (row.kind === 't') result.transactionProducts.set(row.key, row.a!);
