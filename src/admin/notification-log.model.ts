@@ -1,4 +1,5 @@
 import { badRequest } from '../errors.js';
+import { decodePageCursor, encodePageCursor, invalidCursor } from '../http/page-cursor.js';
 
 // The notification log as the operator reads it: each stored notification decoded (the
 // signed payload's JSON with its signed transaction and renewal info decoded in place), and
@@ -131,7 +132,7 @@ export interface NotificationLogCursor {
 }
 
 export function encodeNotificationCursor(cursor: NotificationLogCursor): string {
-  return Buffer.from(JSON.stringify([cursor.receivedAt, cursor.id])).toString('base64url');
+  return encodePageCursor([cursor.receivedAt, cursor.id]);
 }
 
 // Year 0 parses in JavaScript but not in PostgreSQL: it would be a 500, not a 400.
@@ -142,20 +143,11 @@ const inRange = (raw: string) => {
 
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const CURSOR_ID = /^[\x21-\x7e]{1,128}$/;
-const MAX_CURSOR_CHARS = 256;
 
 /** Checks everything before the cursor reaches a query (a value PostgreSQL refuses would be a 500). */
 export function decodeNotificationCursor(text: string): NotificationLogCursor {
-  const invalid = () => badRequest('INVALID_CURSOR', 'The cursor is not one this service handed out');
-  if (text.length > MAX_CURSOR_CHARS || !/^[A-Za-z0-9_-]+$/.test(text)) throw invalid();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid();
-  const [receivedAt, id] = parsed as unknown[];
+  const invalid = invalidCursor;
+  const [receivedAt, id] = decodePageCursor(text, 2);
   if (typeof receivedAt !== 'string' || typeof id !== 'string' || !CURSOR_TIME.test(receivedAt) || !CURSOR_ID.test(id)) throw invalid();
   // JavaScript rolls 2026-02-30 over to March where PostgreSQL refuses it: only a date that
   // reads back the same is one this service wrote.

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
+import { decodePageCursor, encodePageCursor, invalidCursor } from '../http/page-cursor.js';
 import { type DeliveryCursor, type DeliveryRow, type DeliveryStatus, listDeliveries, redeliverEvent } from './deliveries.repository.js';
 import { urlLabel } from './delivery.worker.js';
 
@@ -36,18 +37,11 @@ export interface DeliveriesUsecase {
   redeliver(eventId: string): Promise<{ eventId: string; deliveries: number }>;
 }
 
-const encodeCursor = (cursor: DeliveryCursor) => Buffer.from(JSON.stringify([cursor.eventSeq, cursor.url])).toString('base64url');
+const encodeCursor = (cursor: DeliveryCursor) => encodePageCursor([cursor.eventSeq, cursor.url]);
 
 function decodeCursor(raw: string): DeliveryCursor {
-  const invalid = () => badRequest('INVALID_CURSOR', 'The cursor is not one this service handed out');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid();
-  const [eventSeq, url] = parsed as unknown[];
+  const invalid = invalidCursor;
+  const [eventSeq, url] = decodePageCursor(raw, 2);
   if (typeof eventSeq !== 'number' || !Number.isSafeInteger(eventSeq) || eventSeq < 0 || typeof url !== 'string') throw invalid();
   return { eventSeq, url };
 }
