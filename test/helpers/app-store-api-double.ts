@@ -118,10 +118,9 @@ export async function createAppStoreApiDouble(options: AppStoreApiDoubleOptions 
   }
 
   const app = Fastify({ logger: false, forceCloseConnections: true });
-  app.addContentTypeParser('image/png', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.route({
-    method: ['GET', 'POST', 'PUT', 'DELETE'],
+    method: ['GET', 'POST', 'PUT'],
     url: '/*',
     handler: async (request, reply) => {
       const path = request.url.split('?')[0] ?? '';

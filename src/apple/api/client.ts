@@ -1,5 +1,4 @@
 import { type Clock, systemClock } from '../../clock.js';
-import { createMessagingEndpoints, type MessagingEndpoints } from './messaging.js';
 import { createNotificationEndpoints, type NotificationEndpoints } from './notifications.js';
 import { createPagingIterators, type PagingIterators } from './paging.js';
 import type { EnvSend } from './request.js';
@@ -45,7 +44,6 @@ export interface AppStoreServerApiOptions {
 export type AppStoreServerEnvironmentApi = TransactionEndpoints &
   SubscriptionEndpoints &
   NotificationEndpoints &
-  MessagingEndpoints &
   PagingIterators & { readonly environment: ApiEnvironment };
 
 export interface AppStoreServerApi {
@@ -93,7 +91,6 @@ export function createAppStoreServerApi(options: AppStoreServerApiOptions): AppS
       ...transactions,
       ...subscriptions,
       ...notifications,
-      ...createMessagingEndpoints(bound),
       ...paging,
     };
   }

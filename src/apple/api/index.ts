@@ -14,7 +14,6 @@ export {
   apiErrorName,
   RETRYABLE_API_ERRORS,
 } from './errors.js';
-export type { MessagingEndpoints } from './messaging.js';
 export type * from './models.js';
 export type { NotificationEndpoints } from './notifications.js';
 export type { PagingIterators } from './paging.js';

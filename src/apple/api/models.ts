@@ -39,10 +39,6 @@ export interface TransactionInfoResponse {
   signedTransactionInfo?: string;
 }
 
-export interface AppTransactionInfoResponse {
-  signedAppTransactionInfo?: string;
-}
-
 export interface LastTransactionsItem {
   status?: SubscriptionStatus;
   originalTransactionId?: string;
@@ -60,12 +56,6 @@ export interface StatusResponse {
   bundleId?: string;
   appAppleId?: number;
   data?: SubscriptionGroupIdentifierItem[];
-}
-
-export interface RefundHistoryResponse {
-  signedTransactions?: string[];
-  revision?: string;
-  hasMore?: boolean;
 }
 
 export interface NotificationHistoryRequest {
@@ -121,22 +111,6 @@ export interface ConsumptionRequest {
   refundPreference?: Open<'DECLINE' | 'GRANT_FULL' | 'GRANT_PRORATED'>;
 }
 
-/** Body of the deprecated v1 Send Consumption Information endpoint (numeric codes). */
-export interface ConsumptionRequestV1 {
-  customerConsented?: boolean;
-  consumptionStatus?: number;
-  platform?: number;
-  sampleContentProvided?: boolean;
-  deliveryStatus?: number;
-  appAccountToken?: string;
-  accountTenure?: number;
-  playTime?: number;
-  lifetimeDollarsRefunded?: number;
-  lifetimeDollarsPurchased?: number;
-  userStatus?: number;
-  refundPreference?: number;
-}
-
 export interface ExtendRenewalDateRequest {
   extendByDays: number;
   /** 0 undeclared, 1 customer satisfaction, 2 other, 3 service issue or outage. */
@@ -166,57 +140,4 @@ export interface MassExtendRenewalDateStatusResponse {
   completeDate?: number;
   succeededCount?: number;
   failedCount?: number;
-}
-
-export type ImageSize = Open<'FULL_SIZE' | 'BULLET_POINT'>;
-
-export interface GetImageListResponse {
-  imageIdentifiers?: { imageIdentifier?: string; imageState?: string; imageSize?: ImageSize }[];
-}
-
-export interface UploadMessageRequestBody {
-  header: string;
-  body: string;
-  image?: { imageIdentifier: string; altText: string };
-  headerPosition?: Open<'ABOVE_BODY' | 'ABOVE_IMAGE'>;
-  bulletPoints?: { text: string; imageIdentifier?: string; altText?: string }[];
-}
-
-export interface GetMessageListResponse {
-  messageIdentifiers?: { messageIdentifier?: string; messageState?: string }[];
-}
-
-export interface DefaultConfigurationRequest {
-  messageIdentifier: string;
-}
-
-export interface DefaultConfigurationResponse {
-  messageIdentifier?: string;
-}
-
-export interface RealtimeUrlRequest {
-  realtimeURL: string;
-}
-
-export interface RealtimeUrlResponse {
-  realtimeURL?: string;
-}
-
-export interface PerformanceTestRequest {
-  originalTransactionId: string;
-}
-
-export interface PerformanceTestResponse {
-  requestId?: string;
-  config?: Record<string, unknown>;
-}
-
-export interface PerformanceTestResultResponse {
-  config?: Record<string, unknown>;
-  target?: string;
-  result?: string;
-  successRate?: number;
-  numPending?: number;
-  responseTimes?: Record<string, unknown>;
-  failures?: Record<string, number>;
 }

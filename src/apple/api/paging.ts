@@ -1,12 +1,11 @@
 import { AppStoreApiError } from './errors.js';
-import type { HistoryResponse, NotificationHistoryRequest, NotificationHistoryResponse, RefundHistoryResponse, TransactionHistoryQuery } from './models.js';
+import type { HistoryResponse, NotificationHistoryRequest, NotificationHistoryResponse, TransactionHistoryQuery } from './models.js';
 import type { NotificationEndpoints } from './notifications.js';
 import type { TransactionEndpoints } from './transactions.js';
 
 export interface PagingIterators {
   /** Every page of the history, following `revision` while `hasMore`. */
   iterateTransactionHistory(transactionId: string, query?: TransactionHistoryQuery): AsyncGenerator<HistoryResponse, void>;
-  iterateRefundHistory(transactionId: string, revision?: string): AsyncGenerator<RefundHistoryResponse, void>;
   /** Every page for the request, following `paginationToken` while `hasMore`. */
   iterateNotificationHistory(request: NotificationHistoryRequest, paginationToken?: string): AsyncGenerator<NotificationHistoryResponse, void>;
 }
@@ -31,14 +30,6 @@ export function createPagingIterators(endpoints: TransactionEndpoints & Notifica
         yield page;
         if (page.hasMore !== true) return;
         revision = nextCursor('getTransactionHistory', revision, page.revision);
-      }
-    },
-    async *iterateRefundHistory(transactionId, revision) {
-      for (;;) {
-        const page = await endpoints.getRefundHistory(transactionId, revision);
-        yield page;
-        if (page.hasMore !== true) return;
-        revision = nextCursor('getRefundHistory', revision, page.revision);
       }
     },
     async *iterateNotificationHistory(request, paginationToken) {

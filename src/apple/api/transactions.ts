@@ -1,10 +1,7 @@
 import type {
-  AppTransactionInfoResponse,
   ConsumptionRequest,
-  ConsumptionRequestV1,
   HistoryResponse,
   OrderLookupResponse,
-  RefundHistoryResponse,
   TransactionHistoryQuery,
   TransactionInfoResponse,
   UpdateAppAccountTokenRequest,
@@ -15,16 +12,10 @@ export interface TransactionEndpoints {
   getTransactionInfo(transactionId: string): Promise<TransactionInfoResponse>;
   /** One page; see `iterateTransactionHistory` for all of them. */
   getTransactionHistory(transactionId: string, query?: TransactionHistoryQuery): Promise<HistoryResponse>;
-  /** One page; see `iterateRefundHistory` for all of them. */
-  getRefundHistory(transactionId: string, revision?: string): Promise<RefundHistoryResponse>;
   lookUpOrderId(orderId: string): Promise<OrderLookupResponse>;
-  getAppTransactionInfo(transactionId: string): Promise<AppTransactionInfoResponse>;
   setAppAccountToken(originalTransactionId: string, request: UpdateAppAccountTokenRequest): Promise<void>;
   /** Send Consumption Information, current (v2) endpoint. */
   sendConsumptionInformation(transactionId: string, request: ConsumptionRequest): Promise<void>;
-  /** @deprecated Apple's v1 Send Consumption Information body; use `sendConsumptionInformation`. */
-  sendConsumptionData(transactionId: string, request: ConsumptionRequestV1): Promise<void>;
-  finishTransaction(transactionId: string): Promise<void>;
 }
 
 export function transactionHistoryQuery(query: TransactionHistoryQuery): URLSearchParams {
@@ -58,22 +49,7 @@ export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints 
         query: transactionHistoryQuery(query),
         expectBody: true,
       }),
-    getRefundHistory: async (transactionId, revision) =>
-      send({
-        endpoint: 'getRefundHistory',
-        method: 'GET',
-        path: `/inApps/v2/refund/lookup/${segment(transactionId)}`,
-        query: new URLSearchParams(revision === undefined ? {} : { revision }),
-        expectBody: true,
-      }),
     lookUpOrderId: async (orderId) => send({ endpoint: 'lookUpOrderId', method: 'GET', path: `/inApps/v1/lookup/${segment(orderId)}`, expectBody: true }),
-    getAppTransactionInfo: async (transactionId) =>
-      send({
-        endpoint: 'getAppTransactionInfo',
-        method: 'GET',
-        path: `/inApps/v1/transactions/appTransactions/${segment(transactionId)}`,
-        expectBody: true,
-      }),
     setAppAccountToken: async (originalTransactionId, request) =>
       send({
         endpoint: 'setAppAccountToken',
@@ -88,21 +64,6 @@ export function createTransactionEndpoints(send: EnvSend): TransactionEndpoints 
         method: 'PUT',
         path: `/inApps/v2/transactions/consumption/${segment(transactionId)}`,
         json: request,
-        expectBody: false,
-      }),
-    sendConsumptionData: async (transactionId, request) =>
-      send({
-        endpoint: 'sendConsumptionData',
-        method: 'PUT',
-        path: `/inApps/v1/transactions/consumption/${segment(transactionId)}`,
-        json: request,
-        expectBody: false,
-      }),
-    finishTransaction: async (transactionId) =>
-      send({
-        endpoint: 'finishTransaction',
-        method: 'POST',
-        path: `/inApps/v1/transactions/${segment(transactionId)}/finish`,
         expectBody: false,
       }),
   };

@@ -3,7 +3,7 @@ import { backoffDelay, parseRetryAfter } from './backoff.js';
 import { APIError, AppStoreApiError, apiErrorName, RETRYABLE_API_ERRORS } from './errors.js';
 
 export type ApiEnvironment = 'Production' | 'Sandbox';
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT';
 
 export interface ApiCallEvent {
   endpoint: string;
@@ -22,8 +22,6 @@ export interface ApiRequest {
   query?: URLSearchParams;
   /** Sent as JSON. */
   json?: unknown;
-  /** Sent as is (image uploads). */
-  binary?: { data: Uint8Array; contentType: string };
   /** Whether a 2xx answer carries a JSON object to return. */
   expectBody: boolean;
 }
@@ -56,11 +54,8 @@ export function createTransport(options: TransportOptions): Send {
       accept: 'application/json',
       'user-agent': options.userAgent,
     };
-    let body: string | Uint8Array | undefined;
-    if (request.binary) {
-      headers['content-type'] = request.binary.contentType;
-      body = request.binary.data;
-    } else if (request.json !== undefined) {
+    let body: string | undefined;
+    if (request.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(request.json);
     }

@@ -11,8 +11,6 @@ interface EndpointCase {
   body?: unknown;
 }
 
-const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
-
 const cases: EndpointCase[] = [
   {
     name: 'getTransactionInfo',
@@ -61,13 +59,6 @@ const cases: EndpointCase[] = [
     method: 'GET',
     path: '/inApps/v1/subscriptions/2000000000000001',
     query: { status: ['1', '4'] },
-  },
-  {
-    name: 'getRefundHistory',
-    call: (api) => api.getRefundHistory('2000000000000001', 'rev-9'),
-    method: 'GET',
-    path: '/inApps/v2/refund/lookup/2000000000000001',
-    query: { revision: ['rev-9'] },
   },
   {
     name: 'getNotificationHistory with a type filter and a pagination token',
@@ -120,12 +111,6 @@ const cases: EndpointCase[] = [
     path: '/inApps/v1/lookup/MQ5ZQ8KL9X',
   },
   {
-    name: 'getAppTransactionInfo',
-    call: (api) => api.getAppTransactionInfo('2000000000000001'),
-    method: 'GET',
-    path: '/inApps/v1/transactions/appTransactions/2000000000000001',
-  },
-  {
     name: 'setAppAccountToken',
     call: (api) => api.setAppAccountToken('2000000000000001', { appAccountToken: '7e3fb20b-4cdb-47cc-936d-99d65f608138' }),
     method: 'PUT',
@@ -151,46 +136,6 @@ const cases: EndpointCase[] = [
       consumptionPercentage: 25000,
       refundPreference: 'GRANT_PRORATED',
     },
-  },
-  {
-    name: 'sendConsumptionData (deprecated v1 body)',
-    call: (api) =>
-      api.sendConsumptionData('2000000000000001', {
-        customerConsented: true,
-        consumptionStatus: 1,
-        platform: 1,
-        sampleContentProvided: false,
-        deliveryStatus: 0,
-        appAccountToken: '',
-        accountTenure: 2,
-        playTime: 3,
-        lifetimeDollarsRefunded: 0,
-        lifetimeDollarsPurchased: 4,
-        userStatus: 1,
-        refundPreference: 2,
-      }),
-    method: 'PUT',
-    path: '/inApps/v1/transactions/consumption/2000000000000001',
-    body: {
-      customerConsented: true,
-      consumptionStatus: 1,
-      platform: 1,
-      sampleContentProvided: false,
-      deliveryStatus: 0,
-      appAccountToken: '',
-      accountTenure: 2,
-      playTime: 3,
-      lifetimeDollarsRefunded: 0,
-      lifetimeDollarsPurchased: 4,
-      userStatus: 1,
-      refundPreference: 2,
-    },
-  },
-  {
-    name: 'finishTransaction',
-    call: (api) => api.finishTransaction('2000000000000001'),
-    method: 'POST',
-    path: '/inApps/v1/transactions/2000000000000001/finish',
   },
   {
     name: 'extendSubscriptionRenewalDate',
@@ -230,107 +175,6 @@ const cases: EndpointCase[] = [
     method: 'GET',
     path: '/inApps/v1/subscriptions/extend/mass/com.example.monthly/req-1',
   },
-  {
-    name: 'uploadImage',
-    call: (api) => api.uploadImage('a8a5e3d8-3d39-4b3a-b8b6-3b2e4b0d7f11', png, 'BULLET_POINT'),
-    method: 'PUT',
-    path: '/inApps/v1/messaging/image/a8a5e3d8-3d39-4b3a-b8b6-3b2e4b0d7f11',
-    query: { imageSize: ['BULLET_POINT'] },
-    body: Buffer.from(png),
-  },
-  {
-    name: 'deleteImage',
-    call: (api) => api.deleteImage('img-1'),
-    method: 'DELETE',
-    path: '/inApps/v1/messaging/image/img-1',
-  },
-  {
-    name: 'getImageList',
-    call: (api) => api.getImageList(),
-    method: 'GET',
-    path: '/inApps/v1/messaging/image/list',
-  },
-  {
-    name: 'uploadMessage',
-    call: (api) =>
-      api.uploadMessage('msg-1', {
-        header: 'Stay with us',
-        body: 'Your plan keeps every feature.',
-        image: { imageIdentifier: 'img-1', altText: 'A smiling cat' },
-        headerPosition: 'ABOVE_IMAGE',
-      }),
-    method: 'PUT',
-    path: '/inApps/v1/messaging/message/msg-1',
-    body: {
-      header: 'Stay with us',
-      body: 'Your plan keeps every feature.',
-      image: { imageIdentifier: 'img-1', altText: 'A smiling cat' },
-      headerPosition: 'ABOVE_IMAGE',
-    },
-  },
-  {
-    name: 'deleteMessage',
-    call: (api) => api.deleteMessage('msg-1'),
-    method: 'DELETE',
-    path: '/inApps/v1/messaging/message/msg-1',
-  },
-  {
-    name: 'getMessageList',
-    call: (api) => api.getMessageList(),
-    method: 'GET',
-    path: '/inApps/v1/messaging/message/list',
-  },
-  {
-    name: 'configureDefaultMessage',
-    call: (api) => api.configureDefaultMessage('com.example.monthly', 'en-US', { messageIdentifier: 'msg-1' }),
-    method: 'PUT',
-    path: '/inApps/v1/messaging/default/com.example.monthly/en-US',
-    body: { messageIdentifier: 'msg-1' },
-  },
-  {
-    name: 'getDefaultMessage',
-    call: (api) => api.getDefaultMessage('com.example.monthly', 'en-US'),
-    method: 'GET',
-    path: '/inApps/v1/messaging/default/com.example.monthly/en-US',
-  },
-  {
-    name: 'deleteDefaultMessage',
-    call: (api) => api.deleteDefaultMessage('com.example.monthly', 'en-US'),
-    method: 'DELETE',
-    path: '/inApps/v1/messaging/default/com.example.monthly/en-US',
-  },
-  {
-    name: 'configureRealtimeURL',
-    call: (api) => api.configureRealtimeURL({ realtimeURL: 'https://example.com/retention' }),
-    method: 'PUT',
-    path: '/inApps/v1/messaging/realtime/url',
-    body: { realtimeURL: 'https://example.com/retention' },
-  },
-  {
-    name: 'getRealtimeURL',
-    call: (api) => api.getRealtimeURL(),
-    method: 'GET',
-    path: '/inApps/v1/messaging/realtime/url',
-  },
-  {
-    name: 'deleteRealtimeURL',
-    call: (api) => api.deleteRealtimeURL(),
-    method: 'DELETE',
-    path: '/inApps/v1/messaging/realtime/url',
-  },
-  {
-    name: 'initiatePerformanceTest',
-    call: (api) => api.initiatePerformanceTest({ originalTransactionId: '2000000000000001' }),
-    method: 'POST',
-    path: '/inApps/v1/messaging/performanceTest',
-    body: { originalTransactionId: '2000000000000001' },
-  },
-  {
-    name: 'getPerformanceTestResults',
-    call: (api) => api.getPerformanceTestResults('perf-1'),
-    method: 'GET',
-    path: '/inApps/v1/messaging/performanceTest/result/perf-1',
-  },
 ];
 
 describe('App Store Server API endpoints', () => {
@@ -347,8 +191,7 @@ describe('App Store Server API endpoints', () => {
     expect(request?.path).toBe(c.path);
     expect(request?.query).toEqual(c.query ?? {});
     expect(request?.body).toEqual(c.body);
-    if (c.body instanceof Buffer) expect(request?.headers['content-type']).toBe('image/png');
-    else if (c.body !== undefined) expect(request?.headers['content-type']).toBe('application/json');
+    if (c.body !== undefined) expect(request?.headers['content-type']).toBe('application/json');
     else expect(request?.headers['content-type']).toBeUndefined();
   });
 

@@ -35,18 +35,6 @@ describe('App Store Server API paging', () => {
     expect(fixture.double.requests.map((r) => r.path)).toEqual(['/inApps/v1/history/1']);
   });
 
-  it('follows revision through refund history', async () => {
-    fixture.double.reply(
-      'GET',
-      '/inApps/v2/refund/lookup/1',
-      { body: { revision: 'r1', hasMore: true, signedTransactions: ['a'] } },
-      { body: { revision: 'r2', hasMore: false, signedTransactions: ['b'] } },
-    );
-    const pages = await collect(fixture.client().forEnvironment('Sandbox').iterateRefundHistory('1'));
-    expect(pages.map((p) => p.signedTransactions)).toEqual([['a'], ['b']]);
-    expect(fixture.double.requests.map((r) => r.query)).toEqual([{}, { revision: ['r1'] }]);
-  });
-
   it('follows paginationToken through notification history, resending the same body', async () => {
     fixture.double.reply(
       'POST',
@@ -81,12 +69,12 @@ describe('App Store Server API paging', () => {
   it('retries a failed page without restarting from the first one', async () => {
     fixture.double.reply(
       'GET',
-      '/inApps/v2/refund/lookup/1',
+      '/inApps/v2/history/1',
       { body: { revision: 'r1', hasMore: true, signedTransactions: ['a'] } },
       { status: 503 },
       { body: { revision: 'r2', hasMore: false, signedTransactions: ['b'] } },
     );
-    const pages = await collect(fixture.client().forEnvironment('Production').iterateRefundHistory('1'));
+    const pages = await collect(fixture.client().forEnvironment('Production').iterateTransactionHistory('1'));
     expect(pages).toHaveLength(2);
     expect(fixture.double.requests.map((r) => r.query.revision?.[0])).toEqual([undefined, 'r1', 'r1']);
   });
