@@ -23,7 +23,9 @@ const EXTERNAL_TOKEN = 'External Purchase API token; there is no App Store trans
 
 export const NOTIFICATION_HANDLING = {
   CONSUMPTION_REQUEST: {
-    [NO_SUBTYPE]: recorded('a refund request asks for consumption data; the service does not send it and nothing changes yet'),
+    [NO_SUBTYPE]: recorded(
+      'a refund request: recorded with a consumption.requested event; the service answers Apple from the facts of PUT /transactions/:id/consumption (with consent, within 12 h); entitlements do not change',
+    ),
   },
   DID_CHANGE_RENEWAL_PREF: {
     UPGRADE: all('upgrade takes effect now: new transaction on the higher product, the old one is marked upgraded'),
