@@ -9,6 +9,7 @@ import Fastify, {
 } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
+import { analyticsRoutes } from './analytics/analytics.routes.js';
 import type { TrustProxy } from './config.js';
 import type { AppDeps } from './dependencies.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
@@ -130,6 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
+  await app.register(analyticsRoutes, { analytics: services.analytics });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });
 

@@ -78,6 +78,13 @@ export const transactions = pgTable(
   (t) => [
     index('transactions_original_purchase_idx').on(t.originalTransactionId, t.purchaseDate.desc()),
     index('transactions_app_account_token_idx').on(t.appAccountToken),
+    // The analytics reads (src/analytics/analytics.repository.ts, docs/analytics.md):
+    // purchases and revenue by purchase date, expirations and the summary's candidates by
+    // expiry, refunds by revocation date, trial conversions from the trials alone.
+    index('transactions_purchase_date_idx').on(t.purchaseDate),
+    index('transactions_expires_date_idx').on(t.expiresDate),
+    index('transactions_revocation_date_idx').on(t.revocationDate).where(sql`${t.revocationDate} is not null`),
+    index('transactions_trial_expires_idx').on(t.expiresDate).where(sql`${t.offerType} = 1 and ${t.offerDiscountType} = 'FREE_TRIAL'`),
   ],
 );
 
