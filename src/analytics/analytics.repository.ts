@@ -51,9 +51,13 @@ export interface AnalyticsRepository {
   revenue(query: Omit<TimeseriesQuery, 'metric'>): Promise<Array<{ bucket: string; currency: string; milliunits: number }>>;
 }
 
-/** The UTC date (YYYY-MM-DD) the bucket holding `column` starts on; weeks are ISO weeks (Monday). */
-function bucketOf(column: SQLWrapper, interval: Interval): SQL<string> {
-  return sql<string>`to_char(date_trunc(${sql.raw(`'${interval}'`)}, ${column} at time zone 'UTC'), 'YYYY-MM-DD')`;
+/**
+ * The bucket holding `column`: `truncated` to group by (weeks are ISO weeks, from Monday) and
+ * its `key`, the UTC date (YYYY-MM-DD) it starts on, formatted once per group, not per row.
+ */
+function bucketOf(column: SQLWrapper, interval: Interval): { truncated: SQL; key: SQL<string> } {
+  const truncated = sql`date_trunc(${sql.raw(`'${interval}'`)}, ${column} at time zone 'UTC')`;
+  return { truncated, key: sql<string>`to_char(${truncated}, 'YYYY-MM-DD')` };
 }
 
 const environmentIs = (environment: Environment | undefined, column: AnyPgColumn = transactions.environment) =>
@@ -219,7 +223,7 @@ export function createAnalyticsRepository({ db }: { db: Database }): AnalyticsRe
       .as('next');
     const bucket = bucketOf(sql`${next.purchaseDate}`, query.interval);
     const rows = await db
-      .select({ bucket, value: sql<number>`count(*)::int` })
+      .select({ bucket: bucket.key, value: sql<number>`count(*)::int` })
       .from(trial)
       .innerJoinLateral(next, sql`true`)
       .where(
@@ -235,7 +239,7 @@ export function createAnalyticsRepository({ db }: { db: Database }): AnalyticsRe
           sql`not coalesce(${next.offerType} = ${INTRODUCTORY} and ${next.offerDiscountType} = 'FREE_TRIAL', false)`,
         ),
       )
-      .groupBy(bucket);
+      .groupBy(bucket.truncated);
     return new Map(rows.map((row) => [row.bucket, Number(row.value)]));
   }
 
@@ -246,14 +250,14 @@ export function createAnalyticsRepository({ db }: { db: Database }): AnalyticsRe
       const shape = metricQuery(query);
       if (shape === null) return trialConversions(query);
       const bucket = bucketOf(shape.at, query.interval);
-      const rows = await db.select({ bucket, value: sql<number>`count(*)::int` }).from(transactions).where(shape.where).groupBy(bucket);
+      const rows = await db.select({ bucket: bucket.key, value: sql<number>`count(*)::int` }).from(transactions).where(shape.where).groupBy(bucket.truncated);
       return new Map(rows.map((row) => [row.bucket, Number(row.value)]));
     },
 
     async revenue({ from, to, interval, environment }) {
       const bucket = bucketOf(transactions.purchaseDate, interval);
       const rows = await db
-        .select({ bucket, currency: sql<string>`${transactions.currency}`, milliunits: sql<number>`sum(${transactions.price})::float8` })
+        .select({ bucket: bucket.key, currency: sql<string>`${transactions.currency}`, milliunits: sql<number>`sum(${transactions.price})::float8` })
         .from(transactions)
         .where(
           and(
@@ -264,7 +268,7 @@ export function createAnalyticsRepository({ db }: { db: Database }): AnalyticsRe
             isNotNull(transactions.currency),
           ),
         )
-        .groupBy(bucket, transactions.currency);
+        .groupBy(bucket.truncated, transactions.currency);
       return rows.map((row) => ({ bucket: row.bucket, currency: row.currency, milliunits: Number(row.milliunits) }));
     },
   };

@@ -39,6 +39,8 @@ export const ROUTES: RouteUnderTest[] = [
   { method: 'GET', path: '/admin/notifications/test/:token', auth: 'admin', readOnly: true },
   { method: 'GET', path: '/admin/events/deliveries', auth: 'admin', readOnly: false },
   { method: 'POST', path: '/admin/events/:eventId/redeliver', auth: 'admin', readOnly: false },
+  { method: 'GET', path: '/admin/analytics/summary', auth: 'admin', readOnly: true },
+  { method: 'GET', path: '/admin/analytics/timeseries', auth: 'admin', readOnly: false },
   { method: 'GET', path: '/healthz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/readyz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/metrics', auth: 'none', readOnly: true },

@@ -17,6 +17,8 @@ const SPEC_ROUTES = [
   'POST /admin/notifications/recover',
   'POST /admin/notifications/test',
   'GET /admin/notifications/test/{token}',
+  'GET /admin/analytics/summary',
+  'GET /admin/analytics/timeseries',
 ];
 
 interface Operation {
