@@ -39,7 +39,10 @@ const answer = (column: 'userId' | 'entitlements' | 'fingerprint' | 'nextCheckAt
 
 // Rows tagged by kind: 'o' owner (key: purchase, a: user), 't' transaction product,
 // 's' subscription product, 'a' stored answer (key: user, a: entitlements, b: fingerprint,
-// c: next check).
+// c: next check). The stored answers are asked for with one array, not "= any($4) or in
+// (select ...)": PostgreSQL answers an OR with a subquery by reading the whole table, which
+// grows with every user (9 ms per batch at 20,000 users), where an array probes the primary
+// key (0.2 ms).
 const LOOKUPS = `
 select 'o' as kind, ${link('originalTransactionId')} as key, ${link('userId')} as a, null::text as b, null::timestamptz as c
   from ${tableName(purchaseLinks)} where ${link('originalTransactionId')} = any($1::text[])
@@ -52,8 +55,7 @@ select 's', ${columnName(subscriptions, 'originalTransactionId')}, ${columnName(
 union all
 select 'a', ${answer('userId')}, ${answer('entitlements')}, ${answer('fingerprint')}, ${answer('nextCheckAt')}
   from ${tableName(userAnswers)}
-  where ${answer('userId')} = any($4::text[])
-     or ${answer('userId')} in (select ${link('userId')} from ${tableName(purchaseLinks)} where ${link('originalTransactionId')} = any($5::text[]))`;
+  where ${answer('userId')} = any($4::text[] || array(select ${link('userId')} from ${tableName(purchaseLinks)} where ${link('originalTransactionId')} = any($5::text[])))`;
 
 interface LookupRow {
   kind: 'o' | 't' | 's' | 'a';
