@@ -7,8 +7,6 @@
 //      page over one keep-alive connection, --repeat times.
 //   npx tsx bench/events/run.ts [--events 20000] [--users 1000] [--repeat 3] [--dist] [--keep] [--env KEY=VALUE ...]
 
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { openDatabase } from '../../src/db/client.js';
@@ -17,6 +15,7 @@ import type { EventData } from '../../src/events/event-types.js';
 import { appendEvents } from '../../src/events/events.repository.js';
 import { createTestPki } from '../../test/helpers/pki.js';
 import { keyValue } from '../common/own-cluster.js';
+import { startReceiver } from '../common/receiver.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
 import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID } from '../ingest/notifications.js';
 
@@ -89,53 +88,6 @@ async function seedBacklog(url: string, count: number, users: number): Promise<v
   } finally {
     await database.close();
   }
-}
-
-interface Receiver {
-  url: string;
-  unique(): number;
-  requests(): number;
-  /** Resolves with [first request, last new id] (performance.now()) once `count` distinct ids arrived. */
-  done(count: number): Promise<[number, number]>;
-  close(): Promise<void>;
-}
-
-/** A fast receiver: reads the body, answers 204, counts each webhook-id once. */
-async function startReceiver(): Promise<Receiver> {
-  const seen = new Set<string>();
-  let requests = 0;
-  let first = 0;
-  let last = 0;
-  let waiter: { count: number; resolve: (span: [number, number]) => void } | null = null;
-  const server = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      requests += 1;
-      if (first === 0) first = performance.now();
-      const id = String(request.headers['webhook-id']);
-      if (!seen.has(id)) {
-        seen.add(id);
-        last = performance.now();
-      }
-      response.writeHead(204).end();
-      if (waiter && seen.size >= waiter.count) waiter.resolve([first, last]);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
-    unique: () => seen.size,
-    requests: () => requests,
-    done: (count) =>
-      new Promise((resolve) => {
-        waiter = { count, resolve };
-        if (seen.size >= count) resolve([first, last]);
-      }),
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 async function readFeed(baseUrl: string, expected: number): Promise<{ seconds: number; events: number; pages: number }> {

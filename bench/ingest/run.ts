@@ -5,14 +5,19 @@
 //                               [--count N] [--connections C] [--open-loop] [--dist] [--keep]
 //                               [--env KEY=VALUE ...] [--node-arg --cpu-prof ...] [--setup-sql SQL ...]
 //                               [--own-cluster max_wal_size=8GB ...]  (a throwaway PostgreSQL with these settings)
+//                               [--receiver]    (EVENTS_WEBHOOK_URLS = one local receiver in its own process, answering 204;
+//                                                each run's delivery lag, recorded → delivered, read from the database)
+//                               [--statements]  (pg_stat_statements' top statements over the measured runs; needs
+//                                                --own-cluster shared_preload_libraries=pg_stat_statements)
 
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createTestPki } from '../../test/helpers/pki.js';
-import { cpuMeter } from '../common/cpu.js';
+import { cpuMeter, cpuSecondsOf } from '../common/cpu.js';
 import { runOpenLoop } from '../common/open-loop.js';
 import { keyValue, startOwnCluster } from '../common/own-cluster.js';
+import { type ReceiverProcess, startReceiverProcess } from '../common/receiver.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
 import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, type BenchNotification, benchNotifications } from './notifications.js';
 
@@ -33,6 +38,8 @@ interface Options {
   serverUrl: string;
   /** Settings of a throwaway PostgreSQL cluster to run on instead of serverUrl; null for none. */
   ownCluster: Record<string, string> | null;
+  receiver: boolean;
+  statements: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -50,6 +57,8 @@ function parseArgs(argv: string[]): Options {
     setupSql: [],
     serverUrl: process.env.BENCH_DATABASE_URL ?? DEFAULT_SERVER_URL,
     ownCluster: null,
+    receiver: false,
+    statements: false,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -66,6 +75,8 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--open-loop') options.openLoop = true;
     else if (arg === '--dist') options.dist = true;
     else if (arg === '--keep') options.keep = true;
+    else if (arg === '--receiver') options.receiver = true;
+    else if (arg === '--statements') options.statements = true;
     else if (arg === '--node-arg') options.nodeArgs.push(value());
     else if (arg === '--setup-sql') options.setupSql.push(value());
     else if (arg === '--own-cluster') {
@@ -95,8 +106,10 @@ interface RunResult {
   p99: number;
   max: number;
   failed: BenchNotification[];
-  /** CPU milliseconds per notification answered 200: service, PostgreSQL backends, load generator. */
-  cpuMs?: { service: number; postgres: number; generator: number };
+  /** CPU milliseconds per notification answered 200: service, PostgreSQL backends, load generator, receiver (0 without). */
+  cpuMs?: { service: number; postgres: number; generator: number; receiver: number };
+  /** Wall-clock span of the run (Date.now()), to find the events it recorded. */
+  window?: [number, number];
 }
 
 /** What each notification of `batch` was answered (by its index); unanswered or refused ones fail. */
@@ -249,6 +262,8 @@ async function benchmark(options: Options): Promise<void> {
   );
 
   const database = await createBenchDatabase(options.serverUrl);
+  const receiver = options.receiver ? await startReceiverProcess() : null;
+  if (receiver !== null) Object.assign(options.env, { EVENTS_WEBHOOK_URLS: receiver.url, EVENTS_WEBHOOK_SECRET: RECEIVER_SECRET, ...options.env });
   const service = await startService({
     databaseUrl: database.url,
     rootDer: pki.rootDer,
@@ -263,12 +278,15 @@ async function benchmark(options: Options): Promise<void> {
   }
   const results: RunResult[] = [];
   const meter = cpuMeter(service.process.child.pid!, database.url, database.name);
+  const receiverCpu = () => (receiver === null ? 0 : cpuSecondsOf(receiver.pid));
   const measured = async (run: () => Promise<RunResult>): Promise<RunResult> => {
-    const before = await meter.read();
+    const before = { ...(await meter.read()), receiver: receiverCpu() };
+    const started = Date.now();
     const result = await run();
-    const after = await meter.read();
-    const per = (key: 'service' | 'postgres' | 'generator') => ((after[key] - before[key]) * 1000) / Math.max(1, result.ok);
-    return { ...result, cpuMs: { service: per('service'), postgres: per('postgres'), generator: per('generator') } };
+    const window: [number, number] = [started, Date.now()];
+    const after = { ...(await meter.read()), receiver: receiverCpu() };
+    const per = (key: 'service' | 'postgres' | 'generator' | 'receiver') => ((after[key] - before[key]) * 1000) / Math.max(1, result.ok);
+    return { ...result, window, cpuMs: { service: per('service'), postgres: per('postgres'), generator: per('generator'), receiver: per('receiver') } };
   };
   try {
     // A warm-up outside the measured runs.
@@ -276,6 +294,7 @@ async function benchmark(options: Options): Promise<void> {
     const warmup = all.slice(0, Math.min(WARM_UP, all.length));
     offset = warmup.length;
     await drive(service.baseUrl, 'warm-up', warmup, null, 8);
+    if (options.statements) await resetStatements(database.url);
 
     for (let r = 0; r < options.rates.length; r += 1) {
       const rate = options.rates[r]!;
@@ -296,6 +315,9 @@ async function benchmark(options: Options): Promise<void> {
       process.stderr.write(`saturation (${rest.length} notifications)...\n`);
       results.push(await measured(() => drive(service.baseUrl, 'saturation', rest, null, connectionsFor(null))));
     }
+
+    const statements = options.statements ? await topStatements(database.url) : [];
+    const deliveries = receiver === null ? [] : await deliveryLags(database.url, receiver, results);
 
     // Apple's retries: whatever did not get a 200 is sent again until it does.
     const unanswered = [warmup, ...results.map((r) => r.failed)].flat();
@@ -336,9 +358,31 @@ async function benchmark(options: Options): Promise<void> {
       ...results.map(
         (r) =>
           `| ${r.name} | ${r.offered} | ${r.connections} | ${fmt(r.sent)} | ${fmt(r.ok)} | ${fmt(r.non2xx)} | ${fmt(r.errors)} | ${fmt(r.seconds, 1)} | ${fmt(r.throughput)} | ${r.p50} | ${r.p99} | ${r.max} | ${
-            r.cpuMs ? `${fmt(r.cpuMs.service, 2)} + ${fmt(r.cpuMs.postgres, 2)} + ${fmt(r.cpuMs.generator, 2)}` : ''
+            r.cpuMs
+              ? `${fmt(r.cpuMs.service, 2)} + ${fmt(r.cpuMs.postgres, 2)} + ${fmt(r.cpuMs.generator, 2)}${receiver === null ? '' : ` + receiver ${fmt(r.cpuMs.receiver, 2)}`}`
+              : ''
           } |`,
       ),
+      ...(receiver === null
+        ? []
+        : [
+            '',
+            `Events delivered to one local receiver (its own process, 204 at once); lag = delivered_at - recorded_at of each event the run recorded:`,
+            '',
+            '| run | events recorded | delivered | lag p50 (ms) | lag p99 (ms) | lag max (ms) |',
+            '|---|---|---|---|---|---|',
+            ...deliveries.map((d) => `| ${d.name} | ${fmt(d.events)} | ${fmt(d.delivered)} | ${fmt(d.p50)} | ${fmt(d.p99)} | ${fmt(d.max)} |`),
+          ]),
+      ...(statements.length === 0
+        ? []
+        : [
+            '',
+            'pg_stat_statements over the measured runs (top by total time):',
+            '',
+            '| calls | total ms | mean ms | rows | statement |',
+            '|---|---|---|---|---|',
+            ...statements.map((st) => `| ${fmt(st.calls)} | ${fmt(st.total, 0)} | ${fmt(st.mean, 3)} | ${fmt(st.rows)} | \`${st.query}\` |`),
+          ]),
       '',
       `Retried (not answered 200 at first): ${fmt(retried)}; still unanswered after retries: ${fmt(pending.length)}.`,
       `Duplicates re-sent: ${fmt(dup.sent)}, answered "duplicate": ${fmt(dup.duplicate)}, "processed": ${fmt(dup.processed)}, rows changed: ${
@@ -364,8 +408,69 @@ async function benchmark(options: Options): Promise<void> {
     if (serviceErrors.length > 0) process.stderr.write(`service logged ${serviceErrors.length} error lines; first: ${serviceErrors[0]!.slice(0, 500)}\n`);
   } finally {
     await service.stop();
+    await receiver?.close();
     if (!options.keep) await database.drop();
   }
+}
+
+const RECEIVER_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/NYlTmsLXmk=';
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function resetStatements(url: string): Promise<void> {
+  await withClient(url, async (client) => {
+    await client.query('create extension if not exists pg_stat_statements');
+    await client.query('select pg_stat_statements_reset()');
+  });
+}
+
+async function topStatements(url: string): Promise<Array<{ calls: number; total: number; mean: number; rows: number; query: string }>> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query<{ calls: string; total: number; mean: number; rows: string; query: string }>(
+      `select calls, total_exec_time as total, mean_exec_time as mean, rows, query from pg_stat_statements
+        where dbid = (select oid from pg_database where datname = current_database()) order by total_exec_time desc limit 20`,
+    );
+    return rows.map((row) => ({
+      calls: Number(row.calls),
+      total: row.total,
+      mean: row.mean,
+      rows: Number(row.rows),
+      query: row.query.replace(/\s+/g, ' ').replaceAll('|', '\\|').slice(0, 160),
+    }));
+  });
+}
+
+/** Waits (up to two minutes) until the receiver has every recorded event, then each run's lag. */
+async function deliveryLags(url: string, receiver: ReceiverProcess, results: RunResult[]) {
+  return withClient(url, async (client) => {
+    const recorded = async () => Number((await client.query<{ n: string }>('select count(*) as n from events')).rows[0]?.n ?? 0);
+    const deadline = Date.now() + 120_000;
+    while ((await receiver.counts()).unique < (await recorded()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+    const lags = [];
+    for (const result of results) {
+      const [from, to] = result.window!;
+      const { rows } = await client.query<{ events: string; delivered: string; p50: number | null; p99: number | null; max: number | null }>(
+        `select count(*) as events, count(d.delivered_at) as delivered,
+                percentile_cont(0.5) within group (order by extract(epoch from d.delivered_at - e.recorded_at) * 1000) as p50,
+                percentile_cont(0.99) within group (order by extract(epoch from d.delivered_at - e.recorded_at) * 1000) as p99,
+                max(extract(epoch from d.delivered_at - e.recorded_at) * 1000) as max
+           from events e left join event_deliveries d on d.event_seq = e.seq
+          where e.recorded_at >= to_timestamp($1 / 1000.0) and e.recorded_at <= to_timestamp($2 / 1000.0)`,
+        [from, to],
+      );
+      const row = rows[0]!;
+      lags.push({ name: result.name, events: Number(row.events), delivered: Number(row.delivered), p50: row.p50 ?? 0, p99: row.p99 ?? 0, max: row.max ?? 0 });
+    }
+    return lags;
+  });
 }
 
 main().catch((error: unknown) => {

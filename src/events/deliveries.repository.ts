@@ -52,36 +52,49 @@ const positionSeq = (value: unknown): number => Number((value as { seq?: unknown
 
 /**
  * Creates the rows of up to `batch` events after the URL's dispatch position and moves the
- * position past them, in one transaction. A replica that finds the position locked by
- * another skips (it is being done). Returns how many rows were created.
+ * position past them, in one statement (its own transaction); a URL's first dispatch
+ * creates its position (at the start of the feed) first. A replica that finds the position
+ * locked by another skips (it is being done). Returns how many events it passed and how
+ * many rows it created.
  */
-export async function dispatchEvents(executor: Executor, url: string, now: Date, batch: number): Promise<number> {
-  return executor.transaction(async (tx) => {
-    const key = dispatchKey(url);
-    await tx
+export async function dispatchEvents(executor: Executor, url: string, now: Date, batch: number): Promise<{ events: number; created: number }> {
+  let { missing, ...counts } = await dispatchOnce(executor, url, now, batch);
+  if (missing) {
+    await executor
       .insert(serviceState)
-      .values({ key, value: { seq: 0 } })
+      .values({ key: dispatchKey(url), value: { seq: 0 } })
       .onConflictDoNothing({ target: serviceState.key });
-    const [position] = await tx.select({ value: serviceState.value }).from(serviceState).where(eq(serviceState.key, key)).for('update', { skipLocked: true });
-    if (position === undefined) return 0;
-    const next = await tx
-      .select({ seq: events.seq, userId: events.userId })
-      .from(events)
-      .where(gt(events.seq, positionSeq(position.value)))
-      .orderBy(asc(events.seq))
-      .limit(batch);
-    if (next.length === 0) return 0;
-    const rows = await tx
-      .insert(eventDeliveries)
-      .values(next.map((event) => ({ eventSeq: event.seq, url, userId: event.userId, status: 'pending', nextAttemptAt: now, createdAt: now })))
-      .onConflictDoNothing({ target: [eventDeliveries.eventSeq, eventDeliveries.url] })
-      .returning({ seq: eventDeliveries.eventSeq });
-    await tx
-      .update(serviceState)
-      .set({ value: { seq: next[next.length - 1]!.seq }, updatedAt: now })
-      .where(eq(serviceState.key, key));
-    return rows.length;
-  });
+    ({ missing, ...counts } = await dispatchOnce(executor, url, now, batch));
+  }
+  return counts;
+}
+
+async function dispatchOnce(executor: Executor, url: string, now: Date, batch: number): Promise<{ events: number; created: number; missing: boolean }> {
+  const key = dispatchKey(url);
+  const at = now.toISOString();
+  const result = await executor.execute(sql`
+    with position as (
+      select (${serviceState.value} ->> 'seq')::bigint as seq from ${serviceState} where ${serviceState.key} = ${key} for update skip locked
+    ),
+    next as (
+      select e.${sql.identifier('seq')} as seq, e.${sql.identifier('user_id')} as user_id
+        from ${events} e, position where e.${sql.identifier('seq')} > position.seq order by e.${sql.identifier('seq')} limit ${batch}
+    ),
+    created as (
+      insert into ${eventDeliveries} (${sql.identifier('event_seq')}, ${sql.identifier('url')}, ${sql.identifier('user_id')}, ${sql.identifier('status')}, ${sql.identifier('next_attempt_at')}, ${sql.identifier('created_at')})
+      select seq, ${url}, user_id, 'pending', ${at}::timestamptz, ${at}::timestamptz from next
+      on conflict (${sql.identifier('event_seq')}, ${sql.identifier('url')}) do nothing
+      returning 1
+    ),
+    moved as (
+      update ${serviceState} set ${sql.identifier('value')} = jsonb_build_object('seq', (select max(seq) from next)), ${sql.identifier('updated_at')} = ${at}::timestamptz
+       where ${serviceState.key} = ${key} and exists (select 1 from next)
+      returning 1
+    )
+    select (select count(*) from next)::int as events, (select count(*) from created)::int as created,
+      not exists (select 1 from ${serviceState} where ${serviceState.key} = ${key}) as missing`);
+  const row = (result as unknown as { rows: Array<{ events: number; created: number; missing: boolean }> }).rows[0];
+  return { events: Number(row?.events ?? 0), created: Number(row?.created ?? 0), missing: row?.missing === true };
 }
 
 /**
@@ -153,27 +166,40 @@ export type AttemptResult =
  * an operator redelivered it): true when recorded.
  */
 export async function recordAttempt(executor: Executor, claim: ClaimedDelivery, result: AttemptResult): Promise<boolean> {
-  const status: DeliveryStatus = result.outcome === 'retry' ? 'pending' : result.outcome;
-  const rows = await executor
-    .update(eventDeliveries)
-    .set({
-      status,
-      lastStatus: result.status,
-      lastError: result.outcome === 'delivered' ? null : result.error.slice(0, 500),
-      nextAttemptAt: result.outcome === 'retry' ? result.nextAttemptAt : result.at,
-      ...(result.outcome === 'delivered' ? { deliveredAt: result.at } : {}),
-    })
-    .where(
-      and(
-        eq(eventDeliveries.eventSeq, claim.eventSeq),
-        eq(eventDeliveries.url, claim.url),
-        eq(eventDeliveries.attempts, claim.attempts),
-        eq(eventDeliveries.lastAttemptAt, claim.claimedAt),
-        eq(eventDeliveries.status, 'pending'),
-      ),
-    )
-    .returning({ eventSeq: eventDeliveries.eventSeq });
-  return rows.length > 0;
+  const [recorded] = await recordAttempts(executor, [{ claim, result }]);
+  return recorded!;
+}
+
+/**
+ * Records the results of several attempts in one statement; for each, in order, whether it
+ * was recorded (false: the row was claimed again since, its result is dropped).
+ */
+export async function recordAttempts(executor: Executor, attempts: ReadonlyArray<{ claim: ClaimedDelivery; result: AttemptResult }>): Promise<boolean[]> {
+  if (attempts.length === 0) return [];
+  const column = (name: string) => sql.identifier(name);
+  const list = <T>(pick: (attempt: { claim: ClaimedDelivery; result: AttemptResult }) => T) => sql.param(attempts.map(pick));
+  const iso = (date: Date | null) => date?.toISOString() ?? null;
+  const statusOf = (result: AttemptResult): DeliveryStatus => (result.outcome === 'retry' ? 'pending' : result.outcome);
+  const result = await executor.execute(sql`
+    update ${eventDeliveries} d set
+      ${column('status')} = v.status,
+      ${column('last_status')} = v.last_status,
+      ${column('last_error')} = v.last_error,
+      ${column('next_attempt_at')} = v.next_at,
+      ${column('delivered_at')} = coalesce(v.delivered_at, d.${column('delivered_at')})
+    from unnest(
+      ${list((a) => a.claim.eventSeq)}::bigint[], ${list((a) => a.claim.url)}::text[], ${list((a) => a.claim.attempts)}::int[],
+      ${list((a) => iso(a.claim.claimedAt))}::timestamptz[], ${list((a) => statusOf(a.result))}::text[], ${list((a) => a.result.status)}::int[],
+      ${list((a) => (a.result.outcome === 'delivered' ? null : a.result.error.slice(0, 500)))}::text[],
+      ${list((a) => iso(a.result.outcome === 'retry' ? a.result.nextAttemptAt : a.result.at))}::timestamptz[],
+      ${list((a) => (a.result.outcome === 'delivered' ? iso(a.result.at) : null))}::timestamptz[]
+    ) as v(seq, url, attempts, claimed_at, status, last_status, last_error, next_at, delivered_at)
+    where d.${column('event_seq')} = v.seq and d.${column('url')} = v.url and d.${column('attempts')} = v.attempts
+      and d.${column('last_attempt_at')} = v.claimed_at and d.${column('status')} = 'pending'
+    returning d.${column('event_seq')}::float8 as seq, d.${column('url')} as url`);
+  const rows = (result as unknown as { rows: Array<{ seq: number; url: string }> }).rows;
+  const recorded = new Set(rows.map((row) => `${Number(row.seq)} ${row.url}`));
+  return attempts.map((a) => recorded.has(`${a.claim.eventSeq} ${a.claim.url}`));
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
+import { groupWhileBusy } from '../db/group-while-busy.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import {
   type AttemptResult,
@@ -9,7 +10,7 @@ import {
   dispatchEvents,
   failAbandonedDeliveries,
   oldestUndeliveredAt,
-  recordAttempt,
+  recordAttempts,
 } from './deliveries.repository.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextAttemptAt } from './delivery-backoff.js';
 import { signWebhook } from './standard-webhooks.js';
@@ -18,7 +19,10 @@ import { createAgents, sendWebhook } from './webhook-sender.js';
 // Delivers recorded events to EVENTS_WEBHOOK_URLS. Each URL has a lane of its own with a
 // bounded number of attempts in flight, so a slow or dead receiver holds only its own
 // lane; the ingest never waits for any of it (it only appends to `events`). Every step is
-// a short statement of its own: no transaction stays open across an HTTP call.
+// a short statement of its own: no transaction stays open across an HTTP call. Results
+// that come back together are recorded together (one statement for the group), and a lane
+// looks for new events only when told some were recorded (or at its poll), not after each
+// attempt: per event, the database sees a share of a claim and of a result statement.
 
 export interface DeliveryWorkerOptions {
   /** How often each lane looks for new and due deliveries when nothing wakes it sooner. */
@@ -81,6 +85,8 @@ export function urlLabel(url: string): string {
 
 interface Lane {
   kick(): void;
+  /** Events were (or may have been) recorded since the last dispatch: look for them at the next round. */
+  dispatchWanted(): void;
   round(): Promise<void>;
   idle(): Promise<void>;
 }
@@ -91,6 +97,21 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let stopping = false;
   let housekeeping: Promise<void> = Promise.resolve();
   const agents = createAgents();
+  const record = groupWhileBusy<{ claim: ClaimedDelivery; result: AttemptResult }, boolean>({
+    async run(group) {
+      try {
+        const recorded = await recordAttempts(
+          deps.db,
+          group.map((waiting) => waiting.item),
+        );
+        for (const [index, waiting] of group.entries()) waiting.resolve(recorded[index]!);
+      } catch (error) {
+        for (const waiting of group) waiting.reject(error);
+      }
+    },
+    maxGroup: 256,
+    maxConcurrent: 1,
+  });
 
   async function attempt(claim: ClaimedDelivery): Promise<void> {
     const label = urlLabel(claim.url);
@@ -115,7 +136,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
           : { outcome: 'retry', status: sent.status, error: sent.error ?? 'failed', at, nextAttemptAt: next };
     }
     deps.events.eventDelivery({ url: label, outcome: result.outcome, durationMs: sent.durationMs });
-    const recorded = await recordAttempt(deps.db, claim, result);
+    const recorded = await record({ claim, result });
     if (!recorded) {
       deps.logger.info({ eventId: claim.eventId, url: label }, 'event delivery result dropped: the delivery was claimed again meanwhile');
     } else if (result.outcome === 'failed') {
@@ -132,10 +153,22 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const inFlight = new Set<Promise<void>>();
     let running: Promise<void> | null = null;
     let again = false;
+    // Events may have been recorded that have no delivery row for this URL yet.
+    let undispatched = true;
 
     async function roundOnce(): Promise<void> {
       const now = deps.clock();
-      await dispatchEvents(deps.db, url, now, options.dispatchBatch);
+      if (undispatched) {
+        undispatched = false;
+        try {
+          const { events } = await dispatchEvents(deps.db, url, now, options.dispatchBatch);
+          // A full batch: more may follow.
+          if (events >= options.dispatchBatch) undispatched = true;
+        } catch (error) {
+          undispatched = true;
+          throw error;
+        }
+      }
       const free = options.concurrency - inFlight.size;
       if (free <= 0) return;
       const claims = await claimDeliveries(deps.db, { url, now, leaseUntil: new Date(now.getTime() + options.leaseMs), limit: free });
@@ -175,6 +208,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
 
     return {
       kick,
+      dispatchWanted() {
+        undispatched = true;
+      },
       async round() {
         if (running) await running;
         kick();
@@ -204,7 +240,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       );
       for (const lane of lanes) lane.kick();
       timer = setInterval(() => {
-        for (const lane of lanes) lane.kick();
+        for (const lane of lanes) {
+          lane.dispatchWanted();
+          lane.kick();
+        }
       }, options.pollIntervalMs);
       timer.unref();
     },
@@ -217,11 +256,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       agents.https.destroy();
     },
     async tick() {
+      for (const lane of lanes) lane.dispatchWanted();
       await Promise.all(lanes.map((lane) => lane.round()));
     },
     wake() {
       if (stopping || timer === null) return;
-      for (const lane of lanes) lane.kick();
+      for (const lane of lanes) {
+        lane.dispatchWanted();
+        lane.kick();
+      }
     },
     async oldestPendingAgeSeconds() {
       const oldest = await oldestUndeliveredAt(deps.db, deps.urls);

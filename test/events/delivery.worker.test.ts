@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { openDatabase } from '../../src/db/client.js';
 import { eventDeliveries, events as eventsTable, serviceState } from '../../src/db/schema.js';
-import { claimDeliveries, dispatchEvents, listDeliveries, recordAttempt, redeliverEvent } from '../../src/events/deliveries.repository.js';
+import { claimDeliveries, dispatchEvents, listDeliveries, recordAttempt, recordAttempts, redeliverEvent } from '../../src/events/deliveries.repository.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../src/events/delivery.worker.js';
 import { DEFAULT_BACKOFF } from '../../src/events/delivery-backoff.js';
 import type { RecordedEvent } from '../../src/events/event-types.js';
@@ -312,6 +312,34 @@ describe(`event delivery (${backendName})`, () => {
     // The dead replica's result, should it come after all, changes nothing.
     expect(await recordAttempt(db, lost!, { outcome: 'failed', status: 500, error: 'HTTP 500', at: clock() })).toBe(false);
     expect(await deliveryRows()).toMatchObject([{ status: 'delivered' }]);
+  });
+
+  it('records the results of attempts that end together in one statement, dropping only the one claimed again since', async () => {
+    const url = 'http://127.0.0.1:9/together';
+    const { clock, advance } = manualClock();
+    for (const user of ['u-1', 'u-2', 'u-3']) await record(user);
+    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 3, created: 3 });
+    const claims = await claimDeliveries(db, { url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 10 });
+    expect(claims).toHaveLength(3);
+    // An operator redelivers the second meanwhile: its first claim's result must not count.
+    await redeliverEvent(db, { eventId: claims[1]!.eventId, urls: [url], now: clock() });
+    advance(1_000);
+    const at = clock();
+    const recorded = await recordAttempts(db, [
+      { claim: claims[0]!, result: { outcome: 'delivered', status: 204, at } },
+      { claim: claims[1]!, result: { outcome: 'delivered', status: 204, at } },
+      { claim: claims[2]!, result: { outcome: 'retry', status: 500, error: 'HTTP 500', at, nextAttemptAt: new Date(at.getTime() + 10_000) } },
+    ]);
+    expect(recorded).toEqual([true, false, true]);
+    expect((await deliveryRows()).map((row) => ({ status: row.status, attempts: row.attempts, lastStatus: row.lastStatus, lastError: row.lastError }))).toEqual(
+      [
+        { status: 'delivered', attempts: 1, lastStatus: 204, lastError: null },
+        { status: 'pending', attempts: 0, lastStatus: null, lastError: null },
+        { status: 'pending', attempts: 1, lastStatus: 500, lastError: 'HTTP 500' },
+      ],
+    );
+    // Nothing new: a second dispatch passes no event and creates no row.
+    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 0, created: 0 });
   });
 
   it('marks failed, once started, the pending deliveries of a URL no longer configured (they would keep their events from pruning)', async () => {
