@@ -66,6 +66,20 @@ fi
 
 echo "standby: starting on port ${port}"
 as_postgres "$bin/pg_ctl" -D "$dir" -l "${dir}/standby.log" -w -t 60 start >/dev/null
+# A standby stopped for long may find the WAL it needs recycled (no replication slot keeps
+# it: a slot would hold WAL on the shared main cluster while the standby is away). Then it
+# never streams again, and is made afresh.
+for _ in $(seq 1 30); do
+  receiving=$(psql -h 127.0.0.1 -p "$port" -U postgres -qAtc "select count(*) from pg_stat_wal_receiver where status = 'streaming'")
+  [ "$receiving" = 1 ] && break
+  sleep 1
+done
+if [ "$receiving" != 1 ] && [ -z "${STANDBY_REBUILT:-}" ]; then
+  echo "standby: not streaming from the main cluster; making it afresh"
+  as_postgres "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
+  rm -f "${dir}/standby.signal"
+  STANDBY_REBUILT=1 exec "$0"
+fi
 pg_isready -h 127.0.0.1 -p "$port" -q
 in_recovery=$(psql -h 127.0.0.1 -p "$port" -U postgres -qAtc 'select pg_is_in_recovery()')
 [ "$in_recovery" = t ] || { echo "standby: the server on port ${port} is not in recovery" >&2; exit 1; }
