@@ -19,7 +19,7 @@ const skipReason =
     ? 'skipped: embedded PGlite has no streaming replication (needs TEST_DATABASE_URL and TEST_DATABASE_READ_URL)'
     : standbyUrl === null
       ? 'skipped: no standby given in TEST_DATABASE_READ_URL (scripts/standby.sh makes one)'
-      : 'a streaming standby';
+      : 'TEST_DATABASE_READ_URL';
 const runs = testDatabaseUrl !== null && standbyUrl !== null;
 
 describe('the read replica tests in CI', () => {
@@ -38,7 +38,7 @@ async function eventually<T>(what: string, probe: () => Promise<T>, done: (value
   }
 }
 
-describe.runIf(runs)(`reads from ${skipReason}`, () => {
+describe.runIf(runs)(`reads from a streaming standby (${skipReason})`, () => {
   let database: TestDatabase;
   let proxy: TcpProxy;
   let standby: pg.Client;
