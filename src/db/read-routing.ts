@@ -110,12 +110,12 @@ export function createReadRouting(deps: ReadRoutingDeps): ReadRouting {
 
   const useReplica = () => (state === 'current' || state === 'lagging') && caughtUpTo !== null && clock().getTime() - caughtUpTo <= maxLagMs;
 
-  function become(next: ReplicaState, why: string | null): void {
+  function become(next: ReplicaState, why: string | null, error?: unknown): void {
     const previous = state;
     state = next;
     reason = why;
     if (previous === next) return;
-    const fields = { replicaState: next, previousState: previous, lagMs, lagBytes, reason: why };
+    const fields = { replicaState: next, previousState: previous, lagMs, lagBytes, reason: why, ...(error ? { err: error } : {}) };
     if (next === 'current') logger.info(fields, 'read replica is current: reads go to DATABASE_READ_URL');
     else logger.warn(fields, 'read replica not used: reads go to the primary');
   }
@@ -123,7 +123,9 @@ export function createReadRouting(deps: ReadRoutingDeps): ReadRouting {
   /** A read failed on the replica for want of a connection: reads go to the primary until a check succeeds. */
   function lost(error: unknown): void {
     caughtUpTo = null;
-    become('unreachable', error instanceof Error ? error.message : String(error));
+    // /readyz shows the reason without a key: the error's code only (its message may name hosts); the log has the rest.
+    const code = (error as { code?: unknown } | null)?.code;
+    become('unreachable', `the replica does not answer (${typeof code === 'string' ? code : 'no connection'})`, error);
   }
 
   async function route<T>(run: (pool: pg.Pool) => Promise<T>): Promise<T> {

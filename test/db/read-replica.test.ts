@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/client.js';
-import type { ReplicaStatus } from '../../src/db/read-routing.js';
+import { parseLsn, type ReplicaStatus } from '../../src/db/read-routing.js';
 import { MONTHLY, postTransaction, transactionPayload } from '../entitlements/app-backend-fixtures.js';
 import { authHeader, createTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
@@ -25,6 +25,15 @@ const runs = testDatabaseUrl !== null && standbyUrl !== null;
 describe('the read replica tests in CI', () => {
   it.runIf(process.env.CI === 'true' && testDatabaseUrl !== null)('have a standby to run against on PostgreSQL (they must not skip)', () => {
     expect(standbyUrl, 'CI on PostgreSQL runs scripts/standby.sh and sets TEST_DATABASE_READ_URL').not.toBeNull();
+  });
+});
+
+describe('parseLsn', () => {
+  it('orders WAL positions as PostgreSQL does, across the high word', () => {
+    expect(parseLsn('0/16B37A0')).toBe(0x16b37a0n);
+    expect(parseLsn('1/0') > parseLsn('0/FFFFFFFF')).toBe(true);
+    expect(parseLsn('16/B374D848')).toBe((0x16n << 32n) | 0xb374d848n);
+    expect(() => parseLsn('garbage')).toThrow();
   });
 });
 
