@@ -16,6 +16,7 @@ import { supportViewsRoutes } from './admin/support-views.routes.js';
 import type { TrustProxy } from './config.js';
 import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
 import type { ConsumptionSender } from './consumption/consumption.sender.js';
+import type { ReadRouting } from './db/read-routing.js';
 import type { AppDeps } from './dependencies.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
 import type { DeliveryWorker } from './events/delivery.worker.js';
@@ -125,6 +126,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onReady', async () => services.eventJobs.start());
   app.decorate('tokenUpdates', services.tokenUpdates);
   app.addHook('onReady', async () => services.tokenUpdates.start());
+  // The replica's lag is checked once a second from start to close (services.close stops it).
+  app.decorate('readRouting', services.readRouting);
+  app.addHook('onReady', async () => services.readRouting?.start());
+  const readRouting = services.readRouting;
+  if (metrics && readRouting) metrics.trackReadReplica(() => ({ status: readRouting.status(), reads: readRouting.reads() }));
   app.decorate('consumptionSender', services.consumptionSender);
   app.addHook('onReady', async () => services.consumptionSender.start());
   app.addHook('onClose', async () => services.close());
@@ -136,8 +142,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('preClose', async () => services.feedSignal.close());
 
   // Every route module is a plugin whose options are the use cases it calls.
-  await app.register(healthRoutes, { database: deps.database, clock: deps.clock });
-  await app.register(entitlementsRoutes, { entitlements: services.entitlements });
+  await app.register(healthRoutes, { database: deps.database, clock: deps.clock, readReplica: readRouting ? () => readRouting.status() : null });
+  await app.register(entitlementsRoutes, { entitlements: services.entitlementReads });
   await app.register(usersRoutes, { users: services.users });
   await app.register(appTransactionRoutes, { appTransactions: services.appTransactions });
   await app.register(v1WebhookRoutes, { v1Ingest: services.v1Ingest });
@@ -168,6 +174,8 @@ declare module 'fastify' {
     eventJobs: EventJobs;
     /** Set App Account Token requests and their retry job (tests run it directly). */
     tokenUpdates: TokenUpdates;
+    /** Routes reads to DATABASE_READ_URL while it is current; null without it (tests run its check directly). */
+    readRouting: ReadRouting | null;
     /** Answers Apple's consumption requests (tests run it directly). */
     consumptionSender: ConsumptionSender;
   }

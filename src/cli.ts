@@ -89,7 +89,8 @@ async function withServices(env: Record<string, string | undefined>, fn: (servic
       await services.close();
     }
   } finally {
-    await deps.database.close();
+    // The CLI's reads go to the primary (the replica's lag is never checked here); the pool never connected.
+    await Promise.all([deps.database.close(), deps.readReplica?.close()]);
   }
 }
 

@@ -50,6 +50,10 @@ export interface Config {
   host: string;
   logLevel: string;
   databaseUrl: string | null;
+  /** A streaming replica of DATABASE_URL for read routes (DATABASE_READ_URL); null: reads go to the primary. */
+  databaseReadUrl: string | null;
+  /** Replica lag above which reads go to the primary (READ_MAX_LAG). */
+  readMaxLagMs: number;
   dataDir: string;
   migrateOnStart: boolean;
   apple: {
@@ -153,6 +157,13 @@ function duration(env: Env, name: string, fallback: number): number {
   const parsed = parseDuration(raw);
   if (parsed === null) throw new ConfigError(name, `must be a duration such as 1h, 30m or 0, got "${raw}"`);
   return parsed;
+}
+
+/** Above zero: a replica is never exactly current, so a limit of 0 would send every read to the primary. */
+function readMaxLag(env: Env): number {
+  const lag = duration(env, 'READ_MAX_LAG', 1_000);
+  if (lag < 1 || lag > 3_600_000) throw new ConfigError('READ_MAX_LAG', `must be between 1ms and 1h, got "${value(env, 'READ_MAX_LAG')}"`);
+  return lag;
 }
 
 /** At least an hour: a feed reader must have time to read what it was told of. */
@@ -307,6 +318,12 @@ export function parseConfig(env: Env): Config {
   const rootCertPaths = list(env, 'APPLE_ROOT_CERTS');
   const apiCredentials = credentials(env);
 
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const databaseReadUrl = url(env, 'DATABASE_READ_URL', ['postgres:', 'postgresql:']);
+  if (databaseReadUrl !== null && databaseUrl === null) {
+    throw new ConfigError('DATABASE_READ_URL', 'needs DATABASE_URL: the embedded database has no replicas');
+  }
+
   const port = integer(env, 'PORT', 3000, 0, 65_535);
   const metricsEnabled = boolean(env, 'METRICS_ENABLED', true);
   const metricsPortRaw = value(env, 'METRICS_PORT');
@@ -320,7 +337,9 @@ export function parseConfig(env: Env): Config {
     port,
     host: value(env, 'HOST') ?? '0.0.0.0',
     logLevel,
-    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl,
+    databaseReadUrl,
+    readMaxLagMs: readMaxLag(env),
     dataDir: value(env, 'DATA_DIR') ?? './data',
     migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),
     apple: {

@@ -24,6 +24,8 @@ import type { Metrics } from './metrics/metrics.js';
 export interface AppDeps {
   config: Config;
   database: DatabaseHandle;
+  /** The streaming replica of DATABASE_READ_URL (never migrated, only read); absent or null: reads go to `database`. */
+  readReplica?: DatabaseHandle | null;
   clock: Clock;
   logger: Logger;
   verifier: SignedDataVerifier;
@@ -68,6 +70,16 @@ export async function createDependencies(
     throw error;
   }
 
+  // Opened lazily by the pool: an unreachable replica only sends reads to the primary.
+  const readReplica =
+    config.databaseReadUrl === null
+      ? null
+      : await openDatabase({
+          url: config.databaseReadUrl,
+          dataDir: config.dataDir,
+          onPoolError: (error) => logger.warn({ err: error }, 'idle read replica connection failed'),
+        });
+
   const verifier = createSignedDataVerifier({
     rootCertificates: loadRootCertificates(config.apple.rootCertPaths ?? [DEFAULT_ROOT_CERTIFICATE_PATH]),
     bundleId: config.apple.bundleId,
@@ -91,5 +103,5 @@ export async function createDependencies(
       })
     : null;
 
-  return { config, database, clock, logger, verifier, entitlementMap, appStoreApi, events };
+  return { config, database, readReplica, clock, logger, verifier, entitlementMap, appStoreApi, events };
 }

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     try {
       await Promise.all([app.close(), metricsApp?.close()]);
       redis?.disconnect();
-      await deps.database.close();
+      await Promise.all([deps.database.close(), deps.readReplica?.close()]);
       logger.info('shutdown complete');
       process.exit(0);
     } catch (error) {
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       process.stderr.write(`Cannot start: ${reason}\n`);
       await Promise.all([app.close(), metricsApp?.close()]).catch(() => undefined);
       redis?.disconnect();
-      await deps.database.close().catch(() => undefined);
+      await Promise.all([deps.database.close(), deps.readReplica?.close()]).catch(() => undefined);
       process.exit(1);
     }
   }
@@ -95,6 +95,7 @@ async function main(): Promise<void> {
       port: config.port,
       eventWebhookUrls: config.eventsWebhook?.urls.length ?? 0,
       database: deps.database.kind,
+      readReplica: deps.readReplica ? `READ_MAX_LAG ${config.readMaxLagMs} ms` : false,
       environments: config.apple.environments,
       rateLimitStore: redis ? 'redis' : 'memory',
       metrics: config.metricsEnabled ? (config.metricsPort !== null ? `port ${config.metricsPort}` : 'on PORT') : false,

@@ -11,6 +11,7 @@ import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
 import { type ConsumptionUsecase, createConsumptionUsecase } from './consumption/consumption.usecase.js';
+import { createReadRouting, type ReadRouting } from './db/read-routing.js';
 import type { AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
@@ -42,7 +43,12 @@ export interface Services {
   /** The one "sync from the App Store": refresh, V1 ingest, receipts and linking by transaction id use it. */
   sync: AppStoreSync;
   receipts: ReceiptsUsecase;
+  /** Entitlements for the write side and the routes that answer after writing: always from the primary. */
   entitlements: EntitlementsUsecase;
+  /** GET /entitlements/:userId: from the read replica while it is current (docs/operating.md). */
+  entitlementReads: EntitlementsUsecase;
+  /** Sends reads to DATABASE_READ_URL while it is within READ_MAX_LAG; null without it. Started by the app, stopped by close(). */
+  readRouting: ReadRouting | null;
   users: UsersUsecase;
   /** POST /users/:userId/app-transaction. */
   appTransactions: AppTransactionUsecase;
@@ -121,13 +127,26 @@ export function createServices(deps: AppDeps): Services {
   const sync = createAppStoreSync({ db, appStoreApi: api, verifier, clock });
   const ingest = createIngestUsecase({ verifier, clock, logger, events, batcher: createIngestBatcher({ db, clock }) });
 
-  const entitlements = createEntitlementsUsecase({
-    repository: createEntitlementsRepository({ database }),
-    entitlementMap: deps.entitlementMap,
-    clock,
-    logger,
-    refresh: sync.connected ? (purchases) => sync.refresh(purchases) : null,
-  });
+  // Read routes read through `reads`: the replica while it is current, else the primary.
+  // Everything that writes, and every answer of a write route, stays on the primary.
+  const readRouting = deps.readReplica
+    ? createReadRouting({ primary: deps.database, replica: deps.readReplica, maxLagMs: config.readMaxLagMs, clock, logger })
+    : null;
+  const reads = readRouting?.database ?? deps.database;
+
+  const primaryEntitlements = createEntitlementsRepository({ database });
+  const refresh = sync.connected ? (purchases: Parameters<typeof sync.refresh>[0]) => sync.refresh(purchases) : null;
+  const entitlements = createEntitlementsUsecase({ repository: primaryEntitlements, entitlementMap: deps.entitlementMap, clock, logger, refresh });
+  const entitlementReads = readRouting
+    ? createEntitlementsUsecase({
+        repository: createEntitlementsRepository({ database: reads }),
+        primaryRepository: primaryEntitlements,
+        entitlementMap: deps.entitlementMap,
+        clock,
+        logger,
+        refresh,
+      })
+    : entitlements;
 
   // The plain handle: its rows change no purchase state (the link's transaction records them).
   const tokenUpdates = createTokenUpdates({ database: deps.database, api, clock, logger });
@@ -135,7 +154,8 @@ export function createServices(deps: AppDeps): Services {
   const users = createUsersUsecase({
     db,
     users: usersRepository,
-    transactions: createTransactionsRepository({ db }),
+    // GET /users/:userId/transactions only reads.
+    transactions: createTransactionsRepository({ db: reads.db }),
     entitlements,
     sync,
     environments,
@@ -224,8 +244,8 @@ export function createServices(deps: AppDeps): Services {
           options: deps.eventDeliveryOptions ?? {},
         });
   if (eventDelivery) wakeDelivery = () => eventDelivery.wake();
-  // Read-only views: the plain handle (they write nothing, so they record no events).
-  const supportViews = createSupportViewsRepository({ db: deps.database.db });
+  // Read-only views: the read handle (they write nothing, so they record no events).
+  const supportViews = createSupportViewsRepository({ db: reads.db });
   const deliveries = createDeliveriesUsecase({ db: deps.database.db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
 
   const consumptionSender = createConsumptionSender({ db: deps.database.db, api, clock, logger });
@@ -238,6 +258,8 @@ export function createServices(deps: AppDeps): Services {
     sync,
     receipts,
     entitlements,
+    entitlementReads,
+    readRouting,
     users,
     appTransactions: createAppTransactionUsecase({ db, verifier, entitlements, clock }),
     recovery,
@@ -255,9 +277,9 @@ export function createServices(deps: AppDeps): Services {
     notificationLog: createNotificationLogUsecase({ repository: supportViews }),
     customers: createCustomerUsecase({
       repository: supportViews,
-      entitlements,
-      grantsOf: (userId) => grantsOfUser(deps.database.db, userId),
-      appTransactionOf: (userId) => appTransactionOf(deps.database.db, userId),
+      entitlements: entitlementReads,
+      grantsOf: (userId) => grantsOfUser(reads.db, userId),
+      appTransactionOf: (userId) => appTransactionOf(reads.db, userId),
     }),
     offers: createOffersUsecase({ offerKey: config.apple.offerKey, bundleId: config.apple.bundleId, clock }),
     eventJobs,
@@ -265,9 +287,9 @@ export function createServices(deps: AppDeps): Services {
     consumption,
     consumptionSender,
     async close() {
-      await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop(), tokenUpdates.stop(), consumptionSender.stop()]);
+      await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop(), tokenUpdates.stop(), consumptionSender.stop(), readRouting?.stop()]);
       feedSignal.close();
-      await entitlements.drain();
+      await Promise.all([entitlements.drain(), entitlementReads.drain()]);
     },
   };
 }

@@ -87,6 +87,23 @@ describe('parseConfig', () => {
     expect(configError({ ...minimal, REDIS_URL: 'http://x' }).variable).toBe('REDIS_URL');
   });
 
+  it('reads from a replica only when DATABASE_READ_URL is set, with READ_MAX_LAG defaulting to one second', () => {
+    const primary = 'postgres://u@db:5432/app';
+    expect(parseConfig(minimal).databaseReadUrl).toBeNull();
+    const config = parseConfig({ ...minimal, DATABASE_URL: primary, DATABASE_READ_URL: 'postgres://u@replica:5432/app' });
+    expect(config.databaseReadUrl).toBe('postgres://u@replica:5432/app');
+    expect(config.readMaxLagMs).toBe(1_000);
+    expect(parseConfig({ ...minimal, DATABASE_URL: primary, DATABASE_READ_URL: primary, READ_MAX_LAG: '250ms' }).readMaxLagMs).toBe(250);
+  });
+
+  it('rejects a replica without a primary server, a malformed replica URL and a zero or malformed READ_MAX_LAG', () => {
+    const primary = 'postgres://u@db:5432/app';
+    expect(configError({ ...minimal, DATABASE_READ_URL: primary }).variable).toBe('DATABASE_READ_URL');
+    expect(configError({ ...minimal, DATABASE_URL: primary, DATABASE_READ_URL: 'mysql://x' }).variable).toBe('DATABASE_READ_URL');
+    expect(configError({ ...minimal, READ_MAX_LAG: '0' }).variable).toBe('READ_MAX_LAG');
+    expect(configError({ ...minimal, READ_MAX_LAG: 'soon' }).variable).toBe('READ_MAX_LAG');
+  });
+
   it('requires all three Server API credentials together', () => {
     expect(configError({ ...minimal, APPLE_ISSUER_ID: 'i' }).variable).toBe('APPLE_KEY_ID');
     expect(configError({ ...minimal, APPLE_ISSUER_ID: 'i', APPLE_KEY_ID: 'k' }).variable).toBe('APPLE_PRIVATE_KEY');

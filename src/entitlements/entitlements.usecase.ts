@@ -26,6 +26,12 @@ export interface EntitlementsOptions {
 
 export interface EntitlementsUsecaseDeps {
   repository: EntitlementsRepository;
+  /**
+   * Where reads that must see the latest writes go: `?refresh=true` and the re-read after an
+   * automatic refresh (its writes are on the primary; a replica may not have them yet).
+   * Default: `repository`.
+   */
+  primaryRepository?: EntitlementsRepository;
   entitlementMap: EntitlementMap;
   clock: Clock;
   logger: Logger;
@@ -82,10 +88,12 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
     now: Date;
   }
 
-  async function evaluate(userId: string, environment: Environment | undefined): Promise<Evaluated> {
+  const primary = deps.primaryRepository ?? deps.repository;
+
+  async function evaluate(userId: string, environment: Environment | undefined, repository = deps.repository): Promise<Evaluated> {
     const map = deps.entitlementMap;
     const now = deps.clock();
-    const records = await deps.repository.recordsOfUser(userId);
+    const records = await repository.recordsOfUser(userId);
     const all = evaluatePurchases(records.purchases, now, (id) => map.durationOf(id));
     for (const { state } of all) if (lacksDuration(state)) warnNoDuration(state.productId);
     return { purchases: environment === undefined ? all : all.filter(({ state }) => state.environment === environment), records, now };
@@ -138,15 +146,16 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
   return {
     async entitlementsOf(userId, options = {}) {
       const environment = options.environment;
-      let evaluated = await evaluate(userId, environment);
-      let stale = false;
       const mode = options.refresh ?? 'when-stale';
+      // `?refresh=true` is about the latest state: every read of it goes to the primary.
+      let evaluated = await evaluate(userId, environment, mode === 'always' && deps.refresh !== null ? primary : deps.repository);
+      let stale = false;
       if (deps.refresh !== null && mode !== 'never') {
         if (mode === 'always') {
           const subscriptions = evaluated.purchases.filter(({ state }) => state.productType === AUTO_RENEWABLE);
           if (subscriptions.length > 0) {
             const ok = await refreshWithin(userId, toRefresh(subscriptions), explicitTimeout);
-            if (ok) evaluated = await evaluate(userId, environment);
+            if (ok) evaluated = await evaluate(userId, environment, primary);
             stale = !ok;
           }
         } else {
@@ -161,7 +170,7 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
             } else {
               const ok = await refreshWithin(userId, toRefresh(unheard), autoTimeout);
               noteAuto(autoKey, !ok);
-              if (ok) evaluated = await evaluate(userId, environment);
+              if (ok) evaluated = await evaluate(userId, environment, primary);
               stale = !ok;
             }
           }

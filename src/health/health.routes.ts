@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/client.js';
+import type { ReplicaStatus } from '../db/read-routing.js';
 import { unavailable } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
 
@@ -33,7 +34,27 @@ function cachedPing(database: DatabaseHandle, clock: Clock): () => Promise<void>
   };
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle; clock: Clock }> = async (app, { database, clock }) => {
+const ReadReplicaStatus = Type.Object(
+  {
+    state: Type.Union([Type.Literal('unchecked'), Type.Literal('current'), Type.Literal('lagging'), Type.Literal('unreachable'), Type.Literal('not_standby')], {
+      description: '`current`: within READ_MAX_LAG; anything else sends reads to the primary',
+    }),
+    pool: Type.Union([Type.Literal('replica'), Type.Literal('primary')], { description: 'Where read routes read now' }),
+    lagMs: Type.Union([Type.Number(), Type.Null()], { description: 'At most this far behind at the last check (ms); null when unknown' }),
+    checkedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    reason: Type.Union([Type.String(), Type.Null()], { description: 'Why reads go to the primary, when they do' }),
+  },
+  { description: 'Only with DATABASE_READ_URL. A replica that is behind or away never makes the service unready: reads go to the primary.' },
+);
+
+export interface HealthRoutesOptions {
+  database: DatabaseHandle;
+  clock: Clock;
+  /** The read replica's routing status (DATABASE_READ_URL); null without one. */
+  readReplica: (() => ReplicaStatus) | null;
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { database, clock, readReplica }) => {
   const ping = cachedPing(database, clock);
   app.get(
     '/healthz',
@@ -53,7 +74,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle;
       schema: {
         tags: ['operations'],
         summary: 'Readiness: 200 when the database answers, 503 otherwise',
-        response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errorResponses(503) },
+        description: 'The primary decides readiness; with DATABASE_READ_URL the answer also shows where reads go and why.',
+        response: {
+          200: Type.Object({ status: Type.Literal('ready'), readReplica: Type.Optional(ReadReplicaStatus) }),
+          ...errorResponses(503),
+        },
       },
     },
     async (request) => {
@@ -63,7 +88,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle;
         request.log.warn({ err: error }, 'readiness check failed: database does not answer');
         throw unavailable('DATABASE_UNAVAILABLE', 'The database does not answer');
       }
-      return { status: 'ready' as const };
+      if (readReplica === null) return { status: 'ready' as const };
+      const { state, pool, lagMs, checkedAt, reason } = readReplica();
+      return { status: 'ready' as const, readReplica: { state, pool, lagMs, checkedAt: checkedAt?.toISOString() ?? null, reason } };
     },
   );
 };

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolStats } from '../db/client.js';
+import type { ReadPool, ReplicaStatus } from '../db/read-routing.js';
 import type { ServiceEvents } from './events.js';
 
 // Prometheus implementation of ServiceEvents. Each call builds its own Registry (never
@@ -14,6 +15,8 @@ export interface Metrics {
   trackDatabasePool(poolStats: () => PoolStats | null): void;
   /** Reads the age in seconds of the oldest event not yet delivered to every URL (null: none) on each scrape. */
   trackOldestPendingEvent(ageSeconds: () => Promise<number | null>): void;
+  /** Reads the read replica's routing (DATABASE_READ_URL) on each scrape. */
+  trackReadReplica(source: () => { status: ReplicaStatus; reads: Record<ReadPool, number> }): void;
 }
 
 export interface MetricsOptions {
@@ -129,6 +132,54 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
   });
 
+  // Absent without DATABASE_READ_URL.
+  let replicaSource: (() => { status: ReplicaStatus; reads: Record<ReadPool, number> }) | null = null;
+  new Counter({
+    name: 'ase_db_reads_total',
+    help: 'Statements of the read routes, by the pool that served them (replica while current, else primary)',
+    labelNames: ['pool'] as const,
+    registers,
+    collect() {
+      if (replicaSource === null) return;
+      const reads = replicaSource().reads;
+      this.reset();
+      this.inc({ pool: 'primary' }, reads.primary);
+      this.inc({ pool: 'replica' }, reads.replica);
+    },
+  });
+  new Gauge({
+    name: 'ase_db_replica_lag_seconds',
+    help: 'How far behind the primary the read replica was at most, at its last check (absent while unknown)',
+    registers,
+    collect() {
+      this.reset();
+      const lagMs = replicaSource?.().status.lagMs;
+      if (lagMs !== null && lagMs !== undefined) this.set(lagMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'ase_db_replica_lag_bytes',
+    help: "WAL bytes the read replica's replay was behind the primary at its last check (absent while unknown)",
+    registers,
+    collect() {
+      this.reset();
+      const lagBytes = replicaSource?.().status.lagBytes;
+      if (lagBytes !== null && lagBytes !== undefined) this.set(lagBytes);
+    },
+  });
+  new Gauge({
+    name: 'ase_db_replica_state',
+    help: "The read replica's state (1 for the current one): current, lagging, unreachable, not_standby, unchecked",
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      this.reset();
+      if (replicaSource === null) return;
+      const current = replicaSource().status.state;
+      for (const state of ['unchecked', 'current', 'lagging', 'unreachable', 'not_standby'] as const) this.set({ state }, state === current ? 1 : 0);
+    },
+  });
+
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   const eventsRecorded = new Counter({
@@ -174,6 +225,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     trackOldestPendingEvent(ageSeconds) {
       oldestPendingSource = ageSeconds;
+    },
+    trackReadReplica(source) {
+      replicaSource = source;
     },
   };
 }
