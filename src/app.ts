@@ -29,6 +29,7 @@ import { frameworkErrorHandler, installErrorHandler } from './http/error-handler
 import { installOpenApi, serviceVersion } from './http/openapi.js';
 import { installPressureGuard } from './http/pressure.js';
 import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
+import { installRequestId, requestIdOf } from './http/request-id.js';
 import { ErrorResponse } from './http/schemas.js';
 import { installShutdownGuard } from './http/shutdown.js';
 import { receiptsRoutes } from './legacy/receipts.routes.js';
@@ -38,6 +39,7 @@ import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { offersRoutes } from './offers/offers.routes.js';
 import { createServices } from './services.js';
+import { installHttpSpans } from './tracing/http-spans.js';
 import { appTransactionRoutes } from './users/app-transaction.routes.js';
 import type { TokenUpdates } from './users/token-updates.job.js';
 import { usersRoutes } from './users/users.routes.js';
@@ -67,7 +69,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Per-request lines would dominate the log at webhook rates; modules log what matters.
-    logController: new LogController({ disableRequestLogging: true }),
+    // X-Request-Id: the caller's when safe (http/request-id.ts), else a UUID; on every line of request.log.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: BODY_LIMIT_BYTES,
     // Off: Fastify's 503 during a drain has its own body; installShutdownGuard answers in SPEC's shape.
@@ -98,7 +103,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const adminKeys = new KeySet(config.adminApiKeys);
   app.decorate('keys', { app: appKeys, admin: adminKeys });
 
-  // Operations plugins first: each one must see every route registered below.
+  // Operations plugins first: each one must see every route registered below. The request id
+  // and the request's span come before any hook that may answer early (draining, rate limits).
+  installRequestId(app);
+  if (deps.tracing?.enabled) installHttpSpans(app, deps.tracing);
   installShutdownGuard(app);
   await installPressureGuard(app, deps.pressure);
   await installRateLimits(app, {

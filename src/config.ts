@@ -7,10 +7,12 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from './config-error.js';
 import { type EventsWebhookConfig, parseEventsWebhook } from './config-events.js';
 import { checkSecret, parseTrustProxy, type TrustProxy } from './config-security.js';
+import { parseTracing, type TracingConfig } from './config-tracing.js';
 
 export { ConfigError } from './config-error.js';
 export type { EventsWebhookConfig } from './config-events.js';
 export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, type TrustProxy } from './config-security.js';
+export type { TracingConfig } from './config-tracing.js';
 
 export type AppleEnvironment = 'Production' | 'Sandbox' | 'Xcode' | 'LocalTesting';
 export type TransferPolicy = 'transfer' | 'keep';
@@ -94,6 +96,8 @@ export interface Config {
   http: HttpLimits;
   /** EVENTS_WEBHOOK_URLS and its signing key; null: events are not delivered (the feed still has them). */
   eventsWebhook: EventsWebhookConfig | null;
+  /** OpenTelemetry traces (the standard OTEL_* variables); null: tracing off. */
+  tracing: TracingConfig | null;
   /** Settings that were accepted but deserve a line in the start-up log. */
   warnings: string[];
 }
@@ -373,6 +377,7 @@ export function parseConfig(env: Env): Config {
     metricsPort,
     http: httpLimits(env),
     eventsWebhook: parseEventsWebhook(value(env, 'EVENTS_WEBHOOK_URLS'), value(env, 'EVENTS_WEBHOOK_SECRET')),
+    tracing: parseTracing(env),
     warnings,
   };
 }

@@ -15,6 +15,7 @@ import type { DeliveryWorkerOptions } from './events/delivery.worker.js';
 import type { PressureLimits } from './http/pressure.js';
 import { noopEvents, type ServiceEvents } from './metrics/events.js';
 import type { Metrics } from './metrics/metrics.js';
+import { noopTracing, type Tracing } from './tracing/tracing.js';
 
 /**
  * The infrastructure the service runs on, built once by server.ts, the CLI or a test:
@@ -43,6 +44,8 @@ export interface AppDeps {
   verifyReceipt?: VerifyReceiptClient | null;
   /** DER roots app receipts must chain to; absent: the bundled Apple Inc. Root. */
   receiptRootCertificates?: Uint8Array[];
+  /** OpenTelemetry spans (OTEL_* settings); absent: the no-op tracing. */
+  tracing?: Tracing;
   /** Overrides of the event delivery worker's timings (tests: short timeouts, fast polling). */
   eventDeliveryOptions?: Partial<DeliveryWorkerOptions>;
 }
@@ -57,6 +60,7 @@ export async function createDependencies(
   logger: Logger,
   clock: Clock = systemClock,
   events: ServiceEvents = noopEvents,
+  tracing: Tracing = noopTracing,
 ): Promise<AppDeps> {
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -88,6 +92,7 @@ export async function createDependencies(
     onlineChecks: config.apple.onlineChecks,
     clock,
     signatureChecks: 'worker',
+    tracing,
   });
 
   const credentials = config.apple.credentials;
@@ -100,8 +105,9 @@ export async function createDependencies(
         ...(config.apple.apiBaseUrl ? { baseUrl: config.apple.apiBaseUrl } : {}),
         clock,
         onCall: (call) => events.appStoreApiCall(call),
+        tracing,
       })
     : null;
 
-  return { config, database, readReplica, clock, logger, verifier, entitlementMap, appStoreApi, events };
+  return { config, database, readReplica, clock, logger, verifier, entitlementMap, appStoreApi, events, tracing };
 }

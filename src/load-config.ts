@@ -26,6 +26,9 @@ export const SECRET_SETTINGS: readonly string[] = [
   'DATABASE_URL',
   'DATABASE_READ_URL',
   'REDIS_URL',
+  // They carry a hosted tracing backend's API key.
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
 ];
 
 const isSet = (raw: string | undefined) => raw !== undefined && raw.trim() !== '';

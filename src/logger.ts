@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { isFailedQuery, isPostgresError } from './db/errors.js';
+import { traceLogFields } from './tracing/tracing.js';
 
 // Secrets must never reach a log line, whatever object they travel in.
 export const REDACTED_PATHS = [
@@ -59,10 +60,17 @@ export function serializeError(error: unknown, depth = 0): unknown {
   return out;
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export interface LoggerOptions {
+  /** Tracing is on: each line written inside a span carries its `trace_id` and `span_id`. */
+  traceIds?: boolean;
+}
+
+export function createLogger(level: string, destination?: pino.DestinationStream, options: LoggerOptions = {}): Logger {
   return pino(
     {
       level,
+      // Only with tracing on: without it there is never an active span to look up.
+      ...(options.traceIds ? { mixin: traceLogFields } : {}),
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       serializers: { err: serializeError },
       base: { service: 'app-store-entitlements' },

@@ -3,12 +3,14 @@ import { systemClock } from './clock.js';
 import { ConfigError } from './config.js';
 import { createDependencies } from './dependencies.js';
 import { describeListenError } from './http/listen-error.js';
+import { serviceVersion } from './http/openapi.js';
 import { createRateLimitRedis } from './http/rate-limit.js';
 import { environmentWithDotEnv, loadConfig } from './load-config.js';
 import { createLogger } from './logger.js';
 import { noopEvents } from './metrics/events.js';
 import { createMetrics } from './metrics/metrics.js';
 import { buildMetricsApp } from './metrics/metrics.routes.js';
+import type { RunningTracing } from './tracing/tracing-sdk.js';
 
 // The only module that reads process.env: settings → dependencies → app → listen.
 async function main(): Promise<void> {
@@ -23,7 +25,13 @@ async function main(): Promise<void> {
     throw error;
   }
   const { config, entitlementMap } = loaded;
-  const logger = createLogger(config.logLevel);
+  // OpenTelemetry only with OTEL_* settings: without them the SDK is never even imported.
+  let tracing: RunningTracing | null = null;
+  if (config.tracing !== null) {
+    const { startTracing } = await import('./tracing/tracing-sdk.js');
+    tracing = await startTracing(config.tracing, serviceVersion());
+  }
+  const logger = createLogger(config.logLevel, undefined, { traceIds: tracing !== null });
   for (const warning of config.warnings) logger.warn(warning);
 
   // One registry for the process: the modules report through its events, the app serves it.
@@ -31,7 +39,7 @@ async function main(): Promise<void> {
 
   let deps;
   try {
-    deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents);
+    deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents, tracing?.tracing);
   } catch (error) {
     // A DATA_DIR that is not a usable directory, or one another process holds: one line naming it.
     if (error instanceof ConfigError) {
@@ -61,6 +69,8 @@ async function main(): Promise<void> {
       await Promise.all([app.close(), metricsApp?.close()]);
       redis?.disconnect();
       await Promise.all([deps.database.close(), deps.readReplica?.close()]);
+      // The last spans (the requests just drained) are exported before the process ends.
+      await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'the last traces could not be exported'));
       logger.info('shutdown complete');
       process.exit(0);
     } catch (error) {
@@ -99,6 +109,7 @@ async function main(): Promise<void> {
       environments: config.apple.environments,
       rateLimitStore: redis ? 'redis' : 'memory',
       metrics: config.metricsEnabled ? (config.metricsPort !== null ? `port ${config.metricsPort}` : 'on PORT') : false,
+      tracing: config.tracing === null ? false : config.tracing.url !== null ? new URL(config.tracing.url).origin : config.tracing.exporter,
     },
     'App Store Entitlements is listening',
   );

@@ -28,6 +28,8 @@ import { createIngestUsecase, type IngestUsecase } from './notifications/ingest.
 import { createIngestBatcher } from './notifications/ingest-batcher.js';
 import { createOffersUsecase, type OffersUsecase } from './offers/offers.usecase.js';
 import { type AppStoreSync, createAppStoreSync } from './purchases/app-store-sync.usecase.js';
+import { traceDatabase } from './tracing/traced-database.js';
+import { noopTracing } from './tracing/tracing.js';
 import { type AppTransactionUsecase, createAppTransactionUsecase } from './users/app-transaction.usecase.js';
 import { appTransactionOf } from './users/app-transactions.repository.js';
 import { createTokenUpdates, type TokenUpdates } from './users/token-updates.job.js';
@@ -97,7 +99,10 @@ export interface Services {
  * The composition root of the use cases, shared by buildApp (app.ts) and the CLI: routes
  * and commands receive what is built here and wire nothing themselves.
  */
-export function createServices(deps: AppDeps): Services {
+export function createServices(appDeps: AppDeps): Services {
+  const tracing = appDeps.tracing ?? noopTracing;
+  // Transactions and hot-path queries in spans when tracing is on (the same handle when off).
+  const deps = { ...appDeps, database: traceDatabase(appDeps.database, tracing) };
   const { config, clock, logger, verifier, events } = deps;
   const feedSignal = createFeedSignal();
   // Set once the delivery worker is built below: a commit that recorded events wakes it.
@@ -125,7 +130,7 @@ export function createServices(deps: AppDeps): Services {
   const environments = config.apple.environments;
 
   const sync = createAppStoreSync({ db, appStoreApi: api, verifier, clock });
-  const ingest = createIngestUsecase({ verifier, clock, logger, events, batcher: createIngestBatcher({ db, clock }) });
+  const ingest = createIngestUsecase({ verifier, clock, logger, events, tracing, batcher: createIngestBatcher({ db, clock, tracing }) });
 
   // Read routes read through `reads`: the replica while it is current, else the primary.
   // Everything that writes, and every answer of a write route, stays on the primary.
@@ -242,6 +247,7 @@ export function createServices(deps: AppDeps): Services {
           logger,
           events,
           options: deps.eventDeliveryOptions ?? {},
+          tracing,
         });
   if (eventDelivery) wakeDelivery = () => eventDelivery.wake();
   // Read-only views: the read handle (they write nothing, so they record no events).

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { groupWhileBusy } from '../db/group-while-busy.js';
 import type { ServiceEvents } from '../metrics/events.js';
+import { noopTracing, type Tracing } from '../tracing/tracing.js';
 import {
   type AttemptResult,
   type ClaimedDelivery,
@@ -58,6 +59,8 @@ export interface DeliveryWorkerDeps {
   logger: Logger;
   events: ServiceEvents;
   options?: Partial<DeliveryWorkerOptions>;
+  /** An `event.delivery` span per attempt; absent: no spans. */
+  tracing?: Tracing;
 }
 
 export interface DeliveryWorker {
@@ -112,18 +115,28 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     maxGroup: 256,
     maxConcurrent: 1,
   });
+  const tracing = deps.tracing ?? noopTracing;
 
   async function attempt(claim: ClaimedDelivery): Promise<void> {
     const label = urlLabel(claim.url);
     const sentAt = deps.clock();
     const headers = signWebhook({ key: deps.key, id: claim.eventId, at: sentAt, body: claim.body });
-    const sent = await sendWebhook({
-      url: claim.url,
-      headers: { ...headers },
-      body: claim.body,
-      timeoutMs: options.timeoutMs,
-      agents,
-    });
+    const send = () => sendWebhook({ url: claim.url, headers: { ...headers }, body: claim.body, timeoutMs: options.timeoutMs, agents });
+    const sent = tracing.enabled
+      ? await tracing.span(
+          'event.delivery',
+          {
+            kind: 'client',
+            attributes: { 'http.request.method': 'POST', 'url.full': label, 'appstore.event_id': claim.eventId, 'appstore.delivery.attempt': claim.attempts },
+          },
+          async (span) => {
+            const result = await send();
+            span.setAttributes({ 'appstore.delivery.ok': result.ok, ...(result.status !== null ? { 'http.response.status_code': result.status } : {}) });
+            if (result.error !== null) span.setAttributes({ 'error.type': result.error });
+            return result;
+          },
+        )
+      : await send();
     const at = deps.clock();
     let result: AttemptResult;
     if (sent.ok) {

@@ -121,6 +121,8 @@ export function errorBody(code: string, message: string, details: Record<string,
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const classified = classifyError(error);
   request.log.info({ code: classified.code, statusCode: classified.statusCode }, classified.message);
+  // The router answers before any hook runs, so the request id is set here (http/request-id.ts).
+  void reply.header('x-request-id', request.id);
   void reply.status(classified.statusCode).send(errorBody(classified.code, classified.message));
 }
 

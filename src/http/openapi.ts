@@ -48,7 +48,10 @@ export async function installOpenApi(app: FastifyInstance, { version }: OpenApiO
         title: 'App Store Entitlements',
         description:
           'Receives App Store Server Notifications (V2 and V1), verifies them, records purchases, and answers ' +
-          'which entitlements a user has. Errors always have the shape {"error": {"code", "message"}}.',
+          'which entitlements a user has. Errors always have the shape {"error": {"code", "message"}}. ' +
+          'Every answer carries an X-Request-Id header: the one the caller sent when it is 1-128 characters of ' +
+          "letters, digits and -_.:@=+/, else a generated UUID; it is in the request's log lines. A W3C traceparent " +
+          "header continues the caller's trace when tracing (OTEL_EXPORTER_OTLP_ENDPOINT) is on.",
         version,
       },
       tags: [

@@ -4,6 +4,7 @@ import { isDatabaseUnavailable } from '../db/errors.js';
 import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
 import type { ApplyResult, PurchaseUpdate } from '../purchases/purchase-update.js';
 import { applyPurchaseUpdate, applyPurchaseUpdates } from '../purchases/purchases.repository.js';
+import { noopTracing, type TraceContext, type Tracing } from '../tracing/tracing.js';
 import { type NotificationRecord, recordNotification, recordNotifications } from './notifications.repository.js';
 
 // Group commit for verified notifications. Notifications that arrive while earlier ones
@@ -17,6 +18,8 @@ import { type NotificationRecord, recordNotification, recordNotifications } from
 export interface BatchEntry {
   record: NotificationRecord;
   update: PurchaseUpdate;
+  /** The submitter's trace: the batch's span is the first entry's child and links the others. */
+  trace?: TraceContext | undefined;
 }
 
 export type BatchOutcome = { kind: 'duplicate' } | { kind: 'new'; applied: ApplyResult };
@@ -33,6 +36,8 @@ export interface IngestBatcherOptions {
   maxBatch?: number;
   /** Batches written at the same time (each holds one pooled connection). */
   maxConcurrent?: number;
+  /** A `notification.write_batch` span per batch; absent: no spans. */
+  tracing?: Tracing;
 }
 
 type Pending = Waiting<BatchEntry, BatchOutcome>;
@@ -40,11 +45,24 @@ type Pending = Waiting<BatchEntry, BatchOutcome>;
 export function createIngestBatcher(options: IngestBatcherOptions): IngestBatcher {
   return {
     submit: groupWhileBusy<BatchEntry, BatchOutcome>({
-      run: (batch) => writeBatch(options, batch),
+      run: (batch) => writeBatchTraced(options, batch),
       maxGroup: options.maxBatch ?? 64,
       maxConcurrent: options.maxConcurrent ?? 2,
     }),
   };
+}
+
+function writeBatchTraced(options: IngestBatcherOptions, batch: Pending[]): Promise<void> {
+  const tracing = options.tracing ?? noopTracing;
+  if (!tracing.enabled) return writeBatch(options, batch);
+  const attributes = {
+    'appstore.batch.size': batch.length,
+    'appstore.notification_uuids': batch.map((pending) => pending.item.record.id),
+  };
+  const [first, ...others] = batch;
+  return tracing.span('notification.write_batch', { parent: first?.item.trace, links: others.map((pending) => pending.item.trace), attributes }, () =>
+    writeBatch(options, batch),
+  );
 }
 
 async function writeBatch({ db, clock }: IngestBatcherOptions, batch: Pending[]): Promise<void> {

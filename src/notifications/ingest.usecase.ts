@@ -6,6 +6,7 @@ import { CodedError, isRetryable } from '../errors.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { assertNotFutureDated } from '../purchases/future-dated.model.js';
 import type { ApplyResult } from '../purchases/purchase-update.js';
+import { noopTracing, type Tracing } from '../tracing/tracing.js';
 import type { IngestBatcher } from './ingest-batcher.js';
 import { type MappedNotification, mapNotification, type NotificationSource, notificationRecord } from './notification-mapping.js';
 
@@ -19,6 +20,8 @@ export interface IngestDeps {
   events: ServiceEvents;
   /** The one write path: concurrent notifications are written together (group commit). */
   batcher: IngestBatcher;
+  /** A `notification.ingest` span around each notification; absent: no spans. */
+  tracing?: Tracing;
 }
 
 export interface IngestInput {
@@ -56,7 +59,13 @@ export function createIngestUsecase(deps: IngestDeps): IngestUsecase {
  * written), and the database's error when it is unavailable (nothing written either: the
  * transaction rolls back, and Apple's retry applies it later).
  */
-export async function ingestNotification(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
+export function ingestNotification(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
+  const tracing = deps.tracing ?? noopTracing;
+  if (!tracing.enabled) return ingestNow(deps, input, tracing);
+  return tracing.span('notification.ingest', { attributes: { 'appstore.notification.source': input.source } }, () => ingestNow(deps, input, tracing));
+}
+
+async function ingestNow(deps: IngestDeps, input: IngestInput, tracing: Tracing): Promise<IngestResult> {
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
 
@@ -64,6 +73,7 @@ export async function ingestNotification(deps: IngestDeps, input: IngestInput): 
   try {
     const verified: VerifiedNotification = await deps.verifier.verifyNotification(input.signedPayload);
     mapped = mapNotification(verified);
+    if (tracing.enabled) annotateNotification(tracing, mapped, verified);
     assertNotFutureDated([mapped.update], deps.clock(), [['the notification signedDate', mapped.signedDate]]);
   } catch (error) {
     // Verification and record errors are coded errors; the error handler answers them.
@@ -110,7 +120,10 @@ export async function ingestNotification(deps: IngestDeps, input: IngestInput): 
     const written = await deps.batcher.submit({
       record: notificationRecord(mapped, input.signedPayload, input.source, deps.clock()),
       update: mapped.update,
+      // The batch's span continues this notification's trace (and links the others it carries).
+      trace: tracing.capture(),
     });
+    if (tracing.enabled) tracing.annotate({ 'appstore.notification.outcome': written.kind === 'duplicate' ? 'duplicate' : mapped.outcome });
     return written.kind === 'duplicate' ? finish('duplicate') : finish(mapped.outcome, written.applied);
   } catch (error) {
     const durationMs = elapsed();
@@ -118,4 +131,16 @@ export async function ingestNotification(deps: IngestDeps, input: IngestInput): 
     deps.logger.warn({ ...logFields, outcome: 'failed', ms: durationMs, err: error }, 'notification not stored');
     throw error;
   }
+}
+
+/** The notification's id, type and app on the active span (`notification.ingest`). */
+function annotateNotification(tracing: Tracing, mapped: MappedNotification, verified: VerifiedNotification): void {
+  const bundleId = verified.payload.data?.bundleId;
+  tracing.annotate({
+    'appstore.notification_uuid': mapped.notificationUUID,
+    'appstore.notification_type': mapped.notificationType,
+    ...(mapped.subtype !== null ? { 'appstore.notification_subtype': mapped.subtype } : {}),
+    ...(typeof bundleId === 'string' ? { 'appstore.bundle_id': bundleId } : {}),
+    ...(mapped.environment !== null ? { 'appstore.environment': mapped.environment } : {}),
+  });
 }

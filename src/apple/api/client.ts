@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../../clock.js';
+import type { Tracing } from '../../tracing/tracing.js';
 import { createNotificationEndpoints, type NotificationEndpoints } from './notifications.js';
 import { createPagingIterators, type PagingIterators } from './paging.js';
 import type { EnvSend } from './request.js';
@@ -39,6 +40,8 @@ export interface AppStoreServerApiOptions {
   /** Called after every attempt, for metrics; what it throws is ignored. */
   onCall?: (event: ApiCallEvent) => void;
   userAgent?: string;
+  /** A span per attempt; absent: no spans. */
+  tracing?: Tracing;
 }
 
 export type AppStoreServerEnvironmentApi = TransactionEndpoints &
@@ -76,6 +79,7 @@ export function createAppStoreServerApi(options: AppStoreServerApiOptions): AppS
     random: options.random ?? Math.random,
     sleep: options.sleep ?? delay,
     onCall: options.onCall,
+    ...(options.tracing ? { tracing: options.tracing } : {}),
     userAgent: options.userAgent ?? 'app-store-entitlements',
   });
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.js';
+import { noopTracing, type Tracing } from '../../tracing/tracing.js';
 import { backoffDelay, parseRetryAfter } from './backoff.js';
 import { APIError, AppStoreApiError, apiErrorName, RETRYABLE_API_ERRORS } from './errors.js';
 
@@ -41,6 +42,8 @@ export interface TransportOptions {
   sleep: (ms: number) => Promise<void>;
   onCall?: (event: ApiCallEvent) => void;
   userAgent: string;
+  /** An `apple_api.<endpoint>` span per attempt. */
+  tracing?: Tracing;
 }
 
 export type Send = <T>(environment: ApiEnvironment, request: ApiRequest) => Promise<T>;
@@ -102,10 +105,30 @@ export function createTransport(options: TransportOptions): Send {
     throw errorFromResponse(response, text, request.endpoint, options.clock());
   }
 
+  const tracing = options.tracing ?? noopTracing;
+  const attemptTraced = (environment: ApiEnvironment, request: ApiRequest, attempt: number): Promise<unknown> => {
+    if (!tracing.enabled) return attemptOnce(environment, request, attempt);
+    const attributes = {
+      'http.request.method': request.method,
+      'appstore.api.endpoint': request.endpoint,
+      'appstore.environment': environment,
+      'appstore.api.attempt': attempt,
+    };
+    return tracing.span(`apple_api.${request.endpoint}`, { kind: 'client', attributes }, async (span) => {
+      try {
+        return await attemptOnce(environment, request, attempt);
+      } catch (error) {
+        const status = (error as { httpStatus?: unknown }).httpStatus;
+        if (typeof status === 'number') span.setAttributes({ 'http.response.status_code': status });
+        throw error;
+      }
+    });
+  };
+
   return async <T>(environment: ApiEnvironment, request: ApiRequest): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await attemptOnce(environment, request, attempt)) as T;
+        return (await attemptTraced(environment, request, attempt)) as T;
       } catch (error) {
         if (!(error instanceof AppStoreApiError) || !error.retryable || attempt >= options.maxAttempts) throw error;
         const delay = error.retryAfter !== null ? error.retryAfter * 1000 : backoffDelay(attempt, options);

@@ -15,6 +15,7 @@ import {
 } from '@peculiar/asn1-ocsp';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, type Certificate } from '@peculiar/asn1-x509';
+import { noopTracing, type Tracing } from '../../tracing/tracing.js';
 import { CLOCK_SKEW_MS, type ParsedCertificate } from './chain.js';
 import { VerificationError } from './errors.js';
 
@@ -49,6 +50,8 @@ export interface OcspCheckOptions {
   nowMs: number;
   fetch: typeof fetch;
   timeoutMs: number;
+  /** The request and its answer's checks in an `ocsp.request` span. */
+  tracing?: Tracing;
 }
 
 function digest(algorithm: string, data: Uint8Array): Buffer {
@@ -213,7 +216,18 @@ function checkFreshness(single: SingleResponse, nowMs: number, what: string): nu
 }
 
 /** Asks the issuer's responder about `certificate`; resolves only for status good. */
-export async function checkOcsp(options: OcspCheckOptions): Promise<OcspGood> {
+export function checkOcsp(options: OcspCheckOptions): Promise<OcspGood> {
+  const tracing = options.tracing ?? noopTracing;
+  if (!tracing.enabled) return checkOcspNow(options);
+  const attributes = {
+    'http.request.method': 'POST',
+    'appstore.certificate': options.certificate.role,
+    ...(options.certificate.ocspUrl ? { 'url.full': options.certificate.ocspUrl } : {}),
+  };
+  return tracing.span('ocsp.request', { kind: 'client', attributes }, () => checkOcspNow(options));
+}
+
+async function checkOcspNow(options: OcspCheckOptions): Promise<OcspGood> {
   const { certificate, issuer, nowMs } = options;
   const what = `${certificate.role} certificate`;
   if (!certificate.ocspUrl) {

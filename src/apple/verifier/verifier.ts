@@ -1,5 +1,6 @@
 import { verify as cryptoVerify } from 'node:crypto';
 import type { Clock } from '../../clock.js';
+import { noopTracing, type SpanHandle, type Tracing } from '../../tracing/tracing.js';
 import type { AppTransaction, JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, SignedDataVerifier, VerifiedNotification } from '../types.js';
 import { CLOCK_SKEW_MS, checkValidityAt, createTrustedRoots, type ParsedCertificate, type VerifiedChain, verifyChainStructure } from './chain.js';
 import { VerificationError } from './errors.js';
@@ -30,6 +31,14 @@ export interface SignedDataVerifierOptions {
    * pool, one wake-up per check.
    */
   signatureChecks?: 'inline' | 'worker' | 'thread-pool';
+  /** A span per verification (`verify.*`), with how many of its chains the cache knew; OCSP requests are its children. */
+  tracing?: Tracing;
+}
+
+/** How one verification's JWS chains fared in the chain cache (a span's attributes). */
+interface ChainTally {
+  hits: number;
+  misses: number;
 }
 
 const DEFAULT_CHAIN_CACHE_ENTRIES = 64;
@@ -60,6 +69,7 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
   const signatureWorker = options.signatureChecks === 'worker' ? createSignatureWorker() : null;
   const clock = options.clock ?? (() => new Date());
   const fetchImpl = options.fetch ?? globalThis.fetch;
+  const tracing = options.tracing ?? noopTracing;
   const ocspTimeoutMs = options.ocspTimeoutMs ?? DEFAULT_OCSP_TIMEOUT_MS;
   const cacheTtlMs = options.chainCache?.ttlMs ?? DEFAULT_CHAIN_CACHE_TTL_MS;
   const chainCache = createLruCache<VerifiedChain>(options.chainCache?.maxEntries ?? DEFAULT_CHAIN_CACHE_ENTRIES);
@@ -90,7 +100,7 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     let pending = ocspInFlight.get(key);
     if (!pending) {
       // Concurrent first sightings of one certificate share a single request.
-      pending = checkOcsp({ certificate, issuer, nowMs, fetch: fetchImpl, timeoutMs: ocspTimeoutMs })
+      pending = checkOcsp({ certificate, issuer, nowMs, fetch: fetchImpl, timeoutMs: ocspTimeoutMs, tracing })
         .then(({ validUntilMs }) => {
           ocspCache.set(key, true, validUntilMs);
           return validUntilMs;
@@ -115,12 +125,14 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
   }
 
   /** Signature, chain and time; the steady state is one ECDSA verification. */
-  async function verifySigned(jws: string): Promise<DecodedJws> {
+  async function verifySigned(jws: string, tally: ChainTally): Promise<DecodedJws> {
     const parts = splitCompactJws(jws, memoisedHeader);
     const nowMs = clock().getTime();
     const cacheKey = parts.chainKey;
     let chain = chainCache.get(cacheKey, nowMs);
     const cached = chain !== undefined && chain.rootBase64 === parts.x5c[2];
+    if (cached) tally.hits += 1;
+    else tally.misses += 1;
     if (!cached) chain = verifyChainStructure(parts.x5c, trustedRoots);
     const verified = chain as VerifiedChain;
 
@@ -161,41 +173,42 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     return { payload };
   }
 
-  async function verifyTransaction(jws: string): Promise<JWSTransactionDecodedPayload> {
-    const decoded = await verifySigned(jws);
+  async function verifyTransactionTraced(jws: string, tally: ChainTally): Promise<JWSTransactionDecodedPayload> {
+    const decoded = await verifySigned(jws, tally);
     const transaction = asTransaction(decoded.payload);
     checkIdentity(identity, transaction, 'transaction', false);
     settle(decoded);
     return transaction;
   }
 
-  async function verifyRenewalInfo(jws: string): Promise<JWSRenewalInfoDecodedPayload> {
-    const decoded = await verifySigned(jws);
+  async function verifyRenewalInfoTraced(jws: string, tally: ChainTally): Promise<JWSRenewalInfoDecodedPayload> {
+    const decoded = await verifySigned(jws, tally);
     const renewalInfo = asRenewalInfo(decoded.payload);
     checkIdentity(identity, renewalInfo, 'renewal info', false);
     settle(decoded);
     return renewalInfo;
   }
 
-  async function verifyAppTransaction(jws: string): Promise<AppTransaction> {
-    const decoded = await verifySigned(jws);
+  async function verifyAppTransactionTraced(jws: string, tally: ChainTally): Promise<AppTransaction> {
+    const decoded = await verifySigned(jws, tally);
     const appTransaction = asAppTransaction(decoded.payload);
     checkIdentity(identity, appTransactionIdentity(appTransaction), 'app transaction', true);
     settle(decoded);
     return appTransaction;
   }
 
-  async function verifyNotification(signedPayload: string): Promise<VerifiedNotification> {
-    const decoded = await verifySigned(signedPayload);
+  async function verifyNotificationTraced(signedPayload: string, tally: ChainTally, span: SpanHandle): Promise<VerifiedNotification> {
+    const decoded = await verifySigned(signedPayload, tally);
     const payload = asNotification(decoded.payload);
     const claimed = notificationIdentity(payload);
+    if (tracing.enabled) span.setAttributes(notificationAttributes(payload.notificationUUID, claimed.bundleId));
     checkIdentity(identity, claimed, 'notification', true);
     settle(decoded);
     const result: VerifiedNotification = { payload };
 
     const signedTransactionInfo = payload.data?.signedTransactionInfo;
     if (signedTransactionInfo !== undefined) {
-      const nested = await verifySigned(signedTransactionInfo);
+      const nested = await verifySigned(signedTransactionInfo, tally);
       const transaction = asTransaction(nested.payload);
       agree('transaction', transaction.bundleId, claimed.bundleId, transaction.environment, claimed.environment);
       checkIdentity(identity, transaction, 'transaction', false);
@@ -204,7 +217,7 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     }
     const signedRenewalInfo = payload.data?.signedRenewalInfo;
     if (signedRenewalInfo !== undefined) {
-      const nested = await verifySigned(signedRenewalInfo);
+      const nested = await verifySigned(signedRenewalInfo, tally);
       const renewalInfo = asRenewalInfo(nested.payload);
       agree('renewal info', undefined, undefined, renewalInfo.environment, claimed.environment);
       if (result.transaction && result.transaction.originalTransactionId !== renewalInfo.originalTransactionId) {
@@ -219,7 +232,7 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     }
     const signedAppTransactionInfo = payload.appData?.signedAppTransactionInfo;
     if (signedAppTransactionInfo !== undefined) {
-      const decodedApp = await verifySigned(signedAppTransactionInfo);
+      const decodedApp = await verifySigned(signedAppTransactionInfo, tally);
       const appTransaction = asAppTransaction(decodedApp.payload);
       const nested = appTransactionIdentity(appTransaction);
       agree('app transaction', nested.bundleId, claimed.bundleId, nested.environment, claimed.environment);
@@ -230,7 +243,40 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     return result;
   }
 
-  return { verifyNotification, verifyTransaction, verifyRenewalInfo, verifyAppTransaction };
+  /** `work` in a `verify.<what>` span that says whether the chains were in the cache. */
+  function traced<A, T>(what: string, work: (input: A, tally: ChainTally, span: SpanHandle) => Promise<T>): (input: A) => Promise<T> {
+    if (!tracing.enabled) return (input) => work(input, { hits: 0, misses: 0 }, noSpan);
+    return (input) =>
+      tracing.span(`verify.${what}`, {}, async (span) => {
+        const tally: ChainTally = { hits: 0, misses: 0 };
+        try {
+          return await work(input, tally, span);
+        } finally {
+          span.setAttributes({
+            'appstore.chain_cache': tally.misses === 0 ? 'hit' : 'miss',
+            'appstore.chain_cache.hits': tally.hits,
+            'appstore.chain_cache.misses': tally.misses,
+          });
+        }
+      });
+  }
+
+  return {
+    verifyNotification: traced('notification', verifyNotificationTraced),
+    verifyTransaction: traced('transaction', verifyTransactionTraced),
+    verifyRenewalInfo: traced('renewal_info', verifyRenewalInfoTraced),
+    verifyAppTransaction: traced('app_transaction', verifyAppTransactionTraced),
+  };
+}
+
+const noSpan: SpanHandle = { setAttributes() {} };
+
+/** The notification's id and app, on spans (only the types the attribute API takes). */
+function notificationAttributes(notificationUUID: unknown, bundleId: unknown): Record<string, string> {
+  return {
+    ...(typeof notificationUUID === 'string' ? { 'appstore.notification_uuid': notificationUUID } : {}),
+    ...(typeof bundleId === 'string' ? { 'appstore.bundle_id': bundleId } : {}),
+  };
 }
 
 function appTransactionIdentity(appTransaction: AppTransaction) {
