@@ -15,6 +15,8 @@ import type { AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
+import { createRecordsCache, type RecordsCache } from './entitlements/records-cache.js';
+import { type RecordsCacheListener, startRecordsCacheListener } from './entitlements/records-cache-listener.js';
 import { createDeliveriesUsecase, type DeliveriesUsecase } from './events/deliveries.usecase.js';
 import { createDeliveryWorker, type DeliveryWorker } from './events/delivery.worker.js';
 import { createEventJobs, type EventJobs } from './events/events.jobs.js';
@@ -83,6 +85,11 @@ export interface Services {
   consumption: ConsumptionUsecase;
   /** Answers Apple's CONSUMPTION_REQUESTs; started by the app, stopped by close(). */
   consumptionSender: ConsumptionSender;
+  /**
+   * The entitlement read's in-process cache and its invalidation listener (PostgreSQL):
+   * started by the app (until then, on PostgreSQL, it serves nothing), stopped by close().
+   */
+  entitlementsCache: { cache: RecordsCache; start(): Promise<void> };
   /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
   close(): Promise<void>;
 }
@@ -98,10 +105,15 @@ export function createServices(deps: AppDeps): Services {
   let wakeDelivery: () => void = () => {};
   // Set once the consumption sender is built below: a commit that recorded Apple's request wakes it.
   let wakeConsumption: () => void = () => {};
+  // Embedded PGlite: every writer is this process, whose commits invalidate below. On
+  // PostgreSQL it serves once the listener hears other replicas' commits (start()).
+  const recordsCache = createRecordsCache({ maxEntries: config.entitlementsCacheSize, serving: deps.database.kind === 'pglite' });
+  let recordsCacheListener: RecordsCacheListener | null = null;
   const eventRecorder = createEventRecorder({
     entitlementMap: deps.entitlementMap,
     clock,
     kind: deps.database.kind,
+    onInputsCommitted: (userIds) => recordsCache.invalidate(userIds),
     onCommitted(recorded) {
       feedSignal.notify(recorded[recorded.length - 1]!.seq);
       wakeDelivery();
@@ -121,8 +133,9 @@ export function createServices(deps: AppDeps): Services {
   const sync = createAppStoreSync({ db, appStoreApi: api, verifier, clock });
   const ingest = createIngestUsecase({ verifier, clock, logger, events, batcher: createIngestBatcher({ db, clock }) });
 
+  const entitlementsRepository = createEntitlementsRepository({ database });
   const entitlements = createEntitlementsUsecase({
-    repository: createEntitlementsRepository({ database }),
+    repository: { recordsOfUser: (userId) => recordsCache.read(userId, entitlementsRepository.recordsOfUser) },
     entitlementMap: deps.entitlementMap,
     clock,
     logger,
@@ -264,7 +277,16 @@ export function createServices(deps: AppDeps): Services {
     extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),
     consumption,
     consumptionSender,
+    entitlementsCache: {
+      cache: recordsCache,
+      async start() {
+        if (recordsCacheListener === null && config.entitlementsCacheSize > 0) {
+          recordsCacheListener = await startRecordsCacheListener({ database: deps.database, cache: recordsCache, logger });
+        }
+      },
+    },
     async close() {
+      await recordsCacheListener?.stop();
       await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop(), tokenUpdates.stop(), consumptionSender.stop()]);
       feedSignal.close();
       await entitlements.drain();
