@@ -11,6 +11,9 @@ import type { RecordsCache } from './records-cache.js';
 // a new connection listens again, since notifications sent meanwhile are lost to it.
 // Embedded PGlite has one process, whose own commits invalidate directly (services.ts).
 
+/** The listener connection's application_name (pg_stat_activity: operators and tests find it by it). */
+export const RECORDS_CACHE_LISTENER_NAME = 'ase-entitlements-cache';
+
 export interface RecordsCacheListener {
   stop(): Promise<void>;
 }
@@ -43,7 +46,12 @@ export async function startRecordsCacheListener(options: RecordsCacheListenerOpt
 
   const connect = async (): Promise<void> => {
     if (stopped) return;
-    const next = new pg.Client({ connectionString: settings.connectionString, connectionTimeoutMillis: 5_000, keepAlive: true });
+    const next = new pg.Client({
+      connectionString: settings.connectionString,
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+      application_name: RECORDS_CACHE_LISTENER_NAME,
+    });
     const lost = () => {
       if (client !== next) return;
       cache.suspend();
