@@ -85,6 +85,7 @@ function parseOptions(argv: string[]): Options {
       const [key, setting] = keyValue(value());
       options.ownCluster = { ...options.ownCluster, [key]: setting };
     } else if (arg === '--keep') options.keep = true;
+    else if (arg === '--skew') options.skew = true;
     else if (arg === '--node-arg') options.nodeArgs.push(value());
     else if (arg === '--only') {
       const only = value();
