@@ -31,7 +31,13 @@ function manualLoad() {
 }
 
 const loadOf = (value: UserRecords) => {
-  const counter = { calls: 0, load: async () => (counter.calls++, value) };
+  const counter = {
+    calls: 0,
+    load: async () => {
+      counter.calls++;
+      return value;
+    },
+  };
   return counter;
 };
 
