@@ -19,6 +19,7 @@ import type { ConsumptionSender } from './consumption/consumption.sender.js';
 import type { ReadRouting } from './db/read-routing.js';
 import type { AppDeps } from './dependencies.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
+import type { RecordsCache } from './entitlements/records-cache.js';
 import type { DeliveryWorker } from './events/delivery.worker.js';
 import type { EventJobs } from './events/events.jobs.js';
 import { eventsRoutes } from './events/events.routes.js';
@@ -132,6 +133,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('eventJobs', services.eventJobs);
   app.addHook('onReady', async () => services.recoveryJob?.start());
   app.addHook('onReady', async () => services.eventJobs.start());
+  app.decorate('entitlementsCache', services.entitlementsCache.cache);
+  app.addHook('onReady', async () => services.entitlementsCache.start());
   app.decorate('tokenUpdates', services.tokenUpdates);
   app.addHook('onReady', async () => services.tokenUpdates.start());
   // The replica's lag is checked once a second from start to close (services.close stops it).
@@ -180,6 +183,8 @@ declare module 'fastify' {
     eventDelivery: DeliveryWorker | null;
     /** The events' answer check and pruning (tests run them directly). */
     eventJobs: EventJobs;
+    /** The entitlement read's cache (tests look at its stats). */
+    entitlementsCache: RecordsCache;
     /** Set App Account Token requests and their retry job (tests run it directly). */
     tokenUpdates: TokenUpdates;
     /** Routes reads to DATABASE_READ_URL while it is current; null without it (tests run its check directly). */

@@ -80,6 +80,8 @@ export interface Config {
   recoveryIntervalMs: number;
   /** EVENTS_RETENTION: how long events stay in the feed. */
   eventsRetentionMs: number;
+  /** ENTITLEMENTS_CACHE_SIZE (beyond SPEC): users whose answer inputs are kept in process; 0 = no cache. */
+  entitlementsCacheSize: number;
   rateLimit: {
     webhookPerMinute: number;
     apiPerMinute: number;
@@ -364,6 +366,7 @@ export function parseConfig(env: Env): Config {
     transferPolicy,
     recoveryIntervalMs: duration(env, 'RECOVERY_INTERVAL', 3_600_000),
     eventsRetentionMs: eventsRetention(env),
+    entitlementsCacheSize: integer(env, 'ENTITLEMENTS_CACHE_SIZE', 20_000, 0, 10_000_000),
     rateLimit: {
       webhookPerMinute: integer(env, 'RATE_LIMIT_WEBHOOK_PER_MINUTE', 6_000, 0, 10_000_000),
       apiPerMinute: integer(env, 'RATE_LIMIT_API_PER_MINUTE', 60_000, 0, 10_000_000),

@@ -16,6 +16,8 @@ import type { AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
+import { createRecordsCache, type RecordsCache } from './entitlements/records-cache.js';
+import { type RecordsCacheListener, startRecordsCacheListener } from './entitlements/records-cache-listener.js';
 import { createDeliveriesUsecase, type DeliveriesUsecase } from './events/deliveries.usecase.js';
 import { createDeliveryWorker, type DeliveryWorker } from './events/delivery.worker.js';
 import { createEventJobs, type EventJobs } from './events/events.jobs.js';
@@ -91,6 +93,11 @@ export interface Services {
   consumption: ConsumptionUsecase;
   /** Answers Apple's CONSUMPTION_REQUESTs; started by the app, stopped by close(). */
   consumptionSender: ConsumptionSender;
+  /**
+   * The entitlement read's in-process cache and its invalidation listener (PostgreSQL):
+   * started by the app (until then, on PostgreSQL, it serves nothing), stopped by close().
+   */
+  entitlementsCache: { cache: RecordsCache; start(): Promise<void> };
   /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
   close(): Promise<void>;
 }
@@ -109,10 +116,15 @@ export function createServices(appDeps: AppDeps): Services {
   let wakeDelivery: () => void = () => {};
   // Set once the consumption sender is built below: a commit that recorded Apple's request wakes it.
   let wakeConsumption: () => void = () => {};
+  // Embedded PGlite: every writer is this process, whose commits invalidate below. On
+  // PostgreSQL it serves once the listener hears other replicas' commits (start()).
+  const recordsCache = createRecordsCache({ maxEntries: config.entitlementsCacheSize, serving: deps.database.kind === 'pglite' });
+  let recordsCacheListener: RecordsCacheListener | null = null;
   const eventRecorder = createEventRecorder({
     entitlementMap: deps.entitlementMap,
     clock,
     kind: deps.database.kind,
+    onInputsCommitted: (userIds) => recordsCache.invalidate(userIds),
     onCommitted(recorded) {
       feedSignal.notify(recorded[recorded.length - 1]!.seq);
       wakeDelivery();
@@ -140,18 +152,23 @@ export function createServices(appDeps: AppDeps): Services {
   const reads = readRouting?.database ?? deps.database;
 
   const primaryEntitlements = createEntitlementsRepository({ database });
+  const cachedEntitlements = { recordsOfUser: (userId: string) => recordsCache.read(userId, primaryEntitlements.recordsOfUser) };
   const refresh = sync.connected ? (purchases: Parameters<typeof sync.refresh>[0]) => sync.refresh(purchases) : null;
-  const entitlements = createEntitlementsUsecase({ repository: primaryEntitlements, entitlementMap: deps.entitlementMap, clock, logger, refresh });
-  const entitlementReads = readRouting
-    ? createEntitlementsUsecase({
-        repository: createEntitlementsRepository({ database: reads }),
-        primaryRepository: primaryEntitlements,
-        entitlementMap: deps.entitlementMap,
-        clock,
-        logger,
-        refresh,
-      })
-    : entitlements;
+  const entitlements = createEntitlementsUsecase({ repository: cachedEntitlements, entitlementMap: deps.entitlementMap, clock, logger, refresh });
+  // With the cache on, its misses read the primary: a fill from a replica could be older
+  // than an invalidation this process already received (docs/entitlements-cache.md). The
+  // replica then serves the other read routes.
+  const entitlementReads =
+    readRouting && config.entitlementsCacheSize === 0
+      ? createEntitlementsUsecase({
+          repository: createEntitlementsRepository({ database: reads }),
+          primaryRepository: primaryEntitlements,
+          entitlementMap: deps.entitlementMap,
+          clock,
+          logger,
+          refresh,
+        })
+      : entitlements;
 
   // The plain handle: its rows change no purchase state (the link's transaction records them).
   const tokenUpdates = createTokenUpdates({ database: deps.database, api, clock, logger });
@@ -292,7 +309,16 @@ export function createServices(appDeps: AppDeps): Services {
     extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),
     consumption,
     consumptionSender,
+    entitlementsCache: {
+      cache: recordsCache,
+      async start() {
+        if (recordsCacheListener === null && config.entitlementsCacheSize > 0) {
+          recordsCacheListener = await startRecordsCacheListener({ database: deps.database, cache: recordsCache, logger });
+        }
+      },
+    },
     async close() {
+      await recordsCacheListener?.stop();
       await Promise.all([eventJobs.stop(), recoveryJob?.stop(), eventDelivery?.stop(), tokenUpdates.stop(), consumptionSender.stop(), readRouting?.stop()]);
       feedSignal.close();
       await Promise.all([entitlements.drain(), entitlementReads.drain()]);

@@ -6,9 +6,14 @@
 // backend sending that many requests per second sees).
 //
 //   npx tsx bench/entitlements/run.ts [--duration 10] [--connections 32] [--rate 4000,5000]
-//     [--repeat 3]
+//     [--repeat 3] [--skew]
 //     [--server postgres://... | --own-cluster shared_buffers=1GB ...] [--only small|large]
 //     [--keep] [--env KEY=VALUE ...] [--node-arg --cpu-prof ...]
+//
+// --skew: 80 % of reads ask for 20 % of the users (the hot fifth, u-1 … u-<users/5>), the
+// rest for the other users, as an app's launches do; without it every user is as likely.
+// The in-process cache (ENTITLEMENTS_CACHE_SIZE, `--env ENTITLEMENTS_CACHE_SIZE=0` to
+// measure without it) serves repeated users without a database round trip.
 //
 // --own-cluster runs on a throwaway PostgreSQL cluster (initdb in a temp directory) with
 // the given settings instead of the server on 127.0.0.1:5432.
@@ -38,6 +43,8 @@ interface Options {
   keep: boolean;
   env: Record<string, string>;
   nodeArgs: string[];
+  /** 80 % of reads on 20 % of the users. */
+  skew: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -52,6 +59,7 @@ function parseOptions(argv: string[]): Options {
     keep: false,
     env: {},
     nodeArgs: [],
+    skew: false,
   };
   const positive = (name: string, text: string) => {
     const value = Number(text);
@@ -77,6 +85,7 @@ function parseOptions(argv: string[]): Options {
       const [key, setting] = keyValue(value());
       options.ownCluster = { ...options.ownCluster, [key]: setting };
     } else if (arg === '--keep') options.keep = true;
+    else if (arg === '--skew') options.skew = true;
     else if (arg === '--node-arg') options.nodeArgs.push(value());
     else if (arg === '--only') {
       const only = value();
@@ -114,13 +123,22 @@ interface Scenario {
 /** A random user per request: no answer is served warm from one hot row. */
 const randomUserPath = (users: number) => `/entitlements/u-${1 + Math.floor(Math.random() * users)}`;
 
+/** 80 % of requests for the first fifth of the users, 20 % for the other four fifths. */
+function skewedUserPath(users: number): string {
+  const hot = Math.max(1, Math.floor(users / 5));
+  const index = Math.random() < 0.8 ? Math.floor(Math.random() * hot) : hot + Math.floor(Math.random() * (users - hot));
+  return `/entitlements/u-${1 + Math.min(index, users - 1)}`;
+}
+
+let userPath = randomUserPath;
+
 async function closedLoop(baseUrl: string, users: number, duration: number, connections: number) {
   return autocannon({
     url: baseUrl,
     connections,
     duration,
     headers: { authorization: `Bearer ${API_KEY}` },
-    requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: randomUserPath(users) }) }],
+    requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: userPath(users) }) }],
   });
 }
 
@@ -189,7 +207,7 @@ async function scenario(label: string, users: number, options: Options): Promise
               const result = await runOpenLoop({
                 baseUrl: service.baseUrl,
                 count: Math.round(rate * options.duration),
-                request: () => ({ method: 'GET', path: randomUserPath(users), headers: { authorization: `Bearer ${API_KEY}` } }),
+                request: () => ({ method: 'GET', path: userPath(users), headers: { authorization: `Bearer ${API_KEY}` } }),
                 ratePerSecond: rate,
                 connections: 128,
               });
@@ -239,6 +257,7 @@ const ms = (value: number) => (value >= 100 ? Math.round(value).toString() : val
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.skew) userPath = skewedUserPath;
   const cluster = options.ownCluster === null ? null : await startOwnCluster(options.ownCluster);
   if (cluster !== null) options.server = cluster.url;
   const machine = await machineDescription(options.server);
@@ -259,7 +278,8 @@ async function main(): Promise<void> {
           .join(', ')})`;
 
   const lines = [
-    `GET /entitlements/:userId, random users, ${options.duration} s per run, ${options.repeat} rounds, load generator on the same machine`,
+    `GET /entitlements/:userId, ${options.skew ? 'skewed users (80 % of reads on 20 % of them)' : 'random users'}, ` +
+      `cache ${options.env.ENTITLEMENTS_CACHE_SIZE ?? 'default size'}, ${options.duration} s per run, ${options.repeat} rounds, load generator on the same machine`,
     `machine: ${machine}; PostgreSQL: ${server}; CPU reference loop ${Math.round(referenceBefore)} ms before, ${Math.round(referenceAfter)} ms after`,
     '',
     '| data | round | mode | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | CPU µs/request: service + PostgreSQL + generator |',

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { CONSUMPTION_DEADLINE_MS } from '../consumption/consumption.model.js';
 import type { Database, DatabaseHandle, Transaction } from '../db/client.js';
+import { notifyAnswerInputsChanged } from '../entitlements/answer-inputs-channel.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
 import { type AnswerComparison, answerChanges, compareAnswers } from './answers.js';
 import { storeAnswers } from './answers.repository.js';
@@ -26,6 +27,11 @@ export interface EventRecorderDeps {
   kind: DatabaseHandle['kind'];
   /** Called after a commit that recorded events (in-process wake-up of feed readers, metrics). */
   onCommitted?: (events: readonly RecordedEvent[]) => void;
+  /**
+   * Called after a commit that wrote the answer inputs of `userIds` (this process's
+   * entitlement cache). On PostgreSQL the transaction also NOTIFYs them to every replica.
+   */
+  onInputsCommitted?: (userIds: readonly string[]) => void;
 }
 
 export interface EventRecorder {
@@ -40,10 +46,17 @@ export interface EventRecorder {
 }
 
 export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
-  async function flush(tx: Transaction, changes: TransactionChanges): Promise<RecordedEvent[]> {
+  interface Flushed {
+    recorded: RecordedEvent[];
+    /** The users whose answers were compared: every user whose answer inputs the transaction may have written. */
+    users: readonly string[];
+  }
+
+  /** `inputsWritten`: the transaction wrote purchases, links, grants or AppTransactions (not so the answer check). */
+  async function flushChanges(tx: Transaction, changes: TransactionChanges, inputsWritten: boolean): Promise<Flushed> {
     const now = deps.clock();
     const newEvents: NewEvent[] = [];
-    if (changes.notifications.length === 0 && changes.purchases.size === 0 && changes.users.size === 0) return [];
+    if (changes.notifications.length === 0 && changes.purchases.size === 0 && changes.users.size === 0) return { recorded: [], users: [] };
 
     // Users whose answers are compared: those noted, and the owners of the purchases written.
     // For a batch of few (every ingest batch) one statement looks up owners, products and
@@ -99,6 +112,8 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       if (userId !== undefined) users.add(userId);
     }
     const sortedUsers = [...users].sort();
+    // Every replica's entitlement cache drops these users when (and only if) this commits.
+    if (inputsWritten && deps.kind === 'postgres') await notifyAnswerInputsChanged(tx, sortedUsers);
     const stored = lookups.answers === null ? undefined : new Map(lookups.answers.map((row) => [row.userId, row]));
     const answerWrites: AnswerComparison['writes'] = [];
     for (let i = 0; i < sortedUsers.length; i += USERS_PER_READ) {
@@ -115,21 +130,23 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       answers: answerWrites,
       ...(deps.kind === 'postgres' ? { notifyChannel: EVENTS_CHANNEL } : {}),
     });
-    return recorded;
+    return { recorded, users: inputsWritten ? sortedUsers : [] };
   }
 
-  function committed(recorded: readonly RecordedEvent[]): void {
+  function committed({ recorded, users }: Flushed): void {
+    if (users.length > 0) deps.onInputsCommitted?.(users);
     if (recorded.length > 0) deps.onCommitted?.(recorded);
   }
 
   return {
-    flush,
+    flush: async (tx, changes) => (await flushChanges(tx, changes, true)).recorded,
     async recordAnswersOf(db, userIds) {
       const changes = emptyChanges();
       for (const id of userIds) changes.users.add(id);
-      const recorded = await db.transaction((tx) => flush(tx, changes));
-      committed(recorded);
-      return recorded;
+      // Time alone changed these answers: no input was written, no cache entry is stale.
+      const flushed = await db.transaction((tx) => flushChanges(tx, changes, false));
+      committed(flushed);
+      return flushed.recorded;
     },
     async storeAnswersOf(db, userIds) {
       await db.transaction((tx) => answerChanges(tx, userIds, deps.entitlementMap, deps.clock()));
@@ -138,15 +155,15 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       // Looked up at each call, not once: a handle may swap its transaction method (tests do).
       const original: Database['transaction'] = (work, config) => db.transaction(work, config);
       const wrapped = (async <T>(work: (tx: Transaction) => Promise<T>, config?: Parameters<Database['transaction']>[1]): Promise<T> => {
-        let recorded: RecordedEvent[] = [];
+        let flushed: Flushed = { recorded: [], users: [] };
         const result = await original(async (tx) => {
           const changes = emptyChanges();
           attachChanges(tx, changes);
           const value = await work(tx);
-          recorded = await flush(tx, changes);
+          flushed = await flushChanges(tx, changes, true);
           return value;
         }, config);
-        committed(recorded);
+        committed(flushed);
         return result;
       }) as Database['transaction'];
       // The same database object in every other respect: drizzle's methods read their

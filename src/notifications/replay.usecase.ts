@@ -3,6 +3,7 @@ import type { SignedDataVerifier } from '../apple/types.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { Database, Executor, Transaction } from '../db/client.js';
 import { notifications, subscriptions, transactions } from '../db/schema.js';
+import { notifyAnswerInputsChanged } from '../entitlements/answer-inputs-channel.js';
 import { CodedError } from '../errors.js';
 import { applyPurchaseUpdate, lockPurchases } from '../purchases/purchases.repository.js';
 import type { IngestLogger } from './ingest.usecase.js';
@@ -79,13 +80,21 @@ export async function replayNotifications(deps: ReplayDeps, options: ReplayOptio
     subscriptionsWritten: 0,
     deleted: null,
   };
+  // The replay writes through the bare database (no events, so no per-user notes): each of
+  // its transactions tells the replicas' entitlement caches that any user may have changed.
   if (!options.reset) {
-    await replayAll(deps, deps.db, result, options.batchSize, (fn) => deps.db.transaction(fn), false);
+    const inTransaction: InTransaction = (fn) =>
+      deps.db.transaction(async (tx) => {
+        await fn(tx);
+        await notifyAnswerInputsChanged(tx, 'all');
+      });
+    await replayAll(deps, deps.db, result, options.batchSize, inTransaction, false);
     return result;
   }
   await deps.db.transaction(async (tx) => {
     // One transaction rebuilds every purchase: the purchase tables are locked as a whole.
     await lockPurchases(tx, 'all');
+    await notifyAnswerInputsChanged(tx, 'all');
     const deletedTransactions = await tx.delete(transactions).returning({ id: transactions.transactionId });
     const deletedSubscriptions = await tx.delete(subscriptions).returning({ id: subscriptions.originalTransactionId });
     result.deleted = { transactions: deletedTransactions.length, subscriptions: deletedSubscriptions.length };

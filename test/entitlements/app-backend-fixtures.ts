@@ -82,6 +82,9 @@ export async function storeSigned(
       { now: t.deps.clock() },
     );
   });
+  // Written behind the service's back (no recording transaction): drop its entitlement
+  // cache, as an operator's `NOTIFY ase_answer_inputs, '*'` would (docs/entitlements-cache.md).
+  t.app.entitlementsCache.invalidateAll();
 }
 
 export async function getEntitlements(t: TestApp, userId: string, query = '') {
