@@ -48,6 +48,8 @@ export interface HttpLimits {
 export interface Config {
   port: number;
   host: string;
+  /** WORKERS: processes serving PORT on this machine; 0 = one per core (embedded PGlite: always 1). */
+  workers: number;
   logLevel: string;
   databaseUrl: string | null;
   dataDir: string;
@@ -319,6 +321,7 @@ export function parseConfig(env: Env): Config {
   return {
     port,
     host: value(env, 'HOST') ?? '0.0.0.0',
+    workers: integer(env, 'WORKERS', 1, 0, 256),
     logLevel,
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: value(env, 'DATA_DIR') ?? './data',

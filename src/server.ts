@@ -1,5 +1,7 @@
+import cluster from 'node:cluster';
 import { buildApp } from './app.js';
 import { systemClock } from './clock.js';
+import { clusterScrape, reportWorkerReady, resolveWorkers, runPrimary } from './cluster.js';
 import { ConfigError } from './config.js';
 import { createDependencies } from './dependencies.js';
 import { describeListenError } from './http/listen-error.js';
@@ -24,10 +26,24 @@ async function main(): Promise<void> {
   }
   const { config, entitlementMap } = loaded;
   const logger = createLogger(config.logLevel);
-  for (const warning of config.warnings) logger.warn(warning);
+
+  // WORKERS: the primary supervises the workers (src/cluster.ts); each worker runs what follows.
+  if (cluster.isPrimary) {
+    for (const warning of config.warnings) logger.warn(warning);
+    const workers = resolveWorkers(config.workers, config.databaseUrl);
+    if (config.databaseUrl === null && config.workers !== 1) {
+      logger.warn({ WORKERS: config.workers }, 'embedded PGlite: one process serves PORT (the data directory has one owner); WORKERS applies to PostgreSQL');
+    }
+    if (workers > 1) {
+      runPrimary({ workers, logger });
+      return;
+    }
+  }
 
   // One registry for the process: the modules report through its events, the app serves it.
-  const metrics = config.metricsEnabled ? createMetrics() : null;
+  // In a worker, /metrics answers every worker's registry, aggregated by the primary.
+  const ownMetrics = config.metricsEnabled ? createMetrics() : null;
+  const metrics = ownMetrics && cluster.isWorker ? { ...ownMetrics, scrape: clusterScrape(ownMetrics.registry) } : ownMetrics;
 
   let deps;
   try {
@@ -70,6 +86,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A worker whose primary is gone gets no more connections: it drains and exits.
+  if (cluster.isWorker) process.on('disconnect', () => void shutdown('primary gone'));
 
   const listeners = [
     { server: app, address: { port: config.port, host: config.host, portSetting: 'PORT' } },
@@ -90,9 +108,11 @@ async function main(): Promise<void> {
   }
   // Deliveries begin once the service is up; app.close() stops them and waits for attempts in flight.
   app.eventDelivery?.start();
+  if (cluster.isWorker) reportWorkerReady();
   logger.info(
     {
       port: config.port,
+      ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}),
       eventWebhookUrls: config.eventsWebhook?.urls.length ?? 0,
       database: deps.database.kind,
       environments: config.apple.environments,
