@@ -50,6 +50,8 @@ export interface HttpLimits {
 export interface Config {
   port: number;
   host: string;
+  /** WORKERS: processes serving PORT on this machine; 0 = one per core (embedded PGlite: always 1). */
+  workers: number;
   logLevel: string;
   databaseUrl: string | null;
   /** A streaming replica of DATABASE_URL for read routes (DATABASE_READ_URL); null: reads go to the primary. */
@@ -342,6 +344,7 @@ export function parseConfig(env: Env): Config {
   return {
     port,
     host: value(env, 'HOST') ?? '0.0.0.0',
+    workers: integer(env, 'WORKERS', 1, 0, 256),
     logLevel,
     databaseUrl,
     databaseReadUrl,

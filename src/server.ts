@@ -1,5 +1,7 @@
+import cluster from 'node:cluster';
 import { buildApp } from './app.js';
 import { systemClock } from './clock.js';
+import { clusterScrape, reportWorkerReady, resolveWorkers, runPrimary } from './cluster.js';
 import { ConfigError } from './config.js';
 import { createDependencies } from './dependencies.js';
 import { describeListenError } from './http/listen-error.js';
@@ -25,6 +27,16 @@ async function main(): Promise<void> {
     throw error;
   }
   const { config, entitlementMap } = loaded;
+  // WORKERS: the primary supervises the workers (src/cluster.ts); each worker runs what follows.
+  if (cluster.isPrimary) {
+    const workers = resolveWorkers(config.workers, config.databaseUrl);
+    if (workers > 1) {
+      const supervisor = createLogger(config.logLevel);
+      for (const warning of config.warnings) supervisor.warn(warning);
+      runPrimary({ workers, logger: supervisor });
+      return;
+    }
+  }
   // OpenTelemetry only with OTEL_* settings: without them the SDK is never even imported.
   let tracing: RunningTracing | null = null;
   if (config.tracing !== null) {
@@ -32,10 +44,15 @@ async function main(): Promise<void> {
     tracing = await startTracing(config.tracing, serviceVersion());
   }
   const logger = createLogger(config.logLevel, undefined, { traceIds: tracing !== null });
-  for (const warning of config.warnings) logger.warn(warning);
+  if (cluster.isPrimary) for (const warning of config.warnings) logger.warn(warning);
+  if (config.databaseUrl === null && config.workers !== 1) {
+    logger.warn({ WORKERS: config.workers }, 'embedded PGlite: one process serves PORT (the data directory has one owner); WORKERS applies to PostgreSQL');
+  }
 
   // One registry for the process: the modules report through its events, the app serves it.
-  const metrics = config.metricsEnabled ? createMetrics() : null;
+  // In a worker, /metrics answers every worker's registry, aggregated by the primary.
+  const ownMetrics = config.metricsEnabled ? createMetrics() : null;
+  const metrics = ownMetrics && cluster.isWorker ? { ...ownMetrics, scrape: clusterScrape(ownMetrics.registry) } : ownMetrics;
 
   let deps;
   try {
@@ -80,6 +97,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A worker whose primary is gone gets no more connections: it drains and exits.
+  if (cluster.isWorker) process.on('disconnect', () => void shutdown('primary gone'));
 
   const listeners = [
     { server: app, address: { port: config.port, host: config.host, portSetting: 'PORT' } },
@@ -100,9 +119,11 @@ async function main(): Promise<void> {
   }
   // Deliveries begin once the service is up; app.close() stops them and waits for attempts in flight.
   app.eventDelivery?.start();
+  if (cluster.isWorker) reportWorkerReady();
   logger.info(
     {
       port: config.port,
+      ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}),
       eventWebhookUrls: config.eventsWebhook?.urls.length ?? 0,
       database: deps.database.kind,
       readReplica: deps.readReplica ? `READ_MAX_LAG ${config.readMaxLagMs} ms` : false,

@@ -1,6 +1,6 @@
 // CPU time of the processes a benchmark involves, read from /proc: the service, the
 // PostgreSQL backends serving its database, and the load-generating process itself.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
@@ -12,6 +12,32 @@ export function cpuSecondsOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds of a process and all its descendants (WORKERS: the primary and its
+ * node:cluster workers), found through each process's parent pid in /proc.
+ */
+export function cpuSecondsOfTree(root: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    total += cpuSecondsOf(pid);
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return total;
 }
 
 /** CPU used by the service, by this database's PostgreSQL backends, and by this (load-generating) process. */
@@ -34,7 +60,7 @@ export function cpuMeter(servicePid: number, databaseUrl: string, databaseName: 
       }
       const self = process.cpuUsage();
       return {
-        service: cpuSecondsOf(servicePid),
+        service: cpuSecondsOfTree(servicePid),
         postgres: [...seen.values()].reduce((a, b) => a + b, 0),
         generator: (self.user + self.system) / 1e6,
       };

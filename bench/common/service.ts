@@ -89,7 +89,14 @@ export async function startService(options: StartServiceOptions): Promise<Starte
   }
   const service = spawnNode([...(options.nodeArgs ?? []), ...args], env, workDir);
   const baseUrl = `http://127.0.0.1:${port}`;
-  await waitForStatus(`${baseUrl}/readyz`, 200, 90_000, service);
+  try {
+    // WORKERS: each worker starts its own copy of the service, which takes a while on a loaded machine.
+    await waitForStatus(`${baseUrl}/readyz`, 200, 240_000, service);
+  } catch (error) {
+    // Not left running behind a failed benchmark (with WORKERS, SIGTERM stops the workers too).
+    service.child.kill('SIGTERM');
+    throw error;
+  }
   return {
     baseUrl,
     process: service,

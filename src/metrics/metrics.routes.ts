@@ -40,7 +40,7 @@ function metricsRoute(app: FastifyInstance, metrics: Metrics, token: string | nu
       },
     },
     async (_request, reply) => {
-      const body = await metrics.registry.metrics();
+      const body = await metrics.scrape();
       return reply.type(metrics.registry.contentType).send(body);
     },
   );

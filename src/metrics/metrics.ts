@@ -8,6 +8,11 @@ import type { ServiceEvents } from './events.js';
 
 export interface Metrics {
   registry: Registry;
+  /**
+   * The text `/metrics` answers: this registry's, or, in a WORKERS cluster, every worker's
+   * aggregated (src/cluster.ts replaces it).
+   */
+  scrape(): Promise<string>;
   events: ServiceEvents;
   /** Called once per answered request, by the hook that metrics.routes.ts installs. */
   observeHttpRequest(labels: { route: string; method: string; status: number }, seconds: number): void;
@@ -109,6 +114,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   new Gauge({
     name: 'ase_event_delivery_oldest_pending_seconds',
     help: 'Age of the oldest event some URL has not received yet (0 when none); absent without EVENTS_WEBHOOK_URLS',
+    // Every WORKERS process reads the same database: aggregated, the oldest, not the sum.
+    aggregator: 'max',
     registers,
     async collect() {
       if (oldestPendingSource === null) return;
@@ -216,6 +223,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   return {
     registry,
+    scrape: () => registry.metrics(),
     events,
     observeHttpRequest({ route, method, status }, seconds) {
       httpDuration.observe({ route, method, status: String(status) }, seconds);
