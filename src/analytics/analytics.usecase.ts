@@ -6,8 +6,8 @@ import { periodTypeOf } from '../entitlements/period-type.model.js';
 import {
   type CountPoint,
   countPoints,
-  daysOf,
   dayOf,
+  daysOf,
   type Interval,
   type Metric,
   parseWindow,
