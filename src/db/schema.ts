@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -403,3 +403,62 @@ export const appTransactions = pgTable('app_transactions', {
   signedAppTransaction: text('signed_app_transaction').notNull(),
   updatedAt: timestamptz('updated_at').notNull(),
 });
+
+/**
+ * Analytics (docs/analytics.md): one row per purchase (originalTransactionId) that grants
+ * something, kept by the write side (`purchases/analytics.repository.ts`) in the
+ * transaction that changes the purchase. The current period's product and dates and the
+ * signals "active now" is judged on at request time: active while not revoked and
+ * `active_until` (the period's end, or the grace period's when Apple retries billing with
+ * one) is null (no end) or after now.
+ */
+export const purchaseAnalytics = pgTable(
+  'purchase_analytics',
+  {
+    originalTransactionId: text('original_transaction_id').primaryKey(),
+    environment: text('environment').notNull(),
+    productId: text('product_id').notNull(),
+    productType: text('product_type').notNull(),
+    /** The current period's (the latest transaction not upgraded). */
+    purchaseDate: timestamptz('purchase_date').notNull(),
+    expiresDate: timestamptz('expires_date'),
+    offerType: integer('offer_type'),
+    offerDiscountType: text('offer_discount_type'),
+    /** The current period is refunded or revoked (its revocationDate, or Apple's status 5 about it). */
+    revoked: boolean('revoked').notNull(),
+    /** Set while Apple retries billing of the current period with a grace period. */
+    gracePeriodExpiresDate: timestamptz('grace_period_expires_date'),
+    /** The later of expiresDate and gracePeriodExpiresDate; null: no end (or revoked). */
+    activeUntil: timestamptz('active_until'),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('purchase_analytics_active_until_idx').on(t.activeUntil).where(sql`not ${t.revoked}`),
+    index('purchase_analytics_expires_date_idx').on(t.expiresDate).where(sql`not ${t.revoked}`),
+  ],
+);
+
+/**
+ * Analytics: per UTC day × environment × product × currency ('' when none), the sum of
+ * every purchase's contributions (purchases/analytics.model.ts), kept incrementally by the
+ * write side: a purchase's change subtracts what it contributed before and adds what it
+ * contributes now, so the table is the same whatever order and however often its data
+ * arrives.
+ */
+export const analyticsDaily = pgTable(
+  'analytics_daily',
+  {
+    day: date('day', { mode: 'string' }).notNull(),
+    environment: text('environment').notNull(),
+    productId: text('product_id').notNull(),
+    currency: text('currency').notNull(),
+    newSubscriptions: integer('new_subscriptions').notNull().default(0),
+    renewals: integer('renewals').notNull().default(0),
+    expirations: integer('expirations').notNull().default(0),
+    refunds: integer('refunds').notNull().default(0),
+    trialConversions: integer('trial_conversions').notNull().default(0),
+    /** Gross, in milliunits of `currency`. */
+    revenue: bigint('revenue', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.environment, t.productId, t.currency] })],
+);

@@ -2,7 +2,7 @@ import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { SignedDataVerifier } from '../apple/types.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { Database, Executor, Transaction } from '../db/client.js';
-import { notifications, subscriptions, transactions } from '../db/schema.js';
+import { analyticsDaily, notifications, purchaseAnalytics, subscriptions, transactions } from '../db/schema.js';
 import { notifyAnswerInputsChanged } from '../entitlements/answer-inputs-channel.js';
 import { CodedError } from '../errors.js';
 import { applyPurchaseUpdate, lockPurchases } from '../purchases/purchases.repository.js';
@@ -98,6 +98,9 @@ export async function replayNotifications(deps: ReplayDeps, options: ReplayOptio
     const deletedTransactions = await tx.delete(transactions).returning({ id: transactions.transactionId });
     const deletedSubscriptions = await tx.delete(subscriptions).returning({ id: subscriptions.originalTransactionId });
     result.deleted = { transactions: deletedTransactions.length, subscriptions: deletedSubscriptions.length };
+    // The analytics tables follow the purchases: rebuilt by the replay's own writes.
+    await tx.delete(purchaseAnalytics);
+    await tx.delete(analyticsDaily);
     await replayAll(deps, tx, result, options.batchSize, (fn) => fn(tx), true);
     if (result.rejected > 0) {
       throw new ReplayAbortedError(

@@ -3,6 +3,7 @@ import type { Transaction } from '../db/client.js';
 import { type ColumnOf, columnName, insertRows, onConflictReplace, selectList, tableName } from '../db/raw.js';
 import { purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import { notePurchases } from '../events/transaction-changes.js';
+import { updateAnalytics } from './analytics.repository.js';
 import { attribute } from './attribution.repository.js';
 import { mergeRenewal, mergeStatus, mergeTransaction } from './merge.model.js';
 import type { ApplyResult, PurchaseUpdate, RecordSource, StoredRenewal, StoredStatus, StoredTransaction } from './purchase-update.js';
@@ -187,8 +188,11 @@ export async function applyPurchaseUpdates(tx: Transaction, updates: readonly Pu
   notePurchases(tx, allIds);
 
   if (!options.locksHeld) await lockPurchases(tx, allIds);
-  await writeTransactions(tx, updates, results, options.now);
+  const previous = await writeTransactions(tx, updates, results, options.now);
   await writeSubscriptions(tx, updates, results, options.now);
+  // The analytics tables follow every purchase this write changed (a redelivery changes none).
+  const changed = results.filter((r) => r.transactionsWritten > 0 || r.renewalWritten || r.statusWritten).flatMap((r) => r.originalTransactionIds);
+  await updateAnalytics(tx, [...new Set(changed)].sort(), previous, options.now);
   await attribute(tx, updates, results, options.now);
   return results;
 }
@@ -199,9 +203,16 @@ export async function applyPurchaseUpdate(tx: Transaction, update: PurchaseUpdat
   return result!;
 }
 
-async function writeTransactions(tx: Transaction, updates: readonly PurchaseUpdate[], results: ApplyResult[], now: Date): Promise<void> {
+/** Writes the transactions; answers the stored version (undefined: none) of each one it changed, as it was before. */
+async function writeTransactions(
+  tx: Transaction,
+  updates: readonly PurchaseUpdate[],
+  results: ApplyResult[],
+  now: Date,
+): Promise<Map<string, StoredTransaction | undefined>> {
+  const previous = new Map<string, StoredTransaction | undefined>();
   const ids = [...new Set(updates.flatMap((update) => update.transactions.map(({ record }) => record.transactionId)))];
-  if (ids.length === 0) return;
+  if (ids.length === 0) return previous;
   const rows = await tx.driver.query<TransactionRow>(SELECT_TRANSACTIONS, [ids]);
   const current = new Map<string, StoredTransaction>(rows.map((row) => [row.transactionId, transactionFromRow(row)]));
   const writes = new Map<string, typeof transactions.$inferInsert>();
@@ -210,6 +221,7 @@ async function writeTransactions(tx: Transaction, updates: readonly PurchaseUpda
       const before = current.get(record.transactionId);
       const merged = mergeTransaction(before, record);
       if (merged === before) continue;
+      if (!previous.has(record.transactionId)) previous.set(record.transactionId, before);
       const { source, ...rest } = merged;
       writes.set(record.transactionId, {
         ...rest,
@@ -222,8 +234,8 @@ async function writeTransactions(tx: Transaction, updates: readonly PurchaseUpda
       results[index]!.transactionsWritten += 1;
     }
   });
-  if (writes.size === 0) return;
-  await insertRows(tx, transactions, [...writes.values()], UPSERT_TRANSACTIONS);
+  if (writes.size > 0) await insertRows(tx, transactions, [...writes.values()], UPSERT_TRANSACTIONS);
+  return previous;
 }
 
 /**

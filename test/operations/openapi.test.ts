@@ -25,6 +25,8 @@ const SPEC_ROUTES = [
   'POST /offers/signed',
   'GET /admin/notifications',
   'GET /admin/users/{userId}',
+  'GET /admin/analytics/summary',
+  'GET /admin/analytics/timeseries',
 ];
 
 interface Operation {

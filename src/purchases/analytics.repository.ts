@@ -1,0 +1,97 @@
+import type { Transaction } from '../db/client.js';
+import { type ColumnOf, columnName, insertRows, onConflictReplace, selectList, tableName } from '../db/raw.js';
+import { analyticsDaily, purchaseAnalytics, subscriptions, transactions } from '../db/schema.js';
+import { type AnalyticsRecord, type AnalyticsSignals, addContributions, nonZero, purchaseAnalyticsRow, type RollupRow } from './analytics.model.js';
+import type { StoredTransaction } from './purchase-update.js';
+
+// Keeps the analytics tables (docs/analytics.md) in the transaction of the purchase change
+// that moves them: part of applyPurchaseUpdates, so every notification, refresh, restore
+// and recovery goes through it. On the ingest's batch path, so hand-built SQL to the
+// transaction's driver (src/db/raw.ts), as the rest of the write side.
+
+const RECORD_COLUMNS: ReadonlyArray<ColumnOf<typeof transactions>> = [
+  'transactionId',
+  'originalTransactionId',
+  'productId',
+  'productType',
+  'environment',
+  'purchaseDate',
+  'originalPurchaseDate',
+  'expiresDate',
+  'revocationDate',
+  'revocationType',
+  'isUpgraded',
+  'offerType',
+  'offerDiscountType',
+  'price',
+  'currency',
+];
+const SIGNAL_COLUMNS: ReadonlyArray<ColumnOf<typeof subscriptions>> = [
+  'originalTransactionId',
+  'appleStatus',
+  'statusSignedDate',
+  'renewalSignedDate',
+  'productId',
+  'isInBillingRetryPeriod',
+  'gracePeriodExpiresDate',
+];
+const SELECT_RECORDS = `select ${selectList(transactions, RECORD_COLUMNS)} from ${tableName(transactions)} where ${columnName(transactions, 'originalTransactionId')} = any($1::text[])`;
+const SELECT_SIGNALS = `select ${selectList(subscriptions, SIGNAL_COLUMNS)} from ${tableName(subscriptions)} where ${columnName(subscriptions, 'originalTransactionId')} = any($1::text[])`;
+const UPSERT_STATE = onConflictReplace(purchaseAnalytics, 'originalTransactionId');
+
+const ROLLUP_KEY: ReadonlyArray<ColumnOf<typeof analyticsDaily>> = ['day', 'environment', 'productId', 'currency'];
+const ROLLUP_SUMS: ReadonlyArray<ColumnOf<typeof analyticsDaily>> = ['newSubscriptions', 'renewals', 'expirations', 'refunds', 'trialConversions', 'revenue'];
+const ROLLUP_TYPES = ['date', 'text', 'text', 'text', 'int4', 'int4', 'int4', 'int4', 'int4', 'int8'];
+const rollupColumns = [...ROLLUP_KEY, ...ROLLUP_SUMS];
+// Adds each change to the row of its day, environment, product and currency. The rows
+// arrive sorted by key (nonZero), so two writers lock shared rows in the same order.
+const ADD_TO_ROLLUP = `insert into ${tableName(analyticsDaily)} as d (${rollupColumns.map((c) => columnName(analyticsDaily, c)).join(', ')})
+  select * from unnest(${ROLLUP_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')})
+  on conflict (${ROLLUP_KEY.map((c) => columnName(analyticsDaily, c)).join(', ')}) do update set
+  ${ROLLUP_SUMS.map((c) => `${columnName(analyticsDaily, c)} = ${columnName(analyticsDaily, c, 'd')} + excluded.${columnName(analyticsDaily, c)}`).join(', ')}`;
+
+type SignalsRow = AnalyticsSignals & { originalTransactionId: string; productId: string | null };
+
+/**
+ * After the purchases in `purchases` were written: their state rows anew, and the rollup
+ * moved by (what they contribute now) − (what they contributed before). `previous` holds,
+ * for every transaction this write changed, its stored version before (undefined: it is
+ * new), so "before" is the stored purchase with those put back.
+ */
+export async function updateAnalytics(
+  tx: Transaction,
+  purchases: readonly string[],
+  previous: ReadonlyMap<string, StoredTransaction | undefined>,
+  now: Date,
+): Promise<void> {
+  if (purchases.length === 0) return;
+  const records = await tx.driver.query<AnalyticsRecord>(SELECT_RECORDS, [purchases]);
+  const signalRows = await tx.driver.query<SignalsRow>(SELECT_SIGNALS, [purchases]);
+  const signals = new Map(signalRows.map((row) => [row.originalTransactionId, { ...row, renewalProductId: row.productId }]));
+
+  const after = new Map<string, AnalyticsRecord[]>(purchases.map((id) => [id, []]));
+  const before = new Map<string, AnalyticsRecord[]>(purchases.map((id) => [id, []]));
+  for (const record of records) {
+    after.get(record.originalTransactionId)?.push(record);
+    if (!previous.has(record.transactionId)) before.get(record.originalTransactionId)?.push(record);
+  }
+  for (const old of previous.values()) {
+    if (old !== undefined) before.get(old.originalTransactionId)?.push(old);
+  }
+
+  const changes = new Map<string, RollupRow>();
+  const states = [];
+  for (const id of purchases) {
+    addContributions(changes, before.get(id)!, -1);
+    addContributions(changes, after.get(id)!, 1);
+    const state = purchaseAnalyticsRow(after.get(id)!, signals.get(id));
+    if (state !== null) states.push({ ...state, updatedAt: now });
+  }
+  if (states.length > 0) await insertRows(tx, purchaseAnalytics, states, UPSERT_STATE);
+  const rows = nonZero(changes);
+  if (rows.length > 0)
+    await tx.driver.query(
+      ADD_TO_ROLLUP,
+      rollupColumns.map((column) => rows.map((row) => row[column as keyof RollupRow])),
+    );
+}
