@@ -13,6 +13,7 @@ import { grantsRoutes } from './admin/grants.routes.js';
 import { ordersRoutes } from './admin/orders.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import { supportViewsRoutes } from './admin/support-views.routes.js';
+import { analyticsRoutes } from './analytics/analytics.routes.js';
 import type { TrustProxy } from './config.js';
 import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
 import type { ConsumptionSender } from './consumption/consumption.sender.js';
@@ -150,6 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(consumptionAdminRoutes, { consumption: services.consumption });
   await app.register(grantsRoutes, { grants: services.grants });
   await app.register(supportViewsRoutes, { notificationLog: services.notificationLog, customers: services.customers });
+  await app.register(analyticsRoutes, { analytics: services.analytics });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });
   await app.register(offersRoutes, { offers: services.offers });

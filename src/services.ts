@@ -7,6 +7,8 @@ import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
 import { createSupportViewsRepository } from './admin/support-views.repository.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
+import { createAnalyticsRepository } from './analytics/analytics.repository.js';
+import { type AnalyticsUsecase, createAnalyticsUsecase } from './analytics/analytics.usecase.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
@@ -63,6 +65,8 @@ export interface Services {
   eventDelivery: DeliveryWorker | null;
   /** The operator's view of deliveries: list by status, redeliver. */
   deliveries: DeliveriesUsecase;
+  /** GET /admin/analytics/*: the summary (kept a minute) and the timeseries. */
+  analytics: AnalyticsUsecase;
   /** Turns each transaction's changes into events (the scheduler records with it too). */
   eventRecorder: EventRecorder;
   /** The feed listener, the answer check and pruning: started by the app, stopped by close(). */
@@ -249,6 +253,11 @@ export function createServices(deps: AppDeps): Services {
     verifyReceipt,
     eventDelivery,
     deliveries,
+    analytics: createAnalyticsUsecase({
+      repository: createAnalyticsRepository({ db: deps.database.db }),
+      entitlementMap: deps.entitlementMap,
+      clock,
+    }),
     eventRecorder,
     feedSignal,
     feed: createFeedUsecase({ db: deps.database.db, signal: feedSignal }),
