@@ -53,6 +53,12 @@ export const ROUTES: RouteUnderTest[] = [
   { method: 'POST', path: '/offers/signed', auth: 'app', readOnly: false },
   { method: 'POST', path: '/admin/users/:userId/grants', auth: 'admin', readOnly: false },
   { method: 'DELETE', path: '/admin/users/:userId/grants/:grantId', auth: 'admin', readOnly: false },
+  { method: 'GET', path: '/admin/analytics/summary', auth: 'admin', readOnly: true },
+  { method: 'GET', path: '/admin/analytics/timeseries', auth: 'admin', readOnly: false },
+  { method: 'GET', path: '/admin/lookup', auth: 'admin', readOnly: true },
+  // The operator console's files (no key: the page asks for one and calls the admin routes).
+  { method: 'GET', path: '/console', auth: 'none', readOnly: true },
+  { method: 'GET', path: '/console/*', auth: 'none', readOnly: true },
   { method: 'GET', path: '/healthz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/readyz', auth: 'none', readOnly: true },
   { method: 'GET', path: '/metrics', auth: 'none', readOnly: true },
