@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventDeliveries, events } from '../../src/db/schema.js';
 import { projectRoot } from '../../src/paths.js';
 import { days, LIFETIME, MONTHLY, postTransaction, transactionPayload, YEARLY } from '../entitlements/app-backend-fixtures.js';
-import { TEST_ADMIN_KEY, TEST_API_KEY } from '../helpers/app.js';
+import { TEST_ADMIN_KEY, TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { launchChromium, skipBrowserTests } from '../helpers/browser.js';
 import { backendName } from '../helpers/database.js';
 import { useAppStoreApiDouble, useTestApp, useTestPki } from '../helpers/fixtures.js';
+import { signNotification } from '../helpers/pki.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // The operator console as an operator uses it: Debian's chromium, headless, on a listening
@@ -109,6 +110,23 @@ describe.skipIf(skipBrowserTests)(`the operator console in a real browser (${bac
       const response = await postTransaction(t, userId, payload);
       expect(response.statusCode, response.body).toBe(200);
     }
+    // Apple's word on alice's renewal, for the notification log.
+    const renewed = await t.app.inject({
+      method: 'POST',
+      url: '/webhooks/apple/v2',
+      payload: {
+        signedPayload: signNotification(t.pki, {
+          notificationType: 'DID_RENEW',
+          bundleId: TEST_BUNDLE_ID,
+          appAppleId: TEST_APP_APPLE_ID,
+          environment: 'Production',
+          signedDate: now - 60_000,
+          transaction: aliceRenewal,
+          renewalInfo: { originalTransactionId: '8100', productId: MONTHLY, autoRenewProductId: MONTHLY, signedDate: now - 60_000 },
+        }),
+      },
+    });
+    expect(renewed.statusCode, renewed.body).toBe(200);
     apple.double.reply('GET', `/inApps/v1/lookup/${ORDER_ID}`, { body: { status: 0, signedTransactions: [t.pki.sign(aliceRenewal)] } });
     origin = await t.app.listen({ host: '127.0.0.1', port: 0 });
     browser = await launchChromium();
@@ -286,18 +304,28 @@ describe.skipIf(skipBrowserTests)(`the operator console in a real browser (${bac
     await page.close();
   });
 
-  it('shows the notification log and the recovery page, and reads at phone width', { timeout: 60_000 }, async () => {
+  it('shows the notification log, decoded on click, and the recovery page, and reads at phone width', { timeout: 120_000 }, async () => {
     const { page, problems } = await open({ width: 390, height: 844 });
     await signIn(page);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.locator('.chart canvas').first().waitFor();
     await shot(page, 'overview-phone');
     // Nothing overflows sideways at phone width.
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     await page.getByRole('link', { name: 'Notifications' }).click();
     await page.getByRole('heading', { name: 'Notification log' }).waitFor();
-    await page.getByRole('status').filter({ hasText: 'No notifications yet' }).waitFor();
+    const entry = page.locator('.log details', { hasText: 'DID_RENEW' });
+    // The type's text: the summary also holds a link to the customer.
+    await entry.locator('summary strong').click();
+    await expect.poll(() => entry.locator('pre').textContent()).toContain('"transactionId": "8101"');
     await shot(page, 'notifications');
+
+    // A filter nothing matches says so.
+    await page.getByLabel('Type').fill('REFUND');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('status').filter({ hasText: 'No notification matches these filters' }).waitFor();
 
     await page.getByRole('link', { name: 'Recovery' }).click();
     await page.getByRole('heading', { name: 'Run a window' }).waitFor();
