@@ -1,6 +1,6 @@
-// Runs before `npm start` and the CLI scripts: compiles src/ into dist/ only when dist/
-// is missing or older than the sources, so a start after the first one takes no compile
-// (the build takes tens of seconds). In the Docker image src/ is absent and dist/ is
+// Runs before `npm start`, the CLI scripts and the tests: compiles src/ into dist/ (and
+// builds the console into dist/console) only when the output is missing or older than the
+// sources, so a start after the first one takes no compile (the build takes tens of seconds). In the Docker image src/ is absent and dist/ is
 // what the image was built with: nothing to do.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -22,12 +22,23 @@ function newest(folder) {
 
 if (!existsSync(at('src'))) process.exit(0);
 
-const inputs = Math.max(newest(at('src')), ...['tsconfig.json', 'tsconfig.build.json'].map((f) => statSync(at(f)).mtimeMs));
-// The entry points are written on every build; the older of the two dates the build.
-const outputs = ['dist/server.js', 'dist/cli.js'].map((f) => (existsSync(at(f)) ? statSync(at(f)).mtimeMs : 0));
-if (Math.min(...outputs) >= inputs) process.exit(0);
-
-process.stderr.write('Compiling src/ into dist/ (sources changed since the last build)\n');
+const mtime = (file) => (existsSync(at(file)) ? statSync(at(file)).mtimeMs : 0);
 const tsc = at('node_modules', 'typescript', 'bin', 'tsc');
-const build = spawnSync(process.execPath, [tsc, '-p', at('tsconfig.build.json')], { stdio: 'inherit' });
-process.exit(build.status ?? 1);
+const run = (...args) => spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root }).status ?? 1;
+
+const inputs = Math.max(newest(at('src')), ...['tsconfig.json', 'tsconfig.build.json'].map(mtime));
+// The entry points are written on every build; the older of the two dates the build.
+if (Math.min(mtime('dist/server.js'), mtime('dist/cli.js')) < inputs) {
+  process.stderr.write('Compiling src/ into dist/ (sources changed since the last build)\n');
+  const status = run(tsc, '-p', at('tsconfig.build.json'));
+  if (status !== 0) process.exit(status);
+}
+
+// The operator console (console/, built by Vite into dist/console); index.html is written on every build.
+if (existsSync(at('console')) && mtime('dist/console/index.html') < newest(at('console'))) {
+  process.stderr.write('Building the console into dist/console (console/ changed since the last build)\n');
+  const status =
+    run(tsc, '-p', at('console', 'tsconfig.json')) ||
+    run(at('node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', at('console', 'vite.config.ts'), '--logLevel', 'warn');
+  if (status !== 0) process.exit(status);
+}

@@ -10,6 +10,7 @@ import Fastify, {
 import { adminRoutes } from './admin/admin.routes.js';
 import { extensionsRoutes } from './admin/extensions.routes.js';
 import { grantsRoutes } from './admin/grants.routes.js';
+import { lookupRoutes } from './admin/lookup.routes.js';
 import { ordersRoutes } from './admin/orders.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import { supportViewsRoutes } from './admin/support-views.routes.js';
@@ -27,6 +28,7 @@ import { eventsRoutes } from './events/events.routes.js';
 import { eventsAdminRoutes } from './events/events-admin.routes.js';
 import { healthRoutes } from './health/health.routes.js';
 import { KeySet } from './http/auth.js';
+import { installConsole } from './http/console.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
 import { installOpenApi, serviceVersion } from './http/openapi.js';
 import { installPressureGuard } from './http/pressure.js';
@@ -40,6 +42,7 @@ import { createMetrics } from './metrics/metrics.js';
 import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { offersRoutes } from './offers/offers.routes.js';
+import { consoleFolder } from './paths.js';
 import { createServices } from './services.js';
 import { installHttpSpans } from './tracing/http-spans.js';
 import { appTransactionRoutes } from './users/app-transaction.routes.js';
@@ -117,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     redis: deps.redis ?? null,
   });
   await installOpenApi(app, { version: serviceVersion() });
+  await installConsole(app, { folder: deps.consoleFolder ?? consoleFolder });
   const metrics = config.metricsEnabled ? (deps.metrics ?? createMetrics()) : null;
   if (metrics) {
     installMetrics(app, {
@@ -168,6 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(consumptionAdminRoutes, { consumption: services.consumption });
   await app.register(grantsRoutes, { grants: services.grants });
   await app.register(supportViewsRoutes, { notificationLog: services.notificationLog, customers: services.customers });
+  await app.register(lookupRoutes, { lookup: services.lookup });
   await app.register(analyticsRoutes, { analytics: services.analytics });
   await app.register(webhookRoutes, { ingest: services.ingest });
   await app.register(eventsRoutes, { feed: services.feed });

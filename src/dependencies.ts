@@ -48,6 +48,8 @@ export interface AppDeps {
   tracing?: Tracing;
   /** Overrides of the event delivery worker's timings (tests: short timeouts, fast polling). */
   eventDeliveryOptions?: Partial<DeliveryWorkerOptions>;
+  /** The built operator console served at /console/; absent: dist/console (`npm run build`). */
+  consoleFolder?: string;
 }
 
 /**

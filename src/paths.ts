@@ -5,3 +5,5 @@ import { fileURLToPath } from 'node:url';
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 export const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
 export const assetsFolder = fileURLToPath(new URL('../assets', import.meta.url));
+/** The operator console as `npm run build` writes it (console/ built by Vite). */
+export const consoleFolder = fileURLToPath(new URL('../dist/console', import.meta.url));

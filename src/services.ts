@@ -2,6 +2,8 @@ import { type CustomerUsecase, createCustomerUsecase } from './admin/customer.us
 import { createExtensionsUsecase, type ExtensionsUsecase } from './admin/extensions.usecase.js';
 import { grantsOfUser } from './admin/grants.repository.js';
 import { createGrantsUsecase, type GrantsUsecase } from './admin/grants.usecase.js';
+import { createLookupRepository } from './admin/lookup.repository.js';
+import { createLookupUsecase, type LookupUsecase } from './admin/lookup.usecase.js';
 import { createNotificationLogUsecase, type NotificationLogUsecase } from './admin/notification-log.usecase.js';
 import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
@@ -89,6 +91,8 @@ export interface Services {
   notificationLog: NotificationLogUsecase;
   /** GET /admin/users/:userId: one customer's whole record. */
   customers: CustomerUsecase;
+  /** GET /admin/lookup: whose is a transaction, purchase or app account token (the console's search). */
+  lookup: LookupUsecase;
   /** Wakes feed readers waiting for events. */
   feedSignal: FeedSignal;
   /** Renewal-date extensions (one subscription, or a product's subscribers) and their progress. */
@@ -313,6 +317,7 @@ export function createServices(appDeps: AppDeps): Services {
       grantsOf: (userId) => grantsOfUser(reads.db, userId),
       appTransactionOf: (userId) => appTransactionOf(reads.db, userId),
     }),
+    lookup: createLookupUsecase({ repository: createLookupRepository({ db: deps.database.db }) }),
     offers: createOffersUsecase({ offerKey: config.apple.offerKey, bundleId: config.apple.bundleId, clock }),
     eventJobs,
     extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),

@@ -1,17 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath, launchChromium } from '../helpers/browser.js';
 import { useTestApp } from '../helpers/fixtures.js';
 
 // GET /docs as a person sees it: Debian's chromium, headless, opening the page served
 // by a listening service. Every request the page makes is recorded.
-const chromiumPath = (() => {
-  try {
-    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
-  } catch {
-    return '';
-  }
-})();
 
 // Every route of SPEC.md, as the page lists them.
 const SPEC_ROUTES = [
@@ -38,10 +31,7 @@ describe('the API reference page at /docs in a real browser', () => {
   beforeAll(async () => {
     expect(chromiumPath, 'chromium is on PATH (apt-get install chromium; .ci/run installs it)').not.toBe('');
     origin = await t.app.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

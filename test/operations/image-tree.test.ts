@@ -72,9 +72,12 @@ describe("the Docker image's file tree", () => {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tree, NODE_ENV: 'production', ...env },
     });
 
-  it('has the compiled service and production dependencies only, no sources', () => {
+  it('has the compiled service, the built console and production dependencies only, no sources', () => {
     expect(existsSync(path.join(tree, 'dist', 'cli.js'))).toBe(true);
     expect(existsSync(path.join(tree, 'dist', 'server.js'))).toBe(true);
+    expect(existsSync(path.join(tree, 'dist', 'console', 'index.html'))).toBe(true);
+    expect(existsSync(path.join(tree, 'console'))).toBe(false);
+    expect(existsSync(path.join(tree, 'node_modules', 'vite'))).toBe(false);
     expect(existsSync(path.join(tree, 'migrations'))).toBe(true);
     expect(existsSync(path.join(tree, 'src'))).toBe(false);
     expect(existsSync(path.join(tree, 'node_modules', 'tsx'))).toBe(false);
