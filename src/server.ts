@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { config, entitlementMap } = loaded;
+  const { config, entitlementMap, catalogs } = loaded;
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn(warning);
 
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
 
   let deps;
   try {
-    deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents);
+    deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents, catalogs);
   } catch (error) {
     // A DATA_DIR that is not a usable directory, or one another process holds: one line naming it.
     if (error instanceof ConfigError) {

@@ -11,6 +11,7 @@ import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
 import { type ConsumptionUsecase, createConsumptionUsecase } from './consumption/consumption.usecase.js';
+import { type AppRegistry, createAppRegistry } from './app-registry.js';
 import type { AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
@@ -36,6 +37,8 @@ import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js'
 
 /** Every use case of the service, built once over its dependencies. */
 export interface Services {
+  /** Every app of the installation; the use cases below serve the first (the only one until per-app data lands). */
+  apps: AppRegistry;
   /** V2 notifications, from the webhook and from recovery: one write path, through the batcher. */
   ingest: IngestUsecase;
   v1Ingest: V1IngestUsecase;
@@ -92,14 +95,17 @@ export interface Services {
  * and commands receive what is built here and wire nothing themselves.
  */
 export function createServices(deps: AppDeps): Services {
-  const { config, clock, logger, verifier, events } = deps;
+  const { config, clock, logger, events } = deps;
+  const apps = deps.apps ?? singleAppRegistry(deps);
+  const app = apps.first;
+  const verifier = app.verifier;
   const feedSignal = createFeedSignal();
   // Set once the delivery worker is built below: a commit that recorded events wakes it.
   let wakeDelivery: () => void = () => {};
   // Set once the consumption sender is built below: a commit that recorded Apple's request wakes it.
   let wakeConsumption: () => void = () => {};
   const eventRecorder = createEventRecorder({
-    entitlementMap: deps.entitlementMap,
+    entitlementMap: app.catalog,
     clock,
     kind: deps.database.kind,
     onCommitted(recorded) {
@@ -115,15 +121,15 @@ export function createServices(deps: AppDeps): Services {
   // events of what it changed, before it commits (src/events/recorder.ts).
   const database = { ...deps.database, db: eventRecorder.recording(deps.database.db) };
   const db = database.db;
-  const api = deps.appStoreApi;
-  const environments = config.apple.environments;
+  const api = app.appStoreApi;
+  const environments = app.config.environments;
 
   const sync = createAppStoreSync({ db, appStoreApi: api, verifier, clock });
   const ingest = createIngestUsecase({ verifier, clock, logger, events, batcher: createIngestBatcher({ db, clock }) });
 
   const entitlements = createEntitlementsUsecase({
     repository: createEntitlementsRepository({ database }),
-    entitlementMap: deps.entitlementMap,
+    entitlementMap: app.catalog,
     clock,
     logger,
     refresh: sync.connected ? (purchases) => sync.refresh(purchases) : null,
@@ -144,14 +150,14 @@ export function createServices(deps: AppDeps): Services {
     tokenUpdates,
   });
 
-  const secret = config.apple.sharedSecret;
+  const secret = app.sharedSecret;
   const verifyReceipt =
     deps.verifyReceipt !== undefined
       ? deps.verifyReceipt
       : secret === null
         ? null
         : createVerifyReceiptClient({ sharedSecret: secret, ...(config.apple.verifyReceiptUrl ? { overrideUrl: config.apple.verifyReceiptUrl } : {}) });
-  const catalog = deps.entitlementMap;
+  const catalog = app.catalog;
   const v1Ingest = createV1IngestUsecase({
     config,
     database,
@@ -233,6 +239,7 @@ export function createServices(deps: AppDeps): Services {
   const consumption = createConsumptionUsecase({ db: deps.database.db, clock, wake: wakeConsumption });
 
   return {
+    apps,
     ingest,
     v1Ingest,
     sync,
@@ -259,7 +266,7 @@ export function createServices(deps: AppDeps): Services {
       grantsOf: (userId) => grantsOfUser(deps.database.db, userId),
       appTransactionOf: (userId) => appTransactionOf(deps.database.db, userId),
     }),
-    offers: createOffersUsecase({ offerKey: config.apple.offerKey, bundleId: config.apple.bundleId, clock }),
+    offers: createOffersUsecase({ offerKey: app.offerKey, bundleId: app.bundleId, clock }),
     eventJobs,
     extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),
     consumption,
@@ -270,4 +277,9 @@ export function createServices(deps: AppDeps): Services {
       await entitlements.drain();
     },
   };
+}
+
+/** The one app of deps built without a registry (tests with their own verifier and client). */
+function singleAppRegistry(deps: AppDeps): AppRegistry {
+  return createAppRegistry([deps.config.apps[0]!], () => ({ verifier: deps.verifier, appStoreApi: deps.appStoreApi, catalog: deps.entitlementMap }));
 }
