@@ -6,8 +6,8 @@
 import {
   type AppConfig,
   type AppleEnvironment,
-  type AppsFileContent,
   type AppStoreApiCredentials,
+  type AppsFileContent,
   appleEnvironment,
   ConfigError,
   ecPrivateKey,

@@ -385,7 +385,10 @@ export function parseConfig(env: Env, appsFile: AppsFileContent | null = null): 
     for (const app of appsFile.apps) {
       const shared = app.apiKeys.find((key) => adminApiKeys.includes(key) || apiKeys.includes(key));
       if (shared !== undefined) {
-        throw new ConfigError('APPS_FILE', `app "${app.id}" apiKeys shares a key with ${adminApiKeys.includes(shared) ? 'ADMIN_API_KEYS' : 'API_KEYS'}; an app key must be a key of its own`);
+        throw new ConfigError(
+          'APPS_FILE',
+          `app "${app.id}" apiKeys shares a key with ${adminApiKeys.includes(shared) ? 'ADMIN_API_KEYS' : 'API_KEYS'}; an app key must be a key of its own`,
+        );
       }
     }
     apps = appsFile.apps;
