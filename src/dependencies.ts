@@ -77,6 +77,20 @@ export async function createDependencies(
     throw error;
   }
 
+  const apps = buildAppRegistry(config, entitlementMap, catalogs, clock, events);
+  const first = apps.first;
+
+  return { config, database, clock, logger, verifier: first.verifier, entitlementMap: first.catalog, appStoreApi: first.appStoreApi, apps, events };
+}
+
+/** Every app's verifier (one family: shared caches), App Store Server API client and catalog; no I/O. */
+export function buildAppRegistry(
+  config: Config,
+  entitlementMap: EntitlementMap,
+  catalogs: ReadonlyMap<string, EntitlementMap>,
+  clock: Clock,
+  events: ServiceEvents,
+): AppRegistry {
   // One family for every app: the chain and OCSP caches and the signature worker are shared.
   const verifiers = createVerifierFamily({
     rootCertificates: loadRootCertificates(config.apple.rootCertPaths ?? [DEFAULT_ROOT_CERTIFICATE_PATH]),
@@ -98,7 +112,7 @@ export async function createDependencies(
         })
       : null;
   };
-  const apps = createAppRegistry(config.apps, (app) => ({
+  return createAppRegistry(config.apps, (app) => ({
     verifier: verifiers.forApp({
       bundleId: app.bundleId,
       ...(app.appAppleId !== null ? { appAppleId: app.appAppleId } : {}),
@@ -107,9 +121,6 @@ export async function createDependencies(
     appStoreApi: apiOf(app),
     catalog: catalogs.get(app.id) ?? (app.id === config.apps[0]!.id ? entitlementMap : missingCatalog(app.id)),
   }));
-  const first = apps.first;
-
-  return { config, database, clock, logger, verifier: first.verifier, entitlementMap: first.catalog, appStoreApi: first.appStoreApi, apps, events };
 }
 
 function missingCatalog(appId: string): never {

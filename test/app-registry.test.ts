@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createAppRegistry } from '../src/app-registry.js';
 import { createVerifierFamily } from '../src/apple/verifier/index.js';
 import { type AppConfig, parseConfig } from '../src/config.js';
-import { createDependencies } from '../src/dependencies.js';
+import { buildAppRegistry } from '../src/dependencies.js';
 import { identityEntitlementMap, parseEntitlementsFile } from '../src/entitlements/entitlement-map.js';
+import { noopEvents } from '../src/metrics/events.js';
 import { codeOf, fixedClock } from './apple/verifier/support.js';
 import { useTestPki } from './helpers/fixtures.js';
 import { signNotification } from './helpers/pki.js';
@@ -65,28 +63,22 @@ describe('the apps registry', () => {
 });
 
 describe('the composition root', () => {
-  it('builds the apps registry from the configuration, the first app serving as the single-app fields', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'ase-registry-'));
+  it('builds the apps registry from the configuration: verifier, API client, shared secret and catalog of each app', () => {
+    const privateKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const config = parseConfig({
       APPLE_BUNDLE_ID: 'com.example.app',
       API_KEYS: 'k1-0123456789abcdef',
       APPLE_ENVIRONMENTS: 'Sandbox',
       APPLE_SHARED_SECRET: 'secret-0123456789',
-      MIGRATE_ON_START: 'false',
-      DATA_DIR: dataDir,
-      ...(process.env.TEST_DATABASE_URL ? { DATABASE_URL: process.env.TEST_DATABASE_URL } : {}),
+      APPLE_ISSUER_ID: 'issuer-1',
+      APPLE_KEY_ID: 'KEY0000001',
+      APPLE_PRIVATE_KEY: privateKey,
     });
-    const deps = await createDependencies(config, identityEntitlementMap, pino({ level: 'silent' }));
-    try {
-      expect(deps.apps?.all.map((each) => each.id)).toEqual(['default']);
-      expect(deps.apps?.first.verifier).toBe(deps.verifier);
-      expect(deps.apps?.first.catalog).toBe(deps.entitlementMap);
-      expect(deps.apps?.first.appStoreApi).toBeNull();
-      expect(deps.apps?.byBundleId('com.example.app')?.sharedSecret).toBe('secret-0123456789');
-    } finally {
-      await deps.database.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-    // Opening an embedded database takes tens of seconds on a loaded machine.
-  }, 180_000);
+    const apps = buildAppRegistry(config, identityEntitlementMap, new Map(), fixedClock, noopEvents);
+    expect(apps.all.map((each) => each.id)).toEqual(['default']);
+    expect(apps.first.catalog).toBe(identityEntitlementMap);
+    expect(apps.first.appStoreApi).not.toBeNull();
+    expect(apps.first.offerKey).toMatchObject({ keyId: 'KEY0000001', source: 'api' });
+    expect(apps.byBundleId('com.example.app')?.sharedSecret).toBe('secret-0123456789');
+  });
 });
