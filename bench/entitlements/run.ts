@@ -8,7 +8,10 @@
 //   npx tsx bench/entitlements/run.ts [--duration 10] [--connections 32] [--rate 4000,5000]
 //     [--repeat 3] [--skew]
 //     [--server postgres://... | --own-cluster shared_buffers=1GB ...] [--only small|large]
-//     [--keep] [--env KEY=VALUE ...] [--node-arg --cpu-prof ...]
+//     [--keep] [--dist] [--env KEY=VALUE ...] [--node-arg --cpu-prof ...]
+//
+// --dist runs the compiled dist/server.js (what the Docker image runs; `npm run build` first),
+// which WORKERS needs; without it, src/server.ts under tsx.
 //
 // --skew: 80 % of reads ask for 20 % of the users (the hot fifth, u-1 … u-<users/5>), the
 // rest for the other users, as an app's launches do; without it every user is as likely.
@@ -45,6 +48,8 @@ interface Options {
   nodeArgs: string[];
   /** 80 % of reads on 20 % of the users. */
   skew: boolean;
+  /** Run dist/server.js instead of src/server.ts under tsx. */
+  dist: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -60,6 +65,7 @@ function parseOptions(argv: string[]): Options {
     env: {},
     nodeArgs: [],
     skew: false,
+    dist: false,
   };
   const positive = (name: string, text: string) => {
     const value = Number(text);
@@ -86,6 +92,7 @@ function parseOptions(argv: string[]): Options {
       options.ownCluster = { ...options.ownCluster, [key]: setting };
     } else if (arg === '--keep') options.keep = true;
     else if (arg === '--skew') options.skew = true;
+    else if (arg === '--dist') options.dist = true;
     else if (arg === '--node-arg') options.nodeArgs.push(value());
     else if (arg === '--only') {
       const only = value();
@@ -166,6 +173,7 @@ async function scenario(label: string, users: number, options: Options): Promise
         ...options.env,
       },
       nodeArgs: options.nodeArgs,
+      dist: options.dist,
     });
     try {
       const started = Date.now();
@@ -279,7 +287,7 @@ async function main(): Promise<void> {
 
   const lines = [
     `GET /entitlements/:userId, ${options.skew ? 'skewed users (80 % of reads on 20 % of them)' : 'random users'}, ` +
-      `cache ${options.env.ENTITLEMENTS_CACHE_SIZE ?? 'default size'}, ${options.duration} s per run, ${options.repeat} rounds, load generator on the same machine`,
+      `cache ${options.env.ENTITLEMENTS_CACHE_SIZE ?? 'default size'}, ${options.env.WORKERS ? `WORKERS=${options.env.WORKERS}, ` : ''}${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, ${options.duration} s per run, ${options.repeat} rounds, load generator on the same machine`,
     `machine: ${machine}; PostgreSQL: ${server}; CPU reference loop ${Math.round(referenceBefore)} ms before, ${Math.round(referenceAfter)} ms after`,
     '',
     '| data | round | mode | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | CPU µs/request: service + PostgreSQL + generator |',
