@@ -139,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onReady', async () => services.recoveryJob?.start());
   app.addHook('onReady', async () => services.eventJobs.start());
   app.decorate('entitlementsCache', services.entitlementsCache.cache);
+  if (metrics) metrics.trackEntitlementsCache(() => services.entitlementsCache.cache.stats());
   app.addHook('onReady', async () => services.entitlementsCache.start());
   app.decorate('tokenUpdates', services.tokenUpdates);
   app.addHook('onReady', async () => services.tokenUpdates.start());

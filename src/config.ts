@@ -84,6 +84,8 @@ export interface Config {
   eventsRetentionMs: number;
   /** ENTITLEMENTS_CACHE_SIZE (beyond SPEC): users whose answer inputs are kept in process; 0 = no cache. */
   entitlementsCacheSize: number;
+  /** ENTITLEMENTS_READ_POOL_SIZE (beyond SPEC): PostgreSQL connections, per database, that plan the entitlement read generically. */
+  entitlementsReadPoolSize: number;
   rateLimit: {
     webhookPerMinute: number;
     apiPerMinute: number;
@@ -370,6 +372,7 @@ export function parseConfig(env: Env): Config {
     recoveryIntervalMs: duration(env, 'RECOVERY_INTERVAL', 3_600_000),
     eventsRetentionMs: eventsRetention(env),
     entitlementsCacheSize: integer(env, 'ENTITLEMENTS_CACHE_SIZE', 20_000, 0, 10_000_000),
+    entitlementsReadPoolSize: integer(env, 'ENTITLEMENTS_READ_POOL_SIZE', 2, 1, 100),
     rateLimit: {
       webhookPerMinute: integer(env, 'RATE_LIMIT_WEBHOOK_PER_MINUTE', 6_000, 0, 10_000_000),
       apiPerMinute: integer(env, 'RATE_LIMIT_API_PER_MINUTE', 60_000, 0, 10_000_000),

@@ -67,6 +67,7 @@ export async function createDependencies(
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
+    genericPoolMax: config.entitlementsReadPoolSize,
     onPoolError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
   });
   try {
@@ -83,6 +84,7 @@ export async function createDependencies(
       : await openDatabase({
           url: config.databaseReadUrl,
           dataDir: config.dataDir,
+          genericPoolMax: config.entitlementsReadPoolSize,
           onPoolError: (error) => logger.warn({ err: error }, 'idle read replica connection failed'),
         });
 

@@ -52,6 +52,9 @@ export interface DatabaseHandle {
    * A hot read path's query without the ORM: rows as arrays in select-list order, the
    * statement prepared once per connection under `name`. Only for statements whose
    * result types both drivers parse alike (text, int4, float8, bool, uuid, timestamptz).
+   * On PostgreSQL it runs on a small pool of its own whose sessions plan prepared
+   * statements generically (`plan_cache_mode = force_generic_plan`): planned once per
+   * connection, not at every execution (docs/operating.md, "Database connections").
    */
   queryArrays(query: ArrayQuery): Promise<unknown[][]>;
   /** Throws unless the database answers a trivial query. */
@@ -76,6 +79,8 @@ export interface OpenDatabaseOptions {
   /** Where PGlite keeps its files; `memory://` for a throwaway in-memory database. */
   dataDir: string;
   poolMax?: number;
+  /** Connections of the generically planned pool behind `queryArrays` (PostgreSQL; ENTITLEMENTS_READ_POOL_SIZE). Default 2. */
+  genericPoolMax?: number;
   /** Receives errors of idle pooled connections (a restarted server, say) instead of crashing. */
   onPoolError?: (error: Error) => void;
 }
@@ -99,6 +104,21 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
   pool.on('connect', (client) => {
     client.on('error', (error) => options.onPoolError?.(error));
   });
+  // The entitlement read's statement (its only user) is prepared under a name; with the
+  // default plan_cache_mode PostgreSQL kept choosing custom plans for it, planning it again
+  // at each execution (more than the execution itself for one or two users), while a
+  // generic plan of the same shape runs as fast. Only this pool plans generically: the
+  // recording statements were measured slower with generic plans.
+  const genericPool = new pg.Pool({
+    ...withGenericPlans(options.url!),
+    max: options.genericPoolMax ?? 2,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  genericPool.on('error', (error) => options.onPoolError?.(error));
+  genericPool.on('connect', (client) => {
+    client.on('error', (error) => options.onPoolError?.(error));
+  });
   const db = drizzlePg(pool, { schema }) as unknown as Database;
   db.transaction = transactionOnOwnClient(pool);
   return {
@@ -106,7 +126,7 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
     db,
     raw: { kind: 'postgres', pool },
     async queryArrays(query) {
-      const result = await pool.query<unknown[]>({ ...query, rowMode: 'array', types: fastTimestampTypes });
+      const result = await genericPool.query<unknown[]>({ ...query, rowMode: 'array', types: fastTimestampTypes });
       return result.rows;
     },
     async ping() {
@@ -121,8 +141,30 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
       }
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    close: () => pool.end(),
+    async close() {
+      await Promise.all([pool.end(), genericPool.end()]);
+    },
   };
+}
+
+const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
+
+/**
+ * Connection settings whose sessions plan prepared statements generically: pg's `options`
+ * startup parameter, added to the URL's own `options` when it has some (pg lets the URL's
+ * value replace the config's).
+ */
+export function withGenericPlans(url: string): { connectionString: string; options?: string } {
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not a URL (a key=value string): pg reads it; the config's `options` applies.
+  }
+  const own = parsed?.searchParams.get('options');
+  if (parsed === null || own === null || own === undefined) return { connectionString: url, options: GENERIC_PLANS };
+  parsed.searchParams.set('options', `${own} ${GENERIC_PLANS}`);
+  return { connectionString: parsed.toString() };
 }
 
 const dialect = new PgDialect();

@@ -5,7 +5,6 @@ import type { Clock } from '../clock.js';
 import type { Database, DatabaseHandle } from './client.js';
 import { isDatabaseUnavailable, isPostgresError } from './errors.js';
 import * as schema from './schema.js';
-import { fastTimestampTypes } from './timestamptz.js';
 
 // Reads from a streaming replica (DATABASE_READ_URL), never more than READ_MAX_LAG behind
 // the primary. The lag is measured by LSNs, not by pg_last_xact_replay_timestamp(): on an
@@ -128,13 +127,14 @@ export function createReadRouting(deps: ReadRoutingDeps): ReadRouting {
     become('unreachable', `the replica does not answer (${typeof code === 'string' ? code : 'no connection'})`, error);
   }
 
-  async function route<T>(run: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  /** `run` on the replica while it is current, else (or when it fails to answer) on the primary; `handle` is the pool's database. */
+  async function route<T>(run: (pool: pg.Pool, handle: DatabaseHandle) => Promise<T>): Promise<T> {
     if (!useReplica()) {
       served.primary += 1;
-      return run(primaryPool);
+      return run(primaryPool, deps.primary);
     }
     try {
-      const result = await run(replicaPool);
+      const result = await run(replicaPool, deps.replica);
       served.replica += 1;
       return result;
     } catch (error) {
@@ -143,7 +143,7 @@ export function createReadRouting(deps: ReadRoutingDeps): ReadRouting {
       // A server that answered (a recovery conflict, say) is still reachable; a socket error is not.
       if (!isPostgresError(error)) lost(error);
       served.primary += 1;
-      return run(primaryPool);
+      return run(primaryPool, deps.primary);
     }
   }
 
@@ -221,7 +221,8 @@ export function createReadRouting(deps: ReadRoutingDeps): ReadRouting {
   const database: DatabaseHandle = {
     ...deps.primary,
     db,
-    queryArrays: (query) => route(async (pool) => (await pool.query<unknown[]>({ ...query, rowMode: 'array', types: fastTimestampTypes })).rows),
+    // Through each side's own queryArrays: its generically planned pool (client.ts).
+    queryArrays: (query) => route((_pool, handle) => handle.queryArrays(query)),
     // The owner (server.ts, a test) closes the two handles; this view owns nothing.
     close: async () => {},
   };

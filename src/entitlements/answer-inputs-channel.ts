@@ -52,8 +52,15 @@ export function parseInvalidation(payload: string | undefined): string[] | 'all'
 /**
  * Announces, inside `tx`, that the answer inputs of `userIds` (or of every user) changed;
  * delivered to the listeners when `tx` commits. One statement, however many payloads.
+ * (A recording transaction sends its payloads with its event append instead: events.repository.ts.)
  */
 export async function notifyAnswerInputsChanged(tx: Transaction, userIds: readonly string[] | 'all'): Promise<void> {
   if (userIds !== 'all' && userIds.length === 0) return;
-  await tx.driver.query('select pg_notify($1, p) from unnest($2::text[]) as p', [ANSWER_INPUTS_CHANNEL, invalidationPayloads(userIds)]);
+  await notifyPayloads(tx, ANSWER_INPUTS_CHANNEL, invalidationPayloads(userIds));
+}
+
+/** NOTIFYs each of `payloads` on `channel` inside `tx`, in one statement. */
+export async function notifyPayloads(tx: Transaction, channel: string, payloads: readonly string[]): Promise<void> {
+  if (payloads.length === 0) return;
+  await tx.driver.query('select pg_notify($1, p) from unnest($2::text[]) as p', [channel, payloads]);
 }

@@ -16,6 +16,8 @@ export interface RecordsCacheStats {
   misses: number;
   /** False while invalidations may be missed (no listener): every read goes to the database. */
   serving: boolean;
+  /** Invalidations applied: one per user named, one per "every user" (a replica's own commit counts twice on PostgreSQL: directly and by its NOTIFY). */
+  invalidations: number;
 }
 
 export interface RecordsCache {
@@ -49,6 +51,7 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
   let serving = options.serving && maxEntries > 0;
   let hits = 0;
   let misses = 0;
+  let invalidations = 0;
   // A Map iterates in insertion order: re-inserting on a hit makes the first key the least recently used.
   const entries = new Map<string, UserRecords>();
   const inFlight = new Map<string, Set<InFlight>>();
@@ -59,7 +62,7 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
     if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
   }
 
-  function invalidateAll(): void {
+  function dropAll(): void {
     entries.clear();
     for (const reads of inFlight.values()) for (const read of reads) read.keep = false;
   }
@@ -96,19 +99,23 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
     },
     invalidate(userIds) {
       for (const userId of userIds) {
+        invalidations++;
         entries.delete(userId);
         const reads = inFlight.get(userId);
         if (reads !== undefined) for (const read of reads) read.keep = false;
       }
     },
-    invalidateAll,
+    invalidateAll() {
+      invalidations++;
+      dropAll();
+    },
     suspend() {
       serving = false;
-      invalidateAll();
+      dropAll();
     },
     resume() {
       serving = maxEntries > 0;
     },
-    stats: () => ({ size: entries.size, hits, misses, serving }),
+    stats: () => ({ size: entries.size, hits, misses, serving, invalidations }),
   };
 }

@@ -3,6 +3,7 @@ import { and, asc, eq, gt, inArray, lt, max, notExists, sql } from 'drizzle-orm'
 import type { Executor, Transaction } from '../db/client.js';
 import { columnName, onConflictReplace, tableName } from '../db/raw.js';
 import { eventDeliveries, events, userAnswers } from '../db/schema.js';
+import { notifyPayloads } from '../entitlements/answer-inputs-channel.js';
 import { storeAnswers } from './answers.repository.js';
 import type { EventType, NewEvent, RecordedEvent } from './event-types.js';
 
@@ -40,6 +41,12 @@ export interface AppendOptions {
   answers?: ReadonlyArray<typeof userAnswers.$inferInsert>;
   /** NOTIFY this channel with the last seq appended (PostgreSQL only). */
   notifyChannel?: string;
+  /**
+   * NOTIFY these payloads on this channel in the same statement (PostgreSQL only): the
+   * entitlement cache's invalidation (answer-inputs-channel.ts), one round trip fewer per
+   * recording transaction. Sent on its own when there is no event to append.
+   */
+  invalidate?: { channel: string; payloads: readonly string[] };
 }
 
 // The append is one statement (it runs at the end of every ingest batch, where each round
@@ -47,17 +54,23 @@ export interface AppendOptions {
 // Every value travels as an array parameter (`unnest`), so the text is fixed and built once
 // per shape. The lock subquery reads the upsert's count, so it runs after it; the insert
 // reads the lock's row, so every seq is taken under the lock; rows keep the arrays' order
-// (`with ordinality`), so seq follows `newEvents`.
+// (`with ordinality`), so seq follows `newEvents`. The cache's invalidation rides along in
+// the lock's row: a scalar subquery of a CTE that runs once (volatile, so never inlined);
+// PostgreSQL delivers a NOTIFY at commit whatever its place in the transaction.
 const answerColumn = (property: 'userId' | 'entitlements' | 'fingerprint' | 'nextCheckAt' | 'updatedAt') => columnName(userAnswers, property);
 const eventColumn = (property: 'seq' | 'id' | 'type' | 'userId' | 'body' | 'recordedAt') => columnName(events, property);
 const appendStatements = new Map<string, string>();
 
-function appendStatement(withAnswers: boolean, notify: boolean): string {
-  const shape = `${withAnswers}:${notify}`;
+function appendStatement(withAnswers: boolean, notify: boolean, invalidate: boolean): string {
+  const shape = `${withAnswers}:${notify}:${invalidate}`;
   const cached = appendStatements.get(shape);
   if (cached !== undefined) return cached;
   // $1 lock key, $2 recorded at, $3..$6 events: id, type, user id, body; then the answers'
-  // $7..$10: user id, entitlements, fingerprint, next check (updated at: $2); then the channel.
+  // $7..$10: user id, entitlements, fingerprint, next check (updated at: $2); then the
+  // events' channel; then the invalidation's channel and payloads.
+  let next = withAnswers ? 11 : 7;
+  const notifyParam = notify ? next++ : 0;
+  const invalidateParam = invalidate ? next : 0;
   const answersCte = `answers as (
     insert into ${tableName(userAnswers)} (${answerColumn('userId')}, ${answerColumn('entitlements')}, ${answerColumn('fingerprint')}, ${answerColumn('nextCheckAt')}, ${answerColumn('updatedAt')})
     select a.u, a.e, a.f, a.n, $2::timestamptz from unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[]) as a(u, e, f, n)
@@ -66,7 +79,9 @@ function appendStatement(withAnswers: boolean, notify: boolean): string {
   ),`;
   const lockSource = withAnswers ? '(select count(*) from answers) as written' : '(select 1) as nothing';
   const text = `with ${withAnswers ? answersCte : ''}
-  appending as (select pg_advisory_xact_lock($1::bigint) from ${lockSource}),
+  appending as (select pg_advisory_xact_lock($1::bigint)${
+    invalidate ? `, (select count(pg_notify($${invalidateParam}, p)) from unnest($${invalidateParam + 1}::text[]) as p) as invalidated` : ''
+  } from ${lockSource}),
   inserted as (
     insert into ${tableName(events)} (${eventColumn('id')}, ${eventColumn('type')}, ${eventColumn('userId')}, ${eventColumn('body')}, ${eventColumn('recordedAt')})
     select e.id, e.type, e.user_id, e.body, $2::timestamptz
@@ -75,7 +90,7 @@ function appendStatement(withAnswers: boolean, notify: boolean): string {
     returning ${eventColumn('seq')}, ${eventColumn('id')}
   )
 select i.${eventColumn('seq')}::float8 as "seq", i.${eventColumn('id')} as "id" from inserted i${
-    notify ? `, (select pg_notify($${withAnswers ? 11 : 7}, max(${eventColumn('seq')})::text) from inserted) as notified` : ''
+    notify ? `, (select pg_notify($${notifyParam}, max(${eventColumn('seq')})::text) from inserted) as notified` : ''
   }`;
   appendStatements.set(shape, text);
   return text;
@@ -88,8 +103,10 @@ select i.${eventColumn('seq')}::float8 as "seq", i.${eventColumn('id')} as "id" 
  */
 export async function appendEvents(tx: Transaction, newEvents: readonly NewEvent[], at: Date, options: AppendOptions = {}): Promise<RecordedEvent[]> {
   const answers = options.answers ?? [];
+  const invalidate = options.invalidate !== undefined && options.invalidate.payloads.length > 0 ? options.invalidate : null;
   if (newEvents.length === 0) {
     await storeAnswers(tx, answers);
+    if (invalidate !== null) await notifyPayloads(tx, invalidate.channel, invalidate.payloads);
     return [];
   }
   const rows = newEvents.map((event) => ({
@@ -117,9 +134,10 @@ export async function appendEvents(tx: Transaction, newEvents: readonly NewEvent
     );
   }
   if (notify) params.push(options.notifyChannel);
+  if (invalidate !== null) params.push(invalidate.channel, invalidate.payloads);
   // On every ingest batch: a hand-built statement to the transaction's driver, as the rest
   // of the group commit (docs/architecture.md, "Database access").
-  const inserted = await tx.driver.query<{ seq: number; id: string }>(appendStatement(answers.length > 0, notify), params);
+  const inserted = await tx.driver.query<{ seq: number; id: string }>(appendStatement(answers.length > 0, notify, invalidate !== null), params);
   const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
   return rows.map((row) => ({ ...row, type: row.type, seq: seqById.get(row.id)! }));
 }

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { CONSUMPTION_DEADLINE_MS } from '../consumption/consumption.model.js';
 import type { Database, DatabaseHandle, Transaction } from '../db/client.js';
-import { notifyAnswerInputsChanged } from '../entitlements/answer-inputs-channel.js';
+import { ANSWER_INPUTS_CHANNEL, invalidationPayloads } from '../entitlements/answer-inputs-channel.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
 import { type AnswerComparison, answerChanges, compareAnswers } from './answers.js';
 import { storeAnswers } from './answers.repository.js';
@@ -112,8 +112,6 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       if (userId !== undefined) users.add(userId);
     }
     const sortedUsers = [...users].sort();
-    // Every replica's entitlement cache drops these users when (and only if) this commits.
-    if (inputsWritten && deps.kind === 'postgres') await notifyAnswerInputsChanged(tx, sortedUsers);
     const stored = lookups.answers === null ? undefined : new Map(lookups.answers.map((row) => [row.userId, row]));
     const answerWrites: AnswerComparison['writes'] = [];
     for (let i = 0; i < sortedUsers.length; i += USERS_PER_READ) {
@@ -124,11 +122,15 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       else await storeAnswers(tx, writes);
     }
 
-    // Part of the append, on every ingest batch: the answers' rows, the events and NOTIFY
-    // listeners, in one statement.
+    // Part of the append, on every ingest batch: the answers' rows, the events, NOTIFY of
+    // the feed's listeners and NOTIFY of every replica's entitlement cache (which drops
+    // these users when, and only if, this commits), in one statement. Without events to
+    // append the invalidation is still sent, on its own (appendEvents).
+    const invalidate = inputsWritten && deps.kind === 'postgres' && sortedUsers.length > 0;
     const recorded = await appendEvents(tx, newEvents, now, {
       answers: answerWrites,
       ...(deps.kind === 'postgres' ? { notifyChannel: EVENTS_CHANNEL } : {}),
+      ...(invalidate ? { invalidate: { channel: ANSWER_INPUTS_CHANNEL, payloads: invalidationPayloads(sortedUsers) } } : {}),
     });
     return { recorded, users: inputsWritten ? sortedUsers : [] };
   }

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolStats } from '../db/client.js';
 import type { ReadPool, ReplicaStatus } from '../db/read-routing.js';
+import type { RecordsCacheStats } from '../entitlements/records-cache.js';
 import type { ServiceEvents } from './events.js';
 
 // Prometheus implementation of ServiceEvents. Each call builds its own Registry (never
@@ -22,6 +23,8 @@ export interface Metrics {
   trackOldestPendingEvent(ageSeconds: () => Promise<number | null>): void;
   /** Reads the read replica's routing (DATABASE_READ_URL) on each scrape. */
   trackReadReplica(source: () => { status: ReplicaStatus; reads: Record<ReadPool, number> }): void;
+  /** Reads the entitlement cache's counts on each scrape. */
+  trackEntitlementsCache(source: () => RecordsCacheStats): void;
 }
 
 export interface MetricsOptions {
@@ -187,6 +190,50 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
   });
 
+  // The entitlement read's in-process cache (beyond SPEC; docs/entitlements-cache.md). Each
+  // WORKERS process has its own: aggregated, counts and entries add up, and `serving` is
+  // the lowest (0 as soon as one process serves nothing from memory).
+  let cacheSource: (() => RecordsCacheStats) | null = null;
+  const cacheCounter = (name: string, help: string, count: (stats: RecordsCacheStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        if (cacheSource === null) return;
+        this.reset();
+        this.inc(count(cacheSource()));
+      },
+    });
+  cacheCounter('ase_entitlements_cache_hits_total', 'Entitlement reads answered from the in-process cache (no database round trip)', (stats) => stats.hits);
+  cacheCounter(
+    'ase_entitlements_cache_misses_total',
+    'Entitlement reads that went to the database (not cached, or the cache not serving)',
+    (stats) => stats.misses,
+  );
+  cacheCounter(
+    'ase_entitlements_cache_invalidations_total',
+    'Invalidations the entitlement cache applied: one per user named by a commit, one per "every user"',
+    (stats) => stats.invalidations,
+  );
+  new Gauge({
+    name: 'ase_entitlements_cache_entries',
+    help: 'Users whose answer inputs the entitlement cache holds',
+    registers,
+    collect() {
+      if (cacheSource !== null) this.set(cacheSource().size);
+    },
+  });
+  new Gauge({
+    name: 'ase_entitlements_cache_serving',
+    help: 'Whether the entitlement cache serves (1), or every read goes to the database (0: cache off, or its invalidation listener down)',
+    aggregator: 'min',
+    registers,
+    collect() {
+      if (cacheSource !== null) this.set(cacheSource().serving ? 1 : 0);
+    },
+  });
+
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   const eventsRecorded = new Counter({
@@ -236,6 +283,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     trackReadReplica(source) {
       replicaSource = source;
+    },
+    trackEntitlementsCache(source) {
+      cacheSource = source;
     },
   };
 }

@@ -50,24 +50,50 @@ const ADD_TO_ROLLUP = `insert into ${tableName(analyticsDaily)} as d (${rollupCo
   on conflict (${ROLLUP_KEY.map((c) => columnName(analyticsDaily, c)).join(', ')}) do update set
   ${ROLLUP_SUMS.map((c) => `${columnName(analyticsDaily, c)} = ${columnName(analyticsDaily, c, 'd')} + excluded.${columnName(analyticsDaily, c)}`).join(', ')}`;
 
-type SignalsRow = AnalyticsSignals & { originalTransactionId: string; productId: string | null };
+/** The subscription columns the signals come from (a subscriptions row has them all). */
+export type SignalsRow = Omit<AnalyticsSignals, 'renewalProductId'> & { originalTransactionId: string; productId: string | null };
+
+function signalsOf(row: SignalsRow): AnalyticsSignals {
+  return {
+    appleStatus: row.appleStatus,
+    statusSignedDate: row.statusSignedDate,
+    renewalSignedDate: row.renewalSignedDate,
+    renewalProductId: row.productId,
+    isInBillingRetryPeriod: row.isInBillingRetryPeriod,
+    gracePeriodExpiresDate: row.gracePeriodExpiresDate,
+  };
+}
 
 /**
  * After the purchases in `purchases` were written: their state rows anew, and the rollup
  * moved by (what they contribute now) − (what they contributed before). `previous` holds,
  * for every transaction this write changed, its stored version before (undefined: it is
- * new), so "before" is the stored purchase with those put back.
+ * new), so "before" is the stored purchase with those put back. `subscriptions` holds
+ * subscription rows the caller knows as they are now stored (undefined: none is): only
+ * the purchases it lacks have their signals read.
  */
 export async function updateAnalytics(
   tx: Transaction,
   purchases: readonly string[],
   previous: ReadonlyMap<string, StoredTransaction | undefined>,
   now: Date,
+  subscriptions: ReadonlyMap<string, SignalsRow | undefined> = new Map(),
 ): Promise<void> {
   if (purchases.length === 0) return;
   const records = await tx.driver.query<AnalyticsRecord>(SELECT_RECORDS, [purchases]);
-  const signalRows = await tx.driver.query<SignalsRow>(SELECT_SIGNALS, [purchases]);
-  const signals = new Map(signalRows.map((row) => [row.originalTransactionId, { ...row, renewalProductId: row.productId }]));
+  const signals = new Map<string, AnalyticsSignals>();
+  const unknown: string[] = [];
+  for (const id of purchases) {
+    if (!subscriptions.has(id)) unknown.push(id);
+    else {
+      const row = subscriptions.get(id);
+      if (row !== undefined) signals.set(id, signalsOf(row));
+    }
+  }
+  // A purchase whose update carried neither renewal info nor a status (a one-time purchase, a transaction alone).
+  if (unknown.length > 0) {
+    for (const row of await tx.driver.query<SignalsRow>(SELECT_SIGNALS, [unknown])) signals.set(row.originalTransactionId, signalsOf(row));
+  }
 
   const after = new Map<string, AnalyticsRecord[]>(purchases.map((id) => [id, []]));
   const before = new Map<string, AnalyticsRecord[]>(purchases.map((id) => [id, []]));

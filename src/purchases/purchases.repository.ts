@@ -189,10 +189,11 @@ export async function applyPurchaseUpdates(tx: Transaction, updates: readonly Pu
 
   if (!options.locksHeld) await lockPurchases(tx, allIds);
   const previous = await writeTransactions(tx, updates, results, options.now);
-  await writeSubscriptions(tx, updates, results, options.now);
+  const subscriptionsNow = await writeSubscriptions(tx, updates, results, options.now);
   // The analytics tables follow every purchase this write changed (a redelivery changes none).
+  // The subscription rows just read and written are their signals: not read again.
   const changed = results.filter((r) => r.transactionsWritten > 0 || r.renewalWritten || r.statusWritten).flatMap((r) => r.originalTransactionIds);
-  await updateAnalytics(tx, [...new Set(changed)].sort(), previous, options.now);
+  await updateAnalytics(tx, [...new Set(changed)].sort(), previous, options.now, subscriptionsNow);
   await attribute(tx, updates, results, options.now);
   return results;
 }
@@ -242,13 +243,21 @@ async function writeTransactions(
  * Renewal info and status advance independently. A subscription whose renewal info
  * changed is written whole, with the new renewal's evidence; one whose status alone
  * changed gets only its status columns, so its renewal evidence is never read or rewritten.
+ * Answers every subscription it read as it is now stored (without its evidence; undefined:
+ * none is stored).
  */
-async function writeSubscriptions(tx: Transaction, updates: readonly PurchaseUpdate[], results: ApplyResult[], now: Date): Promise<void> {
+async function writeSubscriptions(
+  tx: Transaction,
+  updates: readonly PurchaseUpdate[],
+  results: ApplyResult[],
+  now: Date,
+): Promise<Map<string, SubscriptionRow | undefined>> {
   const idOf = (update: PurchaseUpdate) => update.renewal?.record.originalTransactionId ?? update.status?.originalTransactionId;
   const ids = [...new Set(updates.map(idOf).filter((id): id is string => id !== undefined))];
-  if (ids.length === 0) return;
+  if (ids.length === 0) return new Map();
   const rows = await tx.driver.query<SubscriptionRow>(SELECT_SUBSCRIPTIONS, [ids]);
-  const current = new Map<string, SubscriptionRow | undefined>(rows.map((row) => [row.originalTransactionId, row]));
+  const current = new Map<string, SubscriptionRow | undefined>(ids.map((id) => [id, undefined]));
+  for (const row of rows) current.set(row.originalTransactionId, row);
   const statusChanged = new Set<string>();
   // originalTransactionId → evidence of the renewal info written in this batch
   const renewalChanged = new Map<string, { signedRenewalInfo: string | null; renewalSignedInNotification: string | null }>();
@@ -321,4 +330,5 @@ async function writeSubscriptions(tx: Transaction, updates: readonly PurchaseUpd
       UPSERT_STATUS_ONLY,
     );
   }
+  return current;
 }

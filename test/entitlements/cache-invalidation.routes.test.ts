@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { events } from '../../src/db/schema.js';
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
 import { authHeader, TEST_ADMIN_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { DAY, TEST_MONTHLY_PRODUCT_ID } from '../helpers/constants.js';
@@ -136,5 +138,35 @@ describe(`the entitlement cache after each write path (${backendName})`, () => {
     await expectFreshAfter([userId], () =>
       inject({ method: 'POST', url: `/users/${userId}/app-transaction`, headers: authHeader(), payload: { signedAppTransaction } }),
     );
+  });
+
+  it('a write that leaves the answer equal, so records no event (an AppTransaction granting nothing): still dropped, and still notified', async () => {
+    const userId = `user-${randomUUID()}`;
+    const signedAppTransaction = t.pki.sign({
+      receiptType: 'Sandbox',
+      environment: 'Sandbox',
+      appAppleId: TEST_APP_APPLE_ID,
+      bundleId: TEST_BUNDLE_ID,
+      applicationVersion: '3.2',
+      // Bought at 1.10 or later: the catalog's appPurchase entitlement does not apply.
+      originalApplicationVersion: '2.0',
+      originalPurchaseDate: Date.now() - 100 * DAY,
+      receiptCreationDate: Date.now() - DAY,
+      appTransactionId: '704289572311573922',
+      originalPlatform: 'iOS',
+      signedDate: Date.now() - DAY,
+    });
+    expect(await entitlementsOf(t, userId)).toEqual([]);
+    expect(await entitlementsOf(t, userId)).toEqual([]);
+    const before = t.app.entitlementsCache.stats();
+    heard?.clear();
+    // The route answers the user's entitlements after its commit: read from the database, since the entry was dropped.
+    await inject({ method: 'POST', url: `/users/${userId}/app-transaction`, headers: authHeader(), payload: { signedAppTransaction } });
+    const after = t.app.entitlementsCache.stats();
+    expect(after.hits, 'the answer after the write is not served from memory').toBe(before.hits);
+    expect(after.misses).toBe(before.misses + 1);
+    expect(await t.database.handle.db.select().from(events).where(eq(events.userId, userId)), 'no event: the answer did not change').toEqual([]);
+    expect(await entitlementsOf(t, userId)).toEqual(await entitlementsOf(reference, userId));
+    if (heard !== null) await until(() => heard!.users.has(userId), 'NOTIFY naming the user');
   });
 });

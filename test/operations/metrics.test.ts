@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { AggregatorRegistry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apiCallOutcome, createMetrics, type Metrics } from '../../src/metrics/metrics.js';
-import { createTestApp, TEST_BUNDLE_ID } from '../helpers/app.js';
+import { authHeader, createTestApp, TEST_ADMIN_KEY, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
 import { signNotification } from '../helpers/pki.js';
 
@@ -114,6 +115,35 @@ describe('GET /metrics', () => {
     expect(text).not.toContain('/no/such/route/123');
   });
 
+  it('counts the entitlement cache’s misses, hits, entries and invalidations, and says it serves', async () => {
+    const userId = `metrics-${randomUUID()}`;
+    const read = async () => {
+      const response = await t.app.inject({ method: 'GET', url: `/entitlements/${userId}`, headers: authHeader() });
+      expect(response.statusCode).toBe(200);
+    };
+    const before = await scrape();
+    const count = (text: string, name: string) => sample(text, name) ?? Number.NaN;
+    await read();
+    await read();
+    const warm = await scrape();
+    expect(count(warm, 'ase_entitlements_cache_misses_total')).toBe(count(before, 'ase_entitlements_cache_misses_total') + 1);
+    expect(count(warm, 'ase_entitlements_cache_hits_total')).toBe(count(before, 'ase_entitlements_cache_hits_total') + 1);
+    expect(count(warm, 'ase_entitlements_cache_entries')).toBe(t.app.entitlementsCache.stats().size);
+    expect(count(warm, 'ase_entitlements_cache_entries')).toBeGreaterThanOrEqual(1);
+    expect(count(warm, 'ase_entitlements_cache_serving')).toBe(1);
+
+    const grant = await t.app.inject({
+      method: 'POST',
+      url: `/admin/users/${userId}/grants`,
+      headers: authHeader(TEST_ADMIN_KEY),
+      payload: { entitlement: 'pro', duration: 'P1M', reason: 'metrics test' },
+    });
+    expect(grant.statusCode, grant.body).toBe(200);
+    const after = await scrape();
+    expect(count(after, 'ase_entitlements_cache_invalidations_total')).toBeGreaterThan(count(warm, 'ase_entitlements_cache_invalidations_total'));
+    expect(count(after, 'ase_entitlements_cache_entries')).toBe(count(warm, 'ase_entitlements_cache_entries') - 1);
+  });
+
   it('reports the database pool on a PostgreSQL server and nothing on embedded PGlite', async () => {
     const text = await scrape();
     const total = sample(text, 'ase_db_pool_connections', { state: 'total' });
@@ -140,6 +170,24 @@ describe('metrics settings', () => {
     a.events.verificationFailed({ code: 'X' });
     expect(await a.registry.metrics()).toContain('ase_verification_failures_total{code="X"} 1');
     expect(await b.registry.metrics()).not.toContain('code="X"');
+  });
+
+  it('adds up the entitlement caches of WORKERS processes as the primary aggregates them, serving only while every one serves', async () => {
+    const a = createMetrics({ processMetrics: false });
+    const b = createMetrics({ processMetrics: false });
+    a.trackEntitlementsCache(() => ({ size: 3, hits: 10, misses: 4, serving: true, invalidations: 2 }));
+    b.trackEntitlementsCache(() => ({ size: 5, hits: 1, misses: 6, serving: false, invalidations: 7 }));
+    // What src/cluster.ts's primary answers: prom-client's aggregation of every worker's registry.
+    const aggregate = async (...registries: Metrics[]) =>
+      AggregatorRegistry.aggregate(await Promise.all(registries.map((m) => m.registry.getMetricsAsJSON()))).metrics();
+    const both = await aggregate(a, b);
+    expect(sample(both, 'ase_entitlements_cache_hits_total')).toBe(11);
+    expect(sample(both, 'ase_entitlements_cache_misses_total')).toBe(10);
+    expect(sample(both, 'ase_entitlements_cache_invalidations_total')).toBe(9);
+    expect(sample(both, 'ase_entitlements_cache_entries')).toBe(8);
+    expect(sample(both, 'ase_entitlements_cache_serving')).toBe(0);
+    b.trackEntitlementsCache(() => ({ size: 5, hits: 1, misses: 6, serving: true, invalidations: 7 }));
+    expect(sample(await aggregate(a, b), 'ase_entitlements_cache_serving')).toBe(1);
   });
 
   it('reduces App Store Server API statuses to a few outcomes', () => {
