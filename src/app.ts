@@ -14,6 +14,7 @@ import { lookupRoutes } from './admin/lookup.routes.js';
 import { ordersRoutes } from './admin/orders.routes.js';
 import type { RecoveryScheduler } from './admin/recovery.job.js';
 import { supportViewsRoutes } from './admin/support-views.routes.js';
+import { userRefreshRoutes } from './admin/user-refresh.routes.js';
 import { analyticsRoutes } from './analytics/analytics.routes.js';
 import type { TrustProxy } from './config.js';
 import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
@@ -171,6 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(consumptionRoutes, { consumption: services.consumption });
   await app.register(consumptionAdminRoutes, { consumption: services.consumption });
   await app.register(grantsRoutes, { grants: services.grants });
+  await app.register(userRefreshRoutes, { entitlements: services.entitlements });
   await app.register(supportViewsRoutes, { notificationLog: services.notificationLog, customers: services.customers });
   await app.register(lookupRoutes, { lookup: services.lookup });
   await app.register(analyticsRoutes, { analytics: services.analytics });
