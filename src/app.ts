@@ -165,7 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(appTransactionRoutes, { appTransactions: services.appTransactions });
   await app.register(v1WebhookRoutes, { v1Ingest: services.v1Ingest });
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
-  await app.register(adminRoutes, { recovery: services.recovery, testNotifications: services.testNotifications });
+  await app.register(adminRoutes, { recovery: services.recovery, recoveryRuns: services.recoveryRuns, testNotifications: services.testNotifications });
   await app.register(ordersRoutes, { orders: services.orders });
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
   await app.register(extensionsRoutes, { extensions: services.extensions });
