@@ -2,6 +2,7 @@ import { ApiError, call, segment } from '../api.js';
 import { emptyState, errorBox, h, table } from '../dom.js';
 import { formatMilliunits } from '../format.js';
 import type { PageContext } from '../main.js';
+import { notificationEntry } from '../notification.js';
 import { type CustomerLike, customerTimeline, type SearchKind } from '../shape.js';
 import { badge, confirmAction, describeError, jsonBlock, statusTone, when } from '../ui.js';
 
@@ -274,23 +275,7 @@ function notificationsSection(customer: Customer): HTMLElement {
       : h(
           'div',
           {},
-          customer.notifications.map((n) =>
-            h(
-              'details',
-              {},
-              h(
-                'summary',
-                {},
-                when(n.receivedAt),
-                ' ',
-                h('strong', {}, n.notificationType),
-                n.subtype ? ` / ${n.subtype}` : '',
-                ' ',
-                badge(n.outcome, statusTone(n.outcome)),
-              ),
-              jsonBlock(n.payload),
-            ),
-          ),
+          customer.notifications.map((n) => notificationEntry(n)),
         ),
   );
 }
