@@ -137,10 +137,22 @@ function entitlementsSection(customer: Customer, rerender: () => void): HTMLElem
       actions,
     ];
   });
+  const refresh = h('button', { type: 'button', id: 'refresh-user' }, 'Refresh from the App Store…');
+  refresh.addEventListener('click', () =>
+    confirmAction({
+      title: 'Refresh from the App Store',
+      body: [
+        `Asks the App Store Server API for the current state of ${customer.userId}’s subscriptions, records what it answers, and shows the entitlements that follow.`,
+      ],
+      confirmLabel: 'Refresh',
+      run: () => call('POST', `/admin/users/${segment(customer.userId)}/refresh`),
+    }).then(rerender),
+  );
   return h(
     'section',
     { class: 'card', id: 'entitlements' },
     h('h2', {}, 'Entitlements now'),
+    h('div', { class: 'toolbar' }, refresh),
     rows.length === 0
       ? emptyState('No entitlements.', 'Grant one below, or link a purchase from the app.')
       : table('Entitlements now', ['Entitlement', 'Status', 'Source', 'Product', 'Expires', 'Period', 'Renews', ''], rows),
