@@ -7,6 +7,7 @@ import { createLookupUsecase, type LookupUsecase } from './admin/lookup.usecase.
 import { createNotificationLogUsecase, type NotificationLogUsecase } from './admin/notification-log.usecase.js';
 import { createOrdersUsecase, type OrdersUsecase } from './admin/orders.usecase.js';
 import { createRecoveryScheduler, createRecoveryUsecase, type RecoveryScheduler, type RecoveryUsecase } from './admin/recovery.job.js';
+import { createRecoveryRunsRepository, type RecoveryRunsRepository } from './admin/recovery-runs.repository.js';
 import { createSupportViewsRepository } from './admin/support-views.repository.js';
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { createAnalyticsRepository } from './analytics/analytics.repository.js';
@@ -62,6 +63,8 @@ export interface Services {
   appTransactions: AppTransactionUsecase;
   /** null without App Store Server API credentials. */
   recovery: RecoveryUsecase | null;
+  /** Every recovery run, recorded by `recovery` (GET /admin/notifications/recover/runs lists them). */
+  recoveryRuns: RecoveryRunsRepository;
   /** The periodic recovery job: null without credentials or with RECOVERY_INTERVAL=0. Not started here. */
   recoveryJob: RecoveryScheduler | null;
   testNotifications: TestNotificationsUsecase;
@@ -230,6 +233,8 @@ export function createServices(appDeps: AppDeps): Services {
     receiptRootCertificates: () => (roots ??= loadAppleIncRootCertificate().then((der) => [der])),
   });
 
+  // The plain handle: a run's record changes no purchase state.
+  const recoveryRuns = createRecoveryRunsRepository({ db: deps.database.db });
   const recovery =
     api === null
       ? null
@@ -244,6 +249,7 @@ export function createServices(appDeps: AppDeps): Services {
           database,
           events,
           intervalMs: config.recoveryIntervalMs,
+          runs: recoveryRuns,
         });
   const eventJobs = createEventJobs({
     database: deps.database,
@@ -294,6 +300,7 @@ export function createServices(appDeps: AppDeps): Services {
     users,
     appTransactions: createAppTransactionUsecase({ db, verifier, entitlements, clock }),
     recovery,
+    recoveryRuns,
     recoveryJob,
     testNotifications: createTestNotificationsUsecase({ api, environments, verifier }),
     orders: createOrdersUsecase({ api, environments, verifier, db }),

@@ -1,9 +1,11 @@
 // Data shaping for the pages: answers of the admin routes turned into what a chart or a
 // list needs. Pure functions, unit-tested in test/console/shape.test.ts.
 
-export type Interval = 'day' | 'week' | 'month';
-export type Metric = 'new_subscriptions' | 'renewals' | 'expirations' | 'refunds' | 'trial_conversions' | 'revenue';
-export const COUNT_METRICS: readonly Exclude<Metric, 'revenue'>[] = ['new_subscriptions', 'renewals', 'expirations', 'refunds', 'trial_conversions'];
+import { bucketStart, type CountPoint, type Interval, METRICS, type Metric, nextBucket, type RevenuePoint } from '../../src/analytics/buckets.js';
+
+// The metrics, intervals, buckets and points are the service's own (src/analytics/buckets.ts).
+export type { CountPoint, Interval, Metric, RevenuePoint };
+export const COUNT_METRICS: readonly Exclude<Metric, 'revenue'>[] = METRICS.filter((metric): metric is Exclude<Metric, 'revenue'> => metric !== 'revenue');
 
 export const METRIC_LABELS: Record<Metric, string> = {
   new_subscriptions: 'New subscriptions',
@@ -22,23 +24,14 @@ export const PERIODS: Record<Period, { label: string; interval: Interval }> = {
   '12m': { label: 'Last 12 months', interval: 'month' },
 };
 
-/** The [from, to) window of a period ending with the current UTC day (to = tomorrow 00:00 UTC). */
+/** The [from, to) window of a period ending with the current UTC day (to = tomorrow 00:00 UTC), whole months for 12m. */
 export function periodWindow(period: Period, now: Date): { from: string; to: string; interval: Interval } {
-  const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1));
+  const to = nextBucket(bucketStart(now, 'day'), 'day');
   const from =
     period === '12m'
       ? new Date(Date.UTC(to.getUTCFullYear() - 1, to.getUTCMonth(), 1))
       : new Date(to.getTime() - { '7d': 7, '30d': 30, '90d': 90 }[period] * 86_400_000);
   return { from: from.toISOString(), to: to.toISOString(), interval: PERIODS[period].interval };
-}
-
-export interface CountPoint {
-  start: string;
-  value: number;
-}
-export interface RevenuePoint {
-  start: string;
-  byCurrency: Record<string, number>;
 }
 
 /** uPlot's columns: x in seconds since the epoch, then one array per series, same length. */

@@ -23,8 +23,8 @@ export function badge(text: string, tone: 'good' | 'bad' | 'warn' | 'plain' = 'p
 }
 
 export function statusTone(status: string): 'good' | 'bad' | 'warn' | 'plain' {
-  if (status === 'active' || status === 'delivered' || status === 'applied') return 'good';
-  if (status === 'failed' || status === 'revoked' || status === 'expired') return 'bad';
+  if (status === 'active' || status === 'delivered' || status === 'applied' || status === 'success') return 'good';
+  if (status === 'failed' || status === 'failure' || status === 'revoked' || status === 'expired') return 'bad';
   if (status === 'grace_period' || status === 'billing_retry' || status === 'pending') return 'warn';
   return 'plain';
 }

@@ -2,13 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { apiNotConfigured } from '../app-store-errors.js';
 import { requireAdminKey } from '../http/auth.js';
-import { errorResponses } from '../http/schemas.js';
+import { errorResponses, NullableDateTime } from '../http/schemas.js';
 import type { RecoveryUsecase } from './recovery.job.js';
+import { RECOVERY_RUNS_KEPT, type RecoveryRunsRepository } from './recovery-runs.repository.js';
 import type { TestNotificationsUsecase } from './test-notification.usecase.js';
 
 export interface AdminRoutesOptions {
   /** null without App Store Server API credentials. */
   recovery: RecoveryUsecase | null;
+  /** The recorded runs (GET /admin/notifications/recover/runs); listed even without credentials (then empty). */
+  recoveryRuns: Pick<RecoveryRunsRepository, 'latest'>;
   testNotifications: TestNotificationsUsecase;
 }
 
@@ -39,6 +42,49 @@ const RecoverResponse = Type.Object(
     examples: [{ fetched: 12, applied: 2, duplicate: 10, rejected: 0, environments: ['Production', 'Sandbox'] }],
   },
 );
+
+const RunsQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: RECOVERY_RUNS_KEPT, default: 50, description: `How many runs, newest first (1-${RECOVERY_RUNS_KEPT}, default 50)` }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const RecoveryRun = Type.Object(
+  {
+    id: Type.Integer({ examples: [42] }),
+    trigger: Type.Union([Type.Literal('schedule'), Type.Literal('admin'), Type.Literal('cli')], {
+      description: 'The periodic job (RECOVERY_INTERVAL), POST /admin/notifications/recover, or `npm run cli -- recover`',
+    }),
+    outcome: Type.Union([Type.Literal('success'), Type.Literal('failure')]),
+    startedAt: Type.String({ format: 'date-time', examples: ['2026-12-01T10:00:00.000Z'] }),
+    finishedAt: Type.String({ format: 'date-time', examples: ['2026-12-01T10:00:02.400Z'] }),
+    startDate: NullableDateTime('2026-12-01T08:55:00.000Z'),
+    endDate: NullableDateTime('2026-12-01T10:00:00.000Z'),
+    onlyFailures: Type.Boolean({ description: 'Only notifications Apple failed to deliver (always true for the periodic job)' }),
+    fetched: Type.Integer({ examples: [3] }),
+    applied: Type.Integer({ examples: [1] }),
+    duplicate: Type.Integer({ examples: [2] }),
+    rejected: Type.Integer({ examples: [0] }),
+    error: Type.Union(
+      [
+        Type.Object({
+          code: Type.String({ examples: ['APP_STORE_UNAVAILABLE'] }),
+          message: Type.String({ examples: ['The App Store Server API is unavailable (HTTP 503); try again later'] }),
+        }),
+        Type.Null(),
+      ],
+      { description: "A failed run's code and message, as the admin route answers them; null on success" },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const RunsResponse = Type.Object({
+  runs: Type.Array(RecoveryRun, { description: `Newest first (by start); the service keeps the last ${RECOVERY_RUNS_KEPT}` }),
+});
 
 const EnvironmentQuery = Type.Object(
   {
@@ -92,8 +138,41 @@ const TokenParams = Type.Object({
   token: Type.String({ minLength: 1, maxLength: 256, description: 'The testNotificationToken from POST /admin/notifications/test' }),
 });
 
-export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { recovery, testNotifications }) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { recovery, recoveryRuns, testNotifications }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
+
+  app.get(
+    '/admin/notifications/recover/runs',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'The last recovery runs (beyond SPEC)',
+        description:
+          "Every run of recovery, the periodic job's (RECOVERY_INTERVAL), the admin route's and the CLI's, with its window, counts " +
+          `and, when it failed, the error; newest first. The last ${RECOVERY_RUNS_KEPT} are kept. A periodic run skipped because another ` +
+          'replica ran it is not listed (that replica lists its run). Empty without App Store Server API credentials (recovery cannot run).',
+        querystring: RunsQuery,
+        response: { 200: RunsResponse, ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request) => {
+      const runs = await recoveryRuns.latest(request.query.limit ?? 50);
+      return {
+        runs: runs.map((run) => ({
+          id: run.id,
+          trigger: run.trigger,
+          outcome: run.outcome,
+          startedAt: run.startedAt.toISOString(),
+          finishedAt: run.finishedAt.toISOString(),
+          startDate: run.window?.startDate.toISOString() ?? null,
+          endDate: run.window?.endDate.toISOString() ?? null,
+          onlyFailures: run.window?.onlyFailures ?? false,
+          ...run.counts,
+          error: run.error,
+        })),
+      };
+    },
+  );
 
   app.post(
     '/admin/notifications/recover',

@@ -1,4 +1,5 @@
 import type { DatabaseHandle } from '../db/client.js';
+import { CodedError, codeOf } from '../errors.js';
 import type { ServiceEvents } from '../metrics/events.js';
 import { readRecoveryBookmark, writeRecoveryBookmark } from './recovery.repository.js';
 import {
@@ -11,6 +12,7 @@ import {
   recoverNotifications,
   validateRecoveryWindow,
 } from './recovery.usecase.js';
+import type { RecoveryRunRecord, RecoveryRunsRepository } from './recovery-runs.repository.js';
 
 /** pg advisory lock key of the periodic job ("ase-reco"): one replica at a time runs it. */
 export const RECOVERY_LOCK_KEY = 0x6173652d7265636fn;
@@ -28,6 +30,8 @@ export interface RecoveryJobDeps extends RecoveryDeps {
   database: DatabaseHandle;
   events: ServiceEvents;
   intervalMs: number;
+  /** Where every run is recorded (GET /admin/notifications/recover/runs); none when absent. */
+  runs?: RecoveryRunsRepository;
 }
 
 export type RecoveryTrigger = 'schedule' | 'admin' | 'cli';
@@ -37,6 +41,29 @@ export type RecoveryRunOutcome =
   /** `locked`: another replica holds the job's lock; `running`: this process is already running it. */
   | { outcome: 'skipped'; reason: 'locked' | 'running' }
   | { outcome: 'failure'; error: unknown };
+
+/** A failed run's code and message as the admin route would answer them (never a stack or a driver's text). */
+function failureOf(error: unknown): { code: string; message: string } {
+  const code = codeOf(error);
+  if (error instanceof CodedError) return { code, message: error.message };
+  return { code, message: code === 'DATABASE_UNAVAILABLE' ? 'The database is unavailable' : 'An internal error stopped the run (see the service log)' };
+}
+
+/**
+ * Records a finished run. Never throws: the record is for the operator's list, and a run
+ * (or its answer) must not fail because the list could not be written.
+ */
+async function recordRun(deps: RecoveryJobDeps, logger: RecoveryLogger, run: RecoveryRunRecord): Promise<void> {
+  if (!deps.runs) return;
+  try {
+    await deps.runs.record(run);
+  } catch (error) {
+    logger.warn({ err: error, trigger: run.trigger, outcome: run.outcome }, 'recovery run could not be recorded (the run itself is unaffected)');
+  }
+}
+
+const NO_COUNTS = { fetched: 0, applied: 0, duplicate: 0, rejected: 0 };
+const countsOf = (result: RecoveryResult) => ({ fetched: result.fetched, applied: result.applied, duplicate: result.duplicate, rejected: result.rejected });
 
 /** The job's next window: from its bookmark (less an overlap), or a first look back, up to now. */
 export function recoveryJobWindow(bookmark: Date | null, now: Date, intervalMs: number): { startDate: Date; endDate: Date } {
@@ -53,11 +80,14 @@ export function recoveryJobWindow(bookmark: Date | null, now: Date, intervalMs: 
  */
 export async function runRecoveryOnce(deps: RecoveryJobDeps, options: { trigger?: RecoveryTrigger; signal?: AbortSignal } = {}): Promise<RecoveryRunOutcome> {
   const trigger = options.trigger ?? 'schedule';
+  const startedAt = deps.clock();
+  // Known once the lock is held and the bookmark read; a failure before that has none.
+  let window: { startDate: Date; endDate: Date } | null = null;
   try {
     const locked = await deps.database.withTryAdvisoryLock(RECOVERY_LOCK_KEY, async () => {
       const now = deps.clock();
       const bookmark = await readRecoveryBookmark(deps.database.db);
-      const window = recoveryJobWindow(bookmark, now, deps.intervalMs);
+      window = recoveryJobWindow(bookmark, now, deps.intervalMs);
       const result = await recoverNotifications(deps, { ...window, onlyFailures: true }, options.signal ? { signal: options.signal } : {});
       await writeRecoveryBookmark(deps.database.db, window.endDate);
       return { ...window, result };
@@ -70,11 +100,30 @@ export async function runRecoveryOnce(deps: RecoveryJobDeps, options: { trigger?
     const { startDate, endDate, result } = locked.result;
     deps.events.recoveryRun({ trigger, outcome: 'success', fetched: result.fetched, applied: result.applied });
     deps.logger.info({ trigger, startDate: startDate.toISOString(), endDate: endDate.toISOString(), ...result }, 'recovery job finished');
+    await recordRun(deps, deps.logger, {
+      trigger,
+      outcome: 'success',
+      startedAt,
+      finishedAt: deps.clock(),
+      window: { startDate, endDate, onlyFailures: true },
+      counts: countsOf(result),
+      error: null,
+    });
     return { outcome: 'success', startDate, endDate, result };
   } catch (error) {
     const counts = error instanceof RecoveryInterruptedError ? error.counts : undefined;
     deps.events.recoveryRun({ trigger, outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
     deps.logger.warn({ err: error, trigger }, 'recovery job failed; the next run retries the same window');
+    const tried = window as { startDate: Date; endDate: Date } | null;
+    await recordRun(deps, deps.logger, {
+      trigger,
+      outcome: 'failure',
+      startedAt,
+      finishedAt: deps.clock(),
+      window: tried === null ? null : { ...tried, onlyFailures: true },
+      counts: counts ? { ...counts } : NO_COUNTS,
+      error: failureOf(error),
+    });
     return { outcome: 'failure', error };
   }
 }
@@ -173,14 +222,25 @@ export function createRecoveryUsecase(deps: RecoveryJobDeps): RecoveryUsecase {
   return {
     window: (input) => validateRecoveryWindow(input, deps.clock()),
     async recover(window, { trigger, logger = deps.logger }) {
+      const startedAt = deps.clock();
       try {
         const result = await recoverNotifications({ ...deps, logger }, window);
         deps.events.recoveryRun({ trigger, outcome: 'success', fetched: result.fetched, applied: result.applied });
         logger.info({ ...result, onlyFailures: window.onlyFailures }, `recovery requested by ${trigger === 'admin' ? 'an admin' : 'the CLI'} finished`);
+        await recordRun(deps, logger, { trigger, outcome: 'success', startedAt, finishedAt: deps.clock(), window, counts: countsOf(result), error: null });
         return result;
       } catch (error) {
         const counts = error instanceof RecoveryInterruptedError ? error.counts : undefined;
         deps.events.recoveryRun({ trigger, outcome: 'failure', fetched: counts?.fetched ?? 0, applied: counts?.applied ?? 0 });
+        await recordRun(deps, logger, {
+          trigger,
+          outcome: 'failure',
+          startedAt,
+          finishedAt: deps.clock(),
+          window,
+          counts: counts ? { ...counts } : NO_COUNTS,
+          error: failureOf(error),
+        });
         throw error;
       }
     },

@@ -1,11 +1,10 @@
 // What the analytics routes count, as pure functions: the query window, its UTC days and
 // buckets, and the summary's tallies (docs/analytics.md has the definitions).
 import { badRequest } from '../errors.js';
+import { bucketStart, type CountPoint, DAY_MS, type Interval, nextBucket, type RevenuePoint } from './buckets.js';
 
-export const METRICS = ['new_subscriptions', 'renewals', 'expirations', 'refunds', 'trial_conversions', 'revenue'] as const;
-export type Metric = (typeof METRICS)[number];
-export const INTERVALS = ['day', 'week', 'month'] as const;
-export type Interval = (typeof INTERVALS)[number];
+// The metrics, intervals, buckets and points live in buckets.ts, which the console shares.
+export { bucketStart, type CountPoint, INTERVALS, type Interval, METRICS, type Metric, nextBucket, type RevenuePoint } from './buckets.js';
 
 /** The most buckets one timeseries answers (a little under three years of days). */
 export const MAX_BUCKETS = 1_000;
@@ -29,21 +28,6 @@ function parseInstant(field: 'from' | 'to', raw: string): Date {
   return new Date(parsed);
 }
 
-/** The UTC start of the bucket holding `at`: midnight, Monday midnight (ISO weeks) or the 1st. */
-export function bucketStart(at: Date, interval: Interval): Date {
-  const day = Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate());
-  if (interval === 'day') return new Date(day);
-  if (interval === 'month') return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1));
-  const sinceMonday = (at.getUTCDay() + 6) % 7;
-  return new Date(day - sinceMonday * 86_400_000);
-}
-
-export function nextBucket(start: Date, interval: Interval): Date {
-  if (interval === 'day') return new Date(start.getTime() + 86_400_000);
-  if (interval === 'week') return new Date(start.getTime() + 7 * 86_400_000);
-  return new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
-}
-
 /** `from` inclusive, `to` exclusive; 400 with a code naming the field otherwise. */
 export function parseWindow(input: { from: string; to: string; interval: Interval }): Window {
   const from = parseInstant('from', input.from);
@@ -58,8 +42,6 @@ export function parseWindow(input: { from: string; to: string; interval: Interva
   }
   return { from, to, interval: input.interval, starts };
 }
-
-const DAY_MS = 86_400_000;
 
 /** The UTC day (YYYY-MM-DD) holding `at`. */
 export const dayOf = (at: Date) => at.toISOString().slice(0, 10);
@@ -80,17 +62,6 @@ export function daysOf(window: Pick<Window, 'from' | 'to'>): { fromDay: string; 
 
 /** A bucket's key as the repository groups by it: the UTC date its bucket starts on. */
 export const bucketKey = (start: Date) => start.toISOString().slice(0, 10);
-
-export interface CountPoint {
-  start: string;
-  value: number;
-}
-
-export interface RevenuePoint {
-  start: string;
-  /** Gross, in units of each currency (Apple's milliunits / 1000). */
-  byCurrency: Record<string, number>;
-}
 
 /** Every bucket of the window, zero where nothing happened. */
 export function countPoints(window: Window, counts: ReadonlyMap<string, number>): CountPoint[] {

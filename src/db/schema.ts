@@ -462,3 +462,33 @@ export const analyticsDaily = pgTable(
   },
   (t) => [primaryKey({ columns: [t.day, t.environment, t.productId, t.currency] })],
 );
+
+/**
+ * Every recovery run (the periodic job's, the admin route's, the CLI's), newest kept: the
+ * console's "last runs" (GET /admin/notifications/recover/runs). Pruned to the last few
+ * hundred as each run is recorded; a run skipped because another replica ran it is not one.
+ */
+export const recoveryRuns = pgTable(
+  'recovery_runs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** 'schedule' | 'admin' | 'cli' (as the ase_recovery_runs_total metric names them). */
+    trigger: text('trigger').notNull(),
+    /** 'success' | 'failure' */
+    outcome: text('outcome').notNull(),
+    startedAt: timestamptz('started_at').notNull(),
+    finishedAt: timestamptz('finished_at').notNull(),
+    /** The window asked of Apple; null when the run failed before it had one (the job's bookmark unreadable). */
+    windowStart: timestamptz('window_start'),
+    windowEnd: timestamptz('window_end'),
+    onlyFailures: boolean('only_failures').notNull(),
+    fetched: integer('fetched').notNull(),
+    applied: integer('applied').notNull(),
+    duplicate: integer('duplicate').notNull(),
+    rejected: integer('rejected').notNull(),
+    /** A failed run's code and message (as the admin route answers them); null on success. */
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+  },
+  (t) => [index('recovery_runs_started_at_idx').on(t.startedAt)],
+);

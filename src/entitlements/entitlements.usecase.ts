@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { apiNotConfigured, appStoreApiError } from '../app-store-errors.js';
+import { AppStoreApiError } from '../apple/api/index.js';
 import { type Environment, PRODUCT_TYPE } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import { UnavailableError } from '../errors.js';
@@ -16,7 +18,12 @@ export interface EntitlementsAnswer {
   stale: boolean;
 }
 
-export type RefreshMode = 'always' | 'when-stale' | 'never';
+/**
+ * `required` is `always` for an operator who asked for Apple's answer and wants to know when
+ * there is none: no credentials, Apple away or refusing, or no answer in time throw instead
+ * of answering stored data as stale.
+ */
+export type RefreshMode = 'required' | 'always' | 'when-stale' | 'never';
 
 export interface EntitlementsOptions {
   refresh?: RefreshMode;
@@ -47,8 +54,10 @@ export interface EntitlementsUsecaseDeps {
 
 export interface EntitlementsUsecase {
   /**
-   * `always`: ask the App Store first (`?refresh=true`); `when-stale` (default): only when a
-   * subscription period ended without news, briefly; `never`: stored data only.
+   * `always`: ask the App Store first (`?refresh=true`); `required`: the same, but a refresh
+   * that cannot happen or fails throws (POST /admin/users/:userId/refresh); `when-stale`
+   * (default): only when a subscription period ended without news, briefly; `never`: stored
+   * data only.
    */
   entitlementsOf(userId: string, options?: EntitlementsOptions): Promise<EntitlementsAnswer>;
   /** Waits for refreshes that outlived their request (they still apply what they learn). */
@@ -63,6 +72,11 @@ class RefreshTimeout extends UnavailableError {
   constructor(message: string) {
     super('REFRESH_TIMEOUT', message);
   }
+}
+
+/** Apple's failures as on every route that asks Apple (503 when transient, 502 when it refuses); others as they are. */
+function refreshFailure(error: unknown): unknown {
+  return error instanceof AppStoreApiError ? appStoreApiError(error) : error;
 }
 
 export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): EntitlementsUsecase {
@@ -110,8 +124,8 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
     return combineSources(entitlementViews(purchases, deps.entitlementMap), records.grants, appTransaction, deps.entitlementMap.appPurchase, now);
   }
 
-  /** Resolves true when the refresh finished in time, false otherwise; never rejects. */
-  async function refreshWithin(userId: string, purchases: PurchaseToRefresh[], timeoutMs: number): Promise<boolean> {
+  /** Resolves null when the refresh finished in time, else why not (logged); never rejects. */
+  async function refreshWithin(userId: string, purchases: PurchaseToRefresh[], timeoutMs: number): Promise<unknown> {
     const run = deps.refresh!(purchases);
     const tracked = run.catch(() => undefined).finally(() => pending.delete(tracked));
     pending.add(tracked);
@@ -121,10 +135,10 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
     });
     try {
       await Promise.race([run, timeout]);
-      return true;
+      return null;
     } catch (error) {
       deps.logger.warn({ err: error, userId }, 'entitlement refresh from the App Store failed; answering from stored data');
-      return false;
+      return error ?? new Error('the refresh failed');
     } finally {
       clearTimeout(timer);
     }
@@ -147,16 +161,19 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
     async entitlementsOf(userId, options = {}) {
       const environment = options.environment;
       const mode = options.refresh ?? 'when-stale';
+      if (mode === 'required' && deps.refresh === null) throw apiNotConfigured();
+      const explicit = mode === 'always' || mode === 'required';
       // `?refresh=true` is about the latest state: every read of it goes to the primary.
-      let evaluated = await evaluate(userId, environment, mode === 'always' && deps.refresh !== null ? primary : deps.repository);
+      let evaluated = await evaluate(userId, environment, explicit && deps.refresh !== null ? primary : deps.repository);
       let stale = false;
       if (deps.refresh !== null && mode !== 'never') {
-        if (mode === 'always') {
+        if (explicit) {
           const subscriptions = evaluated.purchases.filter(({ state }) => state.productType === AUTO_RENEWABLE);
           if (subscriptions.length > 0) {
-            const ok = await refreshWithin(userId, toRefresh(subscriptions), explicitTimeout);
-            if (ok) evaluated = await evaluate(userId, environment, primary);
-            stale = !ok;
+            const failure = await refreshWithin(userId, toRefresh(subscriptions), explicitTimeout);
+            if (failure !== null && mode === 'required') throw refreshFailure(failure);
+            if (failure === null) evaluated = await evaluate(userId, environment, primary);
+            stale = failure !== null;
           }
         } else {
           const now = deps.clock();
@@ -168,7 +185,7 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
             if (last !== undefined && now.getTime() - last.at < autoInterval) {
               stale = last.failed;
             } else {
-              const ok = await refreshWithin(userId, toRefresh(unheard), autoTimeout);
+              const ok = (await refreshWithin(userId, toRefresh(unheard), autoTimeout)) === null;
               noteAuto(autoKey, !ok);
               if (ok) evaluated = await evaluate(userId, environment, primary);
               stale = !ok;

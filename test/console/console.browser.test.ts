@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventDeliveries, events } from '../../src/db/schema.js';
 import { projectRoot } from '../../src/paths.js';
-import { days, LIFETIME, MONTHLY, postTransaction, transactionPayload, YEARLY } from '../entitlements/app-backend-fixtures.js';
+import { days, LIFETIME, MONTHLY, postTransaction, renewalPayload, transactionPayload, YEARLY } from '../entitlements/app-backend-fixtures.js';
 import { TEST_ADMIN_KEY, TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { launchChromium, skipBrowserTests } from '../helpers/browser.js';
 import { backendName } from '../helpers/database.js';
@@ -34,7 +34,9 @@ describe.skipIf(skipBrowserTests)(`the operator console in a real browser (${bac
   const trusted = useTestPki();
   const t = useTestApp(() => ({
     pki: trusted.pki,
-    env: { EVENTS_WEBHOOK_URLS: receiver.url, EVENTS_WEBHOOK_SECRET: SECRET },
+    // Rate limits off: the file's pages make more admin calls within a minute than one admin
+    // key's 60 (each overview is seven); the limiter has tests of its own.
+    env: { EVENTS_WEBHOOK_URLS: receiver.url, EVENTS_WEBHOOK_SECRET: SECRET, RATE_LIMIT_API_PER_MINUTE: '0' },
     overrides: { appStoreApi: apple.client({ timeoutMs: 2_000 }) },
   }));
   let browser: Browser;
@@ -60,24 +62,23 @@ describe.skipIf(skipBrowserTests)(`the operator console in a real browser (${bac
     currency: 'USD',
   });
 
+  const bob = transactionPayload({
+    transactionId: '8200',
+    environment: 'Production',
+    purchaseDate: now - days(3),
+    expiresDate: now + days(4),
+    offerType: 1,
+    offerDiscountType: 'FREE_TRIAL',
+    price: 0,
+    currency: 'USD',
+  } as Parameters<typeof transactionPayload>[0]);
+
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const seeds: [string, ReturnType<typeof transactionPayload>][] = [
       ['u-alice', alice],
       ['u-alice', aliceRenewal],
-      [
-        'u-bob',
-        transactionPayload({
-          transactionId: '8200',
-          environment: 'Production',
-          purchaseDate: now - days(3),
-          expiresDate: now + days(4),
-          offerType: 1,
-          offerDiscountType: 'FREE_TRIAL',
-          price: 0,
-          currency: 'USD',
-        } as Parameters<typeof transactionPayload>[0]),
-      ],
+      ['u-bob', bob],
       [
         'u-carol',
         transactionPayload({
@@ -266,6 +267,49 @@ describe.skipIf(skipBrowserTests)(`the operator console in a real browser (${bac
     await page.close();
   });
 
+  it('refreshes a user from the App Store after confirmation and shows the entitlement change', { timeout: 60_000 }, async () => {
+    // Apple's word now: bob turned auto-renewal off.
+    const signedDate = Date.now();
+    apple.double.reply('GET', '/inApps/v1/subscriptions/8200', {
+      body: {
+        environment: 'Production',
+        bundleId: TEST_BUNDLE_ID,
+        data: [
+          {
+            subscriptionGroupIdentifier: 'g1',
+            lastTransactions: [
+              {
+                status: 1,
+                originalTransactionId: '8200',
+                signedTransactionInfo: t.pki.sign(bob),
+                signedRenewalInfo: t.pki.sign(renewalPayload({ originalTransactionId: '8200', autoRenewStatus: 0, environment: 'Production', signedDate })),
+              },
+            ],
+          },
+        ],
+      },
+    });
+    const { page, problems } = await open();
+    await signIn(page);
+    await page.goto(`${origin}/console/#/customer?kind=user&q=u-bob`);
+    await page.locator('#customer-summary', { hasText: 'u-bob' }).waitFor();
+    const renews = page.locator('#entitlements tbody tr').first().locator('td').nth(6);
+    expect(await renews.textContent()).not.toBe('no');
+
+    await page.getByRole('button', { name: 'Refresh from the App Store…' }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.textContent()).toContain('u-bob');
+    await dialog.getByRole('button', { name: 'Refresh', exact: true }).click();
+    await expect.poll(() => dialog.textContent()).toContain('"willRenew": false');
+    await shot(page, 'refresh-confirmed');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    await expect.poll(() => page.locator('#entitlements tbody tr').first().locator('td').nth(6).textContent()).toBe('no');
+    expect(apple.double.requests.filter((r) => r.method === 'GET').map((r) => r.path)).toContain('/inApps/v1/subscriptions/8200');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('redelivers a failed event after confirmation', { timeout: 60_000 }, async () => {
     const db = t.deps.database.db;
     const [event] = await db.select({ seq: events.seq, id: events.id }).from(events).where(eq(events.userId, 'u-dave')).limit(1);
@@ -329,6 +373,30 @@ describe.skipIf(skipBrowserTests)(`the operator console in a real browser (${bac
 
     await page.getByRole('link', { name: 'Recovery' }).click();
     await page.getByRole('heading', { name: 'Run a window' }).waitFor();
+    await page.locator('#recovery-runs').getByRole('status').filter({ hasText: 'No recovery run yet' }).waitFor();
+
+    // A window run from the page is listed with its counts, as every run is.
+    apple.double.reply('POST', '/inApps/v1/notifications/history', { body: { notificationHistory: [], hasMore: false } });
+    await page.getByRole('button', { name: 'Recover…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Recover', exact: true }).click();
+    await expect.poll(() => dialog.textContent()).toContain('"fetched": 0');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    const run = page.locator('#recovery-runs tbody tr');
+    await expect.poll(() => run.count()).toBe(1);
+    expect(await run.locator('td').allTextContents()).toEqual([
+      expect.any(String),
+      'Admin',
+      expect.stringContaining('(failures only)'),
+      'success',
+      '0',
+      '0',
+      '0',
+      '0',
+      '',
+    ]);
+    // Dates in the browser's zone, the UTC instant on hover.
+    expect(await run.locator('td time').first().getAttribute('title')).toMatch(/ UTC$/);
     await shot(page, 'recovery');
     expect(problems).toEqual([]);
     await page.close();

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { type CustomerLike, countSeries, customerTimeline, periodWindow, rankedCounts, revenueSeries } from '../../console/src/shape.js';
+import {
+  COUNT_METRICS,
+  type CustomerLike,
+  countSeries,
+  customerTimeline,
+  PERIODS,
+  type Period,
+  periodWindow,
+  rankedCounts,
+  revenueSeries,
+} from '../../console/src/shape.js';
+import { METRICS, parseWindow } from '../../src/analytics/analytics.model.js';
 
 describe("the console's data shaping", () => {
   it('turns a period into a UTC window ending with today and the bucket size for it', () => {
@@ -7,6 +18,22 @@ describe("the console's data shaping", () => {
     expect(periodWindow('7d', now)).toEqual({ from: '2026-11-26T00:00:00.000Z', to: '2026-12-03T00:00:00.000Z', interval: 'day' });
     expect(periodWindow('90d', now)).toMatchObject({ from: '2026-09-04T00:00:00.000Z', interval: 'week' });
     expect(periodWindow('12m', now)).toEqual({ from: '2025-12-01T00:00:00.000Z', to: '2026-12-03T00:00:00.000Z', interval: 'month' });
+  });
+
+  it("asks for windows the analytics routes accept, whose first bucket is the service's own", () => {
+    const now = new Date('2026-03-31T23:30:00Z');
+    for (const period of Object.keys(PERIODS) as Period[]) {
+      const window = periodWindow(period, now);
+      const parsed = parseWindow(window);
+      expect(parsed.to.toISOString()).toBe('2026-04-01T00:00:00.000Z');
+      if (window.interval !== 'week') expect(parsed.starts[0]?.toISOString()).toBe(window.from);
+    }
+    expect(periodWindow('12m', now).from).toBe('2025-04-01T00:00:00.000Z');
+  });
+
+  it("charts every count metric the service has, in the service's order", () => {
+    expect(COUNT_METRICS).toEqual(METRICS.filter((metric) => metric !== 'revenue'));
+    expect(COUNT_METRICS[0]).toBe('new_subscriptions');
   });
 
   it('lines several count metrics up on the same buckets, 0 where one has no point, with totals', () => {

@@ -58,6 +58,9 @@ export const ROUTES: RouteUnderTest[] = [
   { method: 'GET', path: '/admin/analytics/summary', auth: 'admin', readOnly: true },
   { method: 'GET', path: '/admin/analytics/timeseries', auth: 'admin', readOnly: false },
   { method: 'GET', path: '/admin/lookup', auth: 'admin', readOnly: true },
+  // Beyond SPEC: the console's refresh of a user and its list of recovery runs.
+  { method: 'POST', path: '/admin/users/:userId/refresh', auth: 'admin', readOnly: false },
+  { method: 'GET', path: '/admin/notifications/recover/runs', auth: 'admin', readOnly: true },
   // The operator console's files (no key: the page asks for one and calls the admin routes).
   { method: 'GET', path: '/console', auth: 'none', readOnly: true, redirects: true },
   // @fastify/static's /console/* (Fastify's route tree prints it so; fillPath puts /<token> for the *).

@@ -2,6 +2,7 @@ import { ApiError, call, segment } from '../api.js';
 import { emptyState, errorBox, h, table } from '../dom.js';
 import { formatMilliunits } from '../format.js';
 import type { PageContext } from '../main.js';
+import { notificationEntry } from '../notification.js';
 import { type CustomerLike, customerTimeline, type SearchKind } from '../shape.js';
 import { badge, confirmAction, describeError, jsonBlock, statusTone, when } from '../ui.js';
 
@@ -136,10 +137,22 @@ function entitlementsSection(customer: Customer, rerender: () => void): HTMLElem
       actions,
     ];
   });
+  const refresh = h('button', { type: 'button', id: 'refresh-user' }, 'Refresh from the App Store…');
+  refresh.addEventListener('click', () =>
+    confirmAction({
+      title: 'Refresh from the App Store',
+      body: [
+        `Asks the App Store Server API for the current state of ${customer.userId}’s subscriptions, records what it answers, and shows the entitlements that follow.`,
+      ],
+      confirmLabel: 'Refresh',
+      run: () => call('POST', `/admin/users/${segment(customer.userId)}/refresh`),
+    }).then(rerender),
+  );
   return h(
     'section',
     { class: 'card', id: 'entitlements' },
     h('h2', {}, 'Entitlements now'),
+    h('div', { class: 'toolbar' }, refresh),
     rows.length === 0
       ? emptyState('No entitlements.', 'Grant one below, or link a purchase from the app.')
       : table('Entitlements now', ['Entitlement', 'Status', 'Source', 'Product', 'Expires', 'Period', 'Renews', ''], rows),
@@ -274,23 +287,7 @@ function notificationsSection(customer: Customer): HTMLElement {
       : h(
           'div',
           {},
-          customer.notifications.map((n) =>
-            h(
-              'details',
-              {},
-              h(
-                'summary',
-                {},
-                when(n.receivedAt),
-                ' ',
-                h('strong', {}, n.notificationType),
-                n.subtype ? ` / ${n.subtype}` : '',
-                ' ',
-                badge(n.outcome, statusTone(n.outcome)),
-              ),
-              jsonBlock(n.payload),
-            ),
-          ),
+          customer.notifications.map((n) => notificationEntry(n)),
         ),
   );
 }

@@ -1,7 +1,7 @@
 import { call } from '../api.js';
 import { emptyState, h } from '../dom.js';
 import type { PageContext } from '../main.js';
-import { badge, jsonBlock, statusTone, when } from '../ui.js';
+import { notificationEntry } from '../notification.js';
 
 interface NotificationItem {
   notificationId: string;
@@ -80,25 +80,15 @@ export async function notificationsPage({ params, navigate }: PageContext): Prom
           'div',
           { class: 'log' },
           answer.notifications.map((n) =>
-            h(
-              'details',
-              { class: 'card' },
-              h(
-                'summary',
-                {},
-                when(n.receivedAt),
-                ' ',
-                h('strong', {}, n.notificationType),
-                n.subtype ? ` / ${n.subtype}` : '',
-                ' ',
-                badge(n.outcome, statusTone(n.outcome)),
+            notificationEntry(n, {
+              className: 'card',
+              summaryExtra: [
                 ' ',
                 h('span', { class: 'muted' }, [n.environment ?? '', n.source, n.version].filter(Boolean).join(' · ')),
                 n.userId ? [' ', h('a', { href: `#/customer?kind=user&q=${encodeURIComponent(n.userId)}` }, n.userId)] : '',
-              ),
-              h('p', { class: 'muted' }, `Notification ${n.notificationId}`, n.originalTransactionId ? `, purchase ${n.originalTransactionId}` : ''),
-              jsonBlock(n.payload),
-            ),
+              ],
+              detail: h('p', { class: 'muted' }, `Notification ${n.notificationId}`, n.originalTransactionId ? `, purchase ${n.originalTransactionId}` : ''),
+            }),
           ),
         );
   const more =

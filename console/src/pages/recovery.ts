@@ -1,8 +1,8 @@
 import { call } from '../api.js';
-import { h, table } from '../dom.js';
+import { emptyState, h, table } from '../dom.js';
 import { formatNumber } from '../format.js';
 import type { PageContext } from '../main.js';
-import { confirmAction, when } from '../ui.js';
+import { badge, confirmAction, statusTone, when } from '../ui.js';
 
 interface RecoverAnswer {
   fetched: number;
@@ -11,17 +11,51 @@ interface RecoverAnswer {
   rejected: number;
   environments: string[];
 }
-interface Run extends RecoverAnswer {
-  ranAt: string;
-  startDate: string;
-  endDate: string;
+interface Run {
+  id: number;
+  trigger: 'schedule' | 'admin' | 'cli';
+  outcome: 'success' | 'failure';
+  startedAt: string;
+  finishedAt: string;
+  startDate: string | null;
+  endDate: string | null;
   onlyFailures: boolean;
+  fetched: number;
+  applied: number;
+  duplicate: number;
+  rejected: number;
+  error: { code: string; message: string } | null;
 }
 
-// The service keeps no list of recovery runs behind an admin route (the scheduled job's runs
-// are in the logs and in ase_recovery_runs_total): the page lists the runs made from this tab.
-const RUNS_ITEM = 'entitlements-console.recovery-runs';
-const runs = (): Run[] => JSON.parse(sessionStorage.getItem(RUNS_ITEM) ?? '[]') as Run[];
+const TRIGGERS: Record<Run['trigger'], string> = { schedule: 'Scheduled', admin: 'Admin', cli: 'CLI' };
+
+function runsSection(runs: Run[]): HTMLElement {
+  return h(
+    'section',
+    { class: 'card', id: 'recovery-runs' },
+    h('h2', {}, 'Last runs'),
+    runs.length === 0
+      ? emptyState(
+          'No recovery run yet.',
+          'Run a window above, or let the service run it on its own (RECOVERY_INTERVAL, with App Store Server API credentials): every run is listed here.',
+        )
+      : table(
+          'Last recovery runs, newest first',
+          ['Started', 'Trigger', 'Window', 'Outcome', 'Fetched', 'Applied', 'Duplicate', 'Rejected', 'Error'],
+          runs.map((run) => [
+            when(run.startedAt),
+            TRIGGERS[run.trigger] ?? run.trigger,
+            run.startDate === null ? '—' : h('span', {}, when(run.startDate), ' → ', when(run.endDate), run.onlyFailures ? ' (failures only)' : ''),
+            badge(run.outcome, statusTone(run.outcome)),
+            formatNumber(run.fetched),
+            formatNumber(run.applied),
+            formatNumber(run.duplicate),
+            formatNumber(run.rejected),
+            run.error === null ? '' : h('span', { title: run.error.message }, h('code', {}, run.error.code), ' ', run.error.message),
+          ]),
+        ),
+  );
+}
 
 const localInput = (date: Date): string => {
   const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
@@ -55,14 +89,10 @@ export async function recoveryPage({ navigate }: PageContext): Promise<Node> {
         when(body.endDate),
       ],
       confirmLabel: 'Recover',
-      run: async () => {
-        const answer = await call<RecoverAnswer>('POST', '/admin/notifications/recover', { body });
-        sessionStorage.setItem(RUNS_ITEM, JSON.stringify([{ ...answer, ...body, ranAt: new Date().toISOString() }, ...runs()].slice(0, 20)));
-        return answer;
-      },
+      run: () => call<RecoverAnswer>('POST', '/admin/notifications/recover', { body }),
     }).then(() => navigate('recovery', { t: String(Date.now()) }));
   });
-  const list = runs();
+  const { runs } = await call<{ runs: Run[] }>('GET', '/admin/notifications/recover/runs', { query: { limit: 50 } });
   return h(
     'div',
     { class: 'page recovery' },
@@ -71,27 +101,9 @@ export async function recoveryPage({ navigate }: PageContext): Promise<Node> {
       'p',
       {},
       'Apple retries a notification for days, but not forever. Recovery fetches the App Store’s notification history for a window and applies what is missing. ' +
-        'The service also runs it on its own (RECOVERY_INTERVAL); those runs are in its logs and metrics.',
+        'The service also runs it on its own (RECOVERY_INTERVAL); its runs are listed below with the ones asked for here.',
     ),
     h('section', { class: 'card' }, h('h2', {}, 'Run a window'), form),
-    h(
-      'section',
-      { class: 'card' },
-      h('h2', {}, 'Runs from this tab'),
-      list.length === 0
-        ? h('p', { class: 'muted' }, 'No run yet from this tab.')
-        : table(
-            'Recovery runs from this tab',
-            ['Ran', 'Window', 'Fetched', 'Applied', 'Duplicate', 'Rejected'],
-            list.map((run) => [
-              when(run.ranAt),
-              h('span', {}, when(run.startDate), ' → ', when(run.endDate)),
-              formatNumber(run.fetched),
-              formatNumber(run.applied),
-              formatNumber(run.duplicate),
-              formatNumber(run.rejected),
-            ]),
-          ),
-    ),
+    runsSection(runs),
   );
 }
