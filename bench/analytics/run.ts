@@ -1,5 +1,5 @@
 // The analytics routes at a million transactions: the entitlement benchmark's seeded
-// database (bench/entitlements/seed.ts: 100,000 users, a monthly subscription renewed 9
+// database (bench/common/seed.ts: 100,000 users, a monthly subscription renewed 9
 // times each plus a lifetime purchase), given prices, currencies, trials and refunds, then
 // the analytics tables built by the migration's back-fill (analytics_rebuild(), timed), then
 // each route and metric timed a few requests each through the real service (src/server.ts
@@ -9,10 +9,12 @@
 //     [--reuse <database name kept by --keep>]
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
-import { type BenchDatabase, createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
-import { seed } from '../entitlements/seed.js';
+import { withClient } from '../../test/helpers/database.js';
+import { eachArgument } from '../common/arguments.js';
+import { createBenchDatabase, DEFAULT_SERVER_URL, keptBenchDatabase } from '../common/database.js';
+import { seed, seededServiceEnv } from '../common/seed.js';
+import { machineDescription, startService } from '../common/service.js';
 
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const METRICS = ['new_subscriptions', 'renewals', 'expirations', 'refunds', 'trial_conversions', 'revenue'] as const;
@@ -28,20 +30,14 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   const options: Options = { users: 100_000, requests: 5, server: DEFAULT_SERVER_URL, keep: false, reuse: null };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const next = argv[++i];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
-      return next;
-    };
+  eachArgument(argv, (arg, value) => {
     if (arg === '--users') options.users = Number(value());
     else if (arg === '--requests') options.requests = Number(value());
     else if (arg === '--server') options.server = value();
     else if (arg === '--keep') options.keep = true;
     else if (arg === '--reuse') options.reuse = value();
     else throw new Error(`unknown argument ${arg}`);
-  }
+  });
   return options;
 }
 
@@ -51,9 +47,7 @@ function parseOptions(argv: string[]): Options {
  * renewal refunded; prices on every transaction.
  */
 async function enrich(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  await withClient(url, async (client) => {
     await client.query(`
       update transactions t set
         offer_type = case when x.trial then 1 end,
@@ -70,38 +64,22 @@ async function enrich(url: string): Promise<void> {
             from transactions) x
       where x.transaction_id = t.transaction_id`);
     await client.query('vacuum analyze transactions');
-  } finally {
-    await client.end();
-  }
-}
-
-function reused(serverUrl: string, name: string): BenchDatabase {
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), name, drop: async () => undefined };
+  });
 }
 
 /** The migration's back-fill of the analytics tables (purchase_analytics, analytics_daily). */
 async function rebuild(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  await withClient(url, async (client) => {
     await client.query('select analytics_rebuild()');
     await client.query('vacuum analyze purchase_analytics, analytics_daily');
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 async function count(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     const { rows } = await client.query<{ count: string }>('select count(*) from transactions');
     return Number(rows[0]?.count ?? 0);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 interface Timing {
@@ -126,7 +104,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const machine = await machineDescription(options.server);
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  const database = options.reuse === null ? await createBenchDatabase(options.server) : reused(options.server, options.reuse);
+  const database = options.reuse === null ? await createBenchDatabase(options.server) : keptBenchDatabase(options.server, options.reuse);
   const timings: Timing[] = [];
   let transactions = 0;
   let shed = 0;
@@ -135,13 +113,7 @@ async function main(): Promise<void> {
     const service = await startService({
       databaseUrl: database.url,
       rootDer: readFileSync(DEFAULT_ROOT_CERTIFICATE_PATH),
-      env: {
-        APPLE_BUNDLE_ID: 'com.example.app',
-        APPLE_APP_APPLE_ID: '1234567890',
-        API_KEYS: 'bench-api-key-0123456789',
-        ADMIN_API_KEYS: ADMIN_KEY,
-        RATE_LIMIT_API_PER_MINUTE: '0',
-      },
+      env: seededServiceEnv({ API_KEYS: 'bench-api-key-0123456789', ADMIN_API_KEYS: ADMIN_KEY }),
     });
     try {
       const started = Date.now();

@@ -1,7 +1,7 @@
 // CPU time of the processes a benchmark involves, read from /proc: the service, the
 // PostgreSQL backends serving its database, and the load-generating process itself.
 import { readdirSync, readFileSync } from 'node:fs';
-import pg from 'pg';
+import { withClient } from '../../test/helpers/database.js';
 
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
 export function cpuSecondsOf(pid: number): number {
@@ -49,15 +49,11 @@ export function cpuMeter(servicePid: number, databaseUrl: string, databaseName: 
   const seen = new Map<number, number>();
   return {
     async read() {
-      const client = new pg.Client({ connectionString: databaseUrl });
-      await client.connect();
-      try {
+      await withClient(databaseUrl, async (client) => {
         const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [databaseName]);
         for (const { pid } of rows) seen.set(pid, Math.max(seen.get(pid) ?? 0, cpuSecondsOf(pid)));
         for (const pid of seen.keys()) seen.set(pid, Math.max(seen.get(pid) ?? 0, cpuSecondsOf(pid)));
-      } finally {
-        await client.end();
-      }
+      });
       const self = process.cpuUsage();
       return {
         service: cpuSecondsOfTree(servicePid),

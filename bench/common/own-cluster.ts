@@ -58,6 +58,13 @@ export async function startOwnCluster(settings: Record<string, string>): Promise
   };
 }
 
+/** Settings as a benchmark's report names them: `KEY=VALUE, KEY=VALUE`. */
+export function settingsText(settings: Record<string, string>): string {
+  return Object.entries(settings)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(', ');
+}
+
 /** `KEY=VALUE` from the command line (an --env or --own-cluster argument) as [key, value]. */
 export function keyValue(pair: string): [string, string] {
   const at = pair.indexOf('=');

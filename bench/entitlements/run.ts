@@ -25,11 +25,13 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
+import { eachArgument } from '../common/arguments.js';
 import { type CpuMeter, cpuMeter } from '../common/cpu.js';
+import { createBenchDatabase, DEFAULT_SERVER_URL } from '../common/database.js';
 import { runOpenLoop } from '../common/open-loop.js';
-import { keyValue, startOwnCluster } from '../common/own-cluster.js';
-import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
-import { seed } from './seed.js';
+import { keyValue, settingsText, startOwnCluster } from '../common/own-cluster.js';
+import { seed, seededServiceEnv } from '../common/seed.js';
+import { machineDescription, startService } from '../common/service.js';
 
 const API_KEY = 'bench-api-key-0123456789';
 const RENEWALS_PER_USER = 9;
@@ -73,13 +75,7 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
     return value;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const next = argv[++i];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
-      return next;
-    };
+  eachArgument(argv, (arg, value) => {
     if (arg === '--duration') options.duration = positive(arg, value());
     else if (arg === '--connections') options.connections = positive(arg, value());
     else if (arg === '--rate')
@@ -103,7 +99,7 @@ function parseOptions(argv: string[]): Options {
       const [key, setting] = keyValue(value());
       options.env[key] = setting;
     } else throw new Error(`unknown argument ${arg}`);
-  }
+  });
   return options;
 }
 
@@ -198,14 +194,7 @@ async function scenario(label: string, users: number, options: Options): Promise
     const service = await startService({
       databaseUrl: database.url,
       rootDer: readFileSync(DEFAULT_ROOT_CERTIFICATE_PATH),
-      env: {
-        APPLE_BUNDLE_ID: 'com.example.app',
-        APPLE_APP_APPLE_ID: '1234567890',
-        API_KEYS: API_KEY,
-        // The default (60,000 per minute per key) would cap one key at 1,000 req/s.
-        RATE_LIMIT_API_PER_MINUTE: '0',
-        ...options.env,
-      },
+      env: seededServiceEnv({ API_KEYS: API_KEY, ...options.env }),
       nodeArgs: options.nodeArgs,
       dist: options.dist,
     });
@@ -313,12 +302,7 @@ async function main(): Promise<void> {
     cluster?.stop();
   }
   const referenceAfter = cpuReferenceMs();
-  const server =
-    cluster === null
-      ? `server ${options.server.replace(/\/\/[^@]*@/, '//')}`
-      : `own cluster (${Object.entries(cluster.settings)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(', ')})`;
+  const server = cluster === null ? `server ${options.server.replace(/\/\/[^@]*@/, '//')}` : `own cluster (${settingsText(cluster.settings)})`;
 
   const lines = [
     `GET /entitlements/:userId, ${options.skew ? 'skewed users (80 % of reads on 20 % of them)' : 'random users'}, ` +

@@ -12,8 +12,8 @@ import { sql } from 'drizzle-orm';
 import { openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { PURCHASES_ONLY, RECORDS_OF_USERS } from '../../src/entitlements/entitlements.repository.js';
-import { createBenchDatabase, DEFAULT_SERVER_URL } from '../common/service.js';
-import { seed } from './seed.js';
+import { createBenchDatabase, DEFAULT_SERVER_URL } from '../common/database.js';
+import { seed } from '../common/seed.js';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);

@@ -8,15 +8,17 @@
 //   npx tsx bench/events/run.ts [--events 20000] [--users 1000] [--repeat 3] [--dist] [--keep] [--env KEY=VALUE ...]
 
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import type { EventData } from '../../src/events/event-types.js';
 import { appendEvents } from '../../src/events/events.repository.js';
+import { withClient } from '../../test/helpers/database.js';
 import { createTestPki } from '../../test/helpers/pki.js';
-import { keyValue } from '../common/own-cluster.js';
+import { eachArgument } from '../common/arguments.js';
+import { createBenchDatabase, DEFAULT_SERVER_URL } from '../common/database.js';
+import { keyValue, settingsText } from '../common/own-cluster.js';
 import { startReceiver } from '../common/receiver.js';
-import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
+import { machineDescription, startService } from '../common/service.js';
 import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID } from '../ingest/notifications.js';
 
 interface Options {
@@ -42,13 +44,7 @@ function parseArgs(argv: string[]): Options {
     env: {},
     serverUrl: process.env.BENCH_DATABASE_URL ?? DEFAULT_SERVER_URL,
   };
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    const value = () => {
-      const next = argv[++i];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
-      return next;
-    };
+  eachArgument(argv, (arg, value) => {
     if (arg === '--events') options.events = Number(value());
     else if (arg === '--users') options.users = Number(value());
     else if (arg === '--repeat') options.repeat = Number(value());
@@ -58,7 +54,7 @@ function parseArgs(argv: string[]): Options {
       const [key, setting] = keyValue(value());
       options.env[key] = setting;
     } else throw new Error(`unknown argument ${arg}`);
-  }
+  });
   return options;
 }
 
@@ -143,20 +139,16 @@ async function main(): Promise<void> {
     try {
       const [first, last] = await receiver.done(options.events);
       const catchUpSeconds = (last - first) / 1000;
-      const client = new pg.Client({ connectionString: database.url });
-      await client.connect();
-      let delivered = 0;
-      try {
-        // The receiver has the last id before the service records its delivery: wait for the rows.
-        for (let i = 0; i < 100; i += 1) {
-          const { rows } = await client.query<{ n: number }>("select count(*)::int as n from event_deliveries where status = 'delivered'");
-          delivered = rows[0]?.n ?? 0;
-          if (delivered >= options.events) break;
-          await new Promise((resolve) => setTimeout(resolve, 100));
+      // The receiver has the last id before the service records its delivery: wait for the rows.
+      const delivered = await withClient(database.url, async (client) => {
+        let rows = 0;
+        for (let i = 0; i < 100 && rows < options.events; i += 1) {
+          if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+          const result = await client.query<{ n: number }>("select count(*)::int as n from event_deliveries where status = 'delivered'");
+          rows = result.rows[0]?.n ?? 0;
         }
-      } finally {
-        await client.end();
-      }
+        return rows;
+      });
       const loadAfterCatchUp = await loadAverage();
 
       process.stderr.write('reading the feed...\n');
@@ -168,11 +160,7 @@ async function main(): Promise<void> {
         `Machine: ${machine}`,
         `Load average (1/5/15 min) before: ${loadBefore}; after catch-up: ${loadAfterCatchUp}; after the feed reads: ${await loadAverage()}`,
         `Service: ${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, LOG_LEVEL=warn, EVENTS_WEBHOOK_URLS=one local receiver (204 at once)${
-          Object.keys(options.env).length
-            ? `, ${Object.entries(options.env)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(', ')}`
-            : ''
+          Object.keys(options.env).length ? `, ${settingsText(options.env)}` : ''
         }`,
         `Backlog: ${fmt(options.events)} entitlements.updated events of ${fmt(options.users)} users, recorded before the service started (~${fmt(
           Buffer.byteLength(JSON.stringify(eventOf(0, 1).data)) + 60,

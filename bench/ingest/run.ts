@@ -12,13 +12,15 @@
 
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import pg from 'pg';
+import { withClient } from '../../test/helpers/database.js';
 import { createTestPki } from '../../test/helpers/pki.js';
+import { eachArgument } from '../common/arguments.js';
 import { cpuMeter, cpuSecondsOf } from '../common/cpu.js';
+import { createBenchDatabase, DEFAULT_SERVER_URL } from '../common/database.js';
 import { runOpenLoop } from '../common/open-loop.js';
-import { keyValue, startOwnCluster } from '../common/own-cluster.js';
+import { keyValue, settingsText, startOwnCluster } from '../common/own-cluster.js';
 import { type ReceiverProcess, startReceiverProcess } from '../common/receiver.js';
-import { createBenchDatabase, DEFAULT_SERVER_URL, machineDescription, startService } from '../common/service.js';
+import { machineDescription, startService } from '../common/service.js';
 import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, type BenchNotification, benchNotifications } from './notifications.js';
 
 interface Options {
@@ -60,13 +62,7 @@ function parseArgs(argv: string[]): Options {
     receiver: false,
     statements: false,
   };
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    const value = () => {
-      const next = argv[++i];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
-      return next;
-    };
+  eachArgument(argv, (arg, value) => {
     if (arg === '--rate') options.rates = value().split(',').filter(Boolean).map(Number);
     else if (arg === '--duration') options.duration = Number(value());
     else if (arg === '--saturation') options.saturationSeconds = Number(value());
@@ -86,7 +82,7 @@ function parseArgs(argv: string[]): Options {
       const [key, setting] = keyValue(value());
       options.env[key] = setting;
     } else throw new Error(`unknown argument ${arg}`);
-  }
+  });
   return options;
 }
 
@@ -212,14 +208,10 @@ async function drive(baseUrl: string, name: string, batch: BenchNotification[], 
 }
 
 async function countRows(url: string): Promise<{ notifications: number; transactions: number; subscriptions: number }> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     const count = async (table: string) => Number((await client.query<{ n: string }>(`select count(*) as n from ${table}`)).rows[0]?.n ?? 0);
     return { notifications: await count('notifications'), transactions: await count('transactions'), subscriptions: await count('subscriptions') };
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** Notifications of the warm-up run (JIT, pool, chain cache, the tables' first pages). */
@@ -235,11 +227,7 @@ async function main(): Promise<void> {
     cluster?.stop();
   }
   if (cluster !== null) {
-    process.stdout.write(
-      `PostgreSQL: own cluster (${Object.entries(cluster.settings)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ')})\n`,
-    );
+    process.stdout.write(`PostgreSQL: own cluster (${settingsText(cluster.settings)})\n`);
   }
 }
 
@@ -271,11 +259,7 @@ async function benchmark(options: Options): Promise<void> {
     nodeArgs: options.nodeArgs,
     env: { APPLE_BUNDLE_ID: BENCH_BUNDLE_ID, APPLE_APP_APPLE_ID: String(BENCH_APP_APPLE_ID), API_KEYS: 'bench-key-0123456789abcdef', ...options.env },
   });
-  for (const statement of options.setupSql) {
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    await client.query(statement).finally(() => client.end());
-  }
+  for (const statement of options.setupSql) await withClient(database.url, (client) => client.query(statement));
   const results: RunResult[] = [];
   const meter = cpuMeter(service.process.child.pid!, database.url, database.name);
   const receiverCpu = () => (receiver === null ? 0 : cpuSecondsOf(receiver.pid));
@@ -345,11 +329,7 @@ async function benchmark(options: Options): Promise<void> {
       `Machine: ${machine}`,
       ...options.setupSql.map((statement) => `Setup SQL: ${statement}`),
       `Service: ${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, LOG_LEVEL=warn, RATE_LIMIT_WEBHOOK_PER_MINUTE=0, APPLE_ONLINE_CHECKS=false${
-        Object.keys(options.env).length
-          ? `, ${Object.entries(options.env)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(', ')}`
-          : ''
+        Object.keys(options.env).length ? `, ${settingsText(options.env)}` : ''
       }`,
       `Notifications: ${fmt(all.length)} unique (${fmt(expected.subscriptions)} subscriptions, ${fmt(expected.transactions)} transactions), body median ${(sizes[sizes.length >> 1]! / 1024).toFixed(1)} KB`,
       '',
@@ -414,16 +394,6 @@ async function benchmark(options: Options): Promise<void> {
 }
 
 const RECEIVER_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/NYlTmsLXmk=';
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function resetStatements(url: string): Promise<void> {
   await withClient(url, async (client) => {

@@ -194,15 +194,7 @@ export async function listRequests(
   const rows = await executor
     .select({
       request: requestColumns,
-      facts: {
-        transactionId: consumptionFacts.transactionId,
-        customerConsented: consumptionFacts.customerConsented,
-        sampleContentProvided: consumptionFacts.sampleContentProvided,
-        deliveryStatus: consumptionFacts.deliveryStatus,
-        consumptionPercentage: consumptionFacts.consumptionPercentage,
-        refundPreference: consumptionFacts.refundPreference,
-        updatedAt: consumptionFacts.updatedAt,
-      },
+      facts: factsColumns,
     })
     .from(consumptionRequests)
     .leftJoin(consumptionFacts, eq(consumptionFacts.transactionId, consumptionRequests.transactionId))

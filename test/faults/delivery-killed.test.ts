@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
+import { withClient } from '../helpers/database.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { freePort, type RunningProcess, runEntry, waitForStatus } from '../helpers/process.js';
+import { waitForStatus } from '../helpers/process.js';
+import type { ServiceProcess } from '../helpers/service-process.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import {
   type CuttableProxy,
@@ -15,6 +12,7 @@ import {
   forEachConcurrently,
   type NumberedNotification,
   numberedNotifications,
+  prepareFaultService,
   sleep,
   testDatabaseUrl,
 } from './support.js';
@@ -36,10 +34,8 @@ describe.skipIf(skipped)(
     let database: FaultDatabase;
     let proxy: CuttableProxy;
     let receiver: WebhookReceiver;
-    let workDir: string;
-    let env: Record<string, string>;
+    let serviceProcess: ServiceProcess;
     let base: string;
-    const running: RunningProcess[] = [];
 
     beforeAll(async () => {
       pki = await createTestPki();
@@ -48,44 +44,19 @@ describe.skipIf(skipped)(
       receiver = await startWebhookReceiver();
       // Each attempt stays in flight for a while: a kill finds some unanswered.
       receiver.fallback = { status: 200, afterMs: 300 };
-      workDir = mkdtempSync(path.join(tmpdir(), 'ase-delivery-kill-'));
-      const rootFile = path.join(workDir, 'test-root.der');
-      writeFileSync(rootFile, pki.rootDer);
-      const port = await freePort();
-      base = `http://127.0.0.1:${port}`;
-      env = {
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: database.urlThrough(proxy),
-        APPLE_BUNDLE_ID: TEST_BUNDLE_ID,
-        APPLE_APP_APPLE_ID: String(TEST_APP_APPLE_ID),
-        APPLE_ENVIRONMENTS: 'Production,Sandbox',
-        APPLE_ROOT_CERTS: rootFile,
-        APPLE_ONLINE_CHECKS: 'false',
-        API_KEYS: TEST_API_KEY,
-        LOG_LEVEL: 'warn',
-        RATE_LIMIT_WEBHOOK_PER_MINUTE: '0',
-        RECOVERY_INTERVAL: '0',
-        DATA_DIR: path.join(workDir, 'data'),
-        EVENTS_WEBHOOK_URLS: receiver.url,
-        EVENTS_WEBHOOK_SECRET: SECRET,
-      };
+      serviceProcess = await prepareFaultService(pki, database.urlThrough(proxy), {
+        env: { EVENTS_WEBHOOK_URLS: receiver.url, EVENTS_WEBHOOK_SECRET: SECRET },
+        readyTimeoutMs: 120_000,
+        workDirPrefix: 'ase-delivery-kill-',
+      });
+      base = serviceProcess.baseUrl;
     }, 60_000);
     afterAll(async () => {
-      for (const process of running) if (process.child.exitCode === null) process.child.kill('SIGKILL');
-      await Promise.all(running.map((process) => process.exited));
+      await serviceProcess?.stop('SIGKILL');
       await receiver?.close();
       await proxy?.close();
       await database?.drop();
-      if (workDir) rmSync(workDir, { recursive: true, force: true });
     });
-
-    async function start(): Promise<RunningProcess> {
-      const service = runEntry('src/server.ts', { env, cwd: workDir });
-      running.push(service);
-      await waitForStatus(`${base}/readyz`, 200, 120_000, service);
-      return service;
-    }
 
     /** Posts over HTTP; a refused or reset connection counts as no answer (0). */
     async function post(n: NumberedNotification): Promise<number> {
@@ -104,15 +75,11 @@ describe.skipIf(skipped)(
 
     /** What the database holds, over a connection of the test's own. */
     async function stored(): Promise<{ notifications: Set<string>; events: Map<string, string> }> {
-      const client = new pg.Client({ connectionString: database.url });
-      await client.connect();
-      try {
+      return withClient(database.url, async (client) => {
         const notifications = await client.query<{ id: string }>('select id from notifications');
         const events = await client.query<{ id: string; body: string }>('select id, body from events');
         return { notifications: new Set(notifications.rows.map((r) => r.id)), events: new Map(events.rows.map((r) => [r.id, r.body])) };
-      } finally {
-        await client.end();
-      }
+      });
     }
 
     const receivedIds = () => receiver.requests.map((r) => String(r.headers['webhook-id']));
@@ -121,7 +88,7 @@ describe.skipIf(skipped)(
       const stream = numberedNotifications(pki, 90, '6');
       const [before, whileAway, during] = [stream.slice(0, 20), stream.slice(20, 30), stream.slice(30)];
       const answers = new Map<string, number>();
-      const service = await start();
+      const service = await serviceProcess.start();
 
       await forEachConcurrently(before, 4, async (n) => void answers.set(n.uuid, await post(n)));
       expect(before.map((n) => answers.get(n.uuid))).toEqual(Array(before.length).fill(200));
@@ -159,7 +126,7 @@ describe.skipIf(skipped)(
       for (const n of whileAway) expect(afterKill.notifications.has(n.uuid)).toBe(false);
       for (const n of stream) if (answers.get(n.uuid) === 200) expect(afterKill.notifications.has(n.uuid)).toBe(true);
 
-      await start();
+      await serviceProcess.start();
       // The dead process's claims come due when their 60 s lease runs out.
       const deadline = Date.now() + 240_000;
       while (Date.now() < deadline && !(receivedIds().filter((id) => id === inFlight).length >= 2 && afterKill.events.size <= new Set(receivedIds()).size)) {

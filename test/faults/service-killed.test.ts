@@ -1,16 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_API_KEY, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { freePort, type RunningProcess, runEntry, waitForStatus } from '../helpers/process.js';
+import type { ServiceProcess } from '../helpers/service-process.js';
 import {
   createFaultDatabase,
   type FaultDatabase,
   forEachConcurrently,
   type NumberedNotification,
   numberedNotifications,
+  prepareFaultService,
   sleep,
   storedFacts,
   testDatabaseUrl,
@@ -23,48 +20,19 @@ describe.skipIf(skipped)(
   () => {
     let pki: TestPki;
     let database: FaultDatabase;
-    let workDir: string;
-    let env: Record<string, string>;
+    let serviceProcess: ServiceProcess;
     let base: string;
-    const running: RunningProcess[] = [];
 
     beforeAll(async () => {
       pki = await createTestPki();
       database = await createFaultDatabase();
-      workDir = mkdtempSync(path.join(tmpdir(), 'ase-kill-'));
-      const rootFile = path.join(workDir, 'test-root.der');
-      writeFileSync(rootFile, pki.rootDer);
-      const port = await freePort();
-      base = `http://127.0.0.1:${port}`;
-      env = {
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: database.url,
-        APPLE_BUNDLE_ID: TEST_BUNDLE_ID,
-        APPLE_APP_APPLE_ID: String(TEST_APP_APPLE_ID),
-        APPLE_ENVIRONMENTS: 'Production,Sandbox',
-        APPLE_ROOT_CERTS: rootFile,
-        APPLE_ONLINE_CHECKS: 'false',
-        API_KEYS: TEST_API_KEY,
-        LOG_LEVEL: 'warn',
-        RATE_LIMIT_WEBHOOK_PER_MINUTE: '0',
-        RECOVERY_INTERVAL: '0',
-        DATA_DIR: path.join(workDir, 'data'),
-      };
+      serviceProcess = await prepareFaultService(pki, database.url, { readyTimeoutMs: 45_000, workDirPrefix: 'ase-kill-' });
+      base = serviceProcess.baseUrl;
     }, 60_000);
     afterAll(async () => {
-      for (const process of running) if (process.child.exitCode === null) process.child.kill('SIGKILL');
-      await Promise.all(running.map((process) => process.exited));
+      await serviceProcess?.stop('SIGKILL');
       await database?.drop();
-      if (workDir) rmSync(workDir, { recursive: true, force: true });
     });
-
-    async function start(): Promise<RunningProcess> {
-      const service = runEntry('src/server.ts', { env, cwd: workDir });
-      running.push(service);
-      await waitForStatus(`${base}/readyz`, 200, 45_000, service);
-      return service;
-    }
 
     /** Posts over HTTP; a refused or reset connection counts as no answer (0). */
     async function post(n: NumberedNotification): Promise<{ status: number; body: string }> {
@@ -93,7 +61,7 @@ describe.skipIf(skipped)(
     it('stores every notification answered 200, and applies each of the others exactly once when re-sent', async () => {
       const stream = numberedNotifications(pki, 200, '8');
       const first = new Map<string, number>();
-      const service = await start();
+      const service = await serviceProcess.start();
 
       let answered = 0;
       await forEachConcurrently(stream, 8, async (n) => {
@@ -111,7 +79,7 @@ describe.skipIf(skipped)(
       expect(afterKill.halfWritten).toEqual([]);
       for (const n of stream) if (first.get(n.uuid) === 200) expect(afterKill.notifications.has(n.uuid)).toBe(true);
 
-      await start();
+      await serviceProcess.start();
       for (const n of unanswered) {
         const { status, body } = await redeliver(n);
         expect(status, body).toBe(200);

@@ -1,14 +1,15 @@
 // Fault injection against a real PostgreSQL: a TCP proxy the test can cut between the
 // service and its database (the shared server itself is never touched), a database of
-// the test's own, numbered notifications, and the checks of "stored exactly once".
+// the test's own, the service as a process of its own, numbered notifications, and the
+// checks of "stored exactly once".
 import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import pg from 'pg';
 import { openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
-import { createEmptyDatabase, testDatabaseUrl } from '../helpers/database.js';
+import { BASE_TEST_ENV, TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../helpers/app.js';
+import { createEmptyDatabase, testDatabaseUrl, withClient } from '../helpers/database.js';
 import { signNotification, type TestPki } from '../helpers/pki.js';
+import { prepareServiceProcess, type ServiceProcess } from '../helpers/service-process.js';
 
 export { testDatabaseUrl };
 
@@ -96,6 +97,23 @@ export async function createFaultDatabase(): Promise<FaultDatabase> {
   };
 }
 
+/**
+ * The service as a process of its own (src/server.ts), for the tests that kill it: the test
+ * app's settings, both environments, on `databaseUrl`; its log at warn, shown when a start fails.
+ */
+export function prepareFaultService(
+  pki: TestPki,
+  databaseUrl: string,
+  options: { env?: Record<string, string>; readyTimeoutMs: number; workDirPrefix: string },
+): Promise<ServiceProcess> {
+  return prepareServiceProcess({
+    rootDer: pki.rootDer,
+    env: { ...BASE_TEST_ENV, LOG_LEVEL: 'warn', APPLE_ENVIRONMENTS: 'Production,Sandbox', DATABASE_URL: databaseUrl, ...options.env },
+    readyTimeoutMs: options.readyTimeoutMs,
+    workDirPrefix: options.workDirPrefix,
+  });
+}
+
 export interface NumberedNotification {
   index: number;
   uuid: string;
@@ -138,9 +156,7 @@ export interface StoredFacts {
 
 /** Reads what the database holds, over a connection of its own (not the service's). */
 export async function storedFacts(url: string): Promise<StoredFacts> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     const notificationRows = await client.query<{ id: string; transaction_id: string | null }>('select id, transaction_id from notifications');
     const transactionRows = await client.query<{ transaction_id: string }>('select transaction_id from transactions');
     const subscriptionRows = await client.query<{ n: number }>('select count(*)::int as n from subscriptions');
@@ -157,9 +173,7 @@ export async function storedFacts(url: string): Promise<StoredFacts> {
       subscriptionRows: subscriptionRows.rows[0]?.n ?? 0,
       halfWritten,
     };
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -14,35 +14,48 @@ export interface TestDatabase {
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL?.trim() || null;
 export const backendName = testDatabaseUrl ? 'PostgreSQL' : 'embedded PGlite';
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
+/** Runs `work` on a connection of its own to `url`, closed afterwards whatever happens. */
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The URL of database `name` on the server of `serverUrl`. */
+export function databaseUrl(serverUrl: string, name: string): string {
+  const parsed = new URL(serverUrl);
+  parsed.pathname = `/${name}`;
   return parsed.toString();
+}
+
+export interface ServerDatabase {
+  url: string;
+  name: string;
+  /** Drops it, closing whatever connections are left. */
+  drop(): Promise<void>;
+}
+
+/** Creates an empty database of a unique name (`<prefix>_<time>_<random>`) on the server of `serverUrl`. */
+export async function createServerDatabase(serverUrl: string, prefix: string): Promise<ServerDatabase> {
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  await withClient(serverUrl, (admin) => admin.query(`create database ${name}`));
+  return {
+    url: databaseUrl(serverUrl, name),
+    name,
+    async drop() {
+      await withClient(serverUrl, (admin) => admin.query(`drop database if exists ${name} with (force)`));
+    },
+  };
 }
 
 /** Creates an empty database of this test's own on the server (or a fresh in-memory PGlite). */
 export async function createEmptyDatabase(): Promise<{ url: string | null; drop(): Promise<void> }> {
   if (!testDatabaseUrl) return { url: null, drop: async () => {} };
-  const name = `ase_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: testDatabaseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  return {
-    url: withDatabase(testDatabaseUrl, name),
-    async drop() {
-      const client = new pg.Client({ connectionString: testDatabaseUrl });
-      await client.connect();
-      try {
-        await client.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
+  return createServerDatabase(testDatabaseUrl, 'ase_test');
 }
 
 /** A migrated database that belongs to the calling test file alone. */

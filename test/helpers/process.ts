@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,12 +25,20 @@ export interface RunningProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs a TypeScript entry point of the project (e.g. src/server.ts) under tsx. */
-export function runEntry(entry: string, options: { env: Record<string, string>; cwd: string; args?: string[] }): RunningProcess {
-  const child = spawn(process.execPath, ['--import', tsxLoader, path.join(projectRoot, entry), ...(options.args ?? [])], {
+export interface RunOptions {
+  /** The whole environment besides PATH: no stray settings from the developer's shell. */
+  env: Record<string, string>;
+  cwd: string;
+  /** Its own process group (kill it with `process.kill(-pid)`), for a command that starts others. */
+  detached?: boolean;
+}
+
+/** Runs `command` with `args`, its output (stdout and stderr together) kept for `output()`. */
+export function runProcess(command: string, args: string[], options: RunOptions): RunningProcess {
+  const child = spawn(command, args, {
     cwd: options.cwd,
-    // Only what the test gives: no stray settings from the developer's shell.
     env: { PATH: process.env.PATH ?? '', ...options.env },
+    detached: options.detached ?? false,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -37,6 +46,18 @@ export function runEntry(entry: string, options: { env: Record<string, string>; 
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
+}
+
+/** Runs a TypeScript entry point of the project (e.g. src/server.ts) under tsx. */
+export function runEntry(entry: string, options: RunOptions & { args?: string[]; nodeArgs?: string[] }): RunningProcess {
+  return runProcess(process.execPath, [...(options.nodeArgs ?? []), '--import', tsxLoader, path.join(projectRoot, entry), ...(options.args ?? [])], options);
+}
+
+/** Runs the built service, dist/server.js (built by the test's global setup, or `npm run build`), as an operator does. */
+export function runBuilt(options: RunOptions & { nodeArgs?: string[] }): RunningProcess {
+  const entry = path.join(projectRoot, 'dist/server.js');
+  if (!existsSync(entry)) throw new Error('dist/server.js is missing: run `npm run build` first');
+  return runProcess(process.execPath, [...(options.nodeArgs ?? []), entry], options);
 }
 
 /** Polls `url` until it answers `status`, or fails after `timeoutMs`. */

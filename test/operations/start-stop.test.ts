@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
-import { freePort, runEntry, waitForStatus } from '../helpers/process.js';
+import { freePort, runEntry, runProcess, waitForStatus } from '../helpers/process.js';
 
 /** Listens on 127.0.0.1:port; resolves to the server, or null when the port is taken. */
 async function holdPort(port: number): Promise<Server | null> {
@@ -37,10 +36,9 @@ describe('npm start', () => {
   // dist/ is built by the global setup; the embedded database is created here: slow on a loaded machine.
   it('serves, and a SIGTERM to the npm process stops the server and frees the port', { timeout: 240_000 }, async () => {
     const port = await freePort();
-    const npm = spawn('npm', ['start'], {
+    const npm = runProcess('npm', ['start'], {
       cwd: projectRoot,
       env: {
-        PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? workDir,
         PORT: String(port),
         HOST: '127.0.0.1',
@@ -50,17 +48,12 @@ describe('npm start', () => {
         LOG_LEVEL: 'info',
       },
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    groups.push(npm.pid!);
-    let output = '';
-    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+    groups.push(npm.child.pid!);
 
     await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 200_000);
-    npm.kill('SIGTERM');
-    await exited;
+    npm.child.kill('SIGTERM');
+    await npm.exited;
 
     // The server is gone with npm: its port can be taken again.
     let held: Server | null = null;
@@ -68,9 +61,9 @@ describe('npm start', () => {
       held = await holdPort(port);
       if (held === null) await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    expect(held, `port ${port} still in use after npm exited:\n${output}`).not.toBeNull();
+    expect(held, `port ${port} still in use after npm exited:\n${npm.output()}`).not.toBeNull();
     await release(held!);
-    expect(output).toContain('shutdown complete');
+    expect(npm.output()).toContain('shutdown complete');
   });
 });
 

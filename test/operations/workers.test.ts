@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,28 +5,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
-import { freePort, waitForStatus } from '../helpers/process.js';
+import { freePort, type RunningProcess, runBuilt, waitForStatus } from '../helpers/process.js';
 
 // WORKERS (SPEC): the built service (dist/, built by the global setup) started as an
 // operator starts it, with node:cluster workers behind one port.
 
-interface Service {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-function startBuilt(env: Record<string, string>): Service {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'dist/server.js')], {
-    cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'workers-test-key-0123456789', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+function startBuilt(env: Record<string, string>): RunningProcess {
+  return runBuilt({ cwd: projectRoot, env: { HOST: '127.0.0.1', APPLE_BUNDLE_ID: 'com.example.app', API_KEYS: 'workers-test-key-0123456789', ...env } });
 }
 
 const logLines = (output: string): Array<Record<string, unknown>> =>
@@ -36,7 +20,7 @@ const logLines = (output: string): Array<Record<string, unknown>> =>
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 
-async function until<T>(read: () => T | undefined, what: string, service: Service, timeoutMs = 120_000): Promise<T> {
+async function until<T>(read: () => T | undefined, what: string, service: RunningProcess, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = read();
@@ -107,7 +91,7 @@ const requestCount = (metrics: string, route: string, status: number): number =>
 
 describe.skipIf(!testDatabaseUrl)('WORKERS=2 on PostgreSQL', () => {
   let database: TestDatabase;
-  let service: Service;
+  let service: RunningProcess;
   let port: number;
   const workerPids: number[] = [];
 

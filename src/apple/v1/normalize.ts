@@ -73,6 +73,15 @@ function offerOf(info: { promotional_offer_id?: string; offer_code_ref_name?: st
   return undefined;
 }
 
+/** The V2 offer fields of a transaction or renewal, from its V1 record (what V1 does not say stays unset). */
+function setOffer(target: { offerType?: number; offerIdentifier?: string; offerDiscountType?: string }, info: Parameters<typeof offerOf>[0]): void {
+  const offer = offerOf(info);
+  if (offer === undefined) return;
+  target.offerType = offer.offerType;
+  setIfDefined(target, 'offerIdentifier', offer.offerIdentifier);
+  setIfDefined(target, 'offerDiscountType', offer.offerDiscountType);
+}
+
 function toTransaction(
   info: V1LatestReceiptInfo,
   base: { bundleId: string; environment: 'Production' | 'Sandbox'; signedDate: number },
@@ -103,12 +112,7 @@ function toTransaction(
     tx.revocationReason = num(info.cancellation_reason) ?? 0;
   }
   setIfDefined(tx, 'isUpgraded', flag(info.is_upgraded));
-  const offer = offerOf(info);
-  if (offer !== undefined) {
-    tx.offerType = offer.offerType;
-    setIfDefined(tx, 'offerIdentifier', offer.offerIdentifier);
-    setIfDefined(tx, 'offerDiscountType', offer.offerDiscountType);
-  }
+  setOffer(tx, info);
   return tx;
 }
 
@@ -127,12 +131,7 @@ function toRenewal(info: V1PendingRenewalInfo, base: { environment: 'Production'
   // V1's price_consent_status "1" means consented, as V2's priceIncreaseStatus 1 does.
   setIfDefined(renewal, 'priceIncreaseStatus', num(info.price_consent_status ?? info.price_increase_status));
   setIfDefined(renewal, 'gracePeriodExpiresDate', num(info.grace_period_expires_date_ms));
-  const offer = offerOf(info);
-  if (offer !== undefined) {
-    renewal.offerType = offer.offerType;
-    setIfDefined(renewal, 'offerIdentifier', offer.offerIdentifier);
-    setIfDefined(renewal, 'offerDiscountType', offer.offerDiscountType);
-  }
+  setOffer(renewal, info);
   return renewal;
 }
 

@@ -137,6 +137,23 @@ describe('normalizeV1Notification field mapping', () => {
     expect(n.transactions[0]?.offerType).toBe(1);
   });
 
+  it('carries an offer code and a promotional offer to both the V2 transaction and the V2 renewal, and no offer where V1 names none', () => {
+    const body = v1Body('INITIAL_BUY') as {
+      unified_receipt: { latest_receipt_info: Array<Record<string, unknown>>; pending_renewal_info: Array<Record<string, unknown>> };
+    };
+    Object.assign(body.unified_receipt.latest_receipt_info[0]!, { offer_code_ref_name: 'SPRING', promotional_offer_id: 'ignored-for-the-code' });
+    Object.assign(body.unified_receipt.pending_renewal_info[0]!, { promotional_offer_id: 'winback' });
+    const n = normalizeV1Notification(parseV1Notification(body));
+    expect(n.transactions[0]).toMatchObject({ offerType: 3, offerIdentifier: 'SPRING' });
+    expect(n.transactions[0]).not.toHaveProperty('offerDiscountType');
+    expect(n.renewals[0]).toMatchObject({ offerType: 2, offerIdentifier: 'winback' });
+    expect(n.renewals[0]).not.toHaveProperty('offerDiscountType');
+
+    const plain = normalize('INITIAL_BUY');
+    expect(plain.transactions[0]).not.toHaveProperty('offerType');
+    expect(plain.renewals[0]).not.toHaveProperty('offerType');
+  });
+
   it('maps a price increase consent to ACCEPTED and priceIncreaseStatus 1', () => {
     const n = normalize('PRICE_INCREASE_CONSENT', { renewals: [{ priceConsent: '1' }] });
     expect(n.v2).toEqual({ notificationType: 'PRICE_INCREASE', subtype: 'ACCEPTED' });
