@@ -115,7 +115,7 @@ describe('rate limits', () => {
   });
 
   it('applies a stricter limit to /admin/* than to the app-backend routes', async () => {
-    expect(adminLimitFor(60_000)).toBe(60);
+    expect(adminLimitFor(60_000)).toBe(600);
     expect(adminLimitFor(10)).toBe(10);
     expect(adminLimitFor(0)).toBe(0);
     t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '2' });
