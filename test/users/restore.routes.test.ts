@@ -234,9 +234,19 @@ describe(`POST /users/:userId/restore (${backendName})`, () => {
         (await postTransaction(t, 'u-link', transactionPayload({ transactionId: '9102', appAccountToken: '00000000-0000-0000-0000-000000000000' }))).statusCode,
       ).toBe(200);
 
-      await vi.waitFor(() => {
+      // Until the updates are recorded done, not only sent: a row still in flight when this
+      // test ends would be the next test's job's work.
+      await vi.waitFor(async () => {
         expect(apple.double.requests.filter((r) => r.path === tokenPath('9102'))).toHaveLength(1);
         expect(apple.double.requests.filter((r) => r.path === tokenPath('9100'))).toHaveLength(1);
+        const rows = await t.deps.database.db
+          .select()
+          .from(appAccountTokenUpdates)
+          .where(inArray(appAccountTokenUpdates.originalTransactionId, ['9100', '9102']));
+        expect(rows.map((row) => [row.originalTransactionId, row.status]).sort()).toEqual([
+          ['9100', 'done'],
+          ['9102', 'done'],
+        ]);
       }, WAIT);
       expect(apple.double.requests.find((r) => r.path === tokenPath('9100'))?.body).toEqual({ appAccountToken: token });
       expect(apple.double.requests.filter((r) => r.path === tokenPath('9101'))).toHaveLength(0);
