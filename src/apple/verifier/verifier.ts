@@ -11,13 +11,20 @@ import { checkOcsp } from './ocsp.js';
 import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, isTimestamp, type JsonObject } from './payload.js';
 import { createSignatureWorker } from './signature-worker.js';
 
-export interface SignedDataVerifierOptions {
-  /** Trusted roots, DER. */
-  rootCertificates: readonly Uint8Array[];
+/** Whom a verifier speaks for: every signed payload must name this app and one of these environments. */
+export interface VerifierIdentity {
   bundleId: string;
   /** Required to accept Production payloads. */
   appAppleId?: number;
   environments: readonly string[];
+}
+
+export interface SignedDataVerifierOptions extends VerifierIdentity, VerifierFamilyOptions {}
+
+/** Everything but the app: one family verifies for several apps with one chain cache, one OCSP cache and one signature worker. */
+export interface VerifierFamilyOptions {
+  /** Trusted roots, DER. */
+  rootCertificates: readonly Uint8Array[];
   /** OCSP and validity now (true), or validity at the payload's signedDate (false). */
   onlineChecks: boolean;
   clock?: Clock;
@@ -61,9 +68,16 @@ function settle(decoded: DecodedJws): void {
 }
 
 export function createSignedDataVerifier(options: SignedDataVerifierOptions): SignedDataVerifier {
+  return createVerifierFamily(options).forApp(options);
+}
+
+export interface VerifierFamily {
+  /** A verifier for one app; every verifier of the family shares the caches and the signature worker. */
+  forApp(identity: VerifierIdentity): SignedDataVerifier;
+}
+
+export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFamily {
   if (options.rootCertificates.length === 0) throw new Error('at least one trusted root certificate is required');
-  if (options.environments.length === 0) throw new Error('at least one accepted environment is required');
-  if (!options.bundleId) throw new Error('bundleId is required');
 
   const trustedRoots = createTrustedRoots(options.rootCertificates);
   const signatureWorker = options.signatureChecks === 'worker' ? createSignatureWorker() : null;
@@ -86,11 +100,6 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     recentHeaders.unshift({ segment, header });
     if (recentHeaders.length > RECENT_HEADERS) recentHeaders.pop();
     return header;
-  };
-  const identity: AppIdentity = {
-    bundleId: options.bundleId,
-    environments: options.environments,
-    ...(options.appAppleId === undefined ? {} : { appAppleId: options.appAppleId }),
   };
 
   async function ocspGoodUntil(certificate: ParsedCertificate, issuer: ParsedCertificate, nowMs: number) {
@@ -173,74 +182,91 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     return { payload };
   }
 
-  async function verifyTransactionTraced(jws: string, tally: ChainTally): Promise<JWSTransactionDecodedPayload> {
-    const decoded = await verifySigned(jws, tally);
-    const transaction = asTransaction(decoded.payload);
-    checkIdentity(identity, transaction, 'transaction', false);
-    settle(decoded);
-    return transaction;
-  }
+  function forApp(app: VerifierIdentity): SignedDataVerifier {
+    if (app.environments.length === 0) throw new Error('at least one accepted environment is required');
+    if (!app.bundleId) throw new Error('bundleId is required');
+    const identity: AppIdentity = {
+      bundleId: app.bundleId,
+      environments: app.environments,
+      ...(app.appAppleId === undefined ? {} : { appAppleId: app.appAppleId }),
+    };
 
-  async function verifyRenewalInfoTraced(jws: string, tally: ChainTally): Promise<JWSRenewalInfoDecodedPayload> {
-    const decoded = await verifySigned(jws, tally);
-    const renewalInfo = asRenewalInfo(decoded.payload);
-    checkIdentity(identity, renewalInfo, 'renewal info', false);
-    settle(decoded);
-    return renewalInfo;
-  }
-
-  async function verifyAppTransactionTraced(jws: string, tally: ChainTally): Promise<AppTransaction> {
-    const decoded = await verifySigned(jws, tally);
-    const appTransaction = asAppTransaction(decoded.payload);
-    checkIdentity(identity, appTransactionIdentity(appTransaction), 'app transaction', true);
-    settle(decoded);
-    return appTransaction;
-  }
-
-  async function verifyNotificationTraced(signedPayload: string, tally: ChainTally, span: SpanHandle): Promise<VerifiedNotification> {
-    const decoded = await verifySigned(signedPayload, tally);
-    const payload = asNotification(decoded.payload);
-    const claimed = notificationIdentity(payload);
-    if (tracing.enabled) span.setAttributes(notificationAttributes(payload.notificationUUID, claimed.bundleId));
-    checkIdentity(identity, claimed, 'notification', true);
-    settle(decoded);
-    const result: VerifiedNotification = { payload };
-
-    const signedTransactionInfo = payload.data?.signedTransactionInfo;
-    if (signedTransactionInfo !== undefined) {
-      const nested = await verifySigned(signedTransactionInfo, tally);
-      const transaction = asTransaction(nested.payload);
-      agree('transaction', transaction.bundleId, claimed.bundleId, transaction.environment, claimed.environment);
+    async function verifyTransactionTraced(jws: string, tally: ChainTally): Promise<JWSTransactionDecodedPayload> {
+      const decoded = await verifySigned(jws, tally);
+      const transaction = asTransaction(decoded.payload);
       checkIdentity(identity, transaction, 'transaction', false);
-      settle(nested);
-      result.transaction = transaction;
+      settle(decoded);
+      return transaction;
     }
-    const signedRenewalInfo = payload.data?.signedRenewalInfo;
-    if (signedRenewalInfo !== undefined) {
-      const nested = await verifySigned(signedRenewalInfo, tally);
-      const renewalInfo = asRenewalInfo(nested.payload);
-      agree('renewal info', undefined, undefined, renewalInfo.environment, claimed.environment);
-      if (result.transaction && result.transaction.originalTransactionId !== renewalInfo.originalTransactionId) {
-        throw new VerificationError(
-          'NESTED_MISMATCH',
-          `renewal info originalTransactionId ${renewalInfo.originalTransactionId} differs from the transaction's ${result.transaction.originalTransactionId}`,
-        );
-      }
+
+    async function verifyRenewalInfoTraced(jws: string, tally: ChainTally): Promise<JWSRenewalInfoDecodedPayload> {
+      const decoded = await verifySigned(jws, tally);
+      const renewalInfo = asRenewalInfo(decoded.payload);
       checkIdentity(identity, renewalInfo, 'renewal info', false);
-      settle(nested);
-      result.renewalInfo = renewalInfo;
+      settle(decoded);
+      return renewalInfo;
     }
-    const signedAppTransactionInfo = payload.appData?.signedAppTransactionInfo;
-    if (signedAppTransactionInfo !== undefined) {
-      const decodedApp = await verifySigned(signedAppTransactionInfo, tally);
-      const appTransaction = asAppTransaction(decodedApp.payload);
-      const nested = appTransactionIdentity(appTransaction);
-      agree('app transaction', nested.bundleId, claimed.bundleId, nested.environment, claimed.environment);
-      checkIdentity(identity, nested, 'app transaction', true);
-      settle(decodedApp);
-      result.appTransaction = appTransaction;
+
+    async function verifyAppTransactionTraced(jws: string, tally: ChainTally): Promise<AppTransaction> {
+      const decoded = await verifySigned(jws, tally);
+      const appTransaction = asAppTransaction(decoded.payload);
+      checkIdentity(identity, appTransactionIdentity(appTransaction), 'app transaction', true);
+      settle(decoded);
+      return appTransaction;
     }
-    return result;
+
+    async function verifyNotificationTraced(signedPayload: string, tally: ChainTally, span: SpanHandle): Promise<VerifiedNotification> {
+      const decoded = await verifySigned(signedPayload, tally);
+      const payload = asNotification(decoded.payload);
+      const claimed = notificationIdentity(payload);
+      if (tracing.enabled) span.setAttributes(notificationAttributes(payload.notificationUUID, claimed.bundleId));
+      checkIdentity(identity, claimed, 'notification', true);
+      settle(decoded);
+      const result: VerifiedNotification = { payload };
+
+      const signedTransactionInfo = payload.data?.signedTransactionInfo;
+      if (signedTransactionInfo !== undefined) {
+        const nested = await verifySigned(signedTransactionInfo, tally);
+        const transaction = asTransaction(nested.payload);
+        agree('transaction', transaction.bundleId, claimed.bundleId, transaction.environment, claimed.environment);
+        checkIdentity(identity, transaction, 'transaction', false);
+        settle(nested);
+        result.transaction = transaction;
+      }
+      const signedRenewalInfo = payload.data?.signedRenewalInfo;
+      if (signedRenewalInfo !== undefined) {
+        const nested = await verifySigned(signedRenewalInfo, tally);
+        const renewalInfo = asRenewalInfo(nested.payload);
+        agree('renewal info', undefined, undefined, renewalInfo.environment, claimed.environment);
+        if (result.transaction && result.transaction.originalTransactionId !== renewalInfo.originalTransactionId) {
+          throw new VerificationError(
+            'NESTED_MISMATCH',
+            `renewal info originalTransactionId ${renewalInfo.originalTransactionId} differs from the transaction's ${result.transaction.originalTransactionId}`,
+          );
+        }
+        checkIdentity(identity, renewalInfo, 'renewal info', false);
+        settle(nested);
+        result.renewalInfo = renewalInfo;
+      }
+      const signedAppTransactionInfo = payload.appData?.signedAppTransactionInfo;
+      if (signedAppTransactionInfo !== undefined) {
+        const decodedApp = await verifySigned(signedAppTransactionInfo, tally);
+        const appTransaction = asAppTransaction(decodedApp.payload);
+        const nested = appTransactionIdentity(appTransaction);
+        agree('app transaction', nested.bundleId, claimed.bundleId, nested.environment, claimed.environment);
+        checkIdentity(identity, nested, 'app transaction', true);
+        settle(decodedApp);
+        result.appTransaction = appTransaction;
+      }
+      return result;
+    }
+
+    return {
+      verifyNotification: traced('notification', verifyNotificationTraced),
+      verifyTransaction: traced('transaction', verifyTransactionTraced),
+      verifyRenewalInfo: traced('renewal_info', verifyRenewalInfoTraced),
+      verifyAppTransaction: traced('app_transaction', verifyAppTransactionTraced),
+    };
   }
 
   /** `work` in a `verify.<what>` span that says whether the chains were in the cache. */
@@ -261,12 +287,7 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
       });
   }
 
-  return {
-    verifyNotification: traced('notification', verifyNotificationTraced),
-    verifyTransaction: traced('transaction', verifyTransactionTraced),
-    verifyRenewalInfo: traced('renewal_info', verifyRenewalInfoTraced),
-    verifyAppTransaction: traced('app_transaction', verifyAppTransactionTraced),
-  };
+  return { forApp };
 }
 
 const noSpan: SpanHandle = { setAttributes() {} };
