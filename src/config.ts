@@ -4,6 +4,7 @@
 // by load-config.ts.
 
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { DEFAULT_APP_ID } from './app-id.js';
 import { ConfigError } from './config-error.js';
 import { type EventsWebhookConfig, parseEventsWebhook } from './config-events.js';
 import { checkSecret, parseTrustProxy, type TrustProxy } from './config-security.js';
@@ -58,7 +59,7 @@ export interface AppConfig {
 }
 
 /** The id the single app of an APPLE_* installation has; APPS_FILE keeps it for that app to keep its data (README). */
-export const DEFAULT_APP_ID = 'default';
+export { DEFAULT_APP_ID };
 
 /** What load-config.ts read from APPS_FILE, for parseConfig (which stays pure). */
 export interface AppsFileContent {

@@ -4,12 +4,23 @@ import { bigint, bigserial, boolean, date, index, integer, jsonb, pgTable, prima
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /**
+ * Which app (APPS_FILE `id`) a row of per-app data belongs to (issue 19, SPEC "Several
+ * apps"). Its default is the single app's id, so a write that names no app stores the
+ * row of an installation without APPS_FILE, as before. Keys and statements do not use it
+ * yet: they become per app together (app_id first), so no lookup loses its index meanwhile.
+ */
+// The literal, not src/app-id.ts: drizzle-kit loads this file alone (test/db/app-id.test.ts checks they agree).
+const appColumn = () => text('app_id').notNull().default('default');
+
+/**
  * Every notification received (V2 by notificationUUID, V1 by a digest of its body),
  * with its raw payload kept for audit and `npm run replay`.
  */
 export const notifications = pgTable(
   'notifications',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     id: text('id').primaryKey(),
     version: text('version').notNull(), // 'v2' | 'v1'
     notificationType: text('notification_type').notNull(),
@@ -31,6 +42,8 @@ export const notifications = pgTable(
 export const transactions = pgTable(
   'transactions',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     transactionId: text('transaction_id').primaryKey(),
     originalTransactionId: text('original_transaction_id').notNull(),
     webOrderLineItemId: text('web_order_line_item_id'),
@@ -87,6 +100,8 @@ export const transactions = pgTable(
  * from signed data newer than what they came from.
  */
 export const subscriptions = pgTable('subscriptions', {
+  /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+  appId: appColumn(),
   originalTransactionId: text('original_transaction_id').primaryKey(),
   environment: text('environment'),
   productId: text('product_id'),
@@ -124,6 +139,8 @@ export const subscriptions = pgTable('subscriptions', {
 export const users = pgTable(
   'users',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     userId: text('user_id').primaryKey(),
     appAccountToken: uuid('app_account_token').notNull(),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
@@ -135,6 +152,8 @@ export const users = pgTable(
 export const purchaseLinks = pgTable(
   'purchase_links',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     originalTransactionId: text('original_transaction_id').primaryKey(),
     userId: text('user_id')
       .notNull()
@@ -150,6 +169,8 @@ export const purchaseLinks = pgTable(
 export const purchaseLinkEvents = pgTable(
   'purchase_link_events',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     originalTransactionId: text('original_transaction_id').notNull(),
     fromUserId: text('from_user_id'),
@@ -177,6 +198,8 @@ export const serviceState = pgTable('service_state', {
 export const events = pgTable(
   'events',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     /** The event id (`webhook-id` of every delivery, `id` in the feed): `evt_` + a UUID. */
     id: text('id').notNull(),
@@ -200,6 +223,8 @@ export const events = pgTable(
 export const eventDeliveries = pgTable(
   'event_deliveries',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     eventSeq: bigint('event_seq', { mode: 'number' })
       .notNull()
       .references(() => events.seq, { onDelete: 'cascade' }),
@@ -238,6 +263,8 @@ export const eventDeliveries = pgTable(
 export const userAnswers = pgTable(
   'user_answers',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     userId: text('user_id').primaryKey(),
     /** The answer's `entitlements` array as JSON text, exactly as last recorded. */
     entitlements: text('entitlements').notNull(),
@@ -259,6 +286,8 @@ export const userAnswers = pgTable(
 export const appAccountTokenUpdates = pgTable(
   'app_account_token_updates',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     originalTransactionId: text('original_transaction_id').primaryKey(),
     /** Production or Sandbox: which App Store Server API is asked. */
     environment: text('environment').notNull(),
@@ -284,6 +313,8 @@ export const appAccountTokenUpdates = pgTable(
 export const renewalExtensions = pgTable(
   'renewal_extensions',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     /** The requestIdentifier sent to Apple. */
     requestId: uuid('request_id').primaryKey(),
     /** 'single' (one originalTransactionId) | 'mass' (every active subscriber of a product) */
@@ -307,6 +338,8 @@ export const renewalExtensions = pgTable(
 
 /** The app backend's facts for Apple's refund requests (PUT /transactions/:id/consumption). */
 export const consumptionFacts = pgTable('consumption_facts', {
+  /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+  appId: appColumn(),
   transactionId: text('transaction_id').primaryKey(),
   customerConsented: boolean('customer_consented').notNull(),
   sampleContentProvided: boolean('sample_content_provided').notNull(),
@@ -329,6 +362,8 @@ export const consumptionFacts = pgTable('consumption_facts', {
 export const consumptionRequests = pgTable(
   'consumption_requests',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     /** The CONSUMPTION_REQUEST's notificationUUID (V1: its digest id). */
     notificationId: text('notification_id').primaryKey(),
     transactionId: text('transaction_id').notNull(),
@@ -368,6 +403,8 @@ export const consumptionRequests = pgTable(
 export const grants = pgTable(
   'grants',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     /** `grt_` + a UUID. */
     id: text('id').primaryKey(),
     /** The app's user id; not a reference to `users`: a grant needs no app account token. */
@@ -392,6 +429,8 @@ export const grants = pgTable(
  * newer `signedDate` replaces an older one.
  */
 export const appTransactions = pgTable('app_transactions', {
+  /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+  appId: appColumn(),
   userId: text('user_id').primaryKey(),
   appTransactionId: text('app_transaction_id'),
   bundleId: text('bundle_id').notNull(),
@@ -415,6 +454,8 @@ export const appTransactions = pgTable('app_transactions', {
 export const purchaseAnalytics = pgTable(
   'purchase_analytics',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     originalTransactionId: text('original_transaction_id').primaryKey(),
     environment: text('environment').notNull(),
     productId: text('product_id').notNull(),
@@ -448,6 +489,8 @@ export const purchaseAnalytics = pgTable(
 export const analyticsDaily = pgTable(
   'analytics_daily',
   {
+    /** The app the row belongs to (APPS_FILE `id`; `default` for the APPLE_* app): see appColumn. */
+    appId: appColumn(),
     day: date('day', { mode: 'string' }).notNull(),
     environment: text('environment').notNull(),
     productId: text('product_id').notNull(),

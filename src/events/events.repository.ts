@@ -161,6 +161,6 @@ export async function pruneEvents(executor: Executor, cutoff: Date, batch = 10_0
   return deleted.length;
 }
 
-function asRecorded(row: typeof events.$inferSelect): RecordedEvent {
+function asRecorded({ appId: _appId, ...row }: typeof events.$inferSelect): RecordedEvent {
   return { ...row, type: row.type as EventType };
 }

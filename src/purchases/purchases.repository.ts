@@ -18,10 +18,11 @@ import type { ApplyResult, PurchaseUpdate, RecordSource, StoredRenewal, StoredSt
 // its statements are hand-built and go to the transaction's driver (src/db/raw.ts).
 
 // The columns the merge rules read: everything but the signed evidence.
-const { signedTransaction: _jws, signedInNotification: _in, ...transactionColumns } = getTableColumns(transactions);
-const { signedRenewalInfo: _renewalJws, renewalSignedInNotification: _renewalIn, ...subscriptionColumns } = getTableColumns(subscriptions);
-type TransactionRow = Omit<typeof transactions.$inferSelect, 'signedTransaction' | 'signedInNotification'>;
-type SubscriptionRow = Omit<typeof subscriptions.$inferSelect, 'signedRenewalInfo' | 'renewalSignedInNotification'>;
+// The app stays out until the statements are per app (issue 19): every row is the app `default`'s, its column default.
+const { signedTransaction: _jws, signedInNotification: _in, appId: _txApp, ...transactionColumns } = getTableColumns(transactions);
+const { signedRenewalInfo: _renewalJws, renewalSignedInNotification: _renewalIn, appId: _subApp, ...subscriptionColumns } = getTableColumns(subscriptions);
+type TransactionRow = Omit<typeof transactions.$inferSelect, 'signedTransaction' | 'signedInNotification' | 'appId'>;
+type SubscriptionRow = Omit<typeof subscriptions.$inferSelect, 'signedRenewalInfo' | 'renewalSignedInNotification' | 'appId'>;
 // Built once: they depend on the schema only.
 const SELECT_TRANSACTIONS = `select ${selectList(transactions, Object.keys(transactionColumns) as Array<ColumnOf<typeof transactions>>)} from ${tableName(transactions)} where ${columnName(transactions, 'transactionId')} = any($1::text[])`;
 const SELECT_SUBSCRIPTIONS = `select ${selectList(subscriptions, Object.keys(subscriptionColumns) as Array<ColumnOf<typeof subscriptions>>)} from ${tableName(subscriptions)} where ${columnName(subscriptions, 'originalTransactionId')} = any($1::text[])`;
