@@ -4,7 +4,7 @@ import { noopTracing, type SpanHandle, type Tracing } from '../../tracing/tracin
 import type { AppTransaction, JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, SignedDataVerifier, VerifiedNotification } from '../types.js';
 import { CLOCK_SKEW_MS, checkValidityAt, createTrustedRoots, type ParsedCertificate, type VerifiedChain, verifyChainStructure } from './chain.js';
 import { VerificationError } from './errors.js';
-import { type AppIdentity, checkIdentity, notificationIdentity } from './identity.js';
+import { type AppIdentity, type ClaimedIdentity, checkIdentity, notificationIdentity } from './identity.js';
 import { decodePayload, type JwsHeader, parseHeader, splitCompactJws } from './jws.js';
 import { createLruCache } from './lru-cache.js';
 import { checkOcsp } from './ocsp.js';
@@ -74,6 +74,23 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
 export interface VerifierFamily {
   /** A verifier for one app; every verifier of the family shares the caches and the signature worker. */
   forApp(identity: VerifierIdentity): SignedDataVerifier;
+  /** Notifications for any of `apps`, each checked against the app its signed bundleId names. */
+  forApps(apps: ReadonlyArray<VerifierIdentity & { id: string }>): AppRoutingVerifier;
+}
+
+/** Verifies a notification for whichever app of the installation it names, and says which. */
+export interface AppRoutingVerifier {
+  verifyNotification(signedPayload: string): Promise<VerifiedNotification & { appId: string }>;
+}
+
+function identityOf(app: VerifierIdentity): AppIdentity {
+  if (app.environments.length === 0) throw new Error('at least one accepted environment is required');
+  if (!app.bundleId) throw new Error('bundleId is required');
+  return {
+    bundleId: app.bundleId,
+    environments: app.environments,
+    ...(app.appAppleId === undefined ? {} : { appAppleId: app.appAppleId }),
+  };
 }
 
 export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFamily {
@@ -183,13 +200,7 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
   }
 
   function forApp(app: VerifierIdentity): SignedDataVerifier {
-    if (app.environments.length === 0) throw new Error('at least one accepted environment is required');
-    if (!app.bundleId) throw new Error('bundleId is required');
-    const identity: AppIdentity = {
-      bundleId: app.bundleId,
-      environments: app.environments,
-      ...(app.appAppleId === undefined ? {} : { appAppleId: app.appAppleId }),
-    };
+    const identity = identityOf(app);
 
     async function verifyTransactionTraced(jws: string, tally: ChainTally): Promise<JWSTransactionDecodedPayload> {
       const decoded = await verifySigned(jws, tally);
@@ -215,51 +226,8 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
       return appTransaction;
     }
 
-    async function verifyNotificationTraced(signedPayload: string, tally: ChainTally, span: SpanHandle): Promise<VerifiedNotification> {
-      const decoded = await verifySigned(signedPayload, tally);
-      const payload = asNotification(decoded.payload);
-      const claimed = notificationIdentity(payload);
-      if (tracing.enabled) span.setAttributes(notificationAttributes(payload.notificationUUID, claimed.bundleId));
-      checkIdentity(identity, claimed, 'notification', true);
-      settle(decoded);
-      const result: VerifiedNotification = { payload };
-
-      const signedTransactionInfo = payload.data?.signedTransactionInfo;
-      if (signedTransactionInfo !== undefined) {
-        const nested = await verifySigned(signedTransactionInfo, tally);
-        const transaction = asTransaction(nested.payload);
-        agree('transaction', transaction.bundleId, claimed.bundleId, transaction.environment, claimed.environment);
-        checkIdentity(identity, transaction, 'transaction', false);
-        settle(nested);
-        result.transaction = transaction;
-      }
-      const signedRenewalInfo = payload.data?.signedRenewalInfo;
-      if (signedRenewalInfo !== undefined) {
-        const nested = await verifySigned(signedRenewalInfo, tally);
-        const renewalInfo = asRenewalInfo(nested.payload);
-        agree('renewal info', undefined, undefined, renewalInfo.environment, claimed.environment);
-        if (result.transaction && result.transaction.originalTransactionId !== renewalInfo.originalTransactionId) {
-          throw new VerificationError(
-            'NESTED_MISMATCH',
-            `renewal info originalTransactionId ${renewalInfo.originalTransactionId} differs from the transaction's ${result.transaction.originalTransactionId}`,
-          );
-        }
-        checkIdentity(identity, renewalInfo, 'renewal info', false);
-        settle(nested);
-        result.renewalInfo = renewalInfo;
-      }
-      const signedAppTransactionInfo = payload.appData?.signedAppTransactionInfo;
-      if (signedAppTransactionInfo !== undefined) {
-        const decodedApp = await verifySigned(signedAppTransactionInfo, tally);
-        const appTransaction = asAppTransaction(decodedApp.payload);
-        const nested = appTransactionIdentity(appTransaction);
-        agree('app transaction', nested.bundleId, claimed.bundleId, nested.environment, claimed.environment);
-        checkIdentity(identity, nested, 'app transaction', true);
-        settle(decodedApp);
-        result.appTransaction = appTransaction;
-      }
-      return result;
-    }
+    const verifyNotificationTraced = (signedPayload: string, tally: ChainTally, span: SpanHandle) =>
+      verifyNotificationAs(() => identity, signedPayload, tally, span);
 
     return {
       verifyNotification: traced('notification', verifyNotificationTraced),
@@ -267,6 +235,86 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
       verifyRenewalInfo: traced('renewal_info', verifyRenewalInfoTraced),
       verifyAppTransaction: traced('app_transaction', verifyAppTransactionTraced),
     };
+  }
+
+  /** A notification, checked against the identity `identityFor` gives for what it claims (it throws for no app). */
+  async function verifyNotificationAs(
+    identityFor: (claimed: ClaimedIdentity) => AppIdentity,
+    signedPayload: string,
+    tally: ChainTally,
+    span: SpanHandle,
+  ): Promise<VerifiedNotification> {
+    const decoded = await verifySigned(signedPayload, tally);
+    const payload = asNotification(decoded.payload);
+    const claimed = notificationIdentity(payload);
+    if (tracing.enabled) span.setAttributes(notificationAttributes(payload.notificationUUID, claimed.bundleId));
+    const identity = identityFor(claimed);
+    checkIdentity(identity, claimed, 'notification', true);
+    settle(decoded);
+    const result: VerifiedNotification = { payload };
+
+    const signedTransactionInfo = payload.data?.signedTransactionInfo;
+    if (signedTransactionInfo !== undefined) {
+      const nested = await verifySigned(signedTransactionInfo, tally);
+      const transaction = asTransaction(nested.payload);
+      agree('transaction', transaction.bundleId, claimed.bundleId, transaction.environment, claimed.environment);
+      checkIdentity(identity, transaction, 'transaction', false);
+      settle(nested);
+      result.transaction = transaction;
+    }
+    const signedRenewalInfo = payload.data?.signedRenewalInfo;
+    if (signedRenewalInfo !== undefined) {
+      const nested = await verifySigned(signedRenewalInfo, tally);
+      const renewalInfo = asRenewalInfo(nested.payload);
+      agree('renewal info', undefined, undefined, renewalInfo.environment, claimed.environment);
+      if (result.transaction && result.transaction.originalTransactionId !== renewalInfo.originalTransactionId) {
+        throw new VerificationError(
+          'NESTED_MISMATCH',
+          `renewal info originalTransactionId ${renewalInfo.originalTransactionId} differs from the transaction's ${result.transaction.originalTransactionId}`,
+        );
+      }
+      checkIdentity(identity, renewalInfo, 'renewal info', false);
+      settle(nested);
+      result.renewalInfo = renewalInfo;
+    }
+    const signedAppTransactionInfo = payload.appData?.signedAppTransactionInfo;
+    if (signedAppTransactionInfo !== undefined) {
+      const decodedApp = await verifySigned(signedAppTransactionInfo, tally);
+      const appTransaction = asAppTransaction(decodedApp.payload);
+      const nested = appTransactionIdentity(appTransaction);
+      agree('app transaction', nested.bundleId, claimed.bundleId, nested.environment, claimed.environment);
+      checkIdentity(identity, nested, 'app transaction', true);
+      settle(decodedApp);
+      result.appTransaction = appTransaction;
+    }
+    return result;
+  }
+
+  /**
+   * One verifier for several apps (SPEC "Several apps"): a notification is checked against
+   * the app its signed `bundleId` names (its nested data must agree) and answered with that
+   * app's id; a bundle no app has is WRONG_BUNDLE_ID.
+   */
+  function forApps(apps: ReadonlyArray<VerifierIdentity & { id: string }>): AppRoutingVerifier {
+    const byBundle = new Map(apps.map((app) => [app.bundleId, { id: app.id, identity: identityOf(app) }]));
+    const verifyRouted = async (signedPayload: string, tally: ChainTally, span: SpanHandle): Promise<VerifiedNotification & { appId: string }> => {
+      const chosen: { appId?: string } = {};
+      const result = await verifyNotificationAs(
+        (claimed) => {
+          const app = typeof claimed.bundleId === 'string' ? byBundle.get(claimed.bundleId) : undefined;
+          if (app === undefined) {
+            throw new VerificationError('WRONG_BUNDLE_ID', `notification bundleId ${JSON.stringify(claimed.bundleId)} is no app's of this installation`);
+          }
+          chosen.appId = app.id;
+          return app.identity;
+        },
+        signedPayload,
+        tally,
+        span,
+      );
+      return { ...result, appId: chosen.appId! };
+    };
+    return { verifyNotification: traced('notification', verifyRouted) };
   }
 
   /** `work` in a `verify.<what>` span that says whether the chains were in the cache. */
@@ -287,7 +335,7 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
       });
   }
 
-  return { forApp };
+  return { forApp, forApps };
 }
 
 const noSpan: SpanHandle = { setAttributes() {} };
