@@ -96,14 +96,7 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
-  pool.on('error', (error) => options.onPoolError?.(error));
-  // pg-pool listens for errors only while a client is idle. A connection lost while a
-  // client is checked out (between two statements of a transaction) is emitted on the
-  // client itself and, unheard, would crash the process; the statement in flight, or
-  // the next one, still fails with it, so the caller answers 503 as for any outage.
-  pool.on('connect', (client) => {
-    client.on('error', (error) => options.onPoolError?.(error));
-  });
+  reportPoolErrors(pool, options.onPoolError);
   // The entitlement read's statement (its only user) is prepared under a name; with the
   // default plan_cache_mode PostgreSQL kept choosing custom plans for it, planning it again
   // at each execution (more than the execution itself for one or two users), while a
@@ -115,10 +108,7 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
-  genericPool.on('error', (error) => options.onPoolError?.(error));
-  genericPool.on('connect', (client) => {
-    client.on('error', (error) => options.onPoolError?.(error));
-  });
+  reportPoolErrors(genericPool, options.onPoolError);
   const db = drizzlePg(pool, { schema }) as unknown as Database;
   db.transaction = transactionOnOwnClient(pool);
   return {
@@ -145,6 +135,20 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
       await Promise.all([pool.end(), genericPool.end()]);
     },
   };
+}
+
+/**
+ * Errors of a pool's connections go to `onPoolError`. pg-pool listens for errors only while
+ * a client is idle. A connection lost while a client is checked out (between two statements
+ * of a transaction) is emitted on the client itself and, unheard, would crash the process;
+ * the statement in flight, or the next one, still fails with it, so the caller answers 503
+ * as for any outage.
+ */
+function reportPoolErrors(pool: pg.Pool, onPoolError: ((error: Error) => void) | undefined): void {
+  pool.on('error', (error) => onPoolError?.(error));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => onPoolError?.(error));
+  });
 }
 
 const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
