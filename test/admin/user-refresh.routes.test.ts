@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { transactions } from '../../src/db/schema.js';
-import { at, getEntitlements, manualClock, postTransaction, renewalPayload, transactionPayload } from '../entitlements/app-backend-fixtures.js';
-import { authHeader, TEST_ADMIN_KEY, TEST_API_KEY, TEST_BUNDLE_ID } from '../helpers/app.js';
+import { at, getEntitlements, manualClock, postTransaction, renewedStatusesAnswer, transactionPayload } from '../entitlements/app-backend-fixtures.js';
+import { authHeader, TEST_ADMIN_KEY, TEST_API_KEY } from '../helpers/app.js';
 import { backendName } from '../helpers/database.js';
 import { useAppStoreApiDouble, useDatabaseAndPki, useTestApp } from '../helpers/fixtures.js';
 
@@ -28,34 +28,8 @@ describe(`POST /admin/users/:userId/refresh (${backendName})`, () => {
   const appleReads = () => apple.double.requests.filter((r) => r.method === 'GET');
 
   /** Apple's Get All Subscription Statuses answer: the renewal that happened, signed now. */
-  function renewedAnswer(originalTransactionId: string, renewalId: string) {
-    const signedDate = at('2026-12-10T00:00:00Z');
-    const renewed = transactionPayload({
-      transactionId: renewalId,
-      originalTransactionId,
-      purchaseDate: at('2026-12-01T00:00:00Z'),
-      originalPurchaseDate: at('2026-11-01T00:00:00Z'),
-      expiresDate: at('2027-01-01T00:00:00Z'),
-      signedDate,
-    });
-    return {
-      environment: 'Sandbox',
-      bundleId: TEST_BUNDLE_ID,
-      data: [
-        {
-          subscriptionGroupIdentifier: 'g1',
-          lastTransactions: [
-            {
-              status: 1,
-              originalTransactionId,
-              signedTransactionInfo: shared.pki.sign(renewed),
-              signedRenewalInfo: shared.pki.sign(renewalPayload({ originalTransactionId, autoRenewStatus: 0, signedDate })),
-            },
-          ],
-        },
-      ],
-    };
-  }
+  const renewedAnswer = (originalTransactionId: string, renewalId: string) =>
+    renewedStatusesAnswer(shared.pki, originalTransactionId, renewalId, at('2026-12-10T00:00:00Z'));
 
   const storedTransactionIds = async (originalTransactionId: string) =>
     (

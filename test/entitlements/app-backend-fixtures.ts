@@ -5,6 +5,7 @@ import { renewalFromPayload, transactionFromPayload } from '../../src/purchases/
 import { applyPurchaseUpdate } from '../../src/purchases/purchases.repository.js';
 import { authHeader, TEST_BUNDLE_ID, type TestApp } from '../helpers/app.js';
 import { DAY } from '../helpers/constants.js';
+import type { TestPki } from '../helpers/pki.js';
 
 export const MONTHLY = 'com.example.pro.monthly';
 export const YEARLY = 'com.example.pro.yearly';
@@ -99,5 +100,37 @@ export function manualClock(start: string) {
     set(iso: string) {
       now = new Date(iso);
     },
+  };
+}
+
+/**
+ * Apple's Get All Subscription Statuses answer for one subscription: the renewal
+ * `renewalId` (December 2026, active), signed at `signedDate`, auto-renew off.
+ */
+export function renewedStatusesAnswer(pki: TestPki, originalTransactionId: string, renewalId: string, signedDate: number) {
+  const renewed = transactionPayload({
+    transactionId: renewalId,
+    originalTransactionId,
+    purchaseDate: at('2026-12-01T00:00:00Z'),
+    originalPurchaseDate: at('2026-11-01T00:00:00Z'),
+    expiresDate: at('2027-01-01T00:00:00Z'),
+    signedDate,
+  });
+  return {
+    environment: 'Sandbox',
+    bundleId: TEST_BUNDLE_ID,
+    data: [
+      {
+        subscriptionGroupIdentifier: 'g1',
+        lastTransactions: [
+          {
+            status: 1,
+            originalTransactionId,
+            signedTransactionInfo: pki.sign(renewed),
+            signedRenewalInfo: pki.sign(renewalPayload({ originalTransactionId, autoRenewStatus: 0, signedDate })),
+          },
+        ],
+      },
+    ],
   };
 }

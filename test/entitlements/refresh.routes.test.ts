@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_BUNDLE_ID } from '../helpers/constants.js';
 import { backendName } from '../helpers/database.js';
 import { useAppStoreApiDouble, useTestApp, useTestPki } from '../helpers/fixtures.js';
-import { at, getEntitlements, manualClock, postTransaction, renewalPayload, transactionPayload } from './app-backend-fixtures.js';
+import { at, getEntitlements, manualClock, postTransaction, renewedStatusesAnswer, transactionPayload } from './app-backend-fixtures.js';
 
 describe(`entitlement refresh from the App Store Server API (${backendName})`, () => {
   const time = manualClock('2026-11-10T00:00:00Z');
@@ -18,33 +17,8 @@ describe(`entitlement refresh from the App Store Server API (${backendName})`, (
   const appleReads = () => apple.double.requests.filter((r) => r.method === 'GET');
 
   /** Apple's answer: the renewal that happened, signed now, with status active. */
-  function renewedAnswer(originalTransactionId: string, renewalId: string, signedDate: number) {
-    const renewed = transactionPayload({
-      transactionId: renewalId,
-      originalTransactionId,
-      purchaseDate: at('2026-12-01T00:00:00Z'),
-      originalPurchaseDate: at('2026-11-01T00:00:00Z'),
-      expiresDate: at('2027-01-01T00:00:00Z'),
-      signedDate,
-    });
-    return {
-      environment: 'Sandbox',
-      bundleId: TEST_BUNDLE_ID,
-      data: [
-        {
-          subscriptionGroupIdentifier: 'g1',
-          lastTransactions: [
-            {
-              status: 1,
-              originalTransactionId,
-              signedTransactionInfo: t.pki.sign(renewed),
-              signedRenewalInfo: t.pki.sign(renewalPayload({ originalTransactionId, autoRenewStatus: 0, signedDate })),
-            },
-          ],
-        },
-      ],
-    };
-  }
+  const renewedAnswer = (originalTransactionId: string, renewalId: string, signedDate: number) =>
+    renewedStatusesAnswer(t.pki, originalTransactionId, renewalId, signedDate);
 
   it('with refresh=true applies the signed statuses Apple returns before answering', async () => {
     // Apple signs its answer after the renewal it reports began (renewal info signed weeks
