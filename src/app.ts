@@ -105,7 +105,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addSchema(ErrorResponse);
   installErrorHandler(app);
 
-  const appKeys = new KeySet(config.apiKeys);
+  // Each app's keys act for it; with APPS_FILE the keys of API_KEYS are no app's and name one (X-App-Id).
+  const keyOwner = new Map(config.apps.flatMap((each) => each.apiKeys.map((key) => [key, each.id] as const)));
+  const appKeys = new KeySet(config.apiKeys, { ownerOf: (key) => keyOwner.get(key) ?? null, appIds: config.apps.map((each) => each.id) });
   const adminKeys = new KeySet(config.adminApiKeys);
   app.decorate('keys', { app: appKeys, admin: adminKeys });
 

@@ -78,9 +78,9 @@ async function migrate(env: Record<string, string | undefined>): Promise<void> {
 
 /** The service's use cases (createServices, as the app builds them), logging to stderr so stdout carries only the result. */
 async function withServices(env: Record<string, string | undefined>, fn: (services: Services, deps: AppDeps) => Promise<void>): Promise<void> {
-  const { config, entitlementMap } = loadConfig(env);
+  const { config, entitlementMap, catalogs } = loadConfig(env);
   const logger = createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }));
-  const deps = await createDependencies(config, entitlementMap, logger);
+  const deps = await createDependencies(config, entitlementMap, logger, undefined, undefined, undefined, catalogs);
   try {
     const services = createServices(deps);
     try {

@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { type AppRegistry, createAppRegistry } from './app-registry.js';
 import type { AppStoreServerApi } from './apple/api/index.js';
 import { createAppStoreServerApi } from './apple/api/index.js';
 import type { SignedDataVerifier } from './apple/types.js';
-import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
+import { createVerifierFamily, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
 import type { VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type Clock, systemClock } from './clock.js';
-import type { Config } from './config.js';
+import type { AppConfig, Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
@@ -29,10 +30,17 @@ export interface AppDeps {
   readReplica?: DatabaseHandle | null;
   clock: Clock;
   logger: Logger;
+  /** The first app's (`apps.first.verifier`), for the code that is not per app yet. */
   verifier: SignedDataVerifier;
+  /** The first app's catalog. */
   entitlementMap: EntitlementMap;
-  /** null without App Store Server API credentials: the service then works from notifications alone. */
+  /** The first app's client; null without App Store Server API credentials: the service then works from notifications alone. */
   appStoreApi: AppStoreServerApi | null;
+  /**
+   * Every app with its own verifier, API client, offer key, shared secret, catalog and keys.
+   * Absent (tests that build their own verifier and client): one app made of the fields above.
+   */
+  apps?: AppRegistry;
   events: ServiceEvents;
   /** The Prometheus registry behind `events`; when absent, buildApp makes one for HTTP, pool and process metrics. */
   metrics?: Metrics;
@@ -63,6 +71,7 @@ export async function createDependencies(
   clock: Clock = systemClock,
   events: ServiceEvents = noopEvents,
   tracing: Tracing = noopTracing,
+  catalogs: ReadonlyMap<string, EntitlementMap> = new Map([[config.apps[0]!.id, entitlementMap]]),
 ): Promise<AppDeps> {
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -88,30 +97,67 @@ export async function createDependencies(
           onPoolError: (error) => logger.warn({ err: error }, 'idle read replica connection failed'),
         });
 
-  const verifier = createSignedDataVerifier({
+  const apps = buildAppRegistry(config, entitlementMap, catalogs, clock, events, tracing);
+  const first = apps.first;
+
+  return {
+    config,
+    database,
+    readReplica,
+    clock,
+    logger,
+    verifier: first.verifier,
+    entitlementMap: first.catalog,
+    appStoreApi: first.appStoreApi,
+    apps,
+    events,
+    tracing,
+  };
+}
+
+/** Every app's verifier (one family: shared caches), App Store Server API client and catalog; no I/O. */
+export function buildAppRegistry(
+  config: Config,
+  entitlementMap: EntitlementMap,
+  catalogs: ReadonlyMap<string, EntitlementMap>,
+  clock: Clock,
+  events: ServiceEvents,
+  tracing: Tracing = noopTracing,
+): AppRegistry {
+  // One family for every app: the chain and OCSP caches and the signature worker are shared.
+  const verifiers = createVerifierFamily({
     rootCertificates: loadRootCertificates(config.apple.rootCertPaths ?? [DEFAULT_ROOT_CERTIFICATE_PATH]),
-    bundleId: config.apple.bundleId,
-    ...(config.apple.appAppleId !== null ? { appAppleId: config.apple.appAppleId } : {}),
-    environments: config.apple.environments,
     onlineChecks: config.apple.onlineChecks,
     clock,
     signatureChecks: 'worker',
     tracing,
   });
+  const apiOf = (app: AppConfig): AppStoreServerApi | null => {
+    const credentials = app.credentials;
+    return credentials
+      ? createAppStoreServerApi({
+          issuerId: credentials.issuerId,
+          keyId: credentials.keyId,
+          privateKey: credentials.privateKey,
+          bundleId: app.bundleId,
+          ...(config.apple.apiBaseUrl ? { baseUrl: config.apple.apiBaseUrl } : {}),
+          clock,
+          onCall: (call) => events.appStoreApiCall(call),
+          tracing,
+        })
+      : null;
+  };
+  return createAppRegistry(config.apps, (app) => ({
+    verifier: verifiers.forApp({
+      bundleId: app.bundleId,
+      ...(app.appAppleId !== null ? { appAppleId: app.appAppleId } : {}),
+      environments: app.environments,
+    }),
+    appStoreApi: apiOf(app),
+    catalog: catalogs.get(app.id) ?? (app.id === config.apps[0]!.id ? entitlementMap : missingCatalog(app.id)),
+  }));
+}
 
-  const credentials = config.apple.credentials;
-  const appStoreApi = credentials
-    ? createAppStoreServerApi({
-        issuerId: credentials.issuerId,
-        keyId: credentials.keyId,
-        privateKey: credentials.privateKey,
-        bundleId: config.apple.bundleId,
-        ...(config.apple.apiBaseUrl ? { baseUrl: config.apple.apiBaseUrl } : {}),
-        clock,
-        onCall: (call) => events.appStoreApiCall(call),
-        tracing,
-      })
-    : null;
-
-  return { config, database, readReplica, clock, logger, verifier, entitlementMap, appStoreApi, events, tracing };
+function missingCatalog(appId: string): never {
+  throw new Error(`no catalog was loaded for app "${appId}"`);
 }

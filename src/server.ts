@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { config, entitlementMap } = loaded;
+  const { config, entitlementMap, catalogs } = loaded;
   // WORKERS: the primary supervises the workers (src/cluster.ts); each worker runs what follows.
   if (cluster.isPrimary) {
     const workers = resolveWorkers(config.workers, config.databaseUrl);
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
 
   let deps;
   try {
-    deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents, tracing?.tracing);
+    deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents, tracing?.tracing, catalogs);
   } catch (error) {
     // A DATA_DIR that is not a usable directory, or one another process holds: one line naming it.
     if (error instanceof ConfigError) {

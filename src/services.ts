@@ -12,6 +12,7 @@ import { createSupportViewsRepository } from './admin/support-views.repository.j
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { createAnalyticsRepository } from './analytics/analytics.repository.js';
 import { type AnalyticsUsecase, createAnalyticsUsecase } from './analytics/analytics.usecase.js';
+import { type AppRegistry, createAppRegistry } from './app-registry.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
@@ -46,6 +47,8 @@ import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js'
 
 /** Every use case of the service, built once over its dependencies. */
 export interface Services {
+  /** Every app of the installation; the use cases below serve the first (the only one until per-app data lands). */
+  apps: AppRegistry;
   /** V2 notifications, from the webhook and from recovery: one write path, through the batcher. */
   ingest: IngestUsecase;
   v1Ingest: V1IngestUsecase;
@@ -121,7 +124,10 @@ export function createServices(appDeps: AppDeps): Services {
   const tracing = appDeps.tracing ?? noopTracing;
   // Transactions and hot-path queries in spans when tracing is on (the same handle when off).
   const deps = { ...appDeps, database: traceDatabase(appDeps.database, tracing) };
-  const { config, clock, logger, verifier, events } = deps;
+  const { config, clock, logger, events } = deps;
+  const apps = deps.apps ?? singleAppRegistry(deps);
+  const app = apps.first;
+  const verifier = app.verifier;
   const feedSignal = createFeedSignal();
   // Set once the delivery worker is built below: a commit that recorded events wakes it.
   let wakeDelivery: () => void = () => {};
@@ -132,7 +138,7 @@ export function createServices(appDeps: AppDeps): Services {
   const recordsCache = createRecordsCache({ maxEntries: config.entitlementsCacheSize, serving: deps.database.kind === 'pglite' });
   let recordsCacheListener: RecordsCacheListener | null = null;
   const eventRecorder = createEventRecorder({
-    entitlementMap: deps.entitlementMap,
+    entitlementMap: app.catalog,
     clock,
     kind: deps.database.kind,
     onInputsCommitted: (userIds) => recordsCache.invalidate(userIds),
@@ -149,8 +155,8 @@ export function createServices(appDeps: AppDeps): Services {
   // events of what it changed, before it commits (src/events/recorder.ts).
   const database = { ...deps.database, db: eventRecorder.recording(deps.database.db) };
   const db = database.db;
-  const api = deps.appStoreApi;
-  const environments = config.apple.environments;
+  const api = app.appStoreApi;
+  const environments = app.config.environments;
 
   const sync = createAppStoreSync({ db, appStoreApi: api, verifier, clock });
   const ingest = createIngestUsecase({ verifier, clock, logger, events, tracing, batcher: createIngestBatcher({ db, clock, tracing }) });
@@ -165,7 +171,7 @@ export function createServices(appDeps: AppDeps): Services {
   const primaryEntitlements = createEntitlementsRepository({ database });
   const cachedEntitlements = { recordsOfUser: (userId: string) => recordsCache.read(userId, primaryEntitlements.recordsOfUser) };
   const refresh = sync.connected ? (purchases: Parameters<typeof sync.refresh>[0]) => sync.refresh(purchases) : null;
-  const entitlements = createEntitlementsUsecase({ repository: cachedEntitlements, entitlementMap: deps.entitlementMap, clock, logger, refresh });
+  const entitlements = createEntitlementsUsecase({ repository: cachedEntitlements, entitlementMap: app.catalog, clock, logger, refresh });
   // With the cache on, its misses read the primary: a fill from a replica could be older
   // than an invalidation this process already received (docs/entitlements-cache.md). The
   // replica then serves the other read routes.
@@ -174,7 +180,7 @@ export function createServices(appDeps: AppDeps): Services {
       ? createEntitlementsUsecase({
           repository: createEntitlementsRepository({ database: reads }),
           primaryRepository: primaryEntitlements,
-          entitlementMap: deps.entitlementMap,
+          entitlementMap: app.catalog,
           clock,
           logger,
           refresh,
@@ -197,14 +203,14 @@ export function createServices(appDeps: AppDeps): Services {
     tokenUpdates,
   });
 
-  const secret = config.apple.sharedSecret;
+  const secret = app.sharedSecret;
   const verifyReceipt =
     deps.verifyReceipt !== undefined
       ? deps.verifyReceipt
       : secret === null
         ? null
         : createVerifyReceiptClient({ sharedSecret: secret, ...(config.apple.verifyReceiptUrl ? { overrideUrl: config.apple.verifyReceiptUrl } : {}) });
-  const catalog = deps.entitlementMap;
+  const catalog = app.catalog;
   const v1Ingest = createV1IngestUsecase({
     config,
     database,
@@ -290,6 +296,7 @@ export function createServices(appDeps: AppDeps): Services {
   const consumption = createConsumptionUsecase({ db: deps.database.db, clock, wake: wakeConsumption });
 
   return {
+    apps,
     ingest,
     v1Ingest,
     sync,
@@ -311,7 +318,7 @@ export function createServices(appDeps: AppDeps): Services {
     deliveries,
     analytics: createAnalyticsUsecase({
       repository: createAnalyticsRepository({ db: deps.database.db }),
-      entitlementMap: deps.entitlementMap,
+      entitlementMap: app.catalog,
       clock,
     }),
     eventRecorder,
@@ -325,7 +332,7 @@ export function createServices(appDeps: AppDeps): Services {
       appTransactionOf: (userId) => appTransactionOf(reads.db, userId),
     }),
     lookup: createLookupUsecase({ repository: createLookupRepository({ db: deps.database.db }) }),
-    offers: createOffersUsecase({ offerKey: config.apple.offerKey, bundleId: config.apple.bundleId, clock }),
+    offers: createOffersUsecase({ offerKey: app.offerKey, bundleId: app.bundleId, clock }),
     eventJobs,
     extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),
     consumption,
@@ -345,4 +352,9 @@ export function createServices(appDeps: AppDeps): Services {
       await Promise.all([entitlements.drain(), entitlementReads.drain()]);
     },
   };
+}
+
+/** The one app of deps built without a registry (tests with their own verifier and client). */
+function singleAppRegistry(deps: AppDeps): AppRegistry {
+  return createAppRegistry([deps.config.apps[0]!], () => ({ verifier: deps.verifier, appStoreApi: deps.appStoreApi, catalog: deps.entitlementMap }));
 }
