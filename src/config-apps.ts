@@ -15,6 +15,7 @@ import {
   type OfferSigningKey,
 } from './config.js';
 import { checkSecret } from './config-security.js';
+import { schemaOfApp } from './db/app-schema.js';
 
 /** Reads a file an entry names; throws with a one-line reason (load-config.ts gives it fs). */
 export type ReadAppFile = (path: string) => string;
@@ -67,6 +68,12 @@ export function parseAppsFile(text: string, path: string, readFile: ReadAppFile)
     const app = parseApp(entry, index, readFile, warnings);
     const sameId = apps.find((other) => other.id === app.id);
     if (sameId) fail(`lists the app id "${app.id}" twice`);
+    // Each app's data lives in a schema named after its id (db/app-schema.ts): two ids must not share one.
+    const sameSchema = apps.find((other) => schemaOfApp(other.id) === schemaOfApp(app.id));
+    if (sameSchema)
+      fail(
+        `app "${app.id}" id keeps its data under the same name as app "${sameSchema.id}" (schema ${schemaOfApp(app.id)}); choose ids that differ in more than case, "." or "-"`,
+      );
     // Apple's bundle ids are compared exactly, but two that differ only in case are a mistake.
     const sameBundle = apps.find((other) => other.bundleId.toLowerCase() === app.bundleId.toLowerCase());
     if (sameBundle) fail(`app "${app.id}" bundleId "${app.bundleId}" is already app "${sameBundle.id}"'s; each bundle id belongs to one app`);
