@@ -7,7 +7,7 @@ import { systemClock } from './clock.js';
 import { ConfigError } from './config.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
-import { type AppDeps, createDependencies } from './dependencies.js';
+import { type AppDeps, closeAppDatabases, createDependencies, databasesOf } from './dependencies.js';
 import { CodedError } from './errors.js';
 import { startEventsListener } from './events/events-listener.js';
 import { tailEvents } from './events/tail.js';
@@ -90,7 +90,7 @@ async function withServices(env: Record<string, string | undefined>, fn: (servic
     }
   } finally {
     // The CLI's reads go to the primary (the replica's lag is never checked here); the pool never connected.
-    await Promise.all([deps.database.close(), deps.readReplica?.close()]);
+    await closeAppDatabases(databasesOf(deps));
   }
 }
 

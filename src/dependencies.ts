@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type AppRegistry, createAppRegistry } from './app-registry.js';
@@ -8,6 +9,7 @@ import { createVerifierFamily, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificat
 import type { VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type Clock, systemClock } from './clock.js';
 import type { AppConfig, Config } from './config.js';
+import { PUBLIC_SCHEMA, schemaOfApp } from './db/app-schema.js';
 import type { DatabaseHandle } from './db/client.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
@@ -18,6 +20,12 @@ import { noopEvents, type ServiceEvents } from './metrics/events.js';
 import type { Metrics } from './metrics/metrics.js';
 import { noopTracing, type Tracing } from './tracing/tracing.js';
 
+/** One app's database: its primary handle (its schema, or its own PGlite database) and its read replica's. */
+export interface AppDatabase {
+  database: DatabaseHandle;
+  readReplica: DatabaseHandle | null;
+}
+
 /**
  * The infrastructure the service runs on, built once by server.ts, the CLI or a test:
  * a leaf, so every module may name it without importing the app. Use cases are built
@@ -25,7 +33,13 @@ import { noopTracing, type Tracing } from './tracing/tracing.js';
  */
 export interface AppDeps {
   config: Config;
+  /** The first app's database (readiness probes and pool metrics look at it: one database server for all apps). */
   database: DatabaseHandle;
+  /**
+   * Each app's database by app id, the first app's included. Absent: one app, on `database`
+   * and `readReplica`.
+   */
+  appDatabases?: ReadonlyMap<string, AppDatabase>;
   /** The streaming replica of DATABASE_READ_URL (never migrated, only read); absent or null: reads go to `database`. */
   readReplica?: DatabaseHandle | null;
   clock: Clock;
@@ -73,29 +87,14 @@ export async function createDependencies(
   tracing: Tracing = noopTracing,
   catalogs: ReadonlyMap<string, EntitlementMap> = new Map([[config.apps[0]!.id, entitlementMap]]),
 ): Promise<AppDeps> {
-  const database = await openDatabase({
-    url: config.databaseUrl,
-    dataDir: config.dataDir,
-    genericPoolMax: config.entitlementsReadPoolSize,
-    onPoolError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
-  });
+  const appDatabases = new Map<string, AppDatabase>();
   try {
-    if (config.migrateOnStart) await migrateDatabase(database);
+    for (const app of config.apps) appDatabases.set(app.id, await openAppDatabase(config, app.id, logger));
   } catch (error) {
-    await database.close();
+    await closeAppDatabases(appDatabases.values());
     throw error;
   }
-
-  // Opened lazily by the pool: an unreachable replica only sends reads to the primary.
-  const readReplica =
-    config.databaseReadUrl === null
-      ? null
-      : await openDatabase({
-          url: config.databaseReadUrl,
-          dataDir: config.dataDir,
-          genericPoolMax: config.entitlementsReadPoolSize,
-          onPoolError: (error) => logger.warn({ err: error }, 'idle read replica connection failed'),
-        });
+  const { database, readReplica } = appDatabases.get(config.apps[0]!.id)!;
 
   const apps = buildAppRegistry(config, entitlementMap, catalogs, clock, events, tracing);
   const first = apps.first;
@@ -104,6 +103,7 @@ export async function createDependencies(
     config,
     database,
     readReplica,
+    appDatabases,
     clock,
     logger,
     verifier: first.verifier,
@@ -113,6 +113,58 @@ export async function createDependencies(
     events,
     tracing,
   };
+}
+
+/**
+ * Where app `appId` keeps its data: on PostgreSQL the schema of its id (db/app-schema.ts) in
+ * DATABASE_URL's database; on embedded PGlite a database of its own, `<DATA_DIR>/apps/<id>`
+ * (a fresh in-memory one under `memory://`). App `default` keeps `public` and DATA_DIR itself.
+ */
+export function appDatabaseLocation(config: Pick<Config, 'dataDir'>, appId: string): { schema: string; dataDir: string } {
+  const schema = schemaOfApp(appId);
+  if (schema === PUBLIC_SCHEMA) return { schema, dataDir: config.dataDir };
+  const dataDir = config.dataDir.startsWith('memory://') ? 'memory://' : path.join(config.dataDir, 'apps', appId);
+  return { schema, dataDir };
+}
+
+/** Opens (and with MIGRATE_ON_START migrates) app `appId`'s database, and its read replica's handle. */
+export async function openAppDatabase(config: Config, appId: string, logger: Logger): Promise<AppDatabase> {
+  const { schema, dataDir } = appDatabaseLocation(config, appId);
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir,
+    schema,
+    genericPoolMax: config.entitlementsReadPoolSize,
+    onPoolError: (error) => logger.warn({ err: error, app: appId }, 'idle database connection failed'),
+  });
+  try {
+    if (config.migrateOnStart) await migrateDatabase(database);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  // Opened lazily by the pool: an unreachable replica only sends reads to the primary.
+  const readReplica =
+    config.databaseReadUrl === null
+      ? null
+      : await openDatabase({
+          url: config.databaseReadUrl,
+          dataDir,
+          schema,
+          genericPoolMax: config.entitlementsReadPoolSize,
+          onPoolError: (error) => logger.warn({ err: error, app: appId }, 'idle read replica connection failed'),
+        });
+  return { database, readReplica };
+}
+
+/** Closes every handle of these apps' databases. */
+export async function closeAppDatabases(databases: Iterable<AppDatabase>): Promise<void> {
+  await Promise.all([...databases].flatMap(({ database, readReplica }) => [database.close(), readReplica?.close()]));
+}
+
+/** Every handle deps hold: each app's, or the one app's. */
+export function databasesOf(deps: AppDeps): AppDatabase[] {
+  return deps.appDatabases ? [...deps.appDatabases.values()] : [{ database: deps.database, readReplica: deps.readReplica ?? null }];
 }
 
 /** Every app's verifier (one family: shared caches), App Store Server API client and catalog; no I/O. */
