@@ -61,13 +61,6 @@ export interface LoadedConfig {
   catalogs: ReadonlyMap<string, EntitlementMap>;
 }
 
-/**
- * Until every table carries its app (issue 19, stage 2) and every route knows which app it
- * serves, an installation serves one app: APPS_FILE is accepted with one entry (the way from
- * APPLE_* to APPS_FILE), and refused with several rather than mixing their data.
- */
-export const SEVERAL_APPS_SERVED = false;
-
 function readSetting(variable: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -81,12 +74,6 @@ export function loadConfig(env: Record<string, string | undefined>): LoadedConfi
   const config = parseWithSecretFiles(env);
   for (const path of config.apple.rootCertPaths ?? []) {
     if (!existsSync(path)) throw new ConfigError('APPLE_ROOT_CERTS', `names a file that does not exist: ${path}`);
-  }
-  if (config.apps.length > 1 && !SEVERAL_APPS_SERVED) {
-    throw new ConfigError(
-      'APPS_FILE',
-      `lists ${config.apps.length} apps; this version serves one app per installation (per-app data is not in place yet): list one`,
-    );
   }
   const catalogs = new Map<string, EntitlementMap>();
   for (const app of config.apps) {

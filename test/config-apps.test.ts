@@ -124,6 +124,19 @@ describe('APPS_FILE', () => {
     ['a bundle id listed twice', [main, { ...second, bundleId: 'com.example.app' }], `app "second" bundleId "com.example.app" is already app "main"'s`],
     ['a bundle id listed twice in another case', [main, { ...second, bundleId: 'COM.example.app' }], 'is already app "main"\'s'],
     ['an app id listed twice', [main, { ...second, id: 'main' }], 'APPS_FILE lists the app id "main" twice'],
+    [
+      'two app ids that keep their data under one schema name',
+      [main, { ...second, id: 'Main' }],
+      'app "Main" id keeps its data under the same name as app "main" (schema app_main)',
+    ],
+    [
+      'two app ids that differ only in "." and "-"',
+      [
+        { ...second, id: 'a.b' },
+        { ...third, id: 'a-b' },
+      ],
+      'app "a-b" id keeps its data under the same name as app "a.b"',
+    ],
     ['one key for two apps', [main, { ...second, apiKeys: main.apiKeys }], 'app "second" apiKeys shares a key with app "main"'],
     ['no app', [], 'APPS_FILE lists no app'],
   ])('refuses %s with one line naming the app and the field', (_name, apps, expected) => {
@@ -188,8 +201,10 @@ describe('the configuration with and without APPS_FILE', () => {
     expect(problem(() => loadConfig({ APPS_FILE: appsFile }))).toMatch(/^APPS_FILE app "second" catalogFile is invalid/);
   });
 
-  it('refuses several apps until every table carries its app, rather than mixing their data', () => {
+  it('serves several apps, each with its own catalog', () => {
     const appsFile = file('three-apps.json', JSON.stringify({ apps: [main, second, third] }));
-    expect(problem(() => loadConfig({ APPS_FILE: appsFile }))).toContain('APPS_FILE lists 3 apps; this version serves one app per installation');
+    const { config, catalogs } = loadConfig({ APPS_FILE: appsFile });
+    expect(config.apps.map((app) => app.id)).toEqual(['main', 'second', 'third']);
+    expect([...catalogs.keys()]).toEqual(['main', 'second', 'third']);
   });
 });
