@@ -137,13 +137,16 @@ describe(`three apps in one service (${backendName})`, () => {
   });
 
   it('names the app in every event envelope, and serves each app its own feed', async () => {
-    const kidsEvents = await db(KIDS.id).select().from(eventsTable);
+    const kidsEvents = await db(KIDS.id).select().from(eventsTable).orderBy(eventsTable.seq);
     expect(kidsEvents.length).toBeGreaterThan(0);
     for (const event of kidsEvents) expect(JSON.parse(event.body)).toMatchObject({ app: KIDS.id });
-    const feed = await t.app.inject({ method: 'GET', url: '/events', headers: bearer(PHOTO.apiKey) });
+    const feed = await t.app.inject({ method: 'GET', url: '/events?limit=1000', headers: bearer(KIDS.apiKey) });
     expect(feed.statusCode).toBe(200);
+    expect((feed.json().events as Array<{ id: string }>).map((event) => event.id)).toEqual(kidsEvents.map((event) => event.id));
+    for (const event of feed.json().events as Array<{ app: string }>) expect(event.app).toBe(KIDS.id);
+    const photo = await t.app.inject({ method: 'GET', url: '/events?limit=1000', headers: bearer(PHOTO.apiKey) });
     const photoEvents = await db(PHOTO.id).select().from(eventsTable);
-    expect(feed.json().events).toHaveLength(photoEvents.length);
-    for (const event of feed.json().events as Array<{ data: unknown }>) expect(JSON.stringify(event)).not.toContain('com.example.kids');
+    expect(photo.json().events).toHaveLength(photoEvents.length);
+    for (const event of photo.json().events as Array<{ data: unknown }>) expect(JSON.stringify(event)).not.toContain('com.example.kids');
   });
 });
