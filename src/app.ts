@@ -36,6 +36,7 @@ import { installPressureGuard } from './http/pressure.js';
 import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
 import { installRequestId, requestIdOf } from './http/request-id.js';
 import { ErrorResponse } from './http/schemas.js';
+import { servedApps } from './http/served-apps.js';
 import { installShutdownGuard } from './http/shutdown.js';
 import { receiptsRoutes } from './legacy/receipts.routes.js';
 import { v1WebhookRoutes } from './legacy/v1-webhook.routes.js';
@@ -44,7 +45,7 @@ import { installMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { offersRoutes } from './offers/offers.routes.js';
 import { consoleFolder } from './paths.js';
-import { createServices } from './services.js';
+import { createServices, type Services } from './services.js';
 import { installHttpSpans } from './tracing/http-spans.js';
 import { appTransactionRoutes } from './users/app-transaction.routes.js';
 import type { TokenUpdates } from './users/token-updates.job.js';
@@ -105,7 +106,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addSchema(ErrorResponse);
   installErrorHandler(app);
 
-  const appKeys = new KeySet(config.apiKeys);
+  // Each app's keys act for it; with APPS_FILE the keys of API_KEYS are no app's and name one (X-App-Id).
+  const keyOwner = new Map(config.apps.flatMap((each) => each.apiKeys.map((key) => [key, each.id] as const)));
+  const appKeys = new KeySet(config.apiKeys, { ownerOf: (key) => keyOwner.get(key) ?? null, appIds: config.apps.map((each) => each.id) });
   const adminKeys = new KeySet(config.adminApiKeys);
   app.decorate('keys', { app: appKeys, admin: adminKeys });
 
@@ -134,52 +137,53 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }
 
   const services = createServices(deps);
-  // The periodic job starts with the app and stops with it; close() also waits for background refreshes.
+  // Each app's background jobs (recovery, events, cache listener, token updates, consumption,
+  // replica check) start with the app and stop with it; close() also waits for background refreshes.
+  // The decorations below are the first app's (tests drive them); `apps` has every app's.
+  app.decorate('apps', services);
   app.decorate('recoveryJob', services.recoveryJob);
   app.decorate('eventJobs', services.eventJobs);
-  app.addHook('onReady', async () => services.recoveryJob?.start());
-  app.addHook('onReady', async () => services.eventJobs.start());
   app.decorate('entitlementsCache', services.entitlementsCache.cache);
   if (metrics) metrics.trackEntitlementsCache(() => services.entitlementsCache.cache.stats());
-  app.addHook('onReady', async () => services.entitlementsCache.start());
   app.decorate('tokenUpdates', services.tokenUpdates);
-  app.addHook('onReady', async () => services.tokenUpdates.start());
   // The replica's lag is checked once a second from start to close (services.close stops it).
   app.decorate('readRouting', services.readRouting);
-  app.addHook('onReady', async () => services.readRouting?.start());
   const readRouting = services.readRouting;
   if (metrics && readRouting) metrics.trackReadReplica(() => ({ status: readRouting.status(), reads: readRouting.reads() }));
   app.decorate('consumptionSender', services.consumptionSender);
-  app.addHook('onReady', async () => services.consumptionSender.start());
+  app.addHook('onReady', async () => services.start());
   app.addHook('onClose', async () => services.close());
   // Started by server.ts once listening (tests and the CLI drive it themselves); stopped by close().
   app.decorate('eventDelivery', services.eventDelivery);
   const delivery = services.eventDelivery;
   if (metrics && delivery) metrics.trackOldestPendingEvent(() => delivery.oldestPendingAgeSeconds());
   // A draining process answers its waiting feed readers now rather than after up to 30 s.
-  app.addHook('preClose', async () => services.feedSignal.close());
+  app.addHook('preClose', async () => {
+    for (const each of services.all) each.feedSignal.close();
+  });
 
-  // Every route module is a plugin whose options are the use cases it calls.
+  // Every route module is a plugin that picks, per request, the use cases of the request's app.
+  const apps = servedApps(services);
   await app.register(healthRoutes, { database: deps.database, clock: deps.clock, readReplica: readRouting ? () => readRouting.status() : null });
-  await app.register(entitlementsRoutes, { entitlements: services.entitlementReads });
-  await app.register(usersRoutes, { users: services.users });
-  await app.register(appTransactionRoutes, { appTransactions: services.appTransactions });
-  await app.register(v1WebhookRoutes, { v1Ingest: services.v1Ingest });
-  await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
-  await app.register(adminRoutes, { recovery: services.recovery, recoveryRuns: services.recoveryRuns, testNotifications: services.testNotifications });
-  await app.register(ordersRoutes, { orders: services.orders });
-  await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
-  await app.register(extensionsRoutes, { extensions: services.extensions });
-  await app.register(consumptionRoutes, { consumption: services.consumption });
-  await app.register(consumptionAdminRoutes, { consumption: services.consumption });
-  await app.register(grantsRoutes, { grants: services.grants });
-  await app.register(userRefreshRoutes, { entitlements: services.entitlements });
-  await app.register(supportViewsRoutes, { notificationLog: services.notificationLog, customers: services.customers });
-  await app.register(lookupRoutes, { lookup: services.lookup });
-  await app.register(analyticsRoutes, { analytics: services.analytics });
-  await app.register(webhookRoutes, { ingest: services.ingest });
-  await app.register(eventsRoutes, { feed: services.feed });
-  await app.register(offersRoutes, { offers: services.offers });
+  await app.register(entitlementsRoutes, { apps });
+  await app.register(usersRoutes, { apps });
+  await app.register(appTransactionRoutes, { apps });
+  await app.register(v1WebhookRoutes, { apps });
+  await app.register(receiptsRoutes, { apps });
+  await app.register(adminRoutes, { apps });
+  await app.register(ordersRoutes, { apps });
+  await app.register(eventsAdminRoutes, { apps });
+  await app.register(extensionsRoutes, { apps });
+  await app.register(consumptionRoutes, { apps });
+  await app.register(consumptionAdminRoutes, { apps });
+  await app.register(grantsRoutes, { apps });
+  await app.register(userRefreshRoutes, { apps });
+  await app.register(supportViewsRoutes, { apps });
+  await app.register(lookupRoutes, { apps });
+  await app.register(analyticsRoutes, { apps });
+  await app.register(webhookRoutes, { apps });
+  await app.register(eventsRoutes, { apps });
+  await app.register(offersRoutes, { apps });
 
   return app;
 }
@@ -187,6 +191,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 declare module 'fastify' {
   interface FastifyInstance {
     keys: { app: KeySet; admin: KeySet };
+    /** Every app's use cases (`apps.of(id)`); the decorations below are the first app's. */
+    apps: Services;
     /** The periodic recovery job, when it runs in this process (tests tick it directly). */
     recoveryJob: RecoveryScheduler | null;
     /** The event delivery worker (EVENTS_WEBHOOK_URLS), or null; server.ts starts it. */

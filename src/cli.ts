@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { validateRecoveryWindow } from './admin/recovery.usecase.js';
+import { DEFAULT_APP_ID } from './app-id.js';
 import { apiNotConfigured } from './app-store-errors.js';
 import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
 import { type CliCommand, parseCliArguments, UsageError } from './cli-args.js';
@@ -7,7 +8,7 @@ import { systemClock } from './clock.js';
 import { ConfigError } from './config.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
-import { type AppDeps, createDependencies } from './dependencies.js';
+import { type AppDeps, appDatabaseLocation, closeAppDatabases, createDependencies, databasesOf } from './dependencies.js';
 import { CodedError } from './errors.js';
 import { startEventsListener } from './events/events-listener.js';
 import { tailEvents } from './events/tail.js';
@@ -22,7 +23,9 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 
 Commands:
   migrate
-      apply pending SQL migrations to DATABASE_URL (or the embedded database under DATA_DIR)
+      apply pending SQL migrations to DATABASE_URL (or the embedded database under DATA_DIR);
+      with APPS_FILE, to every app's schema (or embedded database). The other commands act
+      for the first app of APPS_FILE
   recover --start <ISO 8601> --end <ISO 8601> [--only-failures]
       fetch Apple's notification history for the window (at most 180 days back) in each
       accepted environment and apply every notification not yet recorded; prints
@@ -64,23 +67,31 @@ const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function migrate(env: Record<string, string | undefined>): Promise<void> {
-  // Migrating needs only the database settings, not the whole service configuration.
+  // Migrating needs only the database settings, and with APPS_FILE the apps' ids (each app's schema or data directory).
   const databaseUrl = readSecretFiles(env).DATABASE_URL?.trim() || null;
   const dataDir = env.DATA_DIR?.trim() || './data';
-  const database = await openDatabase({ url: databaseUrl, dataDir });
-  try {
-    await migrateDatabase(database);
-    process.stdout.write(`Migrations applied to ${database.kind === 'postgres' ? 'PostgreSQL' : `embedded database in ${dataDir}`}\n`);
-  } finally {
-    await database.close();
+  const appIds = env.APPS_FILE?.trim() ? loadConfig(env).config.apps.map((app) => app.id) : [DEFAULT_APP_ID];
+  for (const appId of appIds) {
+    const location = appDatabaseLocation({ dataDir }, appId);
+    const database = await openDatabase({ url: databaseUrl, dataDir: location.dataDir, schema: location.schema });
+    try {
+      await migrateDatabase(database);
+      const where =
+        database.kind === 'postgres'
+          ? `PostgreSQL${location.schema === 'public' ? '' : ` schema ${location.schema}`}`
+          : `embedded database in ${location.dataDir}`;
+      process.stdout.write(`Migrations applied to ${where}${appIds.length > 1 ? ` (app ${appId})` : ''}\n`);
+    } finally {
+      await database.close();
+    }
   }
 }
 
 /** The service's use cases (createServices, as the app builds them), logging to stderr so stdout carries only the result. */
 async function withServices(env: Record<string, string | undefined>, fn: (services: Services, deps: AppDeps) => Promise<void>): Promise<void> {
-  const { config, entitlementMap } = loadConfig(env);
+  const { config, entitlementMap, catalogs } = loadConfig(env);
   const logger = createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }));
-  const deps = await createDependencies(config, entitlementMap, logger);
+  const deps = await createDependencies(config, entitlementMap, logger, undefined, undefined, undefined, catalogs);
   try {
     const services = createServices(deps);
     try {
@@ -90,7 +101,7 @@ async function withServices(env: Record<string, string | undefined>, fn: (servic
     }
   } finally {
     // The CLI's reads go to the primary (the replica's lag is never checked here); the pool never connected.
-    await Promise.all([deps.database.close(), deps.readReplica?.close()]);
+    await closeAppDatabases(databasesOf(deps));
   }
 }
 

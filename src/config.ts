@@ -4,6 +4,7 @@
 // by load-config.ts.
 
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { DEFAULT_APP_ID } from './app-id.js';
 import { ConfigError } from './config-error.js';
 import { type EventsWebhookConfig, parseEventsWebhook } from './config-events.js';
 import { checkSecret, parseTrustProxy, type TrustProxy } from './config-security.js';
@@ -36,6 +37,36 @@ export interface OfferSigningKey {
   issuerId: string | null;
   /** Where the key came from: its own settings, or the App Store Server API credentials. */
   source: 'offer' | 'api';
+}
+
+/**
+ * One app of the installation: what SPEC's "Several apps" keeps per app. Without APPS_FILE the
+ * APPLE_* settings, API_KEYS and ENTITLEMENTS_FILE describe the one app `default`.
+ */
+export interface AppConfig {
+  /** What `X-App-Id` names; stored with every row of the app. */
+  id: string;
+  bundleId: string;
+  appAppleId: number | null;
+  environments: AppleEnvironment[];
+  credentials: AppStoreApiCredentials | null;
+  offerKey: OfferSigningKey | null;
+  sharedSecret: string | null;
+  /** The app's product catalog (JSON, SPEC "Product catalog"); null: each product id is its own entitlement. */
+  catalogFile: string | null;
+  /** Bearer tokens that act for this app only; the `default` app's are API_KEYS. */
+  apiKeys: string[];
+}
+
+/** The id the single app of an APPLE_* installation has; APPS_FILE keeps it for that app to keep its data (README). */
+export { DEFAULT_APP_ID };
+
+/** What load-config.ts read from APPS_FILE, for parseConfig (which stays pure). */
+export interface AppsFileContent {
+  /** The path, for messages. */
+  path: string;
+  apps: AppConfig[];
+  warnings: string[];
 }
 
 export interface HttpLimits {
@@ -74,6 +105,13 @@ export interface Config {
     /** null: neither APPLE_OFFER_* nor API credentials are set, so offers cannot be signed. */
     offerKey: OfferSigningKey | null;
   };
+  /**
+   * Every app of the installation, at least one; the first is the one `apple`, `apiKeys` and
+   * `entitlementsFile` describe, which the code that is not per app yet serves.
+   */
+  apps: AppConfig[];
+  /** APPS_FILE, or null for one app from the APPLE_* settings. */
+  appsFile: string | null;
   apiKeys: string[];
   adminApiKeys: string[];
   entitlementsFile: string | null;
@@ -198,6 +236,13 @@ function url(env: Env, name: string, protocols: string[]): string | null {
   return raw;
 }
 
+/** An environment's name as Apple spells it, matched without regard to case; null when unknown. */
+export function appleEnvironment(item: string): AppleEnvironment | null {
+  return APPLE_ENVIRONMENTS.find((known) => known.toLowerCase() === item.toLowerCase()) ?? null;
+}
+
+export const KNOWN_APPLE_ENVIRONMENTS = APPLE_ENVIRONMENTS;
+
 function environments(env: Env): AppleEnvironment[] {
   const raw = list(env, 'APPLE_ENVIRONMENTS');
   if (raw.length === 0) {
@@ -208,7 +253,7 @@ function environments(env: Env): AppleEnvironment[] {
   }
   const result: AppleEnvironment[] = [];
   for (const item of raw) {
-    const match = APPLE_ENVIRONMENTS.find((known) => known.toLowerCase() === item.toLowerCase());
+    const match = appleEnvironment(item);
     if (!match) {
       throw new ConfigError('APPLE_ENVIRONMENTS', `has unknown environment "${item}" (allowed: ${APPLE_ENVIRONMENTS.join(', ')})`);
     }
@@ -237,7 +282,7 @@ function credentials(env: Env): AppStoreApiCredentials | null {
 }
 
 /** The PEM of an EC P-256 private key, checked now so a malformed one stops start-up naming its variable. */
-function ecPrivateKey(name: string, pem: string): string {
+export function ecPrivateKey(name: string, pem: string): string {
   const text = pem.replace(/\\n/g, '\n');
   let key: KeyObject;
   try {
@@ -291,18 +336,24 @@ function httpLimits(env: Env): HttpLimits {
   };
 }
 
-export function parseConfig(env: Env): Config {
-  const bundleId = required(env, 'APPLE_BUNDLE_ID');
-  const apiKeys = secretList(env, 'API_KEYS');
-  if (apiKeys.length === 0) throw new ConfigError('API_KEYS', 'is required but not set (comma-separated bearer tokens)');
-  const adminApiKeys = secretList(env, 'ADMIN_API_KEYS');
-  // Auth tries admin keys first: a key in both lists would give an app backend the admin API.
-  if (adminApiKeys.some((key) => apiKeys.includes(key))) {
-    throw new ConfigError('ADMIN_API_KEYS', 'shares a key with API_KEYS; admin keys must be keys of their own');
-  }
+/** The settings APPS_FILE replaces: each app's entry carries them. */
+export const PER_APP_SETTINGS: readonly string[] = [
+  'APPLE_BUNDLE_ID',
+  'APPLE_APP_APPLE_ID',
+  'APPLE_ENVIRONMENTS',
+  'APPLE_ISSUER_ID',
+  'APPLE_KEY_ID',
+  'APPLE_PRIVATE_KEY',
+  'APPLE_OFFER_KEY_ID',
+  'APPLE_OFFER_PRIVATE_KEY',
+  'APPLE_SHARED_SECRET',
+  'ENTITLEMENTS_FILE',
+];
 
+/** The one app of an installation without APPS_FILE, from the APPLE_* settings. */
+function singleApp(env: Env, apiKeys: string[], warnings: string[]): AppConfig {
+  const bundleId = required(env, 'APPLE_BUNDLE_ID');
   let accepted = environments(env);
-  const warnings: string[] = [];
   const appAppleIdRaw = value(env, 'APPLE_APP_APPLE_ID');
   let appAppleId: number | null = null;
   if (appAppleIdRaw !== undefined) {
@@ -316,6 +367,56 @@ export function parseConfig(env: Env): Config {
     accepted = accepted.filter((environment) => environment !== 'Production');
     warnings.push('APPLE_APP_APPLE_ID is not set: only Sandbox is accepted until it is (Production payloads must match the app id)');
   }
+  const apiCredentials = credentials(env);
+  return {
+    id: DEFAULT_APP_ID,
+    bundleId,
+    appAppleId,
+    environments: accepted,
+    credentials: apiCredentials,
+    offerKey: offerKey(env, apiCredentials),
+    sharedSecret: value(env, 'APPLE_SHARED_SECRET') ?? null,
+    catalogFile: value(env, 'ENTITLEMENTS_FILE') ?? null,
+    apiKeys,
+  };
+}
+
+/**
+ * `appsFile`: APPS_FILE as load-config.ts read it (the apps, their secrets read from their
+ * files); without it the APPLE_* settings describe one app.
+ */
+export function parseConfig(env: Env, appsFile: AppsFileContent | null = null): Config {
+  if (appsFile === null) required(env, 'APPLE_BUNDLE_ID');
+  const apiKeys = secretList(env, 'API_KEYS');
+  if (apiKeys.length === 0 && appsFile === null) throw new ConfigError('API_KEYS', 'is required but not set (comma-separated bearer tokens)');
+  const adminApiKeys = secretList(env, 'ADMIN_API_KEYS');
+  // Auth tries admin keys first: a key in both lists would give an app backend the admin API.
+  if (adminApiKeys.some((key) => apiKeys.includes(key))) {
+    throw new ConfigError('ADMIN_API_KEYS', 'shares a key with API_KEYS; admin keys must be keys of their own');
+  }
+
+  const warnings: string[] = [];
+  let apps: AppConfig[];
+  if (appsFile === null) {
+    apps = [singleApp(env, apiKeys, warnings)];
+  } else {
+    // Two sources for one setting would leave an operator guessing which one counts.
+    const stray = PER_APP_SETTINGS.find((name) => value(env, name) !== undefined || value(env, `${name}_FILE`) !== undefined);
+    if (stray !== undefined) throw new ConfigError(stray, "is set together with APPS_FILE; with APPS_FILE it belongs in the app's entry");
+    if (appsFile.apps.length === 0) throw new ConfigError('APPS_FILE', 'lists no app');
+    for (const app of appsFile.apps) {
+      const shared = app.apiKeys.find((key) => adminApiKeys.includes(key) || apiKeys.includes(key));
+      if (shared !== undefined) {
+        throw new ConfigError(
+          'APPS_FILE',
+          `app "${app.id}" apiKeys shares a key with ${adminApiKeys.includes(shared) ? 'ADMIN_API_KEYS' : 'API_KEYS'}; an app key must be a key of its own`,
+        );
+      }
+    }
+    apps = appsFile.apps;
+    warnings.push(...appsFile.warnings);
+  }
+  const first = apps[0]!;
 
   const logLevel = (value(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
@@ -326,7 +427,6 @@ export function parseConfig(env: Env): Config {
   }
 
   const rootCertPaths = list(env, 'APPLE_ROOT_CERTS');
-  const apiCredentials = credentials(env);
 
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   const databaseReadUrl = url(env, 'DATABASE_READ_URL', ['postgres:', 'postgresql:']);
@@ -354,20 +454,23 @@ export function parseConfig(env: Env): Config {
     dataDir: value(env, 'DATA_DIR') ?? './data',
     migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),
     apple: {
-      bundleId,
-      appAppleId,
-      environments: accepted,
+      bundleId: first.bundleId,
+      appAppleId: first.appAppleId,
+      environments: first.environments,
       rootCertPaths: rootCertPaths.length > 0 ? rootCertPaths : null,
       onlineChecks: boolean(env, 'APPLE_ONLINE_CHECKS', true),
-      credentials: apiCredentials,
+      credentials: first.credentials,
       apiBaseUrl: url(env, 'APPLE_API_BASE_URL', ['http:', 'https:']),
-      sharedSecret: value(env, 'APPLE_SHARED_SECRET') ?? null,
+      sharedSecret: first.sharedSecret,
       verifyReceiptUrl: url(env, 'APPLE_VERIFY_RECEIPT_URL', ['http:', 'https:']),
-      offerKey: offerKey(env, apiCredentials),
+      offerKey: first.offerKey,
     },
-    apiKeys,
+    apps,
+    appsFile: appsFile?.path ?? null,
+    // API_KEYS, and with APPS_FILE each app's keys too (X-App-Id naming comes with per-app access).
+    apiKeys: appsFile === null ? apiKeys : [...apiKeys, ...apps.flatMap((app) => app.apiKeys)],
     adminApiKeys,
-    entitlementsFile: value(env, 'ENTITLEMENTS_FILE') ?? null,
+    entitlementsFile: first.catalogFile,
     transferPolicy,
     recoveryIntervalMs: duration(env, 'RECOVERY_INTERVAL', 3_600_000),
     eventsRetentionMs: eventsRetention(env),

@@ -1,12 +1,15 @@
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { type AppRegistry, createAppRegistry } from './app-registry.js';
 import type { AppStoreServerApi } from './apple/api/index.js';
 import { createAppStoreServerApi } from './apple/api/index.js';
 import type { SignedDataVerifier } from './apple/types.js';
-import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
+import { createVerifierFamily, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
 import type { VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type Clock, systemClock } from './clock.js';
-import type { Config } from './config.js';
+import type { AppConfig, Config } from './config.js';
+import { PUBLIC_SCHEMA, schemaOfApp } from './db/app-schema.js';
 import type { DatabaseHandle } from './db/client.js';
 import { openDatabase } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
@@ -17,6 +20,12 @@ import { noopEvents, type ServiceEvents } from './metrics/events.js';
 import type { Metrics } from './metrics/metrics.js';
 import { noopTracing, type Tracing } from './tracing/tracing.js';
 
+/** One app's database: its primary handle (its schema, or its own PGlite database) and its read replica's. */
+export interface AppDatabase {
+  database: DatabaseHandle;
+  readReplica: DatabaseHandle | null;
+}
+
 /**
  * The infrastructure the service runs on, built once by server.ts, the CLI or a test:
  * a leaf, so every module may name it without importing the app. Use cases are built
@@ -24,15 +33,28 @@ import { noopTracing, type Tracing } from './tracing/tracing.js';
  */
 export interface AppDeps {
   config: Config;
+  /** The first app's database (readiness probes and pool metrics look at it: one database server for all apps). */
   database: DatabaseHandle;
+  /**
+   * Each app's database by app id, the first app's included. Absent: one app, on `database`
+   * and `readReplica`.
+   */
+  appDatabases?: ReadonlyMap<string, AppDatabase>;
   /** The streaming replica of DATABASE_READ_URL (never migrated, only read); absent or null: reads go to `database`. */
   readReplica?: DatabaseHandle | null;
   clock: Clock;
   logger: Logger;
+  /** The first app's (`apps.first.verifier`), for the code that is not per app yet. */
   verifier: SignedDataVerifier;
+  /** The first app's catalog. */
   entitlementMap: EntitlementMap;
-  /** null without App Store Server API credentials: the service then works from notifications alone. */
+  /** The first app's client; null without App Store Server API credentials: the service then works from notifications alone. */
   appStoreApi: AppStoreServerApi | null;
+  /**
+   * Every app with its own verifier, API client, offer key, shared secret, catalog and keys.
+   * Absent (tests that build their own verifier and client): one app made of the fields above.
+   */
+  apps?: AppRegistry;
   events: ServiceEvents;
   /** The Prometheus registry behind `events`; when absent, buildApp makes one for HTTP, pool and process metrics. */
   metrics?: Metrics;
@@ -63,12 +85,57 @@ export async function createDependencies(
   clock: Clock = systemClock,
   events: ServiceEvents = noopEvents,
   tracing: Tracing = noopTracing,
+  catalogs: ReadonlyMap<string, EntitlementMap> = new Map([[config.apps[0]!.id, entitlementMap]]),
 ): Promise<AppDeps> {
+  const appDatabases = new Map<string, AppDatabase>();
+  try {
+    for (const app of config.apps) appDatabases.set(app.id, await openAppDatabase(config, app.id, logger));
+  } catch (error) {
+    await closeAppDatabases(appDatabases.values());
+    throw error;
+  }
+  const { database, readReplica } = appDatabases.get(config.apps[0]!.id)!;
+
+  const apps = buildAppRegistry(config, entitlementMap, catalogs, clock, events, tracing);
+  const first = apps.first;
+
+  return {
+    config,
+    database,
+    readReplica,
+    appDatabases,
+    clock,
+    logger,
+    verifier: first.verifier,
+    entitlementMap: first.catalog,
+    appStoreApi: first.appStoreApi,
+    apps,
+    events,
+    tracing,
+  };
+}
+
+/**
+ * Where app `appId` keeps its data: on PostgreSQL the schema of its id (db/app-schema.ts) in
+ * DATABASE_URL's database; on embedded PGlite a database of its own, `<DATA_DIR>/apps/<id>`
+ * (a fresh in-memory one under `memory://`). App `default` keeps `public` and DATA_DIR itself.
+ */
+export function appDatabaseLocation(config: Pick<Config, 'dataDir'>, appId: string): { schema: string; dataDir: string } {
+  const schema = schemaOfApp(appId);
+  if (schema === PUBLIC_SCHEMA) return { schema, dataDir: config.dataDir };
+  const dataDir = config.dataDir.startsWith('memory://') ? 'memory://' : path.join(config.dataDir, 'apps', appId);
+  return { schema, dataDir };
+}
+
+/** Opens (and with MIGRATE_ON_START migrates) app `appId`'s database, and its read replica's handle. */
+export async function openAppDatabase(config: Config, appId: string, logger: Logger): Promise<AppDatabase> {
+  const { schema, dataDir } = appDatabaseLocation(config, appId);
   const database = await openDatabase({
     url: config.databaseUrl,
-    dataDir: config.dataDir,
+    dataDir,
+    schema,
     genericPoolMax: config.entitlementsReadPoolSize,
-    onPoolError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+    onPoolError: (error) => logger.warn({ err: error, app: appId }, 'idle database connection failed'),
   });
   try {
     if (config.migrateOnStart) await migrateDatabase(database);
@@ -76,42 +143,73 @@ export async function createDependencies(
     await database.close();
     throw error;
   }
-
   // Opened lazily by the pool: an unreachable replica only sends reads to the primary.
   const readReplica =
     config.databaseReadUrl === null
       ? null
       : await openDatabase({
           url: config.databaseReadUrl,
-          dataDir: config.dataDir,
+          dataDir,
+          schema,
           genericPoolMax: config.entitlementsReadPoolSize,
-          onPoolError: (error) => logger.warn({ err: error }, 'idle read replica connection failed'),
+          onPoolError: (error) => logger.warn({ err: error, app: appId }, 'idle read replica connection failed'),
         });
+  return { database, readReplica };
+}
 
-  const verifier = createSignedDataVerifier({
+/** Closes every handle of these apps' databases. */
+export async function closeAppDatabases(databases: Iterable<AppDatabase>): Promise<void> {
+  await Promise.all([...databases].flatMap(({ database, readReplica }) => [database.close(), readReplica?.close()]));
+}
+
+/** Every handle deps hold: each app's, or the one app's. */
+export function databasesOf(deps: AppDeps): AppDatabase[] {
+  return deps.appDatabases ? [...deps.appDatabases.values()] : [{ database: deps.database, readReplica: deps.readReplica ?? null }];
+}
+
+/** Every app's verifier (one family: shared caches), App Store Server API client and catalog; no I/O. */
+export function buildAppRegistry(
+  config: Config,
+  entitlementMap: EntitlementMap,
+  catalogs: ReadonlyMap<string, EntitlementMap>,
+  clock: Clock,
+  events: ServiceEvents,
+  tracing: Tracing = noopTracing,
+): AppRegistry {
+  // One family for every app: the chain and OCSP caches and the signature worker are shared.
+  const verifiers = createVerifierFamily({
     rootCertificates: loadRootCertificates(config.apple.rootCertPaths ?? [DEFAULT_ROOT_CERTIFICATE_PATH]),
-    bundleId: config.apple.bundleId,
-    ...(config.apple.appAppleId !== null ? { appAppleId: config.apple.appAppleId } : {}),
-    environments: config.apple.environments,
     onlineChecks: config.apple.onlineChecks,
     clock,
     signatureChecks: 'worker',
     tracing,
   });
+  const apiOf = (app: AppConfig): AppStoreServerApi | null => {
+    const credentials = app.credentials;
+    return credentials
+      ? createAppStoreServerApi({
+          issuerId: credentials.issuerId,
+          keyId: credentials.keyId,
+          privateKey: credentials.privateKey,
+          bundleId: app.bundleId,
+          ...(config.apple.apiBaseUrl ? { baseUrl: config.apple.apiBaseUrl } : {}),
+          clock,
+          onCall: (call) => events.appStoreApiCall(call),
+          tracing,
+        })
+      : null;
+  };
+  return createAppRegistry(config.apps, (app) => ({
+    verifier: verifiers.forApp({
+      bundleId: app.bundleId,
+      ...(app.appAppleId !== null ? { appAppleId: app.appAppleId } : {}),
+      environments: app.environments,
+    }),
+    appStoreApi: apiOf(app),
+    catalog: catalogs.get(app.id) ?? (app.id === config.apps[0]!.id ? entitlementMap : missingCatalog(app.id)),
+  }));
+}
 
-  const credentials = config.apple.credentials;
-  const appStoreApi = credentials
-    ? createAppStoreServerApi({
-        issuerId: credentials.issuerId,
-        keyId: credentials.keyId,
-        privateKey: credentials.privateKey,
-        bundleId: config.apple.bundleId,
-        ...(config.apple.apiBaseUrl ? { baseUrl: config.apple.apiBaseUrl } : {}),
-        clock,
-        onCall: (call) => events.appStoreApiCall(call),
-        tracing,
-      })
-    : null;
-
-  return { config, database, readReplica, clock, logger, verifier, entitlementMap, appStoreApi, events, tracing };
+function missingCatalog(appId: string): never {
+  throw new Error(`no catalog was loaded for app "${appId}"`);
 }

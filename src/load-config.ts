@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
-import { type Config, ConfigError, parseConfig } from './config.js';
+import { type AppsFileContent, type Config, ConfigError, parseConfig } from './config.js';
+import { parseAppsFile } from './config-apps.js';
 import { type EntitlementMap, identityEntitlementMap, parseEntitlementsFile } from './entitlements/entitlement-map.js';
 
 /** Settings from `.env` (when present) under those of the real environment. */
@@ -54,7 +55,10 @@ export function readSecretFiles(env: Readonly<Record<string, string | undefined>
 
 export interface LoadedConfig {
   config: Config;
+  /** The first app's catalog (the one app without APPS_FILE). */
   entitlementMap: EntitlementMap;
+  /** Each app's catalog, by app id. */
+  catalogs: ReadonlyMap<string, EntitlementMap>;
 }
 
 function readSetting(variable: string, path: string): string {
@@ -71,16 +75,39 @@ export function loadConfig(env: Record<string, string | undefined>): LoadedConfi
   for (const path of config.apple.rootCertPaths ?? []) {
     if (!existsSync(path)) throw new ConfigError('APPLE_ROOT_CERTS', `names a file that does not exist: ${path}`);
   }
-  let entitlementMap = identityEntitlementMap;
-  if (config.entitlementsFile) {
-    const text = readSetting('ENTITLEMENTS_FILE', config.entitlementsFile);
-    try {
-      entitlementMap = parseEntitlementsFile(text, config.entitlementsFile);
-    } catch (error) {
-      throw new ConfigError('ENTITLEMENTS_FILE', `is invalid: ${(error as Error).message}`);
+  const catalogs = new Map<string, EntitlementMap>();
+  for (const app of config.apps) {
+    // Without APPS_FILE the catalog is ENTITLEMENTS_FILE, and its errors name it.
+    const variable = config.appsFile === null ? 'ENTITLEMENTS_FILE' : 'APPS_FILE';
+    const field = config.appsFile === null ? '' : `app "${app.id}" catalogFile `;
+    let catalog = identityEntitlementMap;
+    if (app.catalogFile) {
+      const text = readCatalog(variable, field, app.catalogFile);
+      try {
+        catalog = parseEntitlementsFile(text, app.catalogFile);
+      } catch (error) {
+        throw new ConfigError(variable, `${field}is invalid: ${(error as Error).message}`);
+      }
     }
+    catalogs.set(app.id, catalog);
   }
-  return { config, entitlementMap };
+  return { config, entitlementMap: catalogs.get(config.apps[0]!.id)!, catalogs };
+}
+
+function readCatalog(variable: string, field: string, path: string): string {
+  if (field === '') return readSetting(variable, path);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(variable, `${field}names a file that cannot be read: ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** APPS_FILE read and parsed, the files its entries name read too; null when unset. */
+function readAppsFile(env: Record<string, string | undefined>): AppsFileContent | null {
+  const path = env.APPS_FILE?.trim();
+  if (path === undefined || path === '') return null;
+  return parseAppsFile(readSetting('APPS_FILE', path), path, (file) => readFileSync(file, 'utf8'));
 }
 
 /** parseConfig over the environment with its `*_FILE` secrets read; errors say which file a value came from. */
@@ -88,7 +115,7 @@ function parseWithSecretFiles(env: Record<string, string | undefined>): Config {
   const read = new Set<string>();
   for (const name of SECRET_SETTINGS) if (isSet(env[`${name}_FILE`])) read.add(name);
   try {
-    return parseConfig(readSecretFiles(env));
+    return parseConfig(readSecretFiles(env), readAppsFile(env));
   } catch (error) {
     if (error instanceof ConfigError && read.has(error.variable)) {
       throw new ConfigError(error.variable, `(read from ${error.variable}_FILE) ${error.message.slice(error.variable.length + 1)}`);

@@ -3,7 +3,7 @@ import { buildApp } from './app.js';
 import { systemClock } from './clock.js';
 import { clusterScrape, reportWorkerReady, resolveWorkers, runPrimary } from './cluster.js';
 import { ConfigError } from './config.js';
-import { createDependencies } from './dependencies.js';
+import { closeAppDatabases, createDependencies, databasesOf } from './dependencies.js';
 import { describeListenError } from './http/listen-error.js';
 import { serviceVersion } from './http/openapi.js';
 import { createRateLimitRedis } from './http/rate-limit.js';
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { config, entitlementMap } = loaded;
+  const { config, entitlementMap, catalogs } = loaded;
   // WORKERS: the primary supervises the workers (src/cluster.ts); each worker runs what follows.
   if (cluster.isPrimary) {
     const workers = resolveWorkers(config.workers, config.databaseUrl);
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
 
   let deps;
   try {
-    deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents, tracing?.tracing);
+    deps = await createDependencies(config, entitlementMap, logger, systemClock, metrics?.events ?? noopEvents, tracing?.tracing, catalogs);
   } catch (error) {
     // A DATA_DIR that is not a usable directory, or one another process holds: one line naming it.
     if (error instanceof ConfigError) {
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     try {
       await Promise.all([app.close(), metricsApp?.close()]);
       redis?.disconnect();
-      await Promise.all([deps.database.close(), deps.readReplica?.close()]);
+      await closeAppDatabases(databasesOf(deps));
       // The last spans (the requests just drained) are exported before the process ends.
       await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'the last traces could not be exported'));
       logger.info('shutdown complete');
@@ -113,12 +113,12 @@ async function main(): Promise<void> {
       process.stderr.write(`Cannot start: ${reason}\n`);
       await Promise.all([app.close(), metricsApp?.close()]).catch(() => undefined);
       redis?.disconnect();
-      await Promise.all([deps.database.close(), deps.readReplica?.close()]).catch(() => undefined);
+      await closeAppDatabases(databasesOf(deps)).catch(() => undefined);
       process.exit(1);
     }
   }
   // Deliveries begin once the service is up; app.close() stops them and waits for attempts in flight.
-  app.eventDelivery?.start();
+  for (const each of app.apps.all) each.eventDelivery?.start();
   if (cluster.isWorker) reportWorkerReady();
   logger.info(
     {

@@ -12,12 +12,13 @@ import { createSupportViewsRepository } from './admin/support-views.repository.j
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { createAnalyticsRepository } from './analytics/analytics.repository.js';
 import { type AnalyticsUsecase, createAnalyticsUsecase } from './analytics/analytics.usecase.js';
+import { type App, type AppRegistry, createAppRegistry } from './app-registry.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
 import { type ConsumptionUsecase, createConsumptionUsecase } from './consumption/consumption.usecase.js';
 import { createReadRouting, type ReadRouting } from './db/read-routing.js';
-import type { AppDeps } from './dependencies.js';
+import type { AppDatabase, AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
@@ -44,8 +45,10 @@ import { createTransactionsRepository } from './users/transactions.repository.js
 import { createUsersRepository } from './users/users.repository.js';
 import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js';
 
-/** Every use case of the service, built once over its dependencies. */
-export interface Services {
+/** Every use case of one app, over that app's database, verifier, API client, catalog and secrets. */
+export interface AppServices {
+  /** The app these use cases serve. */
+  app: App;
   /** V2 notifications, from the webhook and from recovery: one write path, through the batcher. */
   ingest: IngestUsecase;
   v1Ingest: V1IngestUsecase;
@@ -109,19 +112,96 @@ export interface Services {
    * started by the app (until then, on PostgreSQL, it serves nothing), stopped by close().
    */
   entitlementsCache: { cache: RecordsCache; start(): Promise<void> };
+  /** Starts this app's background jobs (recovery, events, cache listener, token updates, consumption, replica check); not the delivery worker. */
+  start(): Promise<void>;
   /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
   close(): Promise<void>;
 }
 
 /**
+ * Every app's use cases. The fields of the first app's are here too (the CLI and code that
+ * serve one app); routes choose an app's with `of`.
+ */
+export interface Services extends AppServices {
+  /** Every app of the installation. */
+  apps: AppRegistry;
+  /** Each app's use cases, in the configured order. */
+  all: readonly AppServices[];
+  /** The use cases of app `appId`; null for an id no app has. */
+  of(appId: string): AppServices | null;
+  /** Starts every app's background jobs. */
+  start(): Promise<void>;
+  /** Stops every app's. */
+  close(): Promise<void>;
+}
+
+/** The metrics sink of one app: with an `app` label where the sink offers one (forApp), else the sink itself. */
+function eventsOfApp(events: AppDeps['events'], appId: string): AppDeps['events'] {
+  const labelled = events as AppDeps['events'] & { forApp?: (appId: string) => AppDeps['events'] };
+  return labelled.forApp ? labelled.forApp(appId) : events;
+}
+
+/**
  * The composition root of the use cases, shared by buildApp (app.ts) and the CLI: routes
- * and commands receive what is built here and wire nothing themselves.
+ * and commands receive what is built here and wire nothing themselves. One set per app, over
+ * that app's database (its own schema: SPEC "Several apps"); the server, metrics registry,
+ * verifier caches and rate limits stay one for all.
  */
 export function createServices(appDeps: AppDeps): Services {
+  const apps = appDeps.apps ?? singleAppRegistry(appDeps);
+  const databases = appDeps.appDatabases ?? new Map([[apps.first.id, { database: appDeps.database, readReplica: appDeps.readReplica ?? null }]]);
+  // With APPS_FILE each event's envelope names its app; without it the body is unchanged.
+  const severalApps = appDeps.config.appsFile !== null;
+  const all = apps.all.map((app) => {
+    const handles = databases.get(app.id);
+    if (handles === undefined) throw new Error(`no database was opened for app "${app.id}"`);
+    return createAppServices(appDeps, app, handles, severalApps ? app.id : null);
+  });
+  const byId = new Map(all.map((each) => [each.app.id, each]));
+  const first = all[0]!;
+  return {
+    ...first,
+    apps,
+    all,
+    of: (appId) => byId.get(appId) ?? null,
+    async start() {
+      for (const each of all) await each.start();
+    },
+    async close() {
+      await Promise.all(all.map((each) => each.close()));
+    },
+  };
+}
+
+/** One app's use cases over its own database handles. */
+export function createAppServices(appDeps: AppDeps, app: App, handles: AppDatabase, envelopeApp: string | null): AppServices {
   const tracing = appDeps.tracing ?? noopTracing;
   // Transactions and hot-path queries in spans when tracing is on (the same handle when off).
-  const deps = { ...appDeps, database: traceDatabase(appDeps.database, tracing) };
-  const { config, clock, logger, verifier, events } = deps;
+  const deps = {
+    ...appDeps,
+    database: traceDatabase(handles.database, tracing),
+    readReplica: handles.readReplica,
+    events: eventsOfApp(appDeps.events, app.id),
+  };
+  const { clock, logger: rootLogger, events } = deps;
+  // The settings as this app sees them: its bundle id, environments, credentials and secrets
+  // where the single-app code reads the APPLE_* ones (the same values for an installation's first app).
+  const own = app.config;
+  const config = {
+    ...deps.config,
+    apple: {
+      ...deps.config.apple,
+      bundleId: own.bundleId,
+      appAppleId: own.appAppleId,
+      environments: own.environments,
+      credentials: own.credentials,
+      sharedSecret: own.sharedSecret,
+      offerKey: own.offerKey,
+    },
+  };
+  // Several apps: each app's lines say which.
+  const logger = envelopeApp === null ? rootLogger : rootLogger.child({ app: app.id });
+  const verifier = app.verifier;
   const feedSignal = createFeedSignal();
   // Set once the delivery worker is built below: a commit that recorded events wakes it.
   let wakeDelivery: () => void = () => {};
@@ -132,9 +212,10 @@ export function createServices(appDeps: AppDeps): Services {
   const recordsCache = createRecordsCache({ maxEntries: config.entitlementsCacheSize, serving: deps.database.kind === 'pglite' });
   let recordsCacheListener: RecordsCacheListener | null = null;
   const eventRecorder = createEventRecorder({
-    entitlementMap: deps.entitlementMap,
+    entitlementMap: app.catalog,
     clock,
     kind: deps.database.kind,
+    app: envelopeApp,
     onInputsCommitted: (userIds) => recordsCache.invalidate(userIds),
     onCommitted(recorded) {
       feedSignal.notify(recorded[recorded.length - 1]!.seq);
@@ -149,8 +230,8 @@ export function createServices(appDeps: AppDeps): Services {
   // events of what it changed, before it commits (src/events/recorder.ts).
   const database = { ...deps.database, db: eventRecorder.recording(deps.database.db) };
   const db = database.db;
-  const api = deps.appStoreApi;
-  const environments = config.apple.environments;
+  const api = app.appStoreApi;
+  const environments = app.config.environments;
 
   const sync = createAppStoreSync({ db, appStoreApi: api, verifier, clock });
   const ingest = createIngestUsecase({ verifier, clock, logger, events, tracing, batcher: createIngestBatcher({ db, clock, tracing }) });
@@ -165,7 +246,7 @@ export function createServices(appDeps: AppDeps): Services {
   const primaryEntitlements = createEntitlementsRepository({ database });
   const cachedEntitlements = { recordsOfUser: (userId: string) => recordsCache.read(userId, primaryEntitlements.recordsOfUser) };
   const refresh = sync.connected ? (purchases: Parameters<typeof sync.refresh>[0]) => sync.refresh(purchases) : null;
-  const entitlements = createEntitlementsUsecase({ repository: cachedEntitlements, entitlementMap: deps.entitlementMap, clock, logger, refresh });
+  const entitlements = createEntitlementsUsecase({ repository: cachedEntitlements, entitlementMap: app.catalog, clock, logger, refresh });
   // With the cache on, its misses read the primary: a fill from a replica could be older
   // than an invalidation this process already received (docs/entitlements-cache.md). The
   // replica then serves the other read routes.
@@ -174,7 +255,7 @@ export function createServices(appDeps: AppDeps): Services {
       ? createEntitlementsUsecase({
           repository: createEntitlementsRepository({ database: reads }),
           primaryRepository: primaryEntitlements,
-          entitlementMap: deps.entitlementMap,
+          entitlementMap: app.catalog,
           clock,
           logger,
           refresh,
@@ -197,14 +278,14 @@ export function createServices(appDeps: AppDeps): Services {
     tokenUpdates,
   });
 
-  const secret = config.apple.sharedSecret;
+  const secret = app.sharedSecret;
   const verifyReceipt =
     deps.verifyReceipt !== undefined
       ? deps.verifyReceipt
       : secret === null
         ? null
         : createVerifyReceiptClient({ sharedSecret: secret, ...(config.apple.verifyReceiptUrl ? { overrideUrl: config.apple.verifyReceiptUrl } : {}) });
-  const catalog = deps.entitlementMap;
+  const catalog = app.catalog;
   const v1Ingest = createV1IngestUsecase({
     config,
     database,
@@ -289,7 +370,14 @@ export function createServices(appDeps: AppDeps): Services {
   wakeConsumption = () => consumptionSender.wake();
   const consumption = createConsumptionUsecase({ db: deps.database.db, clock, wake: wakeConsumption });
 
+  async function startEntitlementsCache(): Promise<void> {
+    if (recordsCacheListener === null && config.entitlementsCacheSize > 0) {
+      recordsCacheListener = await startRecordsCacheListener({ database: deps.database, cache: recordsCache, logger });
+    }
+  }
+
   return {
+    app,
     ingest,
     v1Ingest,
     sync,
@@ -311,7 +399,7 @@ export function createServices(appDeps: AppDeps): Services {
     deliveries,
     analytics: createAnalyticsUsecase({
       repository: createAnalyticsRepository({ db: deps.database.db }),
-      entitlementMap: deps.entitlementMap,
+      entitlementMap: app.catalog,
       clock,
     }),
     eventRecorder,
@@ -325,18 +413,20 @@ export function createServices(appDeps: AppDeps): Services {
       appTransactionOf: (userId) => appTransactionOf(reads.db, userId),
     }),
     lookup: createLookupUsecase({ repository: createLookupRepository({ db: deps.database.db }) }),
-    offers: createOffersUsecase({ offerKey: config.apple.offerKey, bundleId: config.apple.bundleId, clock }),
+    offers: createOffersUsecase({ offerKey: app.offerKey, bundleId: app.bundleId, clock }),
     eventJobs,
     extensions: createExtensionsUsecase({ api, db: deps.database.db, environments, clock, logger }),
     consumption,
     consumptionSender,
-    entitlementsCache: {
-      cache: recordsCache,
-      async start() {
-        if (recordsCacheListener === null && config.entitlementsCacheSize > 0) {
-          recordsCacheListener = await startRecordsCacheListener({ database: deps.database, cache: recordsCache, logger });
-        }
-      },
+    entitlementsCache: { cache: recordsCache, start: startEntitlementsCache },
+    async start() {
+      // The same order buildApp started them in before there were several apps.
+      await recoveryJob?.start();
+      await eventJobs.start();
+      await startEntitlementsCache();
+      await tokenUpdates.start();
+      await readRouting?.start();
+      await consumptionSender.start();
     },
     async close() {
       await recordsCacheListener?.stop();
@@ -345,4 +435,9 @@ export function createServices(appDeps: AppDeps): Services {
       await Promise.all([entitlements.drain(), entitlementReads.drain()]);
     },
   };
+}
+
+/** The one app of deps built without a registry (tests with their own verifier and client). */
+function singleAppRegistry(deps: AppDeps): AppRegistry {
+  return createAppRegistry([deps.config.apps[0]!], () => ({ verifier: deps.verifier, appStoreApi: deps.appStoreApi, catalog: deps.entitlementMap }));
 }

@@ -3,17 +3,8 @@ import { Type } from 'typebox';
 import { apiNotConfigured } from '../app-store-errors.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses, NullableDateTime } from '../http/schemas.js';
-import type { RecoveryUsecase } from './recovery.job.js';
-import { RECOVERY_RUNS_KEPT, type RecoveryRunsRepository } from './recovery-runs.repository.js';
-import type { TestNotificationsUsecase } from './test-notification.usecase.js';
-
-export interface AdminRoutesOptions {
-  /** null without App Store Server API credentials. */
-  recovery: RecoveryUsecase | null;
-  /** The recorded runs (GET /admin/notifications/recover/runs); listed even without credentials (then empty). */
-  recoveryRuns: Pick<RecoveryRunsRepository, 'latest'>;
-  testNotifications: TestNotificationsUsecase;
-}
+import type { ServedApps } from '../http/served-apps.js';
+import { RECOVERY_RUNS_KEPT } from './recovery-runs.repository.js';
 
 const IsoDateTime = (description: string, example: string) => Type.String({ minLength: 1, maxLength: 64, description, examples: [example] });
 
@@ -138,7 +129,7 @@ const TokenParams = Type.Object({
   token: Type.String({ minLength: 1, maxLength: 256, description: 'The testNotificationToken from POST /admin/notifications/test' }),
 });
 
-export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { recovery, recoveryRuns, testNotifications }) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.get(
@@ -156,7 +147,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       },
     },
     async (request) => {
-      const runs = await recoveryRuns.latest(request.query.limit ?? 50);
+      const runs = await apps.of(request).recoveryRuns.latest(request.query.limit ?? 50);
       return {
         runs: runs.map((run) => ({
           id: run.id,
@@ -191,6 +182,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       },
     },
     async (request) => {
+      const { recovery } = apps.of(request);
       if (recovery === null) throw apiNotConfigured();
       const window = recovery.window(request.body);
       const logger = request.log.child({ startDate: window.startDate.toISOString(), endDate: window.endDate.toISOString() });
@@ -211,7 +203,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         response: { 200: TestNotificationResponse, ...errorResponses(400, 401, 403, 502, 503) },
       },
     },
-    async (request) => testNotifications.request(request.query.environment),
+    async (request) => apps.of(request).testNotifications.request(request.query.environment),
   );
 
   app.get(
@@ -228,6 +220,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         response: { 200: TestNotificationStatusResponse, ...errorResponses(400, 401, 403, 404, 502, 503) },
       },
     },
-    async (request) => testNotifications.status(request.params.token, request.query.environment),
+    async (request) => apps.of(request).testNotifications.status(request.params.token, request.query.environment),
   );
 };

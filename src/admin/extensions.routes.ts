@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses, NullableDateTime } from '../http/schemas.js';
-import { type ExtensionsUsecase, NOT_YET_APPLIED } from './extensions.usecase.js';
+import type { ServedApps } from '../http/served-apps.js';
+import { NOT_YET_APPLIED } from './extensions.usecase.js';
 
 const Environment = Type.Union([Type.Literal('Production'), Type.Literal('Sandbox')]);
 
@@ -118,7 +119,7 @@ const COMMON =
   '400 VALIDATION_ERROR names the invalid field (days 1..90, reason 0..3); API_NOT_CONFIGURED without App Store Server API ' +
   'credentials; 503 APP_STORE_UNAVAILABLE when Apple is away or busy (nothing recorded: send it again); 502 when Apple refuses our request.';
 
-export const extensionsRoutes: FastifyPluginAsyncTypebox<{ extensions: ExtensionsUsecase }> = async (app, { extensions }) => {
+export const extensionsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.post(
@@ -139,7 +140,7 @@ export const extensionsRoutes: FastifyPluginAsyncTypebox<{ extensions: Extension
       },
     },
     async (request) =>
-      extensions.extendOne(request.params.originalTransactionId, {
+      apps.of(request).extensions.extendOne(request.params.originalTransactionId, {
         days: request.body.days,
         reason: request.body.reason,
         ...(request.query.environment !== undefined ? { environment: request.query.environment } : {}),
@@ -162,7 +163,7 @@ export const extensionsRoutes: FastifyPluginAsyncTypebox<{ extensions: Extension
       },
     },
     async (request) =>
-      extensions.extendAll(request.body.productId, {
+      apps.of(request).extensions.extendAll(request.body.productId, {
         days: request.body.days,
         reason: request.body.reason,
         ...(request.body.storefronts !== undefined ? { storefronts: request.body.storefronts } : {}),
@@ -184,6 +185,6 @@ export const extensionsRoutes: FastifyPluginAsyncTypebox<{ extensions: Extension
         response: { 200: ProgressResponse, ...errorResponses(400, 401, 403, 404, 502, 503) },
       },
     },
-    async (request) => extensions.progress(request.params.productId, request.params.requestId, request.query.environment),
+    async (request) => apps.of(request).extensions.progress(request.params.productId, request.params.requestId, request.query.environment),
   );
 };

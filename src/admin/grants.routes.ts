@@ -3,12 +3,8 @@ import { Type } from 'typebox';
 import { UserIdParams } from '../entitlements/entitlements.schemas.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { canonicalUserId } from '../users/app-account-token.model.js';
-import type { GrantsUsecase } from './grants.usecase.js';
-
-export interface GrantsRoutesOptions {
-  grants: GrantsUsecase;
-}
 
 const GrantBody = Type.Object(
   {
@@ -74,7 +70,7 @@ const EndResponse = Type.Object(
   { additionalProperties: false },
 );
 
-export const grantsRoutes: FastifyPluginAsyncTypebox<GrantsRoutesOptions> = async (app, { grants }) => {
+export const grantsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.post(
@@ -97,7 +93,7 @@ export const grantsRoutes: FastifyPluginAsyncTypebox<GrantsRoutesOptions> = asyn
     },
     async (request) => {
       const userId = canonicalUserId(request.params.userId);
-      const granted = await grants.grant(userId, request.body, { keyId: request.apiKeyId! });
+      const granted = await apps.of(request).grants.grant(userId, request.body, { keyId: request.apiKeyId! });
       return { grantId: granted.grantId, expiresDate: granted.expiresDate.toISOString() };
     },
   );
@@ -119,7 +115,7 @@ export const grantsRoutes: FastifyPluginAsyncTypebox<GrantsRoutesOptions> = asyn
     },
     async (request) => {
       const userId = canonicalUserId(request.params.userId);
-      const ended = await grants.end(userId, request.params.grantId, { keyId: request.apiKeyId! }, request.query.reason ?? null);
+      const ended = await apps.of(request).grants.end(userId, request.params.grantId, { keyId: request.apiKeyId! }, request.query.reason ?? null);
       return { grantId: ended.grantId, expiresDate: ended.expiresDate.toISOString(), alreadyEnded: ended.alreadyEnded };
     },
   );

@@ -3,11 +3,8 @@ import { Type } from 'typebox';
 import { badRequest } from '../errors.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses, Nullable } from '../http/schemas.js';
-import type { LookupQuery, LookupUsecase } from './lookup.usecase.js';
-
-export interface LookupRoutesOptions {
-  lookup: LookupUsecase;
-}
+import type { ServedApps } from '../http/served-apps.js';
+import type { LookupQuery } from './lookup.usecase.js';
 
 const Id = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7E]+$', description }));
 
@@ -31,7 +28,7 @@ const LookupResponse = Type.Object(
 
 // The console's customer search by an id other than the user id (the order id goes through
 // GET /admin/orders/:orderId, which asks Apple).
-export const lookupRoutes: FastifyPluginAsyncTypebox<LookupRoutesOptions> = async (app, { lookup }) => {
+export const lookupRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.get(
@@ -50,7 +47,7 @@ export const lookupRoutes: FastifyPluginAsyncTypebox<LookupRoutesOptions> = asyn
     async (request) => {
       const given = Object.entries(request.query).filter(([, value]) => value !== undefined);
       if (given.length !== 1) throw badRequest('VALIDATION_ERROR', 'Give exactly one of transactionId, originalTransactionId, appAccountToken');
-      return lookup.lookup(Object.fromEntries(given) as LookupQuery);
+      return apps.of(request).lookup.lookup(Object.fromEntries(given) as LookupQuery);
     },
   );
 };

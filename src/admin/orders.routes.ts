@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses, Nullable } from '../http/schemas.js';
-import type { OrdersUsecase } from './orders.usecase.js';
+import type { ServedApps } from '../http/served-apps.js';
 
 const OrderParams = Type.Object({
   orderId: Type.String({
@@ -34,7 +34,7 @@ const OrderResponse = Type.Object(
   { additionalProperties: false },
 );
 
-export const ordersRoutes: FastifyPluginAsyncTypebox<{ orders: OrdersUsecase }> = async (app, { orders }) => {
+export const ordersRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.get(
@@ -51,6 +51,6 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<{ orders: OrdersUsecase }> 
         response: { 200: OrderResponse, ...errorResponses(400, 401, 403, 404, 502, 503) },
       },
     },
-    async (request) => orders.lookUp(request.params.orderId),
+    async (request) => apps.of(request).orders.lookUp(request.params.orderId),
   );
 };

@@ -1,18 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { canonicalUserId } from '../users/app-account-token.model.js';
-import type { CustomerUsecase } from './customer.usecase.js';
-import type { NotificationLogUsecase } from './notification-log.usecase.js';
 import { CustomerResponse, NotificationLogQuery, NotificationLogResponse, UserIdParams } from './support-views.schemas.js';
 
-export interface SupportViewsRoutesOptions {
-  notificationLog: NotificationLogUsecase;
-  customers: CustomerUsecase;
-}
-
 // What the operator console shows: the notification log and one customer's whole record.
-export const supportViewsRoutes: FastifyPluginAsyncTypebox<SupportViewsRoutesOptions> = async (app, { notificationLog, customers }) => {
+export const supportViewsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.get(
@@ -32,7 +26,7 @@ export const supportViewsRoutes: FastifyPluginAsyncTypebox<SupportViewsRoutesOpt
     },
     async (request) => {
       const { userId, ...query } = request.query;
-      return notificationLog.list({ ...query, ...(userId !== undefined ? { userId: canonicalUserId(userId) } : {}) });
+      return apps.of(request).notificationLog.list({ ...query, ...(userId !== undefined ? { userId: canonicalUserId(userId) } : {}) });
     },
   );
 
@@ -51,6 +45,6 @@ export const supportViewsRoutes: FastifyPluginAsyncTypebox<SupportViewsRoutesOpt
         response: { 200: CustomerResponse, ...errorResponses(400, 401, 403, 503) },
       },
     },
-    async (request) => customers.customer(canonicalUserId(request.params.userId)),
+    async (request) => apps.of(request).customers.customer(canonicalUserId(request.params.userId)),
   );
 };

@@ -1,18 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { EntitlementsResponse, UserIdParams } from '../entitlements/entitlements.schemas.js';
-import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { canonicalUserId } from '../users/app-account-token.model.js';
-
-export interface UserRefreshRoutesOptions {
-  /** The write side's (primary) entitlements: the refresh writes, and its answer must see what it wrote. */
-  entitlements: EntitlementsUsecase;
-}
 
 // Beyond SPEC: the console's "Refresh from the App Store" (it may call admin routes only).
 // The same use case as GET /entitlements/:userId?refresh=true, in its `required` mode.
-export const userRefreshRoutes: FastifyPluginAsyncTypebox<UserRefreshRoutesOptions> = async (app, { entitlements }) => {
+export const userRefreshRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.post(
@@ -35,7 +30,7 @@ export const userRefreshRoutes: FastifyPluginAsyncTypebox<UserRefreshRoutesOptio
     },
     async (request) => {
       const userId = canonicalUserId(request.params.userId);
-      const answer = await entitlements.entitlementsOf(userId, { refresh: 'required' });
+      const answer = await apps.of(request).entitlements.entitlementsOf(userId, { refresh: 'required' });
       return { userId, entitlements: answer.entitlements };
     },
   );

@@ -3,12 +3,8 @@ import { Type } from 'typebox';
 import { ENVIRONMENTS } from '../apple/types.js';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { INTERVALS, MAX_BUCKETS, METRICS } from './analytics.model.js';
-import type { AnalyticsUsecase } from './analytics.usecase.js';
-
-export interface AnalyticsRoutesOptions {
-  analytics: AnalyticsUsecase;
-}
 
 const Environment = Type.Union(
   ENVIRONMENTS.map((environment) => Type.Literal(environment)),
@@ -98,7 +94,7 @@ const TimeseriesResponse = Type.Union([
   ),
 ]);
 
-export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> = async (app, { analytics }) => {
+export const analyticsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.get(
@@ -115,7 +111,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
         response: { 200: SummaryResponse, ...errorResponses(400, 401, 403, 503) },
       },
     },
-    async (request) => analytics.summary(request.query),
+    async (request) => apps.of(request).analytics.summary(request.query),
   );
 
   app.get(
@@ -133,6 +129,6 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
         response: { 200: TimeseriesResponse, ...errorResponses(400, 401, 403, 503) },
       },
     },
-    async (request) => analytics.timeseries(request.query),
+    async (request) => apps.of(request).analytics.timeseries(request.query),
   );
 };

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireAdminKey, requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import type { ConsumptionFacts } from './consumption.model.js';
 import type { ConsumptionRequestRow, StoredFacts } from './consumption.repository.js';
 import { ConsumptionFactsBody, ConsumptionListQuery, ConsumptionListResponse, FactsResponse, TransactionIdParams } from './consumption.schemas.js';
-import type { ConsumptionUsecase } from './consumption.usecase.js';
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
@@ -29,7 +29,7 @@ function requestView(row: ConsumptionRequestRow) {
   };
 }
 
-export const consumptionRoutes: FastifyPluginAsyncTypebox<{ consumption: ConsumptionUsecase }> = async (app, { consumption }) => {
+export const consumptionRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireApiKey(app.keys.app));
 
   app.put(
@@ -58,13 +58,13 @@ export const consumptionRoutes: FastifyPluginAsyncTypebox<{ consumption: Consump
         consumptionPercentage: body.consumptionPercentage ?? null,
         refundPreference: (body.refundPreference ?? null) as ConsumptionFacts['refundPreference'],
       };
-      const answer = await consumption.putFacts(request.params.transactionId, facts, request.apiKeyId ?? null);
+      const answer = await apps.of(request).consumption.putFacts(request.params.transactionId, facts, request.apiKeyId ?? null);
       return { transactionId: answer.transactionId, facts: factsView(answer.facts), requests: answer.requests.map(requestView) };
     },
   );
 };
 
-export const consumptionAdminRoutes: FastifyPluginAsyncTypebox<{ consumption: ConsumptionUsecase }> = async (app, { consumption }) => {
+export const consumptionAdminRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.get(
@@ -81,6 +81,6 @@ export const consumptionAdminRoutes: FastifyPluginAsyncTypebox<{ consumption: Co
         response: { 200: ConsumptionListResponse, ...errorResponses(400, 401, 403, 503) },
       },
     },
-    async (request) => ({ requests: (await consumption.list(request.query)).map(requestView) }),
+    async (request) => ({ requests: (await apps.of(request).consumption.list(request.query)).map(requestView) }),
   );
 };

@@ -7,6 +7,7 @@ import { PgDialect, type PgTransactionConfig } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite, PgliteSession, PgliteTransaction } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { holdingAdvisoryLock } from './advisory-lock.js';
+import { type AppNamespace, appNamespace, PUBLIC_NAMESPACE, PUBLIC_SCHEMA } from './app-schema.js';
 import { type DataDirLock, lockDataDir, prepareDataDir, restrictToOwner } from './data-dir.js';
 import { isDatabaseUnavailable } from './errors.js';
 import * as schema from './schema.js';
@@ -27,6 +28,8 @@ export interface SqlDriver {
   query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
   /** Rows as arrays in select-list order (a select list that repeats a name, as a union of differently shaped rows does). */
   queryArrays(text: string, params?: readonly unknown[]): Promise<unknown[][]>;
+  /** The app's names of database-wide things (advisory lock keys, NOTIFY channels): the handle's own. */
+  readonly names: AppNamespace;
 }
 
 /** What a `db.transaction` callback receives: the query builder, and the driver of the same transaction. */
@@ -49,6 +52,11 @@ export interface DatabaseHandle {
   kind: 'postgres' | 'pglite';
   db: Database;
   /**
+   * The app whose data this handle reaches: its schema (PostgreSQL) and its names of what
+   * PostgreSQL shares across schemas (advisory lock keys, LISTEN/NOTIFY channels).
+   */
+  names: AppNamespace;
+  /**
    * A hot read path's query without the ORM: rows as arrays in select-list order, the
    * statement prepared once per connection under `name`. Only for statements whose
    * result types both drivers parse alike (text, int4, float8, bool, uuid, timestamptz).
@@ -59,7 +67,7 @@ export interface DatabaseHandle {
   queryArrays(query: ArrayQuery): Promise<unknown[][]>;
   /** Throws unless the database answers a trivial query. */
   ping(): Promise<void>;
-  /** Runs `fn` while holding a session-level advisory lock (advisory-lock.ts); false when another holder has it. */
+  /** Runs `fn` while holding the session-level advisory lock of `key` in this handle's namespace (advisory-lock.ts); false when another holder has it. */
   withTryAdvisoryLock<T>(key: bigint, fn: () => Promise<T>): Promise<{ acquired: true; result: T } | { acquired: false }>;
   poolStats(): PoolStats | null;
   close(): Promise<void>;
@@ -83,6 +91,13 @@ export interface OpenDatabaseOptions {
   genericPoolMax?: number;
   /** Receives errors of idle pooled connections (a restarted server, say) instead of crashing. */
   onPoolError?: (error: Error) => void;
+  /**
+   * PostgreSQL: the schema every connection works in (`search_path`, set when the session
+   * starts, never switched on a shared connection: named prepared statements bind to the
+   * schema they were prepared under); default `public`. Created by migrateDatabase.
+   * PGlite keeps one app per database (`dataDir`), always in `public`.
+   */
+  schema?: string;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
@@ -90,8 +105,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 }
 
 function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
+  const names = appNamespace(options.schema ?? PUBLIC_SCHEMA);
+  const schemaSetting = searchPathSetting(names.schema);
   const pool = new pg.Pool({
-    connectionString: options.url!,
+    ...withSessionSettings(options.url!, schemaSetting),
     max: options.poolMax ?? 10,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
@@ -103,17 +120,18 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
   // generic plan of the same shape runs as fast. Only this pool plans generically: the
   // recording statements were measured slower with generic plans.
   const genericPool = new pg.Pool({
-    ...withGenericPlans(options.url!),
+    ...withSessionSettings(options.url!, [GENERIC_PLANS, schemaSetting].filter((each) => each !== '').join(' ')),
     max: options.genericPoolMax ?? 2,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
   reportPoolErrors(genericPool, options.onPoolError);
   const db = drizzlePg(pool, { schema }) as unknown as Database;
-  db.transaction = transactionOnOwnClient(pool);
+  db.transaction = transactionOnOwnClient(pool, names);
   return {
     kind: 'postgres',
     db,
+    names,
     raw: { kind: 'postgres', pool },
     async queryArrays(query) {
       const result = await genericPool.query<unknown[]>({ ...query, rowMode: 'array', types: fastTimestampTypes });
@@ -125,7 +143,7 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
     async withTryAdvisoryLock(key, fn) {
       const client = await pool.connect();
       try {
-        return await holdingAdvisoryLock(client, key, 'try', fn);
+        return await holdingAdvisoryLock(client, names.lockKey(key), 'try', fn);
       } finally {
         client.release();
       }
@@ -153,12 +171,24 @@ function reportPoolErrors(pool: pg.Pool, onPoolError: ((error: Error) => void) |
 
 const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
 
-/**
- * Connection settings whose sessions plan prepared statements generically: pg's `options`
- * startup parameter, added to the URL's own `options` when it has some (pg lets the URL's
- * value replace the config's).
- */
+/** The session setting that puts a connection in `schema` (none for `public`: today's sessions, unchanged). */
+function searchPathSetting(schema: string): string {
+  // Schema names of apps are [a-z0-9_] (app-schema.ts): nothing to escape in a startup option.
+  return schema === PUBLIC_SCHEMA ? '' : `-c search_path=${schema}`;
+}
+
+/** Connection settings whose sessions plan prepared statements generically (withSessionSettings). */
 export function withGenericPlans(url: string): { connectionString: string; options?: string } {
+  return withSessionSettings(url, GENERIC_PLANS);
+}
+
+/**
+ * Connection settings whose sessions start with `settings` (`-c name=value ...`): pg's
+ * `options` startup parameter, added to the URL's own `options` when it has some (pg lets
+ * the URL's value replace the config's). Empty settings: the URL as it is.
+ */
+export function withSessionSettings(url: string, settings: string): { connectionString: string; options?: string } {
+  if (settings === '') return { connectionString: url };
   let parsed: URL | null = null;
   try {
     parsed = new URL(url);
@@ -166,8 +196,8 @@ export function withGenericPlans(url: string): { connectionString: string; optio
     // Not a URL (a key=value string): pg reads it; the config's `options` applies.
   }
   const own = parsed?.searchParams.get('options');
-  if (parsed === null || own === null || own === undefined) return { connectionString: url, options: GENERIC_PLANS };
-  parsed.searchParams.set('options', `${own} ${GENERIC_PLANS}`);
+  if (parsed === null || own === null || own === undefined) return { connectionString: url, options: settings };
+  parsed.searchParams.set('options', `${own} ${settings}`);
   return { connectionString: parsed.toString() };
 }
 
@@ -178,10 +208,11 @@ const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: t
 type DriverClient = { kind: 'postgres'; client: pg.PoolClient } | { kind: 'pglite'; client: PGliteDriverTransaction };
 
 /** The transaction's query builder with the driver the same statements go through. */
-function withDriver(tx: DrizzleTransaction, target: DriverClient): Transaction {
+function withDriver(tx: DrizzleTransaction, target: DriverClient, names: AppNamespace): Transaction {
   const driver: SqlDriver =
     target.kind === 'postgres'
       ? {
+          names,
           async query<T>(text: string, params: readonly unknown[] = []) {
             return (await target.client.query(text, params as unknown[])).rows as T[];
           },
@@ -191,6 +222,7 @@ function withDriver(tx: DrizzleTransaction, target: DriverClient): Transaction {
           },
         }
       : {
+          names,
           async query<T>(text: string, params: readonly unknown[] = []) {
             return (await target.client.query<T>(text, params as unknown[])).rows;
           },
@@ -207,13 +239,13 @@ function withDriver(tx: DrizzleTransaction, target: DriverClient): Transaction {
  * connection lost just then), and a few database blips would exhaust the pool. A client
  * whose connection failed goes back with the error, so the pool discards it.
  */
-function transactionOnOwnClient(pool: pg.Pool): Database['transaction'] {
+function transactionOnOwnClient(pool: pg.Pool, names: AppNamespace): Database['transaction'] {
   return async <T>(work: (tx: Transaction) => Promise<T>, config?: PgTransactionConfig): Promise<T> => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
       const session = new NodePgSession(client, dialect, relational, {});
-      return await session.transaction((tx) => work(withDriver(tx as unknown as DrizzleTransaction, { kind: 'postgres', client })), config);
+      return await session.transaction((tx) => work(withDriver(tx as unknown as DrizzleTransaction, { kind: 'postgres', client }, names)), config);
     } catch (error) {
       if (isDatabaseUnavailable(error)) broken = error as Error;
       throw error;
@@ -246,12 +278,14 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     client.transaction(async (driverTx) => {
       const tx = new PgliteTransaction(dialect, new PgliteSession(driverTx, dialect, relational, {}), relational);
       if (config) await tx.setTransaction(config);
-      return work(withDriver(tx as unknown as DrizzleTransaction, { kind: 'pglite', client: driverTx }));
+      return work(withDriver(tx as unknown as DrizzleTransaction, { kind: 'pglite', client: driverTx }, PUBLIC_NAMESPACE));
     });
   let closed = false;
   return {
     kind: 'pglite',
     db,
+    // One app per embedded database: nothing is shared with another app's, so nothing is renamed.
+    names: PUBLIC_NAMESPACE,
     raw: { kind: 'pglite', client },
     async queryArrays({ text, values }) {
       const result = await client.query<unknown[]>(text, values, { rowMode: 'array' });

@@ -5,7 +5,7 @@ import type { Transaction } from '../db/client.js';
 // only when that transaction commits, and drops it with a rollback, so a listener hears of
 // exactly the changes that became visible, right after they did.
 
-/** PostgreSQL NOTIFY channel of the entitlement cache. */
+/** PostgreSQL NOTIFY channel of the entitlement cache (of the public schema's app; each handle names its app's: names.channel). */
 export const ANSWER_INPUTS_CHANNEL = 'ase_answer_inputs';
 
 /** Payload meaning "every user" (more users than a few payloads carry, or a replay). */
@@ -56,7 +56,7 @@ export function parseInvalidation(payload: string | undefined): string[] | 'all'
  */
 export async function notifyAnswerInputsChanged(tx: Transaction, userIds: readonly string[] | 'all'): Promise<void> {
   if (userIds !== 'all' && userIds.length === 0) return;
-  await notifyPayloads(tx, ANSWER_INPUTS_CHANNEL, invalidationPayloads(userIds));
+  await notifyPayloads(tx, tx.driver.names.channel(ANSWER_INPUTS_CHANNEL), invalidationPayloads(userIds));
 }
 
 /** NOTIFYs each of `payloads` on `channel` inside `tx`, in one statement. */

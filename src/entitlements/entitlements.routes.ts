@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { canonicalUserId } from '../users/app-account-token.model.js';
 import { EntitlementsQuery, EntitlementsResponse, STALE_HEADER, UserIdParams } from './entitlements.schemas.js';
-import type { EntitlementsUsecase } from './entitlements.usecase.js';
 
-export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ entitlements: EntitlementsUsecase }> = async (app, { entitlements }) => {
+export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireApiKey(app.keys.app));
 
   app.get(
@@ -27,7 +27,7 @@ export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ entitlements: Entit
     async (request, reply) => {
       const userId = canonicalUserId(request.params.userId);
       const { refresh, environment } = request.query;
-      const answer = await entitlements.entitlementsOf(userId, {
+      const answer = await apps.of(request).entitlementReads.entitlementsOf(userId, {
         refresh: refresh ? 'always' : 'when-stale',
         ...(environment !== undefined ? { environment } : {}),
       });

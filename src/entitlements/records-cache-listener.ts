@@ -73,7 +73,7 @@ export async function startRecordsCacheListener(options: RecordsCacheListenerOpt
     });
     try {
       await next.connect();
-      await next.query(`listen ${ANSWER_INPUTS_CHANNEL}`);
+      await next.query(`listen ${database.names.channel(ANSWER_INPUTS_CHANNEL)}`);
       if (client !== next) return;
       // Every commit from here on is heard; reads that start now see every commit before.
       cache.resume();

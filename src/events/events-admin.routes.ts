@@ -2,11 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requireAdminKey } from '../http/auth.js';
 import { errorResponses, Nullable, NullableDateTime } from '../http/schemas.js';
-import type { DeliveriesUsecase } from './deliveries.usecase.js';
-
-export interface EventsAdminRoutesOptions {
-  deliveries: DeliveriesUsecase;
-}
+import type { ServedApps } from '../http/served-apps.js';
 
 const Status = Type.Union([Type.Literal('pending'), Type.Literal('failed'), Type.Literal('delivered')], {
   description: 'pending: not delivered yet (retrying or waiting for an earlier event of its user); failed: gave up after 3 days; delivered: a 2xx came back',
@@ -54,7 +50,7 @@ const RedeliverResponse = Type.Object(
   { examples: [{ eventId: 'evt_0f8e4c2a-5b1d-4c3e-9a7f-2d6b8e1c4a90', deliveries: 1 }] },
 );
 
-export const eventsAdminRoutes: FastifyPluginAsyncTypebox<EventsAdminRoutesOptions> = async (app, { deliveries }) => {
+export const eventsAdminRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireAdminKey(app.keys.admin, app.keys.app));
 
   app.get(
@@ -71,7 +67,7 @@ export const eventsAdminRoutes: FastifyPluginAsyncTypebox<EventsAdminRoutesOptio
         response: { 200: DeliveriesResponse, ...errorResponses(400, 401, 403, 503) },
       },
     },
-    async (request) => deliveries.list(request.query),
+    async (request) => apps.of(request).deliveries.list(request.query),
   );
 
   app.post(
@@ -89,6 +85,6 @@ export const eventsAdminRoutes: FastifyPluginAsyncTypebox<EventsAdminRoutesOptio
         response: { 200: RedeliverResponse, ...errorResponses(401, 403, 404, 409, 503) },
       },
     },
-    async (request) => deliveries.redeliver(request.params.eventId),
+    async (request) => apps.of(request).deliveries.redeliver(request.params.eventId),
   );
 };

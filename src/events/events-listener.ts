@@ -48,7 +48,7 @@ export async function startEventsListener(options: {
     });
     try {
       await next.connect();
-      await next.query(`listen ${EVENTS_CHANNEL}`);
+      await next.query(`listen ${database.names.channel(EVENTS_CHANNEL)}`);
       signal.wakeAll();
     } catch (error) {
       logger.warn({ err: error }, 'event feed listener could not connect; retrying');

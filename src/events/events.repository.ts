@@ -25,11 +25,15 @@ export function newEventId(): string {
   return `evt_${randomUUID()}`;
 }
 
-/** The webhook body of an event: Standard Webhooks' envelope, `{"type","timestamp","data"}`. */
-export function eventBody(event: NewEvent, at: Date): string {
-  // The text JSON.stringify({ type, timestamp, data }) gives, with the data serialised once.
+/**
+ * The webhook body of an event: Standard Webhooks' envelope, `{"type","timestamp","data"}`;
+ * with APPS_FILE also `"app"`, the app's id, so a receiver of several apps tells them apart.
+ */
+export function eventBody(event: NewEvent, at: Date, app: string | null = null): string {
+  // The text JSON.stringify({ type, timestamp, [app,] data }) gives, with the data serialised once.
   const data = 'dataJson' in event ? event.dataJson : JSON.stringify(event.data);
-  return `{"type":${JSON.stringify(event.type)},"timestamp":${JSON.stringify(at.toISOString())},"data":${data}}`;
+  const appField = app === null ? '' : `"app":${JSON.stringify(app)},`;
+  return `{"type":${JSON.stringify(event.type)},"timestamp":${JSON.stringify(at.toISOString())},${appField}"data":${data}}`;
 }
 
 export interface AppendOptions {
@@ -47,6 +51,8 @@ export interface AppendOptions {
    * recording transaction. Sent on its own when there is no event to append.
    */
   invalidate?: { channel: string; payloads: readonly string[] };
+  /** The app id the envelope names (installations with APPS_FILE); absent: no `app` field. */
+  app?: string | null;
 }
 
 // The append is one statement (it runs at the end of every ingest batch, where each round
@@ -113,12 +119,12 @@ export async function appendEvents(tx: Transaction, newEvents: readonly NewEvent
     id: newEventId(),
     type: event.type,
     userId: event.userId,
-    body: eventBody(event, at),
+    body: eventBody(event, at, options.app ?? null),
     recordedAt: at,
   }));
   const notify = options.notifyChannel !== undefined;
   const params: unknown[] = [
-    EVENTS_APPEND_LOCK_KEY.toString(),
+    tx.driver.names.lockKey(EVENTS_APPEND_LOCK_KEY).toString(),
     at.toISOString(),
     rows.map((row) => row.id),
     rows.map((row) => row.type),

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { FeedQuery, FeedResponse } from './events.schemas.js';
-import type { FeedUsecase } from './feed.usecase.js';
 
-export const eventsRoutes: FastifyPluginAsyncTypebox<{ feed: FeedUsecase }> = async (app, { feed }) => {
+export const eventsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireApiKey(app.keys.app));
 
   app.get(
@@ -25,7 +25,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ feed: FeedUsecase }> = as
     async (request, reply) => {
       const gone = new AbortController();
       reply.raw.once('close', () => gone.abort());
-      return feed.read({ ...request.query, abort: gone.signal });
+      return apps.of(request).feed.read({ ...request.query, abort: gone.signal });
     },
   );
 };

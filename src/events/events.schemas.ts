@@ -24,6 +24,7 @@ export const FeedEventSchema = Type.Object({
   id: Type.String({ description: 'The event id, also `webhook-id` of its deliveries', examples: ['evt_2b0d7a4e-4c1f-4a53-9f55-0a4e33c1d7b2'] }),
   type: Type.Unsafe<EventType>(Type.String({ enum: [...EVENT_TYPES], description: 'What happened' })),
   timestamp: Type.String({ format: 'date-time', description: 'When it was recorded' }),
+  app: Type.Optional(Type.String({ description: 'With APPS_FILE: the id of the app the event is about (the key’s app)', examples: ['default'] })),
   data: Type.Object(
     {},
     {

@@ -60,8 +60,8 @@ export function parseWait(wait: string | undefined): number {
 }
 
 export function feedEvent(event: RecordedEvent): FeedEvent {
-  const body = JSON.parse(event.body) as { timestamp: string; data: Record<string, unknown> };
-  return { id: event.id, type: event.type, timestamp: body.timestamp, data: body.data };
+  const body = JSON.parse(event.body) as { timestamp: string; app?: string; data: Record<string, unknown> };
+  return { id: event.id, type: event.type, timestamp: body.timestamp, ...(body.app !== undefined ? { app: body.app } : {}), data: body.data };
 }
 
 export function createFeedUsecase(deps: FeedUsecaseDeps) {

@@ -25,6 +25,8 @@ export interface EventRecorderDeps {
   clock: Clock;
   /** 'postgres': NOTIFY listeners in the recording transaction. */
   kind: DatabaseHandle['kind'];
+  /** The app id every event's envelope names (installations with APPS_FILE); null or absent: none. */
+  app?: string | null;
   /** Called after a commit that recorded events (in-process wake-up of feed readers, metrics). */
   onCommitted?: (events: readonly RecordedEvent[]) => void;
   /**
@@ -129,8 +131,10 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
     const invalidate = inputsWritten && deps.kind === 'postgres' && sortedUsers.length > 0;
     const recorded = await appendEvents(tx, newEvents, now, {
       answers: answerWrites,
-      ...(deps.kind === 'postgres' ? { notifyChannel: EVENTS_CHANNEL } : {}),
-      ...(invalidate ? { invalidate: { channel: ANSWER_INPUTS_CHANNEL, payloads: invalidationPayloads(sortedUsers) } } : {}),
+      app: deps.app ?? null,
+      // The channels of this transaction's app (its handle's names: client.ts).
+      ...(deps.kind === 'postgres' ? { notifyChannel: tx.driver.names.channel(EVENTS_CHANNEL) } : {}),
+      ...(invalidate ? { invalidate: { channel: tx.driver.names.channel(ANSWER_INPUTS_CHANNEL), payloads: invalidationPayloads(sortedUsers) } } : {}),
     });
     return { recorded, users: inputsWritten ? sortedUsers : [] };
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { projectRoot } from '../paths.js';
+import { APP_ID_HEADER } from './auth.js';
 import { DOCS_PAGE_CSP, type OpenApiDocument, renderDocsPage } from './docs-page.js';
 import { rateLimitClass } from './rate-limit.js';
 import { errorResponses } from './schemas.js';
@@ -39,6 +40,21 @@ function securityFor(url: string): Security {
   }
 }
 
+const APP_HEADER_DESCRIPTION =
+  "The app (APPS_FILE `id`) the request acts for. An app's key acts for its own app (naming another: 403 APP_FORBIDDEN); " +
+  'a key of API_KEYS with APPS_FILE must name one (without: 400 APP_REQUIRED); an admin key names one where the installation ' +
+  'has several. An id of no app: 400 UNKNOWN_APP. Without APPS_FILE the one app is `default` and the header may be left out.';
+
+/** The route's header schema with X-App-Id added (documentation only: requireApiKey / requireAdminKey check it). */
+function withAppHeader(headers: unknown): Record<string, unknown> {
+  const own = (headers ?? {}) as { properties?: Record<string, unknown> };
+  return {
+    type: 'object',
+    ...own,
+    properties: { ...own.properties, [APP_ID_HEADER]: { type: 'string', description: APP_HEADER_DESCRIPTION } },
+  };
+}
+
 /** Registers @fastify/swagger (before any route, so it sees them all) and serves `/docs`, `/docs/openapi.json`. */
 export async function installOpenApi(app: FastifyInstance, { version }: OpenApiOptions): Promise<void> {
   await app.register(swagger, {
@@ -64,7 +80,7 @@ export async function installOpenApi(app: FastifyInstance, { version }: OpenApiO
       ],
       components: {
         securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'One of API_KEYS' },
+          apiKey: { type: 'http', scheme: 'bearer', description: "One of API_KEYS, or of an app's apiKeys (APPS_FILE)" },
           adminKey: { type: 'http', scheme: 'bearer', description: 'One of ADMIN_API_KEYS' },
         },
       },
@@ -75,9 +91,11 @@ export async function installOpenApi(app: FastifyInstance, { version }: OpenApiO
       // Answers that come from the rate limiter and the load shedder, not from the route
       // itself; every route is rate-limited (probes too, per client address).
       const response = schema?.response as Record<string, unknown> | undefined;
+      const security = schema?.security ?? securityFor(url);
       const documented = {
         ...schema,
-        security: schema?.security ?? securityFor(url),
+        security,
+        ...(security.length > 0 ? { headers: withAppHeader(schema?.headers) } : {}),
         ...(response ? { response: { ...response, ...withoutKeys(errorResponses(429, 503), response) } } : {}),
       };
       return { schema: documented, url };

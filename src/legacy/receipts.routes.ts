@@ -1,16 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EntitlementsResponse, UserIdParams } from '../entitlements/entitlements.schemas.js';
-import type { EntitlementsUsecase } from '../entitlements/entitlements.usecase.js';
 import { requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { canonicalUserId } from '../users/app-account-token.model.js';
-import type { ReceiptsUsecase } from './receipts.usecase.js';
-
-export interface ReceiptsRoutesOptions {
-  receipts: ReceiptsUsecase;
-  entitlements: EntitlementsUsecase;
-}
 
 const ReceiptSubmission = Type.Object(
   {
@@ -23,7 +17,7 @@ const ReceiptSubmission = Type.Object(
   { additionalProperties: false },
 );
 
-export const receiptsRoutes: FastifyPluginAsyncTypebox<ReceiptsRoutesOptions> = async (app, { receipts, entitlements }) => {
+export const receiptsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireApiKey(app.keys.app));
 
   app.post(
@@ -46,10 +40,10 @@ export const receiptsRoutes: FastifyPluginAsyncTypebox<ReceiptsRoutesOptions> = 
     },
     async (request) => {
       const userId = canonicalUserId(request.params.userId);
-      const linked = await receipts.linkReceipt(userId, request.body.receipt);
+      const linked = await apps.of(request).receipts.linkReceipt(userId, request.body.receipt);
       request.log.info({ userId, linked }, 'receipt purchases linked');
       // Stored data only: the receipt's purchases were just fetched from the App Store.
-      const answer = await entitlements.entitlementsOf(userId, { refresh: 'never' });
+      const answer = await apps.of(request).entitlements.entitlementsOf(userId, { refresh: 'never' });
       return { userId, entitlements: answer.entitlements };
     },
   );

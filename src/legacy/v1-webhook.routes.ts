@@ -1,12 +1,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { badRequest } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
-import type { V1IngestUsecase } from './v1-ingest.usecase.js';
-
-export interface V1WebhookRoutesOptions {
-  v1Ingest: V1IngestUsecase;
-}
+import type { ServedApps } from '../http/served-apps.js';
+import { claimedV1BundleId } from '../notifications/claimed-bundle.js';
 
 // Declared as any JSON on purpose: the body is validated only after its password matched,
 // so a caller without the secret cannot learn from schema errors what a valid body is.
@@ -35,7 +33,7 @@ const V1Answer = Type.Object({
   }),
 });
 
-export const v1WebhookRoutes: FastifyPluginAsync<V1WebhookRoutesOptions> = async (instance, { v1Ingest }) => {
+export const v1WebhookRoutes: FastifyPluginAsync<{ apps: ServedApps }> = async (instance, { apps }) => {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
     '/webhooks/apple/v1',
@@ -52,8 +50,18 @@ export const v1WebhookRoutes: FastifyPluginAsync<V1WebhookRoutesOptions> = async
         response: { 200: V1Answer, ...errorResponses(400, 401, 404, 413, 415, 502, 503) },
       },
       // Before the body is read: a disabled endpoint looks like no endpoint.
-      onRequest: async () => v1Ingest.assertEnabled(),
+      // (With several apps: while no app has a shared secret.)
+      onRequest: async () => {
+        if (!apps.all.some((each) => each.app.sharedSecret !== null)) apps.all[0]!.v1Ingest.assertEnabled();
+      },
     },
-    async (request) => ({ status: (await v1Ingest.ingest(request.body, request.log)).status }),
+    async (request) => {
+      // The app of its `bid` (only to choose): that app's shared secret and checks then apply.
+      const claimed = claimedV1BundleId(request.body);
+      const chosen = apps.byBundleId(claimed);
+      if (chosen === null) throw badRequest('WRONG_BUNDLE_ID', `The notification names bundle ${JSON.stringify(claimed)}, no app of this installation`);
+      chosen.v1Ingest.assertEnabled();
+      return { status: (await chosen.v1Ingest.ingest(request.body, request.log)).status };
+    },
   );
 };

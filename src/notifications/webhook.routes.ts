@@ -2,11 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { badRequest } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
-import type { IngestUsecase } from './ingest.usecase.js';
-
-export interface WebhookRoutesOptions {
-  ingest: IngestUsecase;
-}
+import type { ServedApps } from '../http/served-apps.js';
+import { claimedBundleId } from './claimed-bundle.js';
 
 // A notification with its nested JWS and three-certificate chains is a few tens of KB;
 // the bound keeps a hostile body from reaching the verifier at all.
@@ -29,7 +26,7 @@ const WebhookResponse = Type.Object({
   }),
 });
 
-export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { ingest }) => {
+export const webhookRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   // Apple posts JSON. Any other body is a malformed notification (400, per SPEC.md's
   // webhook contract) rather than the app-wide 415; the parser applies to this plugin only.
   app.addContentTypeParser('*', (_request, _payload, done) => {
@@ -55,7 +52,12 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       if (length === 0 || length > SIGNED_PAYLOAD_MAX_LENGTH) {
         throw badRequest('VALIDATION_ERROR', `body/signedPayload must be 1 to ${SIGNED_PAYLOAD_MAX_LENGTH} characters long`);
       }
-      const { status } = await ingest.ingest({ signedPayload: request.body.signedPayload, source: 'webhook' }, request.log);
+      // The app its payload names (unverified, only to choose); that app's verifier then checks
+      // every signature and that the payload and its nested data are all that app's.
+      const claimed = claimedBundleId(request.body.signedPayload);
+      const chosen = apps.byBundleId(claimed) ?? (claimed === null ? apps.all[0]! : null);
+      if (chosen === null) throw badRequest('WRONG_BUNDLE_ID', `The notification names bundle ${JSON.stringify(claimed)}, no app of this installation`);
+      const { status } = await chosen.ingest.ingest({ signedPayload: request.body.signedPayload, source: 'webhook' }, request.log);
       return { status };
     },
   );

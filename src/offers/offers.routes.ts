@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { PromotionalSignatureBody, PromotionalSignatureResponse, SignedOfferBody, SignedOfferResponse } from './offers.schemas.js';
-import type { OffersUsecase } from './offers.usecase.js';
 
 const KEY_NOTE =
   'Signed with the In-App Purchase key APPLE_OFFER_KEY_ID / APPLE_OFFER_PRIVATE_KEY, or the App Store Server API key when those are unset; ' +
   'without either: 400 API_NOT_CONFIGURED.';
 
-export const offersRoutes: FastifyPluginAsyncTypebox<{ offers: OffersUsecase }> = async (app, { offers }) => {
+export const offersRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireApiKey(app.keys.app));
 
   app.post(
@@ -25,7 +25,7 @@ export const offersRoutes: FastifyPluginAsyncTypebox<{ offers: OffersUsecase }> 
         response: { 200: PromotionalSignatureResponse, ...errorResponses(400, 401) },
       },
     },
-    async (request) => offers.promotionalSignature(request.body),
+    async (request) => apps.of(request).offers.promotionalSignature(request.body),
   );
 
   app.post(
@@ -43,6 +43,6 @@ export const offersRoutes: FastifyPluginAsyncTypebox<{ offers: OffersUsecase }> 
         response: { 200: SignedOfferResponse, ...errorResponses(400, 401) },
       },
     },
-    async (request) => offers.signed(request.body),
+    async (request) => apps.of(request).offers.signed(request.body),
   );
 };

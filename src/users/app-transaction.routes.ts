@@ -3,8 +3,8 @@ import { Type } from 'typebox';
 import { EntitlementsResponse, UserIdParams } from '../entitlements/entitlements.schemas.js';
 import { requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { canonicalUserId } from './app-account-token.model.js';
-import type { AppTransactionUsecase } from './app-transaction.usecase.js';
 
 const AppTransactionSubmission = Type.Object(
   {
@@ -18,7 +18,7 @@ const AppTransactionSubmission = Type.Object(
   { additionalProperties: false },
 );
 
-export const appTransactionRoutes: FastifyPluginAsyncTypebox<{ appTransactions: AppTransactionUsecase }> = async (app, { appTransactions }) => {
+export const appTransactionRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireApiKey(app.keys.app));
 
   app.post(
@@ -41,7 +41,7 @@ export const appTransactionRoutes: FastifyPluginAsyncTypebox<{ appTransactions: 
     },
     async (request) => {
       const userId = canonicalUserId(request.params.userId);
-      const { entitlements } = await appTransactions.record(userId, request.body.signedAppTransaction);
+      const { entitlements } = await apps.of(request).appTransactions.record(userId, request.body.signedAppTransaction);
       return { userId, entitlements };
     },
   );

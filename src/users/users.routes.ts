@@ -2,13 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { EntitlementsResponse, UserIdParams } from '../entitlements/entitlements.schemas.js';
 import { requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
+import type { ServedApps } from '../http/served-apps.js';
 import { canonicalUserId } from './app-account-token.model.js';
 import { AppAccountTokenResponse, TransactionSubmission, TransactionsQuery, TransactionsResponse } from './users.schemas.js';
-import type { UsersUsecase } from './users.usecase.js';
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
-export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = async (app, { users }) => {
+export const usersRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
   app.addHook('onRequest', requireApiKey(app.keys.app));
 
   app.get(
@@ -25,7 +25,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = a
         response: { 200: AppAccountTokenResponse, ...errorResponses(401, 409, 503) },
       },
     },
-    async (request) => ({ appAccountToken: await users.appAccountToken(canonicalUserId(request.params.userId)) }),
+    async (request) => ({ appAccountToken: await apps.of(request).users.appAccountToken(canonicalUserId(request.params.userId)) }),
   );
 
   app.post(
@@ -47,7 +47,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = a
     },
     async (request) => {
       const userId = canonicalUserId(request.params.userId);
-      const { entitlements } = await users.recordTransaction(userId, request.body);
+      const { entitlements } = await apps.of(request).users.recordTransaction(userId, request.body);
       return { userId, entitlements };
     },
   );
@@ -75,7 +75,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = a
     },
     async (request) => {
       const userId = canonicalUserId(request.params.userId);
-      const { entitlements } = await users.restore(userId, request.body);
+      const { entitlements } = await apps.of(request).users.restore(userId, request.body);
       return { userId, entitlements };
     },
   );
@@ -93,7 +93,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersUsecase }> = a
     },
     async (request) => {
       const userId = canonicalUserId(request.params.userId);
-      const page = await users.listTransactions(userId, request.query.limit, request.query.cursor);
+      const page = await apps.of(request).users.listTransactions(userId, request.query.limit, request.query.cursor);
       return {
         userId,
         transactions: page.transactions.map((t) => ({

@@ -38,6 +38,7 @@ function failingHandle(handle: DatabaseHandle) {
     // tx.driver.queryArrays, src/db/raw.ts). Each is counted once: the builder's own calls
     // do not use tx.driver.
     const countedDriver = (driver: SqlDriver): SqlDriver => ({
+      names: driver.names,
       query: counted(driver.query as (...a: unknown[]) => unknown, driver) as SqlDriver['query'],
       queryArrays: counted(driver.queryArrays as (...a: unknown[]) => unknown, driver) as SqlDriver['queryArrays'],
     });

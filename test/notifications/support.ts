@@ -46,7 +46,8 @@ export interface Scenario {
   sign(spec: NotificationSpec): string;
 }
 
-export function scenario(pki: TestPki, options: { productId?: string; start?: number; originalTransactionId?: string } = {}): Scenario {
+export function scenario(pki: TestPki, options: { productId?: string; start?: number; originalTransactionId?: string; bundleId?: string } = {}): Scenario {
+  const bundleId = options.bundleId ?? TEST_BUNDLE_ID;
   const originalTransactionId = options.originalTransactionId ?? freshOriginalTransactionId();
   const productId = options.productId ?? TEST_MONTHLY_PRODUCT_ID;
   const start = options.start ?? T0;
@@ -55,7 +56,7 @@ export function scenario(pki: TestPki, options: { productId?: string; start?: nu
     transactionId: period === 0 ? originalTransactionId : transactionId(period),
     originalTransactionId,
     webOrderLineItemId: `${originalTransactionId}${period}`,
-    bundleId: TEST_BUNDLE_ID,
+    bundleId,
     productId,
     subscriptionGroupIdentifier: '21000000',
     purchaseDate: start + period * MONTH,
@@ -79,7 +80,7 @@ export function scenario(pki: TestPki, options: { productId?: string; start?: nu
     transaction,
     sign(spec) {
       const environment = spec.environment ?? 'Sandbox';
-      const data: Record<string, unknown> = { bundleId: spec.bundleId ?? TEST_BUNDLE_ID, bundleVersion: '1', environment };
+      const data: Record<string, unknown> = { bundleId: spec.bundleId ?? bundleId, bundleVersion: '1', environment };
       const carried =
         spec.period === null || (spec.period === undefined && spec.transaction === undefined)
           ? undefined

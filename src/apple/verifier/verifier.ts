@@ -4,20 +4,27 @@ import { noopTracing, type SpanHandle, type Tracing } from '../../tracing/tracin
 import type { AppTransaction, JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, SignedDataVerifier, VerifiedNotification } from '../types.js';
 import { CLOCK_SKEW_MS, checkValidityAt, createTrustedRoots, type ParsedCertificate, type VerifiedChain, verifyChainStructure } from './chain.js';
 import { VerificationError } from './errors.js';
-import { type AppIdentity, checkIdentity, notificationIdentity } from './identity.js';
+import { type AppIdentity, type ClaimedIdentity, checkIdentity, notificationIdentity } from './identity.js';
 import { decodePayload, type JwsHeader, parseHeader, splitCompactJws } from './jws.js';
 import { createLruCache } from './lru-cache.js';
 import { checkOcsp } from './ocsp.js';
 import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, isTimestamp, type JsonObject } from './payload.js';
 import { createSignatureWorker } from './signature-worker.js';
 
-export interface SignedDataVerifierOptions {
-  /** Trusted roots, DER. */
-  rootCertificates: readonly Uint8Array[];
+/** Whom a verifier speaks for: every signed payload must name this app and one of these environments. */
+export interface VerifierIdentity {
   bundleId: string;
   /** Required to accept Production payloads. */
   appAppleId?: number;
   environments: readonly string[];
+}
+
+export interface SignedDataVerifierOptions extends VerifierIdentity, VerifierFamilyOptions {}
+
+/** Everything but the app: one family verifies for several apps with one chain cache, one OCSP cache and one signature worker. */
+export interface VerifierFamilyOptions {
+  /** Trusted roots, DER. */
+  rootCertificates: readonly Uint8Array[];
   /** OCSP and validity now (true), or validity at the payload's signedDate (false). */
   onlineChecks: boolean;
   clock?: Clock;
@@ -61,9 +68,33 @@ function settle(decoded: DecodedJws): void {
 }
 
 export function createSignedDataVerifier(options: SignedDataVerifierOptions): SignedDataVerifier {
+  return createVerifierFamily(options).forApp(options);
+}
+
+export interface VerifierFamily {
+  /** A verifier for one app; every verifier of the family shares the caches and the signature worker. */
+  forApp(identity: VerifierIdentity): SignedDataVerifier;
+  /** Notifications for any of `apps`, each checked against the app its signed bundleId names. */
+  forApps(apps: ReadonlyArray<VerifierIdentity & { id: string }>): AppRoutingVerifier;
+}
+
+/** Verifies a notification for whichever app of the installation it names, and says which. */
+export interface AppRoutingVerifier {
+  verifyNotification(signedPayload: string): Promise<VerifiedNotification & { appId: string }>;
+}
+
+function identityOf(app: VerifierIdentity): AppIdentity {
+  if (app.environments.length === 0) throw new Error('at least one accepted environment is required');
+  if (!app.bundleId) throw new Error('bundleId is required');
+  return {
+    bundleId: app.bundleId,
+    environments: app.environments,
+    ...(app.appAppleId === undefined ? {} : { appAppleId: app.appAppleId }),
+  };
+}
+
+export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFamily {
   if (options.rootCertificates.length === 0) throw new Error('at least one trusted root certificate is required');
-  if (options.environments.length === 0) throw new Error('at least one accepted environment is required');
-  if (!options.bundleId) throw new Error('bundleId is required');
 
   const trustedRoots = createTrustedRoots(options.rootCertificates);
   const signatureWorker = options.signatureChecks === 'worker' ? createSignatureWorker() : null;
@@ -86,11 +117,6 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     recentHeaders.unshift({ segment, header });
     if (recentHeaders.length > RECENT_HEADERS) recentHeaders.pop();
     return header;
-  };
-  const identity: AppIdentity = {
-    bundleId: options.bundleId,
-    environments: options.environments,
-    ...(options.appAppleId === undefined ? {} : { appAppleId: options.appAppleId }),
   };
 
   async function ocspGoodUntil(certificate: ParsedCertificate, issuer: ParsedCertificate, nowMs: number) {
@@ -173,35 +199,56 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     return { payload };
   }
 
-  async function verifyTransactionTraced(jws: string, tally: ChainTally): Promise<JWSTransactionDecodedPayload> {
-    const decoded = await verifySigned(jws, tally);
-    const transaction = asTransaction(decoded.payload);
-    checkIdentity(identity, transaction, 'transaction', false);
-    settle(decoded);
-    return transaction;
+  function forApp(app: VerifierIdentity): SignedDataVerifier {
+    const identity = identityOf(app);
+
+    async function verifyTransactionTraced(jws: string, tally: ChainTally): Promise<JWSTransactionDecodedPayload> {
+      const decoded = await verifySigned(jws, tally);
+      const transaction = asTransaction(decoded.payload);
+      checkIdentity(identity, transaction, 'transaction', false);
+      settle(decoded);
+      return transaction;
+    }
+
+    async function verifyRenewalInfoTraced(jws: string, tally: ChainTally): Promise<JWSRenewalInfoDecodedPayload> {
+      const decoded = await verifySigned(jws, tally);
+      const renewalInfo = asRenewalInfo(decoded.payload);
+      checkIdentity(identity, renewalInfo, 'renewal info', false);
+      settle(decoded);
+      return renewalInfo;
+    }
+
+    async function verifyAppTransactionTraced(jws: string, tally: ChainTally): Promise<AppTransaction> {
+      const decoded = await verifySigned(jws, tally);
+      const appTransaction = asAppTransaction(decoded.payload);
+      checkIdentity(identity, appTransactionIdentity(appTransaction), 'app transaction', true);
+      settle(decoded);
+      return appTransaction;
+    }
+
+    const verifyNotificationTraced = (signedPayload: string, tally: ChainTally, span: SpanHandle) =>
+      verifyNotificationAs(() => identity, signedPayload, tally, span);
+
+    return {
+      verifyNotification: traced('notification', verifyNotificationTraced),
+      verifyTransaction: traced('transaction', verifyTransactionTraced),
+      verifyRenewalInfo: traced('renewal_info', verifyRenewalInfoTraced),
+      verifyAppTransaction: traced('app_transaction', verifyAppTransactionTraced),
+    };
   }
 
-  async function verifyRenewalInfoTraced(jws: string, tally: ChainTally): Promise<JWSRenewalInfoDecodedPayload> {
-    const decoded = await verifySigned(jws, tally);
-    const renewalInfo = asRenewalInfo(decoded.payload);
-    checkIdentity(identity, renewalInfo, 'renewal info', false);
-    settle(decoded);
-    return renewalInfo;
-  }
-
-  async function verifyAppTransactionTraced(jws: string, tally: ChainTally): Promise<AppTransaction> {
-    const decoded = await verifySigned(jws, tally);
-    const appTransaction = asAppTransaction(decoded.payload);
-    checkIdentity(identity, appTransactionIdentity(appTransaction), 'app transaction', true);
-    settle(decoded);
-    return appTransaction;
-  }
-
-  async function verifyNotificationTraced(signedPayload: string, tally: ChainTally, span: SpanHandle): Promise<VerifiedNotification> {
+  /** A notification, checked against the identity `identityFor` gives for what it claims (it throws for no app). */
+  async function verifyNotificationAs(
+    identityFor: (claimed: ClaimedIdentity) => AppIdentity,
+    signedPayload: string,
+    tally: ChainTally,
+    span: SpanHandle,
+  ): Promise<VerifiedNotification> {
     const decoded = await verifySigned(signedPayload, tally);
     const payload = asNotification(decoded.payload);
     const claimed = notificationIdentity(payload);
     if (tracing.enabled) span.setAttributes(notificationAttributes(payload.notificationUUID, claimed.bundleId));
+    const identity = identityFor(claimed);
     checkIdentity(identity, claimed, 'notification', true);
     settle(decoded);
     const result: VerifiedNotification = { payload };
@@ -243,6 +290,33 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
     return result;
   }
 
+  /**
+   * One verifier for several apps (SPEC "Several apps"): a notification is checked against
+   * the app its signed `bundleId` names (its nested data must agree) and answered with that
+   * app's id; a bundle no app has is WRONG_BUNDLE_ID.
+   */
+  function forApps(apps: ReadonlyArray<VerifierIdentity & { id: string }>): AppRoutingVerifier {
+    const byBundle = new Map(apps.map((app) => [app.bundleId, { id: app.id, identity: identityOf(app) }]));
+    const verifyRouted = async (signedPayload: string, tally: ChainTally, span: SpanHandle): Promise<VerifiedNotification & { appId: string }> => {
+      const chosen: { appId?: string } = {};
+      const result = await verifyNotificationAs(
+        (claimed) => {
+          const app = typeof claimed.bundleId === 'string' ? byBundle.get(claimed.bundleId) : undefined;
+          if (app === undefined) {
+            throw new VerificationError('WRONG_BUNDLE_ID', `notification bundleId ${JSON.stringify(claimed.bundleId)} is no app's of this installation`);
+          }
+          chosen.appId = app.id;
+          return app.identity;
+        },
+        signedPayload,
+        tally,
+        span,
+      );
+      return { ...result, appId: chosen.appId! };
+    };
+    return { verifyNotification: traced('notification', verifyRouted) };
+  }
+
   /** `work` in a `verify.<what>` span that says whether the chains were in the cache. */
   function traced<A, T>(what: string, work: (input: A, tally: ChainTally, span: SpanHandle) => Promise<T>): (input: A) => Promise<T> {
     if (!tracing.enabled) return (input) => work(input, { hits: 0, misses: 0 }, noSpan);
@@ -261,12 +335,7 @@ export function createSignedDataVerifier(options: SignedDataVerifierOptions): Si
       });
   }
 
-  return {
-    verifyNotification: traced('notification', verifyNotificationTraced),
-    verifyTransaction: traced('transaction', verifyTransactionTraced),
-    verifyRenewalInfo: traced('renewal_info', verifyRenewalInfoTraced),
-    verifyAppTransaction: traced('app_transaction', verifyAppTransactionTraced),
-  };
+  return { forApp, forApps };
 }
 
 const noSpan: SpanHandle = { setAttributes() {} };

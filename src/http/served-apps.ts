@@ -1,0 +1,41 @@
+import type { FastifyRequest } from 'fastify';
+import { badRequest } from '../errors.js';
+import type { AppServices, Services } from '../services.js';
+
+/**
+ * The routes' way to the use cases of the app a request acts for: explicit in each handler
+ * (`apps.of(request).users`), never implied by context. The key checks (auth.ts) set
+ * `request.appId`; the webhooks choose by the bundle id their body names.
+ */
+export interface ServedApps {
+  /** The use cases of `request.appId`; with several apps and none named, 400 APP_REQUIRED. */
+  of(request: FastifyRequest): AppServices;
+  /** The app of a bundle id; null for a bundle no app has. With one app, that app whatever the bundle (its own checks answer). */
+  byBundleId(bundleId: string | null): AppServices | null;
+  readonly all: readonly AppServices[];
+}
+
+export function servedApps(services: Pick<Services, 'all'>): ServedApps {
+  const all = services.all;
+  const only = all.length === 1 ? all[0]! : null;
+  const byId = new Map(all.map((each) => [each.app.id, each]));
+  const byBundle = new Map(all.map((each) => [each.app.bundleId, each]));
+  return {
+    all,
+    of(request) {
+      const appId = request.appId;
+      if (appId === undefined) {
+        if (only !== null) return only;
+        throw badRequest('APP_REQUIRED', 'This installation serves several apps: name one with the X-App-Id header');
+      }
+      const found = byId.get(appId);
+      // auth.ts admits only the installation's ids; a miss here is a bug, not the caller's.
+      if (found === undefined) throw new Error(`request.appId "${appId}" is no app of this installation`);
+      return found;
+    },
+    byBundleId(bundleId) {
+      if (only !== null) return only;
+      return bundleId === null ? null : (byBundle.get(bundleId) ?? null);
+    },
+  };
+}
