@@ -8,6 +8,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.js';
+import { appsRoutes } from './admin/apps.routes.js';
 import { extensionsRoutes } from './admin/extensions.routes.js';
 import { grantsRoutes } from './admin/grants.routes.js';
 import { lookupRoutes } from './admin/lookup.routes.js';
@@ -169,6 +170,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(v1WebhookRoutes, { v1Ingest: services.v1Ingest });
   await app.register(receiptsRoutes, { receipts: services.receipts, entitlements: services.entitlements });
   await app.register(adminRoutes, { recovery: services.recovery, recoveryRuns: services.recoveryRuns, testNotifications: services.testNotifications });
+  await app.register(appsRoutes, { apps: config.apps });
   await app.register(ordersRoutes, { orders: services.orders });
   await app.register(eventsAdminRoutes, { deliveries: services.deliveries });
   await app.register(extensionsRoutes, { extensions: services.extensions });
