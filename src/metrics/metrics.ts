@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { DEFAULT_APP_ID } from '../app-id.js';
+import { DEFAULT_APP_ID } from '../config.js';
 import type { PoolStats } from '../db/client.js';
 import type { ReadPool, ReplicaStatus } from '../db/read-routing.js';
 import type { RecordsCacheStats } from '../entitlements/records-cache.js';
