@@ -151,6 +151,7 @@ async function render(): Promise<void> {
 
 whenKeyRefused(() => {
   session.signOut();
+  apps.forget();
   replaceChildren(root, signInView('The service refused the key (it may have been removed): sign in again.'));
 });
 window.addEventListener('hashchange', () => void render());
