@@ -8,6 +8,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.js';
+import { appsRoutes } from './admin/apps.routes.js';
 import { extensionsRoutes } from './admin/extensions.routes.js';
 import { grantsRoutes } from './admin/grants.routes.js';
 import { lookupRoutes } from './admin/lookup.routes.js';
@@ -171,6 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(v1WebhookRoutes, { apps });
   await app.register(receiptsRoutes, { apps });
   await app.register(adminRoutes, { apps });
+  await app.register(appsRoutes, { apps: config.apps });
   await app.register(ordersRoutes, { apps });
   await app.register(eventsAdminRoutes, { apps });
   await app.register(extensionsRoutes, { apps });

@@ -51,7 +51,8 @@ async function main(): Promise<void> {
 
   // One registry for the process: the modules report through its events, the app serves it.
   // In a worker, /metrics answers every worker's registry, aggregated by the primary.
-  const ownMetrics = config.metricsEnabled ? createMetrics() : null;
+  // Its own events carry the only app's id (`app` label); with several apps each app reports through events.forApp(id).
+  const ownMetrics = config.metricsEnabled ? createMetrics({ app: config.apps.length === 1 ? config.apps[0]!.id : '' }) : null;
   const metrics = ownMetrics && cluster.isWorker ? { ...ownMetrics, scrape: clusterScrape(ownMetrics.registry) } : ownMetrics;
 
   let deps;

@@ -1,7 +1,9 @@
 // The console's only way to data: the service's admin routes, with the admin key from this
-// tab's sessionStorage in the Authorization header (never in a URL).
+// tab's sessionStorage in the Authorization header (never in a URL), and the app the tab
+// acts for in X-App-Id (SPEC "Several apps").
 
 const KEY_ITEM = 'entitlements-console.admin-key';
+const APP_ITEM = 'entitlements-console.app';
 
 export class ApiError extends Error {
   constructor(
@@ -19,6 +21,55 @@ export const session = {
   signOut: (): void => sessionStorage.removeItem(KEY_ITEM),
 };
 
+/** One app of the installation, as GET /admin/apps lists it. */
+export interface AppSummary {
+  id: string;
+  bundleId: string;
+  environments: string[];
+  apiConfigured: boolean;
+  v1: boolean;
+}
+
+let installationApps: AppSummary[] | null = null;
+let chosenApp: string | null = null;
+
+/**
+ * The installation's apps and the one this tab acts for. The choice lives in memory, so two
+ * tabs can look at two apps; localStorage only remembers the last one chosen for the next tab.
+ */
+export const apps = {
+  /** null until loaded (after sign-in). */
+  list: (): AppSummary[] | null => installationApps,
+  current: (): string | null => chosenApp,
+  /** Keeps this tab's choice when it is still an app, else the one last chosen in this browser, else the first. */
+  load(list: AppSummary[]): void {
+    installationApps = list;
+    const ids = list.map((app) => app.id);
+    const remembered = readRemembered();
+    chosenApp = [chosenApp, remembered].find((id) => id !== null && ids.includes(id)) ?? ids[0] ?? null;
+  },
+  choose(id: string): void {
+    chosenApp = id;
+    try {
+      localStorage.setItem(APP_ITEM, id);
+    } catch {
+      // Storage refused (a private window's quota): the choice still holds for this tab.
+    }
+  },
+  forget(): void {
+    installationApps = null;
+    chosenApp = null;
+  },
+};
+
+function readRemembered(): string | null {
+  try {
+    return localStorage.getItem(APP_ITEM);
+  } catch {
+    return null;
+  }
+}
+
 /** Called when the service refuses the key (401/403): the app goes back to sign-in. */
 let onRefused: () => void = () => {};
 export function whenKeyRefused(handler: () => void): void {
@@ -34,10 +85,20 @@ export function withQuery(path: string, query: Query = {}): string {
   return text === '' ? path : `${path}?${text}`;
 }
 
-export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, options: { query?: Query; body?: unknown; key?: string } = {}): Promise<T> {
+/**
+ * Every admin call the console makes. `app: false` leaves X-App-Id out (GET /admin/apps,
+ * which must answer even when the app remembered is gone).
+ */
+export async function call<T>(
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  options: { query?: Query; body?: unknown; key?: string; app?: false } = {},
+): Promise<T> {
   const key = options.key ?? session.key();
   const headers: Record<string, string> = { accept: 'application/json' };
   if (key !== null) headers.authorization = `Bearer ${key}`;
+  const app = options.app === false ? null : chosenApp;
+  if (app !== null) headers['x-app-id'] = app;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
   try {
@@ -69,3 +130,10 @@ export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, o
 
 /** Encodes one path segment (user ids may hold any character). */
 export const segment = (value: string): string => encodeURIComponent(value);
+
+/** GET /admin/apps, which also checks the key (401/403 for one that is not an admin key). */
+export async function loadApps(key?: string): Promise<AppSummary[]> {
+  const answer = await call<{ apps: AppSummary[] }>('GET', '/admin/apps', { app: false, ...(key !== undefined ? { key } : {}) });
+  apps.load(answer.apps);
+  return answer.apps;
+}

@@ -1,6 +1,6 @@
 import './style.css';
 import 'uplot/dist/uPlot.min.css';
-import { ApiError, call, session, whenKeyRefused } from './api.js';
+import { ApiError, apps, loadApps, session, whenKeyRefused } from './api.js';
 import { errorBox, h, replaceChildren } from './dom.js';
 import { customerPage } from './pages/customer.js';
 import { deliveriesPage } from './pages/deliveries.js';
@@ -57,8 +57,8 @@ function signInView(message?: string): Node {
     const key = input.value.trim();
     status.replaceChildren(h('p', { class: 'muted' }, 'Checking the key…'));
     try {
-      // The cheapest admin route: a wrong or non-admin key is refused here.
-      await call('GET', '/admin/events/deliveries', { query: { status: 'failed', limit: 1 }, key });
+      // The installation's apps: a wrong or non-admin key is refused here, and the list is the switcher's.
+      await loadApps(key);
       session.signIn(key);
       void render();
     } catch (error) {
@@ -71,10 +71,27 @@ function signInView(message?: string): Node {
   return h('main', { id: 'main', class: 'signed-out' }, form);
 }
 
+/** The app switcher: only for an installation of several apps; a choice reloads the page's data for that app. */
+function appSwitcher(): Node | null {
+  const list = apps.list() ?? [];
+  if (list.length < 2) return null;
+  const select = h(
+    'select',
+    { id: 'app-switcher', name: 'app' },
+    list.map((app) => h('option', { value: app.id, title: app.bundleId, selected: app.id === apps.current() }, app.id)),
+  );
+  select.addEventListener('change', () => {
+    apps.choose(select.value);
+    void render();
+  });
+  return h('div', { class: 'app-switcher' }, h('label', { for: 'app-switcher' }, 'App'), select);
+}
+
 function shell(active: string, content: Node): Node {
   const signOut = h('button', { type: 'button', class: 'link' }, 'Sign out');
   signOut.addEventListener('click', () => {
     session.signOut();
+    apps.forget();
     void render();
   });
   return h(
@@ -90,6 +107,7 @@ function shell(active: string, content: Node): Node {
         { 'aria-label': 'Pages' },
         Object.entries(PAGES).map(([id, page]) => h('a', { href: `#/${id}`, 'aria-current': id === active ? 'page' : null }, page.title)),
       ),
+      appSwitcher(),
       signOut,
     ),
     h('main', { id: 'main', tabindex: -1 }, content),
@@ -104,9 +122,20 @@ async function render(): Promise<void> {
     document.title = 'Sign in — Entitlements console';
     return;
   }
+  if (apps.list() === null) {
+    // A signed-in tab reopened (or a sign-in before this version): which apps, and which one to act for.
+    try {
+      await loadApps();
+    } catch (error) {
+      // A refused key went back to sign-in (whenKeyRefused); otherwise the pages say what fails.
+      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return;
+    }
+    if (ticket !== renderCount || session.key() === null) return;
+  }
   const { page, params } = currentRoute();
   const definition = PAGES[page]!;
-  document.title = `${definition.title} — Entitlements console`;
+  const several = (apps.list() ?? []).length > 1;
+  document.title = `${definition.title}${several ? ` · ${apps.current()}` : ''} — Entitlements console`;
   const content = h('div', { class: 'loading', 'aria-busy': 'true' }, 'Loading…');
   replaceChildren(root, shell(page, content));
   let view: Node;
@@ -122,6 +151,7 @@ async function render(): Promise<void> {
 
 whenKeyRefused(() => {
   session.signOut();
+  apps.forget();
   replaceChildren(root, signInView('The service refused the key (it may have been removed): sign in again.'));
 });
 window.addEventListener('hashchange', () => void render());

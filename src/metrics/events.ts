@@ -14,6 +14,12 @@ export interface ServiceEvents {
   eventDelivery(event: { url: string; outcome: EventDeliveryOutcome; durationMs: number }): void;
   /** Events for the app backend committed (src/events/), `count` of one type. */
   eventsRecorded(event: { type: string; count: number }): void;
+  /**
+   * The sink for one app's events (SPEC "Several apps"): what it reports carries the app's id
+   * (the `app` label of the Prometheus metrics). Optional so that any sink still fits; callers
+   * write `events.forApp?.(app.id) ?? events`.
+   */
+  forApp?(appId: string): ServiceEvents;
 }
 
 export const noopEvents: ServiceEvents = {
@@ -23,4 +29,5 @@ export const noopEvents: ServiceEvents = {
   recoveryRun() {},
   eventDelivery() {},
   eventsRecorded() {},
+  forApp: () => noopEvents,
 };

@@ -65,7 +65,8 @@ export function installMetrics(app: FastifyInstance, { metrics, database, token,
   app.addHook('onResponse', async (request, reply) => {
     // The route template keeps the label set bounded; unmatched URLs share one label.
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.observeHttpRequest({ route, method: request.method, status: reply.statusCode }, reply.elapsedTime / 1000);
+    // request.appId: the app the request acted for (the auth hooks set it); '' for none (health, a refused key).
+    metrics.observeHttpRequest({ route, method: request.method, status: reply.statusCode, app: request.appId ?? '' }, reply.elapsedTime / 1000);
   });
 
   if (serveRoute) metricsRoute(app, metrics, token);

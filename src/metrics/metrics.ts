@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { DEFAULT_APP_ID } from '../config.js';
 import type { PoolStats } from '../db/client.js';
 import type { ReadPool, ReplicaStatus } from '../db/read-routing.js';
 import type { RecordsCacheStats } from '../entitlements/records-cache.js';
@@ -15,8 +16,8 @@ export interface Metrics {
    */
   scrape(): Promise<string>;
   events: ServiceEvents;
-  /** Called once per answered request, by the hook that metrics.routes.ts installs. */
-  observeHttpRequest(labels: { route: string; method: string; status: number }, seconds: number): void;
+  /** Called once per answered request, by the hook that metrics.routes.ts installs; `app`: the app it acted for, '' for none. */
+  observeHttpRequest(labels: { route: string; method: string; status: number; app: string }, seconds: number): void;
   /** Reads the pool on each scrape; a later call replaces the source (one database per app). */
   trackDatabasePool(poolStats: () => PoolStats | null): void;
   /** Reads the age in seconds of the oldest event not yet delivered to every URL (null: none) on each scrape. */
@@ -30,6 +31,12 @@ export interface Metrics {
 export interface MetricsOptions {
   /** Node.js process metrics (CPU, memory, event loop lag, GC); on by default. */
   processMetrics?: boolean;
+  /**
+   * The `app` label of what `events` itself reports (`events.forApp(id)` reports as app `id`):
+   * a single-app installation's app, `default` unless said. With several apps, '' (no app):
+   * what reaches `events` itself then belongs to none (a payload naming a bundle of no app).
+   */
+  app?: string;
 }
 
 // From a cached duplicate (a few ms) to a cold chain with OCSP round trips (seconds).
@@ -51,65 +58,66 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   const notifications = new Counter({
     name: 'ase_notifications_total',
-    help: 'App Store Server Notifications received, by version, notification type and outcome',
-    labelNames: ['version', 'type', 'outcome'] as const,
+    help: 'App Store Server Notifications received, by version, notification type, outcome and app',
+    labelNames: ['version', 'type', 'outcome', 'app'] as const,
     registers,
   });
   const verificationFailures = new Counter({
     name: 'ase_verification_failures_total',
-    help: 'Signed payloads that failed verification, by error code',
-    labelNames: ['code'] as const,
+    help: 'Signed payloads that failed verification, by error code and app',
+    labelNames: ['code', 'app'] as const,
     registers,
   });
   const ingestDuration = new Histogram({
     name: 'ase_ingest_duration_seconds',
-    help: 'Time to verify, record and apply one notification',
-    labelNames: ['version', 'outcome'] as const,
+    help: 'Time to verify, record and apply one notification, by version, outcome and app',
+    labelNames: ['version', 'outcome', 'app'] as const,
     buckets: LATENCY_BUCKETS,
     registers,
   });
   const httpDuration = new Histogram({
     name: 'ase_http_request_duration_seconds',
-    help: 'HTTP request duration, by route template, method and status code',
-    labelNames: ['route', 'method', 'status'] as const,
+    help: 'HTTP request duration, by route template, method, status code and the app the request acted for ("" for none)',
+    labelNames: ['route', 'method', 'status', 'app'] as const,
     buckets: LATENCY_BUCKETS,
     registers,
   });
   const apiCalls = new Counter({
     name: 'ase_app_store_api_calls_total',
-    help: 'Calls to the App Store Server API (each attempt), by endpoint, environment and outcome',
-    labelNames: ['endpoint', 'environment', 'outcome'] as const,
+    help: 'Calls to the App Store Server API (each attempt), by endpoint, environment, outcome and app',
+    labelNames: ['endpoint', 'environment', 'outcome', 'app'] as const,
     registers,
   });
   const apiDuration = new Histogram({
     name: 'ase_app_store_api_duration_seconds',
-    help: 'App Store Server API call latency (each attempt), by endpoint and environment',
-    labelNames: ['endpoint', 'environment'] as const,
+    help: 'App Store Server API call latency (each attempt), by endpoint, environment and app',
+    labelNames: ['endpoint', 'environment', 'app'] as const,
     buckets: REMOTE_BUCKETS,
     registers,
   });
   const recoveryRuns = new Counter({
     name: 'ase_recovery_runs_total',
-    help: 'Runs of the missed-notification recovery, by trigger and outcome',
-    labelNames: ['trigger', 'outcome'] as const,
+    help: 'Runs of the missed-notification recovery, by trigger, outcome and app',
+    labelNames: ['trigger', 'outcome', 'app'] as const,
     registers,
   });
   const recoveryApplied = new Counter({
     name: 'ase_recovery_applied_notifications_total',
-    help: 'Notifications that recovery found missing and applied',
+    help: 'Notifications that recovery found missing and applied, by app',
+    labelNames: ['app'] as const,
     registers,
   });
 
   const eventDeliveries = new Counter({
     name: 'ase_event_deliveries_total',
-    help: 'Attempts to deliver an event to an app-backend URL, by URL and outcome (delivered, retry, failed for good)',
-    labelNames: ['url', 'outcome'] as const,
+    help: 'Attempts to deliver an event to an app-backend URL, by URL, outcome (delivered, retry, failed for good) and app',
+    labelNames: ['url', 'outcome', 'app'] as const,
     registers,
   });
   const eventDeliveryDuration = new Histogram({
     name: 'ase_event_delivery_duration_seconds',
-    help: 'Time from sending an event to the answer (or the timeout), by URL',
-    labelNames: ['url'] as const,
+    help: 'Time from sending an event to the answer (or the timeout), by URL and app',
+    labelNames: ['url', 'app'] as const,
     buckets: REMOTE_BUCKETS,
     registers,
   });
@@ -238,42 +246,52 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   const eventsRecorded = new Counter({
     name: 'ase_events_recorded_total',
-    help: 'Events for the app backend recorded (committed with their change), by type',
-    labelNames: ['type'] as const,
+    help: 'Events for the app backend recorded (committed with their change), by type and app',
+    labelNames: ['type', 'app'] as const,
     registers,
   });
 
-  const events: ServiceEvents = {
-    notification({ version, type, outcome, durationMs }) {
-      notifications.inc({ version, type, outcome });
-      ingestDuration.observe({ version, outcome }, durationMs / 1000);
-    },
-    verificationFailed({ code }) {
-      verificationFailures.inc({ code });
-    },
-    appStoreApiCall({ endpoint, environment, status, durationMs }) {
-      apiCalls.inc({ endpoint, environment, outcome: apiCallOutcome(status) });
-      apiDuration.observe({ endpoint, environment }, durationMs / 1000);
-    },
-    recoveryRun({ trigger, outcome, applied }) {
-      recoveryRuns.inc({ trigger, outcome });
-      if (applied > 0) recoveryApplied.inc(applied);
-    },
-    eventDelivery({ url, outcome, durationMs }) {
-      eventDeliveries.inc({ url, outcome });
-      eventDeliveryDuration.observe({ url }, durationMs / 1000);
-    },
-    eventsRecorded({ type, count }) {
-      eventsRecorded.inc({ type }, count);
-    },
+  // One sink per app, made on first use; every per-app series carries the app's id.
+  const sinks = new Map<string, ServiceEvents>();
+  const sinkFor = (app: string): ServiceEvents => {
+    const known = sinks.get(app);
+    if (known) return known;
+    const sink: ServiceEvents = {
+      notification({ version, type, outcome, durationMs }) {
+        notifications.inc({ version, type, outcome, app });
+        ingestDuration.observe({ version, outcome, app }, durationMs / 1000);
+      },
+      verificationFailed({ code }) {
+        verificationFailures.inc({ code, app });
+      },
+      appStoreApiCall({ endpoint, environment, status, durationMs }) {
+        apiCalls.inc({ endpoint, environment, outcome: apiCallOutcome(status), app });
+        apiDuration.observe({ endpoint, environment, app }, durationMs / 1000);
+      },
+      recoveryRun({ trigger, outcome, applied }) {
+        recoveryRuns.inc({ trigger, outcome, app });
+        if (applied > 0) recoveryApplied.inc({ app }, applied);
+      },
+      eventDelivery({ url, outcome, durationMs }) {
+        eventDeliveries.inc({ url, outcome, app });
+        eventDeliveryDuration.observe({ url, app }, durationMs / 1000);
+      },
+      eventsRecorded({ type, count }) {
+        eventsRecorded.inc({ type, app }, count);
+      },
+      forApp: sinkFor,
+    };
+    sinks.set(app, sink);
+    return sink;
   };
+  const events = sinkFor(options.app ?? DEFAULT_APP_ID);
 
   return {
     registry,
     scrape: () => registry.metrics(),
     events,
-    observeHttpRequest({ route, method, status }, seconds) {
-      httpDuration.observe({ route, method, status: String(status) }, seconds);
+    observeHttpRequest({ route, method, status, app }, seconds) {
+      httpDuration.observe({ route, method, status: String(status), app }, seconds);
     },
     trackDatabasePool(poolStats) {
       poolSource = poolStats;

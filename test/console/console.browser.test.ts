@@ -190,6 +190,9 @@ describe.skipIf(skipBrowserTests)(`the operator console in a real browser (${bac
     const activeSubscriptions = page.locator('.stat', { hasText: 'Active subscriptions' }).locator('.stat-value');
     // alice (renewed) and bob (trial) are active; carol's was refunded.
     expect(await activeSubscriptions.textContent()).toBe('2');
+    // One app: no switcher, the title as it always was (the several-apps file has the rest).
+    expect(await page.locator('#app-switcher').count()).toBe(0);
+    expect(await page.title()).toBe('Overview — Entitlements console');
     await page.locator('.chart canvas').first().waitFor();
     const canvas = await page.locator('.chart canvas').first().boundingBox();
     expect(canvas?.width ?? 0).toBeGreaterThan(200);

@@ -116,9 +116,10 @@ describe(`admin event delivery routes (${backendName})`, () => {
 
   it('count deliveries by outcome, time them per URL and report the oldest pending age in /metrics', async () => {
     const text = (await harness.app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(text).toMatch(new RegExp(`ase_event_deliveries_total\\{url="${receiver.url}",outcome="retry"\\} 1`));
-    expect(text).toMatch(new RegExp(`ase_event_deliveries_total\\{url="${receiver.url}",outcome="delivered"\\} [1-9]`));
-    expect(text).toContain(`ase_event_delivery_duration_seconds_count{url="${receiver.url}"}`);
+    // A single-app installation's deliveries are the app `default`'s.
+    expect(text).toMatch(new RegExp(`ase_event_deliveries_total\\{url="${receiver.url}",outcome="retry",app="default"\\} 1`));
+    expect(text).toMatch(new RegExp(`ase_event_deliveries_total\\{url="${receiver.url}",outcome="delivered",app="default"\\} [1-9]`));
+    expect(text).toContain(`ase_event_delivery_duration_seconds_count{url="${receiver.url}",app="default"}`);
     expect(text).toMatch(/ase_event_delivery_oldest_pending_seconds [0-9.e+-]+/);
     expect(text).not.toContain('kept-out-of-listings');
   });

@@ -61,6 +61,8 @@ export const ROUTES: RouteUnderTest[] = [
   // Beyond SPEC: the console's refresh of a user and its list of recovery runs.
   { method: 'POST', path: '/admin/users/:userId/refresh', auth: 'admin', readOnly: false },
   { method: 'GET', path: '/admin/notifications/recover/runs', auth: 'admin', readOnly: true },
+  // Beyond SPEC: the installation's apps (the console's app switcher).
+  { method: 'GET', path: '/admin/apps', auth: 'admin', readOnly: true },
   // The operator console's files (no key: the page asks for one and calls the admin routes).
   { method: 'GET', path: '/console', auth: 'none', readOnly: true, redirects: true },
   // @fastify/static's /console/* (Fastify's route tree prints it so; fillPath puts /<token> for the *).

@@ -168,7 +168,7 @@ describe('metrics settings', () => {
     const a = createMetrics({ processMetrics: false });
     const b = createMetrics({ processMetrics: false });
     a.events.verificationFailed({ code: 'X' });
-    expect(await a.registry.metrics()).toContain('ase_verification_failures_total{code="X"} 1');
+    expect(await a.registry.metrics()).toContain('ase_verification_failures_total{code="X",app="default"} 1');
     expect(await b.registry.metrics()).not.toContain('code="X"');
   });
 
