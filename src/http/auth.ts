@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { forbidden, unauthorized } from '../errors.js';
 
@@ -9,14 +9,18 @@ declare module 'fastify' {
   }
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+// One-shot hashing: no Hash object per request (this runs on every authenticated request).
+const digest = (value: string): Buffer => hash('sha256', value, 'buffer');
 
 /** Holds only digests, so comparisons take the same time whatever the key's length. */
 export class KeySet {
   private readonly digests: Buffer[];
+  /** Each key's id (the first bytes of its digest, in hex), worked out once. */
+  private readonly ids: string[];
 
   constructor(keys: readonly string[]) {
     this.digests = keys.map(digest);
+    this.ids = this.digests.map((known) => known.subarray(0, 6).toString('hex'));
   }
 
   get size(): number {
@@ -26,11 +30,11 @@ export class KeySet {
   /** The matching key's id, or null; every key is compared so timing says nothing. */
   match(candidate: string): string | null {
     const given = digest(candidate);
-    let found: Buffer | null = null;
-    for (const known of this.digests) {
-      if (timingSafeEqual(known, given)) found = known;
+    let found: string | null = null;
+    for (let i = 0; i < this.digests.length; i++) {
+      if (timingSafeEqual(this.digests[i]!, given)) found = this.ids[i]!;
     }
-    return found ? found.subarray(0, 6).toString('hex') : null;
+    return found;
   }
 }
 
