@@ -11,8 +11,8 @@
 //
 // --database reuses a database an earlier run kept (--keep), so that runs of two trees of
 // the code can alternate on the same data. --cpu-prof writes a V8 CPU profile of the
-// service (one per service start) into <dir>, to open in Chrome's DevTools or read with
-// bench/entitlements/read-profile.ts.
+// service (one per service start) into <dir>, to open in Chrome's DevTools (or any viewer
+// of .cpuprofile files).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
