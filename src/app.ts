@@ -36,6 +36,7 @@ import { installOpenApi, serviceVersion } from './http/openapi.js';
 import { installPressureGuard } from './http/pressure.js';
 import { adminLimitFor, installRateLimits } from './http/rate-limit.js';
 import { installRequestId, requestIdOf } from './http/request-id.js';
+import { lazyChildLogger } from './http/request-logger.js';
 import { ErrorResponse } from './http/schemas.js';
 import { servedApps } from './http/served-apps.js';
 import { installShutdownGuard } from './http/shutdown.js';
@@ -81,6 +82,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     requestIdHeader: false,
     genReqId: requestIdOf,
+    // Each request's logger is built when it first logs (most requests never do).
+    childLoggerFactory: lazyChildLogger,
     trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: BODY_LIMIT_BYTES,
     // Off: Fastify's 503 during a drain has its own body; installShutdownGuard answers in SPEC's shape.

@@ -3,9 +3,16 @@ import { requireApiKey } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
 import type { ServedApps } from '../http/served-apps.js';
 import { canonicalUserId } from '../users/app-account-token.model.js';
+import type { EntitlementView } from './entitlements.model.js';
 import { EntitlementsQuery, EntitlementsResponse, STALE_HEADER, UserIdParams } from './entitlements.schemas.js';
 
+// The JSON of an answer the use case hands out again (its kept answer for a cached user,
+// entitlements.usecase.ts), kept beside it: written once by the route's own serializer, so
+// the bytes are those Fastify would write, then sent as they are.
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
+  const bodies = new WeakMap<readonly EntitlementView[], { userId: string; body: string }>();
   app.addHook('onRequest', requireApiKey(app.keys.app));
 
   app.get(
@@ -32,7 +39,13 @@ export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }>
         ...(environment !== undefined ? { environment } : {}),
       });
       if (answer.stale) void reply.header(STALE_HEADER, 'true');
-      return { userId, entitlements: answer.entitlements };
+      let kept = bodies.get(answer.entitlements);
+      if (kept === undefined || kept.userId !== userId) {
+        kept = { userId, body: reply.serialize({ userId, entitlements: answer.entitlements }) as string };
+        bodies.set(answer.entitlements, kept);
+      }
+      // Already JSON: with its JSON content type Fastify sends the string as it is.
+      return reply.type(JSON_TYPE).send(kept.body as unknown as EntitlementsResponse);
     },
   );
 };

@@ -5,6 +5,7 @@ import { type Environment, PRODUCT_TYPE } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import { UnavailableError } from '../errors.js';
 import type { PurchaseToRefresh, RefreshResult } from '../purchases/app-store-sync.usecase.js';
+import { answerChangeInstants, type Validity, validityAt } from './answer-validity.js';
 import type { EntitlementMap } from './entitlement-map.js';
 import { type EntitlementView, type EvaluatedPurchase, entitlementViews, evaluatePurchases, periodEndedUnheard } from './entitlements.model.js';
 import type { EntitlementsRepository, UserRecords } from './entitlements.repository.js';
@@ -98,19 +99,63 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
   // grouped statement whatever the filter.
   interface Evaluated {
     purchases: EvaluatedPurchase[];
-    records: UserRecords;
-    now: Date;
+    /** The answer's entries (viewsOf). */
+    views: EntitlementView[];
   }
+
+  /**
+   * An answer kept with the records it was computed from (answers): records the cache
+   * (records-cache.ts) hands out again give the same answer until the clock reaches the
+   * next instant at which it may change (answer-validity.ts), so a cache hit computes
+   * nothing. The records are never changed in place (a change is a new read, a new object),
+   * so an answer lives exactly as long as the cache keeps its records.
+   */
+  interface KeptAnswer extends Evaluated {
+    map: EntitlementMap;
+    /** The clock's instant it was computed at. */
+    at: number;
+    /** Computed when the answer is first asked for again (one use: never needed). */
+    validity: Validity | null;
+  }
+  type KeptAnswers = { [K in Environment | 'all']?: KeptAnswer };
+  const answers = new WeakMap<UserRecords, KeptAnswers>();
 
   const primary = deps.primaryRepository ?? deps.repository;
 
   async function evaluate(userId: string, environment: Environment | undefined, repository = deps.repository): Promise<Evaluated> {
-    const map = deps.entitlementMap;
     const now = deps.clock();
     const records = await repository.recordsOfUser(userId);
+    return answerOf(records, environment, now);
+  }
+
+  function answerOf(records: UserRecords, environment: Environment | undefined, now: Date): Evaluated {
+    const map = deps.entitlementMap;
+    const at = now.getTime();
+    const key = environment ?? 'all';
+    let kept = answers.get(records);
+    const held = kept?.[key];
+    if (held !== undefined && held.map === map) {
+      if (held.validity === null) {
+        held.validity = validityAt(
+          answerChangeInstants(records, (id) => map.durationOf(id)),
+          held.at,
+        );
+        // Handed to every caller from now on: none may change it for the next.
+        for (const view of held.views) Object.freeze(view);
+        Object.freeze(held.views);
+      }
+      if (held.validity.from <= at && at < held.validity.until) return held;
+    }
     const all = evaluatePurchases(records.purchases, now, (id) => map.durationOf(id));
     for (const { state } of all) if (lacksDuration(state)) warnNoDuration(state.productId);
-    return { purchases: environment === undefined ? all : all.filter(({ state }) => state.environment === environment), records, now };
+    const purchases = environment === undefined ? all : all.filter(({ state }) => state.environment === environment);
+    const answer: KeptAnswer = { purchases, views: viewsOf(purchases, records, now, environment), map, at, validity: null };
+    if (kept === undefined) {
+      kept = {};
+      answers.set(records, kept);
+    }
+    kept[key] = answer;
+    return answer;
   }
 
   /**
@@ -118,7 +163,7 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
    * (sources.model.ts). Grants belong to no environment and count under either filter; an
    * AppTransaction counts under its own environment only, like a purchase.
    */
-  function viewsOf({ purchases, records, now }: Evaluated, environment: Environment | undefined): EntitlementView[] {
+  function viewsOf(purchases: EvaluatedPurchase[], records: UserRecords, now: Date, environment: Environment | undefined): EntitlementView[] {
     const app = records.appTransaction;
     const appTransaction = app !== null && (environment === undefined || app.environment === environment) ? app : null;
     return combineSources(entitlementViews(purchases, deps.entitlementMap), records.grants, appTransaction, deps.entitlementMap.appPurchase, now);
@@ -193,7 +238,7 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
           }
         }
       }
-      return { entitlements: viewsOf(evaluated, environment), stale };
+      return { entitlements: evaluated.views, stale };
     },
     async drain() {
       while (pending.size > 0) await Promise.all([...pending]);

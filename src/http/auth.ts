@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, forbidden, unauthorized } from '../errors.js';
 
@@ -27,7 +27,8 @@ export interface KeyOwners {
 
 const NO_OWNERS: KeyOwners = { ownerOf: () => null, appIds: [] };
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+// One-shot hashing: no Hash object per request (this runs on every authenticated request).
+const digest = (value: string): Buffer => hash('sha256', value, 'buffer');
 
 /** Holds only digests, so comparisons take the same time whatever the key's length. */
 export class KeySet {
@@ -35,11 +36,14 @@ export class KeySet {
   private readonly owners: Array<string | null>;
   /** Every app id of the installation (empty for a set that does not say). */
   readonly appIds: readonly string[];
+  /** Each key's id (the first bytes of its digest, in hex), worked out once. */
+  private readonly ids: string[];
 
   constructor(keys: readonly string[], owners: KeyOwners = NO_OWNERS) {
     this.digests = keys.map(digest);
     this.owners = keys.map((key) => owners.ownerOf(key));
     this.appIds = owners.appIds;
+    this.ids = this.digests.map((known) => known.subarray(0, 6).toString('hex'));
   }
 
   get size(): number {
@@ -58,7 +62,7 @@ export class KeySet {
     for (let i = 0; i < this.digests.length; i += 1) {
       if (timingSafeEqual(this.digests[i]!, given)) found = i;
     }
-    return found < 0 ? null : { id: this.digests[found]!.subarray(0, 6).toString('hex'), appId: this.owners[found] ?? null };
+    return found < 0 ? null : { id: this.ids[found]!, appId: this.owners[found] ?? null };
   }
 }
 

@@ -100,9 +100,29 @@ export async function installRateLimits(app: FastifyInstance, options: InstallRa
     probe: limiter('probe', limits.probePerMinute, (request) => normalizeIP(request.ip)),
   };
 
-  app.addHook('onRequest', async function (request, reply) {
-    const limit = limiters[rateLimitClass(request.routeOptions.url ?? request.url)];
-    if (limit) await limit.call(this, request, reply);
+  // The class of each route template, worked out once (templates are a fixed set; a URL
+  // that matched no route is classed each time, and not kept).
+  const classOfRoute = new Map<string, RateLimitClass>();
+  const classOf = (request: FastifyRequest): RateLimitClass => {
+    const route = request.routeOptions.url;
+    if (route === undefined) return rateLimitClass(request.url);
+    let known = classOfRoute.get(route);
+    if (known === undefined) {
+      known = rateLimitClass(route);
+      classOfRoute.set(route, known);
+    }
+    return known;
+  };
+
+  // A callback hook: without a limit for the request's class (RATE_LIMIT_*_PER_MINUTE=0) it
+  // costs no promise.
+  app.addHook('onRequest', function (request, reply, done) {
+    const limit = limiters[classOf(request)];
+    if (!limit) {
+      done();
+      return;
+    }
+    limit.call(this, request, reply).then(() => done(), done);
   });
 }
 

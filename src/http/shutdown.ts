@@ -16,9 +16,13 @@ export function installShutdownGuard(app: FastifyInstance): void {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
-    return reply
+  // A callback hook, not an async one: on every request, no promise for the usual "not closing".
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) {
+      done();
+      return;
+    }
+    void reply
       .status(503)
       .headers({ 'retry-after': String(RETRY_AFTER_SECONDS), connection: 'close' })
       .send(errorBody('UNDER_PRESSURE', 'The service is shutting down; try again shortly'));

@@ -62,11 +62,13 @@ export interface InstallMetricsOptions {
 export function installMetrics(app: FastifyInstance, { metrics, database, token, serveRoute }: InstallMetricsOptions): void {
   metrics.trackDatabasePool(() => database.poolStats());
 
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every request and has nothing to wait for.
+  app.addHook('onResponse', (request, reply, done) => {
     // The route template keeps the label set bounded; unmatched URLs share one label.
     const route = request.routeOptions.url ?? 'unmatched';
     // request.appId: the app the request acted for (the auth hooks set it); '' for none (health, a refused key).
     metrics.observeHttpRequest({ route, method: request.method, status: reply.statusCode, app: request.appId ?? '' }, reply.elapsedTime / 1000);
+    done();
   });
 
   if (serveRoute) metricsRoute(app, metrics, token);

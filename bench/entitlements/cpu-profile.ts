@@ -1,0 +1,160 @@
+// The service's CPU per `GET /entitlements/:userId` cache hit, at low scale: a small seeded
+// database (every user fits the in-process cache), the real service in its own process, a
+// fixed number of requests over users already read once (so every measured request is a
+// cache hit), and the service's CPU time (user + system, from /proc) divided by the
+// requests. For profiling changes to the read path, not for throughput: the load
+// generator runs on the same machine and the numbers are CPU, not req/s.
+//
+//   npx tsx bench/entitlements/cpu-profile.ts [--users 2000] [--requests 60000] [--rounds 3]
+//     [--connections 16] [--database <kept name>] [--keep] [--dist] [--env KEY=VALUE ...]
+//     [--cpu-prof <dir>]
+//
+// --database reuses a database an earlier run kept (--keep), so that runs of two trees of
+// the code can alternate on the same data. --cpu-prof writes a V8 CPU profile of the
+// service (one per service start) into <dir>, to open in Chrome's DevTools (or any viewer
+// of .cpuprofile files).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
+import { eachArgument } from '../common/arguments.js';
+import { cpuSecondsOf } from '../common/cpu.js';
+import { createBenchDatabase, DEFAULT_SERVER_URL, keptBenchDatabase } from '../common/database.js';
+import { keyValue } from '../common/own-cluster.js';
+import { seed, seededServiceEnv } from '../common/seed.js';
+import { startService } from '../common/service.js';
+
+const API_KEY = 'bench-api-key-0123456789';
+
+interface Options {
+  users: number;
+  requests: number;
+  rounds: number;
+  connections: number;
+  database: string | null;
+  keep: boolean;
+  dist: boolean;
+  env: Record<string, string>;
+  cpuProfDir: string | null;
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = {
+    users: 2_000,
+    requests: 60_000,
+    rounds: 3,
+    connections: 16,
+    database: null,
+    keep: false,
+    dist: false,
+    env: {},
+    cpuProfDir: null,
+  };
+  const positive = (name: string, text: string) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+    return value;
+  };
+  eachArgument(argv, (arg, value) => {
+    if (arg === '--users') options.users = positive(arg, value());
+    else if (arg === '--requests') options.requests = positive(arg, value());
+    else if (arg === '--rounds') options.rounds = positive(arg, value());
+    else if (arg === '--connections') options.connections = positive(arg, value());
+    else if (arg === '--database') options.database = value();
+    else if (arg === '--keep') options.keep = true;
+    else if (arg === '--dist') options.dist = true;
+    else if (arg === '--cpu-prof') options.cpuProfDir = path.resolve(value());
+    else if (arg === '--env') {
+      const [key, setting] = keyValue(value());
+      options.env[key] = setting;
+    } else throw new Error(`unknown argument ${arg}`);
+  });
+  return options;
+}
+
+/** Waits until the events' answer baseline over the seeded users is written (bench/entitlements/run.ts does the same). */
+async function settleAnswers(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const started = Date.now();
+    for (;;) {
+      const { rows } = await client.query<{ baseline: boolean; due: string }>(
+        `select exists (select 1 from service_state where key = 'events.answers_baseline') as baseline,
+                (select count(*) from user_answers where next_check_at <= now()) as due`,
+      );
+      if (rows[0]!.baseline && rows[0]!.due === '0') break;
+      if (Date.now() - started > 300_000) throw new Error('the answers baseline did not finish within 5 minutes');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await client.query('vacuum analyze user_answers');
+    await client.query('checkpoint');
+  } finally {
+    await client.end();
+  }
+}
+
+/** Exactly `amount` requests, the users in turn: after one pass every answer is cached. */
+async function drive(baseUrl: string, users: number, amount: number, connections: number) {
+  let next = 0;
+  const result = await autocannon({
+    url: baseUrl,
+    connections,
+    amount,
+    headers: { authorization: `Bearer ${API_KEY}` },
+    requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/entitlements/u-${1 + (next++ % users)}` }) }],
+  });
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`failed requests: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const database = options.database === null ? await createBenchDatabase(DEFAULT_SERVER_URL) : keptBenchDatabase(DEFAULT_SERVER_URL, options.database);
+  try {
+    const service = await startService({
+      databaseUrl: database.url,
+      rootDer: readFileSync(DEFAULT_ROOT_CERTIFICATE_PATH),
+      env: seededServiceEnv({ API_KEYS: API_KEY, ...options.env }),
+      nodeArgs: options.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`],
+      dist: options.dist,
+    });
+    try {
+      if (options.database === null) await seed(database.url, { users: options.users, renewalsPerUser: 9 });
+      await settleAnswers(database.url);
+      const probe = await fetch(`${service.baseUrl}/entitlements/u-1`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      if (probe.status !== 200) throw new Error(`unexpected probe answer ${probe.status} ${await probe.text()}`);
+      // Every user read once (cached from then on), then a warm-up for the JIT.
+      await drive(service.baseUrl, options.users, options.users, options.connections);
+      await drive(service.baseUrl, options.users, Math.min(options.requests, 20_000), options.connections);
+      const pid = service.process.child.pid!;
+      const perRequest: number[] = [];
+      for (let round = 1; round <= options.rounds; round++) {
+        const before = cpuSecondsOf(pid);
+        const result = await drive(service.baseUrl, options.users, options.requests, options.connections);
+        const cpu = cpuSecondsOf(pid) - before;
+        perRequest.push((cpu * 1e6) / result.requests.total);
+        process.stdout.write(
+          `round ${round}: ${result.requests.total} requests, service CPU ${cpu.toFixed(2)} s, ${perRequest.at(-1)!.toFixed(1)} µs/request (${Math.round(result.requests.average)} req/s)\n`,
+        );
+      }
+      const sorted = [...perRequest].sort((a, b) => a - b);
+      process.stdout.write(
+        `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} µs/request (range ${sorted[0]!.toFixed(1)}–${sorted.at(-1)!.toFixed(1)})\n`,
+      );
+    } finally {
+      await service.stop();
+    }
+  } finally {
+    if (options.keep || options.database !== null) process.stdout.write(`kept database ${database.name}\n`);
+    else await database.drop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
