@@ -8,6 +8,21 @@ import { signCompactJws, type TestPki } from '../../test/helpers/pki.js';
 export const BENCH_BUNDLE_ID = 'com.example.bench';
 export const BENCH_APP_APPLE_ID = 1234567890;
 
+/** The bench's apps (`--apps N`): the first is the single-app bench's; the others differ in bundle id and Apple id. */
+export interface BenchApp {
+  id: string;
+  bundleId: string;
+  appAppleId: number;
+}
+
+export function benchApps(count: number): BenchApp[] {
+  return Array.from({ length: count }, (_, i) =>
+    i === 0
+      ? { id: 'default', bundleId: BENCH_BUNDLE_ID, appAppleId: BENCH_APP_APPLE_ID }
+      : { id: `app${i + 1}`, bundleId: `${BENCH_BUNDLE_ID}${i + 1}`, appAppleId: BENCH_APP_APPLE_ID + i },
+  );
+}
+
 const DAY = 86_400_000;
 const MONTH = 30 * DAY;
 const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -18,6 +33,8 @@ export interface BenchNotification {
   type: string;
   originalTransactionId: string;
   transactionId: string;
+  /** The app it is for (its signed bundleId). */
+  appId: string;
   /** The request body, ready to send. */
   body: string;
 }
@@ -32,9 +49,15 @@ const LIFE = [
 
 /**
  * `count` unique notifications, step by step across subscriptions (every subscription's
- * first notification, then every second one ...), so any prefix is a realistic mix.
+ * first notification, then every second one ...), so any prefix is a realistic mix. With
+ * several `apps`, subscriptions take turns: consecutive notifications are for different apps.
  */
-export function benchNotifications(pki: TestPki, count: number, runId = Date.now().toString().slice(-6)): BenchNotification[] {
+export function benchNotifications(
+  pki: TestPki,
+  count: number,
+  runId = Date.now().toString().slice(-6),
+  apps: readonly BenchApp[] = benchApps(1),
+): BenchNotification[] {
   const subscriptionCount = Math.ceil(count / LIFE.length);
   const sign = (payload: object) => signCompactJws(pki.leafPrivateKey, { alg: 'ES256', x5c: pki.x5c }, payload);
   const subscriptions = Array.from({ length: subscriptionCount }, (_, s) => ({
@@ -42,6 +65,7 @@ export function benchNotifications(pki: TestPki, count: number, runId = Date.now
     token: randomUUID(),
     productId: PRODUCTS[s % PRODUCTS.length]!,
     start: T0 + (s % 10_000) * 60_000,
+    app: apps[s % apps.length]!,
   }));
   const out: BenchNotification[] = [];
   for (const step of LIFE) {
@@ -54,7 +78,7 @@ export function benchNotifications(pki: TestPki, count: number, runId = Date.now
         transactionId,
         originalTransactionId: sub.originalTransactionId,
         webOrderLineItemId: `6${sub.originalTransactionId.slice(1)}${step.period}`,
-        bundleId: BENCH_BUNDLE_ID,
+        bundleId: sub.app.bundleId,
         productId: sub.productId,
         subscriptionGroupIdentifier: '21000000',
         purchaseDate,
@@ -93,8 +117,8 @@ export function benchNotifications(pki: TestPki, count: number, runId = Date.now
         notificationType: step.type,
         notificationUUID: uuid,
         data: {
-          appAppleId: BENCH_APP_APPLE_ID,
-          bundleId: BENCH_BUNDLE_ID,
+          appAppleId: sub.app.appAppleId,
+          bundleId: sub.app.bundleId,
           bundleVersion: '42',
           environment: 'Production',
           signedTransactionInfo: sign(transaction),
@@ -110,6 +134,7 @@ export function benchNotifications(pki: TestPki, count: number, runId = Date.now
         type: step.type,
         originalTransactionId: sub.originalTransactionId,
         transactionId,
+        appId: sub.app.id,
         body: JSON.stringify({ signedPayload: sign(payload) }),
       });
     }

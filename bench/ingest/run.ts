@@ -9,9 +9,14 @@
 //                                                each run's delivery lag, recorded → delivered, read from the database)
 //                               [--statements]  (pg_stat_statements' top statements over the measured runs; needs
 //                                                --own-cluster shared_preload_libraries=pg_stat_statements)
+//                               [--apps N]      (APPS_FILE with N apps; the subscriptions, so the notifications, take turns)
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
+import type pg from 'pg';
 import { withClient } from '../../test/helpers/database.js';
 import { createTestPki } from '../../test/helpers/pki.js';
 import { eachArgument } from '../common/arguments.js';
@@ -21,7 +26,7 @@ import { runOpenLoop } from '../common/open-loop.js';
 import { keyValue, settingsText, startOwnCluster } from '../common/own-cluster.js';
 import { type ReceiverProcess, startReceiverProcess } from '../common/receiver.js';
 import { machineDescription, startService } from '../common/service.js';
-import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, type BenchNotification, benchNotifications } from './notifications.js';
+import { BENCH_APP_APPLE_ID, BENCH_BUNDLE_ID, type BenchApp, type BenchNotification, benchApps, benchNotifications } from './notifications.js';
 
 interface Options {
   rates: number[];
@@ -42,6 +47,8 @@ interface Options {
   ownCluster: Record<string, string> | null;
   receiver: boolean;
   statements: boolean;
+  /** How many apps the notifications are spread over (1: the APPLE_* settings; more: an APPS_FILE). */
+  apps: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -61,6 +68,7 @@ function parseArgs(argv: string[]): Options {
     ownCluster: null,
     receiver: false,
     statements: false,
+    apps: 1,
   };
   eachArgument(argv, (arg, value) => {
     if (arg === '--rate') options.rates = value().split(',').filter(Boolean).map(Number);
@@ -73,6 +81,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--keep') options.keep = true;
     else if (arg === '--receiver') options.receiver = true;
     else if (arg === '--statements') options.statements = true;
+    else if (arg === '--apps') options.apps = Number(value());
     else if (arg === '--node-arg') options.nodeArgs.push(value());
     else if (arg === '--setup-sql') options.setupSql.push(value());
     else if (arg === '--own-cluster') {
@@ -207,11 +216,39 @@ async function drive(baseUrl: string, name: string, batch: BenchNotification[], 
   };
 }
 
+/** The schemas holding an app's tables: `public` for the app `default`, one more per other app. */
+async function appSchemas(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ schema: string }>(
+    "select table_schema as schema from information_schema.tables where table_name = 'notifications' order by 1",
+  );
+  return rows.map((row) => row.schema);
+}
+
+/** Rows of every app, summed. */
 async function countRows(url: string): Promise<{ notifications: number; transactions: number; subscriptions: number }> {
   return withClient(url, async (client) => {
-    const count = async (table: string) => Number((await client.query<{ n: string }>(`select count(*) as n from ${table}`)).rows[0]?.n ?? 0);
+    const schemas = await appSchemas(client);
+    const count = async (table: string) => {
+      const union = schemas.map((schema) => `select count(*) as n from "${schema}".${table}`).join(' union all ');
+      return Number((await client.query<{ n: string }>(`select coalesce(sum(n), 0) as n from (${union}) as counts`)).rows[0]?.n ?? 0);
+    };
     return { notifications: await count('notifications'), transactions: await count('transactions'), subscriptions: await count('subscriptions') };
   });
+}
+
+/** An APPS_FILE of `apps` (a directory of its own; `remove` deletes it). */
+function writeAppsFile(apps: readonly BenchApp[]): { path: string; remove(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ase-bench-apps-'));
+  const file = path.join(dir, 'apps.json');
+  const entries = apps.map((app, i) => ({
+    id: app.id,
+    bundleId: app.bundleId,
+    appAppleId: app.appAppleId,
+    environments: ['Production', 'Sandbox'],
+    apiKeys: [`bench-key-${i}-0123456789abcdef`],
+  }));
+  writeFileSync(file, JSON.stringify({ apps: entries }));
+  return { path: file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Notifications of the warm-up run (JIT, pool, chain cache, the tables' first pages). */
@@ -242,7 +279,8 @@ async function benchmark(options: Options): Promise<void> {
   process.stderr.write(`machine: ${machine}\nsigning ${total} notifications...\n`);
   const pki = await createTestPki();
   const started = Date.now();
-  const all = benchNotifications(pki, total);
+  const apps = benchApps(options.apps);
+  const all = benchNotifications(pki, total, undefined, apps);
   const sizes = all.map((n) => n.body.length).sort((a, b) => a - b);
   process.stderr.write(
     `signed in ${((Date.now() - started) / 1000).toFixed(1)} s; body size median ${(sizes[sizes.length >> 1]! / 1024).toFixed(1)} KB, ` +
@@ -252,12 +290,17 @@ async function benchmark(options: Options): Promise<void> {
   const database = await createBenchDatabase(options.serverUrl);
   const receiver = options.receiver ? await startReceiverProcess() : null;
   if (receiver !== null) Object.assign(options.env, { EVENTS_WEBHOOK_URLS: receiver.url, EVENTS_WEBHOOK_SECRET: RECEIVER_SECRET, ...options.env });
+  const appsFile = apps.length > 1 ? writeAppsFile(apps) : null;
+  const appSettings: Record<string, string> =
+    appsFile === null
+      ? { APPLE_BUNDLE_ID: BENCH_BUNDLE_ID, APPLE_APP_APPLE_ID: String(BENCH_APP_APPLE_ID), API_KEYS: 'bench-key-0123456789abcdef' }
+      : { APPS_FILE: appsFile.path };
   const service = await startService({
     databaseUrl: database.url,
     rootDer: pki.rootDer,
     dist: options.dist,
     nodeArgs: options.nodeArgs,
-    env: { APPLE_BUNDLE_ID: BENCH_BUNDLE_ID, APPLE_APP_APPLE_ID: String(BENCH_APP_APPLE_ID), API_KEYS: 'bench-key-0123456789abcdef', ...options.env },
+    env: { ...appSettings, ...options.env },
   });
   for (const statement of options.setupSql) await withClient(database.url, (client) => client.query(statement));
   const results: RunResult[] = [];
@@ -331,7 +374,11 @@ async function benchmark(options: Options): Promise<void> {
       `Service: ${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, LOG_LEVEL=warn, RATE_LIMIT_WEBHOOK_PER_MINUTE=0, APPLE_ONLINE_CHECKS=false${
         Object.keys(options.env).length ? `, ${settingsText(options.env)}` : ''
       }`,
-      `Notifications: ${fmt(all.length)} unique (${fmt(expected.subscriptions)} subscriptions, ${fmt(expected.transactions)} transactions), body median ${(sizes[sizes.length >> 1]! / 1024).toFixed(1)} KB`,
+      `Notifications: ${fmt(all.length)} unique (${fmt(expected.subscriptions)} subscriptions, ${fmt(expected.transactions)} transactions), body median ${(sizes[sizes.length >> 1]! / 1024).toFixed(1)} KB${
+        apps.length > 1
+          ? `, spread over ${apps.length} apps (APPS_FILE: ${apps.map((app) => app.id).join(', ')}; consecutive notifications for different apps)`
+          : ''
+      }`,
       '',
       '| run | offered | connections | sent | 200 | non-2xx | errors | seconds | throughput (/s) | p50 (ms) | p99 (ms) | max (ms) | CPU ms/notification: service + PostgreSQL + generator |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -389,6 +436,7 @@ async function benchmark(options: Options): Promise<void> {
   } finally {
     await service.stop();
     await receiver?.close();
+    appsFile?.remove();
     if (!options.keep) await database.drop();
   }
 }
@@ -421,7 +469,16 @@ async function topStatements(url: string): Promise<Array<{ calls: number; total:
 /** Waits (up to two minutes) until the receiver has every recorded event, then each run's lag. */
 async function deliveryLags(url: string, receiver: ReceiverProcess, results: RunResult[]) {
   return withClient(url, async (client) => {
-    const recorded = async () => Number((await client.query<{ n: string }>('select count(*) as n from events')).rows[0]?.n ?? 0);
+    const schemas = await appSchemas(client);
+    const each = (select: (schema: string) => string) => schemas.map(select).join(' union all ');
+    const recorded = async () =>
+      Number(
+        (
+          await client.query<{ n: string }>(
+            `select coalesce(sum(n), 0) as n from (${each((schema) => `select count(*) as n from "${schema}".events`)}) as counts`,
+          )
+        ).rows[0]?.n ?? 0,
+      );
     const deadline = Date.now() + 120_000;
     while ((await receiver.counts()).unique < (await recorded()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
     const lags = [];
@@ -429,11 +486,13 @@ async function deliveryLags(url: string, receiver: ReceiverProcess, results: Run
       const [from, to] = result.window!;
       const { rows } = await client.query<{ events: string; delivered: string; p50: number | null; p99: number | null; max: number | null }>(
         `select count(*) as events, count(d.delivered_at) as delivered,
-                percentile_cont(0.5) within group (order by extract(epoch from d.delivered_at - e.recorded_at) * 1000) as p50,
-                percentile_cont(0.99) within group (order by extract(epoch from d.delivered_at - e.recorded_at) * 1000) as p99,
-                max(extract(epoch from d.delivered_at - e.recorded_at) * 1000) as max
-           from events e left join event_deliveries d on d.event_seq = e.seq
-          where e.recorded_at >= to_timestamp($1 / 1000.0) and e.recorded_at <= to_timestamp($2 / 1000.0)`,
+                percentile_cont(0.5) within group (order by extract(epoch from d.delivered_at - d.recorded_at) * 1000) as p50,
+                percentile_cont(0.99) within group (order by extract(epoch from d.delivered_at - d.recorded_at) * 1000) as p99,
+                max(extract(epoch from d.delivered_at - d.recorded_at) * 1000) as max
+           from (${each(
+             (schema) => `select e.recorded_at, d.delivered_at from "${schema}".events e left join "${schema}".event_deliveries d on d.event_seq = e.seq`,
+           )}) as d(recorded_at, delivered_at)
+          where d.recorded_at >= to_timestamp($1 / 1000.0) and d.recorded_at <= to_timestamp($2 / 1000.0)`,
         [from, to],
       );
       const row = rows[0]!;
