@@ -29,5 +29,4 @@ export const noopEvents: ServiceEvents = {
   recoveryRun() {},
   eventDelivery() {},
   eventsRecorded() {},
-  forApp: () => noopEvents,
 };

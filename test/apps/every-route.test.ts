@@ -44,6 +44,7 @@ function calls(grantId: string, eventId: string, signedTransaction: string): Rec
       body: { productId: SECRET_PRODUCT, offerId: 'offer', applicationUsername: USER },
     },
     'POST /offers/signed': { url: '/offers/signed', body: { kind: 'promotional', productId: SECRET_PRODUCT, offerId: 'offer' } },
+    'GET /admin/apps': { url: '/admin/apps' },
     'GET /admin/notifications/recover/runs': { url: '/admin/notifications/recover/runs' },
     'POST /admin/notifications/recover': { url: '/admin/notifications/recover', body: { startDate: new Date(Date.now() - 3_600_000).toISOString() } },
     'POST /admin/notifications/test': { url: '/admin/notifications/test' },

@@ -2,12 +2,11 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config.js';
 import { projectRoot } from '../../src/paths.js';
-import { TEST_ADMIN_KEY, testConfig } from '../helpers/app.js';
+import { TEST_ADMIN_KEY } from '../helpers/app.js';
+import { createMultiAppTestApp, type MultiAppTestApp } from '../helpers/apps.js';
 import { launchChromium, skipBrowserTests } from '../helpers/browser.js';
 import { backendName } from '../helpers/database.js';
-import { useTestApp } from '../helpers/fixtures.js';
 
 // The console's app switcher (issue 19, SPEC "Several apps"), in Debian's chromium on a
 // listening service configured with three apps: the header offers them, and every admin call
@@ -18,32 +17,27 @@ const ARTIFACTS = path.join(projectRoot, 'test-artifacts', 'console');
 const APP_ITEM = 'entitlements-console.app';
 
 describe.skipIf(skipBrowserTests)(`the operator console with several apps (${backendName})`, () => {
-  // What parseConfig makes of an APPS_FILE of three apps (loadConfig refuses several at start-up until the data is per app; buildApp does not).
-  const config = (): Config => {
-    // Rate limits off: each overview is seven admin calls, and this file loads a few.
-    const base = testConfig({ RATE_LIMIT_API_PER_MINUTE: '0' });
-    const first = base.apps[0]!;
-    return {
-      ...base,
-      appsFile: 'apps.json',
-      apps: [
-        { ...first, id: 'main' },
-        { ...first, id: 'kids', bundleId: 'com.example.kids', apiKeys: [] },
-        { ...first, id: 'photos', bundleId: 'com.example.photos', apiKeys: [] },
-      ],
-    };
-  };
-  const t = useTestApp(() => ({ overrides: { config: config() } }));
+  // Three apps, each with its data apart (test/helpers/apps.ts); rate limits off: each overview is seven admin calls, and this file loads a few.
+  let t: MultiAppTestApp;
   let browser: Browser;
   let origin: string;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
+    t = await createMultiAppTestApp({
+      apps: [
+        { id: 'main', bundleId: 'com.example.main', apiKey: 'main-app-key-0123456789' },
+        { id: 'kids', bundleId: 'com.example.kids', apiKey: 'kids-app-key-0123456789' },
+        { id: 'photos', bundleId: 'com.example.photos', apiKey: 'photos-app-key-0123456789' },
+      ],
+      env: { RATE_LIMIT_API_PER_MINUTE: '0' },
+    });
     origin = await t.app.listen({ host: '127.0.0.1', port: 0 });
     browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
+    await t?.close();
   });
 
   /** A page that records every admin call with the X-App-Id it carried ('' for none), and every problem it reports. */
