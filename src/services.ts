@@ -17,6 +17,7 @@ import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
 import { type ConsumptionUsecase, createConsumptionUsecase } from './consumption/consumption.usecase.js';
+import { createSlots, type Slots } from './db/group-while-busy.js';
 import { createReadRouting, type ReadRouting } from './db/read-routing.js';
 import type { AppDatabase, AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
@@ -152,10 +153,14 @@ export function createServices(appDeps: AppDeps): Services {
   const databases = appDeps.appDatabases ?? new Map([[apps.first.id, { database: appDeps.database, readReplica: appDeps.readReplica ?? null }]]);
   // With APPS_FILE each event's envelope names its app; without it the body is unchanged.
   const severalApps = appDeps.config.appsFile !== null;
+  // The apps' batchers and entitlement readers take turns on one set of slots: one
+  // PostgreSQL serves them all, and a third of the load per app must not mean three times
+  // the transactions, each a third as large (src/db/group-while-busy.ts).
+  const slots: SharedSlots = { writes: createSlots(WRITE_SLOTS), reads: createSlots(READ_SLOTS) };
   const all = apps.all.map((app) => {
     const handles = databases.get(app.id);
     if (handles === undefined) throw new Error(`no database was opened for app "${app.id}"`);
-    return createAppServices(appDeps, app, handles, severalApps ? app.id : null);
+    return createAppServices(appDeps, app, handles, severalApps ? app.id : null, slots);
   });
   const byId = new Map(all.map((each) => [each.app.id, each]));
   const first = all[0]!;
@@ -173,8 +178,25 @@ export function createServices(appDeps: AppDeps): Services {
   };
 }
 
+/** Ingest batches written at the same time, over every app (each holds one pooled connection). */
+const WRITE_SLOTS = 2;
+/** Grouped entitlement reads in flight at the same time, over every app. */
+const READ_SLOTS = 2;
+
+/** What the apps of one installation take turns on. */
+interface SharedSlots {
+  writes: Slots;
+  reads: Slots;
+}
+
 /** One app's use cases over its own database handles. */
-export function createAppServices(appDeps: AppDeps, app: App, handles: AppDatabase, envelopeApp: string | null): AppServices {
+export function createAppServices(
+  appDeps: AppDeps,
+  app: App,
+  handles: AppDatabase,
+  envelopeApp: string | null,
+  slots: SharedSlots = { writes: createSlots(WRITE_SLOTS), reads: createSlots(READ_SLOTS) },
+): AppServices {
   const tracing = appDeps.tracing ?? noopTracing;
   // Transactions and hot-path queries in spans when tracing is on (the same handle when off).
   const deps = {
@@ -234,7 +256,7 @@ export function createAppServices(appDeps: AppDeps, app: App, handles: AppDataba
   const environments = app.config.environments;
 
   const sync = createAppStoreSync({ db, appStoreApi: api, verifier, clock });
-  const ingest = createIngestUsecase({ verifier, clock, logger, events, tracing, batcher: createIngestBatcher({ db, clock, tracing }) });
+  const ingest = createIngestUsecase({ verifier, clock, logger, events, tracing, batcher: createIngestBatcher({ db, clock, tracing, slots: slots.writes }) });
 
   // Read routes read through `reads`: the replica while it is current, else the primary.
   // Everything that writes, and every answer of a write route, stays on the primary.
@@ -243,7 +265,7 @@ export function createAppServices(appDeps: AppDeps, app: App, handles: AppDataba
     : null;
   const reads = readRouting?.database ?? deps.database;
 
-  const primaryEntitlements = createEntitlementsRepository({ database });
+  const primaryEntitlements = createEntitlementsRepository({ database, slots: slots.reads });
   const cachedEntitlements = { recordsOfUser: (userId: string) => recordsCache.read(userId, primaryEntitlements.recordsOfUser) };
   const refresh = sync.connected ? (purchases: Parameters<typeof sync.refresh>[0]) => sync.refresh(purchases) : null;
   const entitlements = createEntitlementsUsecase({ repository: cachedEntitlements, entitlementMap: app.catalog, clock, logger, refresh });
@@ -253,7 +275,7 @@ export function createAppServices(appDeps: AppDeps, app: App, handles: AppDataba
   const entitlementReads =
     readRouting && config.entitlementsCacheSize === 0
       ? createEntitlementsUsecase({
-          repository: createEntitlementsRepository({ database: reads }),
+          repository: createEntitlementsRepository({ database: reads, slots: slots.reads }),
           primaryRepository: primaryEntitlements,
           entitlementMap: app.catalog,
           clock,

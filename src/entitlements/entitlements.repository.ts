@@ -1,7 +1,7 @@
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { type Environment, type OwnershipType, PRODUCT_TYPE, type ProductType } from '../apple/types.js';
 import type { DatabaseHandle, Transaction } from '../db/client.js';
-import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
+import { groupWhileBusy, type Slots, type Waiting } from '../db/group-while-busy.js';
 import { type ColumnOf, columnName, readColumn, readType, tableName } from '../db/raw.js';
 import { appTransactions, grants, purchaseLinks, subscriptions, transactions } from '../db/schema.js';
 import type { StoredStatus } from '../purchases/purchase-update.js';
@@ -27,6 +27,8 @@ export interface EntitlementsRepositoryOptions {
   database: DatabaseHandle;
   /** Reads in flight at once; users asked for meanwhile share the next read. Default 2. */
   maxConcurrent?: number;
+  /** Read slots shared with the other apps' repositories, instead of maxConcurrent of its own. */
+  slots?: Slots;
   /** Most users in one read. Default 64. */
   maxUsers?: number;
 }
@@ -325,7 +327,11 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
     for (const waiting of group) waiting.resolve(byUser.get(waiting.item) ?? { purchases: [], grants: [], appTransaction: null });
   };
   return {
-    recordsOfUser: groupWhileBusy({ run: read, maxGroup: options.maxUsers ?? 64, maxConcurrent: options.maxConcurrent ?? 2 }),
+    recordsOfUser: groupWhileBusy({
+      run: read,
+      maxGroup: options.maxUsers ?? 64,
+      ...(options.slots ? { slots: options.slots } : { maxConcurrent: options.maxConcurrent ?? 2 }),
+    }),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { groupWhileBusy, type Waiting } from '../db/group-while-busy.js';
+import { groupWhileBusy, type Slots, type Waiting } from '../db/group-while-busy.js';
 import type { ApplyResult, PurchaseUpdate } from '../purchases/purchase-update.js';
 import { applyPurchaseUpdate, applyPurchaseUpdates } from '../purchases/purchases.repository.js';
 import { noopTracing, type TraceContext, type Tracing } from '../tracing/tracing.js';
@@ -34,8 +34,10 @@ export interface IngestBatcherOptions {
   clock: Clock;
   /** Largest number of notifications written in one transaction. */
   maxBatch?: number;
-  /** Batches written at the same time (each holds one pooled connection). */
+  /** Batches written at the same time (each holds one pooled connection), when `slots` is absent. */
   maxConcurrent?: number;
+  /** Write slots shared with the other apps' batchers (one PostgreSQL under them all). */
+  slots?: Slots;
   /** A `notification.write_batch` span per batch; absent: no spans. */
   tracing?: Tracing;
 }
@@ -47,7 +49,7 @@ export function createIngestBatcher(options: IngestBatcherOptions): IngestBatche
     submit: groupWhileBusy<BatchEntry, BatchOutcome>({
       run: (batch) => writeBatchTraced(options, batch),
       maxGroup: options.maxBatch ?? 64,
-      maxConcurrent: options.maxConcurrent ?? 2,
+      ...(options.slots ? { slots: options.slots } : { maxConcurrent: options.maxConcurrent ?? 2 }),
     }),
   };
 }
