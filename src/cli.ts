@@ -120,12 +120,7 @@ async function withAppsServices(
 }
 
 /** The use cases of the app --app names (or the only app), and its database handle. */
-async function withServices(
-  env: Record<string, string | undefined>,
-  requested: string | undefined,
-  fn: (services: AppServices, deps: AppDeps) => Promise<void>,
-): Promise<void> {
-  const loaded = loadConfig(env);
+async function withServices(loaded: LoadedConfig, requested: string | undefined, fn: (services: AppServices, deps: AppDeps) => Promise<void>): Promise<void> {
   const appId = chooseApp(
     requested,
     loaded.config.apps.map((app) => app.id),
@@ -140,7 +135,7 @@ async function recover(env: Record<string, string | undefined>, command: Extract
   const loaded = loadConfig(env);
   const apps = loaded.config.apps;
   if (command.app !== undefined || apps.length === 1) {
-    await withServices(env, command.app, async ({ recovery }) => {
+    await withServices(loaded, command.app, async ({ recovery }) => {
       if (recovery === null) throw apiNotConfigured();
       print(await recovery.recover(window, { trigger: 'cli' }));
     });
@@ -172,7 +167,7 @@ async function testNotification(
   env: Record<string, string | undefined>,
   { environment, waitSeconds, app }: Extract<CliCommand, { name: 'test-notification' }>,
 ): Promise<void> {
-  await withServices(env, app, async ({ testNotifications }) => {
+  await withServices(loadConfig(env), app, async ({ testNotifications }) => {
     const requested = await testNotifications.request(environment);
     print(requested);
     const deadline = Date.now() + waitSeconds * 1_000;
@@ -196,13 +191,13 @@ async function testNotificationStatus(
   env: Record<string, string | undefined>,
   { token, environment, app }: Extract<CliCommand, { name: 'test-notification-status' }>,
 ): Promise<void> {
-  await withServices(env, app, async ({ testNotifications }) => {
+  await withServices(loadConfig(env), app, async ({ testNotifications }) => {
     print(await testNotifications.status(token, environment));
   });
 }
 
 async function entitlements(env: Record<string, string | undefined>, { userId, refresh, app }: Extract<CliCommand, { name: 'entitlements' }>): Promise<void> {
-  await withServices(env, app, async ({ entitlements, app }) => {
+  await withServices(loadConfig(env), app, async ({ entitlements, app }) => {
     if (refresh && app.appStoreApi === null) throw apiNotConfigured();
     const answer = await entitlements.entitlementsOf(userId, { refresh: refresh ? 'always' : 'never' });
     await entitlements.drain();
@@ -211,7 +206,7 @@ async function entitlements(env: Record<string, string | undefined>, { userId, r
 }
 
 async function restore(env: Record<string, string | undefined>, { userId, transactionId, app }: Extract<CliCommand, { name: 'restore' }>): Promise<void> {
-  await withServices(env, app, async ({ users }) => {
+  await withServices(loadConfig(env), app, async ({ users }) => {
     const canonical = canonicalUserId(userId);
     const { entitlements } = await users.restore(canonical, { transactionId });
     print({ userId: canonical, entitlements });
@@ -219,13 +214,13 @@ async function restore(env: Record<string, string | undefined>, { userId, transa
 }
 
 async function redeliverEvent(env: Record<string, string | undefined>, { eventId, app }: Extract<CliCommand, { name: 'events-redeliver' }>): Promise<void> {
-  await withServices(env, app, async ({ deliveries }) => {
+  await withServices(loadConfig(env), app, async ({ deliveries }) => {
     print(await deliveries.redeliver(eventId));
   });
 }
 
 async function eventsTail(env: Record<string, string | undefined>, { after, fromStart, app }: Extract<CliCommand, { name: 'events-tail' }>): Promise<void> {
-  await withServices(env, app, async ({ feed, feedSignal, app }, deps) => {
+  await withServices(loadConfig(env), app, async ({ feed, feedSignal, app }, deps) => {
     // The chosen app's database: its channel is its schema's (db/app-schema.ts).
     const database = deps.appDatabases?.get(app.id)?.database ?? deps.database;
     const listener = await startEventsListener({ database, signal: feedSignal, logger: deps.logger });

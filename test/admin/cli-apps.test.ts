@@ -94,7 +94,11 @@ describe('operator CLI with several apps (--app)', () => {
   }
 
   const storedNotifications = (appId: string) => inApp(appId, async (db) => (await db.select({ n: count() }).from(notifications))[0]!.n);
-  const json = (output: string) => JSON.parse(output.slice(output.indexOf('{'))) as Record<string, unknown>;
+  // The result is printed indented (its first line a lone "{"); log lines on stderr are single-line JSON.
+  const json = (output: string) => {
+    const start = output.indexOf('{\n');
+    return JSON.parse(output.slice(start, output.indexOf('\n}\n', start) + 2)) as Record<string, unknown>;
+  };
   const kidsNotification = () =>
     signNotification(trusted.pki, {
       notificationType: 'SUBSCRIBED',
@@ -165,5 +169,13 @@ describe('operator CLI with several apps (--app)', () => {
     });
     expect(await storedNotifications('kids')).toBe(2);
     expect(await storedNotifications('default')).toBe(0);
+  });
+
+  it('recover without --app carries on past an app whose recovery fails, prints its error and exits 1', { timeout: 120_000 }, async () => {
+    apple.double.reply('POST', HISTORY_PATH, { status: 401 });
+    const result = await cli('recover', '--start', hoursAgo(24), '--end', hoursAgo(0));
+    expect(result.code, result.output).toBe(1);
+    expect(json(result.output)).toMatchObject({ default: { skipped: 'API_NOT_CONFIGURED' }, kids: { error: { code: expect.any(String) } } });
+    expect(result.output).toContain('recovery failed for app kids');
   });
 });
