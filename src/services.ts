@@ -119,8 +119,8 @@ export interface AppServices {
 }
 
 /**
- * Every app's use cases. The fields of the first app's are here too (the CLI and code that
- * serve one app); routes choose an app's with `of`.
+ * Every app's use cases. The fields of the first app's are here too (tests of one app);
+ * routes (http/served-apps.ts) and the CLI (--app) choose an app's with `of`.
  */
 export interface Services extends AppServices {
   /** Every app of the installation. */
