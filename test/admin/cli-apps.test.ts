@@ -69,7 +69,7 @@ describe('operator CLI with several apps (--app)', () => {
     };
     const migrated = await cli('migrate');
     expect(migrated.code, migrated.output).toBe(0);
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await dropDatabase();
