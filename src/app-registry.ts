@@ -25,14 +25,33 @@ export interface App {
   apiKeys: readonly string[];
 }
 
-export interface AppRegistry {
+/**
+ * The installation's apps, or what is built per app (each app's use cases: services.ts), by
+ * the look-ups every caller needs: one code for the registry, the use cases and the routes.
+ */
+export interface AppIndex<T> {
   /** In the configured order; never empty. */
-  readonly all: readonly App[];
-  /** The first app: the one an installation without APPS_FILE has, and the one code not yet per app serves. */
-  readonly first: App;
-  byId(id: string): App | null;
+  readonly all: readonly T[];
+  /** The first app's: the one an installation without APPS_FILE has, and the one code not yet per app serves. */
+  readonly first: T;
+  byId(id: string): T | null;
   /** The app a signed payload's `bundleId` (or a V1 notification's `bid`) names; null for a bundle no app has. */
-  byBundleId(bundleId: string): App | null;
+  byBundleId(bundleId: string): T | null;
+}
+
+export type AppRegistry = AppIndex<App>;
+
+/** Indexes `members` (never empty) by the id and bundle id of the app each belongs to. */
+export function indexApps<T>(members: readonly T[], appOf: (member: T) => Pick<App, 'id' | 'bundleId'>): AppIndex<T> {
+  if (members.length === 0) throw new Error('an installation has at least one app');
+  const byId = new Map(members.map((member) => [appOf(member).id, member]));
+  const byBundle = new Map(members.map((member) => [appOf(member).bundleId, member]));
+  return {
+    all: members,
+    first: members[0]!,
+    byId: (id) => byId.get(id) ?? null,
+    byBundleId: (bundleId) => byBundle.get(bundleId) ?? null,
+  };
 }
 
 export interface AppParts {
@@ -43,7 +62,6 @@ export interface AppParts {
 
 /** `partsOf` builds what each app needs from its configuration (dependencies.ts: one verifier family, one API client per app). */
 export function createAppRegistry(apps: readonly AppConfig[], partsOf: (app: AppConfig) => AppParts): AppRegistry {
-  if (apps.length === 0) throw new Error('an installation has at least one app');
   const all = apps.map((config): App => {
     const parts = partsOf(config);
     return {
@@ -58,12 +76,5 @@ export function createAppRegistry(apps: readonly AppConfig[], partsOf: (app: App
       apiKeys: config.apiKeys,
     };
   });
-  const byId = new Map(all.map((app) => [app.id, app]));
-  const byBundle = new Map(all.map((app) => [app.bundleId, app]));
-  return {
-    all,
-    first: all[0]!,
-    byId: (id) => byId.get(id) ?? null,
-    byBundleId: (bundleId) => byBundle.get(bundleId) ?? null,
-  };
+  return indexApps(all, (app) => app);
 }

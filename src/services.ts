@@ -12,7 +12,7 @@ import { createSupportViewsRepository } from './admin/support-views.repository.j
 import { createTestNotificationsUsecase, type TestNotificationsUsecase } from './admin/test-notification.usecase.js';
 import { createAnalyticsRepository } from './analytics/analytics.repository.js';
 import { type AnalyticsUsecase, createAnalyticsUsecase } from './analytics/analytics.usecase.js';
-import { type App, type AppRegistry, createAppRegistry } from './app-registry.js';
+import { type App, type AppRegistry, createAppRegistry, indexApps } from './app-registry.js';
 import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
@@ -120,8 +120,8 @@ export interface AppServices {
 }
 
 /**
- * Every app's use cases. The fields of the first app's are here too (the CLI and code that
- * serve one app); routes choose an app's with `of`.
+ * Every app's use cases. The fields of the first app's are here too (tests of one app);
+ * routes (http/served-apps.ts) and the CLI (--app) choose an app's with `of`.
  */
 export interface Services extends AppServices {
   /** Every app of the installation. */
@@ -130,6 +130,8 @@ export interface Services extends AppServices {
   all: readonly AppServices[];
   /** The use cases of app `appId`; null for an id no app has. */
   of(appId: string): AppServices | null;
+  /** The use cases of the app a bundle id names (the webhooks' choice); null for a bundle no app has. */
+  ofBundleId(bundleId: string): AppServices | null;
   /** Starts every app's background jobs. */
   start(): Promise<void>;
   /** Stops every app's. */
@@ -162,13 +164,14 @@ export function createServices(appDeps: AppDeps): Services {
     if (handles === undefined) throw new Error(`no database was opened for app "${app.id}"`);
     return createAppServices(appDeps, app, handles, severalApps ? app.id : null, slots);
   });
-  const byId = new Map(all.map((each) => [each.app.id, each]));
-  const first = all[0]!;
+  // The registry's look-ups, over each app's use cases.
+  const index = indexApps(all, (each) => each.app);
   return {
-    ...first,
+    ...index.first,
     apps,
     all,
-    of: (appId) => byId.get(appId) ?? null,
+    of: index.byId,
+    ofBundleId: index.byBundleId,
     async start() {
       for (const each of all) await each.start();
     },

@@ -5,7 +5,9 @@ import type { AppServices, Services } from '../services.js';
 /**
  * The routes' way to the use cases of the app a request acts for: explicit in each handler
  * (`apps.of(request).users`), never implied by context. The key checks (auth.ts) set
- * `request.appId`; the webhooks choose by the bundle id their body names.
+ * `request.appId`; the webhooks choose by the bundle id their body names. The look-ups are
+ * the registry's (Services.of/ofBundleId, app-registry.ts indexApps); this adds only the
+ * per-request choice: the only app when there is one, 400 APP_REQUIRED when none is named.
  */
 export interface ServedApps {
   /** The use cases of `request.appId`; with several apps and none named, 400 APP_REQUIRED. */
@@ -15,11 +17,9 @@ export interface ServedApps {
   readonly all: readonly AppServices[];
 }
 
-export function servedApps(services: Pick<Services, 'all'>): ServedApps {
+export function servedApps(services: Pick<Services, 'all' | 'of' | 'ofBundleId'>): ServedApps {
   const all = services.all;
   const only = all.length === 1 ? all[0]! : null;
-  const byId = new Map(all.map((each) => [each.app.id, each]));
-  const byBundle = new Map(all.map((each) => [each.app.bundleId, each]));
   return {
     all,
     of(request) {
@@ -28,14 +28,14 @@ export function servedApps(services: Pick<Services, 'all'>): ServedApps {
         if (only !== null) return only;
         throw badRequest('APP_REQUIRED', 'This installation serves several apps: name one with the X-App-Id header');
       }
-      const found = byId.get(appId);
+      const found = services.of(appId);
       // auth.ts admits only the installation's ids; a miss here is a bug, not the caller's.
-      if (found === undefined) throw new Error(`request.appId "${appId}" is no app of this installation`);
+      if (found === null) throw new Error(`request.appId "${appId}" is no app of this installation`);
       return found;
     },
     byBundleId(bundleId) {
       if (only !== null) return only;
-      return bundleId === null ? null : (byBundle.get(bundleId) ?? null);
+      return bundleId === null ? null : services.ofBundleId(bundleId);
     },
   };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseCliArguments, UsageError } from '../../src/cli-args.js';
+import { AppChoiceError, chooseApp, parseCliArguments, UsageError } from '../../src/cli-args.js';
 import { runEntry } from '../helpers/process.js';
 
 // The documented exit status 2 for wrong arguments, whatever the settings: these runs
@@ -72,5 +72,50 @@ describe('parseCliArguments', () => {
     expect(refused('help', 'me')).toThrow(UsageError);
     expect(refused('restore', 'u1')).toThrow(UsageError);
     expect(refused('restore', 'u1', 'not an id')).toThrow(UsageError);
+  });
+
+  it('reads --app on every command that acts for one app, and refuses it on migrate and an empty one', () => {
+    expect(parseCliArguments(['replay', '--app', 'kids'])).toMatchObject({ name: 'replay', app: 'kids' });
+    expect(parseCliArguments(['recover', '--start', 'a', '--end', 'b', '--app', 'kids'])).toMatchObject({ name: 'recover', app: 'kids' });
+    expect(parseCliArguments(['test-notification', '--app', 'kids'])).toMatchObject({ name: 'test-notification', app: 'kids' });
+    expect(parseCliArguments(['test-notification-status', 'tok', '--app', 'kids'])).toMatchObject({ name: 'test-notification-status', app: 'kids' });
+    expect(parseCliArguments(['entitlements', '--app', 'kids', 'u1'])).toMatchObject({ name: 'entitlements', userId: 'u1', app: 'kids' });
+    expect(parseCliArguments(['restore', 'u1', '2000000000000001', '--app', 'kids'])).toMatchObject({ name: 'restore', app: 'kids' });
+    expect(parseCliArguments(['events', 'redeliver', 'evt_1', '--app', 'kids'])).toMatchObject({ name: 'events-redeliver', app: 'kids' });
+    expect(parseCliArguments(['events', 'tail', '--app', 'kids'])).toMatchObject({ name: 'events-tail', app: 'kids' });
+    expect(parseCliArguments(['entitlements', 'u1'])).toHaveProperty('app', undefined);
+    expect(refused('migrate', '--app', 'kids')).toThrow(UsageError);
+    expect(refused('entitlements', 'u1', '--app', ' ')).toThrow(UsageError);
+    expect(refused('entitlements', 'u1', '--app')).toThrow(UsageError);
+  });
+});
+
+describe('chooseApp', () => {
+  const apps = ['default', 'kids', 'Photo.Pro-2'];
+  const failure = (requested: string | undefined, appIds: readonly string[]) => {
+    try {
+      chooseApp(requested, appIds);
+    } catch (error) {
+      return error as AppChoiceError;
+    }
+    throw new Error('chooseApp chose');
+  };
+
+  it('takes the app --app names, or the only app when there is one', () => {
+    expect(chooseApp('kids', apps)).toBe('kids');
+    expect(chooseApp(undefined, ['default'])).toBe('default');
+    expect(chooseApp('default', ['default'])).toBe('default');
+  });
+
+  it('refuses to guess among several apps, in one line naming --app and every app id', () => {
+    const error = failure(undefined, apps);
+    expect(error).toBeInstanceOf(AppChoiceError);
+    expect(error.code).toBe('APP_REQUIRED');
+    expect(error.message).toBe('APP_REQUIRED: this installation serves several apps (default, kids, Photo.Pro-2): name one with --app <id>');
+  });
+
+  it('refuses an id no app has, naming it and the known ones, whatever the number of apps', () => {
+    expect(failure('photo', apps).message).toBe('UNKNOWN_APP: --app "photo" names no app of this installation (its apps: default, kids, Photo.Pro-2)');
+    expect(failure('kids', ['default'])).toMatchObject({ code: 'UNKNOWN_APP' });
   });
 });

@@ -43,33 +43,40 @@ export interface TestAppOptions {
   overrides?: Partial<AppDeps>;
 }
 
+/** The dependencies every test app has unless a test overrides them (createTestApp, createMultiAppTestApp). */
+export function testDepsDefaults(clock: Clock = () => new Date()): Pick<AppDeps, 'clock' | 'logger' | 'events' | 'pressure'> {
+  return {
+    clock,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    events: noopEvents,
+    // A loaded CI machine or PGlite's start-up can stall the event loop for a second;
+    // load shedding has tests of its own (they pass `pressure` themselves) and must not turn
+    // other tests' requests into 503s. Off here, so no other test restates it.
+    pressure: { maxEventLoopDelayMs: 0 },
+  };
+}
+
 /** The real app over a migrated database of the test's own, trusting the test PKI's root. */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const config = testConfig(options.env);
   const pki = options.pki ?? (await createTestPki());
   const database = options.database ?? (await createTestDatabase());
-  const clock = options.clock ?? (() => new Date());
+  const defaults = testDepsDefaults(options.clock);
   const verifier = createSignedDataVerifier({
     rootCertificates: [pki.rootDer],
     bundleId: config.apple.bundleId,
     ...(config.apple.appAppleId !== null ? { appAppleId: config.apple.appAppleId } : {}),
     environments: config.apple.environments,
     onlineChecks: false,
-    clock,
+    clock: defaults.clock,
   });
   const deps: AppDeps = {
+    ...defaults,
     config,
     database: database.handle,
-    clock,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     verifier,
     entitlementMap: identityEntitlementMap,
     appStoreApi: null,
-    events: noopEvents,
-    // A loaded CI machine or PGlite's start-up can stall the event loop for a second;
-    // load shedding has tests of its own (they pass `pressure` themselves) and must not turn
-    // other tests' requests into 503s. Off here, so no other test restates it.
-    pressure: { maxEventLoopDelayMs: 0 },
     ...options.overrides,
   };
   const app = await buildApp(deps);

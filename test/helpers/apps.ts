@@ -2,7 +2,6 @@
 // app's data in its own schema (PostgreSQL) or its own in-memory database (PGlite), built the
 // way the service builds them (appDatabaseLocation), verified by one verifier family that
 // trusts the test PKI.
-import pino from 'pino';
 import { type App, buildApp } from '../../src/app.js';
 import { createAppRegistry } from '../../src/app-registry.js';
 import type { AppStoreServerApi } from '../../src/apple/api/index.js';
@@ -13,8 +12,7 @@ import { openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { type AppDatabase, type AppDeps, appDatabaseLocation, closeAppDatabases } from '../../src/dependencies.js';
 import { identityEntitlementMap } from '../../src/entitlements/entitlement-map.js';
-import { noopEvents } from '../../src/metrics/events.js';
-import { testConfig } from './app.js';
+import { testConfig, testDepsDefaults } from './app.js';
 import { createEmptyDatabase } from './database.js';
 import { createTestPki, type TestPki } from './pki.js';
 
@@ -107,9 +105,9 @@ export async function createMultiAppTestApp(options: MultiAppOptions = {}): Prom
   const specs = options.apps ?? THREE_APPS;
   const config = multiAppConfig(specs, options.env);
   const pki = options.pki ?? (await createTestPki());
-  const clock = options.clock ?? (() => new Date());
+  const defaults = testDepsDefaults(options.clock);
   const { url, databases, drop } = await openTestAppDatabases(config.apps);
-  const family = createVerifierFamily({ rootCertificates: [pki.rootDer], onlineChecks: false, clock });
+  const family = createVerifierFamily({ rootCertificates: [pki.rootDer], onlineChecks: false, clock: defaults.clock });
   const apps = createAppRegistry(config.apps, (app) => ({
     verifier: family.forApp({ bundleId: app.bundleId, ...(app.appAppleId !== null ? { appAppleId: app.appAppleId } : {}), environments: app.environments }),
     appStoreApi: options.apis?.[app.id] ?? null,
@@ -117,17 +115,14 @@ export async function createMultiAppTestApp(options: MultiAppOptions = {}): Prom
   }));
   const first = databases.get(config.apps[0]!.id)!;
   const deps: AppDeps = {
+    ...defaults,
     config,
     database: first.database,
     appDatabases: databases,
-    clock,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     verifier: apps.first.verifier,
     entitlementMap: identityEntitlementMap,
     appStoreApi: apps.first.appStoreApi,
     apps,
-    events: noopEvents,
-    pressure: { maxEventLoopDelayMs: 0 },
     ...options.overrides,
   };
   const app = await buildApp(deps);

@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createVerifierFamily } from '../../../src/apple/verifier/index.js';
 import { createTestPki, signNotification, type TestPki } from '../../helpers/pki.js';
-import { APP_APPLE_ID, BUNDLE_ID, codeOf, errorOf, fixedClock, transaction } from './support.js';
+import { APP_APPLE_ID, BUNDLE_ID, codeOf, errorOf, fixedClock, productionTestNotification, transaction } from './support.js';
 
 const KIDS_BUNDLE_ID = 'com.example.kids';
 const GAMES_BUNDLE_ID = 'com.example.games';
@@ -49,22 +49,9 @@ describe('a verifier for several apps', () => {
   });
 
   it("checks each app's own identity: environments and Apple id", async () => {
-    const production = signNotification(pki, {
-      notificationType: 'TEST',
-      bundleId: KIDS_BUNDLE_ID,
-      environment: 'Production',
-      transaction: { environment: 'Production' },
-      renewalInfo: { environment: 'Production' },
-    });
+    const production = productionTestNotification(pki, KIDS_BUNDLE_ID);
     expect(await codeOf(verifier().verifyNotification(production))).toBe('WRONG_ENVIRONMENT');
-    const wrongAppleId = signNotification(pki, {
-      notificationType: 'TEST',
-      bundleId: BUNDLE_ID,
-      appAppleId: 999,
-      environment: 'Production',
-      transaction: { environment: 'Production' },
-      renewalInfo: { environment: 'Production' },
-    });
+    const wrongAppleId = productionTestNotification(pki, BUNDLE_ID, 999);
     expect(await codeOf(verifier().verifyNotification(wrongAppleId))).toBe('WRONG_APP_APPLE_ID');
   });
 });

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VerificationError } from '../../../src/apple/verifier/index.js';
 import { createTestPki, signNotification, type TestPki } from '../../helpers/pki.js';
-import { APP_APPLE_ID, BUNDLE_ID, codeOf, errorOf, notification, renewalInfo, transaction, verifierFor } from './support.js';
+import { APP_APPLE_ID, BUNDLE_ID, codeOf, errorOf, notification, productionTestNotification, renewalInfo, transaction, verifierFor } from './support.js';
 
 describe('payload checks', () => {
   let pki: TestPki;
@@ -47,14 +47,7 @@ describe('payload checks', () => {
     });
 
     it('rejects a Production notification for another appAppleId, or with none configured', async () => {
-      const wrong = signNotification(pki, {
-        notificationType: 'TEST',
-        bundleId: BUNDLE_ID,
-        appAppleId: 999,
-        environment: 'Production',
-        transaction: { environment: 'Production' },
-        renewalInfo: { environment: 'Production' },
-      });
+      const wrong = productionTestNotification(pki, BUNDLE_ID, 999);
       expect(await codeOf(verifierFor(pki).verifyNotification(wrong))).toBe('WRONG_APP_APPLE_ID');
       const right = pki.sign(notification({}, { environment: 'Production' }));
       expect(await codeOf(verifierFor(pki).verifyNotification(right))).toBe('ACCEPTED');

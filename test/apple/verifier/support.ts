@@ -2,7 +2,7 @@ import type { SignedDataVerifierOptions } from '../../../src/apple/verifier/inde
 import { createSignedDataVerifier, VerificationError } from '../../../src/apple/verifier/index.js';
 import type { Clock } from '../../../src/clock.js';
 import { TEST_APP_APPLE_ID, TEST_BUNDLE_ID } from '../../helpers/constants.js';
-import type { TestPki } from '../../helpers/pki.js';
+import { signNotification, type TestPki } from '../../helpers/pki.js';
 
 export const BUNDLE_ID = TEST_BUNDLE_ID;
 export const APP_APPLE_ID = TEST_APP_APPLE_ID;
@@ -78,4 +78,16 @@ export function notification(overrides: Record<string, unknown> = {}, data: Reco
     data: { bundleId: BUNDLE_ID, appAppleId: APP_APPLE_ID, environment: 'Sandbox', ...data },
     ...overrides,
   };
+}
+
+/** A signed Production TEST notification of `bundleId` (with `appAppleId`, when given), its transaction and renewal info Production too. */
+export function productionTestNotification(pki: TestPki, bundleId: string, appAppleId?: number): string {
+  return signNotification(pki, {
+    notificationType: 'TEST',
+    bundleId,
+    ...(appAppleId !== undefined ? { appAppleId } : {}),
+    environment: 'Production',
+    transaction: { environment: 'Production' },
+    renewalInfo: { environment: 'Production' },
+  });
 }
