@@ -175,8 +175,8 @@ describe('metrics settings', () => {
   it('adds up the entitlement caches of WORKERS processes as the primary aggregates them, serving only while every one serves', async () => {
     const a = createMetrics({ processMetrics: false });
     const b = createMetrics({ processMetrics: false });
-    a.trackEntitlementsCache(() => ({ size: 3, hits: 10, misses: 4, serving: true, invalidations: 2 }));
-    b.trackEntitlementsCache(() => ({ size: 5, hits: 1, misses: 6, serving: false, invalidations: 7 }));
+    a.trackEntitlementsCache('default', () => ({ size: 3, hits: 10, misses: 4, serving: true, invalidations: 2 }));
+    b.trackEntitlementsCache('default', () => ({ size: 5, hits: 1, misses: 6, serving: false, invalidations: 7 }));
     // What src/cluster.ts's primary answers: prom-client's aggregation of every worker's registry.
     const aggregate = async (...registries: Metrics[]) =>
       AggregatorRegistry.aggregate(await Promise.all(registries.map((m) => m.registry.getMetricsAsJSON()))).metrics();
@@ -186,7 +186,7 @@ describe('metrics settings', () => {
     expect(sample(both, 'ase_entitlements_cache_invalidations_total')).toBe(9);
     expect(sample(both, 'ase_entitlements_cache_entries')).toBe(8);
     expect(sample(both, 'ase_entitlements_cache_serving')).toBe(0);
-    b.trackEntitlementsCache(() => ({ size: 5, hits: 1, misses: 6, serving: true, invalidations: 7 }));
+    b.trackEntitlementsCache('default', () => ({ size: 5, hits: 1, misses: 6, serving: true, invalidations: 7 }));
     expect(sample(await aggregate(a, b), 'ase_entitlements_cache_serving')).toBe(1);
   });
 
