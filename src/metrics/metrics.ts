@@ -127,16 +127,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const oldestPendingSources = new Map<string, () => Promise<number | null>>();
   new Gauge({
     name: 'ase_event_delivery_oldest_pending_seconds',
-    help: "Age of the oldest event of the app some URL has not received yet (0 when none), by app; absent without EVENTS_WEBHOOK_URLS",
+    help: 'Age of the oldest event of the app some URL has not received yet (0 when none), by app; absent without EVENTS_WEBHOOK_URLS',
     labelNames: ['app'] as const,
     // Every WORKERS process reads the same databases: aggregated, the oldest, not the sum.
     aggregator: 'max',
     registers,
     async collect() {
       // Every app's age first, then the series at once: a concurrent scrape never sees them half set.
-      const ages = await Promise.all(
-        Array.from(oldestPendingSources, async ([app, source]) => [app, (await source().catch(() => null)) ?? 0] as const),
-      );
+      const ages = await Promise.all(Array.from(oldestPendingSources, async ([app, source]) => [app, (await source().catch(() => null)) ?? 0] as const));
       this.reset();
       for (const [app, age] of ages) this.set({ app }, age);
     },
