@@ -8,6 +8,10 @@ import { TEST_ADMIN_KEY } from '../helpers/app.js';
 import { createMultiAppTestApp, GLOBAL_API_KEY, type MultiAppTestApp, THREE_APPS } from '../helpers/apps.js';
 import { backendName } from '../helpers/database.js';
 
+// Three apps' databases migrated per block: on embedded PGlite, on a busy machine, that
+// alone has taken more than two minutes.
+const SETUP_MS = 300_000;
+
 const [MAIN, KIDS, PHOTO] = THREE_APPS as [(typeof THREE_APPS)[number], (typeof THREE_APPS)[number], (typeof THREE_APPS)[number]];
 const bearer = (key: string, appId?: string) => ({ authorization: `Bearer ${key}`, ...(appId === undefined ? {} : { 'x-app-id': appId }) });
 
@@ -26,7 +30,7 @@ describe(`rate limits per app (${backendName})`, () => {
   // Admin's limit follows the API's: 2 a minute for both.
   beforeAll(async () => {
     t = await createMultiAppTestApp({ env: { RATE_LIMIT_API_PER_MINUTE: '2' } });
-  }, 120_000);
+  }, SETUP_MS);
   afterAll(async () => t?.close());
 
   const read = (headers: Record<string, string>) => t.app.inject({ method: 'GET', url: '/entitlements/rate-user', headers });
@@ -84,7 +88,7 @@ describe(`operational metrics per app (${backendName})`, () => {
       env: { EVENTS_WEBHOOK_URLS: 'http://127.0.0.1:9/events', EVENTS_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/NYlTmsLXmk=' },
       overrides: { metrics, events: metrics.events },
     });
-  }, 120_000);
+  }, SETUP_MS);
   afterAll(async () => t?.close());
 
   const scrape = async () => {
@@ -148,7 +152,7 @@ describe(`/readyz with several apps (${backendName})`, () => {
   let now = new Date('2026-12-01T12:00:00Z');
   beforeAll(async () => {
     t = await createMultiAppTestApp({ clock: () => now, env: { RATE_LIMIT_PROBE_PER_MINUTE: '0' } });
-  }, 120_000);
+  }, SETUP_MS);
   afterAll(async () => t?.close());
 
   it('answers 200 naming every app while every database answers', async () => {
