@@ -21,7 +21,7 @@ import type { TrustProxy } from './config.js';
 import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
 import type { ConsumptionSender } from './consumption/consumption.sender.js';
 import type { ReadRouting } from './db/read-routing.js';
-import type { AppDeps } from './dependencies.js';
+import { type AppDeps, appDatabasesOf } from './dependencies.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
 import type { RecordsCache } from './entitlements/records-cache.js';
 import type { DeliveryWorker } from './events/delivery.worker.js';
@@ -43,7 +43,7 @@ import { installShutdownGuard } from './http/shutdown.js';
 import { receiptsRoutes } from './legacy/receipts.routes.js';
 import { v1WebhookRoutes } from './legacy/v1-webhook.routes.js';
 import { createMetrics } from './metrics/metrics.js';
-import { installMetrics } from './metrics/metrics.routes.js';
+import { installMetrics, trackAppMetrics } from './metrics/metrics.routes.js';
 import { webhookRoutes } from './notifications/webhook.routes.js';
 import { offersRoutes } from './offers/offers.routes.js';
 import { consoleFolder } from './paths.js';
@@ -133,7 +133,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (metrics) {
     installMetrics(app, {
       metrics,
-      database: deps.database,
       token: config.metricsToken,
       // With METRICS_PORT the route lives on server.ts's metrics listener; requests here are still timed.
       serveRoute: config.metricsPort === null,
@@ -148,19 +147,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('recoveryJob', services.recoveryJob);
   app.decorate('eventJobs', services.eventJobs);
   app.decorate('entitlementsCache', services.entitlementsCache.cache);
-  if (metrics) metrics.trackEntitlementsCache(() => services.entitlementsCache.cache.stats());
   app.decorate('tokenUpdates', services.tokenUpdates);
   // The replica's lag is checked once a second from start to close (services.close stops it).
   app.decorate('readRouting', services.readRouting);
-  const readRouting = services.readRouting;
-  if (metrics && readRouting) metrics.trackReadReplica(() => ({ status: readRouting.status(), reads: readRouting.reads() }));
   app.decorate('consumptionSender', services.consumptionSender);
   app.addHook('onReady', async () => services.start());
   app.addHook('onClose', async () => services.close());
   // Started by server.ts once listening (tests and the CLI drive it themselves); stopped by close().
   app.decorate('eventDelivery', services.eventDelivery);
-  const delivery = services.eventDelivery;
-  if (metrics && delivery) metrics.trackOldestPendingEvent(() => delivery.oldestPendingAgeSeconds());
+  // Each app's pool, cache, replica and delivery backlog, labelled with its app.
+  const databases = appDatabasesOf(deps);
+  if (metrics) trackAppMetrics(metrics, services.all, new Map(Array.from(databases, ([id, each]) => [id, each.database])));
   // A draining process answers its waiting feed readers now rather than after up to 30 s.
   app.addHook('preClose', async () => {
     for (const each of services.all) each.feedSignal.close();
@@ -168,7 +165,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   // Every route module is a plugin that picks, per request, the use cases of the request's app.
   const apps = servedApps(services);
-  await app.register(healthRoutes, { database: deps.database, clock: deps.clock, readReplica: readRouting ? () => readRouting.status() : null });
+  // Ready while every app's database answers; with APPS_FILE the answer names each app.
+  const readiness = services.all.map((each) => {
+    const routing = each.readRouting;
+    return { app: each.app.id, database: databases.get(each.app.id)!.database, readReplica: routing ? () => routing.status() : null };
+  });
+  await app.register(healthRoutes, { apps: readiness, namesApps: config.appsFile !== null, clock: deps.clock });
   await app.register(entitlementsRoutes, { apps });
   await app.register(usersRoutes, { apps });
   await app.register(appTransactionRoutes, { apps });

@@ -33,7 +33,7 @@ export interface AppDatabase {
  */
 export interface AppDeps {
   config: Config;
-  /** The first app's database (readiness probes and pool metrics look at it: one database server for all apps). */
+  /** The first app's database (the CLI and the code that serves one app use it; probes and metrics look at every app's). */
   database: DatabaseHandle;
   /**
    * Each app's database by app id, the first app's included. Absent: one app, on `database`
@@ -160,6 +160,11 @@ export async function openAppDatabase(config: Config, appId: string, logger: Log
 /** Closes every handle of these apps' databases. */
 export async function closeAppDatabases(databases: Iterable<AppDatabase>): Promise<void> {
   await Promise.all([...databases].flatMap(({ database, readReplica }) => [database.close(), readReplica?.close()]));
+}
+
+/** Each app's database by app id: `appDatabases`, or the one app's (the first configured) on `database` and `readReplica`. */
+export function appDatabasesOf(deps: AppDeps): ReadonlyMap<string, AppDatabase> {
+  return deps.appDatabases ?? new Map([[deps.config.apps[0]!.id, { database: deps.database, readReplica: deps.readReplica ?? null }]]);
 }
 
 /** Every handle deps hold: each app's, or the one app's. */

@@ -19,7 +19,7 @@ import { type ConsumptionSender, createConsumptionSender } from './consumption/c
 import { type ConsumptionUsecase, createConsumptionUsecase } from './consumption/consumption.usecase.js';
 import { createSlots, type Slots } from './db/group-while-busy.js';
 import { createReadRouting, type ReadRouting } from './db/read-routing.js';
-import type { AppDatabase, AppDeps } from './dependencies.js';
+import { type AppDatabase, type AppDeps, appDatabasesOf } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
 import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
@@ -152,7 +152,7 @@ function eventsOfApp(events: AppDeps['events'], appId: string): AppDeps['events'
  */
 export function createServices(appDeps: AppDeps): Services {
   const apps = appDeps.apps ?? singleAppRegistry(appDeps);
-  const databases = appDeps.appDatabases ?? new Map([[apps.first.id, { database: appDeps.database, readReplica: appDeps.readReplica ?? null }]]);
+  const databases = appDatabasesOf(appDeps);
   // With APPS_FILE each event's envelope names its app; without it the body is unchanged.
   const severalApps = appDeps.config.appsFile !== null;
   // The apps' batchers and entitlement readers take turns on one set of slots: one

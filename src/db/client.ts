@@ -128,6 +128,7 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
   reportPoolErrors(genericPool, options.onPoolError);
   const db = drizzlePg(pool, { schema }) as unknown as Database;
   db.transaction = transactionOnOwnClient(pool, names);
+  let closing: Promise<void> | null = null;
   return {
     kind: 'postgres',
     db,
@@ -149,8 +150,11 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
       }
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    async close() {
-      await Promise.all([pool.end(), genericPool.end()]);
+    // Once, like PGlite's: pg-pool refuses a second end(), and an owner that closes every app's
+    // handles must not trip over one already closed.
+    close() {
+      closing ??= Promise.all([pool.end(), genericPool.end()]).then(() => undefined);
+      return closing;
     },
   };
 }

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import type { Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/client.js';
 import type { ReplicaStatus } from '../db/read-routing.js';
-import { unavailable } from '../errors.js';
+import { UnavailableError, unavailable } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
 
 const READY_TIMEOUT_MS = 2_000;
@@ -47,15 +47,41 @@ const ReadReplicaStatus = Type.Object(
   { description: 'Only with DATABASE_READ_URL. A replica that is behind or away never makes the service unready: reads go to the primary.' },
 );
 
-export interface HealthRoutesOptions {
+/** One app's database, as /readyz sees it. */
+export interface ReadinessSource {
+  /** The app's id (APPS_FILE `id`). */
+  app: string;
+  /** The app's primary: its schema's pool on PostgreSQL, its own database on PGlite. */
   database: DatabaseHandle;
-  clock: Clock;
-  /** The read replica's routing status (DATABASE_READ_URL); null without one. */
+  /** The app's read replica routing status (DATABASE_READ_URL); null without one. */
   readReplica: (() => ReplicaStatus) | null;
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { database, clock, readReplica }) => {
-  const ping = cachedPing(database, clock);
+export interface HealthRoutesOptions {
+  /** Every app's database, in the configured order; ready only while every one answers. */
+  apps: readonly ReadinessSource[];
+  /**
+   * With APPS_FILE: the answer names each app (`apps`), and a 503 the apps that fail.
+   * Without, the one app's answer keeps its shape (no `apps`).
+   */
+  namesApps: boolean;
+  clock: Clock;
+}
+
+type ReplicaBody = Static<typeof ReadReplicaStatus>;
+
+function replicaBody(status: ReplicaStatus): ReplicaBody {
+  const { state, pool, lagMs, checkedAt, reason } = status;
+  return { state, pool, lagMs, checkedAt: checkedAt?.toISOString() ?? null, reason };
+}
+
+const AppReadiness = Type.Object({ status: Type.Literal('ready'), readReplica: Type.Optional(ReadReplicaStatus) });
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { apps, namesApps, clock }) => {
+  // Each app's pool answers for itself (on PostgreSQL the schemas share a server, not a pool);
+  // each one asked at most once a second, all at once.
+  const probes = apps.map((each) => ({ ...each, ping: cachedPing(each.database, clock) }));
+  const only = apps.length === 1 ? apps[0]! : null;
   app.get(
     '/healthz',
     {
@@ -73,24 +99,43 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     {
       schema: {
         tags: ['operations'],
-        summary: 'Readiness: 200 when the database answers, 503 otherwise',
-        description: 'The primary decides readiness; with DATABASE_READ_URL the answer also shows where reads go and why.',
+        summary: "Readiness: 200 when every app's database answers, 503 otherwise",
+        description:
+          'The primary decides readiness; with DATABASE_READ_URL the answer also shows where reads go and why. With APPS_FILE each app answers for itself under `apps`, and a 503 names the apps whose database does not answer (`error.apps`).',
         response: {
-          200: Type.Object({ status: Type.Literal('ready'), readReplica: Type.Optional(ReadReplicaStatus) }),
+          200: Type.Object({
+            status: Type.Literal('ready'),
+            readReplica: Type.Optional(ReadReplicaStatus),
+            apps: Type.Optional(Type.Record(Type.String(), AppReadiness, { description: 'With APPS_FILE: each app by id' })),
+          }),
           ...errorResponses(503),
         },
       },
     },
     async (request) => {
-      try {
-        await ping();
-      } catch (error) {
-        request.log.warn({ err: error }, 'readiness check failed: database does not answer');
-        throw unavailable('DATABASE_UNAVAILABLE', 'The database does not answer');
+      const answers = await Promise.allSettled(probes.map((probe) => probe.ping()));
+      const failed: string[] = [];
+      answers.forEach((answer, index) => {
+        if (answer.status === 'fulfilled') return;
+        const { app: appId } = probes[index]!;
+        failed.push(appId);
+        request.log.warn({ err: answer.reason, ...(namesApps ? { app: appId } : {}) }, 'readiness check failed: database does not answer');
+      });
+      if (failed.length > 0) {
+        if (!namesApps) throw unavailable('DATABASE_UNAVAILABLE', 'The database does not answer');
+        const named = failed.map((id) => JSON.stringify(id)).join(', ');
+        const message = failed.length === 1 ? `The database of app ${named} does not answer` : `The databases of apps ${named} do not answer`;
+        throw new UnavailableError('DATABASE_UNAVAILABLE', message, { details: { apps: failed } });
       }
-      if (readReplica === null) return { status: 'ready' as const };
-      const { state, pool, lagMs, checkedAt, reason } = readReplica();
-      return { status: 'ready' as const, readReplica: { state, pool, lagMs, checkedAt: checkedAt?.toISOString() ?? null, reason } };
+      if (!namesApps) {
+        const readReplica = only?.readReplica ?? null;
+        return readReplica === null ? { status: 'ready' as const } : { status: 'ready' as const, readReplica: replicaBody(readReplica()) };
+      }
+      const byApp: Record<string, Static<typeof AppReadiness>> = {};
+      for (const { app: appId, readReplica } of probes) {
+        byApp[appId] = readReplica === null ? { status: 'ready' } : { status: 'ready', readReplica: replicaBody(readReplica()) };
+      }
+      return { status: 'ready' as const, apps: byApp };
     },
   );
 };

@@ -57,12 +57,28 @@ export class KeySet {
 
   /** The matching key's id and the app it acts for (null: none of its own), or null; every key is compared. */
   matchKey(candidate: string): { id: string; appId: string | null } | null {
+    const found = this.indexOf(candidate);
+    return found < 0 ? null : { id: this.ids[found]!, appId: this.owners[found] ?? null };
+  }
+
+  /** The matching key's position (0 ≤ i < size), or -1; every key is compared. Allocates nothing but the digest (the rate-limit hook's way). */
+  indexOf(candidate: string): number {
     const given = digest(candidate);
     let found = -1;
     for (let i = 0; i < this.digests.length; i += 1) {
       if (timingSafeEqual(this.digests[i]!, given)) found = i;
     }
-    return found < 0 ? null : { id: this.ids[found]!, appId: this.owners[found] ?? null };
+    return found;
+  }
+
+  /** The id of the key at `index` (from indexOf). */
+  idAt(index: number): string {
+    return this.ids[index]!;
+  }
+
+  /** The app the key at `index` acts for; null: none of its own. */
+  ownerAt(index: number): string | null {
+    return this.owners[index] ?? null;
   }
 }
 

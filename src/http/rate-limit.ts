@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TooManyRequestsError } from '../errors.js';
-import type { KeySet } from './auth.js';
+import { APP_ID_HEADER, type KeySet } from './auth.js';
 
 // Limits are chosen by URL prefix in one root onRequest hook, so route modules declare
 // nothing, and the limit is counted before any route's own hooks (auth included): an
@@ -25,9 +25,9 @@ const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 export interface RateLimits {
   /** Per client IP on /webhooks/*; 0 = no limit. */
   webhookPerMinute: number;
-  /** Per API key (client IP without a valid key) on the app-backend routes; 0 = no limit. */
+  /** Per API key and app (client IP without a valid key) on the app-backend routes; 0 = no limit. */
   apiPerMinute: number;
-  /** Per admin key on /admin/*; 0 = no limit. */
+  /** Per admin key and app on /admin/*; 0 = no limit. */
   adminPerMinute: number;
   /** Per client IP on /healthz, /readyz, /metrics; 0 = no limit. */
   probePerMinute: number;
@@ -54,11 +54,38 @@ function bearerToken(request: FastifyRequest): string | null {
   return match ? match[1]! : null;
 }
 
-/** The key's id when the request carries a valid one (auth has not run yet), else the client IP. */
-function keyOrIp(request: FastifyRequest, keys: KeySet): string {
-  const token = bearerToken(request);
-  const id = request.apiKeyId ?? (token === null ? null : keys.match(token));
-  return id !== null ? `key:${id}` : `ip:${normalizeIP(request.ip)}`;
+/**
+ * The bucket key of each request of class `name` (SPEC "Several apps": one app's traffic
+ * never spends another's budget). With a valid key of `keys`, that key's budget in the app
+ * the request is for: the key's own app, else the app X-App-Id names (an id of the
+ * installation; the auth hook, which runs later, refuses any other), else the only app, else
+ * none. Without one, the client IP's. Auth has not run yet, so the key is matched here; each
+ * key's strings are made once per app, so a request allocates none of its own.
+ */
+function bucketKeys(name: string, keys: KeySet, appIds: readonly string[]): (request: FastifyRequest) => string {
+  const known = new Set(appIds);
+  const only = appIds.length === 1 ? appIds[0]! : '';
+  // Per key position: app id ('' for none) → bucket key. Bounded: the installation's apps and ''.
+  const made = Array.from({ length: keys.size }, () => new Map<string, string>());
+  const bucketOf = (index: number, app: string): string => {
+    const ofKey = made[index]!;
+    let bucket = ofKey.get(app);
+    if (bucket === undefined) {
+      bucket = app === '' ? `${name}:key:${keys.idAt(index)}` : `${name}:${app}:key:${keys.idAt(index)}`;
+      ofKey.set(app, bucket);
+    }
+    return bucket;
+  };
+  return (request) => {
+    const token = bearerToken(request);
+    const index = token === null ? -1 : keys.indexOf(token);
+    if (index < 0) return `${name}:ip:${normalizeIP(request.ip)}`;
+    const own = keys.ownerAt(index);
+    if (own !== null) return bucketOf(index, own);
+    // A repeated header arrives as an array: it names no app.
+    const named = request.headers[APP_ID_HEADER];
+    return bucketOf(index, typeof named === 'string' && known.has(named) ? named : only);
+  };
 }
 
 export class RateLimitedError extends TooManyRequestsError {
@@ -90,14 +117,16 @@ export async function installRateLimits(app: FastifyInstance, options: InstallRa
     errorResponseBuilder: (_request, context) => new RateLimitedError(Math.max(1, Math.ceil(context.ttl / 1000))),
   });
 
-  const limiter = (name: string, max: number, key: (request: FastifyRequest) => string): Limiter | null =>
-    max > 0 ? (app.rateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => `${name}:${key(request)}` }) as Limiter) : null;
+  const limiter = (max: number, keyGenerator: (request: FastifyRequest) => string): Limiter | null =>
+    max > 0 ? (app.rateLimit({ max, timeWindow: WINDOW_MS, keyGenerator }) as Limiter) : null;
 
+  // Admin keys are no app's: their app is the one X-App-Id names, among the app keys' apps.
+  const appIds = keys.app.appIds;
   const limiters: Record<RateLimitClass, Limiter | null> = {
-    webhook: limiter('webhook', limits.webhookPerMinute, (request) => normalizeIP(request.ip)),
-    api: limiter('api', limits.apiPerMinute, (request) => keyOrIp(request, keys.app)),
-    admin: limiter('admin', limits.adminPerMinute, (request) => keyOrIp(request, keys.admin)),
-    probe: limiter('probe', limits.probePerMinute, (request) => normalizeIP(request.ip)),
+    webhook: limiter(limits.webhookPerMinute, (request) => `webhook:${normalizeIP(request.ip)}`),
+    api: limiter(limits.apiPerMinute, bucketKeys('api', keys.app, appIds)),
+    admin: limiter(limits.adminPerMinute, bucketKeys('admin', keys.admin, appIds)),
+    probe: limiter(limits.probePerMinute, (request) => `probe:${normalizeIP(request.ip)}`),
   };
 
   // The class of each route template, worked out once (templates are a fixed set; a URL

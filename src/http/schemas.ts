@@ -11,6 +11,12 @@ export const ErrorResponse = Type.Object(
           examples: [['2000000000000001']],
         }),
       ),
+      apps: Type.Optional(
+        Type.Array(Type.String(), {
+          description: 'With 503 DATABASE_UNAVAILABLE from /readyz (APPS_FILE): the apps whose database does not answer',
+          examples: [['kids']],
+        }),
+      ),
     }),
   },
   { $id: 'ErrorResponse', description: 'Every error: a stable code to branch on and a human message' },

@@ -7,6 +7,7 @@ import type { DatabaseHandle } from '../db/client.js';
 import { unauthorized } from '../errors.js';
 import { frameworkErrorHandler, installErrorHandler } from '../http/error-handler.js';
 import { ErrorResponse, errorResponses } from '../http/schemas.js';
+import type { AppServices } from '../services.js';
 import type { Metrics } from './metrics.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -48,7 +49,6 @@ function metricsRoute(app: FastifyInstance, metrics: Metrics, token: string | nu
 
 export interface InstallMetricsOptions {
   metrics: Metrics;
-  database: DatabaseHandle;
   /** METRICS_TOKEN; null serves the route without a token. */
   token: string | null;
   /** false when METRICS_PORT moves the route to a listener of its own. */
@@ -59,9 +59,7 @@ export interface InstallMetricsOptions {
  * Times every request and, unless METRICS_PORT moves it, serves `/metrics`. Installed on
  * the root instance (not as an encapsulated plugin) so the timing hook sees every module's routes.
  */
-export function installMetrics(app: FastifyInstance, { metrics, database, token, serveRoute }: InstallMetricsOptions): void {
-  metrics.trackDatabasePool(() => database.poolStats());
-
+export function installMetrics(app: FastifyInstance, { metrics, token, serveRoute }: InstallMetricsOptions): void {
   // A callback hook, not an async one: it runs on every request and has nothing to wait for.
   app.addHook('onResponse', (request, reply, done) => {
     // The route template keeps the label set bounded; unmatched URLs share one label.
@@ -72,6 +70,25 @@ export function installMetrics(app: FastifyInstance, { metrics, database, token,
   });
 
   if (serveRoute) metricsRoute(app, metrics, token);
+}
+
+/**
+ * Every app's operational gauges, read on each scrape and labelled with the app: its
+ * database pool, entitlement cache, read replica routing and oldest undelivered event.
+ * `databases`: each app's primary handle by app id (the pools live there, not in the use cases).
+ */
+export function trackAppMetrics(metrics: Metrics, apps: readonly AppServices[], databases: ReadonlyMap<string, DatabaseHandle>): void {
+  for (const each of apps) {
+    const id = each.app.id;
+    const database = databases.get(id);
+    if (database) metrics.trackDatabasePool(id, () => database.poolStats());
+    const cache = each.entitlementsCache.cache;
+    metrics.trackEntitlementsCache(id, () => cache.stats());
+    const routing = each.readRouting;
+    if (routing) metrics.trackReadReplica(id, () => ({ status: routing.status(), reads: routing.reads() }));
+    const delivery = each.eventDelivery;
+    if (delivery) metrics.trackOldestPendingEvent(id, () => delivery.oldestPendingAgeSeconds());
+  }
 }
 
 /**

@@ -18,14 +18,17 @@ export interface Metrics {
   events: ServiceEvents;
   /** Called once per answered request, by the hook that metrics.routes.ts installs; `app`: the app it acted for, '' for none. */
   observeHttpRequest(labels: { route: string; method: string; status: number; app: string }, seconds: number): void;
-  /** Reads the pool on each scrape; a later call replaces the source (one database per app). */
-  trackDatabasePool(poolStats: () => PoolStats | null): void;
-  /** Reads the age in seconds of the oldest event not yet delivered to every URL (null: none) on each scrape. */
-  trackOldestPendingEvent(ageSeconds: () => Promise<number | null>): void;
-  /** Reads the read replica's routing (DATABASE_READ_URL) on each scrape. */
-  trackReadReplica(source: () => { status: ReplicaStatus; reads: Record<ReadPool, number> }): void;
-  /** Reads the entitlement cache's counts on each scrape. */
-  trackEntitlementsCache(source: () => RecordsCacheStats): void;
+  // The sources below are read on each scrape, one per app (each app has its own database,
+  // pool, replica routing, delivery worker and cache): each series carries its app's id in
+  // `app`. A later call for the same app replaces its source.
+  /** App `app`'s database pool. */
+  trackDatabasePool(app: string, poolStats: () => PoolStats | null): void;
+  /** The age in seconds of app `app`'s oldest event not yet delivered to every URL (null: none). */
+  trackOldestPendingEvent(app: string, ageSeconds: () => Promise<number | null>): void;
+  /** App `app`'s read replica routing (DATABASE_READ_URL). */
+  trackReadReplica(app: string, source: () => { status: ReplicaStatus; reads: Record<ReadPool, number> }): void;
+  /** App `app`'s entitlement cache counts. */
+  trackEntitlementsCache(app: string, source: () => RecordsCacheStats): void;
 }
 
 export interface MetricsOptions {
@@ -121,124 +124,146 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: REMOTE_BUCKETS,
     registers,
   });
-  let oldestPendingSource: (() => Promise<number | null>) | null = null;
+  const oldestPendingSources = new Map<string, () => Promise<number | null>>();
   new Gauge({
     name: 'ase_event_delivery_oldest_pending_seconds',
-    help: 'Age of the oldest event some URL has not received yet (0 when none); absent without EVENTS_WEBHOOK_URLS',
-    // Every WORKERS process reads the same database: aggregated, the oldest, not the sum.
+    help: 'Age of the oldest event of the app some URL has not received yet (0 when none), by app; absent without EVENTS_WEBHOOK_URLS',
+    labelNames: ['app'] as const,
+    // Every WORKERS process reads the same databases: aggregated, the oldest, not the sum.
     aggregator: 'max',
     registers,
     async collect() {
-      if (oldestPendingSource === null) return;
-      this.set((await oldestPendingSource().catch(() => null)) ?? 0);
+      // Every app's age first, then the series at once: a concurrent scrape never sees them half set.
+      const ages = await Promise.all(Array.from(oldestPendingSources, async ([app, source]) => [app, (await source().catch(() => null)) ?? 0] as const));
+      this.reset();
+      for (const [app, age] of ages) this.set({ app }, age);
     },
   });
 
-  let poolSource: () => PoolStats | null = () => null;
+  const poolSources = new Map<string, () => PoolStats | null>();
   new Gauge({
     name: 'ase_db_pool_connections',
-    help: 'PostgreSQL pool connections by state (total, idle, waiting clients); absent on embedded PGlite',
-    labelNames: ['state'] as const,
+    help: "PostgreSQL pool connections by state (total, idle, waiting clients) and app (each app's own pool); absent on embedded PGlite",
+    labelNames: ['state', 'app'] as const,
     registers,
     collect() {
-      const stats = poolSource();
       this.reset();
-      if (!stats) return;
-      this.set({ state: 'total' }, stats.total);
-      this.set({ state: 'idle' }, stats.idle);
-      this.set({ state: 'waiting' }, stats.waiting);
+      for (const [app, source] of poolSources) {
+        const stats = source();
+        if (!stats) continue;
+        this.set({ state: 'total', app }, stats.total);
+        this.set({ state: 'idle', app }, stats.idle);
+        this.set({ state: 'waiting', app }, stats.waiting);
+      }
     },
   });
 
   // Absent without DATABASE_READ_URL.
-  let replicaSource: (() => { status: ReplicaStatus; reads: Record<ReadPool, number> }) | null = null;
+  const replicaSources = new Map<string, () => { status: ReplicaStatus; reads: Record<ReadPool, number> }>();
   new Counter({
     name: 'ase_db_reads_total',
-    help: 'Statements of the read routes, by the pool that served them (replica while current, else primary)',
-    labelNames: ['pool'] as const,
+    help: 'Statements of the read routes, by the pool that served them (replica while current, else primary) and app',
+    labelNames: ['pool', 'app'] as const,
     registers,
     collect() {
-      if (replicaSource === null) return;
-      const reads = replicaSource().reads;
       this.reset();
-      this.inc({ pool: 'primary' }, reads.primary);
-      this.inc({ pool: 'replica' }, reads.replica);
+      for (const [app, source] of replicaSources) {
+        const reads = source().reads;
+        this.inc({ pool: 'primary', app }, reads.primary);
+        this.inc({ pool: 'replica', app }, reads.replica);
+      }
     },
   });
   new Gauge({
     name: 'ase_db_replica_lag_seconds',
-    help: 'How far behind the primary the read replica was at most, at its last check (absent while unknown)',
+    help: "How far behind the primary the app's read replica was at most, at its last check, by app (absent while unknown)",
+    labelNames: ['app'] as const,
     registers,
     collect() {
       this.reset();
-      const lagMs = replicaSource?.().status.lagMs;
-      if (lagMs !== null && lagMs !== undefined) this.set(lagMs / 1000);
+      for (const [app, source] of replicaSources) {
+        const lagMs = source().status.lagMs;
+        if (lagMs !== null) this.set({ app }, lagMs / 1000);
+      }
     },
   });
   new Gauge({
     name: 'ase_db_replica_lag_bytes',
-    help: "WAL bytes the read replica's replay was behind the primary at its last check (absent while unknown)",
+    help: "WAL bytes the app's read replica's replay was behind the primary at its last check, by app (absent while unknown)",
+    labelNames: ['app'] as const,
     registers,
     collect() {
       this.reset();
-      const lagBytes = replicaSource?.().status.lagBytes;
-      if (lagBytes !== null && lagBytes !== undefined) this.set(lagBytes);
+      for (const [app, source] of replicaSources) {
+        const lagBytes = source().status.lagBytes;
+        if (lagBytes !== null) this.set({ app }, lagBytes);
+      }
     },
   });
   new Gauge({
     name: 'ase_db_replica_state',
-    help: "The read replica's state (1 for the current one): current, lagging, unreachable, not_standby, unchecked",
-    labelNames: ['state'] as const,
+    help: "The app's read replica's state (1 for the current one): current, lagging, unreachable, not_standby, unchecked; by app",
+    labelNames: ['state', 'app'] as const,
     registers,
     collect() {
       this.reset();
-      if (replicaSource === null) return;
-      const current = replicaSource().status.state;
-      for (const state of ['unchecked', 'current', 'lagging', 'unreachable', 'not_standby'] as const) this.set({ state }, state === current ? 1 : 0);
+      for (const [app, source] of replicaSources) {
+        const current = source().status.state;
+        for (const state of ['unchecked', 'current', 'lagging', 'unreachable', 'not_standby'] as const) this.set({ state, app }, state === current ? 1 : 0);
+      }
     },
   });
 
   // The entitlement read's in-process cache (beyond SPEC; docs/entitlements-cache.md). Each
   // WORKERS process has its own: aggregated, counts and entries add up, and `serving` is
   // the lowest (0 as soon as one process serves nothing from memory).
-  let cacheSource: (() => RecordsCacheStats) | null = null;
+  // One cache per app: each series carries its app.
+  const cacheSources = new Map<string, () => RecordsCacheStats>();
   const cacheCounter = (name: string, help: string, count: (stats: RecordsCacheStats) => number) =>
     new Counter({
       name,
       help,
+      labelNames: ['app'] as const,
       registers,
       collect() {
-        if (cacheSource === null) return;
         this.reset();
-        this.inc(count(cacheSource()));
+        for (const [app, source] of cacheSources) this.inc({ app }, count(source()));
       },
     });
-  cacheCounter('ase_entitlements_cache_hits_total', 'Entitlement reads answered from the in-process cache (no database round trip)', (stats) => stats.hits);
+  cacheCounter(
+    'ase_entitlements_cache_hits_total',
+    'Entitlement reads answered from the in-process cache (no database round trip), by app',
+    (stats) => stats.hits,
+  );
   cacheCounter(
     'ase_entitlements_cache_misses_total',
-    'Entitlement reads that went to the database (not cached, or the cache not serving)',
+    'Entitlement reads that went to the database (not cached, or the cache not serving), by app',
     (stats) => stats.misses,
   );
   cacheCounter(
     'ase_entitlements_cache_invalidations_total',
-    'Invalidations the entitlement cache applied: one per user named by a commit, one per "every user"',
+    'Invalidations the entitlement cache applied: one per user named by a commit, one per "every user"; by app',
     (stats) => stats.invalidations,
   );
   new Gauge({
     name: 'ase_entitlements_cache_entries',
-    help: 'Users whose answer inputs the entitlement cache holds',
+    help: "Users whose answer inputs the app's entitlement cache holds, by app",
+    labelNames: ['app'] as const,
     registers,
     collect() {
-      if (cacheSource !== null) this.set(cacheSource().size);
+      this.reset();
+      for (const [app, source] of cacheSources) this.set({ app }, source().size);
     },
   });
   new Gauge({
     name: 'ase_entitlements_cache_serving',
-    help: 'Whether the entitlement cache serves (1), or every read goes to the database (0: cache off, or its invalidation listener down)',
+    help: "Whether the app's entitlement cache serves (1), or every read goes to the database (0: cache off, or its invalidation listener down); by app",
+    labelNames: ['app'] as const,
     aggregator: 'min',
     registers,
     collect() {
-      if (cacheSource !== null) this.set(cacheSource().serving ? 1 : 0);
+      this.reset();
+      for (const [app, source] of cacheSources) this.set({ app }, source().serving ? 1 : 0);
     },
   });
 
@@ -293,17 +318,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     observeHttpRequest({ route, method, status, app }, seconds) {
       httpDuration.observe({ route, method, status: String(status), app }, seconds);
     },
-    trackDatabasePool(poolStats) {
-      poolSource = poolStats;
+    trackDatabasePool(app, poolStats) {
+      poolSources.set(app, poolStats);
     },
-    trackOldestPendingEvent(ageSeconds) {
-      oldestPendingSource = ageSeconds;
+    trackOldestPendingEvent(app, ageSeconds) {
+      oldestPendingSources.set(app, ageSeconds);
     },
-    trackReadReplica(source) {
-      replicaSource = source;
+    trackReadReplica(app, source) {
+      replicaSources.set(app, source);
     },
-    trackEntitlementsCache(source) {
-      cacheSource = source;
+    trackEntitlementsCache(app, source) {
+      cacheSources.set(app, source);
     },
   };
 }

@@ -194,9 +194,9 @@ describe.runIf(runs)(`reads from a streaming standby (${skipReason})`, () => {
     expect(await entitlementsOf(t, 'r-user-3')).toEqual(['beta']);
     expect(routing(t).reads().replica).toBeGreaterThan(back.replica);
     const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toContain('ase_db_replica_state{state="current"} 1');
-    expect(metrics).toMatch(/ase_db_reads_total\{pool="replica"\} [1-9]/);
-    expect(metrics).toMatch(/ase_db_replica_lag_seconds \d/);
+    expect(metrics).toContain('ase_db_replica_state{state="current",app="default"} 1');
+    expect(metrics).toMatch(/ase_db_reads_total\{pool="replica",app="default"\} [1-9]/);
+    expect(metrics).toMatch(/ase_db_replica_lag_seconds\{app="default"\} \d/);
   });
 
   it('answers a write route from the primary while GET /entitlements still reads the paused standby', async () => {

@@ -120,7 +120,7 @@ describe(`admin event delivery routes (${backendName})`, () => {
     expect(text).toMatch(new RegExp(`ase_event_deliveries_total\\{url="${receiver.url}",outcome="retry",app="default"\\} 1`));
     expect(text).toMatch(new RegExp(`ase_event_deliveries_total\\{url="${receiver.url}",outcome="delivered",app="default"\\} [1-9]`));
     expect(text).toContain(`ase_event_delivery_duration_seconds_count{url="${receiver.url}",app="default"}`);
-    expect(text).toMatch(/ase_event_delivery_oldest_pending_seconds [0-9.e+-]+/);
+    expect(text).toMatch(/ase_event_delivery_oldest_pending_seconds\{app="default"\} [0-9.e+-]+/);
     expect(text).not.toContain('kept-out-of-listings');
   });
 });

@@ -146,7 +146,8 @@ describe('GET /metrics', () => {
 
   it('reports the database pool on a PostgreSQL server and nothing on embedded PGlite', async () => {
     const text = await scrape();
-    const total = sample(text, 'ase_db_pool_connections', { state: 'total' });
+    // One app: labelled with its id, like every other series of the app.
+    const total = sample(text, 'ase_db_pool_connections', { state: 'total', app: 'default' });
     if (t.deps.database.kind === 'postgres') expect(total).toBeGreaterThanOrEqual(0);
     else expect(total).toBeNull();
   });
@@ -175,8 +176,8 @@ describe('metrics settings', () => {
   it('adds up the entitlement caches of WORKERS processes as the primary aggregates them, serving only while every one serves', async () => {
     const a = createMetrics({ processMetrics: false });
     const b = createMetrics({ processMetrics: false });
-    a.trackEntitlementsCache(() => ({ size: 3, hits: 10, misses: 4, serving: true, invalidations: 2 }));
-    b.trackEntitlementsCache(() => ({ size: 5, hits: 1, misses: 6, serving: false, invalidations: 7 }));
+    a.trackEntitlementsCache('default', () => ({ size: 3, hits: 10, misses: 4, serving: true, invalidations: 2 }));
+    b.trackEntitlementsCache('default', () => ({ size: 5, hits: 1, misses: 6, serving: false, invalidations: 7 }));
     // What src/cluster.ts's primary answers: prom-client's aggregation of every worker's registry.
     const aggregate = async (...registries: Metrics[]) =>
       AggregatorRegistry.aggregate(await Promise.all(registries.map((m) => m.registry.getMetricsAsJSON()))).metrics();
@@ -186,8 +187,47 @@ describe('metrics settings', () => {
     expect(sample(both, 'ase_entitlements_cache_invalidations_total')).toBe(9);
     expect(sample(both, 'ase_entitlements_cache_entries')).toBe(8);
     expect(sample(both, 'ase_entitlements_cache_serving')).toBe(0);
-    b.trackEntitlementsCache(() => ({ size: 5, hits: 1, misses: 6, serving: true, invalidations: 7 }));
+    b.trackEntitlementsCache('default', () => ({ size: 5, hits: 1, misses: 6, serving: true, invalidations: 7 }));
     expect(sample(await aggregate(a, b), 'ase_entitlements_cache_serving')).toBe(1);
+  });
+
+  it("keeps each app's cache apart when the primary aggregates the WORKERS processes", async () => {
+    const a = createMetrics({ app: '', processMetrics: false });
+    const b = createMetrics({ app: '', processMetrics: false });
+    a.trackEntitlementsCache('main', () => ({ size: 3, hits: 10, misses: 4, serving: true, invalidations: 2 }));
+    a.trackEntitlementsCache('kids', () => ({ size: 1, hits: 2, misses: 1, serving: true, invalidations: 0 }));
+    b.trackEntitlementsCache('main', () => ({ size: 5, hits: 1, misses: 6, serving: true, invalidations: 7 }));
+    b.trackEntitlementsCache('kids', () => ({ size: 2, hits: 0, misses: 3, serving: false, invalidations: 1 }));
+    const both = await AggregatorRegistry.aggregate([await a.registry.getMetricsAsJSON(), await b.registry.getMetricsAsJSON()]).metrics();
+    expect(sample(both, 'ase_entitlements_cache_hits_total', { app: 'main' })).toBe(11);
+    expect(sample(both, 'ase_entitlements_cache_hits_total', { app: 'kids' })).toBe(2);
+    expect(sample(both, 'ase_entitlements_cache_entries', { app: 'kids' })).toBe(3);
+    expect(sample(both, 'ase_entitlements_cache_serving', { app: 'main' })).toBe(1);
+    expect(sample(both, 'ase_entitlements_cache_serving', { app: 'kids' })).toBe(0);
+  });
+
+  it("labels each app's read replica, pool and delivery backlog with the app, and leaves an app without one out", async () => {
+    const m = createMetrics({ app: '', processMetrics: false });
+    const checkedAt = new Date('2026-12-01T12:00:00Z');
+    m.trackReadReplica('main', () => ({
+      status: { state: 'lagging', pool: 'primary', lagMs: 4_500, lagBytes: 2048, checkedAt, reason: 'behind' },
+      reads: { primary: 7, replica: 3 },
+    }));
+    m.trackDatabasePool('main', () => ({ total: 4, idle: 3, waiting: 0 }));
+    m.trackDatabasePool('kids', () => ({ total: 2, idle: 0, waiting: 5 }));
+    m.trackOldestPendingEvent('main', async () => null);
+    m.trackOldestPendingEvent('kids', async () => 12.5);
+    const text = await m.registry.metrics();
+    expect(sample(text, 'ase_db_replica_lag_seconds', { app: 'main' })).toBe(4.5);
+    expect(sample(text, 'ase_db_replica_lag_bytes', { app: 'main' })).toBe(2048);
+    expect(sample(text, 'ase_db_replica_state', { state: 'lagging', app: 'main' })).toBe(1);
+    expect(sample(text, 'ase_db_reads_total', { pool: 'replica', app: 'main' })).toBe(3);
+    expect(sample(text, 'ase_db_replica_lag_seconds', { app: 'kids' })).toBeNull();
+    expect(sample(text, 'ase_db_replica_state', { app: 'kids' })).toBeNull();
+    expect(sample(text, 'ase_db_pool_connections', { state: 'waiting', app: 'kids' })).toBe(5);
+    expect(sample(text, 'ase_db_pool_connections', { state: 'total', app: 'main' })).toBe(4);
+    expect(sample(text, 'ase_event_delivery_oldest_pending_seconds', { app: 'main' })).toBe(0);
+    expect(sample(text, 'ase_event_delivery_oldest_pending_seconds', { app: 'kids' })).toBe(12.5);
   });
 
   it('reduces App Store Server API statuses to a few outcomes', () => {

@@ -68,6 +68,15 @@ describe('rate limits', () => {
     expect(other.statusCode).toBe(200);
   });
 
+  it('keeps one budget per key in a single-app installation, whether or not the request names the app', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '2' });
+    const appId = t.deps.config.apps[0]!.id;
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: { ...authHeader(), 'x-app-id': appId } })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() })).statusCode).toBe(429);
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: { ...authHeader(), 'x-app-id': appId } })).statusCode).toBe(429);
+  });
+
   it('limits requests without a valid key by client address before they reach authentication', async () => {
     t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '2' });
     const wrong = { authorization: 'Bearer not-a-key' };
