@@ -8,6 +8,7 @@ import { drizzle as drizzlePglite, PgliteSession, PgliteTransaction } from 'driz
 import pg from 'pg';
 import { holdingAdvisoryLock } from './advisory-lock.js';
 import { type AppNamespace, appNamespace, PUBLIC_NAMESPACE, PUBLIC_SCHEMA } from './app-schema.js';
+import { writeDeferred } from './before-commit.js';
 import { type DataDirLock, lockDataDir, prepareDataDir, restrictToOwner } from './data-dir.js';
 import { isDatabaseUnavailable } from './errors.js';
 import * as schema from './schema.js';
@@ -237,6 +238,13 @@ function withDriver(tx: DrizzleTransaction, target: DriverClient, names: AppName
   return Object.assign(tx, { driver });
 }
 
+/** The transaction's work, then what it deferred to its commit (before-commit.ts). */
+async function workThenDeferred<T>(work: (tx: Transaction) => Promise<T>, tx: Transaction): Promise<T> {
+  const value = await work(tx);
+  await writeDeferred(tx);
+  return value;
+}
+
 /**
  * `db.transaction` over a pooled client this module checks out and always gives back.
  * drizzle's own version leaves the client checked out for good when BEGIN fails (a
@@ -249,7 +257,10 @@ function transactionOnOwnClient(pool: pg.Pool, names: AppNamespace): Database['t
     let broken: Error | undefined;
     try {
       const session = new NodePgSession(client, dialect, relational, {});
-      return await session.transaction((tx) => work(withDriver(tx as unknown as DrizzleTransaction, { kind: 'postgres', client }, names)), config);
+      return await session.transaction(
+        (tx) => workThenDeferred(work, withDriver(tx as unknown as DrizzleTransaction, { kind: 'postgres', client }, names)),
+        config,
+      );
     } catch (error) {
       if (isDatabaseUnavailable(error)) broken = error as Error;
       throw error;
@@ -282,7 +293,7 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     client.transaction(async (driverTx) => {
       const tx = new PgliteTransaction(dialect, new PgliteSession(driverTx, dialect, relational, {}), relational);
       if (config) await tx.setTransaction(config);
-      return work(withDriver(tx as unknown as DrizzleTransaction, { kind: 'pglite', client: driverTx }, PUBLIC_NAMESPACE));
+      return workThenDeferred(work, withDriver(tx as unknown as DrizzleTransaction, { kind: 'pglite', client: driverTx }, PUBLIC_NAMESPACE));
     });
   let closed = false;
   return {

@@ -15,8 +15,9 @@ import type { EventType, NewEvent, RecordedEvent } from './event-types.js';
 // a larger one, and never see it. Every appending transaction therefore takes one
 // transaction-scoped advisory lock just before its insert and holds it to its commit:
 // numbers are taken in commit order, and PostgreSQL makes a commit visible before it
-// releases the transaction's locks. The append is the last statement of its transaction,
-// so the lock is held only for the insert and the commit.
+// releases the transaction's locks. The append is the last statement of its transaction
+// but what the transaction deferred to its commit (src/db/before-commit.ts: the analytics
+// rollup's one upsert), so the lock is held only for the insert, that and the commit.
 
 /** pg_advisory_xact_lock key serialising event appends (an arbitrary constant of this service). */
 export const EVENTS_APPEND_LOCK_KEY = 7_245_771_190_041_016n;

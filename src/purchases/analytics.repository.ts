@@ -1,3 +1,4 @@
+import { deferredToCommit } from '../db/before-commit.js';
 import type { Transaction } from '../db/client.js';
 import { type ColumnOf, columnName, insertRows, onConflictReplace, selectList, tableName } from '../db/raw.js';
 import { analyticsDaily, purchaseAnalytics, subscriptions, transactions } from '../db/schema.js';
@@ -43,6 +44,7 @@ const ROLLUP_KEY: ReadonlyArray<ColumnOf<typeof analyticsDaily>> = ['day', 'envi
 const ROLLUP_SUMS: ReadonlyArray<ColumnOf<typeof analyticsDaily>> = ['newSubscriptions', 'renewals', 'expirations', 'refunds', 'trialConversions', 'revenue'];
 const ROLLUP_TYPES = ['date', 'text', 'text', 'text', 'int4', 'int4', 'int4', 'int4', 'int4', 'int8'];
 const rollupColumns = [...ROLLUP_KEY, ...ROLLUP_SUMS];
+const ROLLUP_CHANGES = Symbol('analytics.rollupChanges');
 // Adds each change to the row of its day, environment, product and currency. The rows
 // arrive sorted by key (nonZero), so two writers lock shared rows in the same order.
 const ADD_TO_ROLLUP = `insert into ${tableName(analyticsDaily)} as d (${rollupColumns.map((c) => columnName(analyticsDaily, c)).join(', ')})
@@ -66,9 +68,9 @@ function signalsOf(row: SignalsRow): AnalyticsSignals {
 
 /**
  * After the purchases in `purchases` were written: their state rows anew, and the rollup
- * moved by (what they contribute now) − (what they contributed before). `previous` holds,
- * for every transaction this write changed, its stored version before (undefined: it is
- * new), so "before" is the stored purchase with those put back. `subscriptions` holds
+ * moved by (what they contribute now) − (what they contributed before), just before the
+ * transaction commits (addToRollup). `previous` holds, for every transaction this write
+ * changed, its stored version before (undefined: it is new), so "before" is the stored purchase with those put back. `subscriptions` holds
  * subscription rows the caller knows as they are now stored (undefined: none is): only
  * the purchases it lacks have their signals read.
  */
@@ -105,7 +107,8 @@ export async function updateAnalytics(
     if (old !== undefined) before.get(old.originalTransactionId)?.push(old);
   }
 
-  const changes = new Map<string, RollupRow>();
+  // The rollup's changes wait for the transaction's end (addToRollup); the state rows are the purchases' own.
+  const changes = deferredToCommit(tx, ROLLUP_CHANGES, () => new Map<string, RollupRow>(), addToRollup);
   const states = [];
   for (const id of purchases) {
     addContributions(changes, before.get(id)!, -1);
@@ -114,10 +117,22 @@ export async function updateAnalytics(
     if (state !== null) states.push({ ...state, updatedAt: now });
   }
   if (states.length > 0) await insertRows(tx, purchaseAnalytics, states, UPSERT_STATE);
+}
+
+/**
+ * The transaction's rollup changes, summed over every purchase it changed, as its last
+ * statement. Every writer adds to the same few rows (today × environment × product ×
+ * currency): written mid-transaction, their row locks made a concurrent batch wait for the
+ * whole rest of this one (its attribution and event recording) and then its commit. Last,
+ * after the event recorder's append, a writer holds them only for its commit, and while it
+ * holds the append lock that every recording transaction takes before them, so one
+ * recording batch never waits for another's rollup rows (BENCHMARKS.md, "Analytics rollup").
+ */
+async function addToRollup(tx: Transaction, changes: Map<string, RollupRow>): Promise<void> {
   const rows = nonZero(changes);
-  if (rows.length > 0)
-    await tx.driver.query(
-      ADD_TO_ROLLUP,
-      rollupColumns.map((column) => rows.map((row) => row[column as keyof RollupRow])),
-    );
+  if (rows.length === 0) return;
+  await tx.driver.query(
+    ADD_TO_ROLLUP,
+    rollupColumns.map((column) => rows.map((row) => row[column as keyof RollupRow])),
+  );
 }
