@@ -1,11 +1,19 @@
-import { asc, like } from 'drizzle-orm';
+import { asc, like, sql } from 'drizzle-orm';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { openDatabase } from '../../src/db/client.js';
 import { eventDeliveries, events as eventsTable, serviceState } from '../../src/db/schema.js';
-import { claimDeliveries, dispatchEvents, listDeliveries, recordAttempt, recordAttempts, redeliverEvent } from '../../src/events/deliveries.repository.js';
+import {
+  claimDeliveries,
+  dispatchEvents,
+  dispatchStatement,
+  listDeliveries,
+  recordAttempt,
+  recordAttempts,
+  redeliverEvent,
+} from '../../src/events/deliveries.repository.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../src/events/delivery.worker.js';
 import { DEFAULT_BACKOFF } from '../../src/events/delivery-backoff.js';
 import type { RecordedEvent } from '../../src/events/event-types.js';
@@ -342,6 +350,29 @@ describe(`event delivery (${backendName})`, () => {
     expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 0, created: 0 });
   });
 
+  it("finds the events after a URL's position by the key's range, not by walking every event kept before it", async () => {
+    const url = 'http://127.0.0.1:9/range';
+    const { clock } = manualClock();
+    await db.execute(sql`insert into ${eventsTable} (id, type, user_id, body, recorded_at)
+      select 'evt_plan_' || g, 'consumption.requested', 'u-' || (g % 50), '{}', now() from generate_series(1, 3000) as g`);
+    await record('u-last');
+    const [{ last }] = (await db.select({ last: sql<number>`max(${eventsTable.seq})::float8` }).from(eventsTable)) as [{ last: number }];
+    await db.insert(serviceState).values({ key: `events.dispatch:${url}`, value: { seq: last - 1 } });
+    await db.execute(sql`analyze ${eventsTable}`);
+
+    const explained = await db.execute(sql`explain (format json) ${dispatchStatement(url, clock(), 100)}`);
+    const [planRow] = (explained as unknown as { rows: Array<Record<string, unknown>> }).rows;
+    const planJson = Object.values(planRow!)[0];
+    const plan = (typeof planJson === 'string' ? JSON.parse(planJson) : planJson) as Array<{ Plan: PlanNode }>;
+    const eventScans = planNodes(plan[0]!.Plan).filter((node) => node['Relation Name'] === 'events');
+    expect(eventScans).toHaveLength(1);
+    // A range on the key: only the events after the position are read.
+    expect(eventScans[0]!['Index Cond']).toMatch(/seq > /);
+    expect(planNodes(plan[0]!.Plan).filter((node) => node['Join Filter'] !== undefined)).toEqual([]);
+    // And the statement still does its work: the one event after the position.
+    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 1, created: 1 });
+  });
+
   it('marks failed, once started, the pending deliveries of a URL no longer configured (they would keep their events from pruning)', async () => {
     const kept = await receiver();
     const { clock } = manualClock();
@@ -403,3 +434,14 @@ describe(`event delivery (${backendName})`, () => {
     ]);
   });
 });
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Index Cond'?: string;
+  'Join Filter'?: string;
+  Plans?: PlanNode[];
+}
+
+function planNodes(node: PlanNode): PlanNode[] {
+  return [node, ...(node.Plans ?? []).flatMap(planNodes)];
+}
