@@ -115,6 +115,11 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
     if (connection.buffer.length < end) return;
     const body = options.onAnswer ? connection.buffer.subarray(headerEnd + HEADER_END.length, end).toString('utf8') : '';
     connection.buffer = connection.buffer.subarray(end);
+    if (connection.current === null) {
+      // An answer to no request of ours (a server's own 408 on a kept-alive connection, say): said, not counted.
+      console.error(`open loop: an answer to no request, ${head.split('\r\n')[0]}`);
+      return;
+    }
     settle(connection, Number(head.slice(9, 12)), body);
     release(connection);
   };
