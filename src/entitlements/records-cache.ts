@@ -35,7 +35,7 @@ export interface RecordsCache {
 }
 
 export interface RecordsCacheOptions {
-  /** Users kept at most (least recently used dropped first); 0 keeps nothing. */
+  /** Users kept at most (those read once before those read again, least recently used first); 0 keeps nothing. */
   maxEntries: number;
   /** Serving from the start (embedded PGlite: every writer is in this process); else after resume(). */
   serving: boolean;
@@ -52,18 +52,60 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
   let hits = 0;
   let misses = 0;
   let invalidations = 0;
-  // A Map iterates in insertion order: re-inserting on a hit makes the first key the least recently used.
-  const entries = new Map<string, UserRecords>();
+  // Two segments (a segmented LRU): a user read once waits in `probation`; read again while
+  // kept, they move to `held`, at most four fifths of the entries, whose least recently used
+  // falls back to probation's most recent end. Entries are dropped from probation's least
+  // recent end first. So the users an app backend asks for again and again stay, and a
+  // stream of users asked for once (the cold tail of a skewed load, a batch job walking every
+  // user) passes through probation without pushing them out, as it does a plain LRU. A Map
+  // iterates in insertion order: re-inserting moves a user to the most recent end.
+  const probation = new Map<string, UserRecords>();
+  const held = new Map<string, UserRecords>();
+  const heldMax = Math.floor((maxEntries * 4) / 5);
+  const oldest = (segment: Map<string, UserRecords>) => segment.keys().next().value as string;
   const inFlight = new Map<string, Set<InFlight>>();
 
+  function hit(userId: string): UserRecords | undefined {
+    let kept = held.get(userId);
+    if (kept !== undefined) {
+      held.delete(userId);
+      held.set(userId, kept);
+      return kept;
+    }
+    kept = probation.get(userId);
+    if (kept === undefined) return undefined;
+    probation.delete(userId);
+    held.set(userId, kept);
+    if (held.size > heldMax) {
+      const demoted = oldest(held);
+      probation.set(demoted, held.get(demoted)!);
+      held.delete(demoted);
+    }
+    return kept;
+  }
+
   function keep(userId: string, records: UserRecords): void {
-    entries.delete(userId);
-    entries.set(userId, records);
-    if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+    if (held.has(userId)) {
+      held.delete(userId);
+      held.set(userId, records);
+      return;
+    }
+    probation.delete(userId);
+    probation.set(userId, records);
+    while (probation.size + held.size > maxEntries) {
+      const from = probation.size > 0 ? probation : held;
+      from.delete(oldest(from));
+    }
+  }
+
+  function drop(userId: string): void {
+    probation.delete(userId);
+    held.delete(userId);
   }
 
   function dropAll(): void {
-    entries.clear();
+    probation.clear();
+    held.clear();
     for (const reads of inFlight.values()) for (const read of reads) read.keep = false;
   }
 
@@ -71,11 +113,9 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
     async read(userId, load) {
       if (maxEntries === 0) return load(userId);
       if (serving) {
-        const kept = entries.get(userId);
+        const kept = hit(userId);
         if (kept !== undefined) {
           hits++;
-          entries.delete(userId);
-          entries.set(userId, kept);
           return kept;
         }
       }
@@ -100,7 +140,7 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
     invalidate(userIds) {
       for (const userId of userIds) {
         invalidations++;
-        entries.delete(userId);
+        drop(userId);
         const reads = inFlight.get(userId);
         if (reads !== undefined) for (const read of reads) read.keep = false;
       }
@@ -116,6 +156,6 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
     resume() {
       serving = maxEntries > 0;
     },
-    stats: () => ({ size: entries.size, hits, misses, serving, invalidations }),
+    stats: () => ({ size: probation.size + held.size, hits, misses, serving, invalidations }),
   };
 }

@@ -145,6 +145,40 @@ describe('the entitlement records cache', () => {
     expect(db.calls).toBe(calls + 1);
   });
 
+  it('keeps the users read again while a stream of users read once passes through (a plain LRU would drop them)', async () => {
+    const cache = createRecordsCache({ maxEntries: 10, serving: true });
+    const db = loadOf(records('a'));
+    const hot = ['h1', 'h2', 'h3', 'h4', 'h5'];
+    for (const user of [...hot, ...hot]) await cache.read(user, db.load);
+    // Many more users than the cache holds, each read once: the cold tail of a skewed load.
+    for (let i = 0; i < 100; i++) await cache.read(`cold-${i}`, db.load);
+    expect(cache.stats().size).toBe(10);
+    const calls = db.calls;
+    for (const user of hot) await cache.read(user, db.load);
+    expect(db.calls).toBe(calls);
+    // The last users read once are still there too, in the room the held users leave; the first are gone.
+    await cache.read('cold-99', db.load);
+    expect(db.calls).toBe(calls);
+    await cache.read('cold-0', db.load);
+    expect(db.calls).toBe(calls + 1);
+  });
+
+  it('keeps at most four fifths of its entries for users read again: the oldest of them falls back, and goes first after the users read once', async () => {
+    const cache = createRecordsCache({ maxEntries: 5, serving: true });
+    const db = loadOf(records('a'));
+    for (const user of ['a', 'b', 'c', 'd', 'e']) await cache.read(user, db.load);
+    for (const user of ['a', 'b', 'c', 'd', 'e']) await cache.read(user, db.load); // 'a' falls back when 'e' is held
+    expect(db.calls).toBe(5);
+    await cache.read('f', db.load); // full: the oldest read-once entry goes, which is 'a'
+    await cache.read('g', db.load); // then 'f' (read once, older than 'g')
+    expect(cache.stats().size).toBe(5);
+    const calls = db.calls;
+    for (const user of ['b', 'c', 'd', 'e', 'g']) await cache.read(user, db.load);
+    expect(db.calls).toBe(calls);
+    await cache.read('a', db.load);
+    expect(db.calls).toBe(calls + 1);
+  });
+
   it('keeps nothing with maxEntries 0', async () => {
     const cache = createRecordsCache({ maxEntries: 0, serving: true });
     const db = loadOf(records('a'));
