@@ -17,6 +17,7 @@ import { loadAppleIncRootCertificate } from './apple/receipt/index.js';
 import { createVerifyReceiptClient, type VerifyReceiptClient } from './apple/verify-receipt/index.js';
 import { type ConsumptionSender, createConsumptionSender } from './consumption/consumption.sender.js';
 import { type ConsumptionUsecase, createConsumptionUsecase } from './consumption/consumption.usecase.js';
+import type { DatabaseHandle } from './db/client.js';
 import { createSlots, type Slots } from './db/group-while-busy.js';
 import { createReadRouting, type ReadRouting } from './db/read-routing.js';
 import { type AppDatabase, type AppDeps, appDatabasesOf } from './dependencies.js';
@@ -50,6 +51,8 @@ import { createUsersUsecase, type UsersUsecase } from './users/users.usecase.js'
 export interface AppServices {
   /** The app these use cases serve. */
   app: App;
+  /** This app's primary database as operations look at it: its answer (/readyz) and its pool (the gauges). */
+  database: Pick<DatabaseHandle, 'ping' | 'poolStats'>;
   /** V2 notifications, from the webhook and from recovery: one write path, through the batcher. */
   ingest: IngestUsecase;
   v1Ingest: V1IngestUsecase;
@@ -403,6 +406,7 @@ export function createAppServices(
 
   return {
     app,
+    database: handles.database,
     ingest,
     v1Ingest,
     sync,
