@@ -2,11 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
+import type { AppServices } from '../app-services.js';
 import type { Config } from '../config.js';
 import { unauthorized } from '../errors.js';
 import { frameworkErrorHandler, installErrorHandler } from '../http/error-handler.js';
 import { ErrorResponse, errorResponses } from '../http/schemas.js';
-import type { AppServices } from '../services.js';
 import type { Metrics } from './metrics.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
