@@ -21,7 +21,7 @@ import type { TrustProxy } from './config.js';
 import { consumptionAdminRoutes, consumptionRoutes } from './consumption/consumption.routes.js';
 import type { ConsumptionSender } from './consumption/consumption.sender.js';
 import type { ReadRouting } from './db/read-routing.js';
-import { type AppDeps, appDatabasesOf } from './dependencies.js';
+import type { AppDeps } from './dependencies.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
 import type { RecordsCache } from './entitlements/records-cache.js';
 import type { DeliveryWorker } from './events/delivery.worker.js';
@@ -156,8 +156,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Started by server.ts once listening (tests and the CLI drive it themselves); stopped by close().
   app.decorate('eventDelivery', services.eventDelivery);
   // Each app's pool, cache, replica and delivery backlog, labelled with its app.
-  const databases = appDatabasesOf(deps);
-  if (metrics) trackAppMetrics(metrics, services.all, new Map(Array.from(databases, ([id, each]) => [id, each.database])));
+  if (metrics) trackAppMetrics(metrics, services.all);
   // A draining process answers its waiting feed readers now rather than after up to 30 s.
   app.addHook('preClose', async () => {
     for (const each of services.all) each.feedSignal.close();
@@ -168,7 +167,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Ready while every app's database answers; with APPS_FILE the answer names each app.
   const readiness = services.all.map((each) => {
     const routing = each.readRouting;
-    return { app: each.app.id, database: databases.get(each.app.id)!.database, readReplica: routing ? () => routing.status() : null };
+    return { app: each.app.id, database: each.database, readReplica: routing ? () => routing.status() : null };
   });
   await app.register(healthRoutes, { apps: readiness, namesApps: config.appsFile !== null, clock: deps.clock });
   await app.register(entitlementsRoutes, { apps });

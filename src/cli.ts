@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { validateRecoveryWindow } from './admin/recovery.usecase.js';
 import { DEFAULT_APP_ID } from './app-id.js';
+import type { AppServices } from './app-services.js';
 import { apiNotConfigured } from './app-store-errors.js';
 import { createSignedDataVerifier, DEFAULT_ROOT_CERTIFICATE_PATH, loadRootCertificates } from './apple/verifier/index.js';
 import { AppChoiceError, type CliCommand, chooseApp, parseCliArguments, UsageError } from './cli-args.js';
@@ -15,7 +16,7 @@ import { tailEvents } from './events/tail.js';
 import { environmentWithDotEnv, type LoadedConfig, loadConfig, readSecretFiles } from './load-config.js';
 import { createLogger } from './logger.js';
 import { ReplayAbortedError, replayNotifications } from './notifications/replay.usecase.js';
-import { type AppServices, createServices, type Services } from './services.js';
+import { createServices, type Services } from './services.js';
 import { canonicalUserId } from './users/app-account-token.model.js';
 
 // Operator commands: `npm run cli -- <command>`. Results go to stdout as JSON, logs to stderr.

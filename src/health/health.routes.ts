@@ -20,7 +20,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export const READY_CACHE_MS = 1_000;
 
 /** The database's answer, asked at most once per READY_CACHE_MS; concurrent probes share the one in flight. */
-function cachedPing(database: DatabaseHandle, clock: Clock): () => Promise<void> {
+function cachedPing(database: Pick<DatabaseHandle, 'ping'>, clock: Clock): () => Promise<void> {
   let last: { at: number; answer: Promise<void> } | null = null;
   return () => {
     const now = clock().getTime();
@@ -52,7 +52,7 @@ export interface ReadinessSource {
   /** The app's id (APPS_FILE `id`). */
   app: string;
   /** The app's primary: its schema's pool on PostgreSQL, its own database on PGlite. */
-  database: DatabaseHandle;
+  database: Pick<DatabaseHandle, 'ping'>;
   /** The app's read replica routing status (DATABASE_READ_URL); null without one. */
   readReplica: (() => ReplicaStatus) | null;
 }

@@ -11,7 +11,21 @@ declare module 'fastify' {
      * names. Absent on an admin request that names none while the installation has several.
      */
     appId?: string;
+    /**
+     * The rate-limit hook's match of the bearer token (http/rate-limit.ts), for the auth hooks
+     * to reuse; null until it makes one, absent where no rate limit is installed.
+     */
+    keyMatch?: KeyMatch | null;
   }
+}
+
+/** One match of a request's bearer token against one key set. */
+export interface KeyMatch {
+  keys: KeySet;
+  /** The Authorization header that was matched: a later hook that changed it gets a match of its own. */
+  authorization: string;
+  /** The matching key's position in `keys`, or -1. */
+  index: number;
 }
 
 /** The header a key that is not one app's (API_KEYS with APPS_FILE, admin keys) names the app with (SPEC "Several apps"). */
@@ -52,16 +66,11 @@ export class KeySet {
 
   /** The matching key's id, or null; every key is compared so timing says nothing. */
   match(candidate: string): string | null {
-    return this.matchKey(candidate)?.id ?? null;
-  }
-
-  /** The matching key's id and the app it acts for (null: none of its own), or null; every key is compared. */
-  matchKey(candidate: string): { id: string; appId: string | null } | null {
     const found = this.indexOf(candidate);
-    return found < 0 ? null : { id: this.ids[found]!, appId: this.owners[found] ?? null };
+    return found < 0 ? null : this.ids[found]!;
   }
 
-  /** The matching key's position (0 ≤ i < size), or -1; every key is compared. Allocates nothing but the digest (the rate-limit hook's way). */
+  /** The matching key's position (0 ≤ i < size), or -1; every key is compared. Allocates nothing but the digest (the hooks' way: bearerKeyIndex). */
   indexOf(candidate: string): number {
     const given = digest(candidate);
     let found = -1;
@@ -94,11 +103,33 @@ function unknownApp(named: string) {
   return badRequest('UNKNOWN_APP', `X-App-Id ${JSON.stringify(named)} names no app of this installation`);
 }
 
-function bearerToken(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return null;
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+function bearerToken(header: string): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match ? match[1]! : null;
+}
+
+/**
+ * The position in `keys` of the request's bearer key, or -1 (no bearer token, or none of
+ * `keys`). The match the rate-limit hook recorded is reused only when it was made for this
+ * very key set and this very header: each set hashes a request's token at most once, and a
+ * match never crosses from one set (app, admin) to another.
+ */
+export function bearerKeyIndex(request: FastifyRequest, keys: KeySet): number {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return -1;
+  const recorded = request.keyMatch;
+  if (recorded != null && recorded.keys === keys && recorded.authorization === header) return recorded.index;
+  const token = bearerToken(header);
+  return token === null ? -1 : keys.indexOf(token);
+}
+
+/** bearerKeyIndex, recorded on the request for the auth hook that runs later (the rate-limit hook's way). */
+export function recordBearerKeyIndex(request: FastifyRequest, keys: KeySet): number {
+  const index = bearerKeyIndex(request, keys);
+  const header = request.headers.authorization;
+  if (typeof header === 'string') request.keyMatch = { keys, authorization: header, index };
+  return index;
 }
 
 /**
@@ -108,14 +139,14 @@ function bearerToken(request: FastifyRequest): string | null {
  */
 export function requireApiKey(keys: KeySet) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearerToken(request);
-    const key = token === null ? null : keys.matchKey(token);
-    if (key === null) throw unauthorized();
-    request.apiKeyId = key.id;
+    const index = bearerKeyIndex(request, keys);
+    if (index < 0) throw unauthorized();
+    request.apiKeyId = keys.idAt(index);
     const named = namedApp(request);
-    if (key.appId !== null) {
-      if (named !== null && named !== key.appId) throw forbidden('APP_FORBIDDEN', `This key acts for app ${JSON.stringify(key.appId)} only`);
-      request.appId = key.appId;
+    const own = keys.ownerAt(index);
+    if (own !== null) {
+      if (named !== null && named !== own) throw forbidden('APP_FORBIDDEN', `This key acts for app ${JSON.stringify(own)} only`);
+      request.appId = own;
       return;
     }
     if (named === null) throw badRequest('APP_REQUIRED', 'This key acts for no app of its own: name the app with the X-App-Id header');
@@ -127,11 +158,9 @@ export function requireApiKey(keys: KeySet) {
 /** onRequest hook for /admin/*: 401 without a valid key, 403 with an app key. */
 export function requireAdminKey(adminKeys: KeySet, appKeys: KeySet) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearerToken(request);
-    if (token === null) throw unauthorized('An admin bearer token is required');
-    const id = adminKeys.size > 0 ? adminKeys.match(token) : null;
-    if (id !== null) {
-      request.apiKeyId = id;
+    const index = adminKeys.size > 0 ? bearerKeyIndex(request, adminKeys) : -1;
+    if (index >= 0) {
+      request.apiKeyId = adminKeys.idAt(index);
       // Admin keys see every app: X-App-Id names one; without it, the only app when there is one.
       const named = namedApp(request);
       const appIds = appKeys.appIds;
@@ -140,7 +169,8 @@ export function requireAdminKey(adminKeys: KeySet, appKeys: KeySet) {
       if (appId !== undefined) request.appId = appId;
       return;
     }
-    if (appKeys.match(token) !== null) {
+    // Only on a refusal: which one an app key gets.
+    if (bearerKeyIndex(request, appKeys) >= 0) {
       throw adminKeys.size === 0
         ? forbidden('ADMIN_DISABLED', 'The admin API is disabled: set ADMIN_API_KEYS to enable it')
         : forbidden('FORBIDDEN', 'This key may not use the admin API');

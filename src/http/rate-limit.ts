@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TooManyRequestsError } from '../errors.js';
-import { APP_ID_HEADER, type KeySet } from './auth.js';
+import { APP_ID_HEADER, type KeySet, recordBearerKeyIndex } from './auth.js';
 
 // Limits are chosen by URL prefix in one root onRequest hook, so route modules declare
 // nothing, and the limit is counted before any route's own hooks (auth included): an
@@ -47,20 +47,14 @@ export function rateLimitClass(url: string): RateLimitClass {
   return 'api';
 }
 
-function bearerToken(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match ? match[1]! : null;
-}
-
 /**
  * The bucket key of each request of class `name` (SPEC "Several apps": one app's traffic
  * never spends another's budget). With a valid key of `keys`, that key's budget in the app
  * the request is for: the key's own app, else the app X-App-Id names (an id of the
  * installation; the auth hook, which runs later, refuses any other), else the only app, else
- * none. Without one, the client IP's. Auth has not run yet, so the key is matched here; each
- * key's strings are made once per app, so a request allocates none of its own.
+ * none. Without one, the client IP's. Auth has not run yet, so the key is matched here, and
+ * the match is left on the request for the auth hook (request.keyMatch): the token is hashed
+ * once. Each key's bucket strings are made once per app.
  */
 function bucketKeys(name: string, keys: KeySet, appIds: readonly string[]): (request: FastifyRequest) => string {
   const known = new Set(appIds);
@@ -77,8 +71,7 @@ function bucketKeys(name: string, keys: KeySet, appIds: readonly string[]): (req
     return bucket;
   };
   return (request) => {
-    const token = bearerToken(request);
-    const index = token === null ? -1 : keys.indexOf(token);
+    const index = recordBearerKeyIndex(request, keys);
     if (index < 0) return `${name}:ip:${normalizeIP(request.ip)}`;
     const own = keys.ownerAt(index);
     if (own !== null) return bucketOf(index, own);
@@ -108,6 +101,8 @@ type Limiter = (this: FastifyInstance, request: FastifyRequest, reply: FastifyRe
 /** Registers @fastify/rate-limit (no global limit) and the hook that picks a limit per route. */
 export async function installRateLimits(app: FastifyInstance, options: InstallRateLimitsOptions): Promise<void> {
   const { limits, keys } = options;
+  // Declared up front (null), so every request has the same shape whether or not it is matched here.
+  app.decorateRequest('keyMatch', null);
   await app.register(rateLimitPlugin, {
     global: false,
     timeWindow: WINDOW_MS,

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
+import type { AppServices } from '../app-services.js';
 import { badRequest } from '../errors.js';
-import type { AppServices, Services } from '../services.js';
+import type { Services } from '../services.js';
 
 /**
  * The routes' way to the use cases of the app a request acts for: explicit in each handler

@@ -2,12 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
+import type { AppServices } from '../app-services.js';
 import type { Config } from '../config.js';
-import type { DatabaseHandle } from '../db/client.js';
 import { unauthorized } from '../errors.js';
 import { frameworkErrorHandler, installErrorHandler } from '../http/error-handler.js';
 import { ErrorResponse, errorResponses } from '../http/schemas.js';
-import type { AppServices } from '../services.js';
 import type { Metrics } from './metrics.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -75,13 +74,12 @@ export function installMetrics(app: FastifyInstance, { metrics, token, serveRout
 /**
  * Every app's operational gauges, read on each scrape and labelled with the app: its
  * database pool, entitlement cache, read replica routing and oldest undelivered event.
- * `databases`: each app's primary handle by app id (the pools live there, not in the use cases).
  */
-export function trackAppMetrics(metrics: Metrics, apps: readonly AppServices[], databases: ReadonlyMap<string, DatabaseHandle>): void {
+export function trackAppMetrics(metrics: Metrics, apps: readonly AppServices[]): void {
   for (const each of apps) {
     const id = each.app.id;
-    const database = databases.get(id);
-    if (database) metrics.trackDatabasePool(id, () => database.poolStats());
+    const database = each.database;
+    metrics.trackDatabasePool(id, () => database.poolStats());
     const cache = each.entitlementsCache.cache;
     metrics.trackEntitlementsCache(id, () => cache.stats());
     const routing = each.readRouting;

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requireAdminKey, requireApiKey } from '../../src/http/auth.js';
 import { adminLimitFor, rateLimitClass } from '../../src/http/rate-limit.js';
 import { authHeader, createTestApp, TEST_ADMIN_KEY, TEST_API_KEY, type TestApp } from '../helpers/app.js';
@@ -22,6 +22,19 @@ async function appWithProbes(env: Record<string, string>): Promise<TestApp> {
   t.app.register(async (scope) => {
     scope.addHook('onRequest', requireAdminKey(scope.keys.admin, scope.keys.app));
     scope.get('/admin/probe', async () => ({ ok: true }));
+  });
+  // An app-key route in the admin class: the rate-limit hook matches its token against the admin keys.
+  t.app.register(async (scope) => {
+    scope.addHook('onRequest', requireApiKey(scope.keys.app));
+    scope.get('/admin/app-key-probe', async () => ({ ok: true }));
+  });
+  // A hook between the rate-limit hook and auth that changes the token.
+  t.app.register(async (scope) => {
+    scope.addHook('onRequest', async (request) => {
+      request.headers.authorization = 'Bearer not-a-key';
+    });
+    scope.addHook('onRequest', requireApiKey(scope.keys.app));
+    scope.get('/probe/rewritten', async () => ({ ok: true }));
   });
   t.app.post('/webhooks/probe', async () => ({ ok: true }));
   await t.app.ready();
@@ -153,6 +166,53 @@ describe('rate limits', () => {
       expect((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
       expect((await t.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
     }
+  });
+
+  it('hashes the bearer token of an authenticated request once with the rate limit on', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '100' });
+    const appMatches = vi.spyOn(t.app.keys.app, 'indexOf');
+    const adminMatches = vi.spyOn(t.app.keys.admin, 'indexOf');
+    const api = await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() });
+    expect(api.statusCode).toBe(200);
+    // The limit was counted: the rate-limit hook made the match auth reused.
+    expect(api.headers['x-ratelimit-remaining']).toBe('99');
+    expect(appMatches).toHaveBeenCalledTimes(1);
+    expect(adminMatches).not.toHaveBeenCalled();
+    appMatches.mockClear();
+    const admin = await t.app.inject({ method: 'GET', url: '/admin/probe', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(admin.statusCode).toBe(200);
+    expect(adminMatches).toHaveBeenCalledTimes(1);
+    expect(appMatches).not.toHaveBeenCalled();
+  });
+
+  it('matches the token in the auth hook alone when the rate limit is off', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '0' });
+    const appMatches = vi.spyOn(t.app.keys.app, 'indexOf');
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader() })).statusCode).toBe(200);
+    expect(appMatches).toHaveBeenCalledTimes(1);
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: authHeader('not-a-key') })).statusCode).toBe(401);
+  });
+
+  it('never authenticates a key with a match made for another key set', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '100' });
+    const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+    // /admin/*: the rate-limit hook matched the admin key among the admin keys; the app-key route refuses it.
+    expect((await t.app.inject({ method: 'GET', url: '/admin/app-key-probe', headers: admin })).statusCode).toBe(401);
+    expect((await t.app.inject({ method: 'GET', url: '/admin/app-key-probe', headers: authHeader() })).statusCode).toBe(200);
+    // The other way: an admin key on an app route, an app key on an admin route.
+    expect((await t.app.inject({ method: 'GET', url: '/probe/api', headers: admin })).statusCode).toBe(401);
+    const appOnAdmin = await t.app.inject({ method: 'GET', url: '/admin/probe', headers: authHeader() });
+    expect(appOnAdmin.statusCode).toBe(403);
+    expect(appOnAdmin.json().error.code).toBe('FORBIDDEN');
+  });
+
+  it('matches afresh a token changed after the rate-limit hook matched it', async () => {
+    t = await appWithProbes({ RATE_LIMIT_API_PER_MINUTE: '100' });
+    const appMatches = vi.spyOn(t.app.keys.app, 'indexOf');
+    const response = await t.app.inject({ method: 'GET', url: '/probe/rewritten', headers: authHeader() });
+    expect(response.statusCode).toBe(401);
+    expect(appMatches).toHaveBeenCalledTimes(2);
+    expect(appMatches).toHaveBeenLastCalledWith('not-a-key');
   });
 
   it('classifies routes by their URL prefix', () => {
