@@ -53,8 +53,6 @@ import { appTransactionRoutes } from './users/app-transaction.routes.js';
 import type { TokenUpdates } from './users/token-updates.job.js';
 import { usersRoutes } from './users/users.routes.js';
 
-// Kept for callers that name the dependencies next to buildApp; the type lives in the leaf dependencies.ts.
-
 // Apple's notifications are a few tens of KB; nothing legitimate comes near this.
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
