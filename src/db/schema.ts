@@ -218,14 +218,23 @@ export const eventDeliveries = pgTable(
     lastError: text('last_error'),
     deliveredAt: timestamptz('delivered_at'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
+    /**
+     * True while an earlier event of the same user to this URL is still pending: the row
+     * waits behind it, outside the claim's index, so a backlog behind retrying deliveries
+     * costs the claim nothing. Released when the earlier one ends (deliveries.repository.ts).
+     */
+    heldBack: boolean('held_back').notNull().default(false),
   },
   (t) => [
     primaryKey({ columns: [t.eventSeq, t.url] }),
     index('event_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
-    // A URL's pending deliveries in event order: the claim walks it and stops at its limit,
-    // instead of sorting every pending row of the URL (a catch-up after an outage).
-    index('event_deliveries_pending_order_idx').on(t.url, t.eventSeq).where(sql`${t.status} = 'pending'`),
+    // A URL's pending deliveries not held back, in event order: the claim walks it and stops
+    // at its limit, instead of sorting every pending row of the URL (a catch-up after an
+    // outage) or stepping over the rows that wait behind a retrying one.
+    index('event_deliveries_ready_order_idx').on(t.url, t.eventSeq).where(sql`${t.status} = 'pending' and not ${t.heldBack}`),
     index('event_deliveries_user_order_idx').on(t.url, t.userId, t.eventSeq).where(sql`${t.status} <> 'delivered'`),
+    // The rows held back, for the sweep that releases any whose earlier event ended unseen.
+    index('event_deliveries_held_back_idx').on(t.url, t.userId, t.eventSeq).where(sql`${t.status} = 'pending' and ${t.heldBack}`),
     index('event_deliveries_status_idx').on(t.status, t.eventSeq),
   ],
 );

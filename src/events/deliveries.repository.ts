@@ -5,6 +5,7 @@ import { eventDeliveries, events, serviceState } from '../db/schema.js';
 
 // event_deliveries (migration 0004): one row per (event, URL). Rows are created by the
 // worker from `events` in seq order (seq order is commit order, see events.repository.ts),
+// held back when their user already has a pending row there (released when it ends),
 // claimed with FOR UPDATE SKIP LOCKED so replicas never take the same row at once, and
 // leased by pushing next_attempt_at past the attempt's end: a replica that dies mid-attempt
 // leaves a row that becomes due again when the lease runs out. All of it is the query
@@ -93,9 +94,16 @@ export function dispatchStatement(url: string, now: Date, batch: number): SQL {
       select e.${sql.identifier('seq')} as seq, e.${sql.identifier('user_id')} as user_id
         from ${events} e where e.${sql.identifier('seq')} > (select seq from position) order by e.${sql.identifier('seq')} limit ${batch}
     ),
+    placed as (
+      select n.seq, n.user_id, n.user_id is not null and (
+          row_number() over (partition by n.user_id order by n.seq) > 1
+          or exists (select 1 from ${eventDeliveries} p where p.${sql.identifier('url')} = ${url} and p.${sql.identifier('user_id')} = n.user_id and p.${sql.identifier('status')} = 'pending')
+        ) as held_back
+        from next n
+    ),
     created as (
-      insert into ${eventDeliveries} (${sql.identifier('event_seq')}, ${sql.identifier('url')}, ${sql.identifier('user_id')}, ${sql.identifier('status')}, ${sql.identifier('next_attempt_at')}, ${sql.identifier('created_at')})
-      select seq, ${url}, user_id, 'pending', ${at}::timestamptz, ${at}::timestamptz from next
+      insert into ${eventDeliveries} (${sql.identifier('event_seq')}, ${sql.identifier('url')}, ${sql.identifier('user_id')}, ${sql.identifier('status')}, ${sql.identifier('next_attempt_at')}, ${sql.identifier('created_at')}, ${sql.identifier('held_back')})
+      select seq, ${url}, user_id, 'pending', ${at}::timestamptz, ${at}::timestamptz, held_back from placed
       on conflict (${sql.identifier('event_seq')}, ${sql.identifier('url')}) do nothing
       returning 1
     ),
@@ -111,7 +119,10 @@ export function dispatchStatement(url: string, now: Date, batch: number): SQL {
 /**
  * Claims up to `limit` due deliveries of one URL, oldest event first, none of which waits
  * for an earlier pending event of the same user to that URL. Each claimed row is leased
- * until `leaseUntil` and counts one more attempt.
+ * until `leaseUntil` and counts one more attempt. Rows held back (created behind a pending
+ * one of their user) are outside the index it walks: a backlog behind retrying deliveries
+ * costs it nothing; the check for an earlier pending row stays, for the rows an operator
+ * redelivered and those a sweep has not released yet.
  */
 export async function claimDeliveries(executor: Executor, input: { url: string; now: Date; leaseUntil: Date; limit: number }): Promise<ClaimedDelivery[]> {
   if (input.limit <= 0) return [];
@@ -128,6 +139,7 @@ export async function claimDeliveries(executor: Executor, input: { url: string; 
       and(
         eq(candidate.url, input.url),
         eq(candidate.status, 'pending'),
+        sql`not ${candidate.heldBack}`,
         lte(candidate.nextAttemptAt, input.now),
         or(isNull(candidate.userId), notExists(earlierPending)),
       ),
@@ -191,7 +203,10 @@ export async function recordAttempts(executor: Executor, attempts: ReadonlyArray
   const list = <T>(pick: (attempt: { claim: ClaimedDelivery; result: AttemptResult }) => T) => sql.param(attempts.map(pick));
   const iso = (date: Date | null) => date?.toISOString() ?? null;
   const statusOf = (result: AttemptResult): DeliveryStatus => (result.outcome === 'retry' ? 'pending' : result.outcome);
+  // A delivery that ends (delivered or failed) releases the next held-back event of its
+  // user to that URL, in the same statement: the user's events go on at once.
   const result = await executor.execute(sql`
+    with done as (
     update ${eventDeliveries} d set
       ${column('status')} = v.status,
       ${column('last_status')} = v.last_status,
@@ -207,10 +222,39 @@ export async function recordAttempts(executor: Executor, attempts: ReadonlyArray
     ) as v(seq, url, attempts, claimed_at, status, last_status, last_error, next_at, delivered_at)
     where d.${column('event_seq')} = v.seq and d.${column('url')} = v.url and d.${column('attempts')} = v.attempts
       and d.${column('last_attempt_at')} = v.claimed_at and d.${column('status')} = 'pending'
-    returning d.${column('event_seq')}::float8 as seq, d.${column('url')} as url`);
+    returning d.${column('event_seq')} as seq, d.${column('url')} as url, d.${column('user_id')} as user_id, d.${column('status')} as status
+    ),
+    released as (
+      update ${eventDeliveries} n set ${column('held_back')} = false
+        from (select distinct url, user_id from done where status <> 'pending' and user_id is not null) f
+       where n.${column('url')} = f.url and n.${column('user_id')} = f.user_id and n.${column('status')} = 'pending' and n.${column('held_back')}
+         and n.${column('event_seq')} = (
+           select min(m.${column('event_seq')}) from ${eventDeliveries} m
+            where m.${column('url')} = f.url and m.${column('user_id')} = f.user_id and m.${column('status')} = 'pending' and m.${column('held_back')})
+      returning 1
+    )
+    select seq::float8 as seq, url from done`);
   const rows = (result as unknown as { rows: Array<{ seq: number; url: string }> }).rows;
   const recorded = new Set(rows.map((row) => `${Number(row.seq)} ${row.url}`));
   return attempts.map((a) => recorded.has(`${a.claim.eventSeq} ${a.claim.url}`));
+}
+
+/**
+ * Releases the held-back deliveries of a URL whose user has no earlier pending delivery
+ * left there: the release a delivery's end makes (recordAttempts) can miss a row created
+ * while it committed (the dispatch saw the earlier one still pending). Run now and then by
+ * each lane; it reads only the held-back rows. Returns how many it released.
+ */
+export async function releaseHeldBack(executor: Executor, url: string): Promise<number> {
+  const result = await executor.execute(sql`
+    update ${eventDeliveries} d set ${sql.identifier('held_back')} = false
+     where d.${sql.identifier('url')} = ${url} and d.${sql.identifier('status')} = 'pending' and d.${sql.identifier('held_back')}
+       and not exists (
+         select 1 from ${eventDeliveries} p
+          where p.${sql.identifier('url')} = d.${sql.identifier('url')} and p.${sql.identifier('user_id')} = d.${sql.identifier('user_id')}
+            and p.${sql.identifier('status')} = 'pending' and p.${sql.identifier('event_seq')} < d.${sql.identifier('event_seq')})
+    returning 1`);
+  return (result as unknown as { rows: unknown[] }).rows.length;
 }
 
 /**
@@ -306,6 +350,7 @@ export async function redeliverEvent(executor: Executor, input: { eventId: strin
     if (input.urls.length === 0) return 0;
     const afresh = {
       status: 'pending',
+      heldBack: false,
       attempts: 0,
       nextAttemptAt: input.now,
       createdAt: input.now,

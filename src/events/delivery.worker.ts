@@ -12,6 +12,7 @@ import {
   failAbandonedDeliveries,
   oldestUndeliveredAt,
   recordAttempts,
+  releaseHeldBack,
 } from './deliveries.repository.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextAttemptAt } from './delivery-backoff.js';
 import { signWebhook } from './standard-webhooks.js';
@@ -36,6 +37,8 @@ export interface DeliveryWorkerOptions {
   leaseMs: number;
   /** Events turned into delivery rows per dispatch step. */
   dispatchBatch: number;
+  /** How often each lane releases held-back deliveries whose earlier one ended unseen (releaseHeldBack). */
+  releaseIntervalMs: number;
   backoff: BackoffPolicy;
   /** [0, 1): the backoff's jitter. */
   random: () => number;
@@ -47,6 +50,7 @@ export const DEFAULT_DELIVERY_OPTIONS: DeliveryWorkerOptions = {
   concurrency: 8,
   leaseMs: 60_000,
   dispatchBatch: 500,
+  releaseIntervalMs: 5_000,
   backoff: DEFAULT_BACKOFF,
   random: Math.random,
 };
@@ -168,9 +172,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     let again = false;
     // Events may have been recorded that have no delivery row for this URL yet.
     let undispatched = true;
+    let releasedAt = Number.NEGATIVE_INFINITY;
 
     async function roundOnce(): Promise<void> {
       const now = deps.clock();
+      if (now.getTime() - releasedAt >= options.releaseIntervalMs) {
+        releasedAt = now.getTime();
+        const released = await releaseHeldBack(deps.db, url);
+        if (released > 0) deps.logger.info({ url: urlLabel(url), released }, 'held-back event deliveries released by the sweep');
+      }
       if (undispatched) {
         undispatched = false;
         try {

@@ -1,4 +1,4 @@
-import { asc, like, sql } from 'drizzle-orm';
+import { asc, eq, like, sql } from 'drizzle-orm';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import {
   recordAttempt,
   recordAttempts,
   redeliverEvent,
+  releaseHeldBack,
 } from '../../src/events/deliveries.repository.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../src/events/delivery.worker.js';
 import { DEFAULT_BACKOFF } from '../../src/events/delivery-backoff.js';
@@ -72,6 +73,13 @@ async function deliveryRows() {
       lastStatus: eventDeliveries.lastStatus,
       lastError: eventDeliveries.lastError,
     })
+    .from(eventDeliveries)
+    .orderBy(asc(eventDeliveries.eventSeq), asc(eventDeliveries.url));
+}
+
+async function heldBack() {
+  return db
+    .select({ eventSeq: eventDeliveries.eventSeq, heldBack: eventDeliveries.heldBack })
     .from(eventDeliveries)
     .orderBy(asc(eventDeliveries.eventSeq), asc(eventDeliveries.url));
 }
@@ -215,6 +223,60 @@ describe(`event delivery (${backendName})`, () => {
     advance(10_000);
     await delivery.tick();
     expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([a1.id, b1.id, a1.id, a2.id]);
+  });
+
+  it("holds back a user's later events while an earlier one is pending, out of the claim's way, and releases the next the moment it ends", async () => {
+    const url = 'http://127.0.0.1:9/held';
+    const { clock, advance } = manualClock();
+    const a1 = await record('user-a');
+    const a2 = await record('user-a');
+    const a3 = await record('user-a');
+    const b1 = await record('user-b');
+    await dispatchEvents(db, url, clock(), 100);
+    expect(await heldBack()).toEqual([
+      { eventSeq: a1.seq, heldBack: false },
+      { eventSeq: a2.seq, heldBack: true },
+      { eventSeq: a3.seq, heldBack: true },
+      { eventSeq: b1.seq, heldBack: false },
+    ]);
+    const lease = () => new Date(clock().getTime() + 60_000);
+    const claims = await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 });
+    expect(claims.map((claim) => claim.eventId)).toEqual([a1.id, b1.id]);
+
+    advance(1_000);
+    const at = clock();
+    await recordAttempts(db, [
+      { claim: claims[0]!, result: { outcome: 'delivered', status: 204, at } },
+      { claim: claims[1]!, result: { outcome: 'retry', status: 500, error: 'HTTP 500', at, nextAttemptAt: new Date(at.getTime() + 10_000) } },
+    ]);
+    // a1 ended: a2 goes on, a3 waits behind it; b1 retries later and held nothing back.
+    expect((await heldBack()).filter((row) => row.heldBack).map((row) => row.eventSeq)).toEqual([a3.seq]);
+    expect((await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 })).map((claim) => claim.eventId)).toEqual([a2.id]);
+    // An event of a user with a pending delivery is held back when it is dispatched later, too.
+    const b2 = await record('user-b');
+    await dispatchEvents(db, url, clock(), 100);
+    expect((await heldBack()).find((row) => row.eventSeq === b2.seq)).toEqual({ eventSeq: b2.seq, heldBack: true });
+  });
+
+  it('releases, by a sweep of each lane, a held-back delivery whose earlier one ended unseen (it ended while the row was created)', async () => {
+    const target = await receiver();
+    const { clock } = manualClock();
+    const first = await record('u-1');
+    const second = await record('u-1');
+    await dispatchEvents(db, target.url, clock(), 100);
+    // The race: the first one's end committed while the second's row was being created, so
+    // the end found nothing to release; here, its end without the release.
+    await db.update(eventDeliveries).set({ status: 'delivered' }).where(eq(eventDeliveries.eventSeq, first.seq));
+    expect(await claimDeliveries(db, { url: target.url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 10 })).toEqual([]);
+    expect(await releaseHeldBack(db, target.url)).toBe(1);
+    await db.update(eventDeliveries).set({ heldBack: true }).where(eq(eventDeliveries.eventSeq, second.seq));
+
+    await worker([target.url], clock).tick();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([second.id]);
+    expect(await heldBack()).toEqual([
+      { eventSeq: first.seq, heldBack: false },
+      { eventSeq: second.seq, heldBack: false },
+    ]);
   });
 
   it('marks a delivery failed after three days of failures, and then lets the user’s next event go', async () => {
