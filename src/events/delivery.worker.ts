@@ -47,7 +47,7 @@ export interface DeliveryWorkerOptions {
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryWorkerOptions = {
   pollIntervalMs: 500,
   timeoutMs: 10_000,
-  concurrency: 8,
+  concurrency: 32,
   leaseMs: 60_000,
   dispatchBatch: 500,
   releaseIntervalMs: 5_000,
