@@ -39,8 +39,10 @@ export type Transaction = DrizzleTransaction & { readonly driver: SqlDriver };
 /** The one query interface the service codes against, whichever back-end is behind it. */
 export type Database = Omit<DrizzleDatabase, 'transaction'> & {
   transaction<T>(work: (tx: Transaction) => Promise<T>, config?: PgTransactionConfig): Promise<T>;
+  /** The driver for single statements outside a transaction (the pool, or the PGlite client): the same rule as Transaction's. */
+  readonly driver: SqlDriver;
 };
-/** Query-builder repositories accept either; raw statements need a Transaction. */
+/** Query-builder repositories accept either; raw statements go to either's `driver`. */
 export type Executor = Database | Transaction;
 
 export interface PoolStats {
@@ -129,6 +131,7 @@ function openPostgres(options: OpenDatabaseOptions): DatabaseHandle {
   reportPoolErrors(genericPool, options.onPoolError);
   const db = drizzlePg(pool, { schema }) as unknown as Database;
   db.transaction = transactionOnOwnClient(pool, names);
+  Object.defineProperty(db, 'driver', { value: driverOf({ kind: 'postgres', client: pool }, names) });
   let closing: Promise<void> | null = null;
   return {
     kind: 'postgres',
@@ -210,32 +213,35 @@ const dialect = new PgDialect();
 const tables = extractTablesRelationalConfig(schema, createTableRelationsHelpers);
 const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: tables.tableNamesMap };
 
-type DriverClient = { kind: 'postgres'; client: pg.PoolClient } | { kind: 'pglite'; client: PGliteDriverTransaction };
+type DriverClient = { kind: 'postgres'; client: pg.PoolClient | pg.Pool } | { kind: 'pglite'; client: PGliteDriverTransaction | PGlite };
 
 /** The transaction's query builder with the driver the same statements go through. */
 function withDriver(tx: DrizzleTransaction, target: DriverClient, names: AppNamespace): Transaction {
-  const driver: SqlDriver =
-    target.kind === 'postgres'
-      ? {
-          names,
-          async query<T>(text: string, params: readonly unknown[] = []) {
-            return (await target.client.query(text, params as unknown[])).rows as T[];
-          },
-          async queryArrays(text: string, params: readonly unknown[] = []) {
-            const values = params as unknown[];
-            return (await target.client.query<unknown[]>({ text, values, rowMode: 'array', types: fastTimestampTypes })).rows;
-          },
-        }
-      : {
-          names,
-          async query<T>(text: string, params: readonly unknown[] = []) {
-            return (await target.client.query<T>(text, params as unknown[])).rows;
-          },
-          async queryArrays(text: string, params: readonly unknown[] = []) {
-            return (await target.client.query<unknown[]>(text, params as unknown[], { rowMode: 'array' })).rows;
-          },
-        };
-  return Object.assign(tx, { driver });
+  return Object.assign(tx, { driver: driverOf(target, names) });
+}
+
+/** A driver over a transaction's client, or over the pool (PGlite client) for single statements. */
+function driverOf(target: DriverClient, names: AppNamespace): SqlDriver {
+  return target.kind === 'postgres'
+    ? {
+        names,
+        async query<T>(text: string, params: readonly unknown[] = []) {
+          return (await target.client.query(text, params as unknown[])).rows as T[];
+        },
+        async queryArrays(text: string, params: readonly unknown[] = []) {
+          const values = params as unknown[];
+          return (await target.client.query<unknown[]>({ text, values, rowMode: 'array', types: fastTimestampTypes })).rows;
+        },
+      }
+    : {
+        names,
+        async query<T>(text: string, params: readonly unknown[] = []) {
+          return (await target.client.query<T>(text, params as unknown[])).rows;
+        },
+        async queryArrays(text: string, params: readonly unknown[] = []) {
+          return (await target.client.query<unknown[]>(text, params as unknown[], { rowMode: 'array' })).rows;
+        },
+      };
 }
 
 /** The transaction's work, then what it deferred to its commit (before-commit.ts). */
@@ -287,6 +293,7 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     throw error;
   }
   const db = drizzlePglite(client, { schema }) as unknown as Database;
+  Object.defineProperty(db, 'driver', { value: driverOf({ kind: 'pglite', client }, PUBLIC_NAMESPACE) });
   // drizzle's own PGlite transaction, built here so that its driver (PGlite's transaction)
   // is one this module holds rather than a private field of drizzle's session.
   db.transaction = (work, config) =>

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Transaction } from '../db/client.js';
 import type { userAnswers } from '../db/schema.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
@@ -37,9 +37,32 @@ export interface CurrentAnswer {
   nextCheckAt: Date | null;
 }
 
+/** SHA-256 (base64url) of the answer's JSON without its entries' `updatedAt`. */
 export function fingerprintOf(entitlements: readonly EntitlementView[]): string {
-  const comparable = entitlements.map(({ updatedAt: _updatedAt, ...rest }) => rest);
-  return createHash('sha256').update(JSON.stringify(comparable)).digest('base64url');
+  return answerTexts(entitlements).fingerprint;
+}
+
+/**
+ * The answer's JSON (`JSON.stringify(entitlements)`) and its fingerprint, each entry
+ * serialised once: every view ends with `updatedAt` (entitlements.model.ts, sources.model.ts)
+ * and holds no nested object, so an entry's JSON without it is its JSON with that last
+ * member cut off. An entry that does not end with it is serialised again without it.
+ */
+export function answerTexts(entitlements: readonly EntitlementView[]): { json: string; fingerprint: string } {
+  const full: string[] = [];
+  const comparable: string[] = [];
+  for (const view of entitlements) {
+    const json = JSON.stringify(view);
+    const last = `,"updatedAt":${JSON.stringify(view.updatedAt)}}`;
+    full.push(json);
+    if (json.endsWith(last)) {
+      comparable.push(`${json.slice(0, json.length - last.length)}}`);
+    } else {
+      const { updatedAt: _updatedAt, ...rest } = view;
+      comparable.push(JSON.stringify(rest));
+    }
+  }
+  return { json: `[${full.join(',')}]`, fingerprint: hash('sha256', `[${comparable.join(',')}]`, 'base64url') };
 }
 
 /**
@@ -85,13 +108,7 @@ export async function currentAnswers(tx: Transaction, userIds: readonly string[]
       map.appPurchase,
       now,
     );
-    return {
-      userId,
-      entitlements,
-      json: JSON.stringify(entitlements),
-      fingerprint: fingerprintOf(entitlements),
-      nextCheckAt: nextCheckAt(records, entitlements, now),
-    };
+    return { userId, entitlements, ...answerTexts(entitlements), nextCheckAt: nextCheckAt(records, entitlements, now) };
   });
 }
 

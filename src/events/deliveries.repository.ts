@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, min, notExists, notInArray, or, type SQL, sql } from 'drizzle-orm';
-import { alias } from 'drizzle-orm/pg-core';
+import { and, desc, eq, gt, inArray, lt, min, notInArray, or, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
+import { type ColumnOf, columnName, tableName } from '../db/raw.js';
 import { eventDeliveries, events, serviceState } from '../db/schema.js';
 
 // event_deliveries (migration 0004): one row per (event, URL). Rows are created by the
@@ -8,8 +8,8 @@ import { eventDeliveries, events, serviceState } from '../db/schema.js';
 // held back when their user already has a pending row there (released when it ends),
 // claimed with FOR UPDATE SKIP LOCKED so replicas never take the same row at once, and
 // leased by pushing next_attempt_at past the attempt's end: a replica that dies mid-attempt
-// leaves a row that becomes due again when the lease runs out. All of it is the query
-// builder's (docs/architecture.md, "Database access"): none of it is on the ingest path.
+// leaves a row that becomes due again when the lease runs out. The query builder's
+// (docs/architecture.md, "Database access"), but the claim and the result below.
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
@@ -116,6 +116,30 @@ export function dispatchStatement(url: string, now: Date, batch: number): SQL {
       not exists (select 1 from ${serviceState} where ${serviceState.key} = ${key}) as missing`;
 }
 
+// The claim and the result are the worker's statements for every event it delivers, so
+// they are hand-built, with names from the schema, and go to the driver (docs/architecture.md,
+// "Database access"): built by the query builder at each call they were the largest share of
+// the delivery's main-thread time (ingest benchmark with a receiver, CPU profile).
+const delivery = (property: ColumnOf<typeof eventDeliveries>, alias?: string) => columnName(eventDeliveries, property, alias);
+const event = (property: ColumnOf<typeof events>) => columnName(events, property, tableName(events));
+const DELIVERIES = tableName(eventDeliveries);
+
+// $1 url, $2 now, $3 lease until, $4 limit.
+const CLAIM_DELIVERIES = `update ${DELIVERIES} set ${delivery('attempts')} = ${delivery('attempts', DELIVERIES)} + 1, ${delivery('nextAttemptAt')} = $3::timestamptz,
+  ${delivery('lastAttemptAt')} = $2::timestamptz, ${delivery('firstAttemptAt')} = coalesce(${delivery('firstAttemptAt', DELIVERIES)}, $2::timestamptz)
+from ${tableName(events)}
+where ${delivery('url', DELIVERIES)} = $1 and ${delivery('eventSeq', DELIVERIES)} in (
+    select ${delivery('eventSeq', 'c')} from ${DELIVERIES} c
+    where c.${delivery('url')} = $1 and c.${delivery('status')} = 'pending' and not c.${delivery('heldBack')} and c.${delivery('nextAttemptAt')} <= $2::timestamptz
+      and (c.${delivery('userId')} is null or not exists (
+        select 1 from ${DELIVERIES} p
+        where p.${delivery('url')} = c.${delivery('url')} and p.${delivery('userId')} = c.${delivery('userId')}
+          and p.${delivery('status')} = 'pending' and p.${delivery('eventSeq')} < c.${delivery('eventSeq')}))
+    order by c.${delivery('eventSeq')} asc limit $4 for update skip locked)
+  and ${event('seq')} = ${delivery('eventSeq', DELIVERIES)}
+returning ${delivery('eventSeq', DELIVERIES)}::float8 as "eventSeq", ${delivery('attempts', DELIVERIES)} as "attempts",
+  ${delivery('firstAttemptAt', DELIVERIES)} as "firstAttemptAt", ${event('id')} as "eventId", ${event('body')} as "body", ${event('recordedAt')} as "recordedAt"`;
+
 /**
  * Claims up to `limit` due deliveries of one URL, oldest event first, none of which waits
  * for an earlier pending event of the same user to that URL. Each claimed row is leased
@@ -126,45 +150,14 @@ export function dispatchStatement(url: string, now: Date, batch: number): SQL {
  */
 export async function claimDeliveries(executor: Executor, input: { url: string; now: Date; leaseUntil: Date; limit: number }): Promise<ClaimedDelivery[]> {
   if (input.limit <= 0) return [];
-  const candidate = alias(eventDeliveries, 'c');
-  const earlier = alias(eventDeliveries, 'p');
-  const earlierPending = executor
-    .select({ one: sql`1` })
-    .from(earlier)
-    .where(and(eq(earlier.url, candidate.url), eq(earlier.userId, candidate.userId), eq(earlier.status, 'pending'), lt(earlier.eventSeq, candidate.eventSeq)));
-  const due = executor
-    .select({ eventSeq: candidate.eventSeq })
-    .from(candidate)
-    .where(
-      and(
-        eq(candidate.url, input.url),
-        eq(candidate.status, 'pending'),
-        sql`not ${candidate.heldBack}`,
-        lte(candidate.nextAttemptAt, input.now),
-        or(isNull(candidate.userId), notExists(earlierPending)),
-      ),
-    )
-    .orderBy(asc(candidate.eventSeq))
-    .limit(input.limit)
-    .for('update', { skipLocked: true });
-  const rows = await executor
-    .update(eventDeliveries)
-    .set({
-      attempts: sql`${eventDeliveries.attempts} + 1`,
-      lastAttemptAt: input.now,
-      nextAttemptAt: input.leaseUntil,
-      firstAttemptAt: sql`coalesce(${eventDeliveries.firstAttemptAt}, ${input.now.toISOString()}::timestamptz)`,
-    })
-    .from(events)
-    .where(and(eq(eventDeliveries.url, input.url), inArray(eventDeliveries.eventSeq, due), eq(events.seq, eventDeliveries.eventSeq)))
-    .returning({
-      eventSeq: eventDeliveries.eventSeq,
-      attempts: eventDeliveries.attempts,
-      firstAttemptAt: eventDeliveries.firstAttemptAt,
-      eventId: events.id,
-      body: events.body,
-      recordedAt: events.recordedAt,
-    });
+  const rows = await executor.driver.query<{
+    eventSeq: number;
+    attempts: number;
+    firstAttemptAt: Date | null;
+    eventId: string;
+    body: string;
+    recordedAt: Date;
+  }>(CLAIM_DELIVERIES, [input.url, input.now.toISOString(), input.leaseUntil.toISOString(), input.limit]);
   return rows
     .map((row) => ({
       eventSeq: row.eventSeq,
@@ -193,48 +186,53 @@ export async function recordAttempt(executor: Executor, claim: ClaimedDelivery, 
   return recorded!;
 }
 
+// $1..$9: the attempts' seq, url, attempts, claimed at, status, last status, last error, next attempt, delivered at.
+// A delivery that ends (delivered or failed) releases the next held-back event of its user
+// to that URL in the same statement: the user's events go on at once.
+const RECORD_ATTEMPTS = `with done as (
+  update ${DELIVERIES} d set
+    ${delivery('status')} = v.status,
+    ${delivery('lastStatus')} = v.last_status,
+    ${delivery('lastError')} = v.last_error,
+    ${delivery('nextAttemptAt')} = v.next_at,
+    ${delivery('deliveredAt')} = coalesce(v.delivered_at, d.${delivery('deliveredAt')})
+  from unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::timestamptz[])
+    as v(seq, url, attempts, claimed_at, status, last_status, last_error, next_at, delivered_at)
+  where d.${delivery('eventSeq')} = v.seq and d.${delivery('url')} = v.url and d.${delivery('attempts')} = v.attempts
+    and d.${delivery('lastAttemptAt')} = v.claimed_at and d.${delivery('status')} = 'pending'
+  returning d.${delivery('eventSeq')} as seq, d.${delivery('url')} as url, d.${delivery('userId')} as user_id, d.${delivery('status')} as status
+),
+released as (
+  update ${DELIVERIES} n set ${delivery('heldBack')} = false
+    from (select distinct url, user_id from done where status <> 'pending' and user_id is not null) f
+   where n.${delivery('url')} = f.url and n.${delivery('userId')} = f.user_id and n.${delivery('status')} = 'pending' and n.${delivery('heldBack')}
+     and n.${delivery('eventSeq')} = (
+       select min(m.${delivery('eventSeq')}) from ${DELIVERIES} m
+        where m.${delivery('url')} = f.url and m.${delivery('userId')} = f.user_id and m.${delivery('status')} = 'pending' and m.${delivery('heldBack')})
+  returning 1
+)
+select seq::float8 as seq, url from done`;
+
 /**
  * Records the results of several attempts in one statement; for each, in order, whether it
  * was recorded (false: the row was claimed again since, its result is dropped).
  */
 export async function recordAttempts(executor: Executor, attempts: ReadonlyArray<{ claim: ClaimedDelivery; result: AttemptResult }>): Promise<boolean[]> {
   if (attempts.length === 0) return [];
-  const column = (name: string) => sql.identifier(name);
-  const list = <T>(pick: (attempt: { claim: ClaimedDelivery; result: AttemptResult }) => T) => sql.param(attempts.map(pick));
+  const list = <T>(pick: (attempt: { claim: ClaimedDelivery; result: AttemptResult }) => T) => attempts.map(pick);
   const iso = (date: Date | null) => date?.toISOString() ?? null;
   const statusOf = (result: AttemptResult): DeliveryStatus => (result.outcome === 'retry' ? 'pending' : result.outcome);
-  // A delivery that ends (delivered or failed) releases the next held-back event of its
-  // user to that URL, in the same statement: the user's events go on at once.
-  const result = await executor.execute(sql`
-    with done as (
-    update ${eventDeliveries} d set
-      ${column('status')} = v.status,
-      ${column('last_status')} = v.last_status,
-      ${column('last_error')} = v.last_error,
-      ${column('next_attempt_at')} = v.next_at,
-      ${column('delivered_at')} = coalesce(v.delivered_at, d.${column('delivered_at')})
-    from unnest(
-      ${list((a) => a.claim.eventSeq)}::bigint[], ${list((a) => a.claim.url)}::text[], ${list((a) => a.claim.attempts)}::int[],
-      ${list((a) => iso(a.claim.claimedAt))}::timestamptz[], ${list((a) => statusOf(a.result))}::text[], ${list((a) => a.result.status)}::int[],
-      ${list((a) => (a.result.outcome === 'delivered' ? null : a.result.error.slice(0, 500)))}::text[],
-      ${list((a) => iso(a.result.outcome === 'retry' ? a.result.nextAttemptAt : a.result.at))}::timestamptz[],
-      ${list((a) => (a.result.outcome === 'delivered' ? iso(a.result.at) : null))}::timestamptz[]
-    ) as v(seq, url, attempts, claimed_at, status, last_status, last_error, next_at, delivered_at)
-    where d.${column('event_seq')} = v.seq and d.${column('url')} = v.url and d.${column('attempts')} = v.attempts
-      and d.${column('last_attempt_at')} = v.claimed_at and d.${column('status')} = 'pending'
-    returning d.${column('event_seq')} as seq, d.${column('url')} as url, d.${column('user_id')} as user_id, d.${column('status')} as status
-    ),
-    released as (
-      update ${eventDeliveries} n set ${column('held_back')} = false
-        from (select distinct url, user_id from done where status <> 'pending' and user_id is not null) f
-       where n.${column('url')} = f.url and n.${column('user_id')} = f.user_id and n.${column('status')} = 'pending' and n.${column('held_back')}
-         and n.${column('event_seq')} = (
-           select min(m.${column('event_seq')}) from ${eventDeliveries} m
-            where m.${column('url')} = f.url and m.${column('user_id')} = f.user_id and m.${column('status')} = 'pending' and m.${column('held_back')})
-      returning 1
-    )
-    select seq::float8 as seq, url from done`);
-  const rows = (result as unknown as { rows: Array<{ seq: number; url: string }> }).rows;
+  const rows = await executor.driver.query<{ seq: number; url: string }>(RECORD_ATTEMPTS, [
+    list((a) => a.claim.eventSeq),
+    list((a) => a.claim.url),
+    list((a) => a.claim.attempts),
+    list((a) => iso(a.claim.claimedAt)),
+    list((a) => statusOf(a.result)),
+    list((a) => a.result.status),
+    list((a) => (a.result.outcome === 'delivered' ? null : a.result.error.slice(0, 500))),
+    list((a) => iso(a.result.outcome === 'retry' ? a.result.nextAttemptAt : a.result.at)),
+    list((a) => (a.result.outcome === 'delivered' ? iso(a.result.at) : null)),
+  ]);
   const recorded = new Set(rows.map((row) => `${Number(row.seq)} ${row.url}`));
   return attempts.map((a) => recorded.has(`${a.claim.eventSeq} ${a.claim.url}`));
 }

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { entitlementsUpdatedJson } from '../../src/events/answers.js';
+import { answerTexts, entitlementsUpdatedJson } from '../../src/events/answers.js';
 import type { EntitlementsUpdatedData, NewEvent } from '../../src/events/event-types.js';
 import { eventBody } from '../../src/events/events.repository.js';
 
@@ -55,5 +56,25 @@ describe('event bodies', () => {
     expect(eventBody(typed, at)).toBe(envelope);
     expect(eventBody(serialised, at)).toBe(envelope);
     expect(JSON.parse(eventBody(typed, at))).toEqual({ type: 'notification.received', timestamp: '2026-12-01T10:00:00.123Z', data });
+  });
+
+  it('gives an answer’s JSON as JSON.stringify does and its fingerprint from the entries without updatedAt', () => {
+    const fingerprint = (entries: Array<Record<string, unknown>>) =>
+      createHash('sha256')
+        .update(JSON.stringify(entries.map(({ updatedAt: _updatedAt, ...rest }: Record<string, unknown>) => rest)))
+        .digest('base64url');
+    const last = view({ updatedAt: '2026-11-02T00:00:00.000Z' });
+    // updatedAt elsewhere than last, or a string an entry's JSON could be mistaken for: serialised again without it.
+    const { entitlement, ...rest } = view({ updatedAt: '2026-11-03T00:00:00.000Z' });
+    const notLast = { ...rest, entitlement };
+    const lookalike = view({ note: ',"updatedAt":"x"}', updatedAt: 'x' });
+    for (const entries of [[], [last], [last, notLast], [notLast], [lookalike, last]]) {
+      const texts = answerTexts(entries as never);
+      expect(texts.json).toBe(JSON.stringify(entries));
+      expect(texts.fingerprint).toBe(fingerprint(entries));
+    }
+    // updatedAt alone does not change the fingerprint; anything else does.
+    expect(answerTexts([view({ updatedAt: 'a' })] as never).fingerprint).toBe(answerTexts([view({ updatedAt: 'b' })] as never).fingerprint);
+    expect(answerTexts([view({ updatedAt: 'a' })] as never).fingerprint).not.toBe(answerTexts([view({ updatedAt: 'a', active: false })] as never).fingerprint);
   });
 });
