@@ -227,7 +227,9 @@ export const eventDeliveries = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.eventSeq, t.url] }),
-    index('event_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // No index covers the lease's columns (attempts, next_attempt_at, last_attempt_at,
+    // first_attempt_at), so a claim can update its row in place (a HOT update): the claim
+    // finds due rows through the ready-order index below and checks next_attempt_at there.
     // A URL's pending deliveries not held back, in event order: the claim walks it and stops
     // at its limit, instead of sorting every pending row of the URL (a catch-up after an
     // outage) or stepping over the rows that wait behind a retrying one.

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, lt, min, notInArray, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, lt, min, notInArray, or, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { type ColumnOf, columnName, tableName } from '../db/raw.js';
 import { eventDeliveries, events, serviceState } from '../db/schema.js';
@@ -6,12 +6,22 @@ import { eventDeliveries, events, serviceState } from '../db/schema.js';
 // event_deliveries (migration 0004): one row per (event, URL). Rows are created by the
 // worker from `events` in seq order (seq order is commit order, see events.repository.ts),
 // held back when their user already has a pending row there (released when it ends),
-// claimed with FOR UPDATE SKIP LOCKED so replicas never take the same row at once, and
-// leased by pushing next_attempt_at past the attempt's end: a replica that dies mid-attempt
-// leaves a row that becomes due again when the lease runs out. The query builder's
-// (docs/architecture.md, "Database access"), but the claim and the result below.
+// claimed with FOR UPDATE SKIP LOCKED so replicas never take the same row at once (or
+// created claimed, by the dispatch, for the lane's free slots), and leased by pushing
+// next_attempt_at past the attempt's end: a replica that dies mid-attempt leaves a row that
+// becomes due again when the lease runs out. The query builder's (docs/architecture.md,
+// "Database access"), but the dispatch, the claim and the result: the statements of every
+// event delivered, hand-built with names from the schema and sent to the driver (built by
+// the query builder at each call they were the largest share of the delivery's main-thread
+// time, ingest benchmark with a receiver, CPU profile).
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+const delivery = (property: ColumnOf<typeof eventDeliveries>, alias?: string) => columnName(eventDeliveries, property, alias);
+const event = (property: ColumnOf<typeof events>, alias?: string) => columnName(events, property, alias);
+const DELIVERIES = tableName(eventDeliveries);
+const EVENTS = tableName(events);
+const serviceStateColumn = (property: ColumnOf<typeof serviceState>) => columnName(serviceState, property);
 
 /** A claimed delivery: what the worker sends, and the fence its result must match. */
 export interface ClaimedDelivery {
@@ -51,83 +61,134 @@ export const dispatchKey = (url: string) => `events.dispatch:${url}`;
 /** The seq a dispatch position (service_state value `{"seq": n}`) stands at. */
 const positionSeq = (value: unknown): number => Number((value as { seq?: unknown } | null)?.seq ?? 0);
 
+/** What a dispatch step may claim of the rows it creates: the lane's free slots, and their lease. */
+export interface DispatchClaim {
+  leaseUntil: Date;
+  limit: number;
+}
+
+export interface DispatchResult {
+  /** Events passed (the position moved past them). */
+  events: number;
+  /** Rows created (an event may already have had one: an operator redelivered it first). */
+  created: number;
+  /** Rows created already claimed, oldest event first: the caller attempts them now. */
+  claims: ClaimedDelivery[];
+}
+
 /**
  * Creates the rows of up to `batch` events after the URL's dispatch position and moves the
  * position past them, in one statement (its own transaction); a URL's first dispatch
  * creates its position (at the start of the feed) first. A replica that finds the position
- * locked by another skips (it is being done). Returns how many events it passed and how
- * many rows it created.
+ * locked by another skips (it is being done).
+ *
+ * Up to `claim.limit` of the rows that wait for nothing are created claimed, as
+ * claimDeliveries would claim them (one attempt, leased until `claim.leaseUntil`): an event
+ * delivered at the first try is written twice (created, then its result), not three times,
+ * and a row's claim touches no index (none covers the lease's columns).
  */
-export async function dispatchEvents(executor: Executor, url: string, now: Date, batch: number): Promise<{ events: number; created: number }> {
-  let { missing, ...counts } = await dispatchOnce(executor, url, now, batch);
-  if (missing) {
+export async function dispatchEvents(executor: Executor, url: string, now: Date, batch: number, claim?: DispatchClaim): Promise<DispatchResult> {
+  let result = await dispatchOnce(executor, url, now, batch, claim);
+  if (result === null) {
     await executor
       .insert(serviceState)
       .values({ key: dispatchKey(url), value: { seq: 0 } })
       .onConflictDoNothing({ target: serviceState.key });
-    ({ missing, ...counts } = await dispatchOnce(executor, url, now, batch));
+    result = await dispatchOnce(executor, url, now, batch, claim);
   }
-  return counts;
+  return result ?? { events: 0, created: 0, claims: [] };
 }
 
-async function dispatchOnce(executor: Executor, url: string, now: Date, batch: number): Promise<{ events: number; created: number; missing: boolean }> {
-  const result = await executor.execute(dispatchStatement(url, now, batch));
-  const row = (result as unknown as { rows: Array<{ events: number; created: number; missing: boolean }> }).rows[0];
-  return { events: Number(row?.events ?? 0), created: Number(row?.created ?? 0), missing: row?.missing === true };
+/** The dispatch step's result, or null when the URL has no position yet. */
+async function dispatchOnce(executor: Executor, url: string, now: Date, batch: number, claim: DispatchClaim | undefined): Promise<DispatchResult | null> {
+  const statement = dispatchStatement(url, now, batch, claim);
+  const rows = await executor.driver.query<{
+    events: number;
+    created: number;
+    missing: boolean;
+    eventSeq: number | null;
+    eventId: string | null;
+    body: string | null;
+    recordedAt: Date | null;
+  }>(statement.text, statement.params);
+  const [first] = rows;
+  if (first === undefined || first.missing) return null;
+  const claims: ClaimedDelivery[] = [];
+  for (const row of rows) {
+    if (row.eventSeq === null) continue;
+    claims.push({
+      eventSeq: row.eventSeq,
+      url,
+      eventId: row.eventId!,
+      body: row.body!,
+      attempts: 1,
+      claimedAt: now,
+      firstAttemptAt: now,
+      recordedAt: row.recordedAt!,
+    });
+  }
+  return { events: Number(first.events), created: Number(first.created), claims: claims.sort((a, b) => a.eventSeq - b.eventSeq) };
 }
 
-/**
- * The dispatch step's one statement. The position is read as a scalar subquery, so the
- * events after it are found by the primary key's range (`seq > $position`): read as a
- * join, the planner walked the key from the feed's start and filtered, so every dispatch
- * cost as much as all the events kept (12 ms a step at 30,000 events; a retention's worth
- * would be seconds). A position locked by another replica, or none, reads as null: no events.
- */
-export function dispatchStatement(url: string, now: Date, batch: number): SQL {
-  const key = dispatchKey(url);
+// $1 position key, $2 url, $3 now, $4 batch, $5 lease until, $6 how many rows to create claimed.
+//
+// The position is read as a scalar subquery, so the events after it are found by the
+// primary key's range (`seq > $position`): read as a join, the planner walked the key from
+// the feed's start and filtered, so every dispatch cost as much as all the events kept
+// (12 ms a step at 30,000 events; a retention's worth would be seconds). A position locked
+// by another replica, or none, reads as null: no events. A row is held back when its user
+// has a pending row at the URL already, or an earlier event in the same batch; of the
+// others, the oldest `$6` are created claimed. One row always comes back: the counts, with
+// a claimed row's event (or nulls) beside them.
+const DISPATCH_EVENTS = `with position as (
+  select (${serviceStateColumn('value')} ->> 'seq')::bigint as seq from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1 for update skip locked
+),
+next as (
+  select e.${event('seq')} as seq, e.${event('userId')} as user_id, e.${event('id')} as id, e.${event('body')} as body, e.${event('recordedAt')} as recorded_at
+    from ${EVENTS} e where e.${event('seq')} > (select seq from position) order by e.${event('seq')} limit $4
+),
+placed as (
+  select n.seq, n.user_id, n.user_id is not null and (
+      row_number() over (partition by n.user_id order by n.seq) > 1
+      or exists (select 1 from ${DELIVERIES} p where p.${delivery('url')} = $2 and p.${delivery('userId')} = n.user_id and p.${delivery('status')} = 'pending')
+    ) as held_back
+    from next n
+),
+ranked as (
+  select seq, user_id, held_back, not held_back and row_number() over (partition by held_back order by seq) <= $6 as claimed from placed
+),
+created as (
+  insert into ${DELIVERIES} (${delivery('eventSeq')}, ${delivery('url')}, ${delivery('userId')}, ${delivery('status')}, ${delivery('createdAt')}, ${delivery('heldBack')},
+      ${delivery('attempts')}, ${delivery('nextAttemptAt')}, ${delivery('lastAttemptAt')}, ${delivery('firstAttemptAt')})
+  select seq, $2, user_id, 'pending', $3::timestamptz, held_back,
+      case when claimed then 1 else 0 end, case when claimed then $5::timestamptz else $3::timestamptz end,
+      case when claimed then $3::timestamptz end, case when claimed then $3::timestamptz end
+    from ranked
+  on conflict (${delivery('eventSeq')}, ${delivery('url')}) do nothing
+  returning ${delivery('eventSeq')} as seq, ${delivery('attempts')} as attempts
+),
+moved as (
+  update ${tableName(serviceState)} set ${serviceStateColumn('value')} = jsonb_build_object('seq', (select max(seq) from next)), ${serviceStateColumn('updatedAt')} = $3::timestamptz
+   where ${serviceStateColumn('key')} = $1 and exists (select 1 from next)
+  returning 1
+),
+counts as (
+  select (select count(*) from next)::int as events, (select count(*) from created)::int as created,
+    not exists (select 1 from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1) as missing
+)
+select counts.events, counts.created, counts.missing, n.seq::float8 as "eventSeq", n.id as "eventId", n.body, n.recorded_at as "recordedAt"
+  from counts left join (created c join next n on n.seq = c.seq and c.attempts = 1) on true`;
+
+/** The dispatch step's one statement and its parameters (see DISPATCH_EVENTS). */
+export function dispatchStatement(url: string, now: Date, batch: number, claim?: DispatchClaim): { text: string; params: unknown[] } {
   const at = now.toISOString();
-  return sql`
-    with position as (
-      select (${serviceState.value} ->> 'seq')::bigint as seq from ${serviceState} where ${serviceState.key} = ${key} for update skip locked
-    ),
-    next as (
-      select e.${sql.identifier('seq')} as seq, e.${sql.identifier('user_id')} as user_id
-        from ${events} e where e.${sql.identifier('seq')} > (select seq from position) order by e.${sql.identifier('seq')} limit ${batch}
-    ),
-    placed as (
-      select n.seq, n.user_id, n.user_id is not null and (
-          row_number() over (partition by n.user_id order by n.seq) > 1
-          or exists (select 1 from ${eventDeliveries} p where p.${sql.identifier('url')} = ${url} and p.${sql.identifier('user_id')} = n.user_id and p.${sql.identifier('status')} = 'pending')
-        ) as held_back
-        from next n
-    ),
-    created as (
-      insert into ${eventDeliveries} (${sql.identifier('event_seq')}, ${sql.identifier('url')}, ${sql.identifier('user_id')}, ${sql.identifier('status')}, ${sql.identifier('next_attempt_at')}, ${sql.identifier('created_at')}, ${sql.identifier('held_back')})
-      select seq, ${url}, user_id, 'pending', ${at}::timestamptz, ${at}::timestamptz, held_back from placed
-      on conflict (${sql.identifier('event_seq')}, ${sql.identifier('url')}) do nothing
-      returning 1
-    ),
-    moved as (
-      update ${serviceState} set ${sql.identifier('value')} = jsonb_build_object('seq', (select max(seq) from next)), ${sql.identifier('updated_at')} = ${at}::timestamptz
-       where ${serviceState.key} = ${key} and exists (select 1 from next)
-      returning 1
-    )
-    select (select count(*) from next)::int as events, (select count(*) from created)::int as created,
-      not exists (select 1 from ${serviceState} where ${serviceState.key} = ${key}) as missing`;
+  return { text: DISPATCH_EVENTS, params: [dispatchKey(url), url, at, batch, claim?.leaseUntil.toISOString() ?? at, claim?.limit ?? 0] };
 }
-
-// The claim and the result are the worker's statements for every event it delivers, so
-// they are hand-built, with names from the schema, and go to the driver (docs/architecture.md,
-// "Database access"): built by the query builder at each call they were the largest share of
-// the delivery's main-thread time (ingest benchmark with a receiver, CPU profile).
-const delivery = (property: ColumnOf<typeof eventDeliveries>, alias?: string) => columnName(eventDeliveries, property, alias);
-const event = (property: ColumnOf<typeof events>) => columnName(events, property, tableName(events));
-const DELIVERIES = tableName(eventDeliveries);
 
 // $1 url, $2 now, $3 lease until, $4 limit.
 const CLAIM_DELIVERIES = `update ${DELIVERIES} set ${delivery('attempts')} = ${delivery('attempts', DELIVERIES)} + 1, ${delivery('nextAttemptAt')} = $3::timestamptz,
   ${delivery('lastAttemptAt')} = $2::timestamptz, ${delivery('firstAttemptAt')} = coalesce(${delivery('firstAttemptAt', DELIVERIES)}, $2::timestamptz)
-from ${tableName(events)}
+from ${EVENTS}
 where ${delivery('url', DELIVERIES)} = $1 and ${delivery('eventSeq', DELIVERIES)} in (
     select ${delivery('eventSeq', 'c')} from ${DELIVERIES} c
     where c.${delivery('url')} = $1 and c.${delivery('status')} = 'pending' and not c.${delivery('heldBack')} and c.${delivery('nextAttemptAt')} <= $2::timestamptz
@@ -136,9 +197,9 @@ where ${delivery('url', DELIVERIES)} = $1 and ${delivery('eventSeq', DELIVERIES)
         where p.${delivery('url')} = c.${delivery('url')} and p.${delivery('userId')} = c.${delivery('userId')}
           and p.${delivery('status')} = 'pending' and p.${delivery('eventSeq')} < c.${delivery('eventSeq')}))
     order by c.${delivery('eventSeq')} asc limit $4 for update skip locked)
-  and ${event('seq')} = ${delivery('eventSeq', DELIVERIES)}
+  and ${event('seq', EVENTS)} = ${delivery('eventSeq', DELIVERIES)}
 returning ${delivery('eventSeq', DELIVERIES)}::float8 as "eventSeq", ${delivery('attempts', DELIVERIES)} as "attempts",
-  ${delivery('firstAttemptAt', DELIVERIES)} as "firstAttemptAt", ${event('id')} as "eventId", ${event('body')} as "body", ${event('recordedAt')} as "recordedAt"`;
+  ${delivery('firstAttemptAt', DELIVERIES)} as "firstAttemptAt", ${event('id', EVENTS)} as "eventId", ${event('body', EVENTS)} as "body", ${event('recordedAt', EVENTS)} as "recordedAt"`;
 
 /**
  * Claims up to `limit` due deliveries of one URL, oldest event first, none of which waits

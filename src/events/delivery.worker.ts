@@ -181,10 +181,17 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         const released = await releaseHeldBack(deps.db, url);
         if (released > 0) deps.logger.info({ url: urlLabel(url), released }, 'held-back event deliveries released by the sweep');
       }
+      const lease = () => ({ leaseUntil: new Date(now.getTime() + options.leaseMs), limit: Math.max(0, options.concurrency - inFlight.size) });
+      // Due rows first (retries, rows created while every slot was busy), then new events:
+      // the dispatch creates rows for the slots still free already claimed.
+      if (lease().limit > 0) {
+        for (const claim of await claimDeliveries(deps.db, { url, now, ...lease() })) begin(claim);
+      }
       if (undispatched) {
         undispatched = false;
         try {
-          const { events } = await dispatchEvents(deps.db, url, now, options.dispatchBatch);
+          const { events, claims } = await dispatchEvents(deps.db, url, now, options.dispatchBatch, lease());
+          for (const claim of claims) begin(claim);
           // A full batch: more may follow.
           if (events >= options.dispatchBatch) undispatched = true;
         } catch (error) {
@@ -192,22 +199,20 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
           throw error;
         }
       }
-      const free = options.concurrency - inFlight.size;
-      if (free <= 0) return;
-      const claims = await claimDeliveries(deps.db, { url, now, leaseUntil: new Date(now.getTime() + options.leaseMs), limit: free });
-      for (const claim of claims) {
-        const work: Promise<void> = attempt(claim)
-          .catch((error: unknown) => {
-            // The database failed while recording the result: the lease runs out and the attempt is repeated.
-            deps.logger.warn({ err: error, eventId: claim.eventId, url: urlLabel(url) }, 'event delivery result could not be recorded');
-          })
-          .finally(() => {
-            inFlight.delete(work);
-            // A finished attempt may unblock the user's next event, or free a slot.
-            if (!stopping) kick();
-          });
-        inFlight.add(work);
-      }
+    }
+
+    function begin(claim: ClaimedDelivery): void {
+      const work: Promise<void> = attempt(claim)
+        .catch((error: unknown) => {
+          // The database failed while recording the result: the lease runs out and the attempt is repeated.
+          deps.logger.warn({ err: error, eventId: claim.eventId, url: urlLabel(url) }, 'event delivery result could not be recorded');
+        })
+        .finally(() => {
+          inFlight.delete(work);
+          // A finished attempt may unblock the user's next event, or free a slot.
+          if (!stopping) kick();
+        });
+      inFlight.add(work);
     }
 
     function kick(): void {

@@ -258,6 +258,58 @@ describe(`event delivery (${backendName})`, () => {
     expect((await heldBack()).find((row) => row.eventSeq === b2.seq)).toEqual({ eventSeq: b2.seq, heldBack: true });
   });
 
+  it('creates the rows of events that wait for nothing already claimed, up to the free slots, and their results count like any claim', async () => {
+    const url = 'http://127.0.0.1:9/born-claimed';
+    const { clock, advance } = manualClock();
+    const a1 = await record('user-a');
+    const a2 = await record('user-a');
+    const b1 = await record('user-b');
+    const c1 = await record('user-c');
+    const leaseUntil = new Date(clock().getTime() + 60_000);
+    const dispatched = await dispatchEvents(db, url, clock(), 100, { leaseUntil, limit: 2 });
+    expect(dispatched).toMatchObject({ events: 4, created: 4 });
+    // Two free slots: the two oldest events that wait for nothing (a2 waits behind a1).
+    expect(dispatched.claims.map((claim) => ({ eventId: claim.eventId, body: claim.body, attempts: claim.attempts }))).toEqual([
+      { eventId: a1.id, body: a1.body, attempts: 1 },
+      { eventId: b1.id, body: b1.body, attempts: 1 },
+    ]);
+    expect((await deliveryRows()).map((row) => ({ eventSeq: row.eventSeq, attempts: row.attempts, nextAttemptAt: row.nextAttemptAt.getTime() }))).toEqual([
+      { eventSeq: a1.seq, attempts: 1, nextAttemptAt: leaseUntil.getTime() },
+      { eventSeq: a2.seq, attempts: 0, nextAttemptAt: clock().getTime() },
+      { eventSeq: b1.seq, attempts: 1, nextAttemptAt: leaseUntil.getTime() },
+      { eventSeq: c1.seq, attempts: 0, nextAttemptAt: clock().getTime() },
+    ]);
+    // The claimed rows are leased: a claim now finds only c1 (a2 is held back behind a1).
+    const lease = () => new Date(clock().getTime() + 60_000);
+    expect((await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 })).map((claim) => claim.eventId)).toEqual([c1.id]);
+
+    advance(1_000);
+    const at = clock();
+    expect(
+      await recordAttempts(db, [
+        { claim: dispatched.claims[0]!, result: { outcome: 'delivered', status: 204, at } },
+        { claim: dispatched.claims[1]!, result: { outcome: 'delivered', status: 204, at } },
+      ]),
+    ).toEqual([true, true]);
+    // a1's end released a2.
+    expect((await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 })).map((claim) => claim.eventId)).toEqual([a2.id]);
+  });
+
+  it('lets another claim take a row created claimed once its lease runs out (the replica that created it died)', async () => {
+    const url = 'http://127.0.0.1:9/born-claimed-lost';
+    const { clock, advance } = manualClock();
+    const event = await record('user-a');
+    const [lost] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 })).claims;
+    expect(lost?.eventId).toBe(event.id);
+    expect(await claimDeliveries(db, { url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 })).toEqual([]);
+    advance(60_001);
+    const [again] = await claimDeliveries(db, { url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 });
+    expect(again).toMatchObject({ eventId: event.id, attempts: 2 });
+    // The dead replica's result, should it come after all, changes nothing.
+    expect(await recordAttempt(db, lost!, { outcome: 'delivered', status: 204, at: clock() })).toBe(false);
+    expect(await recordAttempt(db, again!, { outcome: 'delivered', status: 204, at: clock() })).toBe(true);
+  });
+
   it('releases, by a sweep of each lane, a held-back delivery whose earlier one ended unseen (it ended while the row was created)', async () => {
     const target = await receiver();
     const { clock } = manualClock();
@@ -388,7 +440,7 @@ describe(`event delivery (${backendName})`, () => {
     const url = 'http://127.0.0.1:9/together';
     const { clock, advance } = manualClock();
     for (const user of ['u-1', 'u-2', 'u-3']) await record(user);
-    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 3, created: 3 });
+    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 3, created: 3, claims: [] });
     const claims = await claimDeliveries(db, { url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 10 });
     expect(claims).toHaveLength(3);
     // An operator redelivers the second meanwhile: its first claim's result must not count.
@@ -409,7 +461,7 @@ describe(`event delivery (${backendName})`, () => {
       ],
     );
     // Nothing new: a second dispatch passes no event and creates no row.
-    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 0, created: 0 });
+    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 0, created: 0, claims: [] });
   });
 
   it("finds the events after a URL's position by the key's range, not by walking every event kept before it", async () => {
@@ -422,8 +474,8 @@ describe(`event delivery (${backendName})`, () => {
     await db.insert(serviceState).values({ key: `events.dispatch:${url}`, value: { seq: last - 1 } });
     await db.execute(sql`analyze ${eventsTable}`);
 
-    const explained = await db.execute(sql`explain (format json) ${dispatchStatement(url, clock(), 100)}`);
-    const [planRow] = (explained as unknown as { rows: Array<Record<string, unknown>> }).rows;
+    const statement = dispatchStatement(url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 10 });
+    const [planRow] = await db.driver.query<Record<string, unknown>>(`explain (format json) ${statement.text}`, statement.params);
     const planJson = Object.values(planRow!)[0];
     const plan = (typeof planJson === 'string' ? JSON.parse(planJson) : planJson) as Array<{ Plan: PlanNode }>;
     const eventScans = planNodes(plan[0]!.Plan).filter((node) => node['Relation Name'] === 'events');
@@ -432,7 +484,7 @@ describe(`event delivery (${backendName})`, () => {
     expect(eventScans[0]!['Index Cond']).toMatch(/seq > /);
     expect(planNodes(plan[0]!.Plan).filter((node) => node['Join Filter'] !== undefined)).toEqual([]);
     // And the statement still does its work: the one event after the position.
-    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 1, created: 1 });
+    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 1, created: 1, claims: [] });
   });
 
   it('marks failed, once started, the pending deliveries of a URL no longer configured (they would keep their events from pruning)', async () => {
