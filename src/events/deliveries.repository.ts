@@ -316,6 +316,27 @@ export async function releaseHeldBack(executor: Executor, url: string): Promise<
   return (result as unknown as { rows: unknown[] }).rows.length;
 }
 
+// $1 url, $2 now, $3 attempted before, $4 the lease in ms. Retrying rows wait for nothing
+// (held-back ones were never attempted) and are found through the ready-order index. A row
+// in flight is leased, due exactly a lease after its attempt began (claimDeliveries,
+// dispatchEvents): those are left alone. The new due time touches no index (a HOT update).
+const BRING_RETRIES_FORWARD = `update ${DELIVERIES} set ${delivery('nextAttemptAt')} = $2::timestamptz
+where ${delivery('url')} = $1 and ${delivery('status')} = 'pending' and not ${delivery('heldBack')} and ${delivery('attempts')} > 0
+  and ${delivery('nextAttemptAt')} > $2::timestamptz and ${delivery('lastAttemptAt')} < $3::timestamptz
+  and ${delivery('nextAttemptAt')} <> ${delivery('lastAttemptAt')} + $4::int * interval '1 millisecond'
+returning 1`;
+
+/**
+ * Makes due now the URL's deliveries waiting to retry whose last attempt began before
+ * `attemptedBefore`, but those in flight (leased for `leaseMs`): the URL answers again after
+ * an outage, so its backlog goes at once rather than each delivery at its own backoff
+ * (hours apart, after a long outage). Returns how many.
+ */
+export async function bringRetriesForward(executor: Executor, input: { url: string; now: Date; attemptedBefore: Date; leaseMs: number }): Promise<number> {
+  const rows = await executor.driver.query(BRING_RETRIES_FORWARD, [input.url, input.now.toISOString(), input.attemptedBefore.toISOString(), input.leaseMs]);
+  return rows.length;
+}
+
 /**
  * Marks failed the pending deliveries to URLs not in `urls` (removed from the settings):
  * nobody would ever send them, and a pending delivery keeps its event from pruning. An

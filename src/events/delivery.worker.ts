@@ -6,6 +6,7 @@ import type { ServiceEvents } from '../metrics/events.js';
 import { noopTracing, type Tracing } from '../tracing/tracing.js';
 import {
   type AttemptResult,
+  bringRetriesForward,
   type ClaimedDelivery,
   claimDeliveries,
   dispatchEvents,
@@ -37,6 +38,8 @@ export interface DeliveryWorkerOptions {
   leaseMs: number;
   /** Events turned into delivery rows per dispatch step. */
   dispatchBatch: number;
+  /** How long a URL must have failed every attempt for its next success to bring its retrying deliveries forward. */
+  recoverAfterMs: number;
   /** How often each lane releases held-back deliveries whose earlier one ended unseen (releaseHeldBack). */
   releaseIntervalMs: number;
   backoff: BackoffPolicy;
@@ -51,6 +54,7 @@ export const DEFAULT_DELIVERY_OPTIONS: DeliveryWorkerOptions = {
   leaseMs: 60_000,
   dispatchBatch: 500,
   releaseIntervalMs: 5_000,
+  recoverAfterMs: 30_000,
   backoff: DEFAULT_BACKOFF,
   random: Math.random,
 };
@@ -121,7 +125,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   });
   const tracing = deps.tracing ?? noopTracing;
 
-  async function attempt(claim: ClaimedDelivery): Promise<void> {
+  /** One attempt and its result; `answered` hears at once whether the URL took it. */
+  async function attempt(claim: ClaimedDelivery, answered: (ok: boolean, at: Date) => void): Promise<void> {
     const label = urlLabel(claim.url);
     const sentAt = deps.clock();
     const headers = signWebhook({ key: deps.key, id: claim.eventId, at: sentAt, body: claim.body });
@@ -142,6 +147,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         )
       : await send();
     const at = deps.clock();
+    answered(sent.ok, at);
     let result: AttemptResult;
     if (sent.ok) {
       result = { outcome: 'delivered', status: sent.status!, at };
@@ -173,9 +179,31 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     // Events may have been recorded that have no delivery row for this URL yet.
     let undispatched = true;
     let releasedAt = Number.NEGATIVE_INFINITY;
+    // The URL's failures since it last took an attempt: when they span recoverAfterMs (an
+    // outage, not one event it rejects), its next success brings the retrying deliveries
+    // forward instead of leaving each to its backoff (minutes, after a long outage).
+    let failures = 0;
+    let failingSince = 0;
+    let recoveredAt: Date | null = null;
+
+    function answered(ok: boolean, at: Date): void {
+      if (!ok) {
+        if (failures === 0) failingSince = at.getTime();
+        failures += 1;
+        return;
+      }
+      if (failures >= 3 && at.getTime() - failingSince >= options.recoverAfterMs) recoveredAt = at;
+      failures = 0;
+    }
 
     async function roundOnce(): Promise<void> {
       const now = deps.clock();
+      if (recoveredAt !== null) {
+        const attemptedBefore = recoveredAt;
+        recoveredAt = null;
+        const brought = await bringRetriesForward(deps.db, { url, now, attemptedBefore, leaseMs: options.leaseMs });
+        if (brought > 0) deps.logger.info({ url: urlLabel(url), brought }, 'event URL answers again: its retrying deliveries go now');
+      }
       if (now.getTime() - releasedAt >= options.releaseIntervalMs) {
         releasedAt = now.getTime();
         const released = await releaseHeldBack(deps.db, url);
@@ -202,7 +230,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
 
     function begin(claim: ClaimedDelivery): void {
-      const work: Promise<void> = attempt(claim)
+      const work: Promise<void> = attempt(claim, answered)
         .catch((error: unknown) => {
           // The database failed while recording the result: the lease runs out and the attempt is repeated.
           deps.logger.warn({ err: error, eventId: claim.eventId, url: urlLabel(url) }, 'event delivery result could not be recorded');

@@ -6,6 +6,7 @@ import type { Database } from '../../src/db/client.js';
 import { openDatabase } from '../../src/db/client.js';
 import { eventDeliveries, events as eventsTable, serviceState } from '../../src/db/schema.js';
 import {
+  bringRetriesForward,
   claimDeliveries,
   dispatchEvents,
   dispatchStatement,
@@ -365,6 +366,76 @@ describe(`event delivery (${backendName})`, () => {
     }
     expect(clock().getTime() - started).toBeGreaterThanOrEqual(DEFAULT_BACKOFF.giveUpAfterMs);
     expect((await deliveryRows())[0]).toMatchObject({ status: 'failed' });
+  });
+
+  it('brings the retrying deliveries forward when the URL answers again after failing every attempt for a while, not after a brief failure', async () => {
+    const target = await receiver();
+    target.fallback = 503;
+    const { clock, advance } = manualClock();
+    // Retries ten minutes apart: only a bring-forward delivers them within this test's time.
+    const delivery = worker([target.url], clock, { backoff: { ...DEFAULT_BACKOFF, firstDelayMs: 600_000 } });
+    const early = [await record('u-1'), await record('u-2'), await record('u-3')];
+    await delivery.tick();
+    expect(target.requests).toHaveLength(3);
+
+    // A success 10 s into the failures: too brief to be an outage, the retries keep their times.
+    advance(10_000);
+    target.fallback = 200;
+    await record('u-4');
+    await delivery.tick();
+    expect(target.requests).toHaveLength(4);
+    expect((await deliveryRows()).filter((row) => row.status === 'pending')).toHaveLength(3);
+
+    // Every attempt fails for 31 s, then one succeeds: everything retrying goes at once.
+    target.fallback = 503;
+    const late = [await record('u-5'), await record('u-6'), await record('u-7')];
+    await delivery.tick();
+    advance(31_000);
+    target.fallback = 200;
+    const last = await record('u-8');
+    await delivery.tick();
+    const ids = target.requests.map((r) => r.headers['webhook-id']);
+    expect(ids.slice(7, 8)).toEqual([last.id]);
+    expect(new Set(ids.slice(8))).toEqual(new Set([...early, ...late].map((event) => event.id)));
+    expect((await deliveryRows()).map((row) => row.status)).toEqual(Array(8).fill('delivered'));
+  });
+
+  it('brings forward only deliveries waiting to retry: not one in flight, nor one attempted after the URL came back', async () => {
+    const url = 'http://127.0.0.1:9/forward';
+    const { clock, advance } = manualClock();
+    const lease = () => new Date(clock().getTime() + 60_000);
+    const retrying = await record('u-1');
+    const inFlight = await record('u-2');
+    const { claims } = await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 1 });
+    expect(claims.map((claim) => claim.eventId)).toEqual([retrying.id]);
+    advance(1_000);
+    await recordAttempt(db, claims[0]!, {
+      outcome: 'retry',
+      status: 503,
+      error: 'HTTP 503',
+      at: clock(),
+      nextAttemptAt: new Date(clock().getTime() + 3_600_000),
+    });
+    expect((await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 })).map((claim) => claim.eventId)).toEqual([inFlight.id]);
+    // The URL came back at 1.5 s; u-3 was tried (and failed) after.
+    advance(1_000);
+    const later = await record('u-3');
+    const [laterClaim] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 1 })).claims;
+    advance(1_000);
+    await recordAttempt(db, laterClaim!, {
+      outcome: 'retry',
+      status: 503,
+      error: 'HTTP 503',
+      at: clock(),
+      nextAttemptAt: new Date(clock().getTime() + 3_600_000),
+    });
+
+    const broughtAt = clock();
+    expect(await bringRetriesForward(db, { url, now: broughtAt, attemptedBefore: new Date(broughtAt.getTime() - 1_500), leaseMs: 60_000 })).toBe(1);
+    // Had u-2 not been leased, it would have been brought forward too (it began before 1.5 s).
+    const due = (await deliveryRows()).filter((row) => row.nextAttemptAt.getTime() <= broughtAt.getTime()).map((row) => row.eventSeq);
+    expect(due).toEqual([retrying.seq]);
+    expect(later.seq).toBeGreaterThan(inFlight.seq);
   });
 
   it('delivers to each URL on its own: a URL that never answers does not hold another', async () => {
