@@ -212,11 +212,29 @@ export interface VerifiedNotification {
 }
 
 /**
+ * A JWS's payload read before anything about it is verified (`readUnverifiedPayload`),
+ * for a caller that must look first, as the webhook does to choose the app. Nothing in it
+ * is trusted; handed back to the verifier with that same JWS, it spares a second decode.
+ */
+export interface UnverifiedPayload {
+  /** The JWS it was read from. */
+  readonly jws: string;
+  /** The payload segment parsed as JSON; undefined when the JWS has not three parts or the segment is no base64url JSON. */
+  readonly payload: unknown;
+}
+
+/**
  * What the rest of the service needs from the verifier. Implemented in
  * `src/apple/verifier/`; every method throws `VerificationError` on failure.
  */
 export interface SignedDataVerifier {
-  verifyNotification(signedPayload: string): Promise<VerifiedNotification>;
+  /**
+   * `unverified`: the payload as read before verification. The signature is still checked
+   * over `signedPayload`; the early decode replaces the verifier's own only when it was
+   * read from that very string (and is a JSON object), and then passes every check a
+   * fresh decode would.
+   */
+  verifyNotification(signedPayload: string, unverified?: UnverifiedPayload): Promise<VerifiedNotification>;
   verifyTransaction(jws: string): Promise<JWSTransactionDecodedPayload>;
   verifyRenewalInfo(jws: string): Promise<JWSRenewalInfoDecodedPayload>;
   verifyAppTransaction(jws: string): Promise<AppTransaction>;

@@ -226,7 +226,7 @@ function driverOf(target: DriverClient, names: AppNamespace): SqlDriver {
     ? {
         names,
         async query<T>(text: string, params: readonly unknown[] = []) {
-          return (await target.client.query(text, params as unknown[])).rows as T[];
+          return (await target.client.query({ text, values: params as unknown[], types: fastTimestampTypes })).rows as T[];
         },
         async queryArrays(text: string, params: readonly unknown[] = []) {
           const values = params as unknown[];
@@ -234,6 +234,7 @@ function driverOf(target: DriverClient, names: AppNamespace): SqlDriver {
         },
       }
     : {
+        // PGlite parses timestamptz with its own parser (into a Date), not node-postgres's.
         names,
         async query<T>(text: string, params: readonly unknown[] = []) {
           return (await target.client.query<T>(text, params as unknown[])).rows;

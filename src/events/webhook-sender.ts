@@ -22,20 +22,70 @@ export interface SendInput {
   body: string;
   /** From sending to the status line (a 2xx after it is a failure). */
   timeoutMs: number;
-  /** Keep-alive agents, one per protocol, shared by every attempt of a worker. */
-  agents?: { http: http.Agent; https: https.Agent };
+  /** Keep-alive agents and parsed URLs, shared by every attempt of a worker; absent: neither is kept. */
+  agents?: Agents;
 }
+
+/** What an attempt needs of its URL. */
+export interface Target {
+  secure: boolean;
+  protocol: string;
+  hostname: string;
+  port: string | undefined;
+  path: string;
+  auth: string | undefined;
+}
+
+export interface Agents {
+  http: http.Agent;
+  https: https.Agent;
+  /**
+   * Each receiver's URL, parsed on its first attempt: the URLs are the few of
+   * EVENTS_WEBHOOK_URLS, and parsing one on every attempt showed in the ingest's profile.
+   */
+  targets: Map<string, Target>;
+}
+
+/**
+ * Rows written under an earlier configuration may name other URLs; past this many, the
+ * parsed ones are dropped and parsed again as they come.
+ */
+const MAX_TARGETS = 64;
 
 /**
  * Keep-alive agents without a socket cap: the lanes bound the attempts in flight, and a cap
  * would make an attempt wait (its timeout running) behind a socket whose answer is still
  * trickling in.
  */
-export function createAgents(): { http: http.Agent; https: https.Agent } {
+export function createAgents(): Agents {
   return {
     http: new http.Agent({ keepAlive: true }),
     https: new https.Agent({ keepAlive: true }),
+    targets: new Map(),
   };
+}
+
+function parseTarget(input: string): Target {
+  const url = new URL(input);
+  return {
+    secure: url.protocol === 'https:',
+    protocol: url.protocol,
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port || undefined,
+    path: `${url.pathname}${url.search}`,
+    auth: url.username || url.password ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined,
+  };
+}
+
+function targetOf(url: string, agents: Agents | undefined): Target {
+  if (agents === undefined) return parseTarget(url);
+  let target = agents.targets.get(url);
+  if (target === undefined) {
+    target = parseTarget(url);
+    if (agents.targets.size >= MAX_TARGETS) agents.targets.clear();
+    agents.targets.set(url, target);
+  }
+  return target;
 }
 
 function failureOf(error: unknown): string {
@@ -47,9 +97,8 @@ function failureOf(error: unknown): string {
 export function sendWebhook(input: SendInput): Promise<SendResult> {
   const started = performance.now();
   const elapsed = () => performance.now() - started;
-  const url = new URL(input.url);
-  const secure = url.protocol === 'https:';
-  const auth = url.username || url.password ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined;
+  const target = targetOf(input.url, input.agents);
+  const secure = target.secure;
   const body = Buffer.from(input.body, 'utf8');
   return new Promise<SendResult>((resolve) => {
     let settled = false;
@@ -60,12 +109,12 @@ export function sendWebhook(input: SendInput): Promise<SendResult> {
     };
     const request = (secure ? https : http).request(
       {
-        protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port || undefined,
-        path: `${url.pathname}${url.search}`,
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        path: target.path,
         method: 'POST',
-        ...(auth !== undefined ? { auth } : {}),
+        ...(target.auth !== undefined ? { auth: target.auth } : {}),
         agent: input.agents ? (secure ? input.agents.https : input.agents.http) : undefined,
         headers: {
           'content-type': 'application/json',

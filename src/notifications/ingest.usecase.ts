@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
-import type { SignedDataVerifier, VerifiedNotification } from '../apple/types.js';
+import type { SignedDataVerifier, UnverifiedPayload, VerifiedNotification } from '../apple/types.js';
 import type { Clock } from '../clock.js';
 import { CodedError, isRetryable } from '../errors.js';
 import type { ServiceEvents } from '../metrics/events.js';
@@ -27,6 +27,8 @@ export interface IngestDeps {
 export interface IngestInput {
   signedPayload: string;
   source: NotificationSource;
+  /** Its payload as the webhook read it to choose the app; the verifier reuses that decode. */
+  unverified?: UnverifiedPayload;
 }
 
 export interface IngestResult {
@@ -71,7 +73,7 @@ async function ingestNow(deps: IngestDeps, input: IngestInput, tracing: Tracing)
 
   let mapped: MappedNotification;
   try {
-    const verified: VerifiedNotification = await deps.verifier.verifyNotification(input.signedPayload);
+    const verified: VerifiedNotification = await deps.verifier.verifyNotification(input.signedPayload, input.unverified);
     mapped = mapNotification(verified);
     if (tracing.enabled) annotateNotification(tracing, mapped, verified);
     assertNotFutureDated([mapped.update], deps.clock(), [['the notification signedDate', mapped.signedDate]]);

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { readUnverifiedPayload } from '../apple/verifier/index.js';
 import { badRequest } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
 import type { ServedApps } from '../http/served-apps.js';
@@ -54,10 +55,11 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = as
       }
       // The app its payload names (unverified, only to choose); that app's verifier then checks
       // every signature and that the payload and its nested data are all that app's.
-      const claimed = claimedBundleId(request.body.signedPayload);
+      const unverified = readUnverifiedPayload(request.body.signedPayload);
+      const claimed = claimedBundleId(unverified);
       const chosen = apps.byBundleId(claimed) ?? (claimed === null ? apps.all[0]! : null);
       if (chosen === null) throw badRequest('WRONG_BUNDLE_ID', `The notification names bundle ${JSON.stringify(claimed)}, no app of this installation`);
-      const { status } = await chosen.ingest.ingest({ signedPayload: request.body.signedPayload, source: 'webhook' }, request.log);
+      const { status } = await chosen.ingest.ingest({ signedPayload: request.body.signedPayload, source: 'webhook', unverified }, request.log);
       return { status };
     },
   );

@@ -61,3 +61,20 @@ describe(`timestamps read by queryArrays on ${backendName}`, () => {
     if (testDatabaseUrl) await empty.database.handle.queryArrays({ name: 'timestamptz_reset_zone', text: 'reset timezone', values: [] });
   });
 });
+
+describe(`timestamps read by the driver's query on ${backendName}`, () => {
+  const empty = useTestDatabase({ migrate: false });
+  const instants = [Date.UTC(2026, 10, 22, 2, 55, 25, 419), Date.UTC(1999, 11, 31, 23, 59, 59, 999), Date.UTC(2030, 2, 31, 1, 0, 0, 0)];
+  // set_config(..., true) lasts for the statement's own transaction only: nothing to reset.
+  const text = `select set_config('TimeZone', $2, true) as zone, x from unnest($1::timestamptz[]) x`;
+  const values = (zone: string) => [instants.map((ms) => new Date(ms).toISOString()), zone];
+
+  it.each(['UTC', 'Asia/Kolkata', 'America/St_Johns', 'Pacific/Chatham'])('come back as the instants written, in time zone %s', async (zone) => {
+    const single = await empty.database.handle.db.driver.query<{ x: Date }>(text, values(zone));
+    const inTransaction = await empty.database.handle.db.transaction((tx) => tx.driver.query<{ x: Date }>(text, values(zone)));
+    for (const rows of [single, inTransaction]) {
+      expect(rows.every((row) => row.x instanceof Date)).toBe(true);
+      expect(rows.map((row) => row.x.getTime())).toEqual(instants);
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import type { UnverifiedPayload } from '../types.js';
 import { VerificationError } from './errors.js';
 import { isObject, type JsonObject } from './payload.js';
 
@@ -105,4 +106,19 @@ export function decodePayload(segment: string): JsonObject {
   }
   if (!isObject(payload)) throw new VerificationError('MALFORMED_PAYLOAD', 'the JWS payload is not a JSON object');
   return payload;
+}
+
+/**
+ * The payload of what may be a compact JWS, parsed without any check (see
+ * `UnverifiedPayload`). Three parts, as `split('.')` counts them, empty ones included.
+ */
+export function readUnverifiedPayload(jws: string): UnverifiedPayload {
+  const firstDot = jws.indexOf('.');
+  const lastDot = jws.lastIndexOf('.');
+  if (firstDot === -1 || lastDot === firstDot || jws.indexOf('.', firstDot + 1) !== lastDot) return { jws, payload: undefined };
+  try {
+    return { jws, payload: JSON.parse(Buffer.from(jws.slice(firstDot + 1, lastDot), 'base64url').toString('utf8')) };
+  } catch {
+    return { jws, payload: undefined };
+  }
 }

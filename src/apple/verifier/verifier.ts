@@ -1,14 +1,21 @@
 import { verify as cryptoVerify } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import { noopTracing, type SpanHandle, type Tracing } from '../../tracing/tracing.js';
-import type { AppTransaction, JWSRenewalInfoDecodedPayload, JWSTransactionDecodedPayload, SignedDataVerifier, VerifiedNotification } from '../types.js';
+import type {
+  AppTransaction,
+  JWSRenewalInfoDecodedPayload,
+  JWSTransactionDecodedPayload,
+  SignedDataVerifier,
+  UnverifiedPayload,
+  VerifiedNotification,
+} from '../types.js';
 import { CLOCK_SKEW_MS, checkValidityAt, createTrustedRoots, type ParsedCertificate, type VerifiedChain, verifyChainStructure } from './chain.js';
 import { VerificationError } from './errors.js';
 import { type AppIdentity, type ClaimedIdentity, checkIdentity, notificationIdentity } from './identity.js';
 import { decodePayload, type JwsHeader, parseHeader, splitCompactJws } from './jws.js';
 import { createLruCache } from './lru-cache.js';
 import { checkOcsp } from './ocsp.js';
-import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, isTimestamp, type JsonObject } from './payload.js';
+import { asAppTransaction, asNotification, asRenewalInfo, asTransaction, isObject, isTimestamp, type JsonObject } from './payload.js';
 import { createSignatureWorker } from './signature-worker.js';
 
 /** Whom a verifier speaks for: every signed payload must name this app and one of these environments. */
@@ -80,7 +87,7 @@ export interface VerifierFamily {
 
 /** Verifies a notification for whichever app of the installation it names, and says which. */
 export interface AppRoutingVerifier {
-  verifyNotification(signedPayload: string): Promise<VerifiedNotification & { appId: string }>;
+  verifyNotification(signedPayload: string, unverified?: UnverifiedPayload): Promise<VerifiedNotification & { appId: string }>;
 }
 
 function identityOf(app: VerifierIdentity): AppIdentity {
@@ -150,8 +157,12 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
     return Math.min(nowMs + cacheTtlMs, chain.notAfterMs + CLOCK_SKEW_MS, ...until);
   }
 
-  /** Signature, chain and time; the steady state is one ECDSA verification. */
-  async function verifySigned(jws: string, tally: ChainTally): Promise<DecodedJws> {
+  /**
+   * Signature, chain and time; the steady state is one ECDSA verification. `unverified`:
+   * the caller's early read of the payload, used in place of decoding it again only if
+   * read from this very string, so it is the decode of the bytes the signature covers.
+   */
+  async function verifySigned(jws: string, tally: ChainTally, unverified?: UnverifiedPayload): Promise<DecodedJws> {
     const parts = splitCompactJws(jws, memoisedHeader);
     const nowMs = clock().getTime();
     const cacheKey = parts.chainKey;
@@ -175,7 +186,8 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
           : cryptoVerify('sha256', signingInput, key, parts.signature);
     if (!signatureOk) throw new VerificationError('INVALID_SIGNATURE', 'the JWS signature does not verify with the leaf key');
 
-    const payload = decodePayload(parts.payloadSegment);
+    const payload =
+      unverified !== undefined && unverified.jws === jws && isObject(unverified.payload) ? unverified.payload : decodePayload(parts.payloadSegment);
     if (options.onlineChecks) {
       if (cached) checkValidityAt(verified, nowMs, 'now');
       else {
@@ -202,7 +214,7 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
   function forApp(app: VerifierIdentity): SignedDataVerifier {
     const identity = identityOf(app);
 
-    async function verifyTransactionTraced(jws: string, tally: ChainTally): Promise<JWSTransactionDecodedPayload> {
+    async function verifyTransactionTraced(tally: ChainTally, _span: SpanHandle, jws: string): Promise<JWSTransactionDecodedPayload> {
       const decoded = await verifySigned(jws, tally);
       const transaction = asTransaction(decoded.payload);
       checkIdentity(identity, transaction, 'transaction', false);
@@ -210,7 +222,7 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
       return transaction;
     }
 
-    async function verifyRenewalInfoTraced(jws: string, tally: ChainTally): Promise<JWSRenewalInfoDecodedPayload> {
+    async function verifyRenewalInfoTraced(tally: ChainTally, _span: SpanHandle, jws: string): Promise<JWSRenewalInfoDecodedPayload> {
       const decoded = await verifySigned(jws, tally);
       const renewalInfo = asRenewalInfo(decoded.payload);
       checkIdentity(identity, renewalInfo, 'renewal info', false);
@@ -218,7 +230,7 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
       return renewalInfo;
     }
 
-    async function verifyAppTransactionTraced(jws: string, tally: ChainTally): Promise<AppTransaction> {
+    async function verifyAppTransactionTraced(tally: ChainTally, _span: SpanHandle, jws: string): Promise<AppTransaction> {
       const decoded = await verifySigned(jws, tally);
       const appTransaction = asAppTransaction(decoded.payload);
       checkIdentity(identity, appTransactionIdentity(appTransaction), 'app transaction', true);
@@ -226,8 +238,8 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
       return appTransaction;
     }
 
-    const verifyNotificationTraced = (signedPayload: string, tally: ChainTally, span: SpanHandle) =>
-      verifyNotificationAs(() => identity, signedPayload, tally, span);
+    const verifyNotificationTraced = (tally: ChainTally, span: SpanHandle, signedPayload: string, unverified?: UnverifiedPayload) =>
+      verifyNotificationAs(() => identity, signedPayload, unverified, tally, span);
 
     return {
       verifyNotification: traced('notification', verifyNotificationTraced),
@@ -241,10 +253,11 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
   async function verifyNotificationAs(
     identityFor: (claimed: ClaimedIdentity) => AppIdentity,
     signedPayload: string,
+    unverified: UnverifiedPayload | undefined,
     tally: ChainTally,
     span: SpanHandle,
   ): Promise<VerifiedNotification> {
-    const decoded = await verifySigned(signedPayload, tally);
+    const decoded = await verifySigned(signedPayload, tally, unverified);
     const payload = asNotification(decoded.payload);
     const claimed = notificationIdentity(payload);
     if (tracing.enabled) span.setAttributes(notificationAttributes(payload.notificationUUID, claimed.bundleId));
@@ -297,7 +310,12 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
    */
   function forApps(apps: ReadonlyArray<VerifierIdentity & { id: string }>): AppRoutingVerifier {
     const byBundle = new Map(apps.map((app) => [app.bundleId, { id: app.id, identity: identityOf(app) }]));
-    const verifyRouted = async (signedPayload: string, tally: ChainTally, span: SpanHandle): Promise<VerifiedNotification & { appId: string }> => {
+    const verifyRouted = async (
+      tally: ChainTally,
+      span: SpanHandle,
+      signedPayload: string,
+      unverified?: UnverifiedPayload,
+    ): Promise<VerifiedNotification & { appId: string }> => {
       const chosen: { appId?: string } = {};
       const result = await verifyNotificationAs(
         (claimed) => {
@@ -309,6 +327,7 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
           return app.identity;
         },
         signedPayload,
+        unverified,
         tally,
         span,
       );
@@ -318,13 +337,13 @@ export function createVerifierFamily(options: VerifierFamilyOptions): VerifierFa
   }
 
   /** `work` in a `verify.<what>` span that says whether the chains were in the cache. */
-  function traced<A, T>(what: string, work: (input: A, tally: ChainTally, span: SpanHandle) => Promise<T>): (input: A) => Promise<T> {
-    if (!tracing.enabled) return (input) => work(input, { hits: 0, misses: 0 }, noSpan);
-    return (input) =>
+  function traced<A extends unknown[], T>(what: string, work: (tally: ChainTally, span: SpanHandle, ...input: A) => Promise<T>): (...input: A) => Promise<T> {
+    if (!tracing.enabled) return (...input) => work({ hits: 0, misses: 0 }, noSpan, ...input);
+    return (...input) =>
       tracing.span(`verify.${what}`, {}, async (span) => {
         const tally: ChainTally = { hits: 0, misses: 0 };
         try {
-          return await work(input, tally, span);
+          return await work(tally, span, ...input);
         } finally {
           span.setAttributes({
             'appstore.chain_cache': tally.misses === 0 ? 'hit' : 'miss',
