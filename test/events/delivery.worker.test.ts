@@ -543,7 +543,11 @@ describe(`event delivery (${backendName})`, () => {
     await record('u-last');
     const [{ last }] = (await db.select({ last: sql<number>`max(${eventsTable.seq})::float8` }).from(eventsTable)) as [{ last: number }];
     await db.insert(serviceState).values({ key: `events.dispatch:${url}`, value: { seq: last - 1 } });
+    // The earlier events were delivered: rows the held-back check must not read through.
+    await db.execute(sql`insert into ${eventDeliveries} (event_seq, url, user_id, status, attempts, delivered_at)
+      select seq, ${url}, user_id, 'delivered', 1, now() from ${eventsTable} where seq < ${last}`);
     await db.execute(sql`analyze ${eventsTable}`);
+    await db.execute(sql`analyze ${eventDeliveries}`);
 
     const statement = dispatchStatement(url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 10 });
     const [planRow] = await db.driver.query<Record<string, unknown>>(`explain (format json) ${statement.text}`, statement.params);
@@ -554,6 +558,12 @@ describe(`event delivery (${backendName})`, () => {
     // A range on the key: only the events after the position are read.
     expect(eventScans[0]!['Index Cond']).toMatch(/seq > /);
     expect(planNodes(plan[0]!.Plan).filter((node) => node['Join Filter'] !== undefined)).toEqual([]);
+    // The held-back check looks up each event's user in the user-order index, rather than
+    // reading (and hashing) every pending entry of the status index.
+    const deliveryScans = planNodes(plan[0]!.Plan).filter((node) => node['Relation Name'] === 'event_deliveries' && node['Node Type'] !== 'ModifyTable');
+    expect(deliveryScans.map((node) => ({ index: node['Index Name'], byUser: /user_id = /.test(node['Index Cond'] ?? '') }))).toEqual([
+      { index: 'event_deliveries_user_order_idx', byUser: true },
+    ]);
     // And the statement still does its work: the one event after the position.
     expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 1, created: 1, claims: [] });
   });
@@ -621,7 +631,9 @@ describe(`event delivery (${backendName})`, () => {
 });
 
 interface PlanNode {
+  'Node Type'?: string;
   'Relation Name'?: string;
+  'Index Name'?: string;
   'Index Cond'?: string;
   'Join Filter'?: string;
   Plans?: PlanNode[];
