@@ -209,16 +209,17 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         const released = await releaseHeldBack(deps.db, url);
         if (released > 0) deps.logger.info({ url: urlLabel(url), released }, 'held-back event deliveries released by the sweep');
       }
-      const lease = () => ({ leaseUntil: new Date(now.getTime() + options.leaseMs), limit: Math.max(0, options.concurrency - inFlight.size) });
+      const leaseUntil = new Date(now.getTime() + options.leaseMs);
+      const free = () => Math.max(0, options.concurrency - inFlight.size);
       // Due rows first (retries, rows created while every slot was busy), then new events:
       // the dispatch creates rows for the slots still free already claimed.
-      if (lease().limit > 0) {
-        for (const claim of await claimDeliveries(deps.db, { url, now, ...lease() })) begin(claim);
+      if (free() > 0) {
+        for (const claim of await claimDeliveries(deps.db, { url, now, leaseUntil, limit: free() })) begin(claim);
       }
       if (undispatched) {
         undispatched = false;
         try {
-          const { events, claims } = await dispatchEvents(deps.db, url, now, options.dispatchBatch, lease());
+          const { events, claims } = await dispatchEvents(deps.db, url, now, options.dispatchBatch, { leaseUntil, limit: free() });
           for (const claim of claims) begin(claim);
           // A full batch: more may follow.
           if (events >= options.dispatchBatch) undispatched = true;
