@@ -322,10 +322,10 @@ export function createAppServices(appDeps: AppDeps, app: App, handles: AppDataba
           options: deps.eventDeliveryOptions ?? {},
           tracing,
         });
-  if (eventDelivery) wakeDelivery = () => eventDelivery.wake();
+  if (eventDelivery) wakeDelivery = () => eventDelivery.wake('recorded');
   // Read-only views: the read handle (they write nothing, so they record no events).
   const supportViews = createSupportViewsRepository({ db: reads.db });
-  const deliveries = createDeliveriesUsecase({ db: deps.database.db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake() });
+  const deliveries = createDeliveriesUsecase({ db: deps.database.db, urls: webhook?.urls ?? [], clock, wake: () => eventDelivery?.wake('redelivered') });
 
   const consumptionSender = createConsumptionSender({ db: deps.database.db, api, clock, logger });
   wakeConsumption = () => consumptionSender.wake();

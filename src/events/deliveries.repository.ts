@@ -256,7 +256,8 @@ export async function recordAttempt(executor: Executor, claim: ClaimedDelivery, 
 
 // $1..$9: the attempts' seq, url, attempts, claimed at, status, last status, last error, next attempt, delivered at.
 // A delivery that ends (delivered or failed) releases the next held-back event of its user
-// to that URL in the same statement: the user's events go on at once.
+// to that URL in the same statement: the user's events go on at once. The URLs where one was
+// released come back too (a row each, seq null): the worker claims there next, and only there.
 const RECORD_ATTEMPTS = `with done as (
   update ${DELIVERIES} d set
     ${delivery('status')} = v.status,
@@ -277,20 +278,36 @@ released as (
      and n.${delivery('eventSeq')} = (
        select min(m.${delivery('eventSeq')}) from ${DELIVERIES} m
         where m.${delivery('url')} = f.url and m.${delivery('userId')} = f.user_id and m.${delivery('status')} = 'pending' and m.${delivery('heldBack')})
-  returning 1
+  returning n.${delivery('url')} as url
 )
-select seq::float8 as seq, url from done`;
+select seq::float8 as seq, url, false as released from done
+union all (select distinct null::float8, url, true from released)`;
 
 /**
  * Records the results of several attempts in one statement; for each, in order, whether it
  * was recorded (false: the row was claimed again since, its result is dropped).
  */
 export async function recordAttempts(executor: Executor, attempts: ReadonlyArray<{ claim: ClaimedDelivery; result: AttemptResult }>): Promise<boolean[]> {
-  if (attempts.length === 0) return [];
+  return (await recordAttemptResults(executor, attempts)).recorded;
+}
+
+export interface RecordedAttempts {
+  /** For each attempt, in order, whether it was recorded (false: the row was claimed again since). */
+  recorded: boolean[];
+  /** The URLs where an ended delivery released its user's next held-back row: that row is due now. */
+  releasedAt: Set<string>;
+}
+
+/** recordAttempts, and where the ends released a held-back row (the worker claims it next). */
+export async function recordAttemptResults(
+  executor: Executor,
+  attempts: ReadonlyArray<{ claim: ClaimedDelivery; result: AttemptResult }>,
+): Promise<RecordedAttempts> {
+  if (attempts.length === 0) return { recorded: [], releasedAt: new Set() };
   const list = <T>(pick: (attempt: { claim: ClaimedDelivery; result: AttemptResult }) => T) => attempts.map(pick);
   const iso = (date: Date | null) => date?.toISOString() ?? null;
   const statusOf = (result: AttemptResult): DeliveryStatus => (result.outcome === 'retry' ? 'pending' : result.outcome);
-  const rows = await executor.driver.query<{ seq: number; url: string }>(RECORD_ATTEMPTS, [
+  const rows = await executor.driver.query<{ seq: number | null; url: string; released: boolean }>(RECORD_ATTEMPTS, [
     list((a) => a.claim.eventSeq),
     list((a) => a.claim.url),
     list((a) => a.claim.attempts),
@@ -301,8 +318,11 @@ export async function recordAttempts(executor: Executor, attempts: ReadonlyArray
     list((a) => iso(a.result.outcome === 'retry' ? a.result.nextAttemptAt : a.result.at)),
     list((a) => (a.result.outcome === 'delivered' ? iso(a.result.at) : null)),
   ]);
-  const recorded = new Set(rows.map((row) => `${Number(row.seq)} ${row.url}`));
-  return attempts.map((a) => recorded.has(`${a.claim.eventSeq} ${a.claim.url}`));
+  const recorded = new Set(rows.filter((row) => !row.released).map((row) => `${Number(row.seq)} ${row.url}`));
+  return {
+    recorded: attempts.map((a) => recorded.has(`${a.claim.eventSeq} ${a.claim.url}`)),
+    releasedAt: new Set(rows.filter((row) => row.released).map((row) => row.url)),
+  };
 }
 
 /**

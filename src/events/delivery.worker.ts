@@ -12,7 +12,8 @@ import {
   dispatchEvents,
   failAbandonedDeliveries,
   oldestUndeliveredAt,
-  recordAttempts,
+  type RecordedAttempts,
+  recordAttemptResults,
   releaseHeldBack,
 } from './deliveries.repository.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextAttemptAt } from './delivery-backoff.js';
@@ -25,7 +26,12 @@ import { createAgents, sendWebhook } from './webhook-sender.js';
 // a short statement of its own: no transaction stays open across an HTTP call. Results
 // that come back together are recorded together (one statement for the group), and a lane
 // looks for new events only when told some were recorded (or at its poll), not after each
-// attempt: per event, the database sees a share of a claim and of a result statement.
+// attempt. Nor does it claim after each attempt: in the usual course the dispatch creates
+// the rows already claimed and nothing else is due, so a lane claims only when it knows a
+// row may be due that no claim has seen (a dispatch left rows unclaimed for want of a slot,
+// a retry's time has come, an end released a held-back row, a sweep or an operator made
+// rows due) and at every poll (what it cannot know: other replicas' rows, leases running
+// out). Per event, the database sees a share of a result statement, and rarely a claim.
 
 export interface DeliveryWorkerOptions {
   /** How often each lane looks for new and due deliveries when nothing wakes it sooner. */
@@ -76,10 +82,13 @@ export interface DeliveryWorker {
   start(): void;
   /** Stops polling and waits for the attempts in flight (each ends within the timeout). */
   stop(): Promise<void>;
-  /** One round in every lane, now, waiting for the attempts it started (tests, the CLI). */
+  /** One round in every lane, now, as at a poll, waiting for the attempts it started (tests, the CLI). */
   tick(): Promise<void>;
-  /** Asks every lane to look again at once (an event was just recorded, an operator redelivered); only while started. */
-  wake(): void;
+  /**
+   * Asks every lane to look again at once, only while started: for new events ('recorded':
+   * the recorder, after a commit), or for due deliveries too ('redelivered': an operator).
+   */
+  wake(reason: 'recorded' | 'redelivered'): void;
   /** Seconds since the oldest event some URL has not received yet was recorded; null when none. */
   oldestPendingAgeSeconds(): Promise<number | null>;
 }
@@ -94,10 +103,20 @@ export function urlLabel(url: string): string {
   }
 }
 
+/** What an attempt tells its lane. */
+interface AttemptListener {
+  /** At once: whether the URL took the attempt. */
+  answered(ok: boolean, at: Date): void;
+  /** Once recorded: a row of the URL may be due at `at` (a retry's time; now, for a held-back row the end released). */
+  dueAt(at: Date): void;
+}
+
 interface Lane {
   kick(): void;
   /** Events were (or may have been) recorded since the last dispatch: look for them at the next round. */
   dispatchWanted(): void;
+  /** Rows may be due that no claim has seen: claim at the next round with a free slot. */
+  claimWanted(): void;
   round(): Promise<void>;
   idle(): Promise<void>;
 }
@@ -108,14 +127,16 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let stopping = false;
   let housekeeping: Promise<void> = Promise.resolve();
   const agents = createAgents();
-  const record = groupWhileBusy<{ claim: ClaimedDelivery; result: AttemptResult }, boolean>({
+  const record = groupWhileBusy<{ claim: ClaimedDelivery; result: AttemptResult }, { recorded: boolean; released: boolean }>({
     async run(group) {
       try {
-        const recorded = await recordAttempts(
+        const results: RecordedAttempts = await recordAttemptResults(
           deps.db,
           group.map((waiting) => waiting.item),
         );
-        for (const [index, waiting] of group.entries()) waiting.resolve(recorded[index]!);
+        for (const [index, waiting] of group.entries()) {
+          waiting.resolve({ recorded: results.recorded[index]!, released: results.releasedAt.has(waiting.item.claim.url) });
+        }
       } catch (error) {
         for (const waiting of group) waiting.reject(error);
       }
@@ -125,8 +146,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   });
   const tracing = deps.tracing ?? noopTracing;
 
-  /** One attempt and its result; `answered` hears at once whether the URL took it. */
-  async function attempt(claim: ClaimedDelivery, answered: (ok: boolean, at: Date) => void): Promise<void> {
+  /** One attempt and its result, told to the lane as they come. */
+  async function attempt(claim: ClaimedDelivery, lane: AttemptListener): Promise<void> {
     const label = urlLabel(claim.url);
     const sentAt = deps.clock();
     const headers = signWebhook({ key: deps.key, id: claim.eventId, at: sentAt, body: claim.body });
@@ -147,7 +168,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         )
       : await send();
     const at = deps.clock();
-    answered(sent.ok, at);
+    lane.answered(sent.ok, at);
     let result: AttemptResult;
     if (sent.ok) {
       result = { outcome: 'delivered', status: sent.status!, at };
@@ -159,7 +180,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
           : { outcome: 'retry', status: sent.status, error: sent.error ?? 'failed', at, nextAttemptAt: next };
     }
     deps.events.eventDelivery({ url: label, outcome: result.outcome, durationMs: sent.durationMs });
-    const recorded = await record({ claim, result });
+    const { recorded, released } = await record({ claim, result });
+    if (released) lane.dueAt(at);
+    if (recorded && result.outcome === 'retry') lane.dueAt(result.nextAttemptAt);
     if (!recorded) {
       deps.logger.info({ eventId: claim.eventId, url: label }, 'event delivery result dropped: the delivery was claimed again meanwhile');
     } else if (result.outcome === 'failed') {
@@ -178,6 +201,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     let again = false;
     // Events may have been recorded that have no delivery row for this URL yet.
     let undispatched = true;
+    // Rows of this URL may be due now that no claim has seen (at start: anything left before).
+    let claimWanted = true;
+    // The earliest retry this lane scheduled that no claim has seen due yet (later ones wait
+    // for the poll: one time kept, not one per retrying row).
+    let retryDueAt = Number.POSITIVE_INFINITY;
     let releasedAt = Number.NEGATIVE_INFINITY;
     // The URL's failures since it last took an attempt: when they span recoverAfterMs (an
     // outage, not one event it rejects), its next success brings the retrying deliveries
@@ -186,14 +214,38 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     let failingSince = 0;
     let recoveredAt: Date | null = null;
 
-    function answered(ok: boolean, at: Date): void {
-      if (!ok) {
-        if (failures === 0) failingSince = at.getTime();
-        failures += 1;
-        return;
+    const listener: AttemptListener = {
+      answered(ok, at) {
+        if (!ok) {
+          if (failures === 0) failingSince = at.getTime();
+          failures += 1;
+          return;
+        }
+        if (failures >= 3 && at.getTime() - failingSince >= options.recoverAfterMs) recoveredAt = at;
+        failures = 0;
+      },
+      dueAt(at) {
+        if (at.getTime() <= deps.clock().getTime()) claimWanted = true;
+        else retryDueAt = Math.min(retryDueAt, at.getTime());
+      },
+    };
+
+    /** Claims up to `limit` due rows when some may be due that no claim has seen. */
+    async function claimIfWanted(now: Date, leaseUntil: Date, limit: number): Promise<void> {
+      if (limit <= 0 || !(claimWanted || now.getTime() >= retryDueAt)) return;
+      // Cleared before the statement: what is learnt while it runs asks for the next claim.
+      claimWanted = false;
+      if (retryDueAt <= now.getTime()) retryDueAt = Number.POSITIVE_INFINITY;
+      let claims: ClaimedDelivery[];
+      try {
+        claims = await claimDeliveries(deps.db, { url, now, leaseUntil, limit });
+      } catch (error) {
+        claimWanted = true;
+        throw error;
       }
-      if (failures >= 3 && at.getTime() - failingSince >= options.recoverAfterMs) recoveredAt = at;
-      failures = 0;
+      // Every slot filled: more may be due.
+      if (claims.length >= limit) claimWanted = true;
+      for (const claim of claims) begin(claim);
     }
 
     async function roundOnce(): Promise<void> {
@@ -202,24 +254,32 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         const attemptedBefore = recoveredAt;
         recoveredAt = null;
         const brought = await bringRetriesForward(deps.db, { url, now, attemptedBefore, leaseMs: options.leaseMs });
-        if (brought > 0) deps.logger.info({ url: urlLabel(url), brought }, 'event URL answers again: its retrying deliveries go now');
+        if (brought > 0) {
+          claimWanted = true;
+          deps.logger.info({ url: urlLabel(url), brought }, 'event URL answers again: its retrying deliveries go now');
+        }
       }
       if (now.getTime() - releasedAt >= options.releaseIntervalMs) {
         releasedAt = now.getTime();
         const released = await releaseHeldBack(deps.db, url);
-        if (released > 0) deps.logger.info({ url: urlLabel(url), released }, 'held-back event deliveries released by the sweep');
+        if (released > 0) {
+          claimWanted = true;
+          deps.logger.info({ url: urlLabel(url), released }, 'held-back event deliveries released by the sweep');
+        }
       }
       const leaseUntil = new Date(now.getTime() + options.leaseMs);
       const free = () => Math.max(0, options.concurrency - inFlight.size);
       // Due rows first (retries, rows created while every slot was busy), then new events:
       // the dispatch creates rows for the slots still free already claimed.
-      if (free() > 0) {
-        for (const claim of await claimDeliveries(deps.db, { url, now, leaseUntil, limit: free() })) begin(claim);
-      }
+      await claimIfWanted(now, leaseUntil, free());
       if (undispatched) {
         undispatched = false;
         try {
-          const { events, claims } = await dispatchEvents(deps.db, url, now, options.dispatchBatch, { leaseUntil, limit: free() });
+          const limit = free();
+          const { events, created, claims } = await dispatchEvents(deps.db, url, now, options.dispatchBatch, { leaseUntil, limit });
+          // Rows left unclaimed with every free slot taken may wait for nothing: the next
+          // round with a free slot claims them (fewer claims than slots: the rest are held back).
+          if (created > claims.length && claims.length >= limit) claimWanted = true;
           for (const claim of claims) begin(claim);
           // A full batch: more may follow.
           if (events >= options.dispatchBatch) undispatched = true;
@@ -231,7 +291,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
 
     function begin(claim: ClaimedDelivery): void {
-      const work: Promise<void> = attempt(claim, answered)
+      const work: Promise<void> = attempt(claim, listener)
         .catch((error: unknown) => {
           // The database failed while recording the result: the lease runs out and the attempt is repeated.
           deps.logger.warn({ err: error, eventId: claim.eventId, url: urlLabel(url) }, 'event delivery result could not be recorded');
@@ -268,6 +328,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       dispatchWanted() {
         undispatched = true;
       },
+      claimWanted() {
+        claimWanted = true;
+      },
       async round() {
         if (running) await running;
         kick();
@@ -295,10 +358,14 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         },
         (error: unknown) => deps.logger.warn({ err: error }, 'could not mark the deliveries of removed URLs failed; retried at the next start'),
       );
-      for (const lane of lanes) lane.kick();
+      for (const lane of lanes) {
+        lane.claimWanted();
+        lane.kick();
+      }
       timer = setInterval(() => {
         for (const lane of lanes) {
           lane.dispatchWanted();
+          lane.claimWanted();
           lane.kick();
         }
       }, options.pollIntervalMs);
@@ -313,13 +380,17 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       agents.https.destroy();
     },
     async tick() {
-      for (const lane of lanes) lane.dispatchWanted();
+      for (const lane of lanes) {
+        lane.dispatchWanted();
+        lane.claimWanted();
+      }
       await Promise.all(lanes.map((lane) => lane.round()));
     },
-    wake() {
+    wake(reason) {
       if (stopping || timer === null) return;
       for (const lane of lanes) {
         lane.dispatchWanted();
+        if (reason === 'redelivered') lane.claimWanted();
         lane.kick();
       }
     },

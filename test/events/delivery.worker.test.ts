@@ -2,7 +2,7 @@ import { asc, eq, like, sql } from 'drizzle-orm';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/client.js';
+import type { Database, SqlDriver } from '../../src/db/client.js';
 import { openDatabase } from '../../src/db/client.js';
 import { eventDeliveries, events as eventsTable, serviceState } from '../../src/db/schema.js';
 import {
@@ -61,6 +61,20 @@ async function record(userId: string | null, productId = 'com.example.pro'): Pro
     ),
   );
   return event!;
+}
+
+/** The database with its claim statements counted (claimDeliveries: the one update that skips locked rows). */
+function countingClaims(on: Database): { db: Database; claims(): number } {
+  let claims = 0;
+  const driver: SqlDriver = {
+    names: on.driver.names,
+    query(text, params) {
+      if (text.startsWith('update') && text.includes('skip locked')) claims += 1;
+      return on.driver.query(text, params);
+    },
+    queryArrays: (text, params) => on.driver.queryArrays(text, params),
+  };
+  return { db: Object.create(on, { driver: { value: driver } }) as Database, claims: () => claims };
 }
 
 async function deliveryRows() {
@@ -458,6 +472,60 @@ describe(`event delivery (${backendName})`, () => {
     const event = await record('u-9');
     await target.waitFor(1);
     expect(target.requests[0]!.headers['webhook-id']).toBe(event.id);
+  });
+
+  it('claims only when a row may be due that no claim has seen: events of distinct users, with free slots, take one claim (at start), not one per event', async () => {
+    const target = await receiver();
+    const counted = countingClaims(db);
+    const delivery = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000 }, noopEvents, counted.db);
+    delivery.start();
+    const count = 30;
+    for (let i = 0; i < count; i += 1) {
+      await record(`user-${i}`);
+      delivery.wake('recorded');
+      await target.waitFor(i + 1);
+    }
+    await delivery.stop();
+    expect((await deliveryRows()).map((row) => row.status)).toEqual(Array.from({ length: count }, () => 'delivered'));
+    expect(counted.claims()).toBeLessThanOrEqual(2);
+  });
+
+  it('still claims, with no poll, a held-back event the moment the one before it is delivered, and a retry whose time has come at the next round', async () => {
+    const target = await receiver();
+    target.answers.push(500);
+    const backoff = { ...DEFAULT_BACKOFF, firstDelayMs: 100 };
+    const delivery = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000, backoff });
+    delivery.start();
+    // b1 fails (a retry in 50–100 ms); a1 is delivered and releases a2, which goes at once.
+    const b1 = await record('user-b');
+    const a1 = await record('user-a');
+    const a2 = await record('user-a');
+    delivery.wake('recorded');
+    await target.waitFor(3);
+    const first = target.requests.map((r) => r.headers['webhook-id']);
+    expect(new Set(first)).toEqual(new Set([b1.id, a1.id, a2.id]));
+    expect(first.indexOf(a1.id)).toBeLessThan(first.indexOf(a2.id));
+    // No poll comes: the round a new event brings after b1's time claims b1 again.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const c1 = await record('user-c');
+    delivery.wake('recorded');
+    await target.waitFor(5);
+    expect(new Set(target.requests.slice(3).map((r) => r.headers['webhook-id']))).toEqual(new Set([b1.id, c1.id]));
+    await delivery.stop();
+    expect((await deliveryRows()).map((row) => row.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+  });
+
+  it('claims a redelivered event at once when woken for it, with no poll', async () => {
+    const target = await receiver();
+    const delivery = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000 });
+    delivery.start();
+    const event = await record('user-a');
+    delivery.wake('recorded');
+    await target.waitFor(1);
+    await redeliverEvent(db, { eventId: event.id, urls: [target.url], now: new Date() });
+    delivery.wake('redelivered');
+    await target.waitFor(2);
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
   });
 
   it('lets two workers on one database deliver each event once, in per-user order', async () => {
