@@ -34,4 +34,20 @@ describe(`migrations on ${backendName}`, () => {
     await migrateDatabase(empty.database.handle);
     expect(await count()).toBe(before);
   });
+
+  it('stores event_deliveries as a queue: room on each page for new versions, and autovacuum after 2% of its rows', async () => {
+    await migrateDatabase(empty.database.handle);
+    const [table] = await queryRows<{ reloptions: string[] }>(
+      empty.database.handle.db,
+      sql`select reloptions from pg_class where relname = 'event_deliveries'`,
+    );
+    expect(table!.reloptions).toEqual(
+      expect.arrayContaining([
+        'fillfactor=80',
+        'autovacuum_vacuum_scale_factor=0.02',
+        'autovacuum_vacuum_threshold=1000',
+        'autovacuum_vacuum_insert_scale_factor=0.02',
+      ]),
+    );
+  });
 });

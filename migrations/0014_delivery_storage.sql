@@ -1,0 +1,14 @@
+-- hand-written (drizzle-kit has no table storage parameters):
+-- event_deliveries is a queue: every row is inserted, updated once or a few times within
+-- seconds (its claim, its result) and then only read or pruned with its event.
+-- fillfactor 80: a page keeps a fifth free, so a row's new version goes on its own page
+-- (one page dirtied, not two): the claim and a retry's result change no indexed column and
+-- become HOT updates (no index entry); the delivered result, which changes the status, still
+-- writes near its row. New pages only: existing ones fill up as they did.
+-- Autovacuum after 2% of the rows changed (and at least 1,000), not 20%: the dead versions
+-- every result leaves behind are what the status and user-order indexes' scans stepped over
+-- (deliveries.repository.ts, the dispatch's held-back check), and a vacuum after inserts
+-- (insert_scale_factor) marks delivered pages all-visible. autovacuum_vacuum_cost_delay
+-- stays at the server's (2 ms): each run is small, and unthrottled it would take the disk
+-- from the ingest on the same server.
+ALTER TABLE "event_deliveries" SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_insert_scale_factor = 0.02);
