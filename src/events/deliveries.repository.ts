@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, lt, min, notInArray, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, lt, lte, min, notInArray, or, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { type ColumnOf, columnName, tableName } from '../db/raw.js';
 import { eventDeliveries, events, serviceState } from '../db/schema.js';
@@ -435,6 +435,9 @@ export async function listDeliveries(
     .where(
       and(
         eq(eventDeliveries.status, input.status),
+        // lte first: the bound an index scan starts from (the `or` alone is a filter, and a
+        // page far back would read every row before it).
+        cursor === null ? undefined : lte(eventDeliveries.eventSeq, cursor.eventSeq),
         cursor === null
           ? undefined
           : or(lt(eventDeliveries.eventSeq, cursor.eventSeq), and(eq(eventDeliveries.eventSeq, cursor.eventSeq), lt(eventDeliveries.url, cursor.url))),
