@@ -256,8 +256,9 @@ export async function recordAttempt(executor: Executor, claim: ClaimedDelivery, 
 
 // $1..$9: the attempts' seq, url, attempts, claimed at, status, last status, last error, next attempt, delivered at.
 // A delivery that ends (delivered or failed) releases the next held-back event of its user
-// to that URL in the same statement: the user's events go on at once. The URLs where one was
-// released come back too (a row each, seq null): the worker claims there next, and only there.
+// to that URL in the same statement: the user's events go on at once. With $10 true, the
+// released row is claimed there too ($11 now, $12 lease until, as claimDeliveries would):
+// the lane's slot goes from the ended attempt to the next event, with no claim statement.
 const RECORD_ATTEMPTS = `with done as (
   update ${DELIVERIES} d set
     ${delivery('status')} = v.status,
@@ -272,16 +273,24 @@ const RECORD_ATTEMPTS = `with done as (
   returning d.${delivery('eventSeq')} as seq, d.${delivery('url')} as url, d.${delivery('userId')} as user_id, d.${delivery('status')} as status
 ),
 released as (
-  update ${DELIVERIES} n set ${delivery('heldBack')} = false
+  update ${DELIVERIES} n set ${delivery('heldBack')} = false,
+    ${delivery('attempts')} = case when $10::boolean then n.${delivery('attempts')} + 1 else n.${delivery('attempts')} end,
+    ${delivery('nextAttemptAt')} = case when $10::boolean then $12::timestamptz else n.${delivery('nextAttemptAt')} end,
+    ${delivery('lastAttemptAt')} = case when $10::boolean then $11::timestamptz else n.${delivery('lastAttemptAt')} end,
+    ${delivery('firstAttemptAt')} = case when $10::boolean then coalesce(n.${delivery('firstAttemptAt')}, $11::timestamptz) else n.${delivery('firstAttemptAt')} end
     from (select distinct url, user_id from done where status <> 'pending' and user_id is not null) f
    where n.${delivery('url')} = f.url and n.${delivery('userId')} = f.user_id and n.${delivery('status')} = 'pending' and n.${delivery('heldBack')}
      and n.${delivery('eventSeq')} = (
        select min(m.${delivery('eventSeq')}) from ${DELIVERIES} m
         where m.${delivery('url')} = f.url and m.${delivery('userId')} = f.user_id and m.${delivery('status')} = 'pending' and m.${delivery('heldBack')})
-  returning n.${delivery('url')} as url
+  returning n.${delivery('eventSeq')} as seq, n.${delivery('url')} as url, n.${delivery('attempts')} as attempts, n.${delivery('firstAttemptAt')} as first_attempt_at
 )
-select seq::float8 as seq, url, false as released from done
-union all (select distinct null::float8, url, true from released)`;
+select seq::float8 as seq, url, false as released, null::int as attempts, null::timestamptz as "firstAttemptAt",
+    null::text as "eventId", null::text as body, null::timestamptz as "recordedAt"
+  from done
+union all
+select r.seq::float8, r.url, true, r.attempts, r.first_attempt_at, e.${event('id')}, e.${event('body')}, e.${event('recordedAt')}
+  from released r join ${EVENTS} e on e.${event('seq')} = r.seq where $10::boolean`;
 
 /**
  * Records the results of several attempts in one statement; for each, in order, whether it
@@ -294,20 +303,35 @@ export async function recordAttempts(executor: Executor, attempts: ReadonlyArray
 export interface RecordedAttempts {
   /** For each attempt, in order, whether it was recorded (false: the row was claimed again since). */
   recorded: boolean[];
-  /** The URLs where an ended delivery released its user's next held-back row: that row is due now. */
-  releasedAt: Set<string>;
+  /** The held-back rows the ends released, claimed (with `claim`; none without): the caller attempts them now. */
+  claims: ClaimedDelivery[];
 }
 
-/** recordAttempts, and where the ends released a held-back row (the worker claims it next). */
+/**
+ * recordAttempts; with `claim`, the held-back rows the ends release are claimed in the same
+ * statement (one attempt, leased until `claim.leaseUntil`), one per user whose delivery
+ * ended: as many as the attempts that ended, so the lane's slots stay within its limit.
+ */
 export async function recordAttemptResults(
   executor: Executor,
   attempts: ReadonlyArray<{ claim: ClaimedDelivery; result: AttemptResult }>,
+  claim?: { now: Date; leaseUntil: Date },
 ): Promise<RecordedAttempts> {
-  if (attempts.length === 0) return { recorded: [], releasedAt: new Set() };
+  if (attempts.length === 0) return { recorded: [], claims: [] };
   const list = <T>(pick: (attempt: { claim: ClaimedDelivery; result: AttemptResult }) => T) => attempts.map(pick);
   const iso = (date: Date | null) => date?.toISOString() ?? null;
   const statusOf = (result: AttemptResult): DeliveryStatus => (result.outcome === 'retry' ? 'pending' : result.outcome);
-  const rows = await executor.driver.query<{ seq: number | null; url: string; released: boolean }>(RECORD_ATTEMPTS, [
+  const now = claim?.now ?? new Date(0);
+  const rows = await executor.driver.query<{
+    seq: number;
+    url: string;
+    released: boolean;
+    attempts: number | null;
+    firstAttemptAt: Date | null;
+    eventId: string | null;
+    body: string | null;
+    recordedAt: Date | null;
+  }>(RECORD_ATTEMPTS, [
     list((a) => a.claim.eventSeq),
     list((a) => a.claim.url),
     list((a) => a.claim.attempts),
@@ -317,12 +341,25 @@ export async function recordAttemptResults(
     list((a) => (a.result.outcome === 'delivered' ? null : a.result.error.slice(0, 500))),
     list((a) => iso(a.result.outcome === 'retry' ? a.result.nextAttemptAt : a.result.at)),
     list((a) => (a.result.outcome === 'delivered' ? iso(a.result.at) : null)),
+    claim !== undefined,
+    now.toISOString(),
+    (claim?.leaseUntil ?? now).toISOString(),
   ]);
   const recorded = new Set(rows.filter((row) => !row.released).map((row) => `${Number(row.seq)} ${row.url}`));
-  return {
-    recorded: attempts.map((a) => recorded.has(`${a.claim.eventSeq} ${a.claim.url}`)),
-    releasedAt: new Set(rows.filter((row) => row.released).map((row) => row.url)),
-  };
+  const claims = rows
+    .filter((row) => row.released)
+    .map((row) => ({
+      eventSeq: Number(row.seq),
+      url: row.url,
+      eventId: row.eventId!,
+      body: row.body!,
+      attempts: row.attempts!,
+      claimedAt: now,
+      firstAttemptAt: row.firstAttemptAt ?? now,
+      recordedAt: row.recordedAt!,
+    }))
+    .sort((a, b) => a.eventSeq - b.eventSeq);
+  return { recorded: attempts.map((a) => recorded.has(`${a.claim.eventSeq} ${a.claim.url}`)), claims };
 }
 
 /**

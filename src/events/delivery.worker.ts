@@ -27,11 +27,12 @@ import { createAgents, sendWebhook } from './webhook-sender.js';
 // that come back together are recorded together (one statement for the group), and a lane
 // looks for new events only when told some were recorded (or at its poll), not after each
 // attempt. Nor does it claim after each attempt: in the usual course the dispatch creates
-// the rows already claimed and nothing else is due, so a lane claims only when it knows a
-// row may be due that no claim has seen (a dispatch left rows unclaimed for want of a slot,
-// a retry's time has come, an end released a held-back row, a sweep or an operator made
-// rows due) and at every poll (what it cannot know: other replicas' rows, leases running
-// out). Per event, the database sees a share of a result statement, and rarely a claim.
+// the rows already claimed, an end claims the held-back row it releases (the result's
+// statement), and nothing else is due; so a lane claims only when it knows a row may be
+// due that no claim has seen (a dispatch left rows unclaimed for want of a slot, a retry's
+// time has come, a sweep or an operator made rows due) and at every poll (what it cannot
+// know: other replicas' rows, leases running out). Per event, the database sees a share of
+// a result statement, and rarely a claim.
 
 export interface DeliveryWorkerOptions {
   /** How often each lane looks for new and due deliveries when nothing wakes it sooner. */
@@ -107,12 +108,14 @@ export function urlLabel(url: string): string {
 interface AttemptListener {
   /** At once: whether the URL took the attempt. */
   answered(ok: boolean, at: Date): void;
-  /** Once recorded: a row of the URL may be due at `at` (a retry's time; now, for a held-back row the end released). */
+  /** Once recorded: a retry of the URL is due at `at`. */
   dueAt(at: Date): void;
 }
 
 interface Lane {
   kick(): void;
+  /** Attempts a delivery claimed for this lane. */
+  begin(claim: ClaimedDelivery): void;
   /** Events were (or may have been) recorded since the last dispatch: look for them at the next round. */
   dispatchWanted(): void;
   /** Rows may be due that no claim has seen: claim at the next round with a free slot. */
@@ -127,16 +130,19 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let stopping = false;
   let housekeeping: Promise<void> = Promise.resolve();
   const agents = createAgents();
-  const record = groupWhileBusy<{ claim: ClaimedDelivery; result: AttemptResult }, { recorded: boolean; released: boolean }>({
+  const record = groupWhileBusy<{ claim: ClaimedDelivery; result: AttemptResult }, boolean>({
     async run(group) {
       try {
+        const now = deps.clock();
         const results: RecordedAttempts = await recordAttemptResults(
           deps.db,
           group.map((waiting) => waiting.item),
+          { now, leaseUntil: new Date(now.getTime() + options.leaseMs) },
         );
-        for (const [index, waiting] of group.entries()) {
-          waiting.resolve({ recorded: results.recorded[index]!, released: results.releasedAt.has(waiting.item.claim.url) });
-        }
+        // The held-back rows the ends released, claimed by the same statement: each takes
+        // the slot of an attempt that ended.
+        for (const claim of results.claims) lanesByUrl.get(claim.url)?.begin(claim);
+        for (const [index, waiting] of group.entries()) waiting.resolve(results.recorded[index]!);
       } catch (error) {
         for (const waiting of group) waiting.reject(error);
       }
@@ -180,8 +186,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
           : { outcome: 'retry', status: sent.status, error: sent.error ?? 'failed', at, nextAttemptAt: next };
     }
     deps.events.eventDelivery({ url: label, outcome: result.outcome, durationMs: sent.durationMs });
-    const { recorded, released } = await record({ claim, result });
-    if (released) lane.dueAt(at);
+    const recorded = await record({ claim, result });
     if (recorded && result.outcome === 'retry') lane.dueAt(result.nextAttemptAt);
     if (!recorded) {
       deps.logger.info({ eventId: claim.eventId, url: label }, 'event delivery result dropped: the delivery was claimed again meanwhile');
@@ -225,8 +230,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         failures = 0;
       },
       dueAt(at) {
-        if (at.getTime() <= deps.clock().getTime()) claimWanted = true;
-        else retryDueAt = Math.min(retryDueAt, at.getTime());
+        retryDueAt = Math.min(retryDueAt, at.getTime());
       },
     };
 
@@ -325,6 +329,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
 
     return {
       kick,
+      begin,
       dispatchWanted() {
         undispatched = true;
       },
@@ -347,6 +352,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   }
 
   const lanes = deps.urls.map(createLane);
+  const lanesByUrl = new Map(deps.urls.map((url, index) => [url, lanes[index]!]));
 
   return {
     start() {

@@ -12,6 +12,7 @@ import {
   dispatchStatement,
   listDeliveries,
   recordAttempt,
+  recordAttemptResults,
   recordAttempts,
   redeliverEvent,
   releaseHeldBack,
@@ -513,6 +514,43 @@ describe(`event delivery (${backendName})`, () => {
     expect(new Set(target.requests.slice(3).map((r) => r.headers['webhook-id']))).toEqual(new Set([b1.id, c1.id]));
     await delivery.stop();
     expect((await deliveryRows()).map((row) => row.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+  });
+
+  it('claims the held-back event an end releases in the statement that records the end: no claim statement of its own', async () => {
+    const url = 'http://127.0.0.1:9/release-claimed';
+    const { clock, advance } = manualClock();
+    const a1 = await record('user-a');
+    const a2 = await record('user-a');
+    const [first] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 })).claims;
+    expect(first?.eventId).toBe(a1.id);
+    advance(1_000);
+    const now = clock();
+    const leaseUntil = new Date(now.getTime() + 60_000);
+    const { recorded, claims } = await recordAttemptResults(db, [{ claim: first!, result: { outcome: 'delivered', status: 204, at: now } }], {
+      now,
+      leaseUntil,
+    });
+    expect(recorded).toEqual([true]);
+    expect(claims).toEqual([
+      { eventSeq: a2.seq, url, eventId: a2.id, body: a2.body, attempts: 1, claimedAt: now, firstAttemptAt: now, recordedAt: a2.recordedAt },
+    ]);
+    // Leased: no claim takes it meanwhile, and its result counts.
+    expect(await claimDeliveries(db, { url, now, leaseUntil, limit: 5 })).toEqual([]);
+    expect(await recordAttempt(db, claims[0]!, { outcome: 'delivered', status: 204, at: now })).toBe(true);
+  });
+
+  it("delivers a user's held-back event after the one before it with no claim statement but the one at start", async () => {
+    const target = await receiver();
+    const counted = countingClaims(db);
+    const delivery = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000 }, noopEvents, counted.db);
+    delivery.start();
+    const b1 = await record('user-b');
+    const b2 = await record('user-b');
+    delivery.wake('recorded');
+    await target.waitFor(2);
+    await delivery.stop();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([b1.id, b2.id]);
+    expect(counted.claims()).toBe(1);
   });
 
   it('claims a redelivered event at once when woken for it, with no poll', async () => {
