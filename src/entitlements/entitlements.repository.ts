@@ -165,28 +165,71 @@ union all${APP_TRANSACTION_ROWS}`;
 export const PURCHASES_ONLY = PURCHASE_ROWS;
 const isTransactionRow = (row: unknown[]) => row[T.transactionId] !== null;
 
-function periodAt(row: unknown[]): EntitlementPeriod {
+/**
+ * What the records of one read share instead of each holding a copy (the cache keeps them,
+ * and V8's young-generation collections copy everything kept): one string per value of
+ * the columns that repeat from user to user (product ids and types, environments,
+ * ownership, currencies), and one Date per instant within the read (a renewal starts where
+ * the previous period ended; every transaction of a purchase carries its original purchase
+ * date). Records are never changed in place, so nobody can tell.
+ */
+interface Sharing {
+  text(value: unknown): string | null;
+  date(value: unknown): Date | null;
+}
+
+/** Distinct values shared from read to read, at most (past that, a value is kept as read). */
+const MAX_SHARED_TEXTS = 1_000;
+
+/** The shared strings of one repository; each read adds its own Dates (`sharing`). */
+function sharedTexts(): (value: unknown) => string | null {
+  const texts = new Map<string, string>();
+  return (value) => {
+    if (typeof value !== 'string') return value as null;
+    const known = texts.get(value);
+    if (known !== undefined) return known;
+    if (texts.size < MAX_SHARED_TEXTS) texts.set(value, value);
+    return value;
+  };
+}
+
+function sharing(text: (value: unknown) => string | null): Sharing {
+  const dates = new Map<number, Date>();
+  return {
+    text,
+    date(value) {
+      if (!(value instanceof Date)) return value as null;
+      const time = value.getTime();
+      const known = dates.get(time);
+      if (known !== undefined) return known;
+      dates.set(time, value);
+      return value;
+    },
+  };
+}
+
+function periodAt(row: unknown[], share: Sharing): EntitlementPeriod {
   return {
     originalTransactionId: row[PURCHASE] as string,
     transactionId: row[T.transactionId] as string,
-    productId: row[T.productId] as string,
-    productType: row[T.productType] as ProductType,
-    environment: row[T.environment] as Environment,
-    purchaseDate: row[T.purchaseDate] as Date,
-    originalPurchaseDate: row[T.originalPurchaseDate] as Date | null,
-    expiresDate: row[T.expiresDate] as Date | null,
-    ownershipType: row[T.ownershipType] as OwnershipType | null,
-    revocationDate: row[T.revocationDate] as Date | null,
+    productId: share.text(row[T.productId]) as string,
+    productType: share.text(row[T.productType]) as ProductType,
+    environment: share.text(row[T.environment]) as Environment,
+    purchaseDate: share.date(row[T.purchaseDate]) as Date,
+    originalPurchaseDate: share.date(row[T.originalPurchaseDate]),
+    expiresDate: share.date(row[T.expiresDate]),
+    ownershipType: share.text(row[T.ownershipType]) as OwnershipType | null,
+    revocationDate: share.date(row[T.revocationDate]),
     isUpgraded: row[T.isUpgraded] as boolean,
     appAccountToken: row[T.appAccountToken] as string | null,
-    signedDate: row[T.signedDate] as Date,
+    signedDate: share.date(row[T.signedDate]) as Date,
     offerType: row[T.offerType] as number | null,
-    offerDiscountType: row[T.offerDiscountType] as string | null,
-    offerIdentifier: row[T.offerIdentifier] as string | null,
+    offerDiscountType: share.text(row[T.offerDiscountType]),
+    offerIdentifier: share.text(row[T.offerIdentifier]),
     price: row[T.price] as number | null,
-    currency: row[T.currency] as string | null,
+    currency: share.text(row[T.currency]),
     revocationReason: row[T.revocationReason] as number | null,
-    revocationType: row[T.revocationType] as string | null,
+    revocationType: share.text(row[T.revocationType]),
     revocationPercentage: row[T.revocationPercentage] as number | null,
   };
 }
@@ -249,7 +292,8 @@ function appTransactionAt(row: unknown[]): AppTransactionRecord {
  * Rows of one read, grouped by user and then by purchase. A purchase exists once one of
  * its (non-consumable) transactions is there; subscription rows only add to it.
  */
-function recordsByUser(rows: readonly unknown[][]): Map<string, UserRecords> {
+function recordsByUser(rows: readonly unknown[][], texts: (value: unknown) => string | null): Map<string, UserRecords> {
+  const share = sharing(texts);
   const byUser = new Map<string, Map<string, PurchaseRecords>>();
   const others = new Map<string, Omit<UserRecords, 'purchases'>>();
   const otherOf = (userId: string) => {
@@ -281,9 +325,11 @@ function recordsByUser(rows: readonly unknown[][]): Map<string, UserRecords> {
       purchases = new Map();
       byUser.set(userId, purchases);
     }
-    const transaction = periodAt(row);
+    const transaction = periodAt(row, share);
     const updatedAt = row[UPDATED_AT] as Date;
     const purchase = purchases.get(transaction.originalTransactionId);
+    // Its transactions share the purchase's id.
+    if (purchase !== undefined) transaction.originalTransactionId = purchase.originalTransactionId;
     if (purchase === undefined) {
       purchases.set(transaction.originalTransactionId, {
         originalTransactionId: transaction.originalTransactionId,
@@ -320,10 +366,11 @@ function recordsByUser(rows: readonly unknown[][]): Map<string, UserRecords> {
 export function createEntitlementsRepository(options: EntitlementsRepositoryOptions): EntitlementsRepository {
   const { database } = options;
   // A failed read rejects every caller of its group (groupWhileBusy does that).
+  const texts = sharedTexts();
   const read = async (group: Waiting<string, UserRecords>[]) => {
     const userIds = [...new Set(group.map((waiting) => waiting.item))];
     const rows = await database.queryArrays({ name: 'entitlements_records_of_users', text: RECORDS_OF_USERS, values: [userIds] });
-    const byUser = recordsByUser(rows);
+    const byUser = recordsByUser(rows, texts);
     for (const waiting of group) waiting.resolve(byUser.get(waiting.item) ?? { purchases: [], grants: [], appTransaction: null });
   };
   return {
@@ -341,5 +388,5 @@ export function createEntitlementsRepository(options: EntitlementsRepositoryOpti
  */
 export async function recordsOfUsersIn(tx: Transaction, userIds: readonly string[]): Promise<Map<string, UserRecords>> {
   if (userIds.length === 0) return new Map();
-  return recordsByUser(await tx.driver.queryArrays(RECORDS_OF_USERS, [[...userIds]]));
+  return recordsByUser(await tx.driver.queryArrays(RECORDS_OF_USERS, [[...userIds]]), sharedTexts());
 }

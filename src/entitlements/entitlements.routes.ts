@@ -8,7 +8,10 @@ import { EntitlementsQuery, EntitlementsResponse, STALE_HEADER, UserIdParams } f
 
 // The JSON of an answer the use case hands out again (its kept answer for a cached user,
 // entitlements.usecase.ts), kept beside it: written once by the route's own serializer, so
-// the bytes are those Fastify would write, then sent as they are.
+// the bytes are those Fastify would write, then sent as they are. Only such answers (the
+// use case freezes an answer when it hands it out a second time): a first answer is most
+// often the only one (no cache, a user read once), and a WeakMap's values outlive their
+// keys until V8's next full collection (object-memo.ts), so every read's JSON would.
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {
@@ -42,7 +45,7 @@ export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }>
       let kept = bodies.get(answer.entitlements);
       if (kept === undefined || kept.userId !== userId) {
         kept = { userId, body: reply.serialize({ userId, entitlements: answer.entitlements }) as string };
-        bodies.set(answer.entitlements, kept);
+        if (Object.isFrozen(answer.entitlements)) bodies.set(answer.entitlements, kept);
       }
       // Already JSON: with its JSON content type Fastify sends the string as it is.
       return reply.type(JSON_TYPE).send(kept.body as unknown as EntitlementsResponse);

@@ -9,6 +9,7 @@ import { answerChangeInstants, type Validity, validityAt } from './answer-validi
 import type { EntitlementMap } from './entitlement-map.js';
 import { type EntitlementView, type EvaluatedPurchase, entitlementViews, evaluatePurchases, periodEndedUnheard } from './entitlements.model.js';
 import type { EntitlementsRepository, UserRecords } from './entitlements.repository.js';
+import { createObjectMemo } from './object-memo.js';
 import { warnOncePerProduct } from './product-warnings.js';
 import { combineSources } from './sources.model.js';
 import { lacksDuration } from './state.model.js';
@@ -118,7 +119,9 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
     validity: Validity | null;
   }
   type KeptAnswers = { [K in Environment | 'all']?: KeptAnswer };
-  const answers = new WeakMap<UserRecords, KeptAnswers>();
+  // On the records themselves, not in a WeakMap: an answer for records nobody keeps (no
+  // cache, a user the cache lets go) dies young with them (object-memo.ts).
+  const answers = createObjectMemo<UserRecords, KeptAnswers>('keptAnswers');
 
   const primary = deps.primaryRepository ?? deps.repository;
 
