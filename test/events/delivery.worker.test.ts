@@ -496,12 +496,14 @@ describe(`event delivery (${backendName})`, () => {
     target.answers.push(500);
     const backoff = { ...DEFAULT_BACKOFF, firstDelayMs: 100 };
     const delivery = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000, backoff });
-    delivery.start();
     // b1 fails (a retry in 50–100 ms); a1 is delivered and releases a2, which goes at once.
+    // Recorded before the start, so the first dispatch sees a2 behind a1: a2 dispatched while
+    // a1's end is being recorded could miss its release, and be left to the sweep, which
+    // runs only at a poll.
     const b1 = await record('user-b');
     const a1 = await record('user-a');
     const a2 = await record('user-a');
-    delivery.wake('recorded');
+    delivery.start();
     await target.waitFor(3);
     const first = target.requests.map((r) => r.headers['webhook-id']);
     expect(new Set(first)).toEqual(new Set([b1.id, a1.id, a2.id]));
@@ -543,10 +545,10 @@ describe(`event delivery (${backendName})`, () => {
     const target = await receiver();
     const counted = countingClaims(db);
     const delivery = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000 }, noopEvents, counted.db);
-    delivery.start();
+    // Both recorded before the start, as in the test above: the first dispatch holds b2 back.
     const b1 = await record('user-b');
     const b2 = await record('user-b');
-    delivery.wake('recorded');
+    delivery.start();
     await target.waitFor(2);
     await delivery.stop();
     expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([b1.id, b2.id]);
