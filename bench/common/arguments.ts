@@ -14,3 +14,12 @@ export function eachArgument(argv: readonly string[], handle: (arg: string, valu
     });
   }
 }
+
+/** A flag's value as a number above zero (`integer`: a whole one), or an error naming the flag. */
+export function positiveNumber(flag: string, text: string, integer = false): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new Error(`${flag} must be a positive ${integer ? 'integer' : 'number'}`);
+  }
+  return value;
+}

@@ -16,9 +16,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
-import { eachArgument } from '../common/arguments.js';
+import { settleAnswers } from '../common/answers.js';
+import { eachArgument, positiveNumber } from '../common/arguments.js';
 import { cpuSecondsOf } from '../common/cpu.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, keptBenchDatabase } from '../common/database.js';
 import { keyValue } from '../common/own-cluster.js';
@@ -51,16 +51,11 @@ function parseOptions(argv: string[]): Options {
     env: {},
     cpuProfDir: null,
   };
-  const positive = (name: string, text: string) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-    return value;
-  };
   eachArgument(argv, (arg, value) => {
-    if (arg === '--users') options.users = positive(arg, value());
-    else if (arg === '--requests') options.requests = positive(arg, value());
-    else if (arg === '--rounds') options.rounds = positive(arg, value());
-    else if (arg === '--connections') options.connections = positive(arg, value());
+    if (arg === '--users') options.users = positiveNumber(arg, value(), true);
+    else if (arg === '--requests') options.requests = positiveNumber(arg, value(), true);
+    else if (arg === '--rounds') options.rounds = positiveNumber(arg, value(), true);
+    else if (arg === '--connections') options.connections = positiveNumber(arg, value(), true);
     else if (arg === '--database') options.database = value();
     else if (arg === '--keep') options.keep = true;
     else if (arg === '--dist') options.dist = true;
@@ -71,28 +66,6 @@ function parseOptions(argv: string[]): Options {
     } else throw new Error(`unknown argument ${arg}`);
   });
   return options;
-}
-
-/** Waits until the events' answer baseline over the seeded users is written (bench/entitlements/run.ts does the same). */
-async function settleAnswers(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const started = Date.now();
-    for (;;) {
-      const { rows } = await client.query<{ baseline: boolean; due: string }>(
-        `select exists (select 1 from service_state where key = 'events.answers_baseline') as baseline,
-                (select count(*) from user_answers where next_check_at <= now()) as due`,
-      );
-      if (rows[0]!.baseline && rows[0]!.due === '0') break;
-      if (Date.now() - started > 300_000) throw new Error('the answers baseline did not finish within 5 minutes');
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    await client.query('vacuum analyze user_answers');
-    await client.query('checkpoint');
-  } finally {
-    await client.end();
-  }
 }
 
 /** Exactly `amount` requests, the users in turn: after one pass every answer is cached. */
@@ -124,7 +97,7 @@ async function main(): Promise<void> {
     });
     try {
       if (options.database === null) await seed(database.url, { users: options.users, renewalsPerUser: 9 });
-      await settleAnswers(database.url);
+      await settleAnswers(database.url, { restart: false });
       const probe = await fetch(`${service.baseUrl}/entitlements/u-1`, { headers: { authorization: `Bearer ${API_KEY}` } });
       if (probe.status !== 200) throw new Error(`unexpected probe answer ${probe.status} ${await probe.text()}`);
       // Every user read once (cached from then on), then a warm-up for the JIT.

@@ -16,9 +16,9 @@
 // --lines appends the measured rounds' output (V8's lines as printed) to <file>.
 import { appendFileSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
-import { eachArgument } from '../common/arguments.js';
+import { settleAnswers } from '../common/answers.js';
+import { eachArgument, positiveNumber } from '../common/arguments.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL, keptBenchDatabase } from '../common/database.js';
 import { keyValue } from '../common/own-cluster.js';
 import { seed, seededServiceEnv } from '../common/seed.js';
@@ -55,16 +55,11 @@ function parseOptions(argv: string[]): Options {
     nodeArgs: [],
     linesFile: null,
   };
-  const positive = (name: string, text: string) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-    return value;
-  };
   eachArgument(argv, (arg, value) => {
-    if (arg === '--users') options.users = positive(arg, value());
-    else if (arg === '--requests') options.requests = positive(arg, value());
-    else if (arg === '--rounds') options.rounds = positive(arg, value());
-    else if (arg === '--connections') options.connections = positive(arg, value());
+    if (arg === '--users') options.users = positiveNumber(arg, value(), true);
+    else if (arg === '--requests') options.requests = positiveNumber(arg, value(), true);
+    else if (arg === '--rounds') options.rounds = positiveNumber(arg, value(), true);
+    else if (arg === '--connections') options.connections = positiveNumber(arg, value(), true);
     else if (arg === '--skew') options.skew = true;
     else if (arg === '--database') options.database = value();
     else if (arg === '--keep') options.keep = true;
@@ -77,30 +72,6 @@ function parseOptions(argv: string[]): Options {
     } else throw new Error(`unknown argument ${arg}`);
   });
   return options;
-}
-
-/** Waits until the events' answer baseline over the seeded users is written (as run.ts does). */
-async function settleAnswers(url: string, seeded: boolean): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const started = Date.now();
-    // The seed wrote behind the service: its baseline, asked for again, records every seeded user.
-    if (seeded) await client.query(`delete from service_state where key = 'events.answers_baseline'`);
-    for (;;) {
-      const { rows } = await client.query<{ baseline: boolean; due: string }>(
-        `select exists (select 1 from service_state where key = 'events.answers_baseline') as baseline,
-                (select count(*) from user_answers where next_check_at <= now()) as due`,
-      );
-      if (rows[0]!.baseline && rows[0]!.due === '0') break;
-      if (Date.now() - started > 900_000) throw new Error('the answers baseline did not finish within 15 minutes');
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
-    await client.query('vacuum analyze user_answers');
-    await client.query('checkpoint');
-  } finally {
-    await client.end();
-  }
 }
 
 /** run.ts's users: every one alike, or 80 % of reads on the first fifth. */
@@ -190,7 +161,7 @@ async function main(): Promise<void> {
         const { transactions } = await seed(database.url, { users: options.users, renewalsPerUser: 9 });
         process.stdout.write(`${transactions} transactions\n`);
       }
-      await settleAnswers(database.url, options.database === null);
+      await settleAnswers(database.url, { restart: options.database === null });
       // Warm-up: code, pool, prepared statements, and the cache filled as the load fills it.
       await drive(service.baseUrl, options, Math.max(options.requests, 30_000));
       for (let round = 1; round <= options.rounds; round++) {

@@ -23,9 +23,9 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
-import { eachArgument } from '../common/arguments.js';
+import { settleAnswers } from '../common/answers.js';
+import { eachArgument, positiveNumber } from '../common/arguments.js';
 import { type CpuMeter, cpuMeter } from '../common/cpu.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL } from '../common/database.js';
 import { runOpenLoop } from '../common/open-loop.js';
@@ -70,20 +70,15 @@ function parseOptions(argv: string[]): Options {
     skew: false,
     dist: false,
   };
-  const positive = (name: string, text: string) => {
-    const value = Number(text);
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
-    return value;
-  };
   eachArgument(argv, (arg, value) => {
-    if (arg === '--duration') options.duration = positive(arg, value());
-    else if (arg === '--connections') options.connections = positive(arg, value());
+    if (arg === '--duration') options.duration = positiveNumber(arg, value());
+    else if (arg === '--connections') options.connections = positiveNumber(arg, value());
     else if (arg === '--rate')
       options.rates = value()
         .split(',')
-        .map((rate) => positive(arg, rate));
+        .map((rate) => positiveNumber(arg, rate));
     else if (arg === '--server') options.server = value();
-    else if (arg === '--repeat') options.repeat = positive(arg, value());
+    else if (arg === '--repeat') options.repeat = positiveNumber(arg, value());
     else if (arg === '--own-cluster') {
       const [key, setting] = keyValue(value());
       options.ownCluster = { ...options.ownCluster, [key]: setting };
@@ -177,39 +172,6 @@ async function closedLoop(baseUrl: string, users: number, duration: number, conn
   });
 }
 
-/**
- * The seed writes behind the service's write side, so no user has a recorded answer yet.
- * A real installation records each user's answer once (the events' baseline, when it
- * upgrades) and from then on re-evaluates only the users whose period ends: the baseline
- * is asked for again here and awaited, with the answer check it starts, so that the
- * measured rounds see the steady state instead of 100,000 users' answers being written
- * (and the cache invalidated for each) under them.
- */
-async function settleAnswers(url: string, label: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const started = Date.now();
-    await client.query(`delete from service_state where key = 'events.answers_baseline'`);
-    for (;;) {
-      const { rows } = await client.query<{ baseline: boolean; due: string }>(
-        `select exists (select 1 from service_state where key = 'events.answers_baseline') as baseline,
-                (select count(*) from user_answers where next_check_at <= now()) as due`,
-      );
-      if (rows[0]!.baseline && rows[0]!.due === '0') break;
-      if (Date.now() - started > 900_000) throw new Error('the answers baseline did not finish within 15 minutes');
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
-    const { rows } = await client.query<{ count: string }>('select count(*) from user_answers');
-    process.stdout.write(`[${label}] answers baseline: ${rows[0]!.count} users in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    // Its writes out of the way of the measured rounds too.
-    await client.query('vacuum analyze user_answers');
-    await client.query('checkpoint');
-  } finally {
-    await client.end();
-  }
-}
-
 async function measured(meter: CpuMeter, work: () => Promise<Omit<Run, 'cpuUs'>>): Promise<Run> {
   const before = await meter.read();
   const run = await work();
@@ -233,7 +195,8 @@ async function scenario(label: string, users: number, options: Options): Promise
       const started = Date.now();
       const { transactions } = await seed(database.url, { users, renewalsPerUser: RENEWALS_PER_USER });
       process.stdout.write(`${transactions} transactions in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-      await settleAnswers(database.url, label);
+      const settled = await settleAnswers(database.url, { restart: true });
+      process.stdout.write(`[${label}] answers baseline: ${settled.users} users in ${settled.seconds.toFixed(1)} s\n`);
 
       // Sanity check, then warm up (JIT, pool, prepared statements, buffer cache).
       const probe = await fetch(`${service.baseUrl}/entitlements/u-1`, { headers: { authorization: `Bearer ${API_KEY}` } });
