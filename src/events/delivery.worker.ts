@@ -110,6 +110,11 @@ interface AttemptListener {
   answered(ok: boolean, at: Date): void;
   /** Once recorded: a retry of the URL is due at `at`. */
   dueAt(at: Date): void;
+  /**
+   * The result was dropped: the row was claimed again or redelivered meanwhile. Redelivered,
+   * it may be due and skipped by a claim while the result's statement held its lock.
+   */
+  dropped(): void;
 }
 
 interface Lane {
@@ -189,6 +194,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const recorded = await record({ claim, result });
     if (recorded && result.outcome === 'retry') lane.dueAt(result.nextAttemptAt);
     if (!recorded) {
+      lane.dropped();
       deps.logger.info({ eventId: claim.eventId, url: label }, 'event delivery result dropped: the delivery was claimed again meanwhile');
     } else if (result.outcome === 'failed') {
       deps.logger.warn(
@@ -231,6 +237,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       },
       dueAt(at) {
         retryDueAt = Math.min(retryDueAt, at.getTime());
+      },
+      dropped() {
+        claimWanted = true;
       },
     };
 
@@ -309,11 +318,17 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
 
     function kick(): void {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = (async () => {
+      again = true;
+      if (running === null) running = rounds();
+    }
+
+    /**
+     * Runs a round, and more while kicks ask for them. `running` is cleared in the step that
+     * sees no kick left, so a kick that comes after starts rounds again: none is lost between
+     * the last check and the clearing. (A round always awaits, so `running` is set first.)
+     */
+    async function rounds(): Promise<void> {
+      try {
         do {
           again = false;
           try {
@@ -322,9 +337,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
             deps.logger.warn({ err: error, url: urlLabel(url) }, 'event delivery round failed; retrying at the next poll');
           }
         } while (again && !stopping);
-      })().finally(() => {
+      } finally {
         running = null;
-      });
+      }
     }
 
     return {

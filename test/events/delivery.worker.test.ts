@@ -1,4 +1,4 @@
-import { asc, eq, like, sql } from 'drizzle-orm';
+import { asc, eq, getTableName, like, sql } from 'drizzle-orm';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ import type { RecordedEvent } from '../../src/events/event-types.js';
 import { appendEvents } from '../../src/events/events.repository.js';
 import { noopEvents, type ServiceEvents } from '../../src/metrics/events.js';
 import { closedPortUrl } from '../helpers/closed-port.js';
-import { backendName, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { backendName, createTestDatabase, type TestDatabase, testDatabaseUrl, withClient } from '../helpers/database.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/NYlTmsLXmk=';
@@ -64,14 +64,15 @@ async function record(userId: string | null, productId = 'com.example.pro'): Pro
   return event!;
 }
 
-/** The database with its claim statements counted (claimDeliveries: the one update that skips locked rows). */
+/** The database with its claim statements counted once answered (claimDeliveries: the one update that skips locked rows). */
 function countingClaims(on: Database): { db: Database; claims(): number } {
   let claims = 0;
   const driver: SqlDriver = {
     names: on.driver.names,
-    query(text, params) {
-      if (text.startsWith('update') && text.includes('skip locked')) claims += 1;
-      return on.driver.query(text, params);
+    query<T>(text: string, params?: readonly unknown[]) {
+      const answer = on.driver.query<T>(text, params);
+      if (text.startsWith('update') && text.includes('skip locked')) void answer.then(() => (claims += 1));
+      return answer;
     },
     queryArrays: (text, params) => on.driver.queryArrays(text, params),
   };
@@ -567,6 +568,35 @@ describe(`event delivery (${backendName})`, () => {
     await target.waitFor(2);
     expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
   });
+
+  it.skipIf(!testDatabaseUrl)(
+    'claims a redelivered event that a claim skipped while the result it outdated held the lock, once that result is dropped (PostgreSQL only: a second connection holds the lock)',
+    async () => {
+      const target = await receiver();
+      let answer = () => {};
+      target.answers.push({ status: 204, release: new Promise<void>((resolve) => (answer = resolve)) });
+      const counted = countingClaims(db);
+      const delivery = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000 }, noopEvents, counted.db);
+      delivery.start();
+      const event = await record('user-a');
+      delivery.wake('recorded');
+      await target.waitFor(1);
+      await redeliverEvent(db, { eventId: event.id, urls: [target.url], now: new Date() });
+      await withClient(database.url!, async (holder) => {
+        // Stands in for the first attempt's result statement, which locks the row it finds changed.
+        await holder.query('begin');
+        await holder.query(`select 1 from ${getTableName(eventDeliveries)} where event_seq = $1 for update`, [event.seq]);
+        const before = counted.claims();
+        delivery.wake('redelivered');
+        while (counted.claims() === before) await new Promise((resolve) => setTimeout(resolve, 2));
+        // The claim skipped the locked row; the first attempt's result now waits for the lock.
+        answer();
+        await holder.query('commit');
+      });
+      await target.waitFor(2);
+      expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
+    },
+  );
 
   it('lets two workers on one database deliver each event once, in per-user order', async () => {
     const target = await receiver();

@@ -8,8 +8,11 @@ export interface ReceivedRequest {
   json: { type: string; timestamp: string; data: Record<string, unknown> };
 }
 
-/** How the receiver answers one request: a status, a redirect, a status only after a delay, or never (until closed). */
-export type Answer = number | { redirect: string } | { status: number; afterMs: number } | 'hang';
+/**
+ * How the receiver answers one request: a status, a redirect, a status only after a delay or
+ * once `release` resolves, or never (until closed).
+ */
+export type Answer = number | { redirect: string } | { status: number; afterMs: number } | { status: number; release: Promise<void> } | 'hang';
 
 export interface WebhookReceiver {
   url: string;
@@ -49,6 +52,14 @@ export async function startWebhookReceiver(path = '/hooks/ase', port = 0): Promi
       }
       if (typeof answer === 'object' && 'redirect' in answer) {
         response.writeHead(302, { location: answer.redirect }).end();
+        return;
+      }
+      if (typeof answer === 'object' && 'release' in answer) {
+        hanging.add(response);
+        void answer.release.then(() => {
+          hanging.delete(response);
+          if (!response.destroyed) response.writeHead(answer.status, { 'content-type': 'text/plain' }).end('ok');
+        });
         return;
       }
       if (typeof answer === 'object') {
