@@ -13,19 +13,12 @@
 // the code can alternate on the same data. --cpu-prof writes a V8 CPU profile of the
 // service (one per service start) into <dir>, to open in Chrome's DevTools (or any viewer
 // of .cpuprofile files).
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
-import { settleAnswers } from '../common/answers.js';
 import { eachArgument, positiveNumber } from '../common/arguments.js';
 import { cpuSecondsOf } from '../common/cpu.js';
-import { createBenchDatabase, DEFAULT_SERVER_URL, keptBenchDatabase } from '../common/database.js';
 import { keyValue } from '../common/own-cluster.js';
-import { seed, seededServiceEnv } from '../common/seed.js';
-import { startService } from '../common/service.js';
-
-const API_KEY = 'bench-api-key-0123456789';
+import { allAnswered, BENCH_API_KEY, withSeededService } from '../common/seeded-service.js';
 
 interface Options {
   users: number;
@@ -71,60 +64,42 @@ function parseOptions(argv: string[]): Options {
 /** Exactly `amount` requests, the users in turn: after one pass every answer is cached. */
 async function drive(baseUrl: string, users: number, amount: number, connections: number) {
   let next = 0;
-  const result = await autocannon({
-    url: baseUrl,
-    connections,
-    amount,
-    headers: { authorization: `Bearer ${API_KEY}` },
-    requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/entitlements/u-${1 + (next++ % users)}` }) }],
-  });
-  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
-    throw new Error(`failed requests: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
-  }
-  return result;
+  return allAnswered(
+    await autocannon({
+      url: baseUrl,
+      connections,
+      amount,
+      headers: { authorization: `Bearer ${BENCH_API_KEY}` },
+      requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/entitlements/u-${1 + (next++ % users)}` }) }],
+    }),
+  );
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const database = options.database === null ? await createBenchDatabase(DEFAULT_SERVER_URL) : keptBenchDatabase(DEFAULT_SERVER_URL, options.database);
-  try {
-    const service = await startService({
-      databaseUrl: database.url,
-      rootDer: readFileSync(DEFAULT_ROOT_CERTIFICATE_PATH),
-      env: seededServiceEnv({ API_KEYS: API_KEY, ...options.env }),
-      nodeArgs: options.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`],
-      dist: options.dist,
-    });
-    try {
-      if (options.database === null) await seed(database.url, { users: options.users, renewalsPerUser: 9 });
-      await settleAnswers(database.url, { restart: false });
-      const probe = await fetch(`${service.baseUrl}/entitlements/u-1`, { headers: { authorization: `Bearer ${API_KEY}` } });
-      if (probe.status !== 200) throw new Error(`unexpected probe answer ${probe.status} ${await probe.text()}`);
-      // Every user read once (cached from then on), then a warm-up for the JIT.
-      await drive(service.baseUrl, options.users, options.users, options.connections);
-      await drive(service.baseUrl, options.users, Math.min(options.requests, 20_000), options.connections);
-      const pid = service.process.child.pid!;
-      const perRequest: number[] = [];
-      for (let round = 1; round <= options.rounds; round++) {
-        const before = cpuSecondsOf(pid);
-        const result = await drive(service.baseUrl, options.users, options.requests, options.connections);
-        const cpu = cpuSecondsOf(pid) - before;
-        perRequest.push((cpu * 1e6) / result.requests.total);
-        process.stdout.write(
-          `round ${round}: ${result.requests.total} requests, service CPU ${cpu.toFixed(2)} s, ${perRequest.at(-1)!.toFixed(1)} µs/request (${Math.round(result.requests.average)} req/s)\n`,
-        );
-      }
-      const sorted = [...perRequest].sort((a, b) => a - b);
+  const nodeArgs = options.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`];
+  await withSeededService({ ...options, nodeArgs }, async (service) => {
+    const probe = await fetch(`${service.baseUrl}/entitlements/u-1`, { headers: { authorization: `Bearer ${BENCH_API_KEY}` } });
+    if (probe.status !== 200) throw new Error(`unexpected probe answer ${probe.status} ${await probe.text()}`);
+    // Every user read once (cached from then on), then a warm-up for the JIT.
+    await drive(service.baseUrl, options.users, options.users, options.connections);
+    await drive(service.baseUrl, options.users, Math.min(options.requests, 20_000), options.connections);
+    const pid = service.process.child.pid!;
+    const perRequest: number[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      const before = cpuSecondsOf(pid);
+      const result = await drive(service.baseUrl, options.users, options.requests, options.connections);
+      const cpu = cpuSecondsOf(pid) - before;
+      perRequest.push((cpu * 1e6) / result.requests.total);
       process.stdout.write(
-        `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} µs/request (range ${sorted[0]!.toFixed(1)}–${sorted.at(-1)!.toFixed(1)})\n`,
+        `round ${round}: ${result.requests.total} requests, service CPU ${cpu.toFixed(2)} s, ${perRequest.at(-1)!.toFixed(1)} µs/request (${Math.round(result.requests.average)} req/s)\n`,
       );
-    } finally {
-      await service.stop();
     }
-  } finally {
-    if (options.keep || options.database !== null) process.stdout.write(`kept database ${database.name}\n`);
-    else await database.drop();
-  }
+    const sorted = [...perRequest].sort((a, b) => a - b);
+    process.stdout.write(
+      `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} µs/request (range ${sorted[0]!.toFixed(1)}–${sorted.at(-1)!.toFixed(1)})\n`,
+    );
+  });
 }
 
 main().catch((error: unknown) => {

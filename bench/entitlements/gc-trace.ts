@@ -14,17 +14,11 @@
 // cache, and with --skew 80 % of reads on the hot fifth of the users. --database reuses a
 // database an earlier run kept (--keep): seeding and the answers' baseline take minutes.
 // --lines appends the measured rounds' output (V8's lines as printed) to <file>.
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
-import { settleAnswers } from '../common/answers.js';
 import { eachArgument, positiveNumber } from '../common/arguments.js';
-import { createBenchDatabase, DEFAULT_SERVER_URL, keptBenchDatabase } from '../common/database.js';
 import { keyValue } from '../common/own-cluster.js';
-import { seed, seededServiceEnv } from '../common/seed.js';
-import { startService } from '../common/service.js';
-
-const API_KEY = 'bench-api-key-0123456789';
+import { allAnswered, BENCH_API_KEY, metricSums, withSeededService } from '../common/seeded-service.js';
 
 interface Options {
   users: number;
@@ -83,27 +77,21 @@ function userPath(users: number, skew: boolean): string {
 }
 
 async function drive(baseUrl: string, options: Options, amount: number): Promise<void> {
-  const result = await autocannon({
-    url: baseUrl,
-    connections: options.connections,
-    amount,
-    headers: { authorization: `Bearer ${API_KEY}` },
-    requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: userPath(options.users, options.skew) }) }],
-  });
-  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
-    throw new Error(`failed requests: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
-  }
+  allAnswered(
+    await autocannon({
+      url: baseUrl,
+      connections: options.connections,
+      amount,
+      headers: { authorization: `Bearer ${BENCH_API_KEY}` },
+      requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: userPath(options.users, options.skew) }) }],
+    }),
+  );
 }
 
 /** The cache's hits and misses so far, from /metrics (summed over apps). */
 async function cacheCounts(baseUrl: string): Promise<{ hits: number; misses: number }> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const sum = (name: string) =>
-    text
-      .split('\n')
-      .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
-      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
-  return { hits: sum('ase_entitlements_cache_hits_total'), misses: sum('ase_entitlements_cache_misses_total') };
+  const sums = await metricSums(baseUrl, ['ase_entitlements_cache_hits_total', 'ase_entitlements_cache_misses_total']);
+  return { hits: sums.ase_entitlements_cache_hits_total, misses: sums.ase_entitlements_cache_misses_total };
 }
 
 /** One --trace-gc-nvp line: its kind (s: scavenge, mc: mark-compact, ...) and its name=value fields. */
@@ -146,45 +134,24 @@ function summary(lines: GcLine[], requests: number): string {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const database = options.database === null ? await createBenchDatabase(DEFAULT_SERVER_URL) : keptBenchDatabase(DEFAULT_SERVER_URL, options.database);
-  try {
-    const service = await startService({
-      databaseUrl: database.url,
-      rootDer: readFileSync(DEFAULT_ROOT_CERTIFICATE_PATH),
-      env: seededServiceEnv({ API_KEYS: API_KEY, ...options.env }),
-      nodeArgs: ['--trace-gc-nvp', ...options.nodeArgs],
-      dist: options.dist,
-    });
-    try {
-      if (options.database === null) {
-        process.stdout.write(`seeding ${options.users} users into ${database.name} ... `);
-        const { transactions } = await seed(database.url, { users: options.users, renewalsPerUser: 9 });
-        process.stdout.write(`${transactions} transactions\n`);
-      }
-      await settleAnswers(database.url, { restart: options.database === null });
-      // Warm-up: code, pool, prepared statements, and the cache filled as the load fills it.
-      await drive(service.baseUrl, options, Math.max(options.requests, 30_000));
-      for (let round = 1; round <= options.rounds; round++) {
-        const before = await cacheCounts(service.baseUrl);
-        const from = service.process.output().length;
-        await drive(service.baseUrl, options, options.requests);
-        const output = service.process.output().slice(from);
-        const lines = gcLines(output);
-        if (options.linesFile !== null) appendFileSync(options.linesFile, output);
-        const after = await cacheCounts(service.baseUrl);
-        const misses = after.misses - before.misses;
-        const hits = after.hits - before.hits;
-        process.stdout.write(
-          `round ${round}: ${options.requests} requests, ${misses} cache misses (${((100 * misses) / Math.max(1, hits + misses)).toFixed(0)} %)\n${summary(lines, options.requests)}\n`,
-        );
-      }
-    } finally {
-      await service.stop();
+  await withSeededService({ ...options, nodeArgs: ['--trace-gc-nvp', ...options.nodeArgs] }, async (service) => {
+    // Warm-up: code, pool, prepared statements, and the cache filled as the load fills it.
+    await drive(service.baseUrl, options, Math.max(options.requests, 30_000));
+    for (let round = 1; round <= options.rounds; round++) {
+      const before = await cacheCounts(service.baseUrl);
+      const from = service.process.output().length;
+      await drive(service.baseUrl, options, options.requests);
+      const output = service.process.output().slice(from);
+      const lines = gcLines(output);
+      if (options.linesFile !== null) appendFileSync(options.linesFile, output);
+      const after = await cacheCounts(service.baseUrl);
+      const misses = after.misses - before.misses;
+      const hits = after.hits - before.hits;
+      process.stdout.write(
+        `round ${round}: ${options.requests} requests, ${misses} cache misses (${((100 * misses) / Math.max(1, hits + misses)).toFixed(0)} %)\n${summary(lines, options.requests)}\n`,
+      );
     }
-  } finally {
-    if (options.keep || options.database !== null) process.stdout.write(`kept database ${database.name}\n`);
-    else await database.drop();
-  }
+  });
 }
 
 main().catch((error: unknown) => {

@@ -20,20 +20,16 @@
 //
 // --own-cluster runs on a throwaway PostgreSQL cluster (initdb in a temp directory) with
 // the given settings instead of the server on 127.0.0.1:5432.
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { DEFAULT_ROOT_CERTIFICATE_PATH } from '../../src/apple/verifier/index.js';
-import { settleAnswers } from '../common/answers.js';
 import { eachArgument, positiveNumber } from '../common/arguments.js';
 import { type CpuMeter, cpuMeter } from '../common/cpu.js';
-import { createBenchDatabase, DEFAULT_SERVER_URL } from '../common/database.js';
+import { DEFAULT_SERVER_URL } from '../common/database.js';
 import { runOpenLoop } from '../common/open-loop.js';
 import { keyValue, settingsText, startOwnCluster } from '../common/own-cluster.js';
-import { seed, seededServiceEnv } from '../common/seed.js';
-import { machineDescription, startService } from '../common/service.js';
+import { BENCH_API_KEY, metricSums, withSeededService } from '../common/seeded-service.js';
+import { machineDescription } from '../common/service.js';
 
-const API_KEY = 'bench-api-key-0123456789';
 const RENEWALS_PER_USER = 9;
 
 interface Options {
@@ -132,18 +128,19 @@ interface ServiceMemory {
 /** The service's resident and heap memory and its cache's entries and hit counts, from /metrics (summed over apps). */
 async function serviceMemory(baseUrl: string): Promise<ServiceMemory | null> {
   try {
-    const text = await (await fetch(`${baseUrl}/metrics`)).text();
-    const sum = (name: string) =>
-      text
-        .split('\n')
-        .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
-        .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    const sums = await metricSums(baseUrl, [
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'ase_entitlements_cache_entries',
+      'ase_entitlements_cache_hits_total',
+      'ase_entitlements_cache_misses_total',
+    ]);
     return {
-      rssBytes: sum('process_resident_memory_bytes'),
-      heapUsedBytes: sum('nodejs_heap_size_used_bytes'),
-      cacheEntries: sum('ase_entitlements_cache_entries'),
-      cacheHits: sum('ase_entitlements_cache_hits_total'),
-      cacheMisses: sum('ase_entitlements_cache_misses_total'),
+      rssBytes: sums.process_resident_memory_bytes,
+      heapUsedBytes: sums.nodejs_heap_size_used_bytes,
+      cacheEntries: sums.ase_entitlements_cache_entries,
+      cacheHits: sums.ase_entitlements_cache_hits_total,
+      cacheMisses: sums.ase_entitlements_cache_misses_total,
     };
   } catch {
     return null;
@@ -167,7 +164,7 @@ async function closedLoop(baseUrl: string, users: number, duration: number, conn
     url: baseUrl,
     connections,
     duration,
-    headers: { authorization: `Bearer ${API_KEY}` },
+    headers: { authorization: `Bearer ${BENCH_API_KEY}` },
     requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: userPath(users) }) }],
   });
 }
@@ -181,84 +178,62 @@ async function measured(meter: CpuMeter, work: () => Promise<Omit<Run, 'cpuUs'>>
 }
 
 async function scenario(label: string, users: number, options: Options): Promise<Scenario> {
-  const database = await createBenchDatabase(options.server);
-  try {
-    process.stdout.write(`[${label}] migrating and seeding ${database.name} ... `);
-    const service = await startService({
-      databaseUrl: database.url,
-      rootDer: readFileSync(DEFAULT_ROOT_CERTIFICATE_PATH),
-      env: seededServiceEnv({ API_KEYS: API_KEY, ...options.env }),
-      nodeArgs: options.nodeArgs,
-      dist: options.dist,
-    });
-    try {
-      const started = Date.now();
-      const { transactions } = await seed(database.url, { users, renewalsPerUser: RENEWALS_PER_USER });
-      process.stdout.write(`${transactions} transactions in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-      const settled = await settleAnswers(database.url, { restart: true });
-      process.stdout.write(`[${label}] answers baseline: ${settled.users} users in ${settled.seconds.toFixed(1)} s\n`);
+  return withSeededService({ ...options, database: null, users, renewalsPerUser: RENEWALS_PER_USER, label }, async (service, { database, transactions }) => {
+    // Sanity check, then warm up (JIT, pool, prepared statements, buffer cache).
+    const probe = await fetch(`${service.baseUrl}/entitlements/u-1`, { headers: { authorization: `Bearer ${BENCH_API_KEY}` } });
+    const body = (await probe.json()) as { entitlements?: unknown[] };
+    if (probe.status !== 200 || body.entitlements?.length !== 2) throw new Error(`unexpected probe answer ${probe.status} ${JSON.stringify(body)}`);
+    await closedLoop(service.baseUrl, users, 5, options.connections);
 
-      // Sanity check, then warm up (JIT, pool, prepared statements, buffer cache).
-      const probe = await fetch(`${service.baseUrl}/entitlements/u-1`, { headers: { authorization: `Bearer ${API_KEY}` } });
-      const body = (await probe.json()) as { entitlements?: unknown[] };
-      if (probe.status !== 200 || body.entitlements?.length !== 2) throw new Error(`unexpected probe answer ${probe.status} ${JSON.stringify(body)}`);
-      await closedLoop(service.baseUrl, users, 5, options.connections);
-
-      const meter = cpuMeter(service.process.child.pid!, database.url, database.name);
-      const runs: Run[] = [];
-      // This machine's speed drifts with its host's load; rounds taken in turn show the
-      // spread, and the targets are judged on the median round.
-      for (let round = 1; round <= options.repeat; round++) {
+    const meter = cpuMeter(service.process.child.pid!, database.url, database.name);
+    const runs: Run[] = [];
+    // This machine's speed drifts with its host's load; rounds taken in turn show the
+    // spread, and the targets are judged on the median round.
+    for (let round = 1; round <= options.repeat; round++) {
+      runs.push(
+        await measured(meter, async () => {
+          const result = await closedLoop(service.baseUrl, users, options.duration, options.connections);
+          return {
+            round,
+            mode: `closed loop, ${options.connections} connections`,
+            requests: result.requests.total,
+            rps: result.requests.average,
+            p50: result.latency.p50,
+            p90: result.latency.p90,
+            p99: result.latency.p99,
+            max: result.latency.max,
+            non2xx: result.non2xx,
+            errors: result.errors + result.timeouts,
+          };
+        }),
+      );
+      process.stdout.write(`[${label}] round ${round} saturation: ${Math.round(runs.at(-1)!.rps)} req/s\n`);
+      for (const rate of options.rates) {
         runs.push(
           await measured(meter, async () => {
-            const result = await closedLoop(service.baseUrl, users, options.duration, options.connections);
+            const result = await runOpenLoop({
+              baseUrl: service.baseUrl,
+              count: Math.round(rate * options.duration),
+              request: () => ({ method: 'GET', path: userPath(users), headers: { authorization: `Bearer ${BENCH_API_KEY}` } }),
+              ratePerSecond: rate,
+              connections: 128,
+            });
             return {
               round,
-              mode: `closed loop, ${options.connections} connections`,
-              requests: result.requests.total,
-              rps: result.requests.average,
-              p50: result.latency.p50,
-              p90: result.latency.p90,
-              p99: result.latency.p99,
-              max: result.latency.max,
+              mode: `open loop, ${rate}/s offered`,
+              requests: result.sent,
+              rps: result.ok / result.seconds,
+              ...result.latency,
               non2xx: result.non2xx,
-              errors: result.errors + result.timeouts,
+              errors: result.errors,
             };
           }),
         );
-        process.stdout.write(`[${label}] round ${round} saturation: ${Math.round(runs.at(-1)!.rps)} req/s\n`);
-        for (const rate of options.rates) {
-          runs.push(
-            await measured(meter, async () => {
-              const result = await runOpenLoop({
-                baseUrl: service.baseUrl,
-                count: Math.round(rate * options.duration),
-                request: () => ({ method: 'GET', path: userPath(users), headers: { authorization: `Bearer ${API_KEY}` } }),
-                ratePerSecond: rate,
-                connections: 128,
-              });
-              return {
-                round,
-                mode: `open loop, ${rate}/s offered`,
-                requests: result.sent,
-                rps: result.ok / result.seconds,
-                ...result.latency,
-                non2xx: result.non2xx,
-                errors: result.errors,
-              };
-            }),
-          );
-          process.stdout.write(`[${label}] round ${round} open loop ${rate}/s: p99 ${runs.at(-1)!.p99.toFixed(1)} ms\n`);
-        }
+        process.stdout.write(`[${label}] round ${round} open loop ${rate}/s: p99 ${runs.at(-1)!.p99.toFixed(1)} ms\n`);
       }
-      return { label, transactions, runs, memory: await serviceMemory(service.baseUrl) };
-    } finally {
-      await service.stop();
     }
-  } finally {
-    if (!options.keep) await database.drop();
-    else process.stdout.write(`[${label}] kept database ${database.name}\n`);
-  }
+    return { label, transactions: transactions!, runs, memory: await serviceMemory(service.baseUrl) };
+  });
 }
 
 /**
