@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SECRET_SETTINGS } from '../../src/load-config.js';
 import { projectRoot } from '../../src/paths.js';
 
 const composeAvailable = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
@@ -61,6 +62,23 @@ describe.skipIf(!composeAvailable)('the compose file (skipped when docker-compos
       const inside = value!.startsWith('/config/') || secrets.some((secret) => value === `/run/secrets/${secret}`);
       expect(inside, `${name}=${value}`).toBe(true);
     }
+  });
+
+  it('passes every setting .env.example names, and each secret file setting, on to the service', () => {
+    const example = readFileSync(path.join(projectRoot, '.env.example'), 'utf8');
+    const composeOnly = example.slice(example.indexOf('# --- docker compose only'));
+    const named = [...example.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map(([, name]) => name!);
+    // Set by the compose file itself, its own settings, or the embedded database's (not used here).
+    const notPassed = new Set(['PORT', 'HOST', 'DATABASE_URL', 'DATABASE_URL_FILE', 'DATA_DIR', 'NAME_FILE']);
+    const settings = [...named, ...SECRET_SETTINGS.map((name) => `${name}_FILE`)].filter(
+      (name) => !notPassed.has(name) && !composeOnly.includes(`# ${name}=`) && !composeOnly.includes(`\n${name}=`),
+    );
+    expect(settings).toEqual(expect.arrayContaining(['WORKERS', 'EVENTS_WEBHOOK_URLS', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'METRICS_TOKEN_FILE']));
+    const app = serviceBlock(config, 'app');
+    const environment = app.slice(app.indexOf('\n    environment:\n'));
+    const passed = new Set([...environment.matchAll(/\n {6}([A-Z][A-Z0-9_]+):/g)].map(([, name]) => name));
+    expect(settings.filter((name) => !passed.has(name))).toEqual([]);
+    expect(environment).toMatch(/\n {6}DATABASE_URL: postgres:\/\/entitlements:\S+@postgres:5432\/entitlements\n/);
   });
 
   it('keeps PostgreSQL data in a named volume', () => {
