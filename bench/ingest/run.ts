@@ -404,11 +404,11 @@ async function benchmark(options: Options): Promise<void> {
         ? []
         : [
             '',
-            'pg_stat_statements over the measured runs (top by total time):',
+            'pg_stat_statements over the measured runs (top by execution + planning time):',
             '',
-            '| calls | total ms | mean ms | rows | statement |',
-            '|---|---|---|---|---|',
-            ...statements.map((st) => `| ${fmt(st.calls)} | ${fmt(st.total, 0)} | ${fmt(st.mean, 3)} | ${fmt(st.rows)} | \`${st.query}\` |`),
+            '| calls | total ms | mean ms | planning ms | rows | statement |',
+            '|---|---|---|---|---|---|',
+            ...statements.map((st) => `| ${fmt(st.calls)} | ${fmt(st.total, 0)} | ${fmt(st.mean, 3)} | ${fmt(st.plan, 0)} | ${fmt(st.rows)} | \`${st.query}\` |`),
           ]),
       '',
       `Retried (not answered 200 at first): ${fmt(retried)}; still unanswered after retries: ${fmt(pending.length)}.`,
@@ -450,15 +450,21 @@ async function resetStatements(url: string): Promise<void> {
   });
 }
 
-async function topStatements(url: string): Promise<Array<{ calls: number; total: number; mean: number; rows: number; query: string }>> {
+/**
+ * pg_stat_statements' top 20 by execution plus planning time. Planning is counted with
+ * `--own-cluster pg_stat_statements.track_planning=on` (0 otherwise); an unnamed statement
+ * is parsed and planned again at each call.
+ */
+async function topStatements(url: string): Promise<Array<{ calls: number; total: number; plan: number; mean: number; rows: number; query: string }>> {
   return withClient(url, async (client) => {
-    const { rows } = await client.query<{ calls: string; total: number; mean: number; rows: string; query: string }>(
-      `select calls, total_exec_time as total, mean_exec_time as mean, rows, query from pg_stat_statements
-        where dbid = (select oid from pg_database where datname = current_database()) order by total_exec_time desc limit 20`,
+    const { rows } = await client.query<{ calls: string; total: number; plan: number; mean: number; rows: string; query: string }>(
+      `select calls, total_exec_time as total, total_plan_time as plan, mean_exec_time as mean, rows, query from pg_stat_statements
+        where dbid = (select oid from pg_database where datname = current_database()) order by total_exec_time + total_plan_time desc limit 20`,
     );
     return rows.map((row) => ({
       calls: Number(row.calls),
       total: row.total,
+      plan: row.plan,
       mean: row.mean,
       rows: Number(row.rows),
       query: row.query.replace(/\s+/g, ' ').replaceAll('|', '\\|').slice(0, 160),
