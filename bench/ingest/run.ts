@@ -408,7 +408,9 @@ async function benchmark(options: Options): Promise<void> {
             '',
             '| calls | total ms | mean ms | planning ms | rows | statement |',
             '|---|---|---|---|---|---|',
-            ...statements.map((st) => `| ${fmt(st.calls)} | ${fmt(st.total, 0)} | ${fmt(st.mean, 3)} | ${fmt(st.plan, 0)} | ${fmt(st.rows)} | \`${st.query}\` |`),
+            ...statements.map(
+              (st) => `| ${fmt(st.calls)} | ${fmt(st.total, 0)} | ${fmt(st.mean, 3)} | ${fmt(st.plan, 0)} | ${fmt(st.rows)} | \`${st.query}\` |`,
+            ),
           ]),
       '',
       `Retried (not answered 200 at first): ${fmt(retried)}; still unanswered after retries: ${fmt(pending.length)}.`,
