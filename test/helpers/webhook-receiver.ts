@@ -54,22 +54,17 @@ export async function startWebhookReceiver(path = '/hooks/ase', port = 0): Promi
         response.writeHead(302, { location: answer.redirect }).end();
         return;
       }
-      if (typeof answer === 'object' && 'release' in answer) {
+      if (typeof answer === 'object') {
+        // Held, then answered: once `release` resolves, or late, after `afterMs` (the sender
+        // may have given up by then; the answer goes to a socket it may have cut).
         hanging.add(response);
-        void answer.release.then(() => {
+        let late: NodeJS.Timeout | undefined;
+        const release = 'release' in answer ? answer.release : new Promise<void>((resolve) => (late = setTimeout(resolve, answer.afterMs)));
+        response.on('close', () => clearTimeout(late));
+        void release.then(() => {
           hanging.delete(response);
           if (!response.destroyed) response.writeHead(answer.status, { 'content-type': 'text/plain' }).end('ok');
         });
-        return;
-      }
-      if (typeof answer === 'object') {
-        // Late: the sender has given up by now; the answer goes to a socket it may have cut.
-        hanging.add(response);
-        const late = setTimeout(() => {
-          hanging.delete(response);
-          if (!response.destroyed) response.writeHead(answer.status, { 'content-type': 'text/plain' }).end('ok');
-        }, answer.afterMs);
-        response.on('close', () => clearTimeout(late));
         return;
       }
       response.writeHead(answer, { 'content-type': 'text/plain' }).end('ok');
