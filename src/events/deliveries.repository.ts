@@ -138,12 +138,17 @@ async function dispatchOnce(executor: Executor, url: string, now: Date, batch: n
 // (12 ms a step at 30,000 events; a retention's worth would be seconds). A position locked
 // by another replica, or none, reads as null: no events. A row is held back when its user
 // has a pending row at the URL already, or an earlier event in the same batch. The pending
-// row is looked for user by user in the user-order index (a lateral join: as an EXISTS, the
-// planner read every 'pending' entry of the status index once and hashed them, dead
-// entries of rows delivered since the last vacuum included: 10 ms a step, ingest
-// benchmark with a receiver, auto_explain). Of the
-// others, the oldest `$6` are created claimed. One row always comes back: the counts, with
-// a claimed row's event (or nulls) beside them.
+// rows are looked for user by user in the user-order index (a lateral join, kept one by
+// `offset 0`: as an EXISTS or a plain join, the planner read every 'pending' entry of the
+// status index once and hashed them, dead entries of rows delivered since the last vacuum
+// included: 10 ms a step, ingest benchmark with a receiver, auto_explain), then locked FOR
+// SHARE one by one by key, in event order, and read as they are once locked (their status
+// tested outside the lookup, else the planner may take the user-order index by URL alone
+// for it). A delivery ending now (record_delivery_results, migration 0015) has its row
+// locked: the dispatch waits for it to commit and reads the row ended, holding nothing back
+// behind it. A delivery that ends after waits for this statement to commit, and its release
+// sees the rows held back here. Of the others, the oldest `$6` are created claimed. One row
+// always comes back: the counts, with a claimed row's event (or nulls) beside them.
 const DISPATCH_EVENTS = `with position as (
   select (${serviceStateColumn('value')} ->> 'seq')::bigint as seq from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1 for update skip locked
 ),
@@ -151,15 +156,25 @@ next as (
   select e.${event('seq')} as seq, e.${event('userId')} as user_id, e.${event('id')} as id, e.${event('body')} as body, e.${event('recordedAt')} as recorded_at
     from ${EVENTS} e where e.${event('seq')} > (select seq from position) order by e.${event('seq')} limit $4
 ),
+earlier as (
+  select w.seq from (select distinct user_id from next where user_id is not null) u cross join lateral (
+    select p.${delivery('eventSeq')} as seq from ${DELIVERIES} p
+     where p.${delivery('url')} = $2 and p.${delivery('userId')} = u.user_id and p.${delivery('status')} <> 'delivered' and p.${delivery('status')} = 'pending'
+    offset 0
+  ) w
+),
+waiting as (
+  select w.user_id from (select seq from earlier order by seq) e cross join lateral (
+    select d.${delivery('userId')} as user_id, d.${delivery('status')} as status from ${DELIVERIES} d
+     where d.${delivery('eventSeq')} = e.seq and d.${delivery('url')} = $2
+    offset 0 for share
+  ) w where w.status = 'pending'
+),
 placed as (
   select n.seq, n.user_id, n.user_id is not null and (
-      row_number() over (partition by n.user_id order by n.seq) > 1 or w.waits is not null
+      row_number() over (partition by n.user_id order by n.seq) > 1 or n.user_id in (select user_id from waiting)
     ) as held_back
-    from next n left join lateral (
-      select true as waits from ${DELIVERIES} p
-       where p.${delivery('url')} = $2 and p.${delivery('userId')} = n.user_id and p.${delivery('status')} <> 'delivered' and p.${delivery('status')} = 'pending'
-       limit 1
-    ) w on true
+    from next n
 ),
 ranked as (
   select seq, user_id, held_back, not held_back and row_number() over (partition by held_back order by seq) <= $6 as claimed from placed
@@ -256,44 +271,18 @@ export async function recordAttempt(executor: Executor, claim: ClaimedDelivery, 
 
 // $1..$9: the attempts' seq, url, attempts, claimed at, status, last status, last error, next attempt, delivered at.
 // A delivery that ends (delivered or failed) releases the next held-back event of its user
-// to that URL in the same statement: the user's events go on at once. With $10 true, the
+// to that URL in the same call: the user's events go on at once. With $10 true, the
 // released row is claimed there too ($11 now, $12 lease until, as claimDeliveries would):
 // the lane's slot goes from the ended attempt to the next event, with no claim statement.
-const RECORD_ATTEMPTS = `with done as (
-  update ${DELIVERIES} d set
-    ${delivery('status')} = v.status,
-    ${delivery('lastStatus')} = v.last_status,
-    ${delivery('lastError')} = v.last_error,
-    ${delivery('nextAttemptAt')} = v.next_at,
-    ${delivery('deliveredAt')} = coalesce(v.delivered_at, d.${delivery('deliveredAt')})
-  from unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::timestamptz[])
-    as v(seq, url, attempts, claimed_at, status, last_status, last_error, next_at, delivered_at)
-  where d.${delivery('eventSeq')} = v.seq and d.${delivery('url')} = v.url and d.${delivery('attempts')} = v.attempts
-    and d.${delivery('lastAttemptAt')} = v.claimed_at and d.${delivery('status')} = 'pending'
-  returning d.${delivery('eventSeq')} as seq, d.${delivery('url')} as url, d.${delivery('userId')} as user_id, d.${delivery('status')} as status
-),
-released as (
-  update ${DELIVERIES} n set ${delivery('heldBack')} = false,
-    ${delivery('attempts')} = case when $10::boolean then n.${delivery('attempts')} + 1 else n.${delivery('attempts')} end,
-    ${delivery('nextAttemptAt')} = case when $10::boolean then $12::timestamptz else n.${delivery('nextAttemptAt')} end,
-    ${delivery('lastAttemptAt')} = case when $10::boolean then $11::timestamptz else n.${delivery('lastAttemptAt')} end,
-    ${delivery('firstAttemptAt')} = case when $10::boolean then coalesce(n.${delivery('firstAttemptAt')}, $11::timestamptz) else n.${delivery('firstAttemptAt')} end
-    from (select distinct url, user_id from done where status <> 'pending' and user_id is not null) f
-   where n.${delivery('url')} = f.url and n.${delivery('userId')} = f.user_id and n.${delivery('status')} = 'pending' and n.${delivery('heldBack')}
-     and n.${delivery('eventSeq')} = (
-       select min(m.${delivery('eventSeq')}) from ${DELIVERIES} m
-        where m.${delivery('url')} = f.url and m.${delivery('userId')} = f.user_id and m.${delivery('status')} = 'pending' and m.${delivery('heldBack')})
-  returning n.${delivery('eventSeq')} as seq, n.${delivery('url')} as url, n.${delivery('attempts')} as attempts, n.${delivery('firstAttemptAt')} as first_attempt_at
-)
-select seq::float8 as seq, url, false as released, null::int as attempts, null::timestamptz as "firstAttemptAt",
-    null::text as "eventId", null::text as body, null::timestamptz as "recordedAt"
-  from done
-union all
-select r.seq::float8, r.url, true, r.attempts, r.first_attempt_at, e.${event('id')}, e.${event('body')}, e.${event('recordedAt')}
-  from released r join ${EVENTS} e on e.${event('seq')} = r.seq where $10::boolean`;
+// The function (migration 0015) ends the rows in the order given, then releases, each
+// release reading what committed since (a dispatch that saw an ending row pending).
+const RECORD_ATTEMPTS = `select r_seq::float8 as seq, r_url as url, r_released as released, r_attempts as attempts,
+    r_first_attempt_at as "firstAttemptAt", r_event_id as "eventId", r_body as body, r_recorded_at as "recordedAt"
+  from record_delivery_results($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::timestamptz[],
+    $10::boolean, $11::timestamptz, $12::timestamptz)`;
 
 /**
- * Records the results of several attempts in one statement; for each, in order, whether it
+ * Records the results of several attempts in one call; for each, in order, whether it
  * was recorded (false: the row was claimed again since, its result is dropped).
  */
 export async function recordAttempts(executor: Executor, attempts: ReadonlyArray<{ claim: ClaimedDelivery; result: AttemptResult }>): Promise<boolean[]> {
@@ -309,7 +298,7 @@ export interface RecordedAttempts {
 
 /**
  * recordAttempts; with `claim`, the held-back rows the ends release are claimed in the same
- * statement (one attempt, leased until `claim.leaseUntil`), one per user whose delivery
+ * call (one attempt, leased until `claim.leaseUntil`), one per user whose delivery
  * ended: as many as the attempts that ended, so the lane's slots stay within its limit.
  */
 export async function recordAttemptResults(
@@ -318,7 +307,9 @@ export async function recordAttemptResults(
   claim?: { now: Date; leaseUntil: Date },
 ): Promise<RecordedAttempts> {
   if (attempts.length === 0) return { recorded: [], claims: [] };
-  const list = <T>(pick: (attempt: { claim: ClaimedDelivery; result: AttemptResult }) => T) => attempts.map(pick);
+  // In event order: the order the dispatch takes its locks in (see DISPATCH_EVENTS).
+  const ordered = [...attempts].sort((a, b) => a.claim.eventSeq - b.claim.eventSeq || (a.claim.url < b.claim.url ? -1 : a.claim.url > b.claim.url ? 1 : 0));
+  const list = <T>(pick: (attempt: { claim: ClaimedDelivery; result: AttemptResult }) => T) => ordered.map(pick);
   const iso = (date: Date | null) => date?.toISOString() ?? null;
   const statusOf = (result: AttemptResult): DeliveryStatus => (result.outcome === 'retry' ? 'pending' : result.outcome);
   const now = claim?.now ?? new Date(0);
@@ -364,18 +355,24 @@ export async function recordAttemptResults(
 
 /**
  * Releases the held-back deliveries of a URL whose user has no earlier pending delivery
- * left there: the release a delivery's end makes (recordAttempts) can miss a row created
- * while it committed (the dispatch saw the earlier one still pending). Run now and then by
- * each lane; it reads only the held-back rows. Returns how many it released.
+ * left there: the safety net behind the release a delivery's end makes (recordAttempts),
+ * for a row it missed all the same (a crash between the two, a row an operator's
+ * redelivery left behind a held one). Run now and then by each lane; it reads only the
+ * held-back rows, and skips the rows another statement holds (a dispatch reading them, an
+ * end releasing them): it never waits for one, so never in a cycle with one. Returns how
+ * many it released.
  */
 export async function releaseHeldBack(executor: Executor, url: string): Promise<number> {
   const result = await executor.execute(sql`
     update ${eventDeliveries} d set ${sql.identifier('held_back')} = false
-     where d.${sql.identifier('url')} = ${url} and d.${sql.identifier('status')} = 'pending' and d.${sql.identifier('held_back')}
-       and not exists (
-         select 1 from ${eventDeliveries} p
-          where p.${sql.identifier('url')} = d.${sql.identifier('url')} and p.${sql.identifier('user_id')} = d.${sql.identifier('user_id')}
-            and p.${sql.identifier('status')} = 'pending' and p.${sql.identifier('event_seq')} < d.${sql.identifier('event_seq')})
+     where d.${sql.identifier('url')} = ${url} and d.${sql.identifier('event_seq')} in (
+       select h.${sql.identifier('event_seq')} from ${eventDeliveries} h
+        where h.${sql.identifier('url')} = ${url} and h.${sql.identifier('status')} = 'pending' and h.${sql.identifier('held_back')}
+          and not exists (
+            select 1 from ${eventDeliveries} p
+             where p.${sql.identifier('url')} = h.${sql.identifier('url')} and p.${sql.identifier('user_id')} = h.${sql.identifier('user_id')}
+               and p.${sql.identifier('status')} = 'pending' and p.${sql.identifier('event_seq')} < h.${sql.identifier('event_seq')})
+        for update skip locked)
     returning 1`);
   return (result as unknown as { rows: unknown[] }).rows.length;
 }

@@ -94,6 +94,29 @@ async function deliveryRows() {
     .orderBy(asc(eventDeliveries.eventSeq), asc(eventDeliveries.url));
 }
 
+/** A promise opened by hand. */
+function gate() {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open: () => open() };
+}
+
+/** Until a statement on the test's database waits for a lock, or `work` has settled (it waited for none). */
+async function untilWaitingForLock(work: Promise<unknown>): Promise<void> {
+  let settled = false;
+  work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled) {
+    const [row] = await db.driver.query<{ waiting: number }>(
+      "select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+    );
+    if (row!.waiting > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 async function heldBack() {
   return db
     .select({ eventSeq: eventDeliveries.eventSeq, heldBack: eventDeliveries.heldBack })
@@ -519,7 +542,7 @@ describe(`event delivery (${backendName})`, () => {
     expect((await deliveryRows()).map((row) => row.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
   });
 
-  it('claims the held-back event an end releases in the statement that records the end: no claim statement of its own', async () => {
+  it('claims the held-back event an end releases in the call that records the end: no claim statement of its own', async () => {
     const url = 'http://127.0.0.1:9/release-claimed';
     const { clock, advance } = manualClock();
     const a1 = await record('user-a');
@@ -598,6 +621,68 @@ describe(`event delivery (${backendName})`, () => {
     },
   );
 
+  it.skipIf(!testDatabaseUrl)(
+    'holds nothing back behind a delivery whose end commits while the dispatch reads it: the dispatch waits for the end (PostgreSQL only: two transactions at once)',
+    async () => {
+      const url = 'http://127.0.0.1:9/end-first';
+      const { clock } = manualClock();
+      const lease = { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 };
+      await record('user-a');
+      const [first] = (await dispatchEvents(db, url, clock(), 100, lease)).claims;
+      const second = await record('user-a');
+      const commit = gate();
+      const ended = gate();
+      const ending = db.transaction(async (tx) => {
+        const results = await recordAttemptResults(tx, [{ claim: first!, result: { outcome: 'delivered', status: 204, at: clock() } }], {
+          now: clock(),
+          ...lease,
+        });
+        expect(results).toEqual({ recorded: [true], claims: [] });
+        ended.open();
+        await commit.opened;
+      });
+      await ended.opened;
+      // The dispatch reads the first row pending (its end is not committed): it waits for it.
+      const dispatching = dispatchEvents(db, url, clock(), 100, lease);
+      await untilWaitingForLock(dispatching);
+      commit.open();
+      await ending;
+      expect((await dispatching).claims.map((claim) => claim.eventId)).toEqual([second.id]);
+      expect(await heldBack()).toEqual([
+        { eventSeq: first!.eventSeq, heldBack: false },
+        { eventSeq: second.seq, heldBack: false },
+      ]);
+    },
+  );
+
+  it.skipIf(!testDatabaseUrl)(
+    'releases, with the end that waited for it, the row a dispatch held back while that end was on its way (PostgreSQL only: two transactions at once)',
+    async () => {
+      const url = 'http://127.0.0.1:9/dispatch-first';
+      const { clock } = manualClock();
+      const lease = { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 };
+      await record('user-a');
+      const [first] = (await dispatchEvents(db, url, clock(), 100, lease)).claims;
+      const second = await record('user-a');
+      const commit = gate();
+      const dispatched = gate();
+      const dispatching = db.transaction(async (tx) => {
+        expect(await dispatchEvents(tx, url, clock(), 100, lease)).toEqual({ events: 1, created: 1, claims: [] });
+        dispatched.open();
+        await commit.opened;
+      });
+      await dispatched.opened;
+      // The end's release would not see the held-back row before the dispatch commits: it waits.
+      const ending = recordAttemptResults(db, [{ claim: first!, result: { outcome: 'delivered', status: 204, at: clock() } }], { now: clock(), ...lease });
+      await untilWaitingForLock(ending);
+      commit.open();
+      await dispatching;
+      const { recorded, claims } = await ending;
+      expect(recorded).toEqual([true]);
+      expect(claims.map((claim) => claim.eventId)).toEqual([second.id]);
+    },
+  );
+
   it('lets two workers on one database deliver each event once, in per-user order', async () => {
     const target = await receiver();
     const second = database.url === null ? database.handle : await openDatabase({ url: database.url, dataDir: 'memory://' });
@@ -645,7 +730,7 @@ describe(`event delivery (${backendName})`, () => {
     expect(await deliveryRows()).toMatchObject([{ status: 'delivered' }]);
   });
 
-  it('records the results of attempts that end together in one statement, dropping only the one claimed again since', async () => {
+  it('records the results of attempts that end together in one call, dropping only the one claimed again since', async () => {
     const url = 'http://127.0.0.1:9/together';
     const { clock, advance } = manualClock();
     for (const user of ['u-1', 'u-2', 'u-3']) await record(user);
@@ -697,10 +782,18 @@ describe(`event delivery (${backendName})`, () => {
     expect(eventScans[0]!['Index Cond']).toMatch(/seq > /);
     expect(planNodes(plan[0]!.Plan).filter((node) => node['Join Filter'] !== undefined)).toEqual([]);
     // The held-back check looks up each event's user in the user-order index, rather than
-    // reading (and hashing) every pending entry of the status index.
+    // reading (and hashing) every pending entry of the status index, then locks the rows it
+    // found by their key (not by the URL alone, through the user-order index).
     const deliveryScans = planNodes(plan[0]!.Plan).filter((node) => node['Relation Name'] === 'event_deliveries' && node['Node Type'] !== 'ModifyTable');
-    expect(deliveryScans.map((node) => ({ index: node['Index Name'], byUser: /user_id = /.test(node['Index Cond'] ?? '') }))).toEqual([
-      { index: 'event_deliveries_user_order_idx', byUser: true },
+    expect(
+      deliveryScans.map((node) => ({
+        index: node['Index Name'],
+        byUser: /user_id = /.test(node['Index Cond'] ?? ''),
+        byKey: /event_seq = /.test(node['Index Cond'] ?? ''),
+      })),
+    ).toEqual([
+      { index: 'event_deliveries_user_order_idx', byUser: true, byKey: false },
+      { index: 'event_deliveries_event_seq_url_pk', byUser: false, byKey: true },
     ]);
     // And the statement still does its work: the one event after the position.
     expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 1, created: 1, claims: [] });
