@@ -380,11 +380,16 @@ export async function releaseHeldBack(executor: Executor, url: string): Promise<
 // $1 url, $2 now, $3 attempted before, $4 the lease in ms. Retrying rows wait for nothing
 // (held-back ones were never attempted) and are found through the ready-order index. A row
 // in flight is leased, due exactly a lease after its attempt began (claimDeliveries,
-// dispatchEvents): those are left alone. The new due time touches no index (a HOT update).
-const BRING_RETRIES_FORWARD = `update ${DELIVERIES} set ${delivery('nextAttemptAt')} = $2::timestamptz
-where ${delivery('url')} = $1 and ${delivery('status')} = 'pending' and not ${delivery('heldBack')} and ${delivery('attempts')} > 0
-  and ${delivery('nextAttemptAt')} > $2::timestamptz and ${delivery('lastAttemptAt')} < $3::timestamptz
-  and ${delivery('nextAttemptAt')} <> ${delivery('lastAttemptAt')} + $4::int * interval '1 millisecond'
+// dispatchEvents): those are left alone. The rows are locked in event order, the order a
+// dispatch locks them in (DISPATCH_EVENTS): neither waits for the other in a cycle. The new
+// due time touches no index (a HOT update).
+const BRING_RETRIES_FORWARD = `update ${DELIVERIES} d set ${delivery('nextAttemptAt')} = $2::timestamptz
+where d.${delivery('url')} = $1 and d.${delivery('eventSeq')} in (
+  select r.${delivery('eventSeq')} from ${DELIVERIES} r
+   where r.${delivery('url')} = $1 and r.${delivery('status')} = 'pending' and not r.${delivery('heldBack')} and r.${delivery('attempts')} > 0
+     and r.${delivery('nextAttemptAt')} > $2::timestamptz and r.${delivery('lastAttemptAt')} < $3::timestamptz
+     and r.${delivery('nextAttemptAt')} <> r.${delivery('lastAttemptAt')} + $4::int * interval '1 millisecond'
+   order by r.${delivery('eventSeq')} for update)
 returning 1`;
 
 /**
