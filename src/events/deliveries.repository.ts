@@ -142,9 +142,9 @@ async function dispatchOnce(executor: Executor, url: string, now: Date, batch: n
 // `offset 0`: as an EXISTS or a plain join, the planner read every 'pending' entry of the
 // status index once and hashed them, dead entries of rows delivered since the last vacuum
 // included: 10 ms a step, ingest benchmark with a receiver, auto_explain), then locked FOR
-// SHARE one by one by key, in event order, and read as they are once locked (their status
-// tested outside the lookup, else the planner may take the user-order index by URL alone
-// for it). A delivery ending now (record_delivery_results, migration 0015) has its row
+// SHARE one by one by key, in event order (all of them, once: a materialized CTE), and read
+// as they are once locked (their status tested outside the lookup, else the planner may take
+// the user-order index by URL alone for it). A delivery ending now (record_delivery_results, migration 0015) has its row
 // locked: the dispatch waits for it to commit and reads the row ended, holding nothing back
 // behind it. A delivery that ends after waits for this statement to commit, and its release
 // sees the rows held back here. Of the others, the oldest `$6` are created claimed. One row
@@ -163,7 +163,7 @@ earlier as (
     offset 0
   ) w
 ),
-waiting as (
+waiting as materialized (
   select w.user_id from (select seq from earlier order by seq) e cross join lateral (
     select d.${delivery('userId')} as user_id, d.${delivery('status')} as status from ${DELIVERIES} d
      where d.${delivery('eventSeq')} = e.seq and d.${delivery('url')} = $2
