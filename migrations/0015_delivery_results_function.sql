@@ -36,12 +36,17 @@ DECLARE
   ended_urls text[] := '{}';
   ended_users text[] := '{}';
 BEGIN
+  -- Each row by its key. The plan is made once (at the sixth call, on the statistics of that
+  -- moment: an empty table, at a fresh start) and kept: with `status = 'pending'` written
+  -- plainly, the user-order index (not delivered) served too, and the plan looked the row up
+  -- by the URL alone there, through every undelivered entry of the URL, dead ones included
+  -- (1.6 ms a row at 30,000 rows). Written as a CASE, it names no index, and the key is taken.
   FOR i IN 1 .. coalesce(array_length(seqs, 1), 0) LOOP
     UPDATE event_deliveries d
        SET status = statuses[i], last_status = last_statuses[i], last_error = last_errors[i],
            next_attempt_at = next_ats[i], delivered_at = coalesce(delivered_ats[i], d.delivered_at)
      WHERE d.event_seq = seqs[i] AND d.url = urls[i] AND d.attempts = claimed_attempts[i]
-       AND d.last_attempt_at = claimed_ats[i] AND d.status = 'pending'
+       AND d.last_attempt_at = claimed_ats[i] AND CASE WHEN d.status = 'pending' THEN true ELSE false END
     RETURNING d.user_id, d.status INTO ended_user, ended_status;
     CONTINUE WHEN NOT FOUND;
     r_seq := seqs[i];

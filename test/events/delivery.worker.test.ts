@@ -1,4 +1,5 @@
 import { asc, eq, getTableName, like, sql } from 'drizzle-orm';
+import type pg from 'pg';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { openDatabase } from '../../src/db/client.js';
 import { eventDeliveries, events as eventsTable, serviceState } from '../../src/db/schema.js';
 import {
   bringRetriesForward,
+  type ClaimedDelivery,
   claimDeliveries,
   dispatchEvents,
   dispatchStatement,
@@ -92,6 +94,22 @@ async function deliveryRows() {
     })
     .from(eventDeliveries)
     .orderBy(asc(eventDeliveries.eventSeq), asc(eventDeliveries.url));
+}
+
+/** recordAttempts (each delivered) over a connection of the test's own: a session with its own PL/pgSQL plans. */
+function recordingOn(client: pg.Client) {
+  const driver: SqlDriver = {
+    ...db.driver,
+    query: async <T>(text: string, params?: readonly unknown[]) => (await client.query(text, params as unknown[])).rows as T[],
+  };
+  const on = Object.create(db, { driver: { value: driver } }) as Database;
+  return {
+    records: (claims: ClaimedDelivery[]) =>
+      recordAttempts(
+        on,
+        claims.map((claim) => ({ claim, result: { outcome: 'delivered' as const, status: 204, at: claim.claimedAt } })),
+      ),
+  };
 }
 
 /** A promise opened by hand. */
@@ -798,6 +816,31 @@ describe(`event delivery (${backendName})`, () => {
     // And the statement still does its work: the one event after the position.
     expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 1, created: 1, claims: [] });
   });
+
+  it.skipIf(!testDatabaseUrl)(
+    'records a result by its key even with the plan its connection made on an empty table (PostgreSQL only: auto_explain)',
+    async () => {
+      const url = 'http://127.0.0.1:9/plan-on-empty';
+      const now = new Date();
+      const nothing = { eventSeq: 1, url, eventId: 'evt_none', body: '{}', attempts: 1, claimedAt: now, firstAttemptAt: now, recordedAt: now };
+      const notices = await withClient(database.url!, async (client) => {
+        const { records } = recordingOn(client);
+        // PL/pgSQL plans a statement for keeps at its sixth run, on the statistics of then.
+        for (let i = 0; i < 8; i += 1) await records([nothing]);
+        const seen: string[] = [];
+        client.on('notice', (notice) => seen.push(notice.message ?? ''));
+        await client.query("load 'auto_explain'");
+        await client.query('set auto_explain.log_min_duration = 0');
+        await client.query('set auto_explain.log_nested_statements = on');
+        await client.query('set auto_explain.log_level = notice');
+        await records([nothing]);
+        return seen;
+      });
+      const end = notices.find((notice) => notice.includes('UPDATE event_deliveries d'));
+      expect(end).toMatch(/Index Scan using event_deliveries_event_seq_url_pk/);
+      expect(end).toMatch(/Index Cond: \(\(event_seq = .*\) AND \(url = .*\)\)/);
+    },
+  );
 
   it('marks failed, once started, the pending deliveries of a URL no longer configured (they would keep their events from pruning)', async () => {
     const kept = await receiver();
