@@ -3,7 +3,7 @@ import type pg from 'pg';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Database, SqlDriver } from '../../src/db/client.js';
+import type { Database, SqlDriver, Transaction } from '../../src/db/client.js';
 import { openDatabase } from '../../src/db/client.js';
 import { eventDeliveries, events as eventsTable, serviceState } from '../../src/db/schema.js';
 import {
@@ -110,6 +110,29 @@ function recordingOn(client: pg.Client) {
         claims.map((claim) => ({ claim, result: { outcome: 'delivered' as const, status: 204, at: claim.claimedAt } })),
       ),
   };
+}
+
+/** A user's first event in flight to `url` (created claimed), a second recorded after it (not dispatched), and the first's delivered result. */
+async function inFlightAndNext(url: string) {
+  const { clock } = manualClock();
+  const lease = { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 };
+  await record('user-a');
+  const [first] = (await dispatchEvents(db, url, clock(), 100, lease)).claims;
+  const second = await record('user-a');
+  const delivered = [{ claim: first!, result: { outcome: 'delivered' as const, status: 204, at: clock() } }];
+  return { clock, lease, first: first!, second, delivered };
+}
+
+/** `work` in a transaction left open until `commit()`: `ran` once the work is done, `done` once committed. */
+function heldOpen(work: (tx: Transaction) => Promise<void>) {
+  const ran = gate();
+  const commit = gate();
+  const done = db.transaction(async (tx) => {
+    await work(tx);
+    ran.open();
+    await commit.opened;
+  });
+  return { ran: ran.opened, commit: commit.open, done };
 }
 
 /** A promise opened by hand. */
@@ -643,31 +666,19 @@ describe(`event delivery (${backendName})`, () => {
     'holds nothing back behind a delivery whose end commits while the dispatch reads it: the dispatch waits for the end (PostgreSQL only: two transactions at once)',
     async () => {
       const url = 'http://127.0.0.1:9/end-first';
-      const { clock } = manualClock();
-      const lease = { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 };
-      await record('user-a');
-      const [first] = (await dispatchEvents(db, url, clock(), 100, lease)).claims;
-      const second = await record('user-a');
-      const commit = gate();
-      const ended = gate();
-      const ending = db.transaction(async (tx) => {
-        const results = await recordAttemptResults(tx, [{ claim: first!, result: { outcome: 'delivered', status: 204, at: clock() } }], {
-          now: clock(),
-          ...lease,
-        });
-        expect(results).toEqual({ recorded: [true], claims: [] });
-        ended.open();
-        await commit.opened;
+      const { clock, lease, first, second, delivered } = await inFlightAndNext(url);
+      const ending = heldOpen(async (tx) => {
+        expect(await recordAttemptResults(tx, delivered, { now: clock(), ...lease })).toEqual({ recorded: [true], claims: [] });
       });
-      await ended.opened;
+      await ending.ran;
       // The dispatch reads the first row pending (its end is not committed): it waits for it.
       const dispatching = dispatchEvents(db, url, clock(), 100, lease);
       await untilWaitingForLock(dispatching);
-      commit.open();
-      await ending;
+      ending.commit();
+      await ending.done;
       expect((await dispatching).claims.map((claim) => claim.eventId)).toEqual([second.id]);
       expect(await heldBack()).toEqual([
-        { eventSeq: first!.eventSeq, heldBack: false },
+        { eventSeq: first.eventSeq, heldBack: false },
         { eventSeq: second.seq, heldBack: false },
       ]);
     },
@@ -677,24 +688,16 @@ describe(`event delivery (${backendName})`, () => {
     'releases, with the end that waited for it, the row a dispatch held back while that end was on its way (PostgreSQL only: two transactions at once)',
     async () => {
       const url = 'http://127.0.0.1:9/dispatch-first';
-      const { clock } = manualClock();
-      const lease = { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 };
-      await record('user-a');
-      const [first] = (await dispatchEvents(db, url, clock(), 100, lease)).claims;
-      const second = await record('user-a');
-      const commit = gate();
-      const dispatched = gate();
-      const dispatching = db.transaction(async (tx) => {
+      const { clock, lease, second, delivered } = await inFlightAndNext(url);
+      const dispatching = heldOpen(async (tx) => {
         expect(await dispatchEvents(tx, url, clock(), 100, lease)).toEqual({ events: 1, created: 1, claims: [] });
-        dispatched.open();
-        await commit.opened;
       });
-      await dispatched.opened;
+      await dispatching.ran;
       // The end's release would not see the held-back row before the dispatch commits: it waits.
-      const ending = recordAttemptResults(db, [{ claim: first!, result: { outcome: 'delivered', status: 204, at: clock() } }], { now: clock(), ...lease });
+      const ending = recordAttemptResults(db, delivered, { now: clock(), ...lease });
       await untilWaitingForLock(ending);
-      commit.open();
-      await dispatching;
+      dispatching.commit();
+      await dispatching.done;
       const { recorded, claims } = await ending;
       expect(recorded).toEqual([true]);
       expect(claims.map((claim) => claim.eventId)).toEqual([second.id]);
