@@ -144,11 +144,12 @@ async function dispatchOnce(executor: Executor, url: string, now: Date, batch: n
 // included: 10 ms a step, ingest benchmark with a receiver, auto_explain), then locked FOR
 // SHARE one by one by key, in event order (all of them, once: a materialized CTE), and read
 // as they are once locked (their status tested outside the lookup, else the planner may take
-// the user-order index by URL alone for it). A delivery ending now (record_delivery_results, migration 0015) has its row
-// locked: the dispatch waits for it to commit and reads the row ended, holding nothing back
-// behind it. A delivery that ends after waits for this statement to commit, and its release
-// sees the rows held back here. Of the others, the oldest `$6` are created claimed. One row
-// always comes back: the counts, with a claimed row's event (or nulls) beside them.
+// the user-order index by URL alone for it). A delivery ending now (record_delivery_results,
+// migration 0015) has its row locked: the dispatch waits for it to commit and reads the row
+// ended, holding nothing back behind it. A delivery that ends after waits for this statement
+// to commit, and its release sees the rows held back here. Of the others, the oldest `$6`
+// are created claimed. One row always comes back: the counts, with a claimed row's event (or
+// nulls) beside them.
 const DISPATCH_EVENTS = `with position as (
   select (${serviceStateColumn('value')} ->> 'seq')::bigint as seq from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1 for update skip locked
 ),
@@ -355,12 +356,12 @@ export async function recordAttemptResults(
 
 /**
  * Releases the held-back deliveries of a URL whose user has no earlier pending delivery
- * left there: the safety net behind the release a delivery's end makes (recordAttempts),
- * for a row it missed all the same (a crash between the two, a row an operator's
- * redelivery left behind a held one). Run now and then by each lane; it reads only the
- * held-back rows, and skips the rows another statement holds (a dispatch reading them, an
- * end releasing them): it never waits for one, so never in a cycle with one. Returns how
- * many it released.
+ * left there: the safety net behind the release a delivery's end makes (recordAttempts).
+ * An end and a dispatch at the same moment wait for one another (DISPATCH_EVENTS), so this
+ * finds rows only when something else went wrong (a statement cancelled as a deadlock's
+ * loser, say). Run now and then by each lane; it reads only the held-back rows, and skips
+ * the rows another statement holds (a dispatch reading them, an end releasing them): it
+ * never waits for one, so never in a cycle with one. Returns how many it released.
  */
 export async function releaseHeldBack(executor: Executor, url: string): Promise<number> {
   const result = await executor.execute(sql`
