@@ -391,14 +391,13 @@ describe(`event delivery (${backendName})`, () => {
     expect(await recordAttempt(db, again!, { outcome: 'delivered', status: 204, at: clock() })).toBe(true);
   });
 
-  it('releases, by a sweep of each lane, a held-back delivery whose earlier one ended unseen (it ended while the row was created)', async () => {
+  it('releases, by a sweep of each lane, a held-back delivery whose earlier one ended unseen', async () => {
     const target = await receiver();
     const { clock } = manualClock();
     const first = await record('u-1');
     const second = await record('u-1');
     await dispatchEvents(db, target.url, clock(), 100);
-    // The race: the first one's end committed while the second's row was being created, so
-    // the end found nothing to release; here, its end without the release.
+    // The first one's end without its release (as if that release had been cancelled).
     await db.update(eventDeliveries).set({ status: 'delivered' }).where(eq(eventDeliveries.eventSeq, first.seq));
     expect(await claimDeliveries(db, { url: target.url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 10 })).toEqual([]);
     expect(await releaseHeldBack(db, target.url)).toBe(1);
