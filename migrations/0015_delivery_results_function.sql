@@ -13,8 +13,8 @@
 -- locks in event order, so neither waits for the other in a cycle.
 --
 -- Cost: each statement here is a lookup by key, planned once per connection (PL/pgSQL keeps
--- its plans), where the one statement it replaces was planned at every call (0.8 ms, as
--- long as it ran: ingest benchmark with a receiver, pg_stat_statements).
+-- its plans), where the one statement it replaces was planned at every call (0.4–0.8 ms a
+-- call, longer than it ran: ingest benchmark with a receiver, pg_stat_statements).
 --
 -- Arguments: the attempts' event seq, url, attempts and claim time (the fence: a result whose
 -- row was claimed again since is dropped), the status, last status, last error, next attempt
