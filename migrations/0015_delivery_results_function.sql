@@ -59,9 +59,9 @@ BEGIN
     END IF;
   END LOOP;
   r_released := true;
-  -- The user's oldest pending row, if it is held back (none before it is claimed, retrying,
-  -- redelivered, or released by an earlier end of this call). The lookups name the URL and
-  -- user: the planner has no index to take by the URL alone.
+  -- The user's oldest held-back row, if it is the user's oldest pending row (none before it
+  -- is claimed, retrying, redelivered, or released by an earlier end of this call). Each
+  -- lookup names the URL and user: the planner has no index to take by the URL alone.
   FOR i IN 1 .. coalesce(array_length(ended_users, 1), 0) LOOP
     UPDATE event_deliveries n
        SET held_back = false,
@@ -72,8 +72,11 @@ BEGIN
      WHERE n.url = ended_urls[i] AND n.user_id = ended_users[i] AND n.status = 'pending' AND n.held_back
        AND n.event_seq = (
          SELECT m.event_seq FROM event_deliveries m
-          WHERE m.url = ended_urls[i] AND m.user_id = ended_users[i] AND m.status = 'pending'
+          WHERE m.url = ended_urls[i] AND m.user_id = ended_users[i] AND m.status = 'pending' AND m.held_back
           ORDER BY m.event_seq LIMIT 1)
+       AND NOT EXISTS (
+         SELECT 1 FROM event_deliveries p
+          WHERE p.url = ended_urls[i] AND p.user_id = ended_users[i] AND p.status = 'pending' AND p.event_seq < n.event_seq)
     RETURNING n.event_seq, n.url, n.attempts, n.first_attempt_at INTO r_seq, r_url, r_attempts, r_first_attempt_at;
     CONTINUE WHEN NOT FOUND OR NOT claim_released;
     SELECT e.id, e.body, e.recorded_at INTO r_event_id, r_body, r_recorded_at FROM events e WHERE e.seq = r_seq;
