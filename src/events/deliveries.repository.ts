@@ -96,16 +96,29 @@ export async function dispatchEvents(executor: Executor, url: string, now: Date,
       .onConflictDoNothing({ target: serviceState.key });
     result = await dispatchOnce(executor, url, now, batch, claim);
   }
+  // Another replica's dispatch committed between the statement's snapshot and its lock: again,
+  // on a snapshot that sees its rows (each time, that replica moved the position on).
+  while (result === 'stale') result = await dispatchOnce(executor, url, now, batch, claim);
   return result ?? { events: 0, created: 0, claims: [] };
 }
 
-/** The dispatch step's result, or null when the URL has no position yet. */
-async function dispatchOnce(executor: Executor, url: string, now: Date, batch: number, claim: DispatchClaim | undefined): Promise<DispatchResult | null> {
+/**
+ * The dispatch step's result; null when the URL has no position yet, 'stale' when the
+ * position moved after the statement's snapshot (it created nothing).
+ */
+async function dispatchOnce(
+  executor: Executor,
+  url: string,
+  now: Date,
+  batch: number,
+  claim: DispatchClaim | undefined,
+): Promise<DispatchResult | 'stale' | null> {
   const statement = dispatchStatement(url, now, batch, claim);
   const rows = await executor.driver.query<{
     events: number;
     created: number;
     missing: boolean;
+    stale: boolean;
     eventSeq: number | null;
     eventId: string | null;
     body: string | null;
@@ -113,6 +126,7 @@ async function dispatchOnce(executor: Executor, url: string, now: Date, batch: n
   }>(statement.text, statement.params);
   const [first] = rows;
   if (first === undefined || first.missing) return null;
+  if (first.stale) return 'stale';
   const claims: ClaimedDelivery[] = [];
   for (const row of rows) {
     if (row.eventSeq === null) continue;
@@ -136,7 +150,14 @@ async function dispatchOnce(executor: Executor, url: string, now: Date, batch: n
 // primary key's range (`seq > $position`): read as a join, the planner walked the key from
 // the feed's start and filtered, so every dispatch cost as much as all the events kept
 // (12 ms a step at 30,000 events; a retention's worth would be seconds). A position locked
-// by another replica, or none, reads as null: no events. A row is held back when its user
+// by another replica, or none, reads as null: no events. So does a position another
+// replica's dispatch moved between this statement's snapshot and its lock: the lock reads
+// the position as committed, but the snapshot does not see the rows that dispatch created,
+// and would create the next event of one of their users held back by nothing, claimed
+// while the earlier one is in flight (two replicas: seen once in CI as one event out of its
+// user's order). The position as the
+// snapshot reads it (`seen`) then differs from the locked one: the statement creates
+// nothing and says `stale`, and the caller dispatches again. A row is held back when its user
 // has a pending row at the URL already, or an earlier event in the same batch. The pending
 // rows are looked for user by user in the user-order index (a lateral join, kept one by
 // `offset 0`: as an EXISTS or a plain join, the planner read every 'pending' entry of the
@@ -153,9 +174,15 @@ async function dispatchOnce(executor: Executor, url: string, now: Date, batch: n
 const DISPATCH_EVENTS = `with position as (
   select (${serviceStateColumn('value')} ->> 'seq')::bigint as seq from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1 for update skip locked
 ),
+seen as (
+  select (${serviceStateColumn('value')} ->> 'seq')::bigint as seq from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1
+),
+current as (
+  select seq from position where seq = (select seq from seen)
+),
 next as (
   select e.${event('seq')} as seq, e.${event('userId')} as user_id, e.${event('id')} as id, e.${event('body')} as body, e.${event('recordedAt')} as recorded_at
-    from ${EVENTS} e where e.${event('seq')} > (select seq from position) order by e.${event('seq')} limit $4
+    from ${EVENTS} e where e.${event('seq')} > (select seq from current) order by e.${event('seq')} limit $4
 ),
 earlier as (
   select w.seq from (select distinct user_id from next where user_id is not null) u cross join lateral (
@@ -197,9 +224,10 @@ moved as (
 ),
 counts as (
   select (select count(*) from next)::int as events, (select count(*) from created)::int as created,
-    not exists (select 1 from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1) as missing
+    not exists (select 1 from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1) as missing,
+    exists (select 1 from position) and not exists (select 1 from current) as stale
 )
-select counts.events, counts.created, counts.missing, n.seq::float8 as "eventSeq", n.id as "eventId", n.body, n.recorded_at as "recordedAt"
+select counts.events, counts.created, counts.missing, counts.stale, n.seq::float8 as "eventSeq", n.id as "eventId", n.body, n.recorded_at as "recordedAt"
   from counts left join (created c join next n on n.seq = c.seq and c.attempts = 1) on true`;
 
 /** The dispatch step's one statement and its parameters (see DISPATCH_EVENTS). */

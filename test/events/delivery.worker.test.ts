@@ -11,6 +11,7 @@ import {
   type ClaimedDelivery,
   claimDeliveries,
   dispatchEvents,
+  dispatchKey,
   dispatchStatement,
   listDeliveries,
   recordAttempt,
@@ -700,6 +701,38 @@ describe(`event delivery (${backendName})`, () => {
       const { recorded, claims } = await ending;
       expect(recorded).toEqual([true]);
       expect(claims.map((claim) => claim.eventId)).toEqual([second.id]);
+    },
+  );
+
+  it.skipIf(!testDatabaseUrl)(
+    "creates nothing when another replica's dispatch moved the position after its snapshot, and holds the user's next event back when run again (PostgreSQL only: two transactions at once)",
+    async () => {
+      const url = 'http://127.0.0.1:9/two-dispatches';
+      const { clock } = manualClock();
+      const lease = { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 };
+      await db.insert(serviceState).values({ key: dispatchKey(url), value: { seq: 0 } });
+      const first = await record('user-a');
+      const second = await record('user-a');
+      const other = heldOpen(async (tx) => {
+        expect((await dispatchEvents(tx, url, clock(), 1, lease)).claims.map((claim) => claim.eventId)).toEqual([first.id]);
+      });
+      await other.ran;
+      // The statement skips a position another dispatch has locked; waiting for it instead, it
+      // takes its snapshot before that dispatch commits and its lock after: the window two
+      // replicas meet in by chance, held open here.
+      const statement = dispatchStatement(url, clock(), 100, lease);
+      const waitingText = statement.text.replace('for update skip locked', 'for update');
+      expect(waitingText).not.toBe(statement.text);
+      const dispatching = db.driver.query<{ events: number; created: number; stale: boolean }>(waitingText, statement.params);
+      await untilWaitingForLock(dispatching);
+      other.commit();
+      await other.done;
+      expect(await dispatching).toEqual([expect.objectContaining({ events: 0, created: 0, stale: true })]);
+      expect(await dispatchEvents(db, url, clock(), 100, lease)).toEqual({ events: 1, created: 1, claims: [] });
+      expect(await heldBack()).toEqual([
+        { eventSeq: first.seq, heldBack: false },
+        { eventSeq: second.seq, heldBack: true },
+      ]);
     },
   );
 
