@@ -20,11 +20,11 @@
 //
 // --own-cluster runs on a throwaway PostgreSQL cluster (initdb in a temp directory) with
 // the given settings instead of the server on 127.0.0.1:5432.
-import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { eachArgument, positiveNumber } from '../common/arguments.js';
 import { type CpuMeter, cpuMeter } from '../common/cpu.js';
 import { DEFAULT_SERVER_URL } from '../common/database.js';
+import { machineReference } from '../common/machine-reference.js';
 import { runOpenLoop } from '../common/open-loop.js';
 import { keyValue, settingsText, startOwnCluster } from '../common/own-cluster.js';
 import { BENCH_API_KEY, metricSums, withSeededService } from '../common/seeded-service.js';
@@ -236,18 +236,6 @@ async function scenario(label: string, users: number, options: Options): Promise
   });
 }
 
-/**
- * Milliseconds a fixed single-threaded loop takes right now. This machine's speed varies
- * with the load on its host by as much as half; the reference says how fast it was.
- */
-function cpuReferenceMs(): number {
-  const start = performance.now();
-  let x = 0;
-  for (let i = 0; i < 100_000_000; i++) x += i % 7;
-  if (x < 0) throw new Error('unreachable');
-  return performance.now() - start;
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -262,7 +250,7 @@ async function main(): Promise<void> {
   const cluster = options.ownCluster === null ? null : await startOwnCluster(options.ownCluster);
   if (cluster !== null) options.server = cluster.url;
   const machine = await machineDescription(options.server);
-  const referenceBefore = cpuReferenceMs();
+  const referenceBefore = await machineReference();
   const scenarios: Scenario[] = [];
   try {
     if (options.only !== 'large') scenarios.push(await scenario('10k transactions', 1_000, options));
@@ -270,13 +258,14 @@ async function main(): Promise<void> {
   } finally {
     cluster?.stop();
   }
-  const referenceAfter = cpuReferenceMs();
+  const referenceAfter = await machineReference();
   const server = cluster === null ? `server ${options.server.replace(/\/\/[^@]*@/, '//')}` : `own cluster (${settingsText(cluster.settings)})`;
 
   const lines = [
     `GET /entitlements/:userId, ${options.skew ? 'skewed users (80 % of reads on 20 % of them)' : 'random users'}, ` +
       `cache ${options.env.ENTITLEMENTS_CACHE_SIZE ?? 'default size'}, ${options.env.WORKERS ? `WORKERS=${options.env.WORKERS}, ` : ''}${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, ${options.duration} s per run, ${options.repeat} rounds, load generator on the same machine`,
-    `machine: ${machine}; PostgreSQL: ${server}; CPU reference loop ${Math.round(referenceBefore)} ms before, ${Math.round(referenceAfter)} ms after`,
+    `machine: ${machine}; PostgreSQL: ${server}; CPU reference loop ${Math.round(referenceBefore.cpuMs)} ms before, ${Math.round(referenceAfter.cpuMs)} ms after; ` +
+      `bare node:http 1 KB JSON ${Math.round(referenceBefore.httpPerSecond)} req/s before, ${Math.round(referenceAfter.httpPerSecond)} after`,
     '',
     '| data | round | mode | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | CPU µs/request: service + PostgreSQL + generator |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
