@@ -8,6 +8,46 @@ import { purchaseLinks, serviceState, userAnswers } from '../db/schema.js';
 // transaction's driver, as the rest of the group commit (docs/architecture.md, "Database
 // access"). The answer check's and the baseline's look-ups run outside it, by the builder.
 
+// Two transactions changing one user's answer at once (two purchases of one user, a grant
+// beside a notification, the answer check beside either) would each compute the answer
+// without the other's change, and the one that commits last would store, and announce, an
+// answer without the other's. So a transaction that records answers on PostgreSQL (PGlite's
+// transactions never overlap) first locks its users, each with an advisory lock held to its
+// commit, in user id order, and reads their records and recorded answers in statements
+// after that: a statement's snapshot is taken before the locks it waits for, so what it read
+// may already be outdated when it has them. A transaction of more users than PostgreSQL's lock
+// table should hold at once (the replay) takes instead one lock over every answer, exclusive,
+// which the others take shared before their users' locks (so none waits for it while
+// holding a user's lock another waits for).
+
+/** pg advisory lock key over every user's answer ("ase-answ"), per app (names.lockKey). */
+export const ANSWERS_LOCK_KEY = 0x6173652d616e7377n;
+
+/**
+ * SQL that takes the lock over every answer shared (`key`: a bigint parameter), then the lock
+ * of each user in `users` (a text[] expression), in id order; one row, `locks`.
+ */
+export function answerLocksSql(users: string, key: string): string {
+  return `select count(case when k.u is null then pg_advisory_xact_lock_shared(${key}) else pg_advisory_xact_lock(hashtextextended('user:' || k.u, 0)) end) as locks
+    from (select null::text as u union select unnest(${users}) order by u nulls first) as k`;
+}
+
+const LOCK_ANSWERS = answerLocksSql('$1::text[]', '$2::bigint');
+
+/** The lock key over every answer of the transaction's app, as answerLocksSql's `key` parameter. */
+export const answersLockKey = (tx: Transaction): string => tx.driver.names.lockKey(ANSWERS_LOCK_KEY).toString();
+
+/** Locks these users' answers until the transaction ends (see above); then read them. */
+export async function lockAnswersOf(tx: Transaction, userIds: readonly string[]): Promise<void> {
+  if (userIds.length === 0) return;
+  await tx.driver.query(LOCK_ANSWERS, [[...userIds], answersLockKey(tx)]);
+}
+
+/** Locks every user's answer until the transaction ends: for a transaction of more users than per-user locks suit. */
+export async function lockEveryAnswer(tx: Transaction): Promise<void> {
+  await tx.driver.query('select pg_advisory_xact_lock($1::bigint)', [answersLockKey(tx)]);
+}
+
 export interface StoredAnswer {
   userId: string;
   entitlements: string;

@@ -4,7 +4,7 @@ import type { Database, DatabaseHandle, Transaction } from '../db/client.js';
 import { ANSWER_INPUTS_CHANNEL, invalidationPayloads } from '../entitlements/answer-inputs-channel.js';
 import type { EntitlementMap } from '../entitlements/entitlement-map.js';
 import { type AnswerComparison, answerChanges, compareAnswers } from './answers.js';
-import { storeAnswers } from './answers.repository.js';
+import { lockAnswersOf, lockEveryAnswer, storeAnswers } from './answers.repository.js';
 import type { NewEvent, RecordedEvent } from './event-types.js';
 import { appendEvents } from './events.repository.js';
 import { recordingLookups } from './recording.repository.js';
@@ -66,12 +66,16 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
     const notifiedPurchases = changes.notifications.map((n) => n.originalTransactionId).filter((id): id is string => id !== null);
     const transactionIds = changes.notifications.map((n) => n.transactionId).filter((id): id is string => id !== null);
     const fewUsers = changes.users.size + changes.purchases.size <= USERS_PER_READ;
+    // On PostgreSQL the users' answers are locked first, and read after (answers.repository.ts).
+    const lockAnswers = deps.kind === 'postgres';
     const lookups = await recordingLookups(tx, {
       owned: [...notifiedPurchases, ...changes.purchases],
       transactions: transactionIds,
       subscriptions: notifiedPurchases,
       answersOf: fewUsers ? { users: [...changes.users], ownersOf: [...changes.purchases] } : null,
+      lockAnswers: lockAnswers && fewUsers,
     });
+    if (lockAnswers && !fewUsers) await lockEveryAnswer(tx);
     const owners = lookups.owners;
 
     for (const n of changes.notifications) {
@@ -155,7 +159,10 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
       return flushed.recorded;
     },
     async storeAnswersOf(db, userIds) {
-      await db.transaction((tx) => answerChanges(tx, userIds, deps.entitlementMap, deps.clock()));
+      await db.transaction(async (tx) => {
+        if (deps.kind === 'postgres') await lockAnswersOf(tx, userIds);
+        await answerChanges(tx, userIds, deps.entitlementMap, deps.clock());
+      });
     },
     recording(db) {
       // Looked up at each call, not once: a handle may swap its transaction method (tests do).

@@ -1,7 +1,7 @@
 import type { Transaction } from '../db/client.js';
 import { columnName, readColumn, tableName } from '../db/raw.js';
 import { purchaseLinks, subscriptions, transactions, userAnswers } from '../db/schema.js';
-import type { StoredAnswer } from './answers.repository.js';
+import { answerLocksSql, answersLockKey, type StoredAnswer } from './answers.repository.js';
 
 // What the recorder looks up, inside the recording transaction, to say who an event
 // concerns and what was bought, and (for a batch of few users) the answers last recorded
@@ -32,6 +32,11 @@ export interface RecordingLookupRequest {
    * none (the caller reads them later, a page of users at a time).
    */
   answersOf: { users: readonly string[]; ownersOf: readonly string[] } | null;
+  /**
+   * Lock those users' answers instead of reading them (answerLocksSql; the caller reads them
+   * after): this statement's snapshot is older than the locks it waits for.
+   */
+  lockAnswers?: boolean;
 }
 
 const link = (column: 'originalTransactionId' | 'userId') => columnName(purchaseLinks, column);
@@ -43,7 +48,7 @@ const answer = (column: 'userId' | 'entitlements' | 'fingerprint' | 'nextCheckAt
 // (select ...)": PostgreSQL answers an OR with a subquery by reading the whole table, which
 // grows with every user (9 ms per batch at 20,000 users), where an array probes the primary
 // key (0.2 ms).
-const LOOKUPS = `
+const LOOKUPS_OF_EVENTS = `
 select 'o' as kind, ${link('originalTransactionId')} as key, ${link('userId')} as a, null::text as b, null::timestamptz as c
   from ${tableName(purchaseLinks)} where ${link('originalTransactionId')} = any($1::text[])
 union all
@@ -51,14 +56,19 @@ select 't', ${columnName(transactions, 'transactionId')}, ${columnName(transacti
   from ${tableName(transactions)} where ${columnName(transactions, 'transactionId')} = any($2::text[])
 union all
 select 's', ${columnName(subscriptions, 'originalTransactionId')}, ${columnName(subscriptions, 'productId')}, null, null
-  from ${tableName(subscriptions)} where ${columnName(subscriptions, 'originalTransactionId')} = any($3::text[])
+  from ${tableName(subscriptions)} where ${columnName(subscriptions, 'originalTransactionId')} = any($3::text[])`;
+const ANSWER_USERS = `$4::text[] || array(select ${link('userId')} from ${tableName(purchaseLinks)} where ${link('originalTransactionId')} = any($5::text[]))`;
+const LOOKUPS = `${LOOKUPS_OF_EVENTS}
 union all
 select 'a', ${answer('userId')}, ${answer('entitlements')}, ${answer('fingerprint')}, ${answer('nextCheckAt')}
-  from ${tableName(userAnswers)}
-  where ${answer('userId')} = any($4::text[] || array(select ${link('userId')} from ${tableName(purchaseLinks)} where ${link('originalTransactionId')} = any($5::text[])))`;
+  from ${tableName(userAnswers)} where ${answer('userId')} = any(${ANSWER_USERS})`;
+// The same, with the users' answers locked ($6: the lock key over every answer) and not read.
+const LOCKING_LOOKUPS = `with locked as (${answerLocksSql(ANSWER_USERS, '$6::bigint')})${LOOKUPS_OF_EVENTS}
+union all
+select 'l', locks::text, null, null, null from locked`;
 
 interface LookupRow {
-  kind: 'o' | 't' | 's' | 'a';
+  kind: 'o' | 't' | 's' | 'a' | 'l';
   key: string;
   a: string | null;
   b: string | null;
@@ -76,15 +86,18 @@ export async function recordingLookups(tx: Transaction, request: RecordingLookup
     owners: new Map(),
     transactionProducts: new Map(),
     subscriptionProducts: new Map(),
-    answers: request.answersOf === null ? null : [],
+    answers: request.answersOf === null || request.lockAnswers === true ? null : [],
   };
   if (owned.length + txIds.length + subIds.length + answerUsers.length + answerPurchases.length === 0) return result;
-  const rows = await tx.driver.query<LookupRow>(LOOKUPS, [owned, txIds, subIds, answerUsers, answerPurchases]);
+  const rows =
+    request.lockAnswers === true
+      ? await tx.driver.query<LookupRow>(LOCKING_LOOKUPS, [owned, txIds, subIds, answerUsers, answerPurchases, answersLockKey(tx)])
+      : await tx.driver.query<LookupRow>(LOOKUPS, [owned, txIds, subIds, answerUsers, answerPurchases]);
   for (const row of rows) {
     if (row.kind === 'o') result.owners.set(row.key, row.a!);
     else if (row.kind === 't') result.transactionProducts.set(row.key, row.a!);
     else if (row.kind === 's') result.subscriptionProducts.set(row.key, row.a);
-    else result.answers?.push({ userId: row.key, entitlements: row.a!, fingerprint: row.b!, nextCheckAt: row.c });
+    else if (row.kind === 'a') result.answers?.push({ userId: row.key, entitlements: row.a!, fingerprint: row.b!, nextCheckAt: row.c });
   }
   return result;
 }

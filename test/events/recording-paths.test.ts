@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/client.js';
+import { lockAnswersOf, lockEveryAnswer } from '../../src/events/answers.repository.js';
+import { EVENTS_APPEND_LOCK_KEY } from '../../src/events/events.repository.js';
 import { DAY, TEST_API_KEY } from '../helpers/constants.js';
+import { testDatabaseUrl, withClient } from '../helpers/database.js';
 import { useTestApp } from '../helpers/fixtures.js';
-import { countRows } from '../helpers/rows.js';
+import { countRows, queryRows } from '../helpers/rows.js';
 import { V1_TEST, v1Body } from '../helpers/v1-bodies.js';
 import { answerSandboxReceipts, createVerifyReceiptDouble, type VerifyReceiptDouble } from '../legacy/verify-receipt-double.js';
 import { post, scenario } from '../notifications/support.js';
@@ -24,6 +28,18 @@ afterAll(async () => verifyReceipt?.close());
 const t = useTestApp(() => ({ env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url } }));
 const db = () => t.database.handle.db;
 const auth = { authorization: `Bearer ${TEST_API_KEY}` };
+
+/** Until `count` statements on the test's database wait for a lock. */
+async function untilWaiting(on: Database, count: number): Promise<void> {
+  for (;;) {
+    const [row] = await queryRows<{ waiting: number }>(
+      on,
+      sql`select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+    );
+    if (row!.waiting >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 async function link(userId: string, signedTransaction: string) {
   const response = await t.app.inject({ method: 'POST', url: `/users/${userId}/transactions`, headers: auth, payload: { signedTransaction } });
@@ -70,6 +86,67 @@ describe('events of the other write paths', () => {
     expect(events[0]!.data).toMatchObject({ notificationType: 'CONSUMPTION_REQUEST', userId: null, transactionId: '1000000000000090' });
     expect(String(events[0]!.data.notificationUUID)).toMatch(/^v1:/);
   });
+
+  it.skipIf(!testDatabaseUrl)(
+    'records, for two purchases linked to one known user at once, a second answer that holds both and whose previous is the first (PostgreSQL only: two transactions at once)',
+    async () => {
+      const start = Date.now() - DAY;
+      const userId = `user-${randomUUID()}`;
+      const [earlier, first, second] = ['com.example.earlier', 'com.example.one', 'com.example.two'].map((productId) =>
+        t.pki.sign(scenario(t.pki, { start, productId }).transaction(0)),
+      );
+      // A user known already: a new one's row would make the second link wait for the first.
+      const before = await link(userId, earlier!);
+      const appendLock = db().driver.names.lockKey(EVENTS_APPEND_LOCK_KEY).toString();
+      const events = await eventsDuring(db(), () =>
+        withClient(t.database.url!, async (holder) => {
+          // Holding the events' append lock keeps the first link from committing until the
+          // second has had its chance to read the user's answer.
+          await holder.query('select pg_advisory_lock($1::bigint)', [appendLock]);
+          const links = [link(userId, first!), link(userId, second!)];
+          await untilWaiting(db(), 2);
+          await holder.query('select pg_advisory_unlock($1::bigint)', [appendLock]);
+          await Promise.all(links);
+        }),
+      );
+      const products = (entitlements: unknown) => (entitlements as Array<{ productId: string }>).map((e) => e.productId).sort();
+      const updates = events.filter((e) => e.type === 'entitlements.updated').map((e) => e.data);
+      expect(updates).toHaveLength(2);
+      expect(updates[0]!.previous).toEqual(before);
+      expect(products(updates[0]!.entitlements)).toHaveLength(2);
+      expect(updates[1]!.previous).toEqual(updates[0]!.entitlements);
+      const all = ['com.example.earlier', 'com.example.one', 'com.example.two'];
+      expect(products(updates[1]!.entitlements)).toEqual(all);
+      const [stored] = await queryRows<{ entitlements: string }>(db(), sql`select entitlements from user_answers where user_id = ${userId}`);
+      expect(products(JSON.parse(stored!.entitlements))).toEqual(all);
+    },
+  );
+
+  it.skipIf(!testDatabaseUrl)(
+    "gives a transaction of many users the lock over every answer only once those holding a user's lock have committed (PostgreSQL only: two transactions at once)",
+    async () => {
+      const steps: string[] = [];
+      let finish = () => {};
+      let hasLocked = () => {};
+      const done = new Promise<void>((resolve) => (finish = resolve));
+      const locked = new Promise<void>((resolve) => (hasLocked = resolve));
+      const few = db().transaction(async (tx) => {
+        await lockAnswersOf(tx, ['user-b', 'user-a']);
+        hasLocked();
+        await done;
+        steps.push('few: commits');
+      });
+      await locked;
+      const many = db().transaction(async (tx) => {
+        await lockEveryAnswer(tx);
+        steps.push('many: locked');
+      });
+      await untilWaiting(db(), 1);
+      finish();
+      await Promise.all([few, many]);
+      expect(steps).toEqual(['few: commits', 'many: locked']);
+    },
+  );
 
   it('records nothing when the transaction rolls back: a database failure at the last statement answers 503 and keeps nothing', async () => {
     // The event insert itself fails as a lost connection would, after the notification
