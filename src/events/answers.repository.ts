@@ -16,9 +16,9 @@ import { purchaseLinks, serviceState, userAnswers } from '../db/schema.js';
 // commit, in user id order, and reads their records and recorded answers in statements
 // after that: a statement's snapshot is taken before the locks it waits for, so what it read
 // may already be outdated when it has them. A transaction of more users than PostgreSQL's lock
-// table should hold at once (the replay) takes instead one lock over every answer, exclusive,
-// which the others take shared before their users' locks (so none waits for it while
-// holding a user's lock another waits for).
+// table should hold at once (over 500: never an ingest batch, at most 64 notifications) takes
+// instead one lock over every answer, exclusive, which the others take shared before their
+// users' locks (so none waits for it while holding a user's lock another waits for).
 
 /** pg advisory lock key over every user's answer ("ase-answ"), per app (names.lockKey). */
 export const ANSWERS_LOCK_KEY = 0x6173652d616e7377n;

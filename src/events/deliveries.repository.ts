@@ -155,9 +155,9 @@ async function dispatchOnce(
 // the position as committed, but the snapshot does not see the rows that dispatch created,
 // and would create the next event of one of their users held back by nothing, claimed
 // while the earlier one is in flight (two replicas: seen once in CI as one event out of its
-// user's order). The position as the
-// snapshot reads it (`seen`) then differs from the locked one: the statement creates
-// nothing and says `stale`, and the caller dispatches again. A row is held back when its user
+// user's order). The position as the snapshot reads it (`seen`) then differs from the
+// locked one: the statement creates nothing and says `stale`, and the caller dispatches
+// again. A row is held back when its user
 // has a pending row at the URL already, or an earlier event in the same batch. The pending
 // rows are looked for user by user in the user-order index (a lateral join, kept one by
 // `offset 0`: as an EXISTS or a plain join, the planner read every 'pending' entry of the
