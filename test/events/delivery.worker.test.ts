@@ -26,7 +26,7 @@ import type { RecordedEvent } from '../../src/events/event-types.js';
 import { appendEvents } from '../../src/events/events.repository.js';
 import { noopEvents, type ServiceEvents } from '../../src/metrics/events.js';
 import { closedPortUrl } from '../helpers/closed-port.js';
-import { backendName, createTestDatabase, type TestDatabase, testDatabaseUrl, withClient } from '../helpers/database.js';
+import { backendName, createTestDatabase, type TestDatabase, testDatabaseUrl, untilWaitingForLocks, withClient } from '../helpers/database.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/NYlTmsLXmk=';
@@ -141,22 +141,6 @@ function gate() {
   let open = () => {};
   const opened = new Promise<void>((resolve) => (open = resolve));
   return { opened, open: () => open() };
-}
-
-/** Until a statement on the test's database waits for a lock, or `work` has settled (it waited for none). */
-async function untilWaitingForLock(work: Promise<unknown>): Promise<void> {
-  let settled = false;
-  work.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  while (!settled) {
-    const [row] = await db.driver.query<{ waiting: number }>(
-      "select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-    );
-    if (row!.waiting > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 async function heldBack() {
@@ -673,7 +657,7 @@ describe(`event delivery (${backendName})`, () => {
       await ending.ran;
       // The dispatch reads the first row pending (its end is not committed): it waits for it.
       const dispatching = dispatchEvents(db, url, clock(), 100, lease);
-      await untilWaitingForLock(dispatching);
+      await untilWaitingForLocks(db, { unless: dispatching });
       ending.commit();
       await ending.done;
       expect((await dispatching).claims.map((claim) => claim.eventId)).toEqual([second.id]);
@@ -695,7 +679,7 @@ describe(`event delivery (${backendName})`, () => {
       await dispatching.ran;
       // The end's release would not see the held-back row before the dispatch commits: it waits.
       const ending = recordAttemptResults(db, delivered, { now: clock(), ...lease });
-      await untilWaitingForLock(ending);
+      await untilWaitingForLocks(db, { unless: ending });
       dispatching.commit();
       await dispatching.done;
       const { recorded, claims } = await ending;
@@ -724,7 +708,7 @@ describe(`event delivery (${backendName})`, () => {
       const waitingText = statement.text.replace('for update skip locked', 'for update');
       expect(waitingText).not.toBe(statement.text);
       const dispatching = db.driver.query<{ events: number; created: number; stale: boolean }>(waitingText, statement.params);
-      await untilWaitingForLock(dispatching);
+      await untilWaitingForLocks(db, { unless: dispatching });
       other.commit();
       await other.done;
       expect(await dispatching).toEqual([expect.objectContaining({ events: 0, created: 0, stale: true })]);

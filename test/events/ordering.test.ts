@@ -1,10 +1,8 @@
-import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import type { NewEvent } from '../../src/events/event-types.js';
 import { appendEvents, lastEventSeq, readEvents } from '../../src/events/events.repository.js';
-import { testDatabaseUrl } from '../helpers/database.js';
+import { testDatabaseUrl, untilWaitingForLocks } from '../helpers/database.js';
 import { useDatabaseAndPki } from '../helpers/fixtures.js';
-import { queryRows } from '../helpers/rows.js';
 
 // The outbox pitfall: a sequence number is taken at insert and becomes visible at commit.
 // Two connections are needed to show it, so this runs on PostgreSQL (embedded PGlite has
@@ -30,15 +28,6 @@ function marker(name: string): NewEvent {
   };
 }
 
-async function untilSomeoneWaitsOnAnAdvisoryLock(): Promise<void> {
-  const db = fixture.database.handle.db;
-  for (;;) {
-    const [row] = await queryRows<{ n: number }>(db, sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`);
-    if ((row?.n ?? 0) > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe.skipIf(!testDatabaseUrl)('event order (PostgreSQL)', () => {
   it('never lets a feed reader pass over an event whose transaction commits after a later one', async () => {
     const db = fixture.database.handle.db;
@@ -57,7 +46,7 @@ describe.skipIf(!testDatabaseUrl)('event order (PostgreSQL)', () => {
     const second = db.transaction((tx) => appendEvents(tx, [marker('second')], new Date()));
     // The second transaction has either committed already (no ordering guard) or waits
     // for the first one's commit.
-    await Promise.race([second, untilSomeoneWaitsOnAnAdvisoryLock()]);
+    await untilWaitingForLocks(db, { unless: second });
 
     const firstRead = await readEvents(db, start, 100);
     letFirstCommit();

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/client.js';
 import { lockAnswersOf, lockEveryAnswer } from '../../src/events/answers.repository.js';
 import { EVENTS_APPEND_LOCK_KEY } from '../../src/events/events.repository.js';
 import { DAY, TEST_API_KEY } from '../helpers/constants.js';
-import { testDatabaseUrl, withClient } from '../helpers/database.js';
+import { testDatabaseUrl, untilWaitingForLocks, withClient } from '../helpers/database.js';
 import { useTestApp } from '../helpers/fixtures.js';
 import { countRows, queryRows } from '../helpers/rows.js';
 import { V1_TEST, v1Body } from '../helpers/v1-bodies.js';
@@ -28,18 +27,6 @@ afterAll(async () => verifyReceipt?.close());
 const t = useTestApp(() => ({ env: { APPLE_SHARED_SECRET: V1_TEST.sharedSecret, APPLE_VERIFY_RECEIPT_URL: verifyReceipt.url } }));
 const db = () => t.database.handle.db;
 const auth = { authorization: `Bearer ${TEST_API_KEY}` };
-
-/** Until `count` statements on the test's database wait for a lock. */
-async function untilWaiting(on: Database, count: number): Promise<void> {
-  for (;;) {
-    const [row] = await queryRows<{ waiting: number }>(
-      on,
-      sql`select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-    );
-    if (row!.waiting >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 async function link(userId: string, signedTransaction: string) {
   const response = await t.app.inject({ method: 'POST', url: `/users/${userId}/transactions`, headers: auth, payload: { signedTransaction } });
@@ -104,7 +91,7 @@ describe('events of the other write paths', () => {
           // second has had its chance to read the user's answer.
           await holder.query('select pg_advisory_lock($1::bigint)', [appendLock]);
           const links = [link(userId, first!), link(userId, second!)];
-          await untilWaiting(db(), 2);
+          await untilWaitingForLocks(db(), { count: 2 });
           await holder.query('select pg_advisory_unlock($1::bigint)', [appendLock]);
           await Promise.all(links);
         }),
@@ -141,7 +128,7 @@ describe('events of the other write paths', () => {
         await lockEveryAnswer(tx);
         steps.push('many: locked');
       });
-      await untilWaiting(db(), 1);
+      await untilWaitingForLocks(db());
       finish();
       await Promise.all([few, many]);
       expect(steps).toEqual(['few: commits', 'many: locked']);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { type DatabaseHandle, openDatabase } from '../../src/db/client.js';
+import { type Database, type DatabaseHandle, openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 
 export interface TestDatabase {
@@ -71,4 +71,26 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
       await empty.drop();
     },
   };
+}
+
+/**
+ * Until `count` statements on `db`'s database wait for a lock (a row lock, an advisory lock),
+ * or until `unless` settles first: the work that would have waited and did not, so a test
+ * that races the two never polls on after its work is done. PostgreSQL only: PGlite's
+ * transactions never overlap.
+ */
+export async function untilWaitingForLocks(db: Database, options: { count?: number; unless?: Promise<unknown> } = {}): Promise<void> {
+  const count = options.count ?? 1;
+  let settled = false;
+  options.unless?.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled) {
+    const [row] = await db.driver.query<{ waiting: number }>(
+      "select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+    );
+    if (row!.waiting >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
