@@ -637,10 +637,14 @@ describe(`event delivery (${backendName})`, () => {
         const before = counted.claims();
         delivery.wake('redelivered');
         while (counted.claims() === before) await new Promise((resolve) => setTimeout(resolve, 2));
-        // The claim skipped the locked row; the first attempt's result now waits for the lock.
-        answer();
+        // The claim skipped the locked row. The lock goes first (in the service it goes with
+        // the result's own transaction, before the result is known to be dropped): answered
+        // before the commit, the result could find the row redelivered without waiting for
+        // the lock (its WHERE fails in its snapshot, so it locks nothing), be dropped, and have
+        // its claim skip the row still locked here, leaving it to the hourly poll.
         await holder.query('commit');
       });
+      answer();
       await target.waitFor(2);
       expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
     },
