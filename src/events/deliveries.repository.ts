@@ -148,29 +148,28 @@ async function dispatchOnce(
 //
 // The position is read as a scalar subquery, so the events after it are found by the
 // primary key's range (`seq > $position`): read as a join, the planner walked the key from
-// the feed's start and filtered, so every dispatch cost as much as all the events kept
-// (12 ms a step at 30,000 events; a retention's worth would be seconds). A position locked
-// by another replica, or none, reads as null: no events. So does a position another
-// replica's dispatch moved between this statement's snapshot and its lock: the lock reads
-// the position as committed, but the snapshot does not see the rows that dispatch created,
-// and would create the next event of one of their users held back by nothing, claimed
-// while the earlier one is in flight (two replicas: seen once in CI as one event out of its
-// user's order). The position as the snapshot reads it (`seen`) then differs from the
-// locked one: the statement creates nothing and says `stale`, and the caller dispatches
-// again. A row is held back when its user
-// has a pending row at the URL already, or an earlier event in the same batch. The pending
-// rows are looked for user by user in the user-order index (a lateral join, kept one by
-// `offset 0`: as an EXISTS or a plain join, the planner read every 'pending' entry of the
-// status index once and hashed them, dead entries of rows delivered since the last vacuum
-// included: 10 ms a step, ingest benchmark with a receiver, auto_explain), then locked FOR
-// SHARE one by one by key, in event order (all of them, once: a materialized CTE), and read
-// as they are once locked (their status tested outside the lookup, else the planner may take
-// the user-order index by URL alone for it). A delivery ending now (record_delivery_results,
-// migration 0015) has its row locked: the dispatch waits for it to commit and reads the row
-// ended, holding nothing back behind it. A delivery that ends after waits for this statement
-// to commit, and its release sees the rows held back here. Of the others, the oldest `$6`
-// are created claimed. One row always comes back: the counts, with a claimed row's event (or
-// nulls) beside them.
+// the feed's start and filtered, so every dispatch cost as much as all the events kept (12
+// ms a step at 30,000 events; a retention's worth would be seconds). A position locked by
+// another replica, or none, reads as null: no events. So does a position another replica's
+// dispatch moved between this statement's snapshot and its lock: the lock reads the
+// position as committed, but the snapshot does not see the rows that dispatch created, and
+// would create the next event of one of their users held back by nothing, claimed while the
+// earlier one is in flight (two replicas: seen once in CI as one event out of its user's
+// order). The position as the snapshot reads it (`seen`) then differs from the locked one:
+// the statement creates nothing and says `stale`, and the caller dispatches again. A row is
+// held back when its user has a pending row at the URL already, or an earlier event in the
+// same batch. The pending rows are looked for user by user in the user-order index (a
+// lateral join, kept one by `offset 0`: as an EXISTS or a plain join, the planner read
+// every 'pending' entry of the status index once and hashed them, dead entries of rows
+// delivered since the last vacuum included: 10 ms a step, ingest benchmark with a receiver,
+// auto_explain), then locked FOR SHARE one by one by key, in event order (all of them,
+// once: a materialized CTE), and read as they are once locked (their status tested outside
+// the lookup, else the planner may take the user-order index by URL alone for it). A
+// delivery ending now (record_delivery_results, migration 0015) has its row locked: the
+// dispatch waits for it to commit and reads the row ended, holding nothing back behind it.
+// A delivery that ends after waits for this statement to commit, and its release sees the
+// rows held back here. Of the others, the oldest `$6` are created claimed. One row always
+// comes back: the counts, with a claimed row's event (or nulls) beside them.
 const DISPATCH_EVENTS = `with position as (
   select (${serviceStateColumn('value')} ->> 'seq')::bigint as seq from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1 for update skip locked
 ),

@@ -6,9 +6,10 @@ import { answerLocksSql, answersLockKey, type StoredAnswer } from './answers.rep
 // What the recorder looks up, inside the recording transaction, to say who an event
 // concerns and what was bought, and (for a batch of few users) the answers last recorded
 // for the users whose answers it compares; on PostgreSQL it locks those users instead, and
-// their answers are read after (answers.repository.ts). It runs at the end of every ingest batch, so it
-// is one hand-built statement to the transaction's driver (docs/architecture.md, "Database
-// access"): four look-ups that were four round trips, and the query builder's cost, before.
+// their answers are read after (answers.repository.ts). It runs at the end of every ingest
+// batch, so it is one hand-built statement to the transaction's driver (docs/architecture.md,
+// "Database access"): four look-ups that were four round trips, and the query builder's
+// cost, before.
 
 export interface RecordingLookups {
   /** originalTransactionId → the user it is linked to now (within `tx`). */
