@@ -22,7 +22,7 @@ import type { Slots } from './db/group-while-busy.js';
 import { createReadRouting, type ReadRouting } from './db/read-routing.js';
 import type { AppDatabase, AppDeps } from './dependencies.js';
 import { createEntitlementsRepository } from './entitlements/entitlements.repository.js';
-import { createEntitlementsUsecase, type EntitlementsUsecase } from './entitlements/entitlements.usecase.js';
+import { createEntitlementsUsecase, type EntitlementsUsecase, type KeptAnswer } from './entitlements/entitlements.usecase.js';
 import { warnOncePerProduct } from './entitlements/product-warnings.js';
 import { createRecordsCache, type RecordsCache } from './entitlements/records-cache.js';
 import { type RecordsCacheListener, startRecordsCacheListener } from './entitlements/records-cache-listener.js';
@@ -115,7 +115,7 @@ export interface AppServices {
    * The entitlement read's in-process cache and its invalidation listener (PostgreSQL):
    * started by the app (until then, on PostgreSQL, it serves nothing), stopped by close().
    */
-  entitlementsCache: { cache: RecordsCache; start(): Promise<void> };
+  entitlementsCache: { cache: RecordsCache<KeptAnswer>; start(): Promise<void> };
   /** Starts this app's background jobs (recovery, events, cache listener, token updates, consumption, replica check); not the delivery worker. */
   start(): Promise<void>;
   /** Stops the recovery job, the event jobs and the delivery worker, and waits for work that outlived its request (background refreshes, attempts in flight). */
@@ -170,7 +170,7 @@ export function createAppServices(appDeps: AppDeps, app: App, handles: AppDataba
   let wakeConsumption: () => void = () => {};
   // Embedded PGlite: every writer is this process, whose commits invalidate below. On
   // PostgreSQL it serves once the listener hears other replicas' commits (start()).
-  const recordsCache = createRecordsCache({ maxEntries: config.entitlementsCacheSize, serving: deps.database.kind === 'pglite' });
+  const recordsCache = createRecordsCache<KeptAnswer>({ maxEntries: config.entitlementsCacheSize, serving: deps.database.kind === 'pglite' });
   let recordsCacheListener: RecordsCacheListener | null = null;
   const eventRecorder = createEventRecorder({
     entitlementMap: app.catalog,
@@ -205,9 +205,15 @@ export function createAppServices(appDeps: AppDeps, app: App, handles: AppDataba
   const reads = readRouting?.database ?? deps.database;
 
   const primaryEntitlements = createEntitlementsRepository({ database, slots: slots.reads });
-  const cachedEntitlements = { recordsOfUser: (userId: string) => recordsCache.read(userId, primaryEntitlements.recordsOfUser) };
   const refresh = sync.connected ? (purchases: Parameters<typeof sync.refresh>[0]) => sync.refresh(purchases) : null;
-  const entitlements = createEntitlementsUsecase({ repository: cachedEntitlements, entitlementMap: app.catalog, clock, logger, refresh });
+  const entitlements = createEntitlementsUsecase({
+    repository: primaryEntitlements,
+    ...(config.entitlementsCacheSize > 0 ? { cache: recordsCache } : {}),
+    entitlementMap: app.catalog,
+    clock,
+    logger,
+    refresh,
+  });
   // With the cache on, its misses read the primary: a fill from a replica could be older
   // than an invalidation this process already received (docs/entitlements-cache.md). The
   // replica then serves the other read routes.

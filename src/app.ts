@@ -23,6 +23,7 @@ import type { ConsumptionSender } from './consumption/consumption.sender.js';
 import type { ReadRouting } from './db/read-routing.js';
 import type { AppDeps } from './dependencies.js';
 import { entitlementsRoutes } from './entitlements/entitlements.routes.js';
+import type { KeptAnswer } from './entitlements/entitlements.usecase.js';
 import type { RecordsCache } from './entitlements/records-cache.js';
 import type { DeliveryWorker } from './events/delivery.worker.js';
 import type { EventJobs } from './events/events.jobs.js';
@@ -204,7 +205,7 @@ declare module 'fastify' {
     /** The events' answer check and pruning (tests run them directly). */
     eventJobs: EventJobs;
     /** The entitlement read's cache (tests look at its stats). */
-    entitlementsCache: RecordsCache;
+    entitlementsCache: RecordsCache<KeptAnswer>;
     /** Set App Account Token requests and their retry job (tests run it directly). */
     tokenUpdates: TokenUpdates;
     /** Routes reads to DATABASE_READ_URL while it is current; null without it (tests run its check directly). */

@@ -120,7 +120,7 @@ export interface Config {
   recoveryIntervalMs: number;
   /** EVENTS_RETENTION: how long events stay in the feed. */
   eventsRetentionMs: number;
-  /** ENTITLEMENTS_CACHE_SIZE (beyond SPEC): users whose answer inputs are kept in process; 0 = no cache. */
+  /** ENTITLEMENTS_CACHE_SIZE (beyond SPEC): users whose answers are kept in process; 0 = no cache. */
   entitlementsCacheSize: number;
   /** ENTITLEMENTS_READ_POOL_SIZE (beyond SPEC): PostgreSQL connections, per database, that plan the entitlement read generically. */
   entitlementsReadPoolSize: number;
@@ -474,7 +474,7 @@ export function parseConfig(env: Env, appsFile: AppsFileContent | null = null): 
     transferPolicy,
     recoveryIntervalMs: duration(env, 'RECOVERY_INTERVAL', 3_600_000),
     eventsRetentionMs: eventsRetention(env),
-    entitlementsCacheSize: integer(env, 'ENTITLEMENTS_CACHE_SIZE', 20_000, 0, 10_000_000),
+    entitlementsCacheSize: integer(env, 'ENTITLEMENTS_CACHE_SIZE', 50_000, 0, 10_000_000),
     entitlementsReadPoolSize: integer(env, 'ENTITLEMENTS_READ_POOL_SIZE', 2, 1, 100),
     rateLimit: {
       webhookPerMinute: integer(env, 'RATE_LIMIT_WEBHOOK_PER_MINUTE', 6_000, 0, 10_000_000),

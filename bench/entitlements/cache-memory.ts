@@ -12,7 +12,7 @@ import { openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { identityEntitlementMap } from '../../src/entitlements/entitlement-map.js';
 import { createEntitlementsRepository } from '../../src/entitlements/entitlements.repository.js';
-import { createEntitlementsUsecase } from '../../src/entitlements/entitlements.usecase.js';
+import { createEntitlementsUsecase, type KeptAnswer } from '../../src/entitlements/entitlements.usecase.js';
 import { createRecordsCache } from '../../src/entitlements/records-cache.js';
 import { eachArgument } from '../common/arguments.js';
 import { createBenchDatabase, DEFAULT_SERVER_URL } from '../common/database.js';
@@ -45,10 +45,10 @@ async function main(): Promise<void> {
   try {
     await migrateDatabase(handle);
     const { transactions } = await seed(database.url, { users: options.users, renewalsPerUser: RENEWALS_PER_USER });
-    const cache = createRecordsCache({ maxEntries: options.users, serving: true });
-    const repository = createEntitlementsRepository({ database: handle });
+    const cache = createRecordsCache<KeptAnswer>({ maxEntries: options.users, serving: true });
     const usecase = createEntitlementsUsecase({
-      repository: { recordsOfUser: (userId) => cache.read(userId, repository.recordsOfUser) },
+      repository: createEntitlementsRepository({ database: handle }),
+      cache,
       entitlementMap: identityEntitlementMap,
       clock: () => new Date(),
       logger: pino({ level: 'silent' }),

@@ -1,4 +1,4 @@
-import { PRODUCT_TYPE } from '../apple/types.js';
+import { type Environment, PRODUCT_TYPE, type ProductType } from '../apple/types.js';
 import type { StoredStatus } from '../purchases/purchase-update.js';
 import type { EntitlementMap } from './entitlement-map.js';
 import type { IsoDuration } from './iso-duration.js';
@@ -163,18 +163,39 @@ export function entitlementViews(evaluated: readonly EvaluatedPurchase[], map: E
 }
 
 /**
+ * What the refresh decisions need of an evaluated purchase (entitlements.usecase.ts): kept
+ * with a cached answer in place of the purchase's records.
+ */
+export interface RefreshCandidate {
+  originalTransactionId: string;
+  environment: Environment;
+  productType: ProductType;
+  /** The instant from which the stored period has ended unheard (periodEndedUnheard); null: not at this evaluation. */
+  unheardFrom: number | null;
+}
+
+/**
  * An auto-renewable purchase whose stored period has ended while nothing signed after
  * that end has reached us: a renewal (or its failure) may simply not have been notified
- * yet, so it is worth asking the App Store before saying "expired".
+ * yet, so it is worth asking the App Store before saying "expired". Read from the state of
+ * one evaluation, it holds while that evaluation does (its period's end is one of the
+ * instants answer-validity.ts takes).
  */
-export function periodEndedUnheard({ records, state }: EvaluatedPurchase, now: Date): boolean {
+export function refreshCandidateOf({ records, state }: EvaluatedPurchase): RefreshCandidate {
   const expires = state.expiresDate;
-  if (state.productType !== AUTO_RENEWABLE || expires === null || state.revocationDate !== null) return false;
-  if (now.getTime() < expires.getTime()) return false;
-  const latestSigned = Math.max(
-    ...records.transactions.map((t) => t.signedDate.getTime()),
-    records.renewal?.signedDate.getTime() ?? 0,
-    records.status?.statusSignedDate.getTime() ?? 0,
-  );
-  return latestSigned < expires.getTime();
+  let unheardFrom: number | null = null;
+  if (state.productType === AUTO_RENEWABLE && expires !== null && state.revocationDate === null) {
+    const latestSigned = Math.max(
+      ...records.transactions.map((t) => t.signedDate.getTime()),
+      records.renewal?.signedDate.getTime() ?? 0,
+      records.status?.statusSignedDate.getTime() ?? 0,
+    );
+    if (latestSigned < expires.getTime()) unheardFrom = expires.getTime();
+  }
+  return { originalTransactionId: state.originalTransactionId, environment: state.environment, productType: state.productType, unheardFrom };
+}
+
+/** The purchase's stored period has ended without news at `now` (refreshCandidateOf). */
+export function periodEndedUnheard(candidate: RefreshCandidate, now: Date): boolean {
+  return candidate.unheardFrom !== null && now.getTime() >= candidate.unheardFrom;
 }

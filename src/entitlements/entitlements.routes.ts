@@ -6,12 +6,13 @@ import { canonicalUserId } from '../users/app-account-token.model.js';
 import type { EntitlementView } from './entitlements.model.js';
 import { EntitlementsQuery, EntitlementsResponse, STALE_HEADER, UserIdParams } from './entitlements.schemas.js';
 
-// The JSON of an answer the use case hands out again (its kept answer for a cached user,
+// The JSON of an answer the use case hands out again (a cached user's kept answer,
 // entitlements.usecase.ts), kept beside it: written once by the route's own serializer, so
 // the bytes are those Fastify would write, then sent as they are. Only such answers (the
 // use case freezes an answer when it hands it out a second time): a first answer is most
 // often the only one (no cache, a user read once), and a WeakMap's values outlive their
-// keys until V8's next full collection (object-memo.ts), so every read's JSON would.
+// keys until V8's next full collection, however young the key dies, so every read's JSON
+// would.
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 export const entitlementsRoutes: FastifyPluginAsyncTypebox<{ apps: ServedApps }> = async (app, { apps }) => {

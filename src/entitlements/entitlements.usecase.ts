@@ -7,10 +7,18 @@ import { UnavailableError } from '../errors.js';
 import type { PurchaseToRefresh, RefreshResult } from '../purchases/app-store-sync.usecase.js';
 import { answerChangeInstants, type Validity, validityAt } from './answer-validity.js';
 import type { EntitlementMap } from './entitlement-map.js';
-import { type EntitlementView, type EvaluatedPurchase, entitlementViews, evaluatePurchases, periodEndedUnheard } from './entitlements.model.js';
+import {
+  type EntitlementView,
+  type EvaluatedPurchase,
+  entitlementViews,
+  evaluatePurchases,
+  periodEndedUnheard,
+  type RefreshCandidate,
+  refreshCandidateOf,
+} from './entitlements.model.js';
 import type { EntitlementsRepository, UserRecords } from './entitlements.repository.js';
-import { createObjectMemo } from './object-memo.js';
 import { warnOncePerProduct } from './product-warnings.js';
+import type { RecordsCache } from './records-cache.js';
 import { combineSources } from './sources.model.js';
 import { lacksDuration } from './state.model.js';
 
@@ -33,8 +41,29 @@ export interface EntitlementsOptions {
   environment?: Environment;
 }
 
+/**
+ * What the cache keeps of a user (deps.cache): the answer computed from the user's records
+ * at one instant, for one environment filter and catalog, with the interval around that
+ * instant in which it stays the answer of now (answer-validity.ts); not the records.
+ */
+export interface KeptAnswer {
+  purchases: RefreshCandidate[];
+  views: EntitlementView[];
+  map: EntitlementMap;
+  environment: Environment | undefined;
+  validity: Validity;
+  /** How often it was handed out: from the second time on, frozen (and the route keeps its JSON). */
+  handedOut: number;
+}
+
 export interface EntitlementsUsecaseDeps {
   repository: EntitlementsRepository;
+  /**
+   * Where answers of `repository`'s reads are kept between reads (records-cache.ts); a kept
+   * answer serves while it holds (the same filter and catalog, the clock inside its
+   * validity), else the user is read again. Absent: every answer is read and computed.
+   */
+  cache?: RecordsCache<KeptAnswer>;
   /**
    * Where reads that must see the latest writes go: `?refresh=true` and the re-read after an
    * automatic refresh (its writes are on the primary; a replica may not have them yet).
@@ -99,66 +128,52 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
   // originalTransactionId never spans environments, and the read stays the one shared,
   // grouped statement whatever the filter.
   interface Evaluated {
-    purchases: EvaluatedPurchase[];
+    /** What the refresh decisions need of each purchase counted. */
+    purchases: RefreshCandidate[];
     /** The answer's entries (viewsOf). */
     views: EntitlementView[];
   }
 
-  /**
-   * An answer kept with the records it was computed from (answers): records the cache
-   * (records-cache.ts) hands out again give the same answer until the clock reaches the
-   * next instant at which it may change (answer-validity.ts), so a cache hit computes
-   * nothing. The records are never changed in place (a change is a new read, a new object),
-   * so an answer lives exactly as long as the cache keeps its records.
-   */
-  interface KeptAnswer extends Evaluated {
-    map: EntitlementMap;
-    /** The clock's instant it was computed at. */
-    at: number;
-    /** Computed when the answer is first asked for again (one use: never needed). */
-    validity: Validity | null;
-  }
-  type KeptAnswers = { [K in Environment | 'all']?: KeptAnswer };
-  // On the records themselves, not in a WeakMap: an answer for records nobody keeps (no
-  // cache, a user the cache lets go) dies young with them (object-memo.ts).
-  const answers = createObjectMemo<UserRecords, KeptAnswers>('keptAnswers');
-
   const primary = deps.primaryRepository ?? deps.repository;
+  const cache = deps.cache;
 
   async function evaluate(userId: string, environment: Environment | undefined, repository = deps.repository): Promise<Evaluated> {
     const now = deps.clock();
-    const records = await repository.recordsOfUser(userId);
-    return answerOf(records, environment, now);
+    if (cache === undefined || repository !== deps.repository) return answerOf(await repository.recordsOfUser(userId), environment, now);
+    const kept = await cache.read(
+      userId,
+      async () => {
+        // The records are let go once the answer and its validity are computed from them.
+        const records = await repository.recordsOfUser(userId);
+        const map = deps.entitlementMap;
+        const validity = validityAt(
+          answerChangeInstants(records, (id) => map.durationOf(id)),
+          now.getTime(),
+        );
+        return { ...answerOf(records, environment, now), map, environment, validity, handedOut: 0 };
+      },
+      (entry) => holdsAt(entry, environment, now.getTime()),
+    );
+    kept.handedOut += 1;
+    if (kept.handedOut === 2) {
+      // Handed to every caller from now on: none may change it for the next.
+      for (const view of kept.views) Object.freeze(view);
+      Object.freeze(kept.views);
+    }
+    return kept;
+  }
+
+  /** The kept answer is the answer of `at` for this filter and catalog. */
+  function holdsAt(kept: KeptAnswer, environment: Environment | undefined, at: number): boolean {
+    return kept.map === deps.entitlementMap && kept.environment === environment && kept.validity.from <= at && at < kept.validity.until;
   }
 
   function answerOf(records: UserRecords, environment: Environment | undefined, now: Date): Evaluated {
     const map = deps.entitlementMap;
-    const at = now.getTime();
-    const key = environment ?? 'all';
-    let kept = answers.get(records);
-    const held = kept?.[key];
-    if (held !== undefined && held.map === map) {
-      if (held.validity === null) {
-        held.validity = validityAt(
-          answerChangeInstants(records, (id) => map.durationOf(id)),
-          held.at,
-        );
-        // Handed to every caller from now on: none may change it for the next.
-        for (const view of held.views) Object.freeze(view);
-        Object.freeze(held.views);
-      }
-      if (held.validity.from <= at && at < held.validity.until) return held;
-    }
     const all = evaluatePurchases(records.purchases, now, (id) => map.durationOf(id));
     for (const { state } of all) if (lacksDuration(state)) warnNoDuration(state.productId);
     const purchases = environment === undefined ? all : all.filter(({ state }) => state.environment === environment);
-    const answer: KeptAnswer = { purchases, views: viewsOf(purchases, records, now, environment), map, at, validity: null };
-    if (kept === undefined) {
-      kept = {};
-      answers.set(records, kept);
-    }
-    kept[key] = answer;
-    return answer;
+    return { purchases: purchases.map(refreshCandidateOf), views: viewsOf(purchases, records, now, environment) };
   }
 
   /**
@@ -192,8 +207,8 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
     }
   }
 
-  function toRefresh(evaluated: readonly EvaluatedPurchase[]): PurchaseToRefresh[] {
-    return evaluated.map(({ state }) => ({ originalTransactionId: state.originalTransactionId, environment: state.environment }));
+  function toRefresh(purchases: readonly RefreshCandidate[]): PurchaseToRefresh[] {
+    return purchases.map(({ originalTransactionId, environment }) => ({ originalTransactionId, environment }));
   }
 
   function noteAuto(key: string, failed: boolean): void {
@@ -216,7 +231,7 @@ export function createEntitlementsUsecase(deps: EntitlementsUsecaseDeps): Entitl
       let stale = false;
       if (deps.refresh !== null && mode !== 'never') {
         if (explicit) {
-          const subscriptions = evaluated.purchases.filter(({ state }) => state.productType === AUTO_RENEWABLE);
+          const subscriptions = evaluated.purchases.filter((purchase) => purchase.productType === AUTO_RENEWABLE);
           if (subscriptions.length > 0) {
             const failure = await refreshWithin(userId, toRefresh(subscriptions), explicitTimeout);
             if (failure !== null && mode === 'required') throw refreshFailure(failure);

@@ -20,7 +20,7 @@ export interface RecordsCacheListener {
 
 export interface RecordsCacheListenerOptions {
   database: DatabaseHandle;
-  cache: RecordsCache;
+  cache: RecordsCache<unknown>;
   logger: Logger;
   /** Wait before reconnecting. Default 1 s. */
   retryMs?: number;

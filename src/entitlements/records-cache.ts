@@ -1,8 +1,7 @@
-import type { UserRecords } from './entitlements.repository.js';
-
-// The entitlement read's inputs (what entitlements.repository.ts loads for a user), kept
-// in process so that a read whose user nothing changed costs no database round trip. The
-// answer is still computed from them at request time, against the clock (status, expiry).
+// What the entitlement read keeps of a user (entitlements.usecase.ts: the answer computed
+// from what entitlements.repository.ts loads, with the interval in which it stays the
+// answer of now), kept in process so that a read whose user nothing changed costs no
+// database round trip.
 //
 // Correctness (docs/entitlements-cache.md): an entry is dropped when a writer's commit
 // says that user's inputs changed (the NOTIFY of answer-inputs-channel.ts, or this
@@ -20,9 +19,13 @@ export interface RecordsCacheStats {
   invalidations: number;
 }
 
-export interface RecordsCache {
-  /** `load` through the cache: a kept entry when there is one, else `load`'s rows (kept when still valid). */
-  read(userId: string, load: (userId: string) => Promise<UserRecords>): Promise<UserRecords>;
+export interface RecordsCache<V> {
+  /**
+   * `load` through the cache: the kept entry when there is one that `usable` accepts (any,
+   * without it), else what `load` makes of the database's rows, kept in the entry's place
+   * when still valid.
+   */
+  read(userId: string, load: (userId: string) => Promise<V>, usable?: (kept: V) => boolean): Promise<V>;
   /** These users' inputs changed: their entries are dropped and reads in flight for them keep nothing. */
   invalidate(userIds: Iterable<string>): void;
   /** Every user's inputs may have changed. */
@@ -46,7 +49,7 @@ interface InFlight {
   keep: boolean;
 }
 
-export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
+export function createRecordsCache<V>(options: RecordsCacheOptions): RecordsCache<V> {
   const { maxEntries } = options;
   let serving = options.serving && maxEntries > 0;
   let hits = 0;
@@ -59,21 +62,22 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
   // stream of users asked for once (the cold tail of a skewed load, a batch job walking every
   // user) passes through probation without pushing them out, as it does a plain LRU. A Map
   // iterates in insertion order: re-inserting moves a user to the most recent end.
-  const probation = new Map<string, UserRecords>();
-  const held = new Map<string, UserRecords>();
+  const probation = new Map<string, V>();
+  const held = new Map<string, V>();
   const heldMax = Math.floor((maxEntries * 4) / 5);
-  const oldest = (segment: Map<string, UserRecords>) => segment.keys().next().value as string;
+  const oldest = (segment: Map<string, V>) => segment.keys().next().value as string;
   const inFlight = new Map<string, Set<InFlight>>();
 
-  function hit(userId: string): UserRecords | undefined {
+  function hit(userId: string, usable: ((kept: V) => boolean) | undefined): V | undefined {
     let kept = held.get(userId);
     if (kept !== undefined) {
+      if (usable !== undefined && !usable(kept)) return undefined;
       held.delete(userId);
       held.set(userId, kept);
       return kept;
     }
     kept = probation.get(userId);
-    if (kept === undefined) return undefined;
+    if (kept === undefined || (usable !== undefined && !usable(kept))) return undefined;
     probation.delete(userId);
     held.set(userId, kept);
     if (held.size > heldMax) {
@@ -84,14 +88,14 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
     return kept;
   }
 
-  function keep(userId: string, records: UserRecords): void {
+  function keep(userId: string, value: V): void {
     if (held.has(userId)) {
       held.delete(userId);
-      held.set(userId, records);
+      held.set(userId, value);
       return;
     }
     probation.delete(userId);
-    probation.set(userId, records);
+    probation.set(userId, value);
     while (probation.size + held.size > maxEntries) {
       const from = probation.size > 0 ? probation : held;
       from.delete(oldest(from));
@@ -110,10 +114,10 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
   }
 
   return {
-    async read(userId, load) {
+    async read(userId, load, usable) {
       if (maxEntries === 0) return load(userId);
       if (serving) {
-        const kept = hit(userId);
+        const kept = hit(userId, usable);
         if (kept !== undefined) {
           hits++;
           return kept;
@@ -129,9 +133,9 @@ export function createRecordsCache(options: RecordsCacheOptions): RecordsCache {
       }
       reads.add(read);
       try {
-        const records = await load(userId);
-        if (read.keep) keep(userId, records);
-        return records;
+        const value = await load(userId);
+        if (read.keep) keep(userId, value);
+        return value;
       } finally {
         reads.delete(read);
         if (reads.size === 0) inFlight.delete(userId);

@@ -247,7 +247,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   );
   new Gauge({
     name: 'ase_entitlements_cache_entries',
-    help: "Users whose answer inputs the app's entitlement cache holds, by app",
+    help: "Users whose answers the app's entitlement cache holds, by app",
     labelNames: ['app'] as const,
     registers,
     collect() {

@@ -6,14 +6,16 @@ import { answerChangeInstants, validityAt } from '../../src/entitlements/answer-
 import { parseEntitlementsFile } from '../../src/entitlements/entitlement-map.js';
 import type { EntitlementPeriod, PurchaseRecords } from '../../src/entitlements/entitlements.model.js';
 import type { UserRecords } from '../../src/entitlements/entitlements.repository.js';
-import { createEntitlementsUsecase, type EntitlementsUsecase } from '../../src/entitlements/entitlements.usecase.js';
+import { createEntitlementsUsecase, type EntitlementsUsecase, type KeptAnswer } from '../../src/entitlements/entitlements.usecase.js';
+import { createRecordsCache } from '../../src/entitlements/records-cache.js';
 import type { GrantRecord } from '../../src/entitlements/sources.model.js';
 import { BILLING_RETRY_MAX_MS } from '../../src/entitlements/state.model.js';
 
-// The use case keeps an answer with the records it came from and hands it out again
-// until the clock reaches an instant at which it may change (answer-validity.ts). The
-// property: over random records, whatever instants the clock visits, in whatever order
-// (backwards too), the kept answer is the one a fresh evaluation gives at that instant.
+// The use case keeps a cached user's answer, not the records it came from, and hands it
+// out again until the clock reaches an instant at which it may change (answer-validity.ts),
+// then reads the user again. The property: over random records, whatever instants the
+// clock visits, in whatever order (backwards too), the kept answer is the one a fresh
+// evaluation gives at that instant.
 // The instants visited include every one of the records' instants, a millisecond either
 // side, and the same plus the 60 days of billing retry: where the answer flips.
 
@@ -159,8 +161,16 @@ const userRecords: fc.Arbitrary<UserRecords> = fc
 
 const silent = pino({ level: 'silent' });
 
-function usecaseOver(records: () => UserRecords, clock: () => Date): EntitlementsUsecase {
-  return createEntitlementsUsecase({ repository: { recordsOfUser: async () => records() }, entitlementMap: map, clock, logger: silent, refresh: null });
+/** With `cached`, answers are kept as the service keeps them (its cache, every user held). */
+function usecaseOver(records: () => UserRecords, clock: () => Date, cached = true): EntitlementsUsecase {
+  return createEntitlementsUsecase({
+    repository: { recordsOfUser: async () => records() },
+    ...(cached ? { cache: createRecordsCache<KeptAnswer>({ maxEntries: 10, serving: true }) } : {}),
+    entitlementMap: map,
+    clock,
+    logger: silent,
+    refresh: null,
+  });
 }
 
 /**
@@ -198,10 +208,11 @@ describe('the kept entitlement answer', () => {
             () => records,
             () => new Date(now),
           );
-          // A copy per read: nothing is kept, every answer is computed at its instant.
+          // No cache, a copy per read: nothing is kept, every answer is computed at its instant.
           const fresh = usecaseOver(
             () => structuredClone(records),
             () => new Date(now),
+            false,
           );
           for (const time of times) {
             now = time;
@@ -242,6 +253,65 @@ describe('the kept entitlement answer', () => {
     expect(Object.isFrozen(again.entitlements)).toBe(true);
     expect(Object.isFrozen(again.entitlements[0])).toBe(true);
   });
+  it('keeps none of the records it was computed from (a cached user costs its answer, not its rows)', async () => {
+    /** Every array and plain object reachable from `value`, but the catalog (shared by every answer). */
+    const reachable = (value: unknown, into = new Set<object>()): Set<object> => {
+      if (value === null || typeof value !== 'object' || value instanceof Date || into.has(value) || value === map) return into;
+      into.add(value);
+      for (const item of Object.values(value)) reachable(item, into);
+      return into;
+    };
+    await fc.assert(
+      fc.asyncProperty(userRecords, fc.constantFrom<Environment | undefined>(undefined, 'Production'), async (records, environment) => {
+        const cache = createRecordsCache<KeptAnswer>({ maxEntries: 10, serving: true });
+        const usecase = createEntitlementsUsecase({
+          repository: { recordsOfUser: async () => records },
+          cache,
+          entitlementMap: map,
+          clock: () => new Date(T0),
+          logger: silent,
+          refresh: null,
+        });
+        const { entitlements } = await usecase.entitlementsOf('u-1', environment === undefined ? {} : { environment });
+        const kept = await cache.read('u-1', () => Promise.reject(new Error('the user is not kept')));
+        expect(kept.views).toBe(entitlements);
+        const theirs = reachable(records);
+        for (const object of reachable(kept)) expect(theirs.has(object)).toBe(false);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('reads the user again for another environment filter, and keeps the answer last read', async () => {
+    const loads = { count: 0 };
+    const records: UserRecords = {
+      purchases: [],
+      grants: [],
+      appTransaction: { environment: 'Sandbox', originalApplicationVersion: '1.5', originalPurchaseDate: null, updatedAt: new Date(T0) },
+    };
+    const usecase = createEntitlementsUsecase({
+      repository: {
+        recordsOfUser: async () => {
+          loads.count++;
+          return records;
+        },
+      },
+      cache: createRecordsCache<KeptAnswer>({ maxEntries: 10, serving: true }),
+      entitlementMap: map,
+      clock: () => new Date(T0),
+      logger: silent,
+      refresh: null,
+    });
+    expect((await usecase.entitlementsOf('u-1')).entitlements.map((view) => view.entitlement)).toEqual(['pro']);
+    expect(await usecase.entitlementsOf('u-1')).toMatchObject({ entitlements: [{ entitlement: 'pro' }] });
+    expect(loads.count).toBe(1);
+    // The app purchase counts under its own environment only.
+    expect((await usecase.entitlementsOf('u-1', { environment: 'Production' })).entitlements).toEqual([]);
+    expect(loads.count).toBe(2);
+    expect((await usecase.entitlementsOf('u-1', { environment: 'Production' })).entitlements).toEqual([]);
+    expect(loads.count).toBe(2);
+  });
+
   it('ends at the catalog end of a non-renewing subscription sold without one', async () => {
     const purchaseDate = new Date(T0);
     const records: UserRecords = {

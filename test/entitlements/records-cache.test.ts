@@ -51,6 +51,21 @@ describe('the entitlement records cache', () => {
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, size: 1, serving: true });
   });
 
+  it('reads the database again when the kept entry is not usable for this read, and keeps the new one in its place', async () => {
+    const cache = createRecordsCache<UserRecords>({ maxEntries: 10, serving: true });
+    const first = loadOf(records('a'));
+    await cache.read('u1', first.load);
+    const tagOf = (kept: UserRecords) => kept.grants[0]!.grantId;
+    const second = loadOf(records('b'));
+    // Not usable: read again (a miss), and the new value replaces the kept one.
+    expect(tagOf(await cache.read('u1', second.load, (kept) => tagOf(kept) === 'b'))).toBe('b');
+    expect(second.calls).toBe(1);
+    // Usable: served from memory, whichever load is offered.
+    expect(tagOf(await cache.read('u1', first.load, (kept) => tagOf(kept) === 'b'))).toBe('b');
+    expect(first.calls).toBe(1);
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 2, size: 1 });
+  });
+
   it('reads the database again after the user is invalidated, and only that user', async () => {
     const cache = createRecordsCache({ maxEntries: 10, serving: true });
     const db = loadOf(records('a'));
