@@ -6,7 +6,7 @@
 // backend sending that many requests per second sees).
 //
 //   npx tsx bench/entitlements/run.ts [--duration 10] [--connections 32] [--rate 4000,5000]
-//     [--repeat 3] [--skew]
+//     [--repeat 3] [--skew] [--warm-up 5]
 //     [--server postgres://... | --own-cluster shared_buffers=1GB ...] [--only small|large]
 //     [--keep] [--dist] [--env KEY=VALUE ...] [--node-arg --cpu-prof ...]
 //
@@ -17,6 +17,11 @@
 // rest for the other users, as an app's launches do; without it every user is as likely.
 // The in-process cache (ENTITLEMENTS_CACHE_SIZE, `--env ENTITLEMENTS_CACHE_SIZE=0` to
 // measure without it) serves repeated users without a database round trip.
+//
+// --warm-up: seconds of closed loop before the measured rounds (default 5), with the
+// measured rounds' choice of users. A cache of 50,000 users (the default) is not full after
+// 5 s and an 8 s round at ~5,000 req/s: a hot user has been read about twice. Give it 20 s
+// to measure the steady state.
 //
 // --own-cluster runs on a throwaway PostgreSQL cluster (initdb in a temp directory) with
 // the given settings instead of the server on 127.0.0.1:5432.
@@ -34,6 +39,8 @@ const RENEWALS_PER_USER = 9;
 
 interface Options {
   duration: number;
+  /** Seconds of closed loop before the measured rounds. */
+  warmUp: number;
   connections: number;
   rates: number[];
   /** Rounds of (closed loop, open loop at each rate) per data set. */
@@ -54,6 +61,7 @@ interface Options {
 function parseOptions(argv: string[]): Options {
   const options: Options = {
     duration: 10,
+    warmUp: 5,
     connections: 32,
     rates: [4000, 5000],
     repeat: 3,
@@ -68,6 +76,7 @@ function parseOptions(argv: string[]): Options {
   };
   eachArgument(argv, (arg, value) => {
     if (arg === '--duration') options.duration = positiveNumber(arg, value());
+    else if (arg === '--warm-up') options.warmUp = positiveNumber(arg, value());
     else if (arg === '--connections') options.connections = positiveNumber(arg, value());
     else if (arg === '--rate')
       options.rates = value()
@@ -183,7 +192,7 @@ async function scenario(label: string, users: number, options: Options): Promise
     const probe = await fetch(`${service.baseUrl}/entitlements/u-1`, { headers: { authorization: `Bearer ${BENCH_API_KEY}` } });
     const body = (await probe.json()) as { entitlements?: unknown[] };
     if (probe.status !== 200 || body.entitlements?.length !== 2) throw new Error(`unexpected probe answer ${probe.status} ${JSON.stringify(body)}`);
-    await closedLoop(service.baseUrl, users, 5, options.connections);
+    await closedLoop(service.baseUrl, users, options.warmUp, options.connections);
 
     const meter = cpuMeter(service.process.child.pid!, database.url, database.name);
     const runs: Run[] = [];
@@ -263,7 +272,7 @@ async function main(): Promise<void> {
 
   const lines = [
     `GET /entitlements/:userId, ${options.skew ? 'skewed users (80 % of reads on 20 % of them)' : 'random users'}, ` +
-      `cache ${options.env.ENTITLEMENTS_CACHE_SIZE ?? 'default size'}, ${options.env.WORKERS ? `WORKERS=${options.env.WORKERS}, ` : ''}${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, ${options.duration} s per run, ${options.repeat} rounds, load generator on the same machine`,
+      `cache ${options.env.ENTITLEMENTS_CACHE_SIZE ?? 'default size'}, ${options.env.WORKERS ? `WORKERS=${options.env.WORKERS}, ` : ''}${options.dist ? 'node dist/server.js' : 'tsx src/server.ts'}, ${options.duration} s per run after ${options.warmUp} s of warm-up, ${options.repeat} rounds, load generator on the same machine`,
     `machine: ${machine}; PostgreSQL: ${server}; CPU reference loop ${Math.round(referenceBefore.cpuMs)} ms before, ${Math.round(referenceAfter.cpuMs)} ms after; ` +
       `bare node:http 1 KB JSON ${Math.round(referenceBefore.httpPerSecond)} req/s before, ${Math.round(referenceAfter.httpPerSecond)} after`,
     '',
