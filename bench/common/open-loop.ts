@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 // An open-loop load generator: requests fall due at evenly spaced instants whatever the
 // server does, as independent senders such as Apple's delivery or an app's users do.
@@ -10,6 +10,9 @@ import { performance } from 'node:perf_hooks';
 // http client costs several times more CPU per request, which on this machine would be
 // taken from the service being measured). Latency runs from the instant a request was
 // due, so time spent waiting for a free connection counts (no coordinated omission).
+// Time the generator itself spends stalled (its own collections, the machine's other
+// processes) counts too; its event loop's delay is reported beside the latencies, so that a
+// tail can be told apart from the server's.
 
 export interface OpenLoopRequest {
   method: 'GET' | 'POST';
@@ -39,11 +42,18 @@ export interface OpenLoopResult {
   /** From the first request's due instant to the last answer. */
   seconds: number;
   latency: { p50: number; p90: number; p99: number; max: number };
+  /** How late the generator's own event loop ran over the run, in ms beyond its 1 ms sampling interval. */
+  generatorDelay: { p99: number; max: number };
 }
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** An event-loop delay sample (ns, as node:perf_hooks records it: the interval itself included) as ms beyond the interval. */
+export function lateness(sampleNs: number, resolutionMs: number): number {
+  return Math.max(0, sampleNs / 1e6 - resolutionMs);
 }
 
 interface Connection {
@@ -149,6 +159,8 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
     idle.push(connection);
   }
 
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
   start = performance.now();
   const finished = new Promise<void>((resolve) => (done = resolve));
   // A 1 ms tick sends every request that has come due; each keeps its own due instant.
@@ -170,6 +182,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, patience)))]);
   clearTimeout(timer);
   errors += total - settled;
+  delay.disable();
   for (const connection of connections) connection.socket.destroy();
 
   latencies.sort((a, b) => a - b);
@@ -185,5 +198,6 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
       p99: percentile(latencies, 99),
       max: latencies.at(-1) ?? 0,
     },
+    generatorDelay: { p99: lateness(delay.percentile(99), 1), max: lateness(delay.max, 1) },
   };
 }

@@ -3,12 +3,15 @@
 // transactions for the latency ratio. Per data set: a closed-loop saturation run with
 // autocannon (the most the machine serves), then open-loop runs at fixed offered rates
 // (requests at evenly spaced instants, latency from the instant each was due: what an app
-// backend sending that many requests per second sees).
+// backend sending that many requests per second sees). Beside each open-loop run, how late
+// the service's event loop ran (its /metrics, reset just before) and the generator's: a
+// tail with the service's loop on time and the generator's late is the generator's.
 //
 //   npx tsx bench/entitlements/run.ts [--duration 10] [--connections 32] [--rate 4000,5000]
 //     [--repeat 3] [--skew] [--warm-up 5]
 //     [--server postgres://... | --own-cluster shared_buffers=1GB ...] [--only small|large]
-//     [--keep] [--dist] [--env KEY=VALUE ...] [--node-arg --cpu-prof ...]
+//     [--keep] [--database <kept name>] [--service-output <file>] [--dist]
+//     [--env KEY=VALUE ...] [--node-arg --cpu-prof ...]
 //
 // --dist runs the compiled dist/server.js (what the Docker image runs; `npm run build` first),
 // which WORKERS needs; without it, src/server.ts under tsx.
@@ -23,19 +26,28 @@
 // 5 s and an 8 s round at ~5,000 req/s: a hot user has been read about twice. Give it 20 s
 // to measure the steady state.
 //
+// --database runs the large data set on a database an earlier run kept (--keep, --only
+// large), so that runs with different settings skip the minutes of seeding.
+//
+// --service-output writes what the service printed (stdout and stderr; with `--node-arg
+// --trace-gc`, V8's line per collection) to <file> after each data set's runs; the last
+// data set run (the large one, unless --only small) is what stays.
+//
 // --own-cluster runs on a throwaway PostgreSQL cluster (initdb in a temp directory) with
 // the given settings instead of the server on 127.0.0.1:5432.
+import { writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { eachArgument, positiveNumber } from '../common/arguments.js';
 import { type CpuMeter, cpuMeter } from '../common/cpu.js';
 import { DEFAULT_SERVER_URL } from '../common/database.js';
 import { machineReference } from '../common/machine-reference.js';
-import { runOpenLoop } from '../common/open-loop.js';
+import { lateness, runOpenLoop } from '../common/open-loop.js';
 import { keyValue, settingsText, startOwnCluster } from '../common/own-cluster.js';
 import { BENCH_API_KEY, metricSums, withSeededService } from '../common/seeded-service.js';
 import { machineDescription } from '../common/service.js';
 
 const RENEWALS_PER_USER = 9;
+const LARGE_USERS = 100_000;
 
 interface Options {
   duration: number;
@@ -50,6 +62,10 @@ interface Options {
   ownCluster: Record<string, string> | null;
   only: 'small' | 'large' | null;
   keep: boolean;
+  /** A kept database with the large data set to run on; null to seed a new one. */
+  database: string | null;
+  /** Where to write the service's output after each data set's runs; null for nowhere. */
+  serviceOutput: string | null;
   env: Record<string, string>;
   nodeArgs: string[];
   /** 80 % of reads on 20 % of the users. */
@@ -69,6 +85,8 @@ function parseOptions(argv: string[]): Options {
     ownCluster: null,
     only: null,
     keep: false,
+    database: null,
+    serviceOutput: null,
     env: {},
     nodeArgs: [],
     skew: false,
@@ -88,6 +106,8 @@ function parseOptions(argv: string[]): Options {
       const [key, setting] = keyValue(value());
       options.ownCluster = { ...options.ownCluster, [key]: setting };
     } else if (arg === '--keep') options.keep = true;
+    else if (arg === '--database') options.database = value();
+    else if (arg === '--service-output') options.serviceOutput = value();
     else if (arg === '--skew') options.skew = true;
     else if (arg === '--dist') options.dist = true;
     else if (arg === '--node-arg') options.nodeArgs.push(value());
@@ -114,8 +134,30 @@ interface Run {
   max: number;
   non2xx: number;
   errors: number;
+  /** Open loop: how late the service's and the generator's event loops ran (p99 / max ms beyond their sampling intervals); null for a closed loop. */
+  loopDelay: { service: LoopDelay; generator: LoopDelay } | null;
   /** CPU microseconds per request: service, PostgreSQL backends, load generator. */
   cpuUs: { service: number; postgres: number; generator: number };
+}
+
+interface LoopDelay {
+  p99: number;
+  max: number;
+}
+
+/** prom-client's event-loop delay sampling interval (its default, which the service keeps). */
+const SERVICE_LOOP_RESOLUTION_MS = 10;
+
+/**
+ * How late the service's event loop ran since the last /metrics scrape (prom-client resets
+ * its event-loop histogram at every scrape), beyond its sampling interval.
+ */
+async function serviceLoopDelay(baseUrl: string): Promise<LoopDelay> {
+  const sums = await metricSums(baseUrl, ['nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds']);
+  return {
+    p99: lateness(sums.nodejs_eventloop_lag_p99_seconds * 1e9, SERVICE_LOOP_RESOLUTION_MS),
+    max: lateness(sums.nodejs_eventloop_lag_max_seconds * 1e9, SERVICE_LOOP_RESOLUTION_MS),
+  };
 }
 
 interface Scenario {
@@ -187,7 +229,8 @@ async function measured(meter: CpuMeter, work: () => Promise<Omit<Run, 'cpuUs'>>
 }
 
 async function scenario(label: string, users: number, options: Options): Promise<Scenario> {
-  return withSeededService({ ...options, database: null, users, renewalsPerUser: RENEWALS_PER_USER, label }, async (service, { database, transactions }) => {
+  const kept = users === LARGE_USERS ? options.database : null;
+  return withSeededService({ ...options, database: kept, users, renewalsPerUser: RENEWALS_PER_USER, label }, async (service, { database, transactions }) => {
     // Sanity check, then warm up (JIT, pool, prepared statements, buffer cache).
     const probe = await fetch(`${service.baseUrl}/entitlements/u-1`, { headers: { authorization: `Bearer ${BENCH_API_KEY}` } });
     const body = (await probe.json()) as { entitlements?: unknown[] };
@@ -213,6 +256,7 @@ async function scenario(label: string, users: number, options: Options): Promise
             max: result.latency.max,
             non2xx: result.non2xx,
             errors: result.errors + result.timeouts,
+            loopDelay: null,
           };
         }),
       );
@@ -220,6 +264,7 @@ async function scenario(label: string, users: number, options: Options): Promise
       for (const rate of options.rates) {
         runs.push(
           await measured(meter, async () => {
+            await serviceLoopDelay(service.baseUrl); // resets the service's event-loop histogram
             const result = await runOpenLoop({
               baseUrl: service.baseUrl,
               count: Math.round(rate * options.duration),
@@ -235,13 +280,15 @@ async function scenario(label: string, users: number, options: Options): Promise
               ...result.latency,
               non2xx: result.non2xx,
               errors: result.errors,
+              loopDelay: { service: await serviceLoopDelay(service.baseUrl), generator: result.generatorDelay },
             };
           }),
         );
         process.stdout.write(`[${label}] round ${round} open loop ${rate}/s: p99 ${runs.at(-1)!.p99.toFixed(1)} ms\n`);
       }
     }
-    return { label, transactions: transactions!, runs, memory: await serviceMemory(service.baseUrl) };
+    if (options.serviceOutput !== null) writeFileSync(options.serviceOutput, service.process.output());
+    return { label, transactions: transactions ?? users * (RENEWALS_PER_USER + 1), runs, memory: await serviceMemory(service.baseUrl) };
   });
 }
 
@@ -249,6 +296,12 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function loopDelayText(delay: Run['loopDelay']): string {
+  if (delay === null) return '—';
+  const { service, generator } = delay;
+  return `${ms(service.p99)} / ${ms(service.max)}; ${ms(generator.p99)} / ${ms(generator.max)}`;
 }
 
 const ms = (value: number) => (value >= 100 ? Math.round(value).toString() : value.toFixed(1));
@@ -263,7 +316,7 @@ async function main(): Promise<void> {
   const scenarios: Scenario[] = [];
   try {
     if (options.only !== 'large') scenarios.push(await scenario('10k transactions', 1_000, options));
-    if (options.only !== 'small') scenarios.push(await scenario('1M transactions', 100_000, options));
+    if (options.only !== 'small') scenarios.push(await scenario('1M transactions', LARGE_USERS, options));
   } finally {
     cluster?.stop();
   }
@@ -276,13 +329,13 @@ async function main(): Promise<void> {
     `machine: ${machine}; PostgreSQL: ${server}; CPU reference loop ${Math.round(referenceBefore.cpuMs)} ms before, ${Math.round(referenceAfter.cpuMs)} ms after; ` +
       `bare node:http 1 KB JSON ${Math.round(referenceBefore.httpPerSecond)} req/s before, ${Math.round(referenceAfter.httpPerSecond)} after`,
     '',
-    '| data | round | mode | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | CPU µs/request: service + PostgreSQL + generator |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| data | round | mode | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | CPU µs/request: service + PostgreSQL + generator | event loop late, p99 / max ms: service; generator |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...scenarios.flatMap((s) =>
       s.runs.map(
         (r) =>
           `| ${s.label} | ${r.round} | ${r.mode} | ${r.requests} | ${Math.round(r.rps)} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} | ` +
-          `${r.non2xx} | ${r.errors} | ${Math.round(r.cpuUs.service)} + ${Math.round(r.cpuUs.postgres)} + ${Math.round(r.cpuUs.generator)} |`,
+          `${r.non2xx} | ${r.errors} | ${Math.round(r.cpuUs.service)} + ${Math.round(r.cpuUs.postgres)} + ${Math.round(r.cpuUs.generator)} | ${loopDelayText(r.loopDelay)} |`,
       ),
     ),
     '',
