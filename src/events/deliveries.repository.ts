@@ -7,7 +7,8 @@ import { eventDeliveries, events, serviceState } from '../db/schema.js';
 // worker from `events` in seq order (seq order is commit order, see events.repository.ts),
 // held back when their user already has a pending row there (released when it ends),
 // claimed with FOR UPDATE SKIP LOCKED so replicas never take the same row at once (or
-// created claimed, by the dispatch, for the lane's free slots), and leased by pushing
+// created claimed, by the dispatch, for the lane's free slots, a user's later events of the
+// batch chained behind the first), and leased by pushing
 // next_attempt_at past the attempt's end: a replica that dies mid-attempt leaves a row that
 // becomes due again when the lease runs out. The query builder's (docs/architecture.md,
 // "Database access"), but the dispatch, the claim and the result: the statements of every
@@ -72,8 +73,13 @@ export interface DispatchResult {
   events: number;
   /** Rows created (an event may already have had one: an operator redelivered it first). */
   created: number;
-  /** Rows created already claimed, oldest event first: the caller attempts them now. */
-  claims: ClaimedDelivery[];
+  /**
+   * Rows created already claimed, oldest event first, as chains: a user's claimed events of
+   * the batch, in order (one for most). The caller attempts each chain's events in turn, the
+   * next only once the one before it was delivered, and hands the rest back (handBackClaims)
+   * when one is not: a user's later events of one batch go without a release each.
+   */
+  chains: ClaimedDelivery[][];
 }
 
 /**
@@ -82,10 +88,12 @@ export interface DispatchResult {
  * creates its position (at the start of the feed) first. A replica that finds the position
  * locked by another skips (it is being done).
  *
- * Up to `claim.limit` of the rows that wait for nothing are created claimed, as
- * claimDeliveries would claim them (one attempt, leased until `claim.leaseUntil`): an event
- * delivered at the first try is written twice (created, then its result), not three times,
- * and a row's claim touches no index (none covers the lease's columns).
+ * The rows of up to `claim.limit` events that wait for nothing are created claimed, as
+ * claimDeliveries would claim them (one attempt, leased until `claim.leaseUntil`), and with
+ * each its user's later events of the batch, chained behind it: an event delivered at the
+ * first try is written twice (created, then its result), not three times (held back,
+ * released, then its result), and a row's claim touches no index (none covers the lease's
+ * columns). A chain takes one of the lane's slots: its events go one after another.
  */
 export async function dispatchEvents(executor: Executor, url: string, now: Date, batch: number, claim?: DispatchClaim): Promise<DispatchResult> {
   let result = await dispatchOnce(executor, url, now, batch, claim);
@@ -99,7 +107,7 @@ export async function dispatchEvents(executor: Executor, url: string, now: Date,
   // Another replica's dispatch committed between the statement's snapshot and its lock: again,
   // on a snapshot that sees its rows (each time, that replica moved the position on).
   while (result === 'stale') result = await dispatchOnce(executor, url, now, batch, claim);
-  return result ?? { events: 0, created: 0, claims: [] };
+  return result ?? { events: 0, created: 0, chains: [] };
 }
 
 /**
@@ -120,6 +128,7 @@ async function dispatchOnce(
     missing: boolean;
     stale: boolean;
     eventSeq: number | null;
+    userId: string | null;
     eventId: string | null;
     body: string | null;
     recordedAt: Date | null;
@@ -127,11 +136,12 @@ async function dispatchOnce(
   const [first] = rows;
   if (first === undefined || first.missing) return null;
   if (first.stale) return 'stale';
-  const claims: ClaimedDelivery[] = [];
-  for (const row of rows) {
-    if (row.eventSeq === null) continue;
-    claims.push({
-      eventSeq: row.eventSeq,
+  // Oldest event first; a user's later events join the chain of the first (events of no user go alone).
+  const chains: ClaimedDelivery[][] = [];
+  const chainOfUser = new Map<string, ClaimedDelivery[]>();
+  for (const row of rows.filter((row) => row.eventSeq !== null).sort((a, b) => a.eventSeq! - b.eventSeq!)) {
+    const claim: ClaimedDelivery = {
+      eventSeq: row.eventSeq!,
       url,
       eventId: row.eventId!,
       body: row.body!,
@@ -139,9 +149,16 @@ async function dispatchOnce(
       claimedAt: now,
       firstAttemptAt: now,
       recordedAt: row.recordedAt!,
-    });
+    };
+    const chain = row.userId === null ? undefined : chainOfUser.get(row.userId);
+    if (chain !== undefined) {
+      chain.push(claim);
+      continue;
+    }
+    chains.push([claim]);
+    if (row.userId !== null) chainOfUser.set(row.userId, chains.at(-1)!);
   }
-  return { events: Number(first.events), created: Number(first.created), claims: claims.sort((a, b) => a.eventSeq - b.eventSeq) };
+  return { events: Number(first.events), created: Number(first.created), chains };
 }
 
 // $1 position key, $2 url, $3 now, $4 batch, $5 lease until, $6 how many rows to create claimed.
@@ -165,11 +182,13 @@ async function dispatchOnce(
 // auto_explain), then locked FOR SHARE one by one by key, in event order (all of them,
 // once: a materialized CTE), and read as they are once locked (their status tested outside
 // the lookup, else the planner may take the user-order index by URL alone for it). A
-// delivery ending now (record_delivery_results, migration 0015) has its row locked: the
+// user's later events of the batch are chained behind the first when that one is created
+// claimed (`heads`: the oldest `$6` events that wait for nothing), and held back when it is
+// not. A delivery ending now (record_delivery_results, migration 0015) has its row locked: the
 // dispatch waits for it to commit and reads the row ended, holding nothing back behind it.
 // A delivery that ends after waits for this statement to commit, and its release sees the
-// rows held back here. Of the others, the oldest `$6` are created claimed. One row always
-// comes back: the counts, with a claimed row's event (or nulls) beside them.
+// rows held back here. One row always comes back: the counts, with a claimed row's event and
+// user (or nulls) beside them.
 const DISPATCH_EVENTS = `with position as (
   select (${serviceStateColumn('value')} ->> 'seq')::bigint as seq from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1 for update skip locked
 ),
@@ -198,13 +217,20 @@ waiting as materialized (
   ) w where w.status = 'pending'
 ),
 placed as (
-  select n.seq, n.user_id, n.user_id is not null and (
-      row_number() over (partition by n.user_id order by n.seq) > 1 or n.user_id in (select user_id from waiting)
-    ) as held_back
+  select n.seq, n.user_id, n.user_id is not null and n.user_id in (select user_id from waiting) as waits,
+      n.user_id is not null and row_number() over (partition by n.user_id order by n.seq) > 1 as later
     from next n
 ),
+heads as (
+  select seq, user_id, waits, later, not (waits or later) and row_number() over (partition by waits or later order by seq) <= $6 as head
+    from placed
+),
+chained as (
+  select seq, user_id, waits, later, head or (later and not waits and bool_or(head) over (partition by user_id)) as claimed
+    from heads
+),
 ranked as (
-  select seq, user_id, held_back, not held_back and row_number() over (partition by held_back order by seq) <= $6 as claimed from placed
+  select seq, user_id, claimed, (waits or later) and not claimed as held_back from chained
 ),
 created as (
   insert into ${DELIVERIES} (${delivery('eventSeq')}, ${delivery('url')}, ${delivery('userId')}, ${delivery('status')}, ${delivery('createdAt')}, ${delivery('heldBack')},
@@ -226,7 +252,8 @@ counts as (
     not exists (select 1 from ${tableName(serviceState)} where ${serviceStateColumn('key')} = $1) as missing,
     exists (select 1 from position) and not exists (select 1 from current) as stale
 )
-select counts.events, counts.created, counts.missing, counts.stale, n.seq::float8 as "eventSeq", n.id as "eventId", n.body, n.recorded_at as "recordedAt"
+select counts.events, counts.created, counts.missing, counts.stale, n.seq::float8 as "eventSeq", n.user_id as "userId", n.id as "eventId", n.body,
+    n.recorded_at as "recordedAt"
   from counts left join (created c join next n on n.seq = c.seq and c.attempts = 1) on true`;
 
 /** The dispatch step's one statement and its parameters (see DISPATCH_EVENTS). */
@@ -281,6 +308,43 @@ export async function claimDeliveries(executor: Executor, input: { url: string; 
       recordedAt: row.recordedAt,
     }))
     .sort((a, b) => a.eventSeq - b.eventSeq);
+}
+
+// $1 url, $2 seqs, $3 claimed at. A chain's events are created claimed for a first attempt
+// (DISPATCH_EVENTS); a row still claimed so (the fence recordAttempts uses: no other claim
+// since, still pending) goes back to how the dispatch creates a row it does not claim: no
+// attempt, due now, and held back while an earlier event of its user to the URL is pending
+// (an earlier chain event that was not delivered, or the rows handed back with it). The
+// rows are locked in event order, as the dispatch locks them.
+const HAND_BACK_CLAIMS = `update ${DELIVERIES} d set ${delivery('attempts')} = 0, ${delivery('nextAttemptAt')} = $3::timestamptz,
+  ${delivery('lastAttemptAt')} = null, ${delivery('firstAttemptAt')} = null,
+  ${delivery('heldBack')} = exists (
+    select 1 from ${DELIVERIES} p
+     where p.${delivery('url')} = d.${delivery('url')} and p.${delivery('userId')} = d.${delivery('userId')}
+       and p.${delivery('status')} = 'pending' and p.${delivery('eventSeq')} < d.${delivery('eventSeq')})
+where d.${delivery('url')} = $1 and d.${delivery('eventSeq')} in (
+  select h.${delivery('eventSeq')} from ${DELIVERIES} h
+   where h.${delivery('url')} = $1 and h.${delivery('eventSeq')} = any($2::bigint[]) and h.${delivery('status')} = 'pending'
+     and h.${delivery('attempts')} = 1 and h.${delivery('lastAttemptAt')} = $3::timestamptz
+   order by h.${delivery('eventSeq')} for update)
+returning d.${delivery('heldBack')} as "heldBack"`;
+
+/**
+ * Hands back the events of a chain (DispatchResult) that were not attempted: the one before
+ * them was not delivered, or the lane stops, or their lease could run out before they are.
+ * Each row becomes as if dispatched unclaimed: held back behind its user's pending events,
+ * or due now when none is left (a claim takes it). Claims that are no longer this lane's
+ * (claimed again since) are left alone. Returns how many rows are due now.
+ */
+export async function handBackClaims(executor: Executor, claims: readonly ClaimedDelivery[]): Promise<number> {
+  const [first] = claims;
+  if (first === undefined) return 0;
+  const rows = await executor.driver.query<{ heldBack: boolean }>(HAND_BACK_CLAIMS, [
+    first.url,
+    claims.map((claim) => claim.eventSeq),
+    first.claimedAt.toISOString(),
+  ]);
+  return rows.filter((row) => !row.heldBack).length;
 }
 
 export type AttemptResult =

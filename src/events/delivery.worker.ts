@@ -11,6 +11,7 @@ import {
   claimDeliveries,
   dispatchEvents,
   failAbandonedDeliveries,
+  handBackClaims,
   oldestUndeliveredAt,
   type RecordedAttempts,
   recordAttemptResults,
@@ -27,8 +28,9 @@ import { createAgents, sendWebhook } from './webhook-sender.js';
 // that come back together are recorded together (one statement for the group), and a lane
 // looks for new events only when told some were recorded (or at its poll), not after each
 // attempt. Nor does it claim after each attempt: in the usual course the dispatch creates
-// the rows already claimed, an end claims the held-back row it releases (the result's
-// statement), and nothing else is due; so a lane claims only when it knows a row may be
+// the rows already claimed (a user's later events of the batch chained behind the first, sent
+// in turn by the slot that holds them), an end claims the held-back row it releases (the
+// result's statement), and nothing else is due; so a lane claims only when it knows a row may be
 // due that no claim has seen (a dispatch left rows unclaimed for want of a slot, a retry's
 // time has come, a sweep or an operator made rows due) and at every poll (what it cannot
 // know: other replicas' rows, leases running out). Per event, the database sees a share of
@@ -104,6 +106,12 @@ export function urlLabel(url: string): string {
   }
 }
 
+/** An attempt's result, not recorded yet. */
+interface Sent {
+  result: AttemptResult;
+  error: string | null;
+}
+
 /** What an attempt tells its lane. */
 interface AttemptListener {
   /** At once: whether the URL took the attempt. */
@@ -119,8 +127,8 @@ interface AttemptListener {
 
 interface Lane {
   kick(): void;
-  /** Attempts a delivery claimed for this lane. */
-  begin(claim: ClaimedDelivery): void;
+  /** Attempts deliveries claimed for this lane: one, or a chain of one user's (DispatchResult). */
+  begin(chain: readonly ClaimedDelivery[]): void;
   /** Events were (or may have been) recorded since the last dispatch: look for them at the next round. */
   dispatchWanted(): void;
   /** Rows may be due that no claim has seen: claim at the next round with a free slot. */
@@ -146,7 +154,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         );
         // The held-back rows the ends released, claimed by the same statement: each takes
         // the slot of an attempt that ended.
-        for (const claim of results.claims) lanesByUrl.get(claim.url)?.begin(claim);
+        for (const claim of results.claims) lanesByUrl.get(claim.url)?.begin([claim]);
         for (const [index, waiting] of group.entries()) waiting.resolve(results.recorded[index]!);
       } catch (error) {
         for (const waiting of group) waiting.reject(error);
@@ -157,12 +165,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   });
   const tracing = deps.tracing ?? noopTracing;
 
-  /** One attempt and its result, told to the lane as they come. */
-  async function attempt(claim: ClaimedDelivery, lane: AttemptListener): Promise<void> {
+  /** One attempt, told to the lane at once; its result is recorded by `finish`. */
+  async function send(claim: ClaimedDelivery, lane: AttemptListener): Promise<Sent> {
     const label = urlLabel(claim.url);
     const sentAt = deps.clock();
     const headers = signWebhook({ key: deps.key, id: claim.eventId, at: sentAt, body: claim.body });
-    const send = () => sendWebhook({ url: claim.url, headers: { ...headers }, body: claim.body, timeoutMs: options.timeoutMs, agents });
+    const post = () => sendWebhook({ url: claim.url, headers: { ...headers }, body: claim.body, timeoutMs: options.timeoutMs, agents });
     const sent = tracing.enabled
       ? await tracing.span(
           'event.delivery',
@@ -171,13 +179,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
             attributes: { 'http.request.method': 'POST', 'url.full': label, 'appstore.event_id': claim.eventId, 'appstore.delivery.attempt': claim.attempts },
           },
           async (span) => {
-            const result = await send();
+            const result = await post();
             span.setAttributes({ 'appstore.delivery.ok': result.ok, ...(result.status !== null ? { 'http.response.status_code': result.status } : {}) });
             if (result.error !== null) span.setAttributes({ 'error.type': result.error });
             return result;
           },
         )
-      : await send();
+      : await post();
     const at = deps.clock();
     lane.answered(sent.ok, at);
     let result: AttemptResult;
@@ -191,18 +199,31 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
           : { outcome: 'retry', status: sent.status, error: sent.error ?? 'failed', at, nextAttemptAt: next };
     }
     deps.events.eventDelivery({ url: label, outcome: result.outcome, durationMs: sent.durationMs });
-    const recorded = await record({ claim, result });
+    return { result, error: sent.error };
+  }
+
+  /** Records an attempt's result and tells the lane and the log what came of it; never throws. */
+  async function finish(claim: ClaimedDelivery, { result, error }: Sent, lane: AttemptListener): Promise<void> {
+    const label = urlLabel(claim.url);
+    let recorded: boolean;
+    try {
+      recorded = await record({ claim, result });
+    } catch (cause) {
+      // The lease runs out and the attempt is repeated.
+      deps.logger.warn({ err: cause, eventId: claim.eventId, url: label }, 'event delivery result could not be recorded');
+      return;
+    }
     if (recorded && result.outcome === 'retry') lane.dueAt(result.nextAttemptAt);
     if (!recorded) {
       lane.dropped();
       deps.logger.info({ eventId: claim.eventId, url: label }, 'event delivery result dropped: the delivery was claimed again meanwhile');
     } else if (result.outcome === 'failed') {
       deps.logger.warn(
-        { eventId: claim.eventId, url: label, attempts: claim.attempts, error: sent.error },
+        { eventId: claim.eventId, url: label, attempts: claim.attempts, error },
         'event delivery failed for good after retrying; redeliver it from the admin API or the CLI',
       );
     } else if (result.outcome === 'retry') {
-      deps.logger.debug({ eventId: claim.eventId, url: label, attempts: claim.attempts, error: sent.error }, 'event delivery will be retried');
+      deps.logger.debug({ eventId: claim.eventId, url: label, attempts: claim.attempts, error }, 'event delivery will be retried');
     }
   }
 
@@ -258,7 +279,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       }
       // Every slot filled: more may be due.
       if (claims.length >= limit) claimWanted = true;
-      for (const claim of claims) begin(claim);
+      for (const claim of claims) begin([claim]);
     }
 
     async function roundOnce(): Promise<void> {
@@ -289,11 +310,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         undispatched = false;
         try {
           const limit = free();
-          const { events, created, claims } = await dispatchEvents(deps.db, url, now, options.dispatchBatch, { leaseUntil, limit });
+          const { events, created, chains } = await dispatchEvents(deps.db, url, now, options.dispatchBatch, { leaseUntil, limit });
           // Rows left unclaimed with every free slot taken may wait for nothing: the next
-          // round with a free slot claims them (fewer claims than slots: the rest are held back).
-          if (created > claims.length && claims.length >= limit) claimWanted = true;
-          for (const claim of claims) begin(claim);
+          // round with a free slot claims them (fewer chains than slots: the rest are held back).
+          const claimed = chains.reduce((count, chain) => count + chain.length, 0);
+          if (created > claimed && chains.length >= limit) claimWanted = true;
+          for (const chain of chains) begin(chain);
           // A full batch: more may follow.
           if (events >= options.dispatchBatch) undispatched = true;
         } catch (error) {
@@ -303,17 +325,59 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       }
     }
 
-    function begin(claim: ClaimedDelivery): void {
-      const work: Promise<void> = attempt(claim, listener)
-        .catch((error: unknown) => {
-          // The database failed while recording the result: the lease runs out and the attempt is repeated.
-          deps.logger.warn({ err: error, eventId: claim.eventId, url: urlLabel(url) }, 'event delivery result could not be recorded');
-        })
-        .finally(() => {
-          inFlight.delete(work);
-          // A finished attempt may unblock the user's next event, or free a slot.
-          if (!stopping) kick();
-        });
+    /**
+     * Hands back a chain's events not attempted (handBackClaims); those due at once are for
+     * the next claim. If it fails, their lease runs out and a claim takes them then.
+     */
+    async function handBack(rest: readonly ClaimedDelivery[], why: string): Promise<void> {
+      try {
+        const due = await handBackClaims(deps.db, rest);
+        if (due > 0) claimWanted = true;
+        deps.logger.debug({ url: urlLabel(url), handedBack: rest.length, due, why }, 'chained event deliveries handed back');
+      } catch (error) {
+        deps.logger.warn(
+          { err: error, url: urlLabel(url), handedBack: rest.length },
+          'chained event deliveries could not be handed back; claimed again when their lease runs out',
+        );
+      }
+    }
+
+    /**
+     * A chain's events in turn (one event, for most): each once the one before it was
+     * delivered, its result recorded meanwhile. The rest is handed back when one is not
+     * delivered (before its result is recorded: its end then releases the next), when the
+     * lane stops, or when the next could still be in flight as its lease runs out (after the
+     * results before it are recorded: the next is then due at once).
+     */
+    async function attemptChain(chain: readonly ClaimedDelivery[]): Promise<void> {
+      const recording: Promise<void>[] = [];
+      try {
+        for (const [index, claim] of chain.entries()) {
+          const leaseEndsSoon = deps.clock().getTime() + options.timeoutMs >= claim.claimedAt.getTime() + options.leaseMs;
+          if (index > 0 && (stopping || leaseEndsSoon)) {
+            await Promise.all(recording);
+            await handBack(chain.slice(index), stopping ? 'stopping' : 'lease');
+            return;
+          }
+          const sent = await send(claim, listener);
+          if (sent.result.outcome !== 'delivered' && index < chain.length - 1) {
+            await handBack(chain.slice(index + 1), 'not delivered');
+            recording.push(finish(claim, sent, listener));
+            return;
+          }
+          recording.push(finish(claim, sent, listener));
+        }
+      } finally {
+        await Promise.all(recording);
+      }
+    }
+
+    function begin(chain: readonly ClaimedDelivery[]): void {
+      const work: Promise<void> = attemptChain(chain).finally(() => {
+        inFlight.delete(work);
+        // A finished attempt may unblock the user's next event, or free a slot.
+        if (!stopping) kick();
+      });
       inFlight.add(work);
     }
 

@@ -10,9 +10,11 @@ import {
   bringRetriesForward,
   type ClaimedDelivery,
   claimDeliveries,
+  type DispatchResult,
   dispatchEvents,
   dispatchKey,
   dispatchStatement,
+  handBackClaims,
   listDeliveries,
   recordAttempt,
   recordAttemptResults,
@@ -82,6 +84,11 @@ function countingClaims(on: Database): { db: Database; claims(): number } {
   return { db: Object.create(on, { driver: { value: driver } }) as Database, claims: () => claims };
 }
 
+/** A dispatch's claims, oldest event first (its chains laid end to end). */
+function claimsOf(result: DispatchResult): ClaimedDelivery[] {
+  return result.chains.flat().sort((a, b) => a.eventSeq - b.eventSeq);
+}
+
 async function deliveryRows() {
   return db
     .select({
@@ -118,7 +125,7 @@ async function inFlightAndNext(url: string) {
   const { clock } = manualClock();
   const lease = { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 };
   await record('user-a');
-  const [first] = (await dispatchEvents(db, url, clock(), 100, lease)).claims;
+  const [first] = claimsOf(await dispatchEvents(db, url, clock(), 100, lease));
   const second = await record('user-a');
   const delivered = [{ claim: first!, result: { outcome: 'delivered' as const, status: 204, at: clock() } }];
   return { clock, lease, first: first!, second, delivered };
@@ -324,48 +331,139 @@ describe(`event delivery (${backendName})`, () => {
     expect((await heldBack()).find((row) => row.eventSeq === b2.seq)).toEqual({ eventSeq: b2.seq, heldBack: true });
   });
 
-  it('creates the rows of events that wait for nothing already claimed, up to the free slots, and their results count like any claim', async () => {
+  it("creates the rows of events that wait for nothing already claimed, up to the free slots, with their users' later events chained behind", async () => {
     const url = 'http://127.0.0.1:9/born-claimed';
     const { clock, advance } = manualClock();
     const a1 = await record('user-a');
     const a2 = await record('user-a');
     const b1 = await record('user-b');
     const c1 = await record('user-c');
+    const c2 = await record('user-c');
     const leaseUntil = new Date(clock().getTime() + 60_000);
     const dispatched = await dispatchEvents(db, url, clock(), 100, { leaseUntil, limit: 2 });
-    expect(dispatched).toMatchObject({ events: 4, created: 4 });
-    // Two free slots: the two oldest events that wait for nothing (a2 waits behind a1).
-    expect(dispatched.claims.map((claim) => ({ eventId: claim.eventId, body: claim.body, attempts: claim.attempts }))).toEqual([
-      { eventId: a1.id, body: a1.body, attempts: 1 },
-      { eventId: b1.id, body: b1.body, attempts: 1 },
+    expect(dispatched).toMatchObject({ events: 5, created: 5 });
+    // Two free slots: the two oldest events that wait for nothing, a1 with a2 chained behind
+    // it; c1 gets no slot, and c2 waits behind it.
+    expect(dispatched.chains.map((chain) => chain.map((claim) => ({ eventId: claim.eventId, body: claim.body, attempts: claim.attempts })))).toEqual([
+      [
+        { eventId: a1.id, body: a1.body, attempts: 1 },
+        { eventId: a2.id, body: a2.body, attempts: 1 },
+      ],
+      [{ eventId: b1.id, body: b1.body, attempts: 1 }],
     ]);
-    expect((await deliveryRows()).map((row) => ({ eventSeq: row.eventSeq, attempts: row.attempts, nextAttemptAt: row.nextAttemptAt.getTime() }))).toEqual([
-      { eventSeq: a1.seq, attempts: 1, nextAttemptAt: leaseUntil.getTime() },
-      { eventSeq: a2.seq, attempts: 0, nextAttemptAt: clock().getTime() },
-      { eventSeq: b1.seq, attempts: 1, nextAttemptAt: leaseUntil.getTime() },
-      { eventSeq: c1.seq, attempts: 0, nextAttemptAt: clock().getTime() },
+    const rows = await db
+      .select({
+        eventSeq: eventDeliveries.eventSeq,
+        attempts: eventDeliveries.attempts,
+        nextAttemptAt: eventDeliveries.nextAttemptAt,
+        heldBack: eventDeliveries.heldBack,
+      })
+      .from(eventDeliveries)
+      .orderBy(asc(eventDeliveries.eventSeq));
+    expect(rows.map((row) => ({ ...row, nextAttemptAt: row.nextAttemptAt.getTime() }))).toEqual([
+      { eventSeq: a1.seq, attempts: 1, nextAttemptAt: leaseUntil.getTime(), heldBack: false },
+      { eventSeq: a2.seq, attempts: 1, nextAttemptAt: leaseUntil.getTime(), heldBack: false },
+      { eventSeq: b1.seq, attempts: 1, nextAttemptAt: leaseUntil.getTime(), heldBack: false },
+      { eventSeq: c1.seq, attempts: 0, nextAttemptAt: clock().getTime(), heldBack: false },
+      { eventSeq: c2.seq, attempts: 0, nextAttemptAt: clock().getTime(), heldBack: true },
     ]);
-    // The claimed rows are leased: a claim now finds only c1 (a2 is held back behind a1).
+    // The claimed rows are leased: a claim now finds only c1.
     const lease = () => new Date(clock().getTime() + 60_000);
     expect((await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 })).map((claim) => claim.eventId)).toEqual([c1.id]);
 
+    // Their results count like any claim's, and a1's end releases nothing: a2 is the chain's.
     advance(1_000);
     const at = clock();
+    const [chainA, chainB] = dispatched.chains;
     expect(
       await recordAttempts(db, [
-        { claim: dispatched.claims[0]!, result: { outcome: 'delivered', status: 204, at } },
-        { claim: dispatched.claims[1]!, result: { outcome: 'delivered', status: 204, at } },
+        { claim: chainA![0]!, result: { outcome: 'delivered', status: 204, at } },
+        { claim: chainB![0]!, result: { outcome: 'delivered', status: 204, at } },
       ]),
     ).toEqual([true, true]);
-    // a1's end released a2.
-    expect((await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 })).map((claim) => claim.eventId)).toEqual([a2.id]);
+    expect(await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 })).toEqual([]);
+    expect(await recordAttempt(db, chainA![1]!, { outcome: 'delivered', status: 204, at })).toBe(true);
+  });
+
+  it("hands a chain's events back as the dispatch would have made them unclaimed: held back behind a pending one, due at once behind none", async () => {
+    const url = 'http://127.0.0.1:9/handed-back';
+    const { clock, advance } = manualClock();
+    const a1 = await record('user-a');
+    const a2 = await record('user-a');
+    const a3 = await record('user-a');
+    const lease = () => new Date(clock().getTime() + 60_000);
+    const [chain] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 5 })).chains;
+    expect(chain!.map((claim) => claim.eventId)).toEqual([a1.id, a2.id, a3.id]);
+
+    // a1 was not delivered: a2 and a3 go back held back, with no attempt counted, and a1's
+    // retry result leaves them so.
+    advance(1_000);
+    expect(await handBackClaims(db, chain!.slice(1))).toBe(0);
+    const at = clock();
+    await recordAttempt(db, chain![0]!, { outcome: 'retry', status: 500, error: 'HTTP 500', at, nextAttemptAt: new Date(at.getTime() + 10_000) });
+    expect(await heldBack()).toEqual([
+      { eventSeq: a1.seq, heldBack: false },
+      { eventSeq: a2.seq, heldBack: true },
+      { eventSeq: a3.seq, heldBack: true },
+    ]);
+    expect((await deliveryRows()).map((row) => row.attempts)).toEqual([1, 0, 0]);
+    // A second hand-back of the same claims changes nothing: they are no longer claimed so.
+    expect(await handBackClaims(db, chain!.slice(1))).toBe(0);
+    expect((await deliveryRows()).map((row) => row.attempts)).toEqual([1, 0, 0]);
+
+    // a1's retry is delivered: its end releases a2 (claimed with it), a2's then a3.
+    advance(10_000);
+    const [retry] = await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 });
+    expect(retry?.eventId).toBe(a1.id);
+    const released = await recordAttemptResults(db, [{ claim: retry!, result: { outcome: 'delivered', status: 204, at: clock() } }], {
+      now: clock(),
+      leaseUntil: lease(),
+    });
+    expect(released.claims.map((claim) => ({ eventId: claim.eventId, attempts: claim.attempts }))).toEqual([{ eventId: a2.id, attempts: 1 }]);
+  });
+
+  it('hands back as due at once the rest of a chain whose earlier events were all delivered, for any claim to take', async () => {
+    const url = 'http://127.0.0.1:9/handed-back-due';
+    const { clock, advance } = manualClock();
+    const a1 = await record('user-a');
+    const a2 = await record('user-a');
+    const a3 = await record('user-a');
+    const lease = () => new Date(clock().getTime() + 60_000);
+    const [chain] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 5 })).chains;
+    advance(1_000);
+    expect(await recordAttempt(db, chain![0]!, { outcome: 'delivered', status: 204, at: clock() })).toBe(true);
+    // The lane stops (or a2's lease could run out in flight): a2 is due at once, a3 behind it.
+    expect(await handBackClaims(db, chain!.slice(1))).toBe(1);
+    expect(await heldBack()).toEqual([
+      { eventSeq: a1.seq, heldBack: false },
+      { eventSeq: a2.seq, heldBack: false },
+      { eventSeq: a3.seq, heldBack: true },
+    ]);
+    const [claim] = await claimDeliveries(db, { url, now: clock(), leaseUntil: lease(), limit: 10 });
+    expect(claim).toMatchObject({ eventId: a2.id, attempts: 1, firstAttemptAt: clock() });
+  });
+
+  it('leaves alone, when handing a chain back, an event claimed again since (its lease ran out)', async () => {
+    const url = 'http://127.0.0.1:9/handed-back-late';
+    const { clock, advance } = manualClock();
+    await record('user-a');
+    const a2 = await record('user-a');
+    const [chain] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 })).chains;
+    advance(60_001);
+    const [first] = await claimDeliveries(db, { url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 });
+    expect(await recordAttempt(db, first!, { outcome: 'delivered', status: 204, at: clock() })).toBe(true);
+    const [again] = await claimDeliveries(db, { url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 });
+    expect(again).toMatchObject({ eventId: a2.id, attempts: 2 });
+    expect(await handBackClaims(db, chain!.slice(1))).toBe(0);
+    expect((await deliveryRows()).map((row) => row.attempts)).toEqual([2, 2]);
+    expect(await recordAttempt(db, again!, { outcome: 'delivered', status: 204, at: clock() })).toBe(true);
   });
 
   it('lets another claim take a row created claimed once its lease runs out (the replica that created it died)', async () => {
     const url = 'http://127.0.0.1:9/born-claimed-lost';
     const { clock, advance } = manualClock();
     const event = await record('user-a');
-    const [lost] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 })).claims;
+    const [lost] = claimsOf(await dispatchEvents(db, url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 }));
     expect(lost?.eventId).toBe(event.id);
     expect(await claimDeliveries(db, { url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 })).toEqual([]);
     advance(60_001);
@@ -470,7 +568,7 @@ describe(`event delivery (${backendName})`, () => {
     const lease = () => new Date(clock().getTime() + 60_000);
     const retrying = await record('u-1');
     const inFlight = await record('u-2');
-    const { claims } = await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 1 });
+    const claims = claimsOf(await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 1 }));
     expect(claims.map((claim) => claim.eventId)).toEqual([retrying.id]);
     advance(1_000);
     await recordAttempt(db, claims[0]!, {
@@ -484,7 +582,7 @@ describe(`event delivery (${backendName})`, () => {
     // The URL came back at 1.5 s; u-3 was tried (and failed) after.
     advance(1_000);
     const later = await record('u-3');
-    const [laterClaim] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 1 })).claims;
+    const [laterClaim] = claimsOf(await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 1 }));
     advance(1_000);
     await recordAttempt(db, laterClaim!, {
       outcome: 'retry',
@@ -571,9 +669,15 @@ describe(`event delivery (${backendName})`, () => {
     const url = 'http://127.0.0.1:9/release-claimed';
     const { clock, advance } = manualClock();
     const a1 = await record('user-a');
-    const a2 = await record('user-a');
-    const [first] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 })).claims;
+    const [first] = claimsOf(await dispatchEvents(db, url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 }));
     expect(first?.eventId).toBe(a1.id);
+    // Recorded after a1 was dispatched: held back behind it (in one dispatch, chained to it).
+    const a2 = await record('user-a');
+    expect(await dispatchEvents(db, url, clock(), 100, { leaseUntil: new Date(clock().getTime() + 60_000), limit: 5 })).toEqual({
+      events: 1,
+      created: 1,
+      chains: [],
+    });
     advance(1_000);
     const now = clock();
     const leaseUntil = new Date(now.getTime() + 60_000);
@@ -590,18 +694,104 @@ describe(`event delivery (${backendName})`, () => {
     expect(await recordAttempt(db, claims[0]!, { outcome: 'delivered', status: 204, at: now })).toBe(true);
   });
 
-  it("delivers a user's held-back event after the one before it with no claim statement but the one at start", async () => {
+  it("delivers a user's events of one dispatch one after the other, chained, with no claim statement but the one at start", async () => {
     const target = await receiver();
     const counted = countingClaims(db);
     const delivery = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000 }, noopEvents, counted.db);
-    // Both recorded before the start, as in the test above: the first dispatch holds b2 back.
+    // All recorded before the start: the first dispatch chains b2 and b3 behind b1.
     const b1 = await record('user-b');
     const b2 = await record('user-b');
+    const b3 = await record('user-b');
     delivery.start();
-    await target.waitFor(2);
+    await target.waitFor(3);
     await delivery.stop();
-    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([b1.id, b2.id]);
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([b1.id, b2.id, b3.id]);
     expect(counted.claims()).toBe(1);
+    expect((await deliveryRows()).map((row) => ({ status: row.status, attempts: row.attempts }))).toEqual(
+      Array.from({ length: 3 }, () => ({ status: 'delivered', attempts: 1 })),
+    );
+  });
+
+  it("sends a chain's next event only once the one before it is delivered, and after a failure the rest waits for its retry", async () => {
+    const target = await receiver();
+    target.answers.push(204, 500);
+    const { clock, advance } = manualClock();
+    const a1 = await record('user-a');
+    const a2 = await record('user-a');
+    const a3 = await record('user-a');
+    const delivery = worker([target.url], clock);
+    await delivery.tick();
+    // a2 failed: a3 was not sent, and went back held back with no attempt counted.
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([a1.id, a2.id]);
+    expect((await deliveryRows()).map((row) => ({ status: row.status, attempts: row.attempts }))).toEqual([
+      { status: 'delivered', attempts: 1 },
+      { status: 'pending', attempts: 1 },
+      { status: 'pending', attempts: 0 },
+    ]);
+    expect((await heldBack()).map((row) => row.heldBack)).toEqual([false, false, true]);
+
+    advance(10_000);
+    await delivery.tick();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([a1.id, a2.id, a2.id, a3.id]);
+    expect((await deliveryRows()).map((row) => ({ status: row.status, attempts: row.attempts }))).toEqual([
+      { status: 'delivered', attempts: 1 },
+      { status: 'delivered', attempts: 2 },
+      { status: 'delivered', attempts: 1 },
+    ]);
+  });
+
+  it("hands back, when stopped, a chain's events it has not sent: the next start delivers them in order", async () => {
+    const target = await receiver();
+    let answer = () => {};
+    target.answers.push({ status: 204, release: new Promise<void>((resolve) => (answer = resolve)) });
+    const a1 = await record('user-a');
+    const a2 = await record('user-a');
+    const a3 = await record('user-a');
+    const first = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000 });
+    first.start();
+    await target.waitFor(1);
+    const stopped = first.stop();
+    answer();
+    await stopped;
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([a1.id]);
+    // a2 is due at once (nothing before it is pending), a3 waits behind it: nothing is leased.
+    expect((await deliveryRows()).map((row) => ({ status: row.status, attempts: row.attempts }))).toEqual([
+      { status: 'delivered', attempts: 1 },
+      { status: 'pending', attempts: 0 },
+      { status: 'pending', attempts: 0 },
+    ]);
+    expect((await heldBack()).map((row) => row.heldBack)).toEqual([false, false, true]);
+
+    const second = worker([target.url], () => new Date(), { pollIntervalMs: 3_600_000 });
+    second.start();
+    await target.waitFor(3);
+    await second.stop();
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([a1.id, a2.id, a3.id]);
+  });
+
+  it("hands back the rest of a chain whose next event's lease could run out in flight; a claim sends it, in order", async () => {
+    const target = await receiver();
+    const { clock, advance } = manualClock();
+    let answer = () => {};
+    target.answers.push({ status: 204, release: new Promise<void>((resolve) => (answer = resolve)) });
+    const a1 = await record('user-a');
+    const a2 = await record('user-a');
+    const counted = countingClaims(db);
+    const delivery = worker([target.url], clock, { pollIntervalMs: 3_600_000, leaseMs: 60_000, timeoutMs: 10_000 }, noopEvents, counted.db);
+    const ticked = delivery.tick();
+    await target.waitFor(1);
+    const claimsBefore = counted.claims();
+    // a1's answer comes 55 s after the dispatch: a2, 10 s of timeout, could outlast its lease.
+    advance(55_000);
+    answer();
+    await ticked;
+    expect(target.requests.map((r) => r.headers['webhook-id'])).toEqual([a1.id, a2.id]);
+    // a2 went out by a claim of its own, on a fresh lease, in the round a1's end started.
+    expect(counted.claims()).toBeGreaterThan(claimsBefore);
+    expect((await deliveryRows()).map((row) => ({ status: row.status, attempts: row.attempts }))).toEqual([
+      { status: 'delivered', attempts: 1 },
+      { status: 'delivered', attempts: 1 },
+    ]);
   });
 
   it('claims a redelivered event at once when woken for it, with no poll', async () => {
@@ -664,7 +854,7 @@ describe(`event delivery (${backendName})`, () => {
       await untilWaitingForLocks(db, { unless: dispatching });
       ending.commit();
       await ending.done;
-      expect((await dispatching).claims.map((claim) => claim.eventId)).toEqual([second.id]);
+      expect(claimsOf(await dispatching).map((claim) => claim.eventId)).toEqual([second.id]);
       expect(await heldBack()).toEqual([
         { eventSeq: first.eventSeq, heldBack: false },
         { eventSeq: second.seq, heldBack: false },
@@ -678,7 +868,7 @@ describe(`event delivery (${backendName})`, () => {
       const url = 'http://127.0.0.1:9/dispatch-first';
       const { clock, lease, second, delivered } = await inFlightAndNext(url);
       const dispatching = heldOpen(async (tx) => {
-        expect(await dispatchEvents(tx, url, clock(), 100, lease)).toEqual({ events: 1, created: 1, claims: [] });
+        expect(await dispatchEvents(tx, url, clock(), 100, lease)).toEqual({ events: 1, created: 1, chains: [] });
       });
       await dispatching.ran;
       // The end's release would not see the held-back row before the dispatch commits: it waits.
@@ -702,7 +892,7 @@ describe(`event delivery (${backendName})`, () => {
       const first = await record('user-a');
       const second = await record('user-a');
       const other = heldOpen(async (tx) => {
-        expect((await dispatchEvents(tx, url, clock(), 1, lease)).claims.map((claim) => claim.eventId)).toEqual([first.id]);
+        expect(claimsOf(await dispatchEvents(tx, url, clock(), 1, lease)).map((claim) => claim.eventId)).toEqual([first.id]);
       });
       await other.ran;
       // The statement skips a position another dispatch has locked; waiting for it instead, it
@@ -716,7 +906,7 @@ describe(`event delivery (${backendName})`, () => {
       other.commit();
       await other.done;
       expect(await dispatching).toEqual([expect.objectContaining({ events: 0, created: 0, stale: true })]);
-      expect(await dispatchEvents(db, url, clock(), 100, lease)).toEqual({ events: 1, created: 1, claims: [] });
+      expect(await dispatchEvents(db, url, clock(), 100, lease)).toEqual({ events: 1, created: 1, chains: [] });
       expect(await heldBack()).toEqual([
         { eventSeq: first.seq, heldBack: false },
         { eventSeq: second.seq, heldBack: true },
@@ -775,7 +965,7 @@ describe(`event delivery (${backendName})`, () => {
     const url = 'http://127.0.0.1:9/together';
     const { clock, advance } = manualClock();
     for (const user of ['u-1', 'u-2', 'u-3']) await record(user);
-    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 3, created: 3, claims: [] });
+    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 3, created: 3, chains: [] });
     const claims = await claimDeliveries(db, { url, now: clock(), leaseUntil: new Date(clock().getTime() + 60_000), limit: 10 });
     expect(claims).toHaveLength(3);
     // An operator redelivers the second meanwhile: its first claim's result must not count.
@@ -796,7 +986,7 @@ describe(`event delivery (${backendName})`, () => {
       ],
     );
     // Nothing new: a second dispatch passes no event and creates no row.
-    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 0, created: 0, claims: [] });
+    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 0, created: 0, chains: [] });
   });
 
   it("finds the events after a URL's position by the key's range, not by walking every event kept before it", async () => {
@@ -837,7 +1027,7 @@ describe(`event delivery (${backendName})`, () => {
       { index: 'event_deliveries_event_seq_url_pk', byUser: false, byKey: true },
     ]);
     // And the statement still does its work: the one event after the position.
-    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 1, created: 1, claims: [] });
+    expect(await dispatchEvents(db, url, clock(), 100)).toEqual({ events: 1, created: 1, chains: [] });
   });
 
   it.skipIf(!testDatabaseUrl)(
