@@ -373,11 +373,17 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
 
     function begin(chain: readonly ClaimedDelivery[]): void {
-      const work: Promise<void> = attemptChain(chain).finally(() => {
-        inFlight.delete(work);
-        // A finished attempt may unblock the user's next event, or free a slot.
-        if (!stopping) kick();
-      });
+      const work: Promise<void> = attemptChain(chain)
+        .catch((error: unknown) => {
+          // Not the URL's answer nor the database's (those are results): what is left of the
+          // chain stays leased, and is claimed again when the lease runs out.
+          deps.logger.error({ err: error, eventId: chain[0]?.eventId, url: urlLabel(url) }, 'event delivery attempt failed unexpectedly');
+        })
+        .finally(() => {
+          inFlight.delete(work);
+          // A finished attempt may unblock the user's next event, or free a slot.
+          if (!stopping) kick();
+        });
       inFlight.add(work);
     }
 
