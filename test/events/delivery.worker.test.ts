@@ -131,6 +131,17 @@ async function inFlightAndNext(url: string) {
   return { clock, lease, first: first!, second, delivered };
 }
 
+/** Three events of one user dispatched to `url` with free slots: one chain, claimed. */
+async function chainOfThree(url: string) {
+  const { clock, advance } = manualClock();
+  const a1 = await record('user-a');
+  const a2 = await record('user-a');
+  const a3 = await record('user-a');
+  const lease = () => new Date(clock().getTime() + 60_000);
+  const [chain] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 5 })).chains;
+  return { clock, advance, lease, a1, a2, a3, chain: chain! };
+}
+
 /** `work` in a transaction left open until `commit()`: `ran` once the work is done, `done` once committed. */
 function heldOpen(work: (tx: Transaction) => Promise<void>) {
   const ran = gate();
@@ -387,20 +398,15 @@ describe(`event delivery (${backendName})`, () => {
 
   it("hands a chain's events back as the dispatch would have made them unclaimed: held back behind a pending one, due at once behind none", async () => {
     const url = 'http://127.0.0.1:9/handed-back';
-    const { clock, advance } = manualClock();
-    const a1 = await record('user-a');
-    const a2 = await record('user-a');
-    const a3 = await record('user-a');
-    const lease = () => new Date(clock().getTime() + 60_000);
-    const [chain] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 5 })).chains;
-    expect(chain!.map((claim) => claim.eventId)).toEqual([a1.id, a2.id, a3.id]);
+    const { clock, advance, lease, a1, a2, a3, chain } = await chainOfThree(url);
+    expect(chain.map((claim) => claim.eventId)).toEqual([a1.id, a2.id, a3.id]);
 
     // a1 was not delivered: a2 and a3 go back held back, with no attempt counted, and a1's
     // retry result leaves them so.
     advance(1_000);
-    expect(await handBackClaims(db, chain!.slice(1))).toBe(0);
+    expect(await handBackClaims(db, chain.slice(1))).toBe(0);
     const at = clock();
-    await recordAttempt(db, chain![0]!, { outcome: 'retry', status: 500, error: 'HTTP 500', at, nextAttemptAt: new Date(at.getTime() + 10_000) });
+    await recordAttempt(db, chain[0]!, { outcome: 'retry', status: 500, error: 'HTTP 500', at, nextAttemptAt: new Date(at.getTime() + 10_000) });
     expect(await heldBack()).toEqual([
       { eventSeq: a1.seq, heldBack: false },
       { eventSeq: a2.seq, heldBack: true },
@@ -408,7 +414,7 @@ describe(`event delivery (${backendName})`, () => {
     ]);
     expect((await deliveryRows()).map((row) => row.attempts)).toEqual([1, 0, 0]);
     // A second hand-back of the same claims changes nothing: they are no longer claimed so.
-    expect(await handBackClaims(db, chain!.slice(1))).toBe(0);
+    expect(await handBackClaims(db, chain.slice(1))).toBe(0);
     expect((await deliveryRows()).map((row) => row.attempts)).toEqual([1, 0, 0]);
 
     // a1's retry is delivered: its end releases a2 (claimed with it), a2's then a3.
@@ -424,16 +430,11 @@ describe(`event delivery (${backendName})`, () => {
 
   it('hands back as due at once the rest of a chain whose earlier events were all delivered, for any claim to take', async () => {
     const url = 'http://127.0.0.1:9/handed-back-due';
-    const { clock, advance } = manualClock();
-    const a1 = await record('user-a');
-    const a2 = await record('user-a');
-    const a3 = await record('user-a');
-    const lease = () => new Date(clock().getTime() + 60_000);
-    const [chain] = (await dispatchEvents(db, url, clock(), 100, { leaseUntil: lease(), limit: 5 })).chains;
+    const { clock, advance, lease, a1, a2, a3, chain } = await chainOfThree(url);
     advance(1_000);
-    expect(await recordAttempt(db, chain![0]!, { outcome: 'delivered', status: 204, at: clock() })).toBe(true);
+    expect(await recordAttempt(db, chain[0]!, { outcome: 'delivered', status: 204, at: clock() })).toBe(true);
     // The lane stops (or a2's lease could run out in flight): a2 is due at once, a3 behind it.
-    expect(await handBackClaims(db, chain!.slice(1))).toBe(1);
+    expect(await handBackClaims(db, chain.slice(1))).toBe(1);
     expect(await heldBack()).toEqual([
       { eventSeq: a1.seq, heldBack: false },
       { eventSeq: a2.seq, heldBack: false },
