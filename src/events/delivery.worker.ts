@@ -353,19 +353,16 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       const recording: Promise<void>[] = [];
       try {
         for (const [index, claim] of chain.entries()) {
-          const leaseEndsSoon = deps.clock().getTime() + options.timeoutMs >= claim.claimedAt.getTime() + options.leaseMs;
-          if (index > 0 && (stopping || leaseEndsSoon)) {
+          if (index > 0 && (stopping || deps.clock().getTime() + options.timeoutMs >= claim.claimedAt.getTime() + options.leaseMs)) {
             await Promise.all(recording);
             await handBack(chain.slice(index), stopping ? 'stopping' : 'lease');
             return;
           }
           const sent = await send(claim, listener);
-          if (sent.result.outcome !== 'delivered' && index < chain.length - 1) {
-            await handBack(chain.slice(index + 1), 'not delivered');
-            recording.push(finish(claim, sent, listener));
-            return;
-          }
+          const delivered = sent.result.outcome === 'delivered';
+          if (!delivered && index < chain.length - 1) await handBack(chain.slice(index + 1), 'not delivered');
           recording.push(finish(claim, sent, listener));
+          if (!delivered) return;
         }
       } finally {
         await Promise.all(recording);
