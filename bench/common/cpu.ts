@@ -14,11 +14,8 @@ export function cpuSecondsOf(pid: number): number {
   }
 }
 
-/**
- * CPU seconds of a process and all its descendants (WORKERS: the primary and its
- * node:cluster workers), found through each process's parent pid in /proc.
- */
-export function cpuSecondsOfTree(root: number): number {
+/** A process and all its descendants (WORKERS: the primary and its node:cluster workers), found through each process's parent pid in /proc. */
+function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -30,19 +27,44 @@ export function cpuSecondsOfTree(root: number): number {
       // gone meanwhile
     }
   }
-  let total = 0;
+  const tree: number[] = [];
   const pending = [root];
   while (pending.length > 0) {
     const pid = pending.pop()!;
-    total += cpuSecondsOf(pid);
+    tree.push(pid);
     pending.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** CPU seconds of a process and all its descendants. */
+export function cpuSecondsOfTree(root: number): number {
+  return processTree(root).reduce((total, pid) => total + cpuSecondsOf(pid), 0);
+}
+
+/**
+ * Seconds the main threads of a process and its descendants spent runnable but waiting for
+ * a core (the second field of the thread's schedstat); 0 where the kernel does not say. A
+ * wrapper's main thread (tsx) sleeps, so the sum is the service's event loops' wait.
+ */
+export function mainThreadsWaitSecondsOfTree(root: number): number {
+  let total = 0;
+  for (const pid of processTree(root)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+    } catch {
+      // gone meanwhile, or no schedstat (a kernel without CONFIG_SCHED_INFO)
+    }
   }
   return total;
 }
 
-/** CPU used by the service, by this database's PostgreSQL backends, and by this (load-generating) process. */
+/**
+ * CPU used by the service, by this database's PostgreSQL backends, and by this
+ * (load-generating) process; and how long the service's event loops waited for a core.
+ */
 export interface CpuMeter {
-  read(): Promise<{ service: number; postgres: number; generator: number }>;
+  read(): Promise<{ service: number; postgres: number; generator: number; serviceWaiting: number }>;
 }
 
 export function cpuMeter(servicePid: number, databaseUrl: string, databaseName: string): CpuMeter {
@@ -59,6 +81,7 @@ export function cpuMeter(servicePid: number, databaseUrl: string, databaseName: 
         service: cpuSecondsOfTree(servicePid),
         postgres: [...seen.values()].reduce((a, b) => a + b, 0),
         generator: (self.user + self.system) / 1e6,
+        serviceWaiting: mainThreadsWaitSecondsOfTree(servicePid),
       };
     },
   };

@@ -136,8 +136,8 @@ interface Run {
   errors: number;
   /** Open loop: how late the service's and the generator's event loops ran (p99 / max ms beyond their sampling intervals); null for a closed loop. */
   loopDelay: { service: LoopDelay; generator: LoopDelay } | null;
-  /** CPU microseconds per request: service, PostgreSQL backends, load generator. */
-  cpuUs: { service: number; postgres: number; generator: number };
+  /** CPU microseconds per request: service, PostgreSQL backends, load generator; and how long the service's event loop waited for a core meanwhile. */
+  cpuUs: { service: number; postgres: number; generator: number; serviceWaiting: number };
 }
 
 interface LoopDelay {
@@ -225,7 +225,7 @@ async function measured(meter: CpuMeter, work: () => Promise<Omit<Run, 'cpuUs'>>
   const run = await work();
   const after = await meter.read();
   const per = (key: keyof typeof before) => ((after[key] - before[key]) * 1e6) / Math.max(run.requests, 1);
-  return { ...run, cpuUs: { service: per('service'), postgres: per('postgres'), generator: per('generator') } };
+  return { ...run, cpuUs: { service: per('service'), postgres: per('postgres'), generator: per('generator'), serviceWaiting: per('serviceWaiting') } };
 }
 
 async function scenario(label: string, users: number, options: Options): Promise<Scenario> {
@@ -329,13 +329,13 @@ async function main(): Promise<void> {
     `machine: ${machine}; PostgreSQL: ${server}; CPU reference loop ${Math.round(referenceBefore.cpuMs)} ms before, ${Math.round(referenceAfter.cpuMs)} ms after; ` +
       `bare node:http 1 KB JSON ${Math.round(referenceBefore.httpPerSecond)} req/s before, ${Math.round(referenceAfter.httpPerSecond)} after`,
     '',
-    '| data | round | mode | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | CPU µs/request: service + PostgreSQL + generator | event loop late, p99 / max ms: service; generator |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    '| data | round | mode | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | CPU µs/request: service + PostgreSQL + generator | service event loop waiting for a core (µs/request) | event loop late, p99 / max ms: service; generator |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|',
     ...scenarios.flatMap((s) =>
       s.runs.map(
         (r) =>
           `| ${s.label} | ${r.round} | ${r.mode} | ${r.requests} | ${Math.round(r.rps)} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} | ` +
-          `${r.non2xx} | ${r.errors} | ${Math.round(r.cpuUs.service)} + ${Math.round(r.cpuUs.postgres)} + ${Math.round(r.cpuUs.generator)} | ${loopDelayText(r.loopDelay)} |`,
+          `${r.non2xx} | ${r.errors} | ${Math.round(r.cpuUs.service)} + ${Math.round(r.cpuUs.postgres)} + ${Math.round(r.cpuUs.generator)} | ${Math.round(r.cpuUs.serviceWaiting)} | ${loopDelayText(r.loopDelay)} |`,
       ),
     ),
     '',

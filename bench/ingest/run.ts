@@ -111,8 +111,12 @@ interface RunResult {
   p99: number;
   max: number;
   failed: BenchNotification[];
-  /** CPU milliseconds per notification answered 200: service, PostgreSQL backends, load generator, receiver (0 without). */
-  cpuMs?: { service: number; postgres: number; generator: number; receiver: number };
+  /**
+   * CPU milliseconds per notification answered 200: service, PostgreSQL backends, load
+   * generator, receiver (0 without); and the milliseconds the service's event loop waited
+   * for a core meanwhile (runnable, not running: the other processes had both cores).
+   */
+  cpuMs?: { service: number; postgres: number; generator: number; receiver: number; serviceWaiting: number };
   /** Wall-clock span of the run (Date.now()), to find the events it recorded. */
   window?: [number, number];
 }
@@ -312,8 +316,15 @@ async function benchmark(options: Options): Promise<void> {
     const result = await run();
     const window: [number, number] = [started, Date.now()];
     const after = { ...(await meter.read()), receiver: receiverCpu() };
-    const per = (key: 'service' | 'postgres' | 'generator' | 'receiver') => ((after[key] - before[key]) * 1000) / Math.max(1, result.ok);
-    return { ...result, window, cpuMs: { service: per('service'), postgres: per('postgres'), generator: per('generator'), receiver: per('receiver') } };
+    const per = (key: keyof typeof after) => ((after[key] - before[key]) * 1000) / Math.max(1, result.ok);
+    const cpuMs = {
+      service: per('service'),
+      postgres: per('postgres'),
+      generator: per('generator'),
+      receiver: per('receiver'),
+      serviceWaiting: per('serviceWaiting'),
+    };
+    return { ...result, window, cpuMs };
   };
   try {
     // A warm-up outside the measured runs.
@@ -380,15 +391,15 @@ async function benchmark(options: Options): Promise<void> {
           : ''
       }`,
       '',
-      '| run | offered | connections | sent | 200 | non-2xx | errors | seconds | throughput (/s) | p50 (ms) | p99 (ms) | max (ms) | CPU ms/notification: service + PostgreSQL + generator |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| run | offered | connections | sent | 200 | non-2xx | errors | seconds | throughput (/s) | p50 (ms) | p99 (ms) | max (ms) | CPU ms/notification: service + PostgreSQL + generator | service event loop waiting for a core (ms/notification) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...results.map(
         (r) =>
           `| ${r.name} | ${r.offered} | ${r.connections} | ${fmt(r.sent)} | ${fmt(r.ok)} | ${fmt(r.non2xx)} | ${fmt(r.errors)} | ${fmt(r.seconds, 1)} | ${fmt(r.throughput)} | ${r.p50} | ${r.p99} | ${r.max} | ${
             r.cpuMs
               ? `${fmt(r.cpuMs.service, 2)} + ${fmt(r.cpuMs.postgres, 2)} + ${fmt(r.cpuMs.generator, 2)}${receiver === null ? '' : ` + receiver ${fmt(r.cpuMs.receiver, 2)}`}`
               : ''
-          } |`,
+          } | ${r.cpuMs ? fmt(r.cpuMs.serviceWaiting, 2) : ''} |`,
       ),
       ...(receiver === null
         ? []
