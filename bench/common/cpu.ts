@@ -37,26 +37,17 @@ function processTree(root: number): number[] {
   return tree;
 }
 
-/** CPU seconds of a process and all its descendants. */
-export function cpuSecondsOfTree(root: number): number {
-  return processTree(root).reduce((total, pid) => total + cpuSecondsOf(pid), 0);
-}
-
 /**
- * Seconds the main threads of a process and its descendants spent runnable but waiting for
- * a core (the second field of the thread's schedstat); 0 where the kernel does not say. A
- * wrapper's main thread (tsx) sleeps, so the sum is the service's event loops' wait.
+ * Seconds a process's main thread spent runnable but waiting for a core (the second field
+ * of the thread's schedstat); 0 once it is gone, or where the kernel does not say (no
+ * CONFIG_SCHED_INFO).
  */
-export function mainThreadsWaitSecondsOfTree(root: number): number {
-  let total = 0;
-  for (const pid of processTree(root)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
-    } catch {
-      // gone meanwhile, or no schedstat (a kernel without CONFIG_SCHED_INFO)
-    }
+function mainThreadWaitSecondsOf(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return 0;
   }
-  return total;
 }
 
 /**
@@ -77,11 +68,15 @@ export function cpuMeter(servicePid: number, databaseUrl: string, databaseName: 
         for (const pid of seen.keys()) seen.set(pid, Math.max(seen.get(pid) ?? 0, cpuSecondsOf(pid)));
       });
       const self = process.cpuUsage();
+      // The service's processes (WORKERS: the primary and its workers). A wrapper's main
+      // thread (tsx) sleeps, so the waits summed are the service's event loops'.
+      const service = processTree(servicePid);
+      const sum = (of: (pid: number) => number) => service.reduce((total, pid) => total + of(pid), 0);
       return {
-        service: cpuSecondsOfTree(servicePid),
+        service: sum(cpuSecondsOf),
         postgres: [...seen.values()].reduce((a, b) => a + b, 0),
         generator: (self.user + self.system) / 1e6,
-        serviceWaiting: mainThreadsWaitSecondsOfTree(servicePid),
+        serviceWaiting: sum(mainThreadWaitSecondsOf),
       };
     },
   };
